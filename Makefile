@@ -1,0 +1,93 @@
+# Tranche's build. Every target a person runs has a "## help" line: `make help` lists them.
+
+# The module needs Go 1.27; machines that pin GOTOOLCHAIN=local would refuse it, so let the go
+# command fetch the toolchain go.mod names (from the Go module proxy) when the local one is older.
+export GOTOOLCHAIN := auto
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+BIN := $(CURDIR)/bin
+
+## Pinned versions of everything the build fetches.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUBE_VERSION ?= v1.37.2
+ETCD_VERSION ?= v3.7.3
+
+CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+ENVTEST_ASSETS ?= $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
+export KUBE_VERSION ETCD_VERSION
+
+GO_TEST_FLAGS ?= -timeout 30m
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC roles into config/.
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=tranche-manager paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the deepcopy methods of the API types.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: verify
+verify: $(CONTROLLER_GEN) ## Fail if `make manifests generate` would change the tree.
+	hack/verify-generated.sh "$(MAKE)"
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet, and fail on unformatted Go files.
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
+		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
+	go vet ./...
+
+.PHONY: test
+test: verify vet envtest-assets ## Run all tests against a real control plane (built on first use).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager into bin/tranche.
+	go build -trimpath -o $(BIN)/tranche ./cmd/tranche
+
+.PHONY: run
+run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/tranche --leader-elect=false
+
+.PHONY: demo
+demo: build envtest-assets ## Start a local control plane, install Tranche and the samples, show the Rollouts.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/demo --manager=$(BIN)/tranche --samples=config/samples $(DEMO_ARGS)
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	kubectl apply --server-side -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Install Tranche (CRDs, RBAC, manager) into the cluster of the current kubeconfig.
+	kubectl apply --server-side -k config/default
+
+##@ Dependencies
+
+.PHONY: envtest-assets
+envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver ## Build kube-apiserver and etcd from the Go module proxy (cached in bin/).
+
+$(ENVTEST_ASSETS)/kube-apiserver:
+	hack/build-control-plane.sh "$(ENVTEST_ASSETS)"
+
+$(CONTROLLER_GEN):
+	hack/go-install-tool.sh "$@" sigs.k8s.io/controller-tools/cmd/controller-gen $(CONTROLLER_TOOLS_VERSION)

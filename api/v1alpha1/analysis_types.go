@@ -1,0 +1,165 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Analysis says what is measured while a step holds and when the canary has failed.
+type Analysis struct {
+	// interval between two analysis runs. Default: 1m.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// failureLimit is how many failed runs roll the canary back. Default: 2.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	FailureLimit int32 `json:"failureLimit,omitempty"`
+
+	// inconclusiveLimit is how many runs in a row may return no data (or NaN) before one
+	// counts as failed. An inconclusive run never counts as a pass. Default: 3.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
+
+	// metrics evaluated at every run; a run fails when any metric fails.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Metrics []Metric `json:"metrics,omitempty"`
+
+	// webhooks called during the rollout; see WebhookType for when each kind is called.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+}
+
+// Metric is one measurement and how it is judged.
+// +kubebuilder:validation:XValidation:rule="has(self.templateRef) != has(self.builtin)",message="a metric needs exactly one of templateRef or builtin"
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="min must not be greater than max"
+// +kubebuilder:validation:XValidation:rule="self.judge != 'Threshold' || has(self.min) || has(self.max)",message="a Threshold metric needs min, max or both"
+type Metric struct {
+	// name of the metric, unique in the Rollout.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// templateRef names a MetricTemplate holding the query. Default namespace: the Rollout's.
+	// +optional
+	TemplateRef *NamespacedObjectReference `json:"templateRef,omitempty"`
+
+	// builtin names a query that ships with the Rollout's provider.
+	// +optional
+	Builtin BuiltinMetric `json:"builtin,omitempty"`
+
+	// judge decides the verdict: Threshold compares the canary's value with min and max;
+	// Compare tests the canary against the primary over the same window. Default: Threshold.
+	// +optional
+	// +kubebuilder:default=Threshold
+	Judge Judge `json:"judge,omitempty"`
+
+	// min is the lowest passing value (inclusive), in the query's unit.
+	// +optional
+	Min *float64 `json:"min,omitempty"`
+
+	// max is the highest passing value (inclusive), in the query's unit.
+	// +optional
+	Max *float64 `json:"max,omitempty"`
+}
+
+// BuiltinMetric names a query that every provider ships for its data plane.
+// +kubebuilder:validation:Enum=request-success-rate;request-duration
+type BuiltinMetric string
+
+// The built-in metrics.
+const (
+	// BuiltinRequestSuccessRate is the percent of requests not answered with a 5xx, 0 to 100.
+	BuiltinRequestSuccessRate BuiltinMetric = "request-success-rate"
+	// BuiltinRequestDuration is the 99th percentile of request duration, in milliseconds.
+	BuiltinRequestDuration BuiltinMetric = "request-duration"
+)
+
+// Judge is how a metric's values become a verdict.
+// +kubebuilder:validation:Enum=Threshold;Compare
+type Judge string
+
+// The judges.
+const (
+	JudgeThreshold Judge = "Threshold"
+	JudgeCompare   Judge = "Compare"
+)
+
+// Webhook is an HTTP endpoint Tranche calls (POST, JSON) at a point of the rollout. An
+// answer other than 2xx, or none within the timeout, means no.
+type Webhook struct {
+	// name of the webhook, unique in the Rollout.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// type says when the webhook is called. Default: Rollout.
+	// +optional
+	// +kubebuilder:default=Rollout
+	Type WebhookType `json:"type,omitempty"`
+
+	// url to POST to: an absolute http or https URL.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != ''",message="url must be an absolute http or https URL"
+	URL string `json:"url"`
+
+	// timeout of one call. Default: 10s.
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="timeout must be between 0s (excluded) and 5m"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// metadata is passed to the webhook in the payload's metadata field.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// WebhookType says when a webhook is called. A gate (Confirm*) that answers no makes the
+// rollout wait and ask again at the next analysis interval; a gate still closed when
+// progressDeadline passes rolls the canary back.
+//
+//   - ConfirmRollout: gate before the canary is scaled up.
+//   - PreRollout: once before traffic first moves; no counts as a failed check.
+//   - Rollout: at every analysis run, like a metric; no counts as a failed check.
+//   - ConfirmTrafficIncrease: gate before each weight increase.
+//   - ConfirmPromotion: gate before promotion.
+//   - PostRollout: after promotion; the answer is only recorded.
+//   - Rollback: after a rollback or abort; the answer is only recorded.
+//   - Event: at every transition, with the event's message; the answer is only recorded.
+//
+// +kubebuilder:validation:Enum=ConfirmRollout;PreRollout;Rollout;ConfirmTrafficIncrease;ConfirmPromotion;PostRollout;Rollback;Event
+type WebhookType string
+
+// The webhook types.
+const (
+	WebhookConfirmRollout         WebhookType = "ConfirmRollout"
+	WebhookPreRollout             WebhookType = "PreRollout"
+	WebhookRollout                WebhookType = "Rollout"
+	WebhookConfirmTrafficIncrease WebhookType = "ConfirmTrafficIncrease"
+	WebhookConfirmPromotion       WebhookType = "ConfirmPromotion"
+	WebhookPostRollout            WebhookType = "PostRollout"
+	WebhookRollback               WebhookType = "Rollback"
+	WebhookEvent                  WebhookType = "Event"
+)

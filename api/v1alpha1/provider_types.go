@@ -1,0 +1,250 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Provider selects the service mesh or gateway that splits traffic, and carries the options
+// only that provider understands. Exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.gatewayAPI) ? 1 : 0) + (has(self.istio) ? 1 : 0) + (has(self.linkerd) ? 1 : 0) + (has(self.smi) ? 1 : 0) + (has(self.nginx) ? 1 : 0) + (has(self.traefik) ? 1 : 0) + (has(self.kubernetes) ? 1 : 0) == 1",message="set exactly one provider: gatewayAPI, istio, linkerd, smi, nginx, traefik or kubernetes"
+type Provider struct {
+	// gatewayAPI splits traffic with a Gateway API HTTPRoute.
+	// +optional
+	GatewayAPI *GatewayAPIProvider `json:"gatewayAPI,omitempty"`
+
+	// istio splits traffic with an Istio VirtualService and DestinationRule.
+	// +optional
+	Istio *IstioProvider `json:"istio,omitempty"`
+
+	// linkerd splits traffic in the Linkerd mesh.
+	// +optional
+	Linkerd *LinkerdProvider `json:"linkerd,omitempty"`
+
+	// smi splits traffic with an SMI TrafficSplit.
+	// +optional
+	SMI *SMIProvider `json:"smi,omitempty"`
+
+	// nginx splits traffic with a canary Ingress for ingress-nginx.
+	// +optional
+	NGINX *NGINXProvider `json:"nginx,omitempty"`
+
+	// traefik splits traffic with a weighted TraefikService.
+	// +optional
+	Traefik *TraefikProvider `json:"traefik,omitempty"`
+
+	// kubernetes switches all traffic at once by pointing the Service <name> at the primary
+	// or the canary (blue/green). Step weights must be 0 or 100.
+	// +optional
+	Kubernetes *KubernetesProvider `json:"kubernetes,omitempty"`
+}
+
+// GatewayAPIProvider routes with an HTTPRoute (gateway.networking.k8s.io/v1) that Tranche
+// creates under the Rollout's name. Rules, matches and filters a user adds to that route are
+// kept; Tranche edits only the backendRefs that point at its Services.
+type GatewayAPIProvider struct {
+	// parentRefs are the Gateways (or, for mesh traffic, the Service) the route attaches to.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	ParentRefs []ParentReference `json:"parentRefs"`
+
+	// hostnames the route answers for. Default: every hostname of the parents.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Hostnames []string `json:"hostnames,omitempty"`
+}
+
+// ParentReference names a Gateway API parent: a Gateway, or a Service in mesh mode (GAMMA).
+type ParentReference struct {
+	// group of the parent. Default: gateway.networking.k8s.io ("" for a Service).
+	// +optional
+	// +kubebuilder:default="gateway.networking.k8s.io"
+	// +kubebuilder:validation:Enum=gateway.networking.k8s.io;""
+	Group *string `json:"group,omitempty"`
+
+	// kind of the parent: Gateway or Service. Default: Gateway.
+	// +optional
+	// +kubebuilder:default=Gateway
+	// +kubebuilder:validation:Enum=Gateway;Service
+	Kind *string `json:"kind,omitempty"`
+
+	// name of the parent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the parent. Default: the Rollout's namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace *string `json:"namespace,omitempty"`
+
+	// sectionName is the listener of the Gateway to attach to. Default: all of them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SectionName *string `json:"sectionName,omitempty"`
+
+	// port of the parent to attach to. Default: all of them.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int32 `json:"port,omitempty"`
+}
+
+// IstioProvider routes with a VirtualService and a DestinationRule named after the Rollout.
+// Mutual TLS, circuit breaking, retries and timeouts are Istio's: Tranche passes them through
+// to both the primary and the canary subsets.
+type IstioProvider struct {
+	// gateways the VirtualService is bound to, as <namespace>/<name> or the reserved word
+	// mesh. Default: mesh (east-west traffic inside the mesh).
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	Gateways []string `json:"gateways,omitempty"`
+
+	// hosts the VirtualService answers for. Default: the Service <name>.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	Hosts []string `json:"hosts,omitempty"`
+
+	// trafficPolicy is applied to both subsets of the DestinationRule.
+	// +optional
+	TrafficPolicy *IstioTrafficPolicy `json:"trafficPolicy,omitempty"`
+
+	// retries of failed requests, set on every HTTP route Tranche writes.
+	// +optional
+	Retries *IstioRetries `json:"retries,omitempty"`
+
+	// timeout of a request, set on every HTTP route Tranche writes. Default: Istio's (none).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// IstioTrafficPolicy is the subset of Istio's DestinationRule traffic policy Tranche passes
+// through. Field names follow Istio's.
+type IstioTrafficPolicy struct {
+	// tls between the sidecars; mode ISTIO_MUTUAL is mutual TLS.
+	// +optional
+	TLS *IstioTLS `json:"tls,omitempty"`
+
+	// outlierDetection ejects failing endpoints (circuit breaking).
+	// +optional
+	OutlierDetection *IstioOutlierDetection `json:"outlierDetection,omitempty"`
+
+	// connectionPool limits connections and requests (circuit breaking).
+	// +optional
+	ConnectionPool *IstioConnectionPool `json:"connectionPool,omitempty"`
+}
+
+// IstioTLS is the TLS mode of a DestinationRule.
+type IstioTLS struct {
+	// mode: DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL.
+	// +required
+	// +kubebuilder:validation:Enum=DISABLE;SIMPLE;MUTUAL;ISTIO_MUTUAL
+	Mode string `json:"mode"`
+}
+
+// IstioOutlierDetection mirrors Istio's OutlierDetection.
+type IstioOutlierDetection struct {
+	// consecutive5xxErrors before an endpoint is ejected.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Consecutive5xxErrors *int32 `json:"consecutive5xxErrors,omitempty"`
+
+	// interval between ejection sweeps.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// baseEjectionTime is the minimum time an endpoint stays ejected.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	BaseEjectionTime *metav1.Duration `json:"baseEjectionTime,omitempty"`
+
+	// maxEjectionPercent of the endpoints that may be ejected at once.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	MaxEjectionPercent *int32 `json:"maxEjectionPercent,omitempty"`
+}
+
+// IstioConnectionPool mirrors the limits of Istio's ConnectionPoolSettings.
+type IstioConnectionPool struct {
+	// maxConnections to an endpoint (TCP).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MaxConnections *int32 `json:"maxConnections,omitempty"`
+
+	// http1MaxPendingRequests queued while waiting for a connection.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	HTTP1MaxPendingRequests *int32 `json:"http1MaxPendingRequests,omitempty"`
+
+	// http2MaxRequests active at once.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	HTTP2MaxRequests *int32 `json:"http2MaxRequests,omitempty"`
+
+	// maxRequestsPerConnection before a connection is closed; 0 means unlimited.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxRequestsPerConnection *int32 `json:"maxRequestsPerConnection,omitempty"`
+}
+
+// IstioRetries mirrors Istio's HTTPRetry.
+type IstioRetries struct {
+	// attempts for a request, including the first.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	Attempts int32 `json:"attempts"`
+
+	// perTryTimeout is the timeout of each attempt.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	PerTryTimeout *metav1.Duration `json:"perTryTimeout,omitempty"`
+
+	// retryOn lists the conditions that trigger a retry, in Envoy's syntax (5xx,reset,...).
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	RetryOn string `json:"retryOn,omitempty"`
+}
+
+// LinkerdProvider routes inside the Linkerd mesh.
+type LinkerdProvider struct {
+	// mode is how Linkerd is told the split: HTTPRoute (Gateway API attached to the Service,
+	// Linkerd's native way) or SMI (a TrafficSplit, for clusters running linkerd-smi).
+	// Default: HTTPRoute.
+	// +optional
+	// +kubebuilder:default=HTTPRoute
+	// +kubebuilder:validation:Enum=HTTPRoute;SMI
+	Mode string `json:"mode,omitempty"`
+}
+
+// SMIProvider routes with a TrafficSplit of whichever split.smi-spec.io version the
+// cluster serves. It has no options.
+type SMIProvider struct{}
+
+// NGINXProvider routes with a canary Ingress beside the user's Ingress (ingress-nginx).
+type NGINXProvider struct {
+	// ingressRef names the user's Ingress that sends traffic to the Service <name>.
+	// +required
+	IngressRef LocalObjectReference `json:"ingressRef"`
+}
+
+// TraefikProvider routes with a weighted TraefikService named after the Rollout, which the
+// user's IngressRoute refers to. It has no options.
+type TraefikProvider struct{}
+
+// KubernetesProvider does blue/green with plain Services. It has no options.
+type KubernetesProvider struct{}

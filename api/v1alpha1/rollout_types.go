@@ -1,0 +1,251 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Rollout moves the traffic of a workload from its stable version to a new one in steps,
+// asks Prometheus at every step whether the new version is healthy, and promotes it or
+// rolls all traffic back to the stable version.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=tro,categories=tranche
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.canaryWeight`,description="Percent of traffic on the canary"
+// +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.currentStep`,description="Index of the current step"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`,priority=1
+// +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Rollout struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the user keeps in Git.
+	// +required
+	Spec RolloutSpec `json:"spec"`
+
+	// status is what the controller observed and decided; nothing here belongs in Git.
+	// +optional
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// RolloutSpec describes the workload to roll out, how traffic reaches it, the steps and the
+// analysis that decides each step.
+//
+// Provider features are checked against the steps here, where both are visible.
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.kubernetes) || self.steps.all(s, !has(s.weight) || s.weight == 0 || s.weight == 100)",fieldPath=".steps",message="the kubernetes provider switches all traffic at once (blue/green): every step weight must be 0 or 100"
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.match)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx)",fieldPath=".steps",message="steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.linkerd) || self.provider.linkerd.mode != 'SMI' || !self.steps.exists(s, has(s.match))",fieldPath=".steps",message="linkerd in SMI mode cannot match requests: use mode HTTPRoute for steps with match"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
+// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
+type RolloutSpec struct {
+	// targetRef is the workload whose new versions are rolled out. Its pod template is the
+	// version under test (the canary); Tranche keeps a copy of the last promoted template in
+	// a Deployment named <name>-primary and scales the target to zero while idle.
+	// +required
+	TargetRef TargetRef `json:"targetRef"`
+
+	// service describes the port clients call. Tranche creates the Services <name> (what
+	// clients call), <name>-primary and <name>-canary, where <name> is the target's name.
+	// +required
+	Service ServiceSpec `json:"service"`
+
+	// provider is the service mesh or gateway that splits traffic. Exactly one must be set.
+	// +required
+	Provider Provider `json:"provider"`
+
+	// steps are walked in order; each sets the routes and then holds while analysis runs.
+	// After the last step the new version is promoted. Default: weights 5, 50 and 100.
+	// +optional
+	// +kubebuilder:default={{weight:5},{weight:50},{weight:100}}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	Steps []Step `json:"steps,omitempty"`
+
+	// analysis says what is measured at each step and when the canary has failed. Without it
+	// every step passes once its hold has elapsed.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// notify lists where news of this rollout is sent.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	Notify []NotificationRef `json:"notify,omitempty"`
+
+	// progressDeadline is how long the canary may take to become ready, and a step may stay
+	// without progress, before the rollout is rolled back. Default: 10m.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="progressDeadline must be at least 1s"
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+}
+
+// TargetRef points at the workload a Rollout manages, in the Rollout's namespace.
+type TargetRef struct {
+	// apiVersion of the target. Default and only value: apps/v1.
+	// +optional
+	// +kubebuilder:default="apps/v1"
+	// +kubebuilder:validation:Enum=apps/v1
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// kind of the target. Only Deployment is supported.
+	// +required
+	// +kubebuilder:validation:Enum=Deployment
+	Kind string `json:"kind"`
+
+	// name of the target. It must be a DNS label of at most 55 characters, because the
+	// Services <name>-primary and <name>-canary are derived from it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="targetRef.name must be a DNS label (lower case letters, digits and '-', starting with a letter)"
+	// +kubebuilder:validation:XValidation:rule="size(self) <= 55",message="targetRef.name must be at most 55 characters: Tranche derives <name>-primary and <name>-canary from it"
+	Name string `json:"name"`
+}
+
+// ServiceSpec describes the Services Tranche creates in front of the workload.
+type ServiceSpec struct {
+	// port the Services expose.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// targetPort is the container port, by number or name. Default: the value of port.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	TargetPort *intstr.IntOrString `json:"targetPort,omitempty"`
+
+	// portName is the name of the Services' port. Default: http.
+	// +optional
+	// +kubebuilder:default="http"
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	PortName string `json:"portName,omitempty"`
+}
+
+// NotificationRef subscribes a Rollout to a NotificationProvider.
+type NotificationRef struct {
+	// providerRef names the NotificationProvider. Default namespace: the Rollout's.
+	// +required
+	ProviderRef NamespacedObjectReference `json:"providerRef"`
+
+	// severity is the least severe news sent: Info sends everything (started, step
+	// reached, waiting for approval, promoted, and all errors); Error sends only rollbacks,
+	// aborts, failing analysis and bad configuration. Default: Info.
+	// +optional
+	// +kubebuilder:default=Info
+	Severity Severity `json:"severity,omitempty"`
+}
+
+// Severity ranks notifications.
+// +kubebuilder:validation:Enum=Info;Error
+type Severity string
+
+// Severities a Rollout can subscribe to.
+const (
+	SeverityInfo  Severity = "Info"
+	SeverityError Severity = "Error"
+)
+
+// RolloutStatus is what the controller observed and decided.
+type RolloutStatus struct {
+	// observedGeneration is the metadata.generation the controller last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is where the rollout is in its lifecycle.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// stableRevision is the pod-template hash of the promoted version (running as primary).
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+
+	// canaryRevision is the pod-template hash of the version under test.
+	// +optional
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+
+	// currentStep is the index in spec.steps of the step being walked.
+	// +optional
+	CurrentStep int32 `json:"currentStep,omitempty"`
+
+	// canaryWeight is the percent of traffic the data plane was last told to send to the
+	// canary.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight,omitempty"`
+
+	// failedChecks counts the failed analysis runs of the current rollout.
+	// +optional
+	FailedChecks int32 `json:"failedChecks,omitempty"`
+
+	// lastChecks holds the latest results of each metric, newest first, ten per metric at most.
+	// +optional
+	// +listType=atomic
+	LastChecks []CheckResult `json:"lastChecks,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled (kstatus), Promoted and Analysis.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Phase is a step of a Rollout's lifecycle.
+// +kubebuilder:validation:Enum=Initializing;Initialized;Progressing;WaitingApproval;Promoting;Succeeded;Failed;Aborted;Paused
+type Phase string
+
+// The phases of a Rollout.
+const (
+	PhaseInitializing    Phase = "Initializing"
+	PhaseInitialized     Phase = "Initialized"
+	PhaseProgressing     Phase = "Progressing"
+	PhaseWaitingApproval Phase = "WaitingApproval"
+	PhasePromoting       Phase = "Promoting"
+	PhaseSucceeded       Phase = "Succeeded"
+	PhaseFailed          Phase = "Failed"
+	PhaseAborted         Phase = "Aborted"
+	PhasePaused          Phase = "Paused"
+)
+
+// CheckResult is one evaluation of one metric.
+type CheckResult struct {
+	// metric is the name of the metric in spec.analysis.metrics.
+	Metric string `json:"metric"`
+
+	// value is the measured value as text; empty when the query returned no data.
+	// +optional
+	Value string `json:"value,omitempty"`
+
+	// verdict of the judge.
+	Verdict Verdict `json:"verdict"`
+
+	// at is when the check ran.
+	At metav1.Time `json:"at"`
+}
+
+// Verdict is a judge's answer about one metric.
+// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive
+type Verdict string
+
+// The verdicts of a check. Inconclusive (no data, NaN) never counts as a pass.
+const (
+	VerdictPass         Verdict = "Pass"
+	VerdictFail         Verdict = "Fail"
+	VerdictInconclusive Verdict = "Inconclusive"
+)
+
+// +kubebuilder:object:root=true
+
+// RolloutList is a list of Rollouts.
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Rollout `json:"items"`
+}

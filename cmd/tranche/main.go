@@ -1,0 +1,150 @@
+// Command tranche is the Tranche manager: it runs the Rollout controller.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers"
+)
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.Level(opts.logLevel), zap.JSONEncoder(func(c *zapcore.EncoderConfig) {
+		c.EncodeTime = zapcore.RFC3339TimeEncoder
+	})))
+	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
+		ctrl.Log.Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+// options are the manager's settings, from its flags.
+type options struct {
+	metricsAddr             string
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	prometheusAddress       string
+	namespaces              []string
+	selector                labels.Selector
+	logLevel                zapcore.Level
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	var namespaces, selector, logLevel string
+	fs := flag.NewFlagSet("tranche", flag.ContinueOnError)
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint listens on; 0 turns it off.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address /healthz and /readyz listen on.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Default: the manager's own namespace when it runs in a cluster.")
+	fs.StringVar(&o.prometheusAddress, "prometheus-address", "http://prometheus.monitoring:9090", "Prometheus server for MetricTemplates that name none.")
+	fs.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch. Default: all.")
+	fs.StringVar(&selector, "selector", "", "Label selector: only Rollouts that match it are reconciled (for sharding). Default: all.")
+	fs.StringVar(&logLevel, "log-level", "info", "Log level: debug, info or error.")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if u, err := url.Parse(o.prometheusAddress); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return o, fmt.Errorf("--prometheus-address %q must be an absolute http or https URL", o.prometheusAddress)
+	}
+	for _, ns := range strings.Split(namespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			o.namespaces = append(o.namespaces, ns)
+		}
+	}
+	var err error
+	if o.selector, err = labels.Parse(selector); err != nil {
+		return o, fmt.Errorf("--selector: %w", err)
+	}
+	if err := o.logLevel.Set(logLevel); err != nil || o.logLevel > zapcore.ErrorLevel {
+		return o, fmt.Errorf("--log-level %q must be debug, info or error", logLevel)
+	}
+	return o, nil
+}
+
+// run starts the manager and blocks until ctx is done or the manager fails.
+func run(ctx context.Context, o options) error {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(trancheapi.AddToScheme(scheme))
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the cluster: %w", err)
+	}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: o.selector}},
+	}
+	if len(o.namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	leaseDuration := 15 * time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "tranche.dev",
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+
+	reconciler := &controllers.RolloutReconciler{
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("tranche"),
+		Now:               time.Now,
+		PrometheusAddress: o.prometheusAddress,
+	}
+	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the Rollout controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	// Ready once the caches have synced, so a new replica does not report ready too early.
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	ctrl.Log.Info("Starting manager", "namespaces", o.namespaces, "selector", o.selector.String(), "leaderElection", o.leaderElect)
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,157 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// references is what a Rollout refers to, as found in the cluster.
+type references struct {
+	// targetKey names the target; target is nil when it does not exist.
+	targetKey types.NamespacedName
+	target    *appsv1.Deployment
+	// targetHealth is the target's health as Argo CD would report it.
+	targetHealth workloadHealth
+
+	templates        int
+	missingTemplates []objectRef
+	providers        int
+	missingProviders []objectRef
+}
+
+// objectRef is a reference to an object, with the spec field that holds it.
+type objectRef struct {
+	key   types.NamespacedName
+	field string
+}
+
+// problem is why a Rollout cannot go on, in words its user can act on.
+type problem struct {
+	reason  string
+	message string
+}
+
+// problem returns nil when every reference resolves, else the first kind of missing
+// reference: the target, then metric templates, then notification providers.
+func (refs references) problem() *problem {
+	switch {
+	case refs.target == nil:
+		return &problem{
+			reason: trancheapi.ReasonTargetNotFound,
+			message: fmt.Sprintf("Deployment %q not found in namespace %q: create it, or fix spec.targetRef.name",
+				refs.targetKey.Name, refs.targetKey.Namespace),
+		}
+	case len(refs.missingTemplates) > 0:
+		return &problem{
+			reason:  trancheapi.ReasonTemplateNotFound,
+			message: "MetricTemplate " + describeMissing(refs.missingTemplates) + ": create it, or fix the reference",
+		}
+	case len(refs.missingProviders) > 0:
+		return &problem{
+			reason:  trancheapi.ReasonProviderNotFound,
+			message: "NotificationProvider " + describeMissing(refs.missingProviders) + ": create it, or fix the reference",
+		}
+	}
+	return nil
+}
+
+// summary says what was found, for the Ready condition.
+func (refs references) summary() string {
+	return fmt.Sprintf("Deployment %q is %s; %d MetricTemplate(s) and %d NotificationProvider(s) found",
+		refs.targetKey.Name, refs.targetHealth, refs.templates, refs.providers)
+}
+
+func describeMissing(missing []objectRef) string {
+	parts := make([]string, 0, len(missing))
+	for _, m := range missing {
+		parts = append(parts, fmt.Sprintf("%q (%s)", m.key.String(), m.field))
+	}
+	return strings.Join(parts, ", ") + " not found"
+}
+
+// readReferences looks up everything the Rollout refers to. Missing objects are recorded,
+// not returned as errors; only failures to ask the API server are errors.
+func readReferences(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (references, error) {
+	refs := references{targetKey: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}}
+
+	target := &appsv1.Deployment{}
+	switch err := c.Get(ctx, refs.targetKey, target); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return refs, fmt.Errorf("reading target Deployment %s: %w", refs.targetKey, err)
+	default:
+		refs.target = target
+		refs.targetHealth = deploymentHealth(target)
+	}
+
+	var err error
+	if refs.templates, refs.missingTemplates, err = resolve(ctx, c, templateRefs(ro), &trancheapi.MetricTemplate{}); err != nil {
+		return refs, err
+	}
+	if refs.providers, refs.missingProviders, err = resolve(ctx, c, providerRefs(ro), &trancheapi.NotificationProvider{}); err != nil {
+		return refs, err
+	}
+	return refs, nil
+}
+
+// templateRefs lists the MetricTemplates a Rollout refers to, in the order of its metrics.
+func templateRefs(ro *trancheapi.Rollout) []objectRef {
+	if ro.Spec.Analysis == nil {
+		return nil
+	}
+	var refs []objectRef
+	for i, m := range ro.Spec.Analysis.Metrics {
+		if m.TemplateRef != nil {
+			refs = append(refs, objectRef{
+				key:   namespaced(*m.TemplateRef, ro.Namespace),
+				field: fmt.Sprintf("spec.analysis.metrics[%d].templateRef", i),
+			})
+		}
+	}
+	return refs
+}
+
+// providerRefs lists the NotificationProviders a Rollout refers to.
+func providerRefs(ro *trancheapi.Rollout) []objectRef {
+	refs := make([]objectRef, 0, len(ro.Spec.Notify))
+	for i, n := range ro.Spec.Notify {
+		refs = append(refs, objectRef{
+			key:   namespaced(n.ProviderRef, ro.Namespace),
+			field: fmt.Sprintf("spec.notify[%d].providerRef", i),
+		})
+	}
+	return refs
+}
+
+// resolve counts the references that exist and returns those that do not.
+func resolve(ctx context.Context, c client.Reader, refs []objectRef, obj client.Object) (int, []objectRef, error) {
+	found := 0
+	var missing []objectRef
+	for _, ref := range refs {
+		switch err := c.Get(ctx, ref.key, obj); {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, ref)
+		case err != nil:
+			return found, missing, fmt.Errorf("reading %s: %w", ref.key, err)
+		default:
+			found++
+		}
+	}
+	return found, missing, nil
+}
+
+func namespaced(ref trancheapi.NamespacedObjectReference, defaultNamespace string) types.NamespacedName {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = defaultNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: ref.Name}
+}

@@ -1,0 +1,83 @@
+package controllers
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Field indexes over Rollouts, so that a change to a referenced object finds its Rollouts
+// without listing them all.
+const (
+	indexTarget    = "spec.targetRef.name"
+	indexTemplates = "spec.analysis.metrics.templateRef"
+	indexProviders = "spec.notify.providerRef"
+)
+
+// SetupWithManager registers the reconciler, its indexes and its watches.
+func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	indexes := map[string]client.IndexerFunc{
+		indexTarget:    func(o client.Object) []string { return []string{o.(*trancheapi.Rollout).Spec.TargetRef.Name} },
+		indexTemplates: func(o client.Object) []string { return keyStrings(templateRefs(o.(*trancheapi.Rollout))) },
+		indexProviders: func(o client.Object) []string { return keyStrings(providerRefs(o.(*trancheapi.Rollout))) },
+	}
+	for field, extract := range indexes {
+		if err := indexer.IndexField(ctx, &trancheapi.Rollout{}, field, extract); err != nil {
+			return err
+		}
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&trancheapi.Rollout{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
+		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
+		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).
+		Named("rollout").
+		Complete(r)
+}
+
+// rolloutsFor maps an object to the Rollouts whose index field holds key(object).
+func (r *RolloutReconciler) rolloutsFor(field string, key func(client.Object) (string, []client.ListOption)) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		value, scope := key(obj)
+		var list trancheapi.RolloutList
+		opts := append([]client.ListOption{client.MatchingFields{field: value}}, scope...)
+		if err := r.List(ctx, &list, opts...); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing Rollouts for a watched object", "field", field, "value", value)
+			return nil
+		}
+		requests := make([]reconcile.Request, 0, len(list.Items))
+		for _, ro := range list.Items {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+		return requests
+	}
+}
+
+// targetKey: a workload is the target of Rollouts in its own namespace only.
+func targetKey(obj client.Object) (string, []client.ListOption) {
+	return obj.GetName(), []client.ListOption{client.InNamespace(obj.GetNamespace())}
+}
+
+// namespacedKey: templates and providers may be referred to from any namespace.
+func namespacedKey(obj client.Object) (string, []client.ListOption) {
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}.String(), nil
+}
+
+func keyStrings(refs []objectRef) []string {
+	keys := make([]string, 0, len(refs))
+	for _, ref := range refs {
+		keys = append(keys, ref.key.String())
+	}
+	return keys
+}

@@ -1,0 +1,163 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// ControlPlane is a running kube-apiserver and etcd with Tranche's CRDs installed.
+type ControlPlane struct {
+	// Config reaches the API server as a cluster admin.
+	Config *rest.Config
+	// Client is a client of the API server that knows Tranche's kinds.
+	Client client.Client
+	// Scheme holds the kinds of client-go and Tranche.
+	Scheme *runtime.Scheme
+
+	env *envtest.Environment
+}
+
+// Options change what a control plane is started with.
+type Options struct {
+	// CRDDirectories are installed besides Tranche's own CRDs.
+	CRDDirectories []string
+}
+
+// Start starts a control plane. The binaries come from KUBEBUILDER_ASSETS, or else from the
+// newest folder under bin/k8s/ of the module (what `make test` builds).
+func Start(opts Options) (*ControlPlane, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		if assets, err = findAssets(root); err != nil {
+			return nil, err
+		}
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(trancheapi.AddToScheme(scheme))
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.CRDDirectories...),
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &ControlPlane{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+}
+
+// Stop stops the API server and etcd.
+func (cp *ControlPlane) Stop() error {
+	return cp.env.Stop()
+}
+
+// Kubeconfig writes a kubeconfig for a cluster admin to a file in dir and returns its path,
+// for programs started as separate processes (the manager, kubectl).
+func (cp *ControlPlane) Kubeconfig(dir string) (string, error) {
+	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: "tranche-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// Namespace creates a namespace of its own for the test and deletes it when the test ends.
+func (cp *ControlPlane) Namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	if err := cp.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating a namespace: %v", err)
+	}
+	t.Cleanup(func() { _ = cp.Client.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+// Main is a TestMain body: it starts a control plane into *cp, runs the package's tests and
+// stops it, also when the test binary is interrupted, so that no kube-apiserver or etcd
+// outlives the tests.
+func Main(m *testing.M, cp **ControlPlane, opts Options) int {
+	started, err := Start(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		return 1
+	}
+	*cp = started
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		fmt.Fprintf(os.Stderr, "harness: %v: stopping the control plane\n", sig)
+		_ = started.Stop()
+		os.Exit(1)
+	}()
+	code := m.Run()
+	signal.Stop(signals)
+	if err := started.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "harness: stopping the control plane:", err)
+	}
+	return code
+}
+
+// ModuleRoot is the folder holding Tranche's go.mod.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.HasPrefix(string(data), "module github.com/tranche-dev/tranche\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("harness: not inside the Tranche module")
+		}
+		dir = parent
+	}
+}
+
+func findAssets(root string) (string, error) {
+	found, _ := filepath.Glob(filepath.Join(root, "bin", "k8s", "*", "kube-apiserver"))
+	if len(found) == 0 {
+		return "", errors.New("harness: no kube-apiserver under bin/k8s: run `make test` (it builds one), or set KUBEBUILDER_ASSETS")
+	}
+	sort.Strings(found)
+	return filepath.Dir(found[len(found)-1]), nil
+}
