@@ -32,7 +32,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC roles into config/.
-	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=tranche-manager paths="./..." \
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate

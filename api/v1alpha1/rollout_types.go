@@ -36,11 +36,11 @@ type Rollout struct {
 // analysis that decides each step.
 //
 // Provider features are checked against the steps here, where both are visible.
-// +kubebuilder:validation:XValidation:rule="!has(self.provider.kubernetes) || self.steps.all(s, !has(s.weight) || s.weight == 0 || s.weight == 100)",fieldPath=".steps",message="the kubernetes provider switches all traffic at once (blue/green): every step weight must be 0 or 100"
-// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.match)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx)",fieldPath=".steps",message="steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"
-// +kubebuilder:validation:XValidation:rule="!has(self.provider.linkerd) || self.provider.linkerd.mode != 'SMI' || !self.steps.exists(s, has(s.match))",fieldPath=".steps",message="linkerd in SMI mode cannot match requests: use mode HTTPRoute for steps with match"
-// +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
-// +kubebuilder:validation:XValidation:rule="!self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.kubernetes) || !has(self.steps) || self.steps.all(s, !has(s.weight) || s.weight == 0 || s.weight == 100)",fieldPath=".steps",message="the kubernetes provider switches all traffic at once (blue/green): every step weight must be 0 or 100"
+// +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.match)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx)",fieldPath=".steps",message="steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.linkerd) || self.provider.linkerd.mode != 'SMI' || !has(self.steps) || !self.steps.exists(s, has(s.match))",fieldPath=".steps",message="linkerd in SMI mode cannot match requests: use mode HTTPRoute for steps with match"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
+// +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
 type RolloutSpec struct {
 	// targetRef is the workload whose new versions are rolled out. Its pod template is the
 	// version under test (the canary); Tranche keeps a copy of the last promoted template in
@@ -58,9 +58,9 @@ type RolloutSpec struct {
 	Provider Provider `json:"provider"`
 
 	// steps are walked in order; each sets the routes and then holds while analysis runs.
-	// After the last step the new version is promoted. Default: weights 5, 50 and 100.
+	// After the last step the new version is promoted. Default: weights 5, 50 and 100; with
+	// the kubernetes provider (blue/green), weight 0 for one analysis interval, then 100.
 	// +optional
-	// +kubebuilder:default={{weight:5},{weight:50},{weight:100}}
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	Steps []Step `json:"steps,omitempty"`

@@ -1,9 +1,7 @@
 package v1alpha1_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -37,7 +34,9 @@ func TestSamplesAreAccepted(t *testing.T) {
 
 	kinds := map[string]int{}
 	for _, file := range files {
-		for _, obj := range readObjects(t, file) {
+		objs, err := harness.ReadManifestFile(file)
+		require.NoError(t, err)
+		for _, obj := range objs {
 			obj.SetNamespace(ns)
 			err := cp.Client.Create(context.Background(), obj, strict)
 			assert.NoError(t, err, "%s: %s %s", filepath.Base(file), obj.GetKind(), obj.GetName())
@@ -236,24 +235,4 @@ func patched(t *testing.T, doc, patch string) *unstructured.Unstructured {
 	obj := &unstructured.Unstructured{}
 	require.NoError(t, obj.UnmarshalJSON(merged))
 	return obj
-}
-
-// readObjects decodes every document of a YAML file.
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := decoder.Decode(&obj.Object); err == io.EOF {
-			return objs
-		} else {
-			require.NoError(t, err, path)
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
-	}
 }

@@ -108,30 +108,41 @@ func (cp *ControlPlane) Namespace(t testing.TB) string {
 	return ns.Name
 }
 
-// Main is a TestMain body: it starts a control plane into *cp, runs the package's tests and
-// stops it, also when the test binary is interrupted, so that no kube-apiserver or etcd
-// outlives the tests.
-func Main(m *testing.M, cp **ControlPlane, opts Options) int {
+// Main is a TestMain body: it starts a control plane into *cp, runs setup (such as starting
+// a controller, with a context that ends before the control plane stops), runs the package's
+// tests and stops everything, also when the test binary is interrupted, so that no
+// kube-apiserver or etcd outlives the tests.
+func Main(m *testing.M, cp **ControlPlane, opts Options, setup ...func(context.Context, *ControlPlane) error) int {
 	started, err := Start(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
 	*cp = started
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := func() {
+		cancel()
+		if err := started.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "harness: stopping the control plane:", err)
+		}
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-signals
 		fmt.Fprintf(os.Stderr, "harness: %v: stopping the control plane\n", sig)
-		_ = started.Stop()
+		stop()
 		os.Exit(1)
 	}()
-	code := m.Run()
-	signal.Stop(signals)
-	if err := started.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "harness: stopping the control plane:", err)
+	defer signal.Stop(signals)
+	defer stop()
+	for _, s := range setup {
+		if err := s(ctx, started); err != nil {
+			fmt.Fprintln(os.Stderr, "harness: setup:", err)
+			return 1
+		}
 	}
-	return code
+	return m.Run()
 }
 
 // ModuleRoot is the folder holding Tranche's go.mod.
