@@ -55,6 +55,9 @@ vet: ## Run go vet, and fail on unformatted Go files.
 
 .PHONY: test
 test: verify vet envtest-assets ## Run all tests against a real control plane (built on first use).
+	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
+	@# in their own process groups): once every test binary has exited, stop any that remain.
+	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 ##@ Build

@@ -1,0 +1,110 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Routes is what the data plane is told: how requests are split between the primary and the
+// canary. The zero value sends everything to the primary.
+type Routes struct {
+	// CanaryWeight is the percent of requests sent to the canary, 0 to 100.
+	CanaryWeight int32
+	// Match, when set, sends the requests that match any of these to the canary and every
+	// other request to the primary (A/B testing); CanaryWeight is then 0.
+	Match []trancheapi.HTTPMatch
+	// MirrorPercent is the percent of the primary's requests copied to the canary, 0 to 100.
+	MirrorPercent int32
+}
+
+// Router moves traffic between a Rollout's primary and canary. The Services it routes to are
+// created by the controller beforehand: <target>, <target>-primary and <target>-canary, in the
+// Rollout's namespace (see ServiceNames).
+//
+// Every method is idempotent, and a Router keeps no state between calls: what the data plane
+// is told is always read back from the cluster.
+type Router interface {
+	// Reconcile creates the routing objects if they are missing (sending all traffic to the
+	// primary) and brings the fields the Router owns in line with the Rollout's spec,
+	// without changing the current split. Fields of shared objects that a user added are kept.
+	Reconcile(ctx context.Context, ro *trancheapi.Rollout) error
+	// SetRoutes tells the data plane to split traffic as r says.
+	SetRoutes(ctx context.Context, ro *trancheapi.Rollout, r Routes) error
+	// Routes reads back what the data plane is told now.
+	Routes(ctx context.Context, ro *trancheapi.Rollout) (Routes, error)
+	// Finalize hands all traffic back to the primary, for a Rollout being deleted, and
+	// removes what only the Router needed.
+	Finalize(ctx context.Context, ro *trancheapi.Rollout) error
+	// BuiltinQuery returns the PromQL template of a built-in metric for this data plane, in
+	// the MetricTemplate query syntax.
+	BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error)
+}
+
+// Factory builds a Router that talks to the cluster through c.
+type Factory func(c client.Client) Router
+
+// Registry maps provider names (the JSON names of spec.provider's fields) to factories.
+type Registry map[string]Factory
+
+// ErrUnknownProvider is returned for a provider name no factory is registered for.
+var ErrUnknownProvider = errors.New("unknown provider")
+
+// For returns the Router for the Rollout's provider.
+func (r Registry) For(c client.Client, ro *trancheapi.Rollout) (Router, error) {
+	name := Name(ro)
+	factory, ok := r[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: this controller supports %v", ErrUnknownProvider, name, r.names())
+	}
+	return factory(c), nil
+}
+
+func (r Registry) names() []string {
+	names := make([]string, 0, len(r))
+	for name := range r {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Name is the name of the Rollout's provider: the JSON name of the one field set in
+// spec.provider, or "" when none is.
+func Name(ro *trancheapi.Rollout) string {
+	p := ro.Spec.Provider
+	switch {
+	case p.GatewayAPI != nil:
+		return "gatewayAPI"
+	case p.Istio != nil:
+		return "istio"
+	case p.Linkerd != nil:
+		return "linkerd"
+	case p.SMI != nil:
+		return "smi"
+	case p.NGINX != nil:
+		return "nginx"
+	case p.Traefik != nil:
+		return "traefik"
+	case p.Kubernetes != nil:
+		return "kubernetes"
+	}
+	return ""
+}
+
+// ServiceNames are the Services of a Rollout, all in its namespace: Apex is what clients
+// call, Primary selects the stable pods, Canary the pods under test.
+type ServiceNames struct {
+	Apex, Primary, Canary string
+}
+
+// Services returns the names of the Rollout's Services, derived from its target's name.
+func Services(ro *trancheapi.Rollout) ServiceNames {
+	name := ro.Spec.TargetRef.Name
+	return ServiceNames{Apex: name, Primary: name + "-primary", Canary: name + "-canary"}
+}
