@@ -18,6 +18,7 @@ type Querier interface {
 
 // Vars are the values a MetricTemplate query may use, as {{ .Namespace }} and so on.
 type Vars struct {
+	Rollout   string // the Rollout's name (routing objects are named after it)
 	Namespace string // the Rollout's namespace
 	Target    string // the target Deployment's name
 	Primary   string // the primary Deployment's name, <target>-primary

@@ -25,7 +25,7 @@ type MetricTemplateSpec struct {
 	Prometheus *PrometheusSource `json:"prometheus,omitempty"`
 
 	// query is a PromQL expression that returns one number, written as a Go template. It
-	// may use {{ .Namespace }}, {{ .Target }}, {{ .Primary }}, {{ .Canary }}, {{ .Service }}
+	// may use {{ .Rollout }}, {{ .Namespace }}, {{ .Target }}, {{ .Primary }}, {{ .Canary }}, {{ .Service }}
 	// and {{ .Interval }} (a PromQL range such as 1m). Label values are escaped, so a name
 	// cannot change the query.
 	// +required

@@ -138,6 +138,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			[]string{"spec.provider.istio.trafficPolicy.tls.mode", "Unsupported value"}},
 		{"blue/green with a partial weight", validRollout, `{spec: {provider: {gatewayAPI: null, kubernetes: {}}, steps: [{weight: 50}, {weight: 100}]}}`,
 			[]string{"spec.steps", "the kubernetes provider switches all traffic at once"}},
+		{"builtin metric on kubernetes", validRollout, `{spec: {provider: {gatewayAPI: null, kubernetes: {}}, steps: [{weight: 0}, {weight: 100}]}}`,
+			[]string{"spec.analysis.metrics", "the kubernetes provider has no data plane to take built-in metrics from"}},
 		{"A/B on smi", validRollout, `{spec: {provider: {gatewayAPI: null, smi: {}}, steps: [{match: [{headers: [{name: x-beta, value: "on"}]}]}]}}`,
 			[]string{"spec.steps", "steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"}},
 		{"mirror on linkerd", validRollout, `{spec: {provider: {gatewayAPI: null, linkerd: {}}, steps: [{mirror: 100}]}}`,
