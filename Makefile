@@ -54,7 +54,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 	go vet ./...
 
 .PHONY: test
-test: verify vet envtest-assets ## Run all tests against a real control plane (built on first use).
+test: verify vet envtest-assets prometheus ## Run all tests against a real control plane (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop any that remain.
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
@@ -88,6 +88,10 @@ deploy: manifests ## Install Tranche (CRDs, RBAC, manager) into the cluster of t
 
 .PHONY: envtest-assets
 envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver ## Build kube-apiserver and etcd from the Go module proxy (cached in bin/).
+
+.PHONY: prometheus
+prometheus: ## Install the Prometheus server the tests start (Debian's package, as root) unless one is on PATH.
+	hack/install-prometheus.sh
 
 $(ENVTEST_ASSETS)/kube-apiserver:
 	hack/build-control-plane.sh "$(ENVTEST_ASSETS)"

@@ -186,6 +186,37 @@ type RolloutStatus struct {
 	// +optional
 	FailedChecks int32 `json:"failedChecks,omitempty"`
 
+	// rolloutStartedAt is when the rollout of canaryRevision started.
+	// +optional
+	RolloutStartedAt *metav1.Time `json:"rolloutStartedAt,omitempty"`
+
+	// stepStartedAt is when the data plane was seen routing as the current step asks; the
+	// step's hold counts from here. Unset while the routes are being changed.
+	// +optional
+	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// waitingSince is when the rollout started waiting for something outside it (the canary
+	// to become ready, a gate to open); progressDeadline counts from here.
+	// +optional
+	WaitingSince *metav1.Time `json:"waitingSince,omitempty"`
+
+	// lastAnalysisAt is when the analysis last ran.
+	// +optional
+	LastAnalysisAt *metav1.Time `json:"lastAnalysisAt,omitempty"`
+
+	// inconclusiveRuns counts the analysis runs in a row that had no data.
+	// +optional
+	InconclusiveRuns int32 `json:"inconclusiveRuns,omitempty"`
+
+	// handledRequests holds the last request of each kind the controller acted on, so that
+	// a request is acted on once however often it is read.
+	// +optional
+	HandledRequests HandledRequests `json:"handledRequests,omitempty"`
+
+	// message says in a sentence what the rollout is doing or waiting for.
+	// +optional
+	Message string `json:"message,omitempty"`
+
 	// lastChecks holds the latest results of each metric, newest first, ten per metric at most.
 	// +optional
 	// +listType=atomic
@@ -196,6 +227,19 @@ type RolloutStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// HandledRequests holds the tokens of the requests the controller acted on last.
+type HandledRequests struct {
+	// promote is the token of the last promote request.
+	// +optional
+	Promote string `json:"promote,omitempty"`
+	// abort is the token of the last abort request.
+	// +optional
+	Abort string `json:"abort,omitempty"`
+	// retry is the token of the last retry request.
+	// +optional
+	Retry string `json:"retry,omitempty"`
 }
 
 // Phase is a step of a Rollout's lifecycle.

@@ -1,0 +1,32 @@
+package v1alpha1
+
+// Requests from people (promote, abort, retry, pause, resume) are annotations on the Rollout,
+// never spec: Git owns the spec, and a sync must neither undo a request nor be undone by one.
+// Argo CD and kubectl apply leave annotations they did not set alone.
+//
+// Promote, abort and retry carry a token (any string that differs from the last one, such as
+// a timestamp): the controller acts on a token once and records it in
+// status.handledRequests, so a request is idempotent however often it is read. Pause is a
+// state: the rollout holds while the annotation says "true".
+const (
+	// AnnotationPromote passes the current manual gate. The value "full:<token>" skips the
+	// remaining steps and analysis and promotes at once.
+	AnnotationPromote = "tranche.dev/promote"
+	// AnnotationAbort rolls the current canary back; it is not retried until the target
+	// changes again or a retry is requested.
+	AnnotationAbort = "tranche.dev/abort"
+	// AnnotationRetry starts again the rollout of a revision that failed or was aborted.
+	AnnotationRetry = "tranche.dev/retry"
+	// AnnotationPaused holds the rollout where it is while its value is "true".
+	AnnotationPaused = "tranche.dev/paused"
+	// PromoteFullPrefix marks a promote token that skips the remaining steps.
+	PromoteFullPrefix = "full:"
+)
+
+// Labels and annotations Tranche puts on the objects it creates.
+const (
+	// LabelRollout names the Rollout an object belongs to.
+	LabelRollout = "tranche.dev/rollout"
+	// AnnotationRevision records, on the primary, the pod-template hash it was copied from.
+	AnnotationRevision = "tranche.dev/revision"
+)

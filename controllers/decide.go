@@ -1,0 +1,286 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// world is what one reconcile observed: the only input of decide.
+type world struct {
+	now     time.Time
+	rollout *trancheapi.Rollout // spec, requests (annotations) and the status as it was
+	target  workload            // the user's Deployment: the version under test
+	primary *workload           // the stable version; nil until it is created
+	routes  providers.Routes    // what the data plane is told now
+
+	// Filled in only when decide asks for them (see need).
+	analysis *analysisRun
+	gates    map[trancheapi.WebhookType]gateAnswer
+}
+
+// workload is what decide needs to know of a Deployment.
+type workload struct {
+	revision string // pod-template hash
+	replicas int32  // spec.replicas
+	ready    bool   // every desired replica is updated and available
+}
+
+// analysisRun is the result of one analysis run: a check per metric and per Rollout webhook.
+type analysisRun struct {
+	checks []trancheapi.CheckResult
+}
+
+// gateAnswer is what the webhooks of one gate type answered; open is true when all said yes.
+type gateAnswer struct {
+	open    bool
+	message string
+}
+
+// plan is what decide chose: the status to write, at most one action, when to look again,
+// and what to tell people.
+type plan struct {
+	status  trancheapi.RolloutStatus
+	action  action
+	need    need
+	requeue time.Duration // 0: wait for a watch event
+	events  []event
+	// hooks are the notification webhooks (PostRollout, Rollback) to call after acting.
+	hooks []trancheapi.WebhookType
+}
+
+// need asks the reconciler for something decide cannot observe cheaply; the reconciler
+// fetches it and calls decide again.
+type need struct {
+	analysis bool
+	gate     trancheapi.WebhookType
+}
+
+func (n need) any() bool { return n.analysis || n.gate != "" }
+
+// actionKind is the one change to the world a reconcile makes.
+type actionKind int
+
+const (
+	actNone          actionKind = iota
+	actCreatePrimary            // create <target>-primary from the target's pod template
+	actUpdatePrimary            // copy the target's pod template to the primary
+	actScaleTarget              // set the target's replicas
+	actSetRoutes                // tell the data plane a new split
+)
+
+type action struct {
+	kind     actionKind
+	replicas int32
+	routes   providers.Routes
+}
+
+type event struct {
+	warning bool
+	reason  string
+	message string
+}
+
+// decide picks the next action for a Rollout from what was observed. It is pure: the same
+// world always gives the same plan.
+func decide(w world) plan {
+	d := &decider{w: w, st: *w.rollout.Status.DeepCopy()}
+	d.run()
+	d.p.status = d.st
+	return d.p
+}
+
+// decider holds one decision in progress.
+type decider struct {
+	w  world
+	st trancheapi.RolloutStatus // the status being decided
+	p  plan
+}
+
+func (d *decider) run() {
+	if d.w.primary == nil || d.st.Phase == "" || d.st.Phase == trancheapi.PhaseInitializing {
+		d.initialize()
+		return
+	}
+	if d.handleRequests() {
+		return
+	}
+	switch d.st.Phase {
+	case trancheapi.PhaseProgressing, trancheapi.PhaseWaitingApproval, trancheapi.PhasePaused:
+		d.progress()
+	case trancheapi.PhasePromoting:
+		d.promote()
+	default: // Initialized, Succeeded, Failed, Aborted: idle
+		d.idle()
+	}
+}
+
+// initialize creates the primary from the target, waits until it is ready, routes all
+// traffic to it and scales the target to zero.
+func (d *decider) initialize() {
+	d.st.Phase = trancheapi.PhaseInitializing
+	switch {
+	case d.w.primary == nil:
+		d.say("Creating the primary Deployment from the target")
+		d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
+	case !d.w.primary.ready:
+		d.say("Waiting for the primary Deployment to be ready")
+	case !isPrimaryOnly(d.w.routes):
+		d.say("Routing all traffic to the primary")
+		d.setRoutes(providers.Routes{})
+	case d.w.target.replicas > 0:
+		d.say("Scaling the target to zero: the primary serves all traffic")
+		d.p.action = action{kind: actScaleTarget, replicas: 0}
+	default:
+		d.st.Phase = trancheapi.PhaseInitialized
+		d.st.StableRevision = d.w.primary.revision
+		d.st.CanaryWeight = 0
+		d.st.WaitingSince = nil
+		d.say(fmt.Sprintf("Revision %s serves all traffic", d.st.StableRevision))
+		d.emit(false, "Initialized", d.st.Message)
+	}
+}
+
+// idle keeps a finished rollout's world in place and starts the next one when the target
+// has a new revision.
+func (d *decider) idle() {
+	rev := d.w.target.revision
+	failed := d.st.Phase == trancheapi.PhaseFailed || d.st.Phase == trancheapi.PhaseAborted
+	if rev != d.w.primary.revision && !(failed && rev == d.st.CanaryRevision) {
+		d.start()
+		return
+	}
+	switch {
+	case !isPrimaryOnly(d.w.routes):
+		d.say("Routing all traffic back to the primary")
+		d.setRoutes(providers.Routes{})
+	case d.w.target.replicas > 0:
+		d.p.action = action{kind: actScaleTarget, replicas: 0}
+	}
+}
+
+// start begins the rollout of the target's revision, once the ConfirmRollout gate is open.
+func (d *decider) start() {
+	if !d.gateOpen(trancheapi.WebhookConfirmRollout) {
+		return
+	}
+	rev := d.w.target.revision
+	now := d.now()
+	d.st.Phase = trancheapi.PhaseProgressing
+	d.st.CanaryRevision = rev
+	d.st.CurrentStep = 0
+	d.st.CanaryWeight = 0
+	d.st.FailedChecks = 0
+	d.st.InconclusiveRuns = 0
+	d.st.LastChecks = nil
+	d.st.RolloutStartedAt = now
+	d.st.StepStartedAt = nil
+	d.st.LastAnalysisAt = nil
+	d.st.WaitingSince = now
+	d.say(fmt.Sprintf("Rolling out revision %s (stable: %s): scaling the canary up", rev, d.w.primary.revision))
+	d.emit(false, "RolloutStarted", d.st.Message)
+	d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
+}
+
+// rollback sends all traffic back to the primary and ends the rollout as Failed or Aborted.
+// The next reconciles (idle) scale the canary down.
+func (d *decider) rollback(phase trancheapi.Phase, why string) {
+	d.st.Phase = phase
+	d.st.StepStartedAt = nil
+	d.st.WaitingSince = nil
+	d.say(fmt.Sprintf("Rolled back revision %s: %s", d.st.CanaryRevision, why))
+	d.emit(true, "RolledBack", d.st.Message)
+	d.p.hooks = append(d.p.hooks, trancheapi.WebhookRollback)
+	if !isPrimaryOnly(d.w.routes) {
+		d.setRoutes(providers.Routes{})
+		return
+	}
+	d.p.action = action{kind: actScaleTarget, replicas: 0}
+}
+
+// promote copies the canary to the primary, waits until the primary is ready, routes all
+// traffic to it and scales the canary down.
+func (d *decider) promote() {
+	switch {
+	case d.w.primary.revision != d.st.CanaryRevision:
+		d.say(fmt.Sprintf("Promoting revision %s: updating the primary", d.st.CanaryRevision))
+		d.p.action = action{kind: actUpdatePrimary}
+	case !d.w.primary.ready:
+		d.say(fmt.Sprintf("Promoting revision %s: waiting for the primary to be ready", d.st.CanaryRevision))
+	case !isPrimaryOnly(d.w.routes):
+		d.say(fmt.Sprintf("Promoting revision %s: routing all traffic to the primary", d.st.CanaryRevision))
+		d.setRoutes(providers.Routes{})
+	case d.w.target.replicas > 0:
+		d.say(fmt.Sprintf("Promoting revision %s: scaling the canary down", d.st.CanaryRevision))
+		d.p.action = action{kind: actScaleTarget, replicas: 0}
+	default:
+		d.st.Phase = trancheapi.PhaseSucceeded
+		d.st.StableRevision = d.st.CanaryRevision
+		d.st.StepStartedAt = nil
+		d.st.WaitingSince = nil
+		d.say(fmt.Sprintf("Promoted revision %s", d.st.StableRevision))
+		d.emit(false, "Promoted", d.st.Message)
+		d.p.hooks = append(d.p.hooks, trancheapi.WebhookPostRollout)
+	}
+}
+
+// setRoutes asks for a new split; the step's hold restarts once the split is read back.
+func (d *decider) setRoutes(r providers.Routes) {
+	d.p.action = action{kind: actSetRoutes, routes: r}
+	d.st.CanaryWeight = r.CanaryWeight
+	d.st.StepStartedAt = nil
+	d.p.requeue = routeCheckDelay
+}
+
+// gateOpen reports whether every webhook of a gate type said yes, asking the reconciler
+// when they have not been asked yet. A closed gate waits, and rolls back once the
+// progress deadline passes while the rollout is under way.
+func (d *decider) gateOpen(gate trancheapi.WebhookType) bool {
+	if !hasWebhook(d.w.rollout, gate) {
+		return true
+	}
+	answer, asked := d.w.gates[gate]
+	if !asked {
+		d.p.need = need{gate: gate}
+		return false
+	}
+	if answer.open {
+		return true
+	}
+	d.wait(fmt.Sprintf("Gate %s is closed: %s", gate, answer.message), analysisInterval(d.w.rollout))
+	return false
+}
+
+// wait records that the rollout waits for something outside it and rolls back when the
+// progress deadline passes (only once a rollout is under way: there is nothing to roll back
+// before it starts).
+func (d *decider) wait(message string, recheck time.Duration) {
+	if d.st.WaitingSince == nil {
+		d.st.WaitingSince = d.now()
+	}
+	deadline := d.st.WaitingSince.Add(progressDeadline(d.w.rollout))
+	if d.w.now.After(deadline) && isActive(d.st.Phase) {
+		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%s for longer than the progress deadline", lowerFirst(message)))
+		return
+	}
+	d.say(message)
+	d.requeueIn(min(recheck, deadline.Sub(d.w.now)+time.Millisecond))
+}
+
+func (d *decider) say(message string) { d.st.Message = message }
+
+func (d *decider) emit(warning bool, reason, message string) {
+	d.p.events = append(d.p.events, event{warning: warning, reason: reason, message: message})
+}
+
+// requeueIn asks to be reconciled again after dt, keeping the earliest of several asks.
+func (d *decider) requeueIn(dt time.Duration) {
+	if dt <= 0 {
+		dt = time.Millisecond
+	}
+	if d.p.requeue == 0 || dt < d.p.requeue {
+		d.p.requeue = dt
+	}
+}

@@ -1,0 +1,394 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+const (
+	// routeCheckDelay is how soon a reconcile that changed the routes looks again, to read
+	// back what the data plane was told and start the step's hold.
+	routeCheckDelay = 200 * time.Millisecond
+	// keptChecks is how many results of each metric status keeps.
+	keptChecks = 10
+)
+
+// handleRequests acts on new requests from people; it returns true when that decided the
+// reconcile.
+func (d *decider) handleRequests() bool {
+	ro := d.w.rollout
+	if token := newRequest(ro, trancheapi.AnnotationRetry, d.st.HandledRequests.Retry); token != "" {
+		d.st.HandledRequests.Retry = token
+		if d.st.Phase == trancheapi.PhaseFailed || d.st.Phase == trancheapi.PhaseAborted {
+			d.emit(false, "RetryRequested", fmt.Sprintf("Retrying revision %s", d.w.target.revision))
+			d.start()
+			return true
+		}
+		d.emit(true, "RequestIgnored", "Retry ignored: the rollout has not failed")
+	}
+	if token := newRequest(ro, trancheapi.AnnotationAbort, d.st.HandledRequests.Abort); token != "" {
+		d.st.HandledRequests.Abort = token
+		if isActive(d.st.Phase) {
+			d.rollback(trancheapi.PhaseAborted, "aborted on request")
+			return true
+		}
+		d.emit(true, "RequestIgnored", "Abort ignored: no rollout is under way")
+	}
+	paused := ro.Annotations[trancheapi.AnnotationPaused] == "true"
+	switch {
+	case paused && isActive(d.st.Phase):
+		if d.st.Phase != trancheapi.PhasePaused {
+			d.emit(false, "Paused", "Paused on request")
+		}
+		d.st.Phase = trancheapi.PhasePaused
+		d.st.StepStartedAt = nil // the hold starts again on resume
+		d.say(fmt.Sprintf("Paused at step %d on request", d.st.CurrentStep+1))
+		return true
+	case !paused && d.st.Phase == trancheapi.PhasePaused:
+		d.emit(false, "Resumed", "Resumed on request")
+		d.st.Phase = trancheapi.PhaseProgressing
+	}
+	return false
+}
+
+// progress walks the steps: canary ready, routes set, hold with analysis, next step.
+func (d *decider) progress() {
+	if d.w.target.revision != d.st.CanaryRevision {
+		d.restart()
+		return
+	}
+	steps := d.w.rollout.Spec.EffectiveSteps()
+	for {
+		if !d.canaryServes() {
+			return
+		}
+		step := steps[d.st.CurrentStep]
+		want := routesFor(step)
+		if !equalRoutes(d.w.routes, want) {
+			d.changeRoutes(want)
+			return
+		}
+		if !d.hold(step) {
+			return
+		}
+		if int(d.st.CurrentStep)+1 >= len(steps) {
+			d.finishSteps()
+			return
+		}
+		// The next step starts at once, in this same decision.
+		d.st.CurrentStep++
+		d.st.Phase = trancheapi.PhaseProgressing
+		d.st.StepStartedAt = nil
+		d.emit(false, "StepCompleted", fmt.Sprintf("Step %d/%d passed", d.st.CurrentStep, len(steps)))
+	}
+}
+
+// restart begins again from the first step when a newer revision arrives mid-rollout,
+// after taking traffic off the revision being replaced.
+func (d *decider) restart() {
+	if !isPrimaryOnly(d.w.routes) {
+		d.say(fmt.Sprintf("Revision %s replaces %s mid-rollout: routing all traffic to the primary first",
+			d.w.target.revision, d.st.CanaryRevision))
+		d.setRoutes(providers.Routes{})
+		return
+	}
+	d.emit(false, "RolloutRestarted", fmt.Sprintf("Revision %s replaces %s: starting again from the first step",
+		d.w.target.revision, d.st.CanaryRevision))
+	d.start()
+}
+
+// canaryServes reports whether the canary is up and ready. A canary that is not ready gets
+// no traffic, and rolls back once the progress deadline passes.
+func (d *decider) canaryServes() bool {
+	switch {
+	case d.w.target.replicas == 0:
+		d.say("Scaling the canary up")
+		d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
+		return false
+	case !d.w.target.ready:
+		if !isPrimaryOnly(d.w.routes) {
+			d.setRoutes(providers.Routes{})
+			d.say("The canary is not ready: routing all traffic to the primary")
+			return false
+		}
+		d.wait(fmt.Sprintf("Waiting for the canary (revision %s) to be ready", d.st.CanaryRevision), progressDeadline(d.w.rollout))
+		return false
+	}
+	d.st.WaitingSince = nil
+	return true
+}
+
+// changeRoutes moves to the current step's routes; more traffic for the canary waits for the
+// ConfirmTrafficIncrease gate, and the very first traffic for the PreRollout webhooks.
+func (d *decider) changeRoutes(want providers.Routes) {
+	if d.firstTraffic() && !d.preRolloutPassed() {
+		return
+	}
+	if sendsMoreToCanary(d.w.routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
+		return
+	}
+	d.setRoutes(want)
+	steps := len(d.w.rollout.Spec.EffectiveSteps())
+	d.say(fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, steps, describeRoutes(want)))
+}
+
+// firstTraffic reports whether the routes about to be set are the first of this rollout to
+// send the canary any traffic: no earlier step did, and none does now.
+func (d *decider) firstTraffic() bool {
+	if !isPrimaryOnly(d.w.routes) {
+		return false
+	}
+	for _, step := range d.w.rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
+		if !isPrimaryOnly(routesFor(step)) {
+			return false
+		}
+	}
+	return true
+}
+
+// preRolloutPassed asks the PreRollout webhooks once; a no rolls the canary back.
+func (d *decider) preRolloutPassed() bool {
+	if !hasWebhook(d.w.rollout, trancheapi.WebhookPreRollout) {
+		return true
+	}
+	answer, asked := d.w.gates[trancheapi.WebhookPreRollout]
+	switch {
+	case !asked:
+		d.p.need = need{gate: trancheapi.WebhookPreRollout}
+		return false
+	case !answer.open:
+		d.rollback(trancheapi.PhaseFailed, "pre-rollout webhook said no: "+answer.message)
+		return false
+	}
+	return true
+}
+
+// hold runs the analysis while the step holds; it returns true once the step has held for
+// its hold with the latest analysis run passing.
+func (d *decider) hold(step trancheapi.Step) bool {
+	if d.st.StepStartedAt == nil {
+		d.st.StepStartedAt = d.now()
+	}
+	if due := d.analysisDue(); !due.IsZero() {
+		if !d.w.now.Before(due) {
+			if d.w.analysis == nil {
+				d.p.need = need{analysis: true}
+				return false
+			}
+			if d.recordAnalysis(*d.w.analysis) {
+				return false // rolled back
+			}
+		}
+		d.requeueIn(d.analysisDue().Sub(d.w.now))
+	}
+	hold := stepHold(d.w.rollout, step)
+	held := d.w.now.Sub(d.st.StepStartedAt.Time)
+	steps := len(d.w.rollout.Spec.EffectiveSteps())
+	d.say(fmt.Sprintf("Step %d/%d: %s, held %s of %s%s", d.st.CurrentStep+1, steps,
+		describeRoutes(routesFor(step)), held.Round(time.Second), hold, d.lastRunSummary()))
+	if held < hold {
+		d.requeueIn(hold - held)
+		return false
+	}
+	if !d.lastRunPassed() {
+		return false // the next analysis run, already scheduled, decides
+	}
+	if step.Approval == trancheapi.ApprovalManual && !d.approved() {
+		d.st.Phase = trancheapi.PhaseWaitingApproval
+		d.say(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
+			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
+		return false
+	}
+	return true
+}
+
+// finishSteps starts the promotion once the ConfirmPromotion gate is open.
+func (d *decider) finishSteps() {
+	if !d.gateOpen(trancheapi.WebhookConfirmPromotion) {
+		return
+	}
+	d.st.Phase = trancheapi.PhasePromoting
+	d.st.WaitingSince = nil
+	d.emit(false, "Promoting", fmt.Sprintf("All steps passed: promoting revision %s", d.st.CanaryRevision))
+	d.promote()
+}
+
+// approved consumes a new promote request; a "full:" one skips the remaining steps.
+func (d *decider) approved() bool {
+	token := newRequest(d.w.rollout, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote)
+	if token == "" {
+		return false
+	}
+	d.st.HandledRequests.Promote = token
+	d.emit(false, "Approved", fmt.Sprintf("Step %d approved on request", d.st.CurrentStep+1))
+	return true
+}
+
+// analysisDue is when the next analysis run is due: one interval after the step's routes
+// were confirmed or after the previous run, whichever is later. Zero when there is nothing
+// to analyse.
+func (d *decider) analysisDue() time.Time {
+	if !hasAnalysis(d.w.rollout) || d.st.StepStartedAt == nil {
+		return time.Time{}
+	}
+	from := d.st.StepStartedAt.Time
+	if d.st.LastAnalysisAt != nil && d.st.LastAnalysisAt.After(from) {
+		from = d.st.LastAnalysisAt.Time
+	}
+	return from.Add(analysisInterval(d.w.rollout))
+}
+
+// recordAnalysis counts a run's verdicts and rolls back when the failure limit is reached.
+// It returns true when it rolled back.
+func (d *decider) recordAnalysis(run analysisRun) bool {
+	d.st.LastAnalysisAt = d.now()
+	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
+	failed, inconclusive := verdicts(run.checks)
+	switch {
+	case len(failed) > 0:
+		d.st.FailedChecks++
+		d.st.InconclusiveRuns = 0
+		d.emit(true, "AnalysisFailed", fmt.Sprintf("Analysis failed (%d/%d): %s",
+			d.st.FailedChecks, failureLimit(d.w.rollout), strings.Join(failed, "; ")))
+	case len(inconclusive) > 0:
+		d.st.InconclusiveRuns++
+		if d.st.InconclusiveRuns >= inconclusiveLimit(d.w.rollout) {
+			d.st.FailedChecks++
+			d.st.InconclusiveRuns = 0
+			d.emit(true, "AnalysisInconclusive", fmt.Sprintf("No data for %s: counted as a failed run (%d/%d)",
+				strings.Join(inconclusive, ", "), d.st.FailedChecks, failureLimit(d.w.rollout)))
+		}
+	default:
+		d.st.InconclusiveRuns = 0
+	}
+	if d.st.FailedChecks >= failureLimit(d.w.rollout) {
+		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%d failed analysis runs", d.st.FailedChecks))
+		return true
+	}
+	return false
+}
+
+// lastRunPassed reports whether the latest analysis run of this step passed every check
+// (true when there is no analysis).
+func (d *decider) lastRunPassed() bool {
+	if !hasAnalysis(d.w.rollout) {
+		return true
+	}
+	if d.st.LastAnalysisAt == nil || d.st.LastAnalysisAt.Before(d.st.StepStartedAt) {
+		return false
+	}
+	for _, c := range d.st.LastChecks {
+		if c.At.Equal(d.st.LastAnalysisAt) && c.Verdict != trancheapi.VerdictPass {
+			return false
+		}
+	}
+	return true
+}
+
+// lastRunSummary describes the latest analysis run of this step for the status message.
+func (d *decider) lastRunSummary() string {
+	if !hasAnalysis(d.w.rollout) || d.st.LastAnalysisAt == nil || d.st.LastAnalysisAt.Before(d.st.StepStartedAt) {
+		return ""
+	}
+	if d.lastRunPassed() {
+		return "; analysis passed"
+	}
+	return "; analysis not passing"
+}
+
+func (d *decider) now() *metav1.Time {
+	t := metav1.NewTime(d.w.now)
+	return &t
+}
+
+// routesFor is the split a step asks for.
+func routesFor(step trancheapi.Step) providers.Routes {
+	r := providers.Routes{Match: step.Match}
+	if step.Weight != nil {
+		r.CanaryWeight = *step.Weight
+	}
+	if step.Mirror != nil {
+		r.MirrorPercent = *step.Mirror
+	}
+	return r
+}
+
+func equalRoutes(a, b providers.Routes) bool {
+	return a.CanaryWeight == b.CanaryWeight && a.MirrorPercent == b.MirrorPercent &&
+		len(a.Match) == len(b.Match) && (len(a.Match) == 0 || equality.Semantic.DeepEqual(a.Match, b.Match))
+}
+
+func isPrimaryOnly(r providers.Routes) bool { return equalRoutes(r, providers.Routes{}) }
+
+func sendsMoreToCanary(from, to providers.Routes) bool {
+	return to.CanaryWeight > from.CanaryWeight || to.MirrorPercent > from.MirrorPercent ||
+		(len(to.Match) > 0 && !equalRoutes(from, to))
+}
+
+func describeRoutes(r providers.Routes) string {
+	switch {
+	case len(r.Match) > 0:
+		return fmt.Sprintf("matching requests (%d rules) go to the canary", len(r.Match))
+	case r.MirrorPercent > 0:
+		return fmt.Sprintf("%d%% of requests mirrored to the canary, weight %d%%", r.MirrorPercent, r.CanaryWeight)
+	}
+	return fmt.Sprintf("weight %d%%", r.CanaryWeight)
+}
+
+// isActive reports whether a rollout is under way and can be aborted or rolled back.
+func isActive(p trancheapi.Phase) bool {
+	return p == trancheapi.PhaseProgressing || p == trancheapi.PhaseWaitingApproval || p == trancheapi.PhasePaused
+}
+
+// newRequest returns the token of a request annotation when it differs from the one handled
+// last, else "".
+func newRequest(ro *trancheapi.Rollout, annotation, handled string) string {
+	token := ro.Annotations[annotation]
+	if token == "" || token == handled {
+		return ""
+	}
+	return token
+}
+
+// verdicts names the failed and inconclusive checks of a run.
+func verdicts(checks []trancheapi.CheckResult) (failed, inconclusive []string) {
+	for _, c := range checks {
+		switch c.Verdict {
+		case trancheapi.VerdictFail:
+			failed = append(failed, fmt.Sprintf("%s = %s", c.Metric, c.Value))
+		case trancheapi.VerdictInconclusive:
+			inconclusive = append(inconclusive, c.Metric)
+		}
+	}
+	return failed, inconclusive
+}
+
+// mergeChecks puts a run's checks before the older ones, keeping keptChecks per metric.
+func mergeChecks(run, older []trancheapi.CheckResult) []trancheapi.CheckResult {
+	merged := append([]trancheapi.CheckResult{}, run...)
+	count := map[string]int{}
+	for _, c := range run {
+		count[c.Metric]++
+	}
+	for _, c := range older {
+		if count[c.Metric] < keptChecks {
+			merged = append(merged, c)
+			count[c.Metric]++
+		}
+	}
+	return merged
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}

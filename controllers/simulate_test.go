@@ -1,0 +1,381 @@
+package controllers
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the simulations")
+
+// simWorld plays everything decide observes: Deployments that become ready some time after
+// they change, a data plane that applies routes at once, a judge that gives scripted
+// verdicts, and people who send requests at given times.
+type simWorld struct {
+	t       time.Duration // since the start
+	ro      *trancheapi.Rollout
+	target  simWorkload
+	primary *simWorkload
+	routes  providers.Routes
+
+	readyDelay  time.Duration                                    // how long a scaled or updated Deployment takes to be ready
+	neverReady  map[string]bool                                  // revisions whose pods never become ready
+	verdict     func(t time.Duration, w *simWorld) trancheapi.Verdict // every metric's verdict at time t
+	gate        func(kind trancheapi.WebhookType, t time.Duration) bool
+	script      []scripted // changes made by people, in time order
+	analysisRun int
+}
+
+type simWorkload struct {
+	revision   string
+	replicas   int32
+	readyAt    time.Duration // when the last change becomes ready
+	neverReady bool
+}
+
+type scripted struct {
+	at time.Duration
+	do func(w *simWorld)
+}
+
+var simStart = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func (w *simWorld) observe() world {
+	obs := world{now: simStart.Add(w.t), rollout: w.ro, target: w.target.view(w.t), routes: w.routes}
+	if w.primary != nil {
+		p := w.primary.view(w.t)
+		obs.primary = &p
+	}
+	return obs
+}
+
+func (s simWorkload) view(t time.Duration) workload {
+	return workload{revision: s.revision, replicas: s.replicas, ready: s.replicas > 0 && !s.neverReady && t >= s.readyAt}
+}
+
+// fulfil answers what decide asked for.
+func (w *simWorld) fulfil(obs world, n need) world {
+	if n.analysis {
+		w.analysisRun++
+		run := analysisRun{}
+		for _, m := range w.ro.Spec.Analysis.Metrics {
+			v := w.verdict(w.t, w)
+			run.checks = append(run.checks, trancheapi.CheckResult{
+				Metric: m.Name, Value: valueFor(v), Verdict: v, At: metav1.NewTime(obs.now),
+			})
+		}
+		obs.analysis = &run
+	}
+	if n.gate != "" {
+		if obs.gates == nil {
+			obs.gates = map[trancheapi.WebhookType]gateAnswer{}
+		}
+		open := w.gate == nil || w.gate(n.gate, w.t)
+		obs.gates[n.gate] = gateAnswer{open: open, message: map[bool]string{true: "yes", false: "503 Service Unavailable"}[open]}
+	}
+	return obs
+}
+
+func describeAnswer(obs world, n need) string {
+	if n.analysis {
+		var parts []string
+		for _, c := range obs.analysis.checks {
+			parts = append(parts, fmt.Sprintf("%s=%s %s", c.Metric, c.Value, c.Verdict))
+		}
+		return "analysis: " + strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("gate %s: %s", n.gate, obs.gates[n.gate].message)
+}
+
+func valueFor(v trancheapi.Verdict) string {
+	switch v {
+	case trancheapi.VerdictPass:
+		return "99.9"
+	case trancheapi.VerdictFail:
+		return "70"
+	}
+	return ""
+}
+
+// apply makes the action happen in the simulated world.
+func (w *simWorld) apply(a action) string {
+	switch a.kind {
+	case actCreatePrimary:
+		w.primary = &simWorkload{revision: w.target.revision, replicas: a.replicas, readyAt: w.t + w.readyDelay}
+		return fmt.Sprintf("create-primary(replicas=%d)", a.replicas)
+	case actUpdatePrimary:
+		w.primary.revision = w.target.revision
+		w.primary.readyAt = w.t + w.readyDelay
+		return "update-primary(" + w.target.revision + ")"
+	case actScaleTarget:
+		if a.replicas > w.target.replicas {
+			w.target.readyAt = w.t + w.readyDelay
+		}
+		w.target.replicas = a.replicas
+		return fmt.Sprintf("scale-target(%d)", a.replicas)
+	case actSetRoutes:
+		w.routes = a.routes
+		return "set-routes(" + describeRoutes(a.routes) + ")"
+	}
+	return "-"
+}
+
+// release changes the target's pod template, as a person's Git commit would.
+func (w *simWorld) release(revision string) {
+	w.target.revision = revision
+	w.target.neverReady = w.neverReady[revision]
+	if w.target.replicas > 0 {
+		w.target.readyAt = w.t + w.readyDelay
+	}
+}
+
+// run reconciles until nothing is left to do, jumping the clock to each requeue or world
+// change, and returns one line per reconcile.
+func (w *simWorld) run(t *testing.T, limit time.Duration) string {
+	t.Helper()
+	var out strings.Builder
+	for i := 0; i < 500 && w.t <= limit; i++ {
+		for len(w.script) > 0 && w.script[0].at <= w.t {
+			w.script[0].do(w)
+			w.script = w.script[1:]
+		}
+		obs := w.observe()
+		p := decide(obs)
+		var asked []string
+		for p.need.any() {
+			require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.need)
+			obs = w.fulfil(obs, p.need)
+			asked = append(asked, describeAnswer(obs, p.need))
+			p = decide(obs)
+		}
+		w.ro.Status = p.status
+		w.checkInvariants(t, p)
+		done := w.apply(p.action)
+		fmt.Fprintf(&out, "%6s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
+			w.t, w.ro.Status.Phase, w.ro.Status.CurrentStep, w.ro.Status.CanaryWeight, w.ro.Status.FailedChecks, done, w.ro.Status.Message)
+		for _, a := range asked {
+			fmt.Fprintf(&out, "%6s    asked %s\n", "", a)
+		}
+		for _, e := range p.events {
+			fmt.Fprintf(&out, "%6s    event %s: %s\n", "", e.reason, e.message)
+		}
+		for _, h := range p.hooks {
+			fmt.Fprintf(&out, "%6s    webhook %s\n", "", h)
+		}
+		next, ok := w.next(p)
+		if !ok {
+			break
+		}
+		w.t = next
+	}
+	return out.String()
+}
+
+// checkInvariants fails the test when a plan breaks a promise Tranche makes whatever happens.
+func (w *simWorld) checkInvariants(t *testing.T, p plan) {
+	t.Helper()
+	if p.action.kind == actSetRoutes && !isPrimaryOnly(p.action.routes) {
+		require.True(t, w.target.view(w.t).ready, "at %s: traffic routed to a canary that is not ready", w.t)
+	}
+	if p.action.kind == actUpdatePrimary {
+		require.NotEqual(t, w.primary.revision, w.target.revision, "at %s: revision promoted twice", w.t)
+		require.Equal(t, trancheapi.PhasePromoting, p.status.Phase, "at %s: primary changed outside a promotion", w.t)
+	}
+	if p.status.Phase == trancheapi.PhaseSucceeded {
+		require.NotEqual(t, trancheapi.VerdictFail, lastVerdict(p.status.LastChecks), "at %s: promoted on a failed check", w.t)
+	}
+}
+
+func lastVerdict(checks []trancheapi.CheckResult) trancheapi.Verdict {
+	if len(checks) == 0 {
+		return ""
+	}
+	return checks[0].Verdict
+}
+
+// next is when the next reconcile happens: at the requeue, after an action (the watch sees
+// the change at once), when a Deployment becomes ready, or when a person acts.
+func (w *simWorld) next(p plan) (time.Duration, bool) {
+	var candidates []time.Duration
+	if p.action.kind != actNone {
+		candidates = append(candidates, w.t+time.Second) // the watch event of the change
+	}
+	if p.requeue > 0 {
+		candidates = append(candidates, w.t+p.requeue.Round(time.Second)+time.Second*0)
+	}
+	for _, wl := range []*simWorkload{&w.target, w.primary} {
+		if wl != nil && wl.replicas > 0 && !wl.neverReady && wl.readyAt > w.t {
+			candidates = append(candidates, wl.readyAt)
+		}
+	}
+	if len(w.script) > 0 {
+		candidates = append(candidates, w.script[0].at)
+	}
+	if len(candidates) == 0 {
+		return 0, false
+	}
+	next := candidates[0]
+	for _, c := range candidates[1:] {
+		next = min(next, c)
+	}
+	return max(next, w.t+time.Second), true
+}
+
+func simRollout(steps ...trancheapi.Step) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Provider:  trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{}},
+			Steps:     steps,
+			Analysis: &trancheapi.Analysis{
+				Interval:     &metav1.Duration{Duration: 30 * time.Second},
+				FailureLimit: 2,
+				Metrics:      []trancheapi.Metric{{Name: "success-rate", Builtin: trancheapi.BuiltinRequestSuccessRate, Min: ptr.To(99.0)}},
+			},
+			ProgressDeadline: &metav1.Duration{Duration: 5 * time.Minute},
+		},
+	}
+}
+
+func weightStep(w int32, hold time.Duration) trancheapi.Step {
+	s := trancheapi.Step{Weight: ptr.To(w)}
+	if hold > 0 {
+		s.Hold = &metav1.Duration{Duration: hold}
+	}
+	return s
+}
+
+func newSim(ro *trancheapi.Rollout) *simWorld {
+	return &simWorld{
+		ro:         ro,
+		target:     simWorkload{revision: "rev1", replicas: 3},
+		readyDelay: 5 * time.Second,
+		neverReady: map[string]bool{},
+		verdict:    func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictPass },
+	}
+}
+
+func at(d time.Duration, do func(w *simWorld)) scripted { return scripted{at: d, do: do} }
+
+func annotate(key, value string) func(w *simWorld) {
+	return func(w *simWorld) {
+		if w.ro.Annotations == nil {
+			w.ro.Annotations = map[string]string{}
+		}
+		w.ro.Annotations[key] = value
+	}
+}
+
+func TestSimulations(t *testing.T) {
+	canary := func() *trancheapi.Rollout {
+		return simRollout(weightStep(5, time.Minute), weightStep(50, time.Minute), weightStep(100, 30*time.Second))
+	}
+	release := func(rev string) func(w *simWorld) { return func(w *simWorld) { w.release(rev) } }
+
+	scenarios := map[string]func() *simWorld{
+		"good-canary": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"bad-canary-at-5": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.verdict = func(_ time.Duration, w *simWorld) trancheapi.Verdict {
+				if w.target.revision == "rev2" {
+					return trancheapi.VerdictFail
+				}
+				return trancheapi.VerdictPass
+			}
+			return w
+		},
+		"canary-never-ready": func() *simWorld {
+			w := newSim(canary())
+			w.neverReady["rev2"] = true
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"prometheus-down": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.verdict = func(t time.Duration, _ *simWorld) trancheapi.Verdict {
+				if t > 3*time.Minute {
+					return trancheapi.VerdictInconclusive // no answer is never a pass
+				}
+				return trancheapi.VerdictPass
+			}
+			return w
+		},
+		"new-revision-mid-rollout": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, release("rev2")), at(3*time.Minute, release("rev3"))}
+			return w
+		},
+		"manual-approval": func() *simWorld {
+			ro := simRollout(weightStep(10, time.Minute), trancheapi.Step{Weight: ptr.To[int32](100), Approval: trancheapi.ApprovalManual})
+			w := newSim(ro)
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(10*time.Minute, annotate(trancheapi.AnnotationPromote, "t1")),
+			}
+			return w
+		},
+		"abort-then-retry": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(2*time.Minute, annotate(trancheapi.AnnotationAbort, "a1")),
+				at(5*time.Minute, annotate(trancheapi.AnnotationRetry, "r1")),
+			}
+			return w
+		},
+		"pause-and-resume": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(2*time.Minute, annotate(trancheapi.AnnotationPaused, "true")),
+				at(6*time.Minute, annotate(trancheapi.AnnotationPaused, "false")),
+			}
+			return w
+		},
+		"blue-green-with-gates": func() *simWorld {
+			ro := simRollout()
+			ro.Spec.Provider = trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}}
+			ro.Spec.Analysis.Webhooks = []trancheapi.Webhook{
+				{Name: "smoke", Type: trancheapi.WebhookPreRollout, URL: "http://smoke.test/"},
+				{Name: "window", Type: trancheapi.WebhookConfirmPromotion, URL: "http://window.test/"},
+			}
+			w := newSim(ro)
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.gate = func(kind trancheapi.WebhookType, t time.Duration) bool {
+				return kind != trancheapi.WebhookConfirmPromotion || t >= 4*time.Minute // the change window opens at 4m
+			}
+			return w
+		},
+	}
+	for name, setup := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			got := setup().run(t, 30*time.Minute)
+			path := filepath.Join("testdata", "simulations", name+".golden")
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to create the golden file")
+			require.Equal(t, string(want), got)
+		})
+	}
+}
