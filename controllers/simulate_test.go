@@ -29,8 +29,8 @@ type simWorld struct {
 	primary *simWorkload
 	routes  providers.Routes
 
-	readyDelay  time.Duration                                    // how long a scaled or updated Deployment takes to be ready
-	neverReady  map[string]bool                                  // revisions whose pods never become ready
+	readyDelay  time.Duration                                         // how long a scaled or updated Deployment takes to be ready
+	neverReady  map[string]bool                                       // revisions whose pods never become ready
 	verdict     func(t time.Duration, w *simWorld) trancheapi.Verdict // every metric's verdict at time t
 	gate        func(kind trancheapi.WebhookType, t time.Duration) bool
 	script      []scripted // changes made by people, in time order
