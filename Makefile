@@ -17,7 +17,7 @@ CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 ENVTEST_ASSETS ?= $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 export KUBE_VERSION ETCD_VERSION
 
-GO_TEST_FLAGS ?= -timeout 30m
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: all
 all: build

@@ -2,6 +2,7 @@
 //
 // Metric backends (Prometheus, through client_golang's api package) only return numbers;
 // rendering a MetricTemplate's query with a Rollout's variables, and judging values against
-// thresholds or against the primary, are pure code here. Nothing in this package knows about
-// the reconciler, the Kubernetes client or the traffic providers.
+// thresholds, are pure code here, as is calling the Rollout's webhooks (gates and hooks).
+// Nothing in this package knows about the reconciler, the Kubernetes client or the traffic
+// providers: credentials, for one, come in as plain values that the controller read.
 package analysis

@@ -15,6 +15,9 @@ type world struct {
 	target  workload            // the user's Deployment: the version under test
 	primary *workload           // the stable version; nil until it is created
 	routes  providers.Routes    // what the data plane is told now
+	// routesUnknown is true when the routing objects could not be read as a split (a person
+	// edited them by hand, a rule was deleted): decide then sets the routes it wants.
+	routesUnknown bool
 
 	// Filled in only when decide asks for them (see need).
 	analysis *analysisRun
@@ -49,6 +52,12 @@ type plan struct {
 	events  []event
 	// hooks are the notification webhooks (PostRollout, Rollback) to call after acting.
 	hooks []trancheapi.WebhookType
+	// analysed is true when an analysis run was recorded.
+	analysed bool
+	// ended is the phase a rollout ended in during this decision (Succeeded, Failed,
+	// Aborted), and took how long it lasted.
+	ended trancheapi.Phase
+	took  time.Duration
 }
 
 // need asks the reconciler for something decide cannot observe cheaply; the reconciler
@@ -127,7 +136,7 @@ func (d *decider) initialize() {
 		d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
 	case !d.w.primary.ready:
 		d.say("Waiting for the primary Deployment to be ready")
-	case !isPrimaryOnly(d.w.routes):
+	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic to the primary")
 		d.setRoutes(providers.Routes{})
 	case d.w.target.replicas > 0:
@@ -153,7 +162,7 @@ func (d *decider) idle() {
 		return
 	}
 	switch {
-	case !isPrimaryOnly(d.w.routes):
+	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic back to the primary")
 		d.setRoutes(providers.Routes{})
 	case d.w.target.replicas > 0:
@@ -192,8 +201,9 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 	d.st.WaitingSince = nil
 	d.say(fmt.Sprintf("Rolled back revision %s: %s", d.st.CanaryRevision, why))
 	d.emit(true, "RolledBack", d.st.Message)
+	d.end(phase)
 	d.p.hooks = append(d.p.hooks, trancheapi.WebhookRollback)
-	if !isPrimaryOnly(d.w.routes) {
+	if !d.routesAre(providers.Routes{}) {
 		d.setRoutes(providers.Routes{})
 		return
 	}
@@ -209,7 +219,7 @@ func (d *decider) promote() {
 		d.p.action = action{kind: actUpdatePrimary}
 	case !d.w.primary.ready:
 		d.say(fmt.Sprintf("Promoting revision %s: waiting for the primary to be ready", d.st.CanaryRevision))
-	case !isPrimaryOnly(d.w.routes):
+	case !d.routesAre(providers.Routes{}):
 		d.say(fmt.Sprintf("Promoting revision %s: routing all traffic to the primary", d.st.CanaryRevision))
 		d.setRoutes(providers.Routes{})
 	case d.w.target.replicas > 0:
@@ -222,8 +232,14 @@ func (d *decider) promote() {
 		d.st.WaitingSince = nil
 		d.say(fmt.Sprintf("Promoted revision %s", d.st.StableRevision))
 		d.emit(false, "Promoted", d.st.Message)
+		d.end(trancheapi.PhaseSucceeded)
 		d.p.hooks = append(d.p.hooks, trancheapi.WebhookPostRollout)
 	}
+}
+
+// routesAre reports whether the data plane is known to split traffic as r says.
+func (d *decider) routesAre(r providers.Routes) bool {
+	return !d.w.routesUnknown && equalRoutes(d.w.routes, r)
 }
 
 // setRoutes asks for a new split; the step's hold restarts once the split is read back.
@@ -270,6 +286,14 @@ func (d *decider) wait(message string, recheck time.Duration) {
 }
 
 func (d *decider) say(message string) { d.st.Message = message }
+
+// end records that the rollout ended in phase, for the duration metric.
+func (d *decider) end(phase trancheapi.Phase) {
+	d.p.ended = phase
+	if d.st.RolloutStartedAt != nil {
+		d.p.took = d.w.now.Sub(d.st.RolloutStartedAt.Time)
+	}
+}
 
 func (d *decider) emit(warning bool, reason, message string) {
 	d.p.events = append(d.p.events, event{warning: warning, reason: reason, message: message})

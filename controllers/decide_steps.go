@@ -71,7 +71,7 @@ func (d *decider) progress() {
 		}
 		step := steps[d.st.CurrentStep]
 		want := routesFor(step)
-		if !equalRoutes(d.w.routes, want) {
+		if !d.routesAre(want) {
 			d.changeRoutes(want)
 			return
 		}
@@ -93,7 +93,7 @@ func (d *decider) progress() {
 // restart begins again from the first step when a newer revision arrives mid-rollout,
 // after taking traffic off the revision being replaced.
 func (d *decider) restart() {
-	if !isPrimaryOnly(d.w.routes) {
+	if !d.routesAre(providers.Routes{}) {
 		d.say(fmt.Sprintf("Revision %s replaces %s mid-rollout: routing all traffic to the primary first",
 			d.w.target.revision, d.st.CanaryRevision))
 		d.setRoutes(providers.Routes{})
@@ -113,7 +113,7 @@ func (d *decider) canaryServes() bool {
 		d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
 		return false
 	case !d.w.target.ready:
-		if !isPrimaryOnly(d.w.routes) {
+		if !d.routesAre(providers.Routes{}) {
 			d.setRoutes(providers.Routes{})
 			d.say("The canary is not ready: routing all traffic to the primary")
 			return false
@@ -142,7 +142,7 @@ func (d *decider) changeRoutes(want providers.Routes) {
 // firstTraffic reports whether the routes about to be set are the first of this rollout to
 // send the canary any traffic: no earlier step did, and none does now.
 func (d *decider) firstTraffic() bool {
-	if !isPrimaryOnly(d.w.routes) {
+	if !d.routesAre(providers.Routes{}) {
 		return false
 	}
 	for _, step := range d.w.rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
@@ -248,6 +248,7 @@ func (d *decider) analysisDue() time.Time {
 // recordAnalysis counts a run's verdicts and rolls back when the failure limit is reached.
 // It returns true when it rolled back.
 func (d *decider) recordAnalysis(run analysisRun) bool {
+	d.p.analysed = true
 	d.st.LastAnalysisAt = d.now()
 	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
 	failed, inconclusive := verdicts(run.checks)

@@ -18,8 +18,6 @@ type references struct {
 	// targetKey names the target; target is nil when it does not exist.
 	targetKey types.NamespacedName
 	target    *appsv1.Deployment
-	// targetHealth is the target's health as Argo CD would report it.
-	targetHealth workloadHealth
 
 	templates        int
 	missingTemplates []objectRef
@@ -63,12 +61,6 @@ func (refs references) problem() *problem {
 	return nil
 }
 
-// summary says what was found, for the Ready condition.
-func (refs references) summary() string {
-	return fmt.Sprintf("Deployment %q is %s; %d MetricTemplate(s) and %d NotificationProvider(s) found",
-		refs.targetKey.Name, refs.targetHealth, refs.templates, refs.providers)
-}
-
 func describeMissing(missing []objectRef) string {
 	parts := make([]string, 0, len(missing))
 	for _, m := range missing {
@@ -89,7 +81,6 @@ func readReferences(ctx context.Context, c client.Reader, ro *trancheapi.Rollout
 		return refs, fmt.Errorf("reading target Deployment %s: %w", refs.targetKey, err)
 	default:
 		refs.target = target
-		refs.targetHealth = deploymentHealth(target)
 	}
 
 	var err error

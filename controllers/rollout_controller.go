@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -9,26 +11,43 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+const (
+	// finalizer holds a Rollout until its traffic is handed back to the primary.
+	finalizer = "tranche.dev/finalizer"
+	// staleRetryDelay is how soon a decision made from a stale Rollout is made again: about
+	// the time the cache takes to see our own last write.
+	staleRetryDelay = 100 * time.Millisecond
 )
 
 // RolloutReconciler reconciles Rollouts.
 type RolloutReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
-	// Now is the clock; tests inject a fixed one.
+	// Providers maps provider names to Routers.
+	Providers providers.Registry
+	// Now is the clock; tests inject their own.
 	Now func() time.Time
-	// PrometheusAddress is the server asked by MetricTemplates that name none.
+	// PrometheusAddress is the server asked by MetricTemplates and built-in metrics that
+	// name none.
 	PrometheusAddress string
+	// HTTPClient calls webhooks and Prometheus; nil means http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tranche.dev,resources=metrictemplates;notificationproviders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Rollout one step towards its spec and records what it saw in status.
@@ -37,39 +56,107 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log := log.FromContext(ctx, "rollout", klog.KObj(ro))
-	ctx = ctrl.LoggerInto(ctx, log)
+	ctx = ctrl.LoggerInto(ctx, log.FromContext(ctx, "rollout", klog.KObj(ro)))
 
 	// Status is written once, on every way out of this function.
 	before := ro.DeepCopy()
 	defer func() {
 		if err := r.patchStatus(ctx, before, ro); err != nil && !apierrors.IsNotFound(err) {
-			retErr = err
+			retErr = errors.Join(retErr, err)
 		}
 	}()
 
 	if !ro.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.finalize(ctx, ro)
+	}
+	if !controllerutil.ContainsFinalizer(ro, finalizer) {
+		// The update's own event is filtered out (no spec change): carry on in this reconcile.
+		controllerutil.AddFinalizer(ro, finalizer)
+		if err := r.Update(ctx, ro); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = ro.DeepCopy()
 	}
 
-	obs, err := r.observe(ctx, ro)
+	refs, err := readReferences(ctx, r.Client, ro)
 	if err != nil {
-		setReconcilingError(ro, err)
+		return r.failed(ro, err)
+	}
+	if p := refs.problem(); p != nil {
+		r.setStalled(ro, p)
+		return ctrl.Result{}, nil
+	}
+	router, err := r.Providers.For(r.Client, ro)
+	if err == nil {
+		err = r.ensureInfrastructure(ctx, ro, refs.target, router)
+	}
+	if p := asProblem(err); p != nil {
+		r.setStalled(ro, p)
+		return ctrl.Result{}, nil
+	} else if errors.Is(err, errServicesCreated) {
+		return ctrl.Result{}, nil // the Services' watch events bring the next reconcile
+	} else if err != nil {
+		return r.failed(ro, err)
+	}
+
+	w, err := r.observe(ctx, ro, refs.target, router)
+	if err != nil {
+		return r.failed(ro, err)
+	}
+	p := decide(w)
+	for asked := 0; p.need.any() && asked < 3; asked++ {
+		w = r.answer(ctx, ro, router, w, p.need)
+		p = decide(w)
+	}
+	// The decision is committed before it is acted on, under an optimistic lock: a decision
+	// made from a stale Rollout (the cache lags behind our own writes) fails to commit and is
+	// made again, rather than acting on an outdated status.
+	setStatus(ro, p)
+	if err := r.patchStatus(ctx, before, ro); apierrors.IsConflict(err) {
+		before.Status = ro.Status // nothing left for the deferred write
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
-	if problem := obs.references.problem(); problem != nil {
-		r.setStalled(ro, problem)
-		return ctrl.Result{}, nil
+	before = ro.DeepCopy()
+	if err := r.act(ctx, ro, refs.target, router, p.action); err != nil {
+		return r.failed(ro, err)
 	}
-	setReady(ro, obs.references.summary())
-	ro.Status.ObservedGeneration = ro.Generation
-	return ctrl.Result{}, nil
+	r.announce(ctx, ro, p)
+	return ctrl.Result{RequeueAfter: p.requeue}, nil
 }
 
-// patchStatus writes the status if it changed since before.
+// failed records a transient failure; the reconcile is retried with backoff.
+func (r *RolloutReconciler) failed(ro *trancheapi.Rollout, err error) (ctrl.Result, error) {
+	setReconcilingError(ro, err)
+	return ctrl.Result{}, err
+}
+
+// patchStatus writes the status if it changed since before, failing with a conflict when
+// before is not the Rollout's latest version.
 func (r *RolloutReconciler) patchStatus(ctx context.Context, before, ro *trancheapi.Rollout) error {
 	if equalStatus(before.Status, ro.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, ro, client.MergeFrom(before))
+	return r.Status().Patch(ctx, ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// finalize hands all traffic back to the primary and gives the target the primary's
+// replicas back, then lets the Rollout go. The primary, the Services and the routing objects
+// are owned by the Rollout and deleted with it.
+func (r *RolloutReconciler) finalize(ctx context.Context, ro *trancheapi.Rollout) error {
+	if !controllerutil.ContainsFinalizer(ro, finalizer) {
+		return nil
+	}
+	if router, err := r.Providers.For(r.Client, ro); err == nil {
+		if err := router.Finalize(ctx, ro); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := r.restoreTarget(ctx, ro); err != nil {
+		return err
+	}
+	forgetMetrics(ro.Namespace, ro.Name)
+	controllerutil.RemoveFinalizer(ro, finalizer)
+	return r.Update(ctx, ro)
 }

@@ -2,20 +2,189 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 )
 
-// observation is everything a reconcile decides from, read once at its start.
-type observation struct {
-	references references
+// observe reads the world decide needs: the workloads and what the data plane is told.
+func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) (world, error) {
+	w := world{now: r.Now(), rollout: ro, target: workloadOf(target, false)}
+	primary := &appsv1.Deployment{}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: target.Name + primarySuffix}
+	switch err := r.Get(ctx, key, primary); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return w, err
+	default:
+		p := workloadOf(primary, true)
+		w.primary = &p
+	}
+	routes, err := router.Routes(ctx, ro)
+	switch {
+	case err == nil:
+		w.routes = routes
+	case errors.Is(err, providers.ErrUnreadable):
+		// What a person left there is not a split: decide writes the one it wants.
+		ctrl.LoggerFrom(ctx).Info("Routes cannot be read back; they will be set again", "reason", err.Error())
+		w.routesUnknown = true
+	default:
+		return w, fmt.Errorf("reading the routes back: %w", err)
+	}
+	return w, nil
 }
 
-// observe reads the world the Rollout depends on.
-func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout) (observation, error) {
-	refs, err := readReferences(ctx, r.Client, ro)
-	if err != nil {
-		return observation{}, err
+// answer fetches what decide asked for: an analysis run, or a gate's answer.
+func (r *RolloutReconciler) answer(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, w world, n need) world {
+	if n.analysis {
+		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, router, w.now)}
 	}
-	return observation{references: refs}, nil
+	if n.gate != "" {
+		if w.gates == nil {
+			w.gates = map[trancheapi.WebhookType]gateAnswer{}
+		}
+		w.gates[n.gate] = r.askGate(ctx, ro, n.gate)
+	}
+	return w
+}
+
+// runAnalysis evaluates every metric and calls every Rollout webhook once.
+func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time) []trancheapi.CheckResult {
+	at := metav1.NewTime(now)
+	var checks []trancheapi.CheckResult
+	for _, m := range ro.Spec.Analysis.Metrics {
+		c := r.evaluate(ctx, ro, router, m, now)
+		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, At: at}
+		if c.Err != nil {
+			result.Message = c.Err.Error()
+		} else if !c.HasValue {
+			result.Message = "the query returned no data"
+		}
+		checks = append(checks, result)
+	}
+	for _, hook := range webhooksOf(ro, trancheapi.WebhookRollout) {
+		result := trancheapi.CheckResult{Metric: "webhook/" + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
+		if err := r.callWebhook(ctx, ro, hook, ""); err != nil {
+			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
+		}
+		checks = append(checks, result)
+	}
+	return checks
+}
+
+// evaluate runs one metric's query against its Prometheus and judges the value.
+func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric, now time.Time) analysis.Check {
+	query, cfg, err := r.querySource(ctx, ro, router, m)
+	if err == nil {
+		query, err = analysis.Render(query, varsFor(ro))
+	}
+	var prom *analysis.Prometheus
+	if err == nil {
+		prom, err = analysis.NewPrometheus(cfg)
+	}
+	if err != nil {
+		return analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
+	}
+	c := analysis.Evaluate(ctx, prom, query, now, m.Min, m.Max)
+	c.Metric = m.Name
+	return c
+}
+
+// querySource finds a metric's query and the Prometheus to send it to: the MetricTemplate's,
+// or the provider's built-in query on the default Prometheus.
+func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric) (string, analysis.PrometheusConfig, error) {
+	cfg := analysis.PrometheusConfig{Address: r.PrometheusAddress}
+	if m.TemplateRef == nil {
+		q, err := router.BuiltinQuery(m.Builtin)
+		return q, cfg, err
+	}
+	tmpl := &trancheapi.MetricTemplate{}
+	if err := r.Get(ctx, namespaced(*m.TemplateRef, ro.Namespace), tmpl); err != nil {
+		return "", cfg, err
+	}
+	if src := tmpl.Spec.Prometheus; src != nil {
+		if src.Address != "" {
+			cfg.Address = src.Address
+		}
+		if src.Timeout != nil {
+			cfg.Timeout = src.Timeout.Duration
+		}
+		cfg.InsecureSkipVerify = src.InsecureSkipVerify
+		if src.SecretRef != nil {
+			secret := &corev1.Secret{}
+			if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: src.SecretRef.Name}, secret); err != nil {
+				return "", cfg, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
+			}
+			cfg.BearerToken = string(secret.Data["token"])
+			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
+		}
+	}
+	return tmpl.Spec.Query, cfg, nil
+}
+
+// varsFor are the values a query template may use.
+func varsFor(ro *trancheapi.Rollout) analysis.Vars {
+	names := providers.Services(ro)
+	return analysis.Vars{
+		Rollout:   ro.Name,
+		Namespace: ro.Namespace,
+		Target:    ro.Spec.TargetRef.Name,
+		Primary:   ro.Spec.TargetRef.Name + primarySuffix,
+		Canary:    ro.Spec.TargetRef.Name,
+		Service:   names.Apex,
+		Interval:  analysis.PromDuration(analysisInterval(ro)),
+	}
+}
+
+// askGate calls every webhook of a gate type: the gate is open when all of them say yes.
+func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType) gateAnswer {
+	for _, hook := range webhooksOf(ro, gate) {
+		if err := r.callWebhook(ctx, ro, hook, ""); err != nil {
+			return gateAnswer{message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
+		}
+	}
+	return gateAnswer{open: true}
+}
+
+// notifyWebhooks calls the webhooks of a notification type (PostRollout, Rollback) in the
+// background: their answer changes nothing, so a slow endpoint must not hold the reconcile.
+func (r *RolloutReconciler) notifyWebhooks(ctx context.Context, ro *trancheapi.Rollout, kind trancheapi.WebhookType, message string) {
+	log := ctrl.LoggerFrom(ctx)
+	for _, hook := range webhooksOf(ro, kind) {
+		payload := payloadFor(ro, hook, message) // built now: ro changes once this returns
+		go func() {
+			if err := analysis.CallWebhook(context.WithoutCancel(ctx), r.HTTPClient, hook.URL, timeoutOf(hook), payload); err != nil {
+				log.Info("Webhook failed", "webhook", hook.Name, "type", kind, "error", err.Error())
+			}
+		}()
+	}
+}
+
+func (r *RolloutReconciler) callWebhook(ctx context.Context, ro *trancheapi.Rollout, hook trancheapi.Webhook, message string) error {
+	return analysis.CallWebhook(ctx, r.HTTPClient, hook.URL, timeoutOf(hook), payloadFor(ro, hook, message))
+}
+
+func payloadFor(ro *trancheapi.Rollout, hook trancheapi.Webhook, message string) analysis.Payload {
+	return analysis.Payload{
+		Name: ro.Name, Namespace: ro.Namespace, Phase: string(ro.Status.Phase),
+		Revision: ro.Status.CanaryRevision, Type: string(hook.Type), Message: message, Metadata: hook.Metadata,
+	}
+}
+
+func timeoutOf(hook trancheapi.Webhook) time.Duration {
+	if hook.Timeout != nil {
+		return hook.Timeout.Duration
+	}
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -38,7 +39,11 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}
 
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&trancheapi.Rollout{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec changes, and requests from people (annotations); not our own status writes.
+		For(&trancheapi.Rollout{}, builder.WithPredicates(
+						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&appsv1.Deployment{}). // the primary
+		Owns(&corev1.Service{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
 		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,13 +11,6 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
-
-// setReady marks the Rollout ready: nothing is in the way and nothing is in progress.
-func setReady(ro *trancheapi.Rollout, message string) {
-	setCondition(ro, trancheapi.ConditionReady, metav1.ConditionTrue, trancheapi.ReasonReferencesResolved, message)
-	apimeta.RemoveStatusCondition(&ro.Status.Conditions, trancheapi.ConditionStalled)
-	apimeta.RemoveStatusCondition(&ro.Status.Conditions, trancheapi.ConditionReconciling)
-}
 
 // setStalled marks the Rollout as unable to go on until its user changes something, and
 // records an event when the problem is new.
@@ -29,6 +24,61 @@ func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *problem) {
 	apimeta.RemoveStatusCondition(&ro.Status.Conditions, trancheapi.ConditionReconciling)
 	// The spec was read and judged: the verdict is about this generation.
 	ro.Status.ObservedGeneration = ro.Generation
+}
+
+// setPhaseConditions derives the conditions from the phase decide chose: Ready while the
+// stable version serves all traffic with nothing in progress, Reconciling while a rollout is
+// under way, Promoted for the outcome of the last rollout, Analysis for the last run.
+func setPhaseConditions(ro *trancheapi.Rollout) {
+	st := &ro.Status
+	phase, message := string(st.Phase), st.Message
+	apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionStalled)
+	switch st.Phase {
+	case trancheapi.PhaseInitialized, trancheapi.PhaseSucceeded:
+		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionTrue, phase, message)
+		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionReconciling)
+		setCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionTrue, phase, message)
+	case trancheapi.PhaseFailed, trancheapi.PhaseAborted:
+		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, phase, message)
+		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionReconciling)
+		setCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionFalse, phase, message)
+	default: // Initializing, Progressing, WaitingApproval, Paused, Promoting
+		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, phase, message)
+		setCondition(ro, trancheapi.ConditionReconciling, metav1.ConditionTrue, phase, message)
+		if st.Phase != trancheapi.PhaseInitializing {
+			setCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionFalse, trancheapi.ReasonProgressing, message)
+		}
+	}
+	setAnalysisCondition(ro)
+}
+
+// setAnalysisCondition reports the verdict of the latest analysis run.
+func setAnalysisCondition(ro *trancheapi.Rollout) {
+	st := &ro.Status
+	if st.LastAnalysisAt == nil {
+		return
+	}
+	status, reason, notes := metav1.ConditionTrue, "Passed", []string{}
+	for _, c := range st.LastChecks {
+		if !c.At.Equal(st.LastAnalysisAt) || c.Verdict == trancheapi.VerdictPass {
+			continue
+		}
+		note := c.Metric + " " + string(c.Verdict)
+		if c.Value != "" {
+			note += " (" + c.Value + ")"
+		}
+		notes = append(notes, note)
+		if c.Verdict == trancheapi.VerdictFail {
+			status, reason = metav1.ConditionFalse, "Failed"
+		} else if status == metav1.ConditionTrue {
+			status, reason = metav1.ConditionUnknown, "Inconclusive"
+		}
+	}
+	message := "Every check passed"
+	if len(notes) > 0 {
+		message = strings.Join(notes, "; ")
+	}
+	setCondition(ro, trancheapi.ConditionAnalysis, status, reason, message)
 }
 
 // setReconcilingError records a transient failure; the reconcile is retried with backoff.

@@ -7,38 +7,111 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// cp is the package's control plane; the Rollout controller runs against it in-process.
+// cp is the package's control plane; the Rollout controller runs against it in-process, and
+// a simulated kubelet makes Deployments ready, except those whose image says never-ready.
 var cp *harness.ControlPlane
 
-func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, &cp, harness.Options{}, startController))
+// neverReadyImage is the image of pods the simulated kubelet never makes ready.
+const neverReadyImage = "podinfo:never-ready"
+
+// prom scrapes exporter, whose counters the scenarios' traffic generators drive.
+var (
+	prom     *harness.Prometheus
+	exporter *harness.Exporter
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	crds, err := harness.GatewayAPICRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if exporter, err = harness.NewExporter(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer exporter.Close()
+	if prom, err = harness.StartPrometheus(harness.PrometheusOptions{Targets: []string{exporter.Address()}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer prom.Stop()
+	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}, startKubelet, startController)
 }
 
-// startController runs the Rollout controller in a manager until the tests end.
+func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {
+	k := &harness.Kubelet{
+		Client: cp.Client,
+		Delay:  300 * time.Millisecond,
+		NeverReady: func(d *appsv1.Deployment) bool {
+			return d.Spec.Template.Spec.Containers[0].Image == neverReadyImage
+		},
+	}
+	go k.Run(ctx)
+	return nil
+}
+
+// shardLabel keeps a Rollout away from the package's controller, for tests that run their
+// own (see TestControllerRestartResumes).
+const shardLabel = "tranche.dev/test-shard"
+
+// startController runs the package's Rollout controller until the tests end.
 func startController(ctx context.Context, cp *harness.ControlPlane) error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
+	_, err := runController(ctx, shardLabel+" notin (own)")
+	return err
+}
+
+// runController starts a manager running the Rollout controller for the Rollouts that match
+// selector; the returned channel closes when the manager has stopped.
+func runController(ctx context.Context, selector string) (<-chan struct{}, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:  cp.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: sel}}},
+		// Several managers run in one process in these tests.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := &RolloutReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tranche"), Now: time.Now}
+	r := &RolloutReconciler{
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("tranche"),
+		Providers:         registry.Default(),
+		Now:               time.Now,
+		PrometheusAddress: "http://127.0.0.1:1", // every test template names its Prometheus
+	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
-		return err
+		return nil, err
 	}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	return nil
+	return stopped, nil
 }

@@ -1,8 +1,12 @@
 // Package providers defines the Router interface every traffic provider implements, and the
 // explicit registry that maps a Rollout's provider block to one (an unknown name is an
-// error, never a fallback).
+// error, never a fallback). The registry of the providers that exist is registry.Default, in
+// a package of its own because it imports them all.
 //
 // Each mesh or gateway lives in a package of its own below this one and ships its built-in
-// metric templates; all of them pass one shared conformance suite. Providers know the API
-// types and their data plane's objects, and nothing of the reconciler.
+// metric templates; all of them pass one shared conformance suite (package conformance).
+// What providers have in common lives here rather than in copies: the Services they route
+// to (DesiredServices, GetServices), the weight arithmetic (Split, CanaryPercent) and the
+// read-modify-write of objects a user may edit too (Update). Providers know the API types and
+// their data plane's objects, and nothing of the reconciler.
 package providers

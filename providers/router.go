@@ -36,7 +36,8 @@ type Router interface {
 	Reconcile(ctx context.Context, ro *trancheapi.Rollout) error
 	// SetRoutes tells the data plane to split traffic as r says.
 	SetRoutes(ctx context.Context, ro *trancheapi.Rollout, r Routes) error
-	// Routes reads back what the data plane is told now.
+	// Routes reads back what the data plane is told now. When the routing objects exist but
+	// cannot be read as a split, the error wraps ErrUnreadable: SetRoutes repairs them.
 	Routes(ctx context.Context, ro *trancheapi.Rollout) (Routes, error)
 	// Finalize hands all traffic back to the primary, for a Rollout being deleted, and
 	// removes what only the Router needed.

@@ -175,12 +175,12 @@ type RolloutStatus struct {
 
 	// currentStep is the index in spec.steps of the step being walked.
 	// +optional
-	CurrentStep int32 `json:"currentStep,omitempty"`
+	CurrentStep int32 `json:"currentStep"`
 
 	// canaryWeight is the percent of traffic the data plane was last told to send to the
 	// canary.
 	// +optional
-	CanaryWeight int32 `json:"canaryWeight,omitempty"`
+	CanaryWeight int32 `json:"canaryWeight"`
 
 	// failedChecks counts the failed analysis runs of the current rollout.
 	// +optional
@@ -270,6 +270,10 @@ type CheckResult struct {
 
 	// verdict of the judge.
 	Verdict Verdict `json:"verdict"`
+
+	// message explains a verdict that is not Pass: a query error, a webhook's answer.
+	// +optional
+	Message string `json:"message,omitempty"`
 
 	// at is when the check ran.
 	At metav1.Time `json:"at"`

@@ -23,9 +23,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/controllers"
+	"github.com/tranche-dev/tranche/providers/registry"
 )
 
 func main() {
@@ -93,6 +95,7 @@ func run(ctx context.Context, o options) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(trancheapi.AddToScheme(scheme))
+	utilruntime.Must(gatewayv1.Install(scheme))
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -125,6 +128,7 @@ func run(ctx context.Context, o options) error {
 
 	reconciler := &controllers.RolloutReconciler{
 		Client:            mgr.GetClient(),
+		Providers:         registry.Default(),
 		Recorder:          mgr.GetEventRecorder("tranche"),
 		Now:               time.Now,
 		PrometheusAddress: o.prometheusAddress,

@@ -101,9 +101,12 @@ func TestManager(t *testing.T) {
 	assert.Equal(t, trancheapi.ReasonTargetNotFound, ready.Reason)
 	assert.Equal(t, `Deployment "podinfo" not found in namespace "`+ns+`": create it, or fix spec.targetRef.name`, ready.Message)
 
+	kubeletCtx, stopKubelet := context.WithCancel(ctx)
+	defer stopKubelet()
+	go (&harness.Kubelet{Client: cp.Client, Namespace: ns}).Run(kubeletCtx)
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
 	ready = waitForReady(t, ro, metav1.ConditionTrue)
-	assert.Equal(t, trancheapi.ReasonReferencesResolved, ready.Reason)
+	assert.Equal(t, string(trancheapi.PhaseInitialized), ready.Reason, ready.Message)
 
 	body := httpBody(t, "http://"+metrics+"/metrics")
 	assert.Contains(t, body, `controller_runtime_reconcile_total{controller="rollout"`)

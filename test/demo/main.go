@@ -1,6 +1,6 @@
 // Command demo starts a local control plane, runs the Tranche manager against it, applies
 // the samples and shows the Rollouts as `kubectl get rollouts` would: first waiting for
-// their target Deployments, then ready once those exist.
+// their target Deployments, then initialized once those exist (or stalled, saying why).
 package main
 
 import (
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,7 +41,11 @@ func main() {
 
 func run(ctx context.Context, managerPath, samples string, keep bool) error {
 	step("Starting kube-apiserver and etcd")
-	cp, err := harness.Start(harness.Options{})
+	crds, err := harness.GatewayAPICRDs()
+	if err != nil {
+		return err
+	}
+	cp, err := harness.Start(harness.Options{CRDDirectories: []string{crds}})
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func run(ctx context.Context, managerPath, samples string, keep bool) error {
 			targets = append(targets, name)
 		}
 	}
-	if err := waitForRollouts(ctx, cp, len(targets), trancheapi.ReasonTargetNotFound); err != nil {
+	if err := waitForRollouts(ctx, cp, len(targets), stalledOn(trancheapi.ReasonTargetNotFound)); err != nil {
 		return err
 	}
 	step("The Rollouts wait for their Deployments")
@@ -101,17 +107,26 @@ func run(ctx context.Context, managerPath, samples string, keep bool) error {
 		return err
 	}
 
-	step("Creating the Deployments")
+	step("Creating the Deployments (a simulated kubelet makes their pods ready)")
+	kubelet := &harness.Kubelet{Client: cp.Client, Namespace: namespace, Delay: 500 * time.Millisecond}
+	go kubelet.Run(ctx)
 	for _, name := range targets {
 		if err := cp.Client.Create(ctx, harness.Deployment(namespace, name, "ghcr.io/stefanprodan/podinfo:6.9.0")); err != nil {
 			return err
 		}
 	}
-	if err := waitForRollouts(ctx, cp, len(targets), trancheapi.ReasonReferencesResolved); err != nil {
+	settled := func(ro *trancheapi.Rollout) bool {
+		return ro.Status.Phase == trancheapi.PhaseInitialized || stalledOn(trancheapi.ReasonInvalidSpec)(ro)
+	}
+	if err := waitForRollouts(ctx, cp, len(targets), settled); err != nil {
 		return err
 	}
-	step("The Rollouts are ready")
+	step("Each Rollout is initialized: its primary serves all traffic")
 	if err := printRollouts(ctx, cp); err != nil {
+		return err
+	}
+	initialized, err := printReadyMessages(ctx, cp)
+	if err != nil {
 		return err
 	}
 
@@ -120,12 +135,12 @@ func run(ctx context.Context, managerPath, samples string, keep bool) error {
 		fmt.Printf("    export KUBECONFIG=%s\n    kubectl get rollouts -n %s\n    manager log: %s\n", kubeconfig, namespace, logPath)
 		<-ctx.Done()
 	}
-	fmt.Printf("DEMO rollouts=%d ready=%d\n", len(targets), len(targets))
+	fmt.Printf("DEMO rollouts=%d initialized=%d\n", len(targets), initialized)
 	return nil
 }
 
-// waitForRollouts waits until n Rollouts have a Ready condition with the reason.
-func waitForRollouts(ctx context.Context, cp *harness.ControlPlane, n int, reason string) error {
+// waitForRollouts waits until n Rollouts satisfy done.
+func waitForRollouts(ctx context.Context, cp *harness.ControlPlane, n int, done func(*trancheapi.Rollout) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
@@ -134,11 +149,9 @@ func waitForRollouts(ctx context.Context, cp *harness.ControlPlane, n int, reaso
 			return err
 		}
 		count := 0
-		for _, ro := range list.Items {
-			for _, c := range ro.Status.Conditions {
-				if c.Type == trancheapi.ConditionReady && c.Reason == reason {
-					count++
-				}
+		for i := range list.Items {
+			if done(&list.Items[i]) {
+				count++
 			}
 		}
 		if count == n {
@@ -146,10 +159,36 @@ func waitForRollouts(ctx context.Context, cp *harness.ControlPlane, n int, reaso
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d Rollouts reached %s: %w", count, n, reason, ctx.Err())
+			return fmt.Errorf("%d of %d Rollouts got there: %w", count, n, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// stalledOn is true for a Rollout whose Stalled condition has the reason.
+func stalledOn(reason string) func(*trancheapi.Rollout) bool {
+	return func(ro *trancheapi.Rollout) bool {
+		c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
+	}
+}
+
+// printReadyMessages prints why each Rollout is ready or not, and counts the initialized ones.
+func printReadyMessages(ctx context.Context, cp *harness.ControlPlane) (int, error) {
+	var list trancheapi.RolloutList
+	if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return 0, err
+	}
+	initialized := 0
+	for _, ro := range list.Items {
+		if ro.Status.Phase == trancheapi.PhaseInitialized {
+			initialized++
+		}
+		if c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionReady); c != nil {
+			fmt.Printf("    %-11s %s\n", ro.Name, c.Message)
+		}
+	}
+	return initialized, nil
 }
 
 func printRollouts(ctx context.Context, cp *harness.ControlPlane) error {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
@@ -30,7 +31,7 @@ type ControlPlane struct {
 	Config *rest.Config
 	// Client is a client of the API server that knows Tranche's kinds.
 	Client client.Client
-	// Scheme holds the kinds of client-go and Tranche.
+	// Scheme holds the kinds of client-go, Tranche and Gateway API (v1).
 	Scheme *runtime.Scheme
 
 	env *envtest.Environment
@@ -58,6 +59,7 @@ func Start(opts Options) (*ControlPlane, error) {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(trancheapi.AddToScheme(scheme))
+	utilruntime.Must(gatewayv1.Install(scheme))
 
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

@@ -1,0 +1,189 @@
+package analysis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// DefaultPrometheusTimeout bounds a query when PrometheusConfig.Timeout is zero; it is the
+// default of a MetricTemplate's prometheus.timeout.
+const DefaultPrometheusTimeout = 5 * time.Second
+
+// PrometheusConfig says how to reach one Prometheus server. Credentials are plain values: the
+// controller reads them from the MetricTemplate's Secret, so this package never needs a
+// Kubernetes client.
+type PrometheusConfig struct {
+	// Address is the server's base URL, such as http://prometheus.monitoring:9090. It must not
+	// carry credentials: a URL ends up in error messages.
+	Address string
+	// Timeout bounds each query, both on the wire and in Prometheus' evaluation. Zero means
+	// DefaultPrometheusTimeout.
+	Timeout time.Duration
+	// BearerToken is sent as "Authorization: Bearer <token>", as by a proxy in front of
+	// Prometheus that checks tokens.
+	BearerToken string
+	// Username and Password are sent as basic auth, as Prometheus' --web.config.file checks.
+	Username, Password string
+	// InsecureSkipVerify accepts any TLS certificate from the server.
+	InsecureSkipVerify bool
+}
+
+// Prometheus is a Querier that sends instant queries to a Prometheus server. It is safe for
+// concurrent use.
+type Prometheus struct {
+	api     promv1.API
+	timeout time.Duration
+	secrets []string
+}
+
+var _ Querier = (*Prometheus)(nil)
+
+// NewPrometheus checks cfg and returns a client for the server it names. It does not contact
+// the server: an unreachable one shows up as a query error.
+func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
+	if err := checkAddress(cfg.Address); err != nil {
+		return nil, err
+	}
+	if cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != "") {
+		return nil, errors.New("prometheus: set either a bearer token or a username and password, not both")
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("prometheus: negative timeout %s", cfg.Timeout)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.InsecureSkipVerify {
+		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it in the MetricTemplate.
+	}
+	client, err := promapi.NewClient(promapi.Config{
+		Address: cfg.Address,
+		RoundTripper: &authTransport{
+			next:     transport,
+			bearer:   cfg.BearerToken,
+			username: cfg.Username,
+			password: cfg.Password,
+		},
+	})
+	if err != nil {
+		return nil, errors.New("prometheus: the address is not a valid URL")
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultPrometheusTimeout
+	}
+	var secrets []string
+	for _, s := range []string{cfg.BearerToken, cfg.Password} {
+		if s != "" {
+			secrets = append(secrets, s)
+		}
+	}
+	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout, secrets: secrets}, nil
+}
+
+// checkAddress refuses what would fail on every query, without echoing the address: a user
+// who put a password in it should not find the password in the Rollout's status.
+func checkAddress(address string) error {
+	u, err := url.Parse(address)
+	switch {
+	case err != nil:
+		return errors.New("prometheus: the address is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("prometheus: the address must be an http or https URL")
+	case u.Host == "":
+		return errors.New("prometheus: the address has no host")
+	case u.User != nil:
+		return errors.New("prometheus: the address must not hold credentials: give them as a username and password or a token")
+	}
+	return nil
+}
+
+// Query evaluates query at time at (now when at is zero). See Querier for the results.
+func (p *Prometheus) Query(ctx context.Context, query string, at time.Time) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	// Warnings (such as a partial answer from a federated server) are not errors: the value
+	// is still the best one there is, and the judge sees NaN when there is none.
+	v, _, err := p.api.Query(ctx, query, at, promv1.WithTimeout(p.timeout))
+	if err != nil {
+		return 0, p.redact(fmt.Errorf("prometheus query: %w", err))
+	}
+	return single(v)
+}
+
+// single reduces a query result to the one number a judge compares.
+func single(v model.Value) (float64, error) {
+	switch r := v.(type) {
+	case *model.Scalar:
+		return float64(r.Value), nil
+	case model.Vector:
+		switch {
+		case len(r) == 0:
+			return 0, ErrNoData
+		case len(r) > 1:
+			return 0, fmt.Errorf("prometheus query returned %d series, not one: aggregate them into one, for example with sum(...) or avg(...)", len(r))
+		case r[0].Histogram != nil:
+			return 0, errors.New("prometheus query returned a native histogram, not a number: reduce it, for example with histogram_quantile(...)")
+		}
+		return float64(r[0].Value), nil
+	case model.Matrix:
+		return 0, errors.New("prometheus query returned a range vector, not a number: wrap the range in a function such as rate(...) or avg_over_time(...)")
+	case nil:
+		return 0, ErrNoData
+	default:
+		return 0, fmt.Errorf("prometheus query returned a %s, not a number", v.Type())
+	}
+}
+
+// redact removes the credentials from an error. The client library does not put them in its
+// errors, but a proxy's answer can echo a request's headers, and an error ends up in status,
+// events and logs.
+func (p *Prometheus) redact(err error) error {
+	msg := err.Error()
+	clean := msg
+	for _, s := range p.secrets {
+		clean = strings.ReplaceAll(clean, s, "<redacted>")
+	}
+	if clean == msg {
+		return err
+	}
+	// Not wrapped: the original error still holds the secret.
+	return errors.New(clean)
+}
+
+// authTransport adds the credentials to every request, so that the Prometheus client never
+// sees them and cannot leak them.
+type authTransport struct {
+	next               http.RoundTripper
+	bearer             string
+	username, password string
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.bearer == "" && t.username == "" && t.password == "" {
+		return t.next.RoundTrip(req)
+	}
+	// A RoundTripper must not change the request it is given.
+	req = req.Clone(req.Context())
+	if t.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+t.bearer)
+	} else {
+		req.SetBasicAuth(t.username, t.password)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the wrapped transport.
+func (t *authTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

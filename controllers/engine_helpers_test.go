@@ -1,0 +1,280 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// Images of the demo app the tests release. The traffic generator gives a canary running
+// badImage 30% errors; the simulated kubelet never makes neverReadyImage ready.
+const (
+	goodImage  = "podinfo:6.0.0"
+	goodImage2 = "podinfo:6.1.0"
+	goodImage3 = "podinfo:6.2.0"
+	badImage   = "podinfo:6.1.0-bad"
+)
+
+// errorRateQuery is the percent of the canary's requests answered with a 5xx, from the test
+// exporter's counters as the real Prometheus scraped them.
+const errorRateQuery = `100 * (sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary", code=~"5.."}[{{ .Interval }}])) or vector(0))
+  / sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary"}[{{ .Interval }}]))`
+
+// canaryRollout is a Gateway API canary over 5/50/100 with short holds, judged by the error
+// rate from the given Prometheus.
+func canaryRollout(ns string) *trancheapi.Rollout {
+	step := func(w int32) trancheapi.Step {
+		return trancheapi.Step{Weight: ptr.To(w), Hold: &metav1.Duration{Duration: 2 * time.Second}}
+	}
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider: trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{
+				ParentRefs: []trancheapi.ParentReference{{Name: "public"}},
+			}},
+			Steps: []trancheapi.Step{step(5), step(50), step(100)},
+			Analysis: &trancheapi.Analysis{
+				Interval:     &metav1.Duration{Duration: 2 * time.Second},
+				FailureLimit: 2,
+				Metrics: []trancheapi.Metric{{
+					Name: "error-rate", TemplateRef: &trancheapi.NamespacedObjectReference{Name: "error-rate"}, Max: ptr.To(5.0),
+				}},
+			},
+			ProgressDeadline: &metav1.Duration{Duration: time.Minute},
+		},
+	}
+}
+
+// engineEnv is one scenario's namespace with its target, template and traffic.
+type engineEnv struct {
+	t       *testing.T
+	ns      string
+	ro      *trancheapi.Rollout
+	weights *weightLog
+}
+
+// startScenario creates the target, the error-rate template on prometheusURL and the
+// Rollout, starts traffic and a recorder of the route's weights, and waits until the
+// Rollout is Initialized.
+func startScenario(t *testing.T, prom *harness.Prometheus, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ns := ro.Namespace
+	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, ro.Spec.TargetRef.Name, goodImage)))
+	require.NoError(t, cp.Client.Create(ctx, &trancheapi.MetricTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "error-rate"},
+		Spec: trancheapi.MetricTemplateSpec{
+			Prometheus: &trancheapi.PrometheusSource{Address: prom.URL()},
+			Query:      errorRateQuery,
+		},
+	}))
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}}
+	go generateTraffic(ctx, exporter, ns, ro.Spec.TargetRef.Name)
+	go env.weights.record(ctx, ns, ro.Name)
+	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
+	return env
+}
+
+// generateTraffic plays the data plane's request counters: every 100 ms the canary serves
+// 20 requests while it runs, 30% of them failing when it runs the bad image.
+func generateTraffic(ctx context.Context, exporter *harness.Exporter, ns, target string) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d := &appsv1.Deployment{}
+		if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d); err != nil || ptr.Deref(d.Spec.Replicas, 1) == 0 {
+			continue
+		}
+		errors := 0
+		if d.Spec.Template.Spec.Containers[0].Image == badImage {
+			errors = 6
+		}
+		exporter.Serve(ns, target+"-canary", 20-errors, 200, 20*time.Millisecond)
+		exporter.Serve(ns, target+"-canary", errors, 500, 20*time.Millisecond)
+	}
+}
+
+// weightLog records every distinct canary weight the HTTPRoute was seen with, in order.
+type weightLog struct {
+	mu   sync.Mutex
+	seen []int32
+}
+
+func (l *weightLog) record(ctx context.Context, ns, name string) {
+	w, err := client.NewWithWatch(cp.Config, client.Options{Scheme: cp.Scheme})
+	if err != nil {
+		panic(err)
+	}
+	// A watch sees every version of the route, however briefly a weight lasted.
+	for ctx.Err() == nil {
+		events, err := w.Watch(ctx, &gatewayv1.HTTPRouteList{}, client.InNamespace(ns),
+			client.MatchingFields{"metadata.name": name})
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for ev := range events.ResultChan() {
+			if route, ok := ev.Object.(*gatewayv1.HTTPRoute); ok {
+				if weight, ok := canaryWeightOf(route); ok {
+					l.add(weight)
+				}
+			}
+		}
+	}
+}
+
+func (l *weightLog) add(w int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.seen) == 0 || l.seen[len(l.seen)-1] != w {
+		l.seen = append(l.seen, w)
+	}
+}
+
+func (l *weightLog) list() []int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
+}
+
+// routeCanaryWeight reads the canary's percent from the HTTPRoute itself: what the data
+// plane is told, not what the controller says it told.
+func routeCanaryWeight(ctx context.Context, ns, name string) (int32, bool) {
+	route := &gatewayv1.HTTPRoute{}
+	if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, route); err != nil {
+		return 0, false
+	}
+	return canaryWeightOf(route)
+}
+
+func canaryWeightOf(route *gatewayv1.HTTPRoute) (int32, bool) {
+	var primary, canary int32
+	for _, rule := range route.Spec.Rules {
+		for _, ref := range rule.BackendRefs {
+			w := ptr.Deref(ref.Weight, 1)
+			switch {
+			case strings.HasSuffix(string(ref.Name), "-primary"):
+				primary += w
+			case strings.HasSuffix(string(ref.Name), "-canary"):
+				canary += w
+			}
+		}
+	}
+	if primary+canary == 0 {
+		return 0, false
+	}
+	return canary * 100 / (primary + canary), true
+}
+
+// release changes the target's image, as a commit in Git would.
+func (e *engineEnv) release(image string) {
+	e.t.Helper()
+	key := types.NamespacedName{Namespace: e.ns, Name: e.ro.Spec.TargetRef.Name}
+	require.NoError(e.t, retryUpdate(key, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = image }))
+}
+
+func (e *engineEnv) annotate(key, value string) {
+	e.t.Helper()
+	ro := &trancheapi.Rollout{}
+	require.NoError(e.t, cp.Client.Get(context.Background(), client.ObjectKeyFromObject(e.ro), ro))
+	patch := client.MergeFrom(ro.DeepCopy())
+	if ro.Annotations == nil {
+		ro.Annotations = map[string]string{}
+	}
+	ro.Annotations[key] = value
+	require.NoError(e.t, cp.Client.Patch(context.Background(), ro, patch))
+}
+
+// get reads the Rollout as it is now.
+func (e *engineEnv) get() *trancheapi.Rollout {
+	e.t.Helper()
+	ro := &trancheapi.Rollout{}
+	require.NoError(e.t, cp.Client.Get(context.Background(), client.ObjectKeyFromObject(e.ro), ro))
+	return ro
+}
+
+// waitForPhase waits until the Rollout reaches phase, failing at once if it ends in another
+// terminal phase.
+func (e *engineEnv) waitForPhase(phase trancheapi.Phase, limit time.Duration) *trancheapi.Rollout {
+	e.t.Helper()
+	var last *trancheapi.Rollout
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		last = e.get()
+		if last.Status.Phase == phase {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Failf(e.t, "phase not reached", "want %s within %s; last status: phase %s, step %d, weight %d, message %q; weights seen %v",
+		phase, limit, last.Status.Phase, last.Status.CurrentStep, last.Status.CanaryWeight, last.Status.Message, e.weights.list())
+	return nil
+}
+
+// waitForWeight waits until the HTTPRoute sends w percent to the canary.
+func (e *engineEnv) waitForWeight(w int32, limit time.Duration) {
+	e.t.Helper()
+	require.Eventually(e.t, func() bool {
+		got, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+		return ok && got == w
+	}, limit, 20*time.Millisecond, "canary weight %d not reached; seen %v", w, e.weights.list())
+}
+
+func (e *engineEnv) deployment(name string) *appsv1.Deployment {
+	e.t.Helper()
+	d := &appsv1.Deployment{}
+	require.NoError(e.t, cp.Client.Get(context.Background(), types.NamespacedName{Namespace: e.ns, Name: name}, d))
+	return d
+}
+
+// assertPrimaryOnly checks the world at rest after a rollback or promotion: the data plane
+// sends everything to the primary, which runs image, and the target is scaled to zero.
+func (e *engineEnv) assertPrimaryOnly(image string) {
+	e.t.Helper()
+	target := e.ro.Spec.TargetRef.Name
+	require.Eventually(e.t, func() bool {
+		w, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+		return ok && w == 0 && ptr.Deref(e.deployment(target).Spec.Replicas, 1) == 0
+	}, 10*time.Second, 50*time.Millisecond, "routes back on the primary and the canary scaled to zero")
+	assert.Equal(e.t, image, e.deployment(target + primarySuffix).Spec.Template.Spec.Containers[0].Image)
+}
+
+func retryUpdate(key types.NamespacedName, mutate func(*appsv1.Deployment)) error {
+	var err error
+	for range 10 {
+		d := &appsv1.Deployment{}
+		if err = cp.Client.Get(context.Background(), key, d); err != nil {
+			return err
+		}
+		mutate(d)
+		if err = cp.Client.Update(context.Background(), d); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("updating %s: %w", key, err)
+}

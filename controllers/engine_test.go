@@ -1,0 +1,176 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// These scenarios run the controller against the real API server and a real Prometheus
+// scraping the test exporter; the simulated kubelet makes Deployments ready.
+
+func TestGoodCanaryIsPromoted(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, canaryRollout(cp.Namespace(t)))
+	e.release(goodImage2)
+
+	ro := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list(), "the canary took 5%, 50% then 100%, then the primary took all back")
+	e.assertPrimaryOnly(goodImage2)
+	assert.Equal(t, ro.Status.CanaryRevision, ro.Status.StableRevision)
+	assert.True(t, metaCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionTrue))
+	require.NotEmpty(t, ro.Status.LastChecks)
+	for _, c := range ro.Status.LastChecks {
+		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s = %s: %s", c.Metric, c.Value, c.Message)
+	}
+	waitForEvent(t, ro, "Promoted")
+}
+
+func TestBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, canaryRollout(cp.Namespace(t)))
+	e.release(badImage)
+
+	ro := e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
+	assert.Equal(t, []int32{0, 5, 0}, e.weights.list(), "rolled back at the first step")
+	e.assertPrimaryOnly(goodImage)
+	assert.Equal(t, int32(2), ro.Status.FailedChecks)
+	assert.Equal(t, trancheapi.VerdictFail, ro.Status.LastChecks[0].Verdict)
+	assert.Contains(t, ro.Status.Message, "2 failed analysis runs")
+	assert.True(t, metaCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionFalse))
+	waitForEvent(t, ro, "RolledBack")
+
+	// The same bad revision is not tried again.
+	time.Sleep(3 * time.Second)
+	assert.Equal(t, trancheapi.PhaseFailed, e.get().Status.Phase)
+	assert.Equal(t, []int32{0, 5, 0}, e.weights.list())
+}
+
+func TestCanaryNeverReadyIsRolledBackAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	ro := canaryRollout(cp.Namespace(t))
+	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 3 * time.Second}
+	e := startScenario(t, prom, exporter, ro)
+	e.release(neverReadyImage)
+
+	got := e.waitForPhase(trancheapi.PhaseFailed, 30*time.Second)
+	assert.Equal(t, []int32{0}, e.weights.list(), "a canary that is not ready never gets traffic")
+	assert.Contains(t, got.Status.Message, "progress deadline")
+	e.assertPrimaryOnly(goodImage)
+}
+
+func TestPrometheusDownNeverPromotes(t *testing.T) {
+	t.Parallel()
+	ownProm, err := harness.StartPrometheus(harness.PrometheusOptions{Targets: []string{exporter.Address()}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ownProm.Stop() })
+	ro := canaryRollout(cp.Namespace(t))
+	ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: time.Minute} // Prometheus goes away during this step
+	ro.Spec.Analysis.InconclusiveLimit = 1
+	e := startScenario(t, ownProm, exporter, ro)
+	require.NoError(t, ownProm.WaitForSeries(context.Background(), `tranche_test_requests_total`))
+	e.release(goodImage2)
+
+	e.waitForWeight(50, time.Minute)
+	require.NoError(t, ownProm.Kill())
+	got := e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
+	assert.NotContains(t, e.weights.list(), int32(100), "never promoted while Prometheus was down")
+	assert.Equal(t, trancheapi.VerdictInconclusive, got.Status.LastChecks[0].Verdict)
+	assert.NotEmpty(t, got.Status.LastChecks[0].Message, "the check says why it has no value")
+	e.assertPrimaryOnly(goodImage)
+}
+
+func TestManualApprovalWaitsThenPromotes(t *testing.T) {
+	t.Parallel()
+	ro := canaryRollout(cp.Namespace(t))
+	ro.Spec.Steps[1].Approval = trancheapi.ApprovalManual
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+
+	waiting := e.waitForPhase(trancheapi.PhaseWaitingApproval, time.Minute)
+	assert.Equal(t, int32(1), waiting.Status.CurrentStep)
+	assert.Contains(t, waiting.Status.Message, "kubectl tranche promote")
+	time.Sleep(3 * time.Second)
+	assert.Equal(t, trancheapi.PhaseWaitingApproval, e.get().Status.Phase, "it waits for a person")
+	assert.Equal(t, []int32{0, 5, 50}, e.weights.list())
+
+	e.annotate(trancheapi.AnnotationPromote, "approve-1")
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list())
+	e.assertPrimaryOnly(goodImage2)
+}
+
+func TestNewRevisionMidRolloutStartsAgain(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, canaryRollout(cp.Namespace(t)))
+	e.release(goodImage2)
+	e.waitForWeight(50, time.Minute)
+	e.release(goodImage3)
+
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	assert.Equal(t, []int32{0, 5, 50, 0, 5, 50, 100, 0}, e.weights.list(), "back to the primary, then every step again")
+	e.assertPrimaryOnly(goodImage3)
+}
+
+func TestDeletingARolloutHandsTrafficBackToThePrimary(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, canaryRollout(cp.Namespace(t)))
+	primaryReplicas := ptr.Deref(e.deployment("podinfo-primary").Spec.Replicas, 1)
+	e.release(goodImage2)
+	e.waitForWeight(50, time.Minute)
+
+	require.NoError(t, cp.Client.Delete(context.Background(), e.ro))
+	require.Eventually(t, func() bool {
+		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(e.ro), &trancheapi.Rollout{})
+		return apierrors.IsNotFound(err)
+	}, 10*time.Second, 50*time.Millisecond, "the finalizer lets the Rollout go")
+	w, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+	assert.True(t, ok)
+	assert.Equal(t, int32(0), w, "all traffic back on the primary")
+	assert.Equal(t, primaryReplicas, ptr.Deref(e.deployment("podinfo").Spec.Replicas, 0), "the target has its replicas back")
+}
+
+func metaCondition(ro *trancheapi.Rollout, kind string, status metav1.ConditionStatus) bool {
+	for _, c := range ro.Status.Conditions {
+		if c.Type == kind {
+			return c.Status == status
+		}
+	}
+	return false
+}
+
+func TestControllerRestartResumes(t *testing.T) {
+	t.Parallel()
+	ctx, stop := context.WithCancel(context.Background())
+	stopped, err := runController(ctx, shardLabel+"=own")
+	require.NoError(t, err)
+	ro := canaryRollout(cp.Namespace(t))
+	ro.Labels = map[string]string{shardLabel: "own"}
+	ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: 6 * time.Second} // the restart happens during this step
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	e.waitForWeight(50, time.Minute)
+
+	stop()
+	<-stopped
+	before := e.get().Status
+	require.Equal(t, int32(1), before.CurrentStep)
+	ctx, stop = context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	_, err = runController(ctx, shardLabel+"=own")
+	require.NoError(t, err)
+
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list(), "the new controller went on from 50%%, not from the start")
+	e.assertPrimaryOnly(goodImage2)
+}

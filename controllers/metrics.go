@@ -1,0 +1,77 @@
+package controllers
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// The manager's own metrics, served on its metrics endpoint with controller-runtime's.
+var (
+	rolloutInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tranche_rollout_info",
+		Help: "A Rollout's provider and revisions; always 1.",
+	}, []string{"namespace", "name", "provider", "stable_revision", "canary_revision"})
+	rolloutPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tranche_rollout_phase",
+		Help: "1 for a Rollout's current phase, 0 for the others.",
+	}, []string{"namespace", "name", "phase"})
+	canaryWeight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tranche_rollout_canary_weight",
+		Help: "Percent of traffic the data plane was last told to send to the canary.",
+	}, []string{"namespace", "name"})
+	rolloutDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tranche_rollout_duration_seconds",
+		Help:    "Time from the start of a rollout to its promotion or rollback.",
+		Buckets: prometheus.ExponentialBuckets(15, 2, 10), // 15 s to about 2 h
+	}, []string{"namespace", "name", "result"})
+	analysisChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tranche_analysis_checks_total",
+		Help: "Analysis checks run, by verdict.",
+	}, []string{"namespace", "name", "metric", "verdict"})
+)
+
+var allPhases = []trancheapi.Phase{
+	trancheapi.PhaseInitializing, trancheapi.PhaseInitialized, trancheapi.PhaseProgressing,
+	trancheapi.PhaseWaitingApproval, trancheapi.PhasePromoting, trancheapi.PhaseSucceeded,
+	trancheapi.PhaseFailed, trancheapi.PhaseAborted, trancheapi.PhasePaused,
+}
+
+func init() {
+	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks)
+}
+
+// observeMetrics updates the metrics from a reconcile's plan.
+func observeMetrics(ro *trancheapi.Rollout, p plan) {
+	ns, name, st := ro.Namespace, ro.Name, p.status
+	rolloutInfo.DeletePartialMatch(prometheus.Labels{"namespace": ns, "name": name})
+	rolloutInfo.WithLabelValues(ns, name, providers.Name(ro), st.StableRevision, st.CanaryRevision).Set(1)
+	for _, phase := range allPhases {
+		v := 0.0
+		if phase == st.Phase {
+			v = 1
+		}
+		rolloutPhase.WithLabelValues(ns, name, string(phase)).Set(v)
+	}
+	canaryWeight.WithLabelValues(ns, name).Set(float64(st.CanaryWeight))
+	if p.analysed {
+		for _, c := range st.LastChecks {
+			if c.At.Equal(st.LastAnalysisAt) {
+				analysisChecks.WithLabelValues(ns, name, c.Metric, string(c.Verdict)).Inc()
+			}
+		}
+	}
+	if p.ended != "" {
+		rolloutDuration.WithLabelValues(ns, name, string(p.ended)).Observe(p.took.Seconds())
+	}
+}
+
+// forgetMetrics drops the series of a deleted Rollout.
+func forgetMetrics(ns, name string) {
+	labels := prometheus.Labels{"namespace": ns, "name": name}
+	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, analysisChecks} {
+		vec.DeletePartialMatch(labels)
+	}
+}

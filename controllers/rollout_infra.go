@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// specError is a problem with the Rollout's spec, or with the objects it points at, that
+// only its user can fix: the Rollout is Stalled with the message rather than retried.
+type specError struct{ error }
+
+// asProblem turns errors only the user can fix into a Stalled problem; nil for others.
+func asProblem(err error) *problem {
+	var se specError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider):
+		return &problem{reason: trancheapi.ReasonInvalidSpec, message: err.Error()}
+	}
+	return nil
+}
+
+// errServicesCreated ends a reconcile that created Services: the Router reads them from the
+// cache, which sees them with the watch event that starts the next reconcile.
+var errServicesCreated = errors.New("services created")
+
+// ensureInfrastructure creates or updates what every rollout routes through: the three
+// Services and the provider's routing objects. It never changes the current split.
+func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) error {
+	if err := supportedSpec(ro); err != nil {
+		return err
+	}
+	primarySel, err := primarySelector(target)
+	if err != nil {
+		return specError{err}
+	}
+	apex, primary, canary := providers.DesiredServices(ro, primarySel, target.Spec.Selector.MatchLabels)
+	created := false
+	for _, svc := range []*corev1.Service{apex, primary, canary} {
+		made, err := r.ensureService(ctx, ro, svc, svc != apex)
+		if err != nil {
+			return err
+		}
+		created = created || made
+	}
+	if created {
+		return errServicesCreated
+	}
+	return router.Reconcile(ctx, ro)
+}
+
+// supportedSpec refuses what the API accepts but this controller cannot do yet.
+func supportedSpec(ro *trancheapi.Rollout) error {
+	if ro.Spec.Analysis == nil {
+		return nil
+	}
+	for i, m := range ro.Spec.Analysis.Metrics {
+		if m.Judge == trancheapi.JudgeCompare {
+			return specError{fmt.Errorf("spec.analysis.metrics[%d]: judge Compare is not available in this version of Tranche: use Threshold with min or max", i)}
+		}
+	}
+	return nil
+}
+
+// ensureService creates a Service, or brings its ports and labels in line. The selector of
+// the apex Service is set only when it is created: after that it is the Router's.
+func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Rollout, want *corev1.Service, ownSelector bool) (created bool, err error) {
+	if err := controllerutil.SetControllerReference(ro, want, r.Scheme()); err != nil {
+		return false, err
+	}
+	_, err = providers.Update(ctx, r.Client, client.ObjectKeyFromObject(want), func(svc *corev1.Service) error {
+		if !metav1IsControlledBy(svc, ro) {
+			return specError{fmt.Errorf("Service %q exists and is not Tranche's: rename it, or delete it so that Tranche can create its own", svc.Name)}
+		}
+		svc.Spec.Ports = want.Spec.Ports
+		if ownSelector {
+			svc.Spec.Selector = want.Spec.Selector
+		}
+		if svc.Labels == nil {
+			svc.Labels = map[string]string{}
+		}
+		maps.Copy(svc.Labels, want.Labels)
+		return nil
+	})
+	if apierrors.IsNotFound(err) {
+		// AlreadyExists means the cache has not seen a recent create yet: look again later.
+		if err := r.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, err
+}
+
+func metav1IsControlledBy(obj client.Object, owner client.Object) bool {
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.UID == owner.GetUID()
+}
+
+// restoreTarget gives the target the primary's replica count back, so that deleting a
+// Rollout leaves a serving Deployment behind.
+func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Rollout) error {
+	primary := &appsv1.Deployment{}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name + primarySuffix}
+	if err := r.Get(ctx, key, primary); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return r.scaleTarget(ctx, ro, replicasOf(primary))
+}
+
+// scaleTarget sets the target's replicas: the one field of the user's Deployment Tranche
+// writes.
+func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) error {
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
+	_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
+		d.Spec.Replicas = ptr.To(replicas)
+		return nil
+	})
+	return client.IgnoreNotFound(err)
+}

@@ -1,0 +1,92 @@
+package controllers
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// primarySuffix is appended to the target's name and to the values of its selector labels to
+// make the primary's: the primary's pods must never match the target's selector, or the
+// canary Service would send traffic to them.
+const primarySuffix = "-primary"
+
+// revisionOf hashes a pod template, so that a change to anything in it is a new revision
+// and the same template always gives the same revision.
+func revisionOf(template corev1.PodTemplateSpec) string {
+	data, _ := json.Marshal(template) // a PodTemplateSpec always marshals
+	h := fnv.New64a()
+	_, _ = h.Write(data)
+	return fmt.Sprintf("%010x", h.Sum64())[:10]
+}
+
+// primarySelector derives the primary's labels from the target's selector. Only matchLabels
+// can be rewritten; a selector with matchExpressions is refused.
+func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
+	sel := target.Spec.Selector
+	if sel == nil || len(sel.MatchLabels) == 0 || len(sel.MatchExpressions) > 0 {
+		return nil, fmt.Errorf("the target Deployment %q must select its pods with matchLabels only", target.Name)
+	}
+	labels := make(map[string]string, len(sel.MatchLabels))
+	for k, v := range sel.MatchLabels {
+		labels[k] = v + primarySuffix
+	}
+	return labels, nil
+}
+
+// desiredPrimary is the primary Deployment for a target: the target's pod template with the
+// primary's labels, the given replicas, and the template's revision in an annotation.
+func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas int32) (*appsv1.Deployment, error) {
+	labels, err := primarySelector(target)
+	if err != nil {
+		return nil, err
+	}
+	template := *target.Spec.Template.DeepCopy()
+	if template.Labels == nil {
+		template.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		template.Labels[k] = v
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   ro.Namespace,
+			Name:        target.Name + primarySuffix,
+			Labels:      map[string]string{trancheapi.LabelRollout: ro.Name, "app.kubernetes.io/managed-by": "tranche"},
+			Annotations: map[string]string{trancheapi.AnnotationRevision: revisionOf(target.Spec.Template)},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: template,
+		},
+	}, nil
+}
+
+// workloadOf is what decide needs to know of a Deployment. The primary's revision is the one
+// it was copied from, recorded in an annotation; the target's is its template's hash.
+func workloadOf(d *appsv1.Deployment, primary bool) workload {
+	w := workload{replicas: replicasOf(d)}
+	if primary {
+		w.revision = d.Annotations[trancheapi.AnnotationRevision]
+	} else {
+		w.revision = revisionOf(d.Spec.Template)
+	}
+	w.ready = w.replicas > 0 && deploymentHealth(d).status == health.HealthStatusHealthy &&
+		d.Status.ReadyReplicas >= w.replicas
+	return w
+}
+
+func replicasOf(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1 // the API server's default
+	}
+	return *d.Spec.Replicas
+}

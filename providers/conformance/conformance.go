@@ -1,0 +1,245 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// Capabilities says what a provider can do, and how the suite edits the provider's objects
+// as a user would.
+type Capabilities struct {
+	// Weights are canary weights the provider routes; SetRoutes then Routes is checked for each.
+	Weights []int32
+	// AnyWeight says every weight from 0 to 100 works, Weights being a sample. Without it, a
+	// weight missing from Weights must fail with providers.ErrUnsupported.
+	AnyWeight bool
+	// Match says the provider sends matching requests to the canary (A/B testing).
+	Match bool
+	// Mirror says the provider copies requests to the canary.
+	Mirror bool
+	// BuiltinMetrics says the provider has built-in query templates.
+	BuiltinMetrics bool
+	// RoutingObjects lists the objects the Router writes, as empty objects of the right type
+	// with their namespace and name: repeated calls must leave their resourceVersion alone.
+	RoutingObjects func(ro *trancheapi.Rollout) []client.Object
+	// Foreign edits the routing objects the way a user would.
+	Foreign ForeignEdit
+}
+
+// ForeignEdit is a user's change to the routing objects: Add makes it, Check fails the test
+// unless it is still there.
+type ForeignEdit struct {
+	Add   func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout)
+	Check func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout)
+}
+
+// Run runs the conformance suite against a real API server. newRollout returns a Rollout for
+// the provider, not yet created, in a namespace of the test's own; the suite creates it (so
+// that owner references to it work) and its three Services, then drives the Router built by
+// factory through c.
+func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheapi.Rollout, factory providers.Factory, caps Capabilities) {
+	s := &suite{c: c, newRollout: newRollout, factory: factory, caps: caps}
+	t.Run("FreshRolloutRoutesToPrimary", s.fresh)
+	t.Run("SetRoutesThenRoutes", s.weights)
+	t.Run("UnsupportedWeight", s.unsupportedWeight)
+	t.Run("InvalidRoutes", s.invalid)
+	t.Run("RepeatedCallsDoNotWrite", s.idempotent)
+	t.Run("ReconcileKeepsTheSplit", s.reconcileKeeps)
+	t.Run("ForeignFieldsSurvive", s.foreign)
+	t.Run("Match", s.match)
+	t.Run("Mirror", s.mirror)
+	t.Run("Finalize", s.finalize)
+	t.Run("BuiltinQueries", s.builtin)
+}
+
+type suite struct {
+	c          client.Client
+	newRollout func(t *testing.T) *trancheapi.Rollout
+	factory    providers.Factory
+	caps       Capabilities
+}
+
+// partial is the weight the suite splits with: the largest supported weight short of 100,
+// or 100 for a provider that only switches.
+func (s *suite) partial() int32 {
+	best := int32(100)
+	for _, w := range s.caps.Weights {
+		if w > 0 && w < 100 && (best == 100 || w > best) {
+			best = w
+		}
+	}
+	return best
+}
+
+// split lists the states the suite moves a provider through: a weight, and the match and
+// mirror when the provider supports them.
+func (s *suite) split() []providers.Routes {
+	states := []providers.Routes{{CanaryWeight: s.partial()}}
+	if s.caps.Match {
+		states = append(states, providers.Routes{Match: SampleMatch()})
+	}
+	if s.caps.Mirror {
+		states = append(states, providers.Routes{MirrorPercent: 50})
+	}
+	return states
+}
+
+func (s *suite) fresh(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	f.requireRoutes(t, providers.Routes{})
+}
+
+func (s *suite) weights(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	for _, w := range s.caps.Weights {
+		t.Run(fmt.Sprintf("weight=%d", w), func(t *testing.T) {
+			f.set(t, providers.Routes{CanaryWeight: w})
+			f.requireRoutes(t, providers.Routes{CanaryWeight: w})
+		})
+	}
+	t.Run("back to 0", func(t *testing.T) {
+		f.set(t, providers.Routes{})
+		f.requireRoutes(t, providers.Routes{})
+	})
+}
+
+func (s *suite) unsupportedWeight(t *testing.T) {
+	if s.caps.AnyWeight {
+		t.Skip("the provider routes every weight")
+	}
+	w := int32(50)
+	for slices.Contains(s.caps.Weights, w) {
+		w++
+	}
+	f := s.setup(t)
+	f.reconcile(t)
+	err := f.router.SetRoutes(t.Context(), f.ro, providers.Routes{CanaryWeight: w})
+	require.ErrorIs(t, err, providers.ErrUnsupported, "weight %d", w)
+	f.requireRoutes(t, providers.Routes{})
+}
+
+func (s *suite) invalid(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	for _, r := range []providers.Routes{{CanaryWeight: 101}, {CanaryWeight: -1}, {MirrorPercent: 101}} {
+		require.Error(t, f.router.SetRoutes(t.Context(), f.ro, r), "%+v", r)
+	}
+	f.requireRoutes(t, providers.Routes{})
+}
+
+func (s *suite) idempotent(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	before := f.versions(t)
+	f.reconcile(t)
+	require.Equal(t, before, f.versions(t), "a second Reconcile wrote")
+	for _, r := range s.split() {
+		f.set(t, r)
+		before = f.versions(t)
+		f.set(t, r)
+		require.Equal(t, before, f.versions(t), "a second SetRoutes(%+v) wrote", r)
+		f.reconcile(t)
+		require.Equal(t, before, f.versions(t), "Reconcile after SetRoutes(%+v) wrote", r)
+	}
+	f.finalize(t)
+	before = f.versions(t)
+	f.finalize(t)
+	require.Equal(t, before, f.versions(t), "a second Finalize wrote")
+}
+
+func (s *suite) reconcileKeeps(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	for _, r := range s.split() {
+		f.set(t, r)
+		f.reconcile(t)
+		f.requireRoutes(t, r)
+	}
+}
+
+func (s *suite) foreign(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	s.caps.Foreign.Add(t.Context(), t, s.c, f.ro)
+	f.reconcile(t)
+	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+	for _, r := range s.split() {
+		f.set(t, r)
+		f.requireRoutes(t, r)
+		s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+		f.reconcile(t)
+		s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+	}
+	f.finalize(t)
+	f.requireRoutes(t, providers.Routes{})
+	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+}
+
+func (s *suite) match(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	want := providers.Routes{Match: SampleMatch()}
+	if !s.caps.Match {
+		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, want), providers.ErrUnsupported)
+		f.requireRoutes(t, providers.Routes{})
+		return
+	}
+	f.set(t, want)
+	f.requireRoutes(t, want)
+	narrower := providers.Routes{Match: SampleMatch()[:1]}
+	f.set(t, narrower)
+	f.requireRoutes(t, narrower)
+	f.set(t, providers.Routes{})
+	f.requireRoutes(t, providers.Routes{})
+}
+
+func (s *suite) mirror(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	if !s.caps.Mirror {
+		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{MirrorPercent: 100}), providers.ErrUnsupported)
+		f.requireRoutes(t, providers.Routes{})
+		return
+	}
+	for _, percent := range []int32{100, 10, 0} {
+		f.set(t, providers.Routes{MirrorPercent: percent})
+		f.requireRoutes(t, providers.Routes{MirrorPercent: percent})
+	}
+}
+
+func (s *suite) finalize(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	for _, r := range append(s.split(), providers.Routes{CanaryWeight: 100}) {
+		f.set(t, r)
+		f.finalize(t)
+		f.requireRoutes(t, providers.Routes{})
+	}
+}
+
+func (s *suite) builtin(t *testing.T) {
+	router := s.factory(s.c)
+	for _, metric := range []trancheapi.BuiltinMetric{trancheapi.BuiltinRequestSuccessRate, trancheapi.BuiltinRequestDuration} {
+		t.Run(string(metric), func(t *testing.T) {
+			query, err := router.BuiltinQuery(metric)
+			if !s.caps.BuiltinMetrics {
+				require.ErrorIs(t, err, providers.ErrUnsupported)
+				return
+			}
+			require.NoError(t, err)
+			rendered, err := Render(query, SampleVars())
+			require.NoError(t, err)
+			require.NotContains(t, rendered, "{{")
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// fixture is one subtest's Rollout, created with its Services, and the Router under test.
+type fixture struct {
+	c      client.Client
+	ro     *trancheapi.Rollout
+	router providers.Router
+	caps   Capabilities
+}
+
+// Selectors the suite gives the Services. The pods do not exist: Routers route to Services.
+func primarySelector(ro *trancheapi.Rollout) map[string]string {
+	return map[string]string{"app": ro.Spec.TargetRef.Name + "-primary"}
+}
+
+func canarySelector(ro *trancheapi.Rollout) map[string]string {
+	return map[string]string{"app": ro.Spec.TargetRef.Name}
+}
+
+func (s *suite) setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	ro := s.newRollout(t)
+	require.NoError(t, s.c.Create(ctx, ro), "creating the Rollout")
+	apex, primary, canary := providers.DesiredServices(ro, primarySelector(ro), canarySelector(ro))
+	for _, svc := range []client.Object{apex, primary, canary} {
+		require.NoError(t, s.c.Create(ctx, svc), "creating the Service %s", svc.GetName())
+	}
+	return &fixture{c: s.c, ro: ro, router: s.factory(s.c), caps: s.caps}
+}
+
+func (f *fixture) reconcile(t *testing.T) {
+	t.Helper()
+	require.NoError(t, f.router.Reconcile(t.Context(), f.ro), "Reconcile")
+}
+
+func (f *fixture) set(t *testing.T, r providers.Routes) {
+	t.Helper()
+	require.NoError(t, f.router.SetRoutes(t.Context(), f.ro, r), "SetRoutes(%+v)", r)
+}
+
+func (f *fixture) finalize(t *testing.T) {
+	t.Helper()
+	require.NoError(t, f.router.Finalize(t.Context(), f.ro), "Finalize")
+}
+
+// requireRoutes fails the test unless Routes reads want back. Matches compare as the
+// controller compares them, where an empty list equals a missing one.
+func (f *fixture) requireRoutes(t *testing.T, want providers.Routes) {
+	t.Helper()
+	got, err := f.router.Routes(t.Context(), f.ro)
+	require.NoError(t, err, "Routes")
+	if !equality.Semantic.DeepEqual(want, got) {
+		require.Equal(t, want, got, "Routes")
+	}
+}
+
+// versions maps each routing object to its resourceVersion.
+func (f *fixture) versions(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, obj := range f.caps.RoutingObjects(f.ro) {
+		key := client.ObjectKeyFromObject(obj)
+		obj = obj.DeepCopyObject().(client.Object)
+		require.NoError(t, f.c.Get(t.Context(), key, obj))
+		out[fmt.Sprintf("%T %s", obj, key)] = obj.GetResourceVersion()
+	}
+	return out
+}
+
+// SampleMatch is the A/B match the suite routes with: one of each kind of condition and
+// comparison, and several matches, since they are alternatives.
+func SampleMatch() []trancheapi.HTTPMatch {
+	return []trancheapi.HTTPMatch{
+		{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "always", Type: trancheapi.MatchExact}}},
+		{
+			Headers:     []trancheapi.StringMatch{{Name: "user-agent", Value: ".*(Firefox|Safari).*", Type: trancheapi.MatchRegularExpression}},
+			QueryParams: []trancheapi.StringMatch{{Name: "beta", Value: "on", Type: trancheapi.MatchExact}},
+		},
+		{Cookies: []trancheapi.StringMatch{{Name: "tester", Value: "team-a.", Type: trancheapi.MatchPrefix}}},
+		{QueryParams: []trancheapi.StringMatch{{Name: "v", Value: "2|3", Type: trancheapi.MatchRegularExpression}}},
+	}
+}
+
+// Vars are the variables a query template may use, as the analysis package provides them.
+type Vars struct {
+	Rollout, Namespace, Target, Primary, Canary, Service, Interval string
+}
+
+// SampleVars are the variables of a Rollout "frontend" in namespace "shop" rolling out the
+// Deployment "podinfo".
+func SampleVars() Vars {
+	return Vars{
+		Rollout: "frontend", Namespace: "shop", Target: "podinfo", Primary: "podinfo-primary",
+		Canary: "podinfo", Service: "podinfo", Interval: "1m",
+	}
+}
+
+// Render renders a query template as the analysis package does, failing on a variable that
+// does not exist.
+func Render(query string, vars Vars) (string, error) {
+	tmpl, err := template.New("query").Option("missingkey=error").Parse(query)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, vars); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}

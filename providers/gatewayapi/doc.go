@@ -1,0 +1,18 @@
+// Package gatewayapi splits traffic with a Gateway API HTTPRoute (gateway.networking.k8s.io/v1),
+// for any implementation that reads backendRefs weights: Traefik, Envoy Gateway, Istio,
+// Contour, Linkerd (GAMMA) and others.
+//
+// The route is named after the Rollout, lives in its namespace and is controlled by it. Users
+// may edit it: Tranche owns only these parts of it, and keeps everything else as it finds it:
+//
+//   - spec.parentRefs and spec.hostnames, which follow spec.provider.gatewayAPI;
+//   - "Tranche's backendRefs": in Tranche's rule (the first rule with a backendRef to the
+//     primary Service, other than the match rule), the backendRefs naming the primary and the
+//     canary Services of the Rollout's namespace; Tranche sets their weight and port;
+//   - in that rule, the RequestMirror filter whose backendRef names the canary Service;
+//   - the rule named tranche-canary-match, which exists only during A/B steps.
+//
+// Recognising its parts by the Services they name, rather than by rule position, lets a user
+// add, reorder or remove rules of their own without confusing Tranche. The package knows the
+// Router contract, the API types and Gateway API's, and nothing of the reconciler.
+package gatewayapi

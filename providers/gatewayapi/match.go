@@ -1,0 +1,289 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// matchRuleName names the rule that sends matching requests to the canary during an A/B
+// step. Tranche finds the rule by this name (rule names are unique within a route), because
+// its shape alone could be a user's rule sending some requests to the canary on purpose.
+const matchRuleName gatewayv1.SectionName = "tranche-canary-match"
+
+func isMatchRule(rule gatewayv1.HTTPRouteRule) bool {
+	return rule.Name != nil && *rule.Name == matchRuleName
+}
+
+func matchRuleIndex(route *gatewayv1.HTTPRoute) int {
+	return slices.IndexFunc(route.Spec.Rules, isMatchRule)
+}
+
+// setMatchRule writes the match rule for match, or removes it when match is empty. A new
+// match rule goes just before Tranche's rule (index main), so that where Gateway API's
+// precedence ties, list order makes it win.
+func setMatchRule(route *gatewayv1.HTTPRoute, main int, t target, match []trancheapi.HTTPMatch) error {
+	i := matchRuleIndex(route)
+	if len(match) == 0 {
+		if i >= 0 {
+			route.Spec.Rules = slices.Delete(route.Spec.Rules, i, i+1)
+		}
+		return nil
+	}
+	rule, err := matchRule(route.Spec.Rules[main], t, match)
+	if err != nil {
+		return err
+	}
+	if i >= 0 {
+		route.Spec.Rules[i] = rule
+		return nil
+	}
+	route.Spec.Rules = slices.Insert(route.Spec.Rules, main, rule)
+	return nil
+}
+
+// matchRule derives the match rule from Tranche's rule. Each of the rule's matches (its path
+// and method) is combined with each requested match, so the match rule serves the same
+// requests as Tranche's rule, narrowed by the request's headers and query parameters; having
+// more header or query conditions on the same path, it takes precedence. Matching requests
+// get the same treatment as the others (the rule's filters, timeouts, retries, the canary
+// backendRef's own filters) so that the canary is judged on the traffic it will serve.
+func matchRule(main gatewayv1.HTTPRouteRule, t target, match []trancheapi.HTTPMatch) (gatewayv1.HTTPRouteRule, error) {
+	var matches []gatewayv1.HTTPRouteMatch
+	for _, m := range match {
+		headers, err := headerMatches(m)
+		if err != nil {
+			return gatewayv1.HTTPRouteRule{}, err
+		}
+		queryParams := queryParamMatches(m.QueryParams)
+		for _, base := range baseMatches(main) {
+			combined := *base.DeepCopy()
+			combined.Headers = append(combined.Headers, headers...)
+			combined.QueryParams = append(combined.QueryParams, queryParams...)
+			matches = append(matches, combined)
+		}
+	}
+	canary := weighted(serviceRef(t.canary, t.port), 100)
+	if j := refIndex(main.BackendRefs, t.namespace, t.canary); j >= 0 {
+		canary = *main.BackendRefs[j].DeepCopy()
+		canary.Weight = ptr.To[int32](100)
+	}
+	var filters []gatewayv1.HTTPRouteFilter
+	mirror := mirrorIndex(main, t)
+	for j, f := range main.Filters {
+		if j != mirror {
+			filters = append(filters, *f.DeepCopy())
+		}
+	}
+	return gatewayv1.HTTPRouteRule{
+		Name:               ptr.To(matchRuleName),
+		Matches:            matches,
+		Filters:            filters,
+		BackendRefs:        []gatewayv1.HTTPBackendRef{canary},
+		Timeouts:           main.Timeouts.DeepCopy(),
+		Retry:              main.Retry.DeepCopy(),
+		SessionPersistence: main.SessionPersistence.DeepCopy(),
+	}, nil
+}
+
+func baseMatches(rule gatewayv1.HTTPRouteRule) []gatewayv1.HTTPRouteMatch {
+	if len(rule.Matches) == 0 {
+		return []gatewayv1.HTTPRouteMatch{defaultMatch()}
+	}
+	return rule.Matches
+}
+
+// The encoding of the API's matches into Gateway API's, which has only Exact and
+// RegularExpression and no cookies. It is designed to be read back exactly, so that Routes
+// returns the match SetRoutes was given:
+//
+//	Exact             → Exact, the value as it is
+//	Prefix            → RegularExpression ^<value quoted>.*
+//	RegularExpression → RegularExpression (?:<value>)   (the group tells it from a Prefix)
+//	cookie            → header Cookie, RegularExpression ^(?:.*;)?\s*<name quoted>=<value>\s*(?:;.*)?$
+//	                    where <value> is the encoding above without its anchors ([^;]* ends a prefix)
+//
+// The regular expressions hold whether the data plane matches them against the whole value
+// (Envoy) or anywhere in it (Traefik), and use only syntax RE2, Go and PCRE share.
+const (
+	cookieHeader = "Cookie"
+	cookieBefore = `^(?:.*;)?\s*`
+	cookieAfter  = `\s*(?:;.*)?$`
+	prefixRest   = `[^;]*`
+)
+
+// headerMatches encodes a match's headers and cookie. Gateway API matches each header name
+// once per match, and the cookie is matched through the one Cookie header, so a match can
+// hold one cookie and no Cookie header of its own.
+func headerMatches(m trancheapi.HTTPMatch) ([]gatewayv1.HTTPHeaderMatch, error) {
+	if len(m.Cookies) > 1 {
+		return nil, fmt.Errorf("the gatewayAPI provider matches at most one cookie per match (Gateway API matches the Cookie header once): %w",
+			providers.ErrUnsupported)
+	}
+	var out []gatewayv1.HTTPHeaderMatch
+	for _, h := range m.Headers {
+		if len(m.Cookies) > 0 && strings.EqualFold(h.Name, cookieHeader) {
+			return nil, fmt.Errorf("the gatewayAPI provider cannot match a cookie and the Cookie header in one match: %w", providers.ErrUnsupported)
+		}
+		typ, value := encodeValue(h)
+		out = append(out, gatewayv1.HTTPHeaderMatch{Type: ptr.To(gatewayv1.HeaderMatchType(typ)), Name: gatewayv1.HTTPHeaderName(h.Name), Value: value})
+	}
+	for _, c := range m.Cookies {
+		out = append(out, gatewayv1.HTTPHeaderMatch{
+			Type:  ptr.To(gatewayv1.HeaderMatchRegularExpression),
+			Name:  cookieHeader,
+			Value: cookieBefore + regexp.QuoteMeta(c.Name) + "=" + cookieValue(c) + cookieAfter,
+		})
+	}
+	return out, nil
+}
+
+func queryParamMatches(params []trancheapi.StringMatch) []gatewayv1.HTTPQueryParamMatch {
+	var out []gatewayv1.HTTPQueryParamMatch
+	for _, q := range params {
+		typ, value := encodeValue(q)
+		out = append(out, gatewayv1.HTTPQueryParamMatch{Type: ptr.To(gatewayv1.QueryParamMatchType(typ)), Name: gatewayv1.HTTPHeaderName(q.Name), Value: value})
+	}
+	return out
+}
+
+// encodeValue returns the Gateway API match type (Exact or RegularExpression) and value.
+func encodeValue(s trancheapi.StringMatch) (string, string) {
+	switch s.Type {
+	case trancheapi.MatchPrefix:
+		return "RegularExpression", "^" + regexp.QuoteMeta(s.Value) + ".*"
+	case trancheapi.MatchRegularExpression:
+		return "RegularExpression", "(?:" + s.Value + ")"
+	}
+	return "Exact", s.Value
+}
+
+func cookieValue(c trancheapi.StringMatch) string {
+	switch c.Type {
+	case trancheapi.MatchPrefix:
+		return regexp.QuoteMeta(c.Value) + prefixRest
+	case trancheapi.MatchRegularExpression:
+		return "(?:" + c.Value + ")"
+	}
+	return regexp.QuoteMeta(c.Value)
+}
+
+// decodeMatches reads the API's matches back from the match rule, given the matches of
+// Tranche's rule it was combined with. If Tranche's rule changed since (its matches no longer
+// divide the match rule's), every match rule entry is read as one match: Reconcile and
+// SetRoutes rewrite the rule from Tranche's rule as it is now.
+func decodeMatches(rule gatewayv1.HTTPRouteRule, bases []gatewayv1.HTTPRouteMatch) []trancheapi.HTTPMatch {
+	step, base := len(bases), bases[0]
+	if len(rule.Matches)%step != 0 {
+		step, base = 1, gatewayv1.HTTPRouteMatch{}
+	}
+	var out []trancheapi.HTTPMatch
+	for k := 0; k < len(rule.Matches); k += step {
+		m := rule.Matches[k]
+		out = append(out, decodeMatch(trimPrefix(m.Headers, base.Headers), trimPrefix(m.QueryParams, base.QueryParams)))
+	}
+	return out
+}
+
+func trimPrefix[T any](s, prefix []T) []T {
+	if len(prefix) <= len(s) && equality.Semantic.DeepEqual(s[:len(prefix)], prefix) {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+func decodeMatch(headers []gatewayv1.HTTPHeaderMatch, queryParams []gatewayv1.HTTPQueryParamMatch) trancheapi.HTTPMatch {
+	var m trancheapi.HTTPMatch
+	for _, h := range headers {
+		regex := ptr.Deref(h.Type, gatewayv1.HeaderMatchExact) == gatewayv1.HeaderMatchRegularExpression
+		if cookie, ok := decodeCookie(string(h.Name), regex, h.Value); ok {
+			m.Cookies = append(m.Cookies, cookie)
+			continue
+		}
+		m.Headers = append(m.Headers, decodeValue(string(h.Name), regex, h.Value))
+	}
+	for _, q := range queryParams {
+		regex := ptr.Deref(q.Type, gatewayv1.QueryParamMatchExact) == gatewayv1.QueryParamMatchRegularExpression
+		m.QueryParams = append(m.QueryParams, decodeValue(string(q.Name), regex, q.Value))
+	}
+	return m
+}
+
+// decodeValue inverts encodeValue; a regular expression it did not write (a person's) is
+// read as a RegularExpression as it stands.
+func decodeValue(name string, regex bool, value string) trancheapi.StringMatch {
+	if !regex {
+		return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
+	}
+	if inner, ok := ungroup(value); ok {
+		return trancheapi.StringMatch{Name: name, Value: inner, Type: trancheapi.MatchRegularExpression}
+	}
+	if quoted, ok := strings.CutPrefix(value, "^"); ok {
+		if quoted, ok = strings.CutSuffix(quoted, ".*"); ok {
+			if literal, ok := unquoteMeta(quoted); ok {
+				return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchPrefix}
+			}
+		}
+	}
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
+}
+
+// decodeCookie reads a cookie match back from a Cookie header match it wrote.
+func decodeCookie(header string, regex bool, value string) (trancheapi.StringMatch, bool) {
+	if !regex || !strings.EqualFold(header, cookieHeader) {
+		return trancheapi.StringMatch{}, false
+	}
+	rest, ok := strings.CutPrefix(value, cookieBefore)
+	if !ok {
+		return trancheapi.StringMatch{}, false
+	}
+	if rest, ok = strings.CutSuffix(rest, cookieAfter); !ok {
+		return trancheapi.StringMatch{}, false
+	}
+	quotedName, v, ok := strings.Cut(rest, "=")
+	name, nameOK := unquoteMeta(quotedName)
+	if !ok || !nameOK {
+		return trancheapi.StringMatch{}, false
+	}
+	if inner, ok := ungroup(v); ok {
+		return trancheapi.StringMatch{Name: name, Value: inner, Type: trancheapi.MatchRegularExpression}, true
+	}
+	if quoted, ok := strings.CutSuffix(v, prefixRest); ok {
+		if literal, ok := unquoteMeta(quoted); ok {
+			return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchPrefix}, true
+		}
+	}
+	if literal, ok := unquoteMeta(v); ok {
+		return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchExact}, true
+	}
+	return trancheapi.StringMatch{}, false
+}
+
+func ungroup(value string) (string, bool) {
+	if inner, ok := strings.CutPrefix(value, "(?:"); ok {
+		return strings.CutSuffix(inner, ")")
+	}
+	return "", false
+}
+
+// unquoteMeta inverts regexp.QuoteMeta: it reports false for a string QuoteMeta cannot have
+// written, such as one with an unescaped metacharacter.
+func unquoteMeta(quoted string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(quoted); i++ {
+		if quoted[i] == '\\' && i+1 < len(quoted) {
+			i++
+		}
+		b.WriteByte(quoted[i])
+	}
+	literal := b.String()
+	return literal, regexp.QuoteMeta(literal) == quoted
+}

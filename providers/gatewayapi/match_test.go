@@ -1,0 +1,116 @@
+package gatewayapi
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+var testTarget = target{namespace: "shop", primary: "podinfo-primary", canary: "podinfo-canary", port: 80}
+
+func exact(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
+}
+
+func prefix(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchPrefix}
+}
+
+func regex(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
+}
+
+// TestMatchesReadBack checks that what SetRoutes writes, Routes reads back exactly, also for
+// values that look like the encoding of another comparison.
+func TestMatchesReadBack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match trancheapi.HTTPMatch
+	}{
+		{"exact header", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{exact("x-canary", "true")}}},
+		{"exact header that looks like a regex", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{exact("x-v", "^a.*")}}},
+		{"prefix header", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("user-agent", "Mozilla/5.0 (X11")}}},
+		{"regex that looks like a prefix", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{regex("x-v", "^abc.*")}}},
+		{"regex with alternatives", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{regex("x-v", "a|b")}}},
+		{"query params", trancheapi.HTTPMatch{QueryParams: []trancheapi.StringMatch{exact("beta", "1"), prefix("v", "2."), regex("w", "[0-9]+")}}},
+		{"exact cookie", trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}},
+		{"prefix cookie with metacharacters", trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{prefix("a.b", "x[1]")}}},
+		{"regex cookie", trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{regex("group", "(a|b)-[0-9]")}}},
+		{"a Cookie header of the user's", trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{regex("Cookie", ".*x=1.*")}}},
+		{"everything", trancheapi.HTTPMatch{
+			Headers:     []trancheapi.StringMatch{exact("x-a", "1"), prefix("x-b", "2")},
+			Cookies:     []trancheapi.StringMatch{exact("c", "3")},
+			QueryParams: []trancheapi.StringMatch{regex("q", "4+")},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, main := range []gatewayv1.HTTPRouteRule{
+				{}, // a rule without matches serves every path
+				{Matches: []gatewayv1.HTTPRouteMatch{
+					{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To("/api")},
+						Headers: []gatewayv1.HTTPHeaderMatch{{Name: "x-tenant", Value: "a"}}},
+					{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchExact), Value: ptr.To("/health")}},
+				}},
+			} {
+				match := []trancheapi.HTTPMatch{tc.match, {Headers: []trancheapi.StringMatch{exact("x-second", "1")}}}
+				rule, err := matchRule(main, testTarget, match)
+				require.NoError(t, err)
+				assert.Len(t, rule.Matches, len(match)*len(baseMatches(main)))
+				assert.Equal(t, match, decodeMatches(rule, baseMatches(main)))
+			}
+		})
+	}
+}
+
+// TestEncodedRegularExpressionsMatch runs the regular expressions the encoding writes, both
+// the way Envoy does (the whole value) and the way Traefik does (anywhere in the value, but
+// the encoding anchors itself).
+func TestEncodedRegularExpressionsMatch(t *testing.T) {
+	for _, tc := range []struct {
+		match      trancheapi.HTTPMatch
+		value      string
+		wantsMatch bool
+	}{
+		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "v1.2", true},
+		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "v1x2", false},
+		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "xv1.2", false},
+		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{regex("h", "a|b")}}, "b", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "tester=yes", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1; tester=yes; b=2", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1;tester=yes", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1; tester=yesno", false},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "atester=yes", false},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=tester=yes", false},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{prefix("tester", "team-")}}, "x=1; tester=team-a; y=2", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{prefix("tester", "team-")}}, "tester=teams", false},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{regex("g", "a|b")}}, "x=1; g=b", true},
+		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{regex("g", "a|b")}}, "x=1; g=c", false},
+	} {
+		headers, err := headerMatches(tc.match)
+		require.NoError(t, err)
+		require.Len(t, headers, 1)
+		require.Equal(t, gatewayv1.HeaderMatchRegularExpression, *headers[0].Type)
+		anywhere := regexp.MustCompile(headers[0].Value)
+		whole := regexp.MustCompile("^(?:" + headers[0].Value + ")$")
+		assert.Equal(t, tc.wantsMatch, anywhere.MatchString(tc.value), "%s against %q", headers[0].Value, tc.value)
+		assert.Equal(t, tc.wantsMatch, whole.MatchString(tc.value), "%s against %q, whole", headers[0].Value, tc.value)
+	}
+}
+
+func TestMirrorPercentOfAFraction(t *testing.T) {
+	rule := gatewayv1.HTTPRouteRule{}
+	setMirror(&rule, testTarget, 40)
+	assert.Equal(t, int32(40), mirrorPercent(rule, testTarget))
+	rule.Filters[0].RequestMirror.Percent = nil
+	assert.Equal(t, int32(100), mirrorPercent(rule, testTarget), "no percent nor fraction mirrors everything")
+	rule.Filters[0].RequestMirror.Fraction = &gatewayv1.Fraction{Numerator: 1, Denominator: ptr.To[int32](3)}
+	assert.Equal(t, int32(33), mirrorPercent(rule, testTarget))
+	setMirror(&rule, testTarget, 0)
+	assert.Empty(t, rule.Filters)
+}

@@ -1,0 +1,163 @@
+package gatewayapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// Router splits traffic with the HTTPRoute named after the Rollout (see the package
+// documentation for the parts of it Tranche owns). The client's scheme must know Gateway
+// API's v1 types and Tranche's.
+type Router struct {
+	c client.Client
+}
+
+var _ providers.Router = (*Router)(nil)
+
+// New returns the gatewayAPI Router. It is a providers.Factory.
+func New(c client.Client) providers.Router {
+	return &Router{c: c}
+}
+
+// Reconcile creates the route, sending everything to the primary, or brings an existing
+// one's parentRefs, hostnames and Tranche's rule in line with the spec. It keeps the split:
+// the weights, the mirror filter and what the match rule matches; the match rule is
+// rewritten from Tranche's rule, so that a user's edit of that rule reaches matching requests
+// too. A route of the same name that the Rollout does not control is an error: Tranche does
+// not take over a route it did not create.
+func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
+	t, err := targetOf(ro)
+	if err != nil {
+		return err
+	}
+	err = r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
+		main := ensureRoute(route, ro, t)
+		if i := matchRuleIndex(route); i >= 0 {
+			match := decodeMatches(route.Spec.Rules[i], baseMatches(route.Spec.Rules[main]))
+			return setMatchRule(route, main, t, match)
+		}
+		return nil
+	})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	return r.create(ctx, ro, t)
+}
+
+func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) error {
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
+	ensureRoute(route, ro, t)
+	// Controlled by the Rollout, the route is deleted with it by the garbage collector.
+	if err := controllerutil.SetControllerReference(ro, route, r.c.Scheme()); err != nil {
+		return fmt.Errorf("making the Rollout own its HTTPRoute: %w", err)
+	}
+	err := r.c.Create(ctx, route)
+	if apierrors.IsAlreadyExists(err) {
+		// Created since the read, by another reconcile: bring that one in line instead.
+		return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
+			ensureRoute(route, ro, t)
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("creating HTTPRoute %s/%s: %w", route.Namespace, route.Name, err)
+	}
+	return nil
+}
+
+// SetRoutes writes the weights of Tranche's backendRefs, its mirror filter and its match
+// rule, and also brings the parts Reconcile owns in line, since it holds the route anyway. A
+// missing route is an error (Reconcile creates it). Nothing is written when the route already
+// says what routes says.
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+	if err := routes.Validate(); err != nil {
+		return err
+	}
+	t, err := targetOf(ro)
+	if err != nil {
+		return err
+	}
+	return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
+		main := ensureRoute(route, ro, t)
+		setWeights(&route.Spec.Rules[main], t, routes.CanaryWeight)
+		setMirror(&route.Spec.Rules[main], t, routes.MirrorPercent)
+		return setMatchRule(route, main, t, routes.Match)
+	})
+}
+
+// Routes reads the split back from the route: the canary's share of Tranche's two
+// backendRefs' weights, its mirror filter and its match rule. A missing route is an error
+// satisfying apierrors.IsNotFound.
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+	t, err := targetOf(ro)
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	route := &gatewayv1.HTTPRoute{}
+	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
+		return providers.Routes{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	if err := controlled(route, ro); err != nil {
+		return providers.Routes{}, err
+	}
+	main := tranchesRule(route, t)
+	if main < 0 {
+		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s has no rule with a backendRef to the Service %s: %w", ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
+	}
+	rule := route.Spec.Rules[main]
+	weight, err := canaryWeight(rule, t)
+	if err != nil {
+		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s: %w: %w", ro.Namespace, ro.Name, err, providers.ErrUnreadable)
+	}
+	routes := providers.Routes{CanaryWeight: weight, MirrorPercent: mirrorPercent(rule, t)}
+	if i := matchRuleIndex(route); i >= 0 {
+		routes.Match = decodeMatches(route.Spec.Rules[i], baseMatches(rule))
+	}
+	return routes, nil
+}
+
+// Finalize sends everything to the primary and removes the match rule and the mirror filter.
+// It leaves the route in place: the garbage collector deletes it with the Rollout, unless the
+// user deleted the Rollout leaving its dependents (orphan propagation), in which case the
+// route keeps serving the primary, as orphaning asks. A route that is gone or not the
+// Rollout's has nothing to hand back.
+func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
+	err := r.SetRoutes(ctx, ro, providers.Routes{})
+	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+		return nil
+	}
+	return err
+}
+
+// update changes the Rollout's route through providers.Update, after checking that the
+// Rollout controls it.
+func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*gatewayv1.HTTPRoute) error) error {
+	_, err := providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+		if err := controlled(route, ro); err != nil {
+			return err
+		}
+		return mutate(route)
+	})
+	if err != nil {
+		return fmt.Errorf("updating HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return nil
+}
+
+func controlled(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout) error {
+	if metav1.IsControlledBy(route, ro) {
+		return nil
+	}
+	return fmt.Errorf("HTTPRoute %s/%s is %w %s: Tranche does not take over a route it did not create: delete it, or give the Rollout another name",
+		route.Namespace, route.Name, errNotControlled, ro.Name)
+}

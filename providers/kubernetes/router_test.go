@@ -1,0 +1,123 @@
+package kubernetes_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/kubernetes"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+var cp *harness.ControlPlane
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.Main(m, &cp, harness.Options{}))
+}
+
+func newRollout(t *testing.T) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "frontend"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
+		},
+	}
+}
+
+func apexKey(ro *trancheapi.Rollout) client.ObjectKey {
+	return client.ObjectKey{Namespace: ro.Namespace, Name: providers.Services(ro).Apex}
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, cp.Client, newRollout, kubernetes.New, conformance.Capabilities{
+		Weights: []int32{0, 100},
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
+			key := apexKey(ro)
+			return []client.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
+		},
+		Foreign: conformance.ForeignEdit{Add: addTeamLabel, Check: checkTeamLabel},
+	})
+}
+
+// addTeamLabel labels and annotates the apex Service, as a user (or a policy tool) would.
+func addTeamLabel(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+	svc := &corev1.Service{}
+	require.NoError(t, c.Get(ctx, apexKey(ro), svc))
+	svc.Labels["team"] = "shop"
+	svc.Annotations = map[string]string{"example.com/oncall": "shop-team"}
+	require.NoError(t, c.Update(ctx, svc))
+}
+
+func checkTeamLabel(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+	t.Helper()
+	svc := &corev1.Service{}
+	require.NoError(t, c.Get(ctx, apexKey(ro), svc))
+	assert.Equal(t, "shop", svc.Labels["team"])
+	assert.Equal(t, "shop-team", svc.Annotations["example.com/oncall"])
+}
+
+func TestReconcileNamesTheMissingService(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	apex, primary, _ := providers.DesiredServices(ro, map[string]string{"app": "podinfo-primary"}, map[string]string{"app": "podinfo"})
+	require.NoError(t, cp.Client.Create(ctx, apex))
+	require.NoError(t, cp.Client.Create(ctx, primary))
+
+	router := kubernetes.New(cp.Client)
+	err := router.Reconcile(ctx, ro)
+	require.Error(t, err)
+	assert.True(t, apierrors.IsNotFound(err), "%v", err)
+	assert.Contains(t, err.Error(), "canary Service "+ro.Namespace+"/podinfo-canary")
+	require.Error(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 100}))
+}
+
+func TestRoutesRefusesASelectorOfNeither(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	apex, primary, canary := providers.DesiredServices(ro, map[string]string{"app": "podinfo-primary"}, map[string]string{"app": "podinfo"})
+	apex.Spec.Selector = map[string]string{"tier": "something-else"}
+	for _, svc := range []*corev1.Service{apex, primary, canary} {
+		require.NoError(t, cp.Client.Create(ctx, svc))
+	}
+	router := kubernetes.New(cp.Client)
+	_, err := router.Routes(ctx, ro)
+	require.ErrorContains(t, err, "is neither the primary's")
+	require.ErrorIs(t, err, providers.ErrUnreadable, "a selector of neither is repairable")
+
+	// SetRoutes repairs it, replacing the whole selector rather than merging into it.
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 100}))
+	got := &corev1.Service{}
+	require.NoError(t, cp.Client.Get(ctx, apexKey(ro), got))
+	assert.Equal(t, map[string]string{"app": "podinfo"}, got.Spec.Selector)
+}
+
+func TestFinalizeWithoutServicesIsDone(t *testing.T) {
+	ro := newRollout(t)
+	require.NoError(t, kubernetes.New(cp.Client).Finalize(t.Context(), ro))
+}
+
+func TestFinalizeWithoutTheCanaryService(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	apex, primary, _ := providers.DesiredServices(ro, map[string]string{"app": "podinfo-primary"}, map[string]string{"app": "podinfo"})
+	apex.Spec.Selector = map[string]string{"app": "podinfo"} // on the canary, whose Service is gone
+	require.NoError(t, cp.Client.Create(ctx, apex))
+	require.NoError(t, cp.Client.Create(ctx, primary))
+
+	require.NoError(t, kubernetes.New(cp.Client).Finalize(ctx, ro))
+	got := &corev1.Service{}
+	require.NoError(t, cp.Client.Get(ctx, apexKey(ro), got))
+	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, got.Spec.Selector)
+}

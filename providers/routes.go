@@ -1,0 +1,50 @@
+package providers
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported is wrapped by the errors of a Router asked for something its data plane
+// cannot do, such as a 5% split with plain Services. The API rejects most such Rollouts
+// already; this error is for what slips through (and says what the provider cannot do).
+var ErrUnsupported = errors.New("not supported by this provider")
+
+// ErrUnreadable is wrapped by Routes when the routing objects exist but do not describe a
+// split it can read (a person edited them by hand, Tranche's rule was deleted). SetRoutes
+// repairs them, so a caller sets the split it wants rather than giving up.
+var ErrUnreadable = errors.New("routes cannot be read as a split")
+
+// Validate reports a Routes whose percents are outside 0 to 100. Every Router calls it first,
+// so that a bad value from the controller is an error rather than a strange route.
+func (r Routes) Validate() error {
+	if r.CanaryWeight < 0 || r.CanaryWeight > 100 {
+		return fmt.Errorf("canary weight %d is not a percent between 0 and 100", r.CanaryWeight)
+	}
+	if r.MirrorPercent < 0 || r.MirrorPercent > 100 {
+		return fmt.Errorf("mirror percent %d is not between 0 and 100", r.MirrorPercent)
+	}
+	return nil
+}
+
+// Split returns the weights to give the primary and the canary backends for a canary weight
+// in percent. Writing weights that add up to 100 keeps a route readable by a person: the
+// canary's weight is its percent.
+func Split(canaryWeight int32) (primary, canary int32) {
+	return 100 - canaryWeight, canaryWeight
+}
+
+// CanaryPercent is the canary's share of the two weights, in percent rounded to the nearest
+// integer. Data planes accept any weights (a person may write 3 and 1), so the percent is
+// computed rather than read. Two zero weights send requests nowhere, which no Routes can
+// express: that is an error.
+func CanaryPercent(primaryWeight, canaryWeight int32) (int32, error) {
+	if primaryWeight < 0 || canaryWeight < 0 {
+		return 0, fmt.Errorf("negative weight (primary %d, canary %d)", primaryWeight, canaryWeight)
+	}
+	sum := int64(primaryWeight) + int64(canaryWeight)
+	if sum == 0 {
+		return 0, errors.New("the primary and the canary both have weight 0: no request reaches either")
+	}
+	return int32((int64(canaryWeight)*100 + sum/2) / sum), nil
+}

@@ -1,0 +1,102 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Labels every object Tranche creates for a Rollout carries, so that a person (or a label
+// selector) can tell them from the user's own objects.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelRollout   = "tranche.dev/rollout"
+	managedByValue = "tranche"
+)
+
+// defaultPortName is the Services' port name when spec.service.portName is empty. The API
+// defaults it too; the builder does not rely on that, so it works on an undefaulted object.
+const defaultPortName = "http"
+
+// Labels returns the labels of the objects Tranche creates for the Rollout. The map is new
+// on every call, so a caller may change it.
+func Labels(ro *trancheapi.Rollout) map[string]string {
+	return map[string]string{LabelManagedBy: managedByValue, LabelRollout: ro.Name}
+}
+
+// DesiredServices builds the Rollout's three ClusterIP Services (see Services for their
+// names): the apex Service, which clients call, and the primary Service both select
+// primarySelector; the canary Service selects canarySelector. The apex Service's selector is
+// the controller's only at creation: afterwards it belongs to the Router, which may point it
+// at the canary (blue/green). The Services carry no owner reference; the caller sets one.
+func DesiredServices(ro *trancheapi.Rollout, primarySelector, canarySelector map[string]string) (apex, primary, canary *corev1.Service) {
+	names := Services(ro)
+	return service(ro, names.Apex, primarySelector),
+		service(ro, names.Primary, primarySelector),
+		service(ro, names.Canary, canarySelector)
+}
+
+func service(ro *trancheapi.Rollout, name string, selector map[string]string) *corev1.Service {
+	spec := ro.Spec.Service
+	portName := spec.PortName
+	if portName == "" {
+		portName = defaultPortName
+	}
+	targetPort := intstr.FromInt32(spec.Port)
+	if spec.TargetPort != nil {
+		targetPort = *spec.TargetPort
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name, Labels: Labels(ro)},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: maps.Clone(selector),
+			Ports: []corev1.ServicePort{{
+				Name:       portName,
+				Protocol:   corev1.ProtocolTCP,
+				Port:       spec.Port,
+				TargetPort: targetPort,
+			}},
+		},
+	}
+}
+
+// ServiceObjects are a Rollout's three Services as the cluster has them.
+type ServiceObjects struct {
+	Apex, Primary, Canary *corev1.Service
+}
+
+// GetServices reads the Rollout's three Services. A missing one is an error that names it and
+// satisfies apierrors.IsNotFound: the controller creates them before it asks a Router to
+// route, so a missing one means that step has not run (or a person deleted it).
+func GetServices(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (ServiceObjects, error) {
+	names := Services(ro)
+	var objs ServiceObjects
+	for _, s := range []struct {
+		role, name string
+		into       **corev1.Service
+	}{
+		{"apex", names.Apex, &objs.Apex},
+		{"primary", names.Primary, &objs.Primary},
+		{"canary", names.Canary, &objs.Canary},
+	} {
+		svc := &corev1.Service{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: s.name}, svc); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ServiceObjects{}, fmt.Errorf("the %s Service %s/%s does not exist (the controller creates it before routing): %w",
+					s.role, ro.Namespace, s.name, err)
+			}
+			return ServiceObjects{}, fmt.Errorf("reading the %s Service %s/%s: %w", s.role, ro.Namespace, s.name, err)
+		}
+		*s.into = svc
+	}
+	return objs, nil
+}

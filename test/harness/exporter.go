@@ -1,0 +1,74 @@
+package harness
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Exporter serves request metrics that tests set by hand, for a real Prometheus to scrape:
+// a test decides the error rate and the latency a "service" shows, and so what a metric
+// query returns.
+type Exporter struct {
+	server    *http.Server
+	listener  net.Listener
+	requests  *prometheus.CounterVec
+	durations *prometheus.HistogramVec
+}
+
+// NewExporter serves /metrics on a free port of 127.0.0.1, from a registry of its own (so no
+// Go runtime metrics, and two exporters in one test binary do not clash).
+func NewExporter() (*Exporter, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tranche_test_requests_total",
+		Help: "Requests the test says a service answered, by status code.",
+	}, []string{"namespace", "service", "code"})
+	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tranche_test_request_duration_seconds",
+		Help:    "How long the test says a service took to answer.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"namespace", "service"})
+	registry := prometheus.NewRegistry()
+	if err := errors.Join(registry.Register(requests), registry.Register(durations)); err != nil {
+		return nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	e := &Exporter{
+		server:    &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		listener:  listener,
+		requests:  requests,
+		durations: durations,
+	}
+	go func() { _ = e.server.Serve(listener) }()
+	return e, nil
+}
+
+// Serve records that service in namespace answered n requests with code, each taking d.
+// n may be 0: the series then exist with the value 0, as for a canary that got no traffic.
+func (e *Exporter) Serve(namespace, service string, n int, code int, d time.Duration) {
+	e.requests.WithLabelValues(namespace, service, strconv.Itoa(code)).Add(float64(n))
+	observer := e.durations.WithLabelValues(namespace, service)
+	for i := 0; i < n; i++ {
+		observer.Observe(d.Seconds())
+	}
+}
+
+// Address is the host:port to scrape, for PrometheusOptions.Targets.
+func (e *Exporter) Address() string {
+	return e.listener.Addr().String()
+}
+
+// Close stops serving.
+func (e *Exporter) Close() error {
+	return e.server.Close()
+}
