@@ -60,6 +60,11 @@ test: verify vet envtest-assets prometheus ## Run all tests against a real contr
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: bench
+bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.
+	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -run '^$$' -bench . -benchtime 1x ./controllers/ | grep -E '^(BENCH|Benchmark|ok|FAIL)'
+
 ##@ Build
 
 .PHONY: build

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,16 +66,16 @@ func canaryRollout(ns string) *trancheapi.Rollout {
 
 // engineEnv is one scenario's namespace with its target, template and traffic.
 type engineEnv struct {
-	t       *testing.T
+	t       testing.TB
 	ns      string
 	ro      *trancheapi.Rollout
 	weights *weightLog
+	traffic *traffic
 }
 
-// startScenario creates the target, the error-rate template on prometheusURL and the
-// Rollout, starts traffic and a recorder of the route's weights, and waits until the
-// Rollout is Initialized.
-func startScenario(t *testing.T, prom *harness.Prometheus, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
+// startScenario creates the target, the error-rate template on prom and the Rollout, starts
+// traffic and a recorder of the route's weights, and waits until the Rollout is Initialized.
+func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -88,16 +89,20 @@ func startScenario(t *testing.T, prom *harness.Prometheus, exporter *harness.Exp
 		},
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
-	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}}
-	go generateTraffic(ctx, exporter, ns, ro.Spec.TargetRef.Name)
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{}}
+	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
 	go env.weights.record(ctx, ns, ro.Name)
 	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
 	return env
 }
 
-// generateTraffic plays the data plane's request counters: every 100 ms the canary serves
-// 20 requests while it runs, 30% of them failing when it runs the bad image.
-func generateTraffic(ctx context.Context, exporter *harness.Exporter, ns, target string) {
+// traffic plays the data plane's request counters: every 100 ms, 100 requests split by the
+// weights the HTTPRoute says; the canary's fail 30% of the time when it runs the bad image.
+type traffic struct {
+	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
+}
+
+func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -106,23 +111,27 @@ func generateTraffic(ctx context.Context, exporter *harness.Exporter, ns, target
 			return
 		case <-tick.C:
 		}
+		weight, ok := routeCanaryWeight(ctx, ns, route)
 		d := &appsv1.Deployment{}
-		if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d); err != nil || ptr.Deref(d.Spec.Replicas, 1) == 0 {
+		if !ok || weight == 0 || cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) != nil {
 			continue
 		}
-		errors := 0
+		n, failed := int(weight), 0
 		if d.Spec.Template.Spec.Containers[0].Image == badImage {
-			errors = 6
+			failed = max(n*3/10, 1)
+			tr.firstBad.CompareAndSwap(0, time.Now().UnixNano())
 		}
-		exporter.Serve(ns, target+"-canary", 20-errors, 200, 20*time.Millisecond)
-		exporter.Serve(ns, target+"-canary", errors, 500, 20*time.Millisecond)
+		exporter.Serve(ns, target+"-canary", n-failed, 200, 20*time.Millisecond)
+		exporter.Serve(ns, target+"-canary", failed, 500, 20*time.Millisecond)
 	}
 }
 
-// weightLog records every distinct canary weight the HTTPRoute was seen with, in order.
+// weightLog records every distinct canary weight the HTTPRoute was seen with, in order,
+// and when.
 type weightLog struct {
 	mu   sync.Mutex
 	seen []int32
+	at   []time.Time
 }
 
 func (l *weightLog) record(ctx context.Context, ns, name string) {
@@ -153,7 +162,20 @@ func (l *weightLog) add(w int32) {
 	defer l.mu.Unlock()
 	if len(l.seen) == 0 || l.seen[len(l.seen)-1] != w {
 		l.seen = append(l.seen, w)
+		l.at = append(l.at, time.Now())
 	}
+}
+
+// firstAfter is when the route first had weight w after t; zero if it has not.
+func (l *weightLog) firstAfter(w int32, t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, seen := range l.seen {
+		if seen == w && l.at[i].After(t) {
+			return l.at[i]
+		}
+	}
+	return time.Time{}
 }
 
 func (l *weightLog) list() []int32 {

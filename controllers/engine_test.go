@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,6 +36,15 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s = %s: %s", c.Metric, c.Value, c.Message)
 	}
 	waitForEvent(t, ro, "Promoted")
+
+	// The manager's metrics tell the same story.
+	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutPhase.WithLabelValues(e.ns, "podinfo", "Succeeded")))
+	assert.Equal(t, 0.0, testutil.ToFloat64(rolloutPhase.WithLabelValues(e.ns, "podinfo", "Progressing")))
+	assert.Equal(t, 0.0, testutil.ToFloat64(canaryWeight.WithLabelValues(e.ns, "podinfo")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutInfo.WithLabelValues(e.ns, "podinfo", "gatewayAPI", ro.Status.StableRevision, ro.Status.CanaryRevision)))
+	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass")), 3.0, "one run per step at least")
+	assert.Equal(t, 0.0, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Fail")))
+	assert.Equal(t, 1, testutil.CollectAndCount(rolloutDuration.MustCurryWith(prometheus.Labels{"namespace": e.ns})), "one finished rollout timed")
 }
 
 func TestBadCanaryIsRolledBackAtFivePercent(t *testing.T) {

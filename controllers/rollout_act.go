@@ -71,6 +71,7 @@ func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout
 			kind = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(ro, nil, kind, e.reason, "Rollout", "%s", e.message)
+		r.notifyWebhooks(ctx, ro, trancheapi.WebhookEvent, e.reason+": "+e.message)
 	}
 	for _, hook := range p.hooks {
 		r.notifyWebhooks(ctx, ro, hook, p.status.Message)

@@ -77,13 +77,13 @@ func (cp *ControlPlane) CreateNamespace(ctx context.Context, name string) error 
 
 // Deployment is a minimal Deployment of one container whose pods carry the label app=name.
 func Deployment(namespace, name, image string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			// Two maps: a test that edits the pod labels must not change the selector.
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
 			},
 		},

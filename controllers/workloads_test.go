@@ -1,0 +1,81 @@
+package controllers
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+func TestRevisionFollowsThePodTemplate(t *testing.T) {
+	a := harness.Deployment("shop", "podinfo", "podinfo:1")
+	b := harness.Deployment("shop", "podinfo", "podinfo:1")
+	b.Spec.Replicas = ptr.To[int32](7) // not part of the template
+	assert.Equal(t, revisionOf(a.Spec.Template), revisionOf(b.Spec.Template))
+	assert.Len(t, revisionOf(a.Spec.Template), 10)
+
+	c := harness.Deployment("shop", "podinfo", "podinfo:2")
+	assert.NotEqual(t, revisionOf(a.Spec.Template), revisionOf(c.Spec.Template))
+	d := harness.Deployment("shop", "podinfo", "podinfo:1")
+	d.Spec.Template.Annotations = map[string]string{"restartedAt": "now"}
+	assert.NotEqual(t, revisionOf(a.Spec.Template), revisionOf(d.Spec.Template), "a restart is a new revision")
+}
+
+func TestDesiredPrimary(t *testing.T) {
+	ro := &trancheapi.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}}
+	target := harness.Deployment("shop", "podinfo", "podinfo:1")
+	target.Spec.Template.Labels["tier"] = "frontend"
+
+	primary, err := desiredPrimary(ro, target, 3)
+	require.NoError(t, err)
+	assert.Equal(t, "podinfo-primary", primary.Name)
+	assert.Equal(t, int32(3), *primary.Spec.Replicas)
+	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, primary.Spec.Selector.MatchLabels)
+	assert.Equal(t, map[string]string{"app": "podinfo-primary", "tier": "frontend"}, primary.Spec.Template.Labels,
+		"the selector labels are renamed so the canary Service never selects the primary's pods; others kept")
+	assert.Equal(t, revisionOf(target.Spec.Template), primary.Annotations[trancheapi.AnnotationRevision])
+	assert.Equal(t, "podinfo", target.Spec.Template.Labels["app"], "the target is not changed")
+	assert.Equal(t, "web", primary.Labels[trancheapi.LabelRollout])
+
+	target.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpExists}}
+	_, err = desiredPrimary(ro, target, 3)
+	require.ErrorContains(t, err, "must select its pods with matchLabels only")
+}
+
+func TestWorkloadReadiness(t *testing.T) {
+	ready := func(d *appsv1.Deployment) *appsv1.Deployment {
+		n := *d.Spec.Replicas
+		d.Generation, d.Status = 1, appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+		return d
+	}
+	base := func(replicas int32) *appsv1.Deployment {
+		d := harness.Deployment("shop", "podinfo", "podinfo:1")
+		d.Spec.Replicas = ptr.To(replicas)
+		return d
+	}
+	stale := ready(base(2))
+	stale.Generation = 2 // the Deployment controller has not seen the last change yet
+	unavailable := ready(base(2))
+	unavailable.Status.AvailableReplicas, unavailable.Status.ReadyReplicas = 1, 1
+
+	for name, tc := range map[string]struct {
+		d    *appsv1.Deployment
+		want bool
+	}{
+		"every replica ready":     {ready(base(2)), true},
+		"scaled to zero":          {ready(base(0)), false},
+		"change not yet observed": {stale, false},
+		"one replica not ready":   {unavailable, false},
+		"no status at all":        {base(2), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, workloadOf(tc.d, false).ready)
+		})
+	}
+}
