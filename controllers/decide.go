@@ -106,6 +106,8 @@ type decider struct {
 	w  world
 	st trancheapi.RolloutStatus // the status being decided
 	p  plan
+	// approval is true when a person approved the step waiting for it, in this decision.
+	approval bool
 }
 
 func (d *decider) run() {

@@ -41,6 +41,22 @@ func (d *decider) handleRequests() bool {
 		}
 		d.emit(true, "RequestIgnored", "Abort ignored: no rollout is under way")
 	}
+	if token := newRequest(ro, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote); token != "" {
+		d.st.HandledRequests.Promote = token
+		switch {
+		case strings.HasPrefix(token, trancheapi.PromoteFullPrefix) && isActive(d.st.Phase):
+			d.emit(false, "PromotedOnRequest", fmt.Sprintf("Skipping the remaining steps of revision %s on request", d.st.CanaryRevision))
+			d.st.Phase = trancheapi.PhasePromoting
+			d.promote()
+			return true
+		case d.st.Phase == trancheapi.PhaseWaitingApproval:
+			d.approval = true
+			d.emit(false, "Approved", fmt.Sprintf("Step %d approved on request", d.st.CurrentStep+1))
+		default:
+			// A promote that found nothing to approve must not approve a later gate.
+			d.emit(true, "RequestIgnored", "Promote ignored: the rollout is not waiting for approval")
+		}
+	}
 	paused := ro.Annotations[trancheapi.AnnotationPaused] == "true"
 	switch {
 	case paused && isActive(d.st.Phase):
@@ -200,7 +216,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 	if !d.lastRunPassed() {
 		return false // the next analysis run, already scheduled, decides
 	}
-	if step.Approval == trancheapi.ApprovalManual && !d.approved() {
+	if step.Approval == trancheapi.ApprovalManual && !d.approval {
 		d.st.Phase = trancheapi.PhaseWaitingApproval
 		d.say(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
 			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
@@ -218,17 +234,6 @@ func (d *decider) finishSteps() {
 	d.st.WaitingSince = nil
 	d.emit(false, "Promoting", fmt.Sprintf("All steps passed: promoting revision %s", d.st.CanaryRevision))
 	d.promote()
-}
-
-// approved consumes a new promote request; a "full:" one skips the remaining steps.
-func (d *decider) approved() bool {
-	token := newRequest(d.w.rollout, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote)
-	if token == "" {
-		return false
-	}
-	d.st.HandledRequests.Promote = token
-	d.emit(false, "Approved", fmt.Sprintf("Step %d approved on request", d.st.CurrentStep+1))
-	return true
 }
 
 // analysisDue is when the next analysis run is due: one interval after the step's routes

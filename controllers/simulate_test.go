@@ -332,6 +332,18 @@ func TestSimulations(t *testing.T) {
 			}
 			return w
 		},
+		"promote-early-then-full": func() *simWorld {
+			ro := simRollout(weightStep(10, time.Minute), weightStep(50, time.Minute),
+				trancheapi.Step{Weight: ptr.To[int32](100), Approval: trancheapi.ApprovalManual})
+			w := newSim(ro)
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				// Sent while nothing waits: ignored, and it must not approve the gate later.
+				at(90*time.Second, annotate(trancheapi.AnnotationPromote, "early")),
+				at(150*time.Second, annotate(trancheapi.AnnotationPromote, trancheapi.PromoteFullPrefix+"now")),
+			}
+			return w
+		},
 		"abort-then-retry": func() *simWorld {
 			w := newSim(canary())
 			w.script = []scripted{
