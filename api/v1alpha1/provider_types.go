@@ -55,10 +55,10 @@ type GatewayAPIProvider struct {
 }
 
 // ParentReference names a Gateway API parent: a Gateway, or a Service in mesh mode (GAMMA).
+// +kubebuilder:validation:XValidation:rule="!has(self.group) || (self.group == '' ? self.kind == 'Service' : self.kind == 'Gateway')",message="group is gateway.networking.k8s.io for a Gateway and \"\" for a Service; or leave it out"
 type ParentReference struct {
-	// group of the parent. Default: gateway.networking.k8s.io ("" for a Service).
+	// group of the parent. Default: gateway.networking.k8s.io for a Gateway, "" for a Service.
 	// +optional
-	// +kubebuilder:default="gateway.networking.k8s.io"
 	// +kubebuilder:validation:Enum=gateway.networking.k8s.io;""
 	Group *string `json:"group,omitempty"`
 

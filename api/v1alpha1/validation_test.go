@@ -132,6 +132,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			[]string{"spec.provider", "set exactly one provider"}},
 		{"gatewayAPI without parentRefs", validRollout, `{spec: {provider: {gatewayAPI: {parentRefs: null}}}}`,
 			[]string{"spec.provider.gatewayAPI.parentRefs", "Required value"}},
+		{"Service parent in the Gateway group", validRollout, `{spec: {provider: {gatewayAPI: {parentRefs: [{kind: Service, group: gateway.networking.k8s.io, name: web}]}}}}`,
+			[]string{"spec.provider.gatewayAPI.parentRefs[0]", `group is gateway.networking.k8s.io for a Gateway and "" for a Service`}},
 		{"istio option in the gatewayAPI block", validRollout, `{spec: {provider: {gatewayAPI: {trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}}}}`,
 			[]string{"spec.provider.gatewayAPI.trafficPolicy", "unknown field"}},
 		{"unknown istio TLS mode", validRollout, `{spec: {provider: {gatewayAPI: null, istio: {trafficPolicy: {tls: {mode: PLAINTEXT}}}}}}`,
