@@ -52,6 +52,8 @@ type plan struct {
 	events  []event
 	// hooks are the notification webhooks (PostRollout, Rollback) to call after acting.
 	hooks []trancheapi.WebhookType
+	// stalled, when set, is why the rollout cannot go on until its user acts.
+	stalled *problem
 	// analysed is true when an analysis run was recorded.
 	analysed bool
 	// ended is the phase a rollout ended in during this decision (Succeeded, Failed,
@@ -106,11 +108,21 @@ type decider struct {
 	w  world
 	st trancheapi.RolloutStatus // the status being decided
 	p  plan
-	// approval is true when a person approved the step waiting for it, in this decision.
-	approval bool
+	// approvalToken is a promote request for the step waiting for approval, recorded as
+	// handled only when the step moves on.
+	approvalToken string
 }
 
 func (d *decider) run() {
+	if d.w.primary == nil && d.st.StableRevision != "" && d.w.target.revision != d.st.StableRevision {
+		// The stable version's template lived only in the primary: rebuilding the primary
+		// from the target would make an untested revision stable.
+		d.p.stalled = &problem{reason: "PrimaryLost", message: fmt.Sprintf(
+			"the primary Deployment was deleted while the target runs revision %s, not the stable %s: "+
+				"set the target back to the stable version (Tranche then rebuilds the primary from it), or delete and recreate the Rollout to adopt the new one",
+			d.w.target.revision, d.st.StableRevision)}
+		return
+	}
 	if d.w.primary == nil || d.st.Phase == "" || d.st.Phase == trancheapi.PhaseInitializing {
 		d.initialize()
 		return
@@ -216,6 +228,9 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 // traffic to it and scales the canary down.
 func (d *decider) promote() {
 	switch {
+	case d.w.primary.revision != d.st.CanaryRevision && d.w.target.revision != d.st.CanaryRevision:
+		// The target moved on before its template was copied: the tested revision is gone.
+		d.restart()
 	case d.w.primary.revision != d.st.CanaryRevision:
 		d.say(fmt.Sprintf("Promoting revision %s: updating the primary", d.st.CanaryRevision))
 		d.p.action = action{kind: actUpdatePrimary}
@@ -249,6 +264,7 @@ func (d *decider) setRoutes(r providers.Routes) {
 	d.p.action = action{kind: actSetRoutes, routes: r}
 	d.st.CanaryWeight = r.CanaryWeight
 	d.st.StepStartedAt = nil
+	d.st.WaitingSince = nil // the rollout moved: whatever it waited for is over
 	d.p.requeue = routeCheckDelay
 }
 

@@ -20,60 +20,6 @@ const (
 	keptChecks = 10
 )
 
-// handleRequests acts on new requests from people; it returns true when that decided the
-// reconcile.
-func (d *decider) handleRequests() bool {
-	ro := d.w.rollout
-	if token := newRequest(ro, trancheapi.AnnotationRetry, d.st.HandledRequests.Retry); token != "" {
-		d.st.HandledRequests.Retry = token
-		if d.st.Phase == trancheapi.PhaseFailed || d.st.Phase == trancheapi.PhaseAborted {
-			d.emit(false, "RetryRequested", fmt.Sprintf("Retrying revision %s", d.w.target.revision))
-			d.start()
-			return true
-		}
-		d.emit(true, "RequestIgnored", "Retry ignored: the rollout has not failed")
-	}
-	if token := newRequest(ro, trancheapi.AnnotationAbort, d.st.HandledRequests.Abort); token != "" {
-		d.st.HandledRequests.Abort = token
-		if isActive(d.st.Phase) {
-			d.rollback(trancheapi.PhaseAborted, "aborted on request")
-			return true
-		}
-		d.emit(true, "RequestIgnored", "Abort ignored: no rollout is under way")
-	}
-	if token := newRequest(ro, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote); token != "" {
-		d.st.HandledRequests.Promote = token
-		switch {
-		case strings.HasPrefix(token, trancheapi.PromoteFullPrefix) && isActive(d.st.Phase):
-			d.emit(false, "PromotedOnRequest", fmt.Sprintf("Skipping the remaining steps of revision %s on request", d.st.CanaryRevision))
-			d.st.Phase = trancheapi.PhasePromoting
-			d.promote()
-			return true
-		case d.st.Phase == trancheapi.PhaseWaitingApproval:
-			d.approval = true
-			d.emit(false, "Approved", fmt.Sprintf("Step %d approved on request", d.st.CurrentStep+1))
-		default:
-			// A promote that found nothing to approve must not approve a later gate.
-			d.emit(true, "RequestIgnored", "Promote ignored: the rollout is not waiting for approval")
-		}
-	}
-	paused := ro.Annotations[trancheapi.AnnotationPaused] == "true"
-	switch {
-	case paused && isActive(d.st.Phase):
-		if d.st.Phase != trancheapi.PhasePaused {
-			d.emit(false, "Paused", "Paused on request")
-		}
-		d.st.Phase = trancheapi.PhasePaused
-		d.st.StepStartedAt = nil // the hold starts again on resume
-		d.say(fmt.Sprintf("Paused at step %d on request", d.st.CurrentStep+1))
-		return true
-	case !paused && d.st.Phase == trancheapi.PhasePaused:
-		d.emit(false, "Resumed", "Resumed on request")
-		d.st.Phase = trancheapi.PhaseProgressing
-	}
-	return false
-}
-
 // progress walks the steps: canary ready, routes set, hold with analysis, next step.
 func (d *decider) progress() {
 	if d.w.target.revision != d.st.CanaryRevision {
@@ -81,6 +27,10 @@ func (d *decider) progress() {
 		return
 	}
 	steps := d.w.rollout.Spec.EffectiveSteps()
+	if int(d.st.CurrentStep) >= len(steps) { // the spec lost steps mid-rollout
+		d.st.CurrentStep = int32(len(steps) - 1)
+		d.st.StepStartedAt = nil
+	}
 	for {
 		if !d.canaryServes() {
 			return
@@ -137,7 +87,6 @@ func (d *decider) canaryServes() bool {
 		d.wait(fmt.Sprintf("Waiting for the canary (revision %s) to be ready", d.st.CanaryRevision), progressDeadline(d.w.rollout))
 		return false
 	}
-	d.st.WaitingSince = nil
 	return true
 }
 
@@ -216,7 +165,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 	if !d.lastRunPassed() {
 		return false // the next analysis run, already scheduled, decides
 	}
-	if step.Approval == trancheapi.ApprovalManual && !d.approval {
+	if step.Approval == trancheapi.ApprovalManual && !d.approve() {
 		d.st.Phase = trancheapi.PhaseWaitingApproval
 		d.say(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
 			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
@@ -287,7 +236,7 @@ func (d *decider) lastRunPassed() bool {
 	if !hasAnalysis(d.w.rollout) {
 		return true
 	}
-	if d.st.LastAnalysisAt == nil || d.st.LastAnalysisAt.Before(d.st.StepStartedAt) {
+	if !d.ranThisStep() {
 		return false
 	}
 	for _, c := range d.st.LastChecks {
@@ -298,9 +247,16 @@ func (d *decider) lastRunPassed() bool {
 	return true
 }
 
+// ranThisStep reports whether the latest analysis run happened after the step started.
+// Stored times have second precision, so a run in the same second as the start of the step
+// might be the previous step's: it does not count.
+func (d *decider) ranThisStep() bool {
+	return d.st.LastAnalysisAt != nil && d.st.StepStartedAt != nil && d.st.LastAnalysisAt.After(d.st.StepStartedAt.Time)
+}
+
 // lastRunSummary describes the latest analysis run of this step for the status message.
 func (d *decider) lastRunSummary() string {
-	if !hasAnalysis(d.w.rollout) || d.st.LastAnalysisAt == nil || d.st.LastAnalysisAt.Before(d.st.StepStartedAt) {
+	if !hasAnalysis(d.w.rollout) || !d.ranThisStep() {
 		return ""
 	}
 	if d.lastRunPassed() {

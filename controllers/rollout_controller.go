@@ -24,6 +24,8 @@ const (
 	// staleRetryDelay is how soon a decision made from a stale Rollout is made again: about
 	// the time the cache takes to see our own last write.
 	staleRetryDelay = 100 * time.Millisecond
+	// resyncInterval is how often a Rollout with nothing due is looked at again.
+	resyncInterval = 5 * time.Minute
 )
 
 // RolloutReconciler reconciles Rollouts.
@@ -39,6 +41,9 @@ type RolloutReconciler struct {
 	PrometheusAddress string
 	// HTTPClient calls webhooks and Prometheus; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Concurrency is how many Rollouts are reconciled at once (default 1): a slow webhook
+	// or Prometheus holds up only its own Rollout's worker.
+	Concurrency int
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
@@ -84,7 +89,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	if p := refs.problem(); p != nil {
 		r.setStalled(ro, p)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.protectStable(ctx, ro)
 	}
 	router, err := r.Providers.For(r.Client, ro)
 	if err == nil {
@@ -108,6 +113,10 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		w = r.answer(ctx, ro, router, w, p.need)
 		p = decide(w)
 	}
+	if p.stalled != nil {
+		r.setStalled(ro, p.stalled)
+		return ctrl.Result{}, nil
+	}
 	// The decision is committed before it is acted on, under an optimistic lock: a decision
 	// made from a stale Rollout (the cache lags behind our own writes) fails to commit and is
 	// made again, rather than acting on an outdated status.
@@ -119,11 +128,38 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, err
 	}
 	before = ro.DeepCopy()
+	// Announced once committed: a failed action is retried, the news is not repeated.
+	r.announce(ctx, ro, p)
 	if err := r.act(ctx, ro, refs.target, router, p.action); err != nil {
 		return r.failed(ro, err)
 	}
-	r.announce(ctx, ro, p)
-	return ctrl.Result{RequeueAfter: p.requeue}, nil
+	return ctrl.Result{RequeueAfter: requeueAfter(p)}, nil
+}
+
+// requeueAfter is when to look again: when decide asked, else after resyncInterval, so that
+// a hand edit of a routing object (which is not watched) is repaired.
+func requeueAfter(p plan) time.Duration {
+	if p.requeue > 0 {
+		return p.requeue
+	}
+	return resyncInterval
+}
+
+// protectStable sends all traffic to the primary when a rollout under way cannot go on (its
+// target was deleted, say): the canary's share would otherwise go nowhere.
+func (r *RolloutReconciler) protectStable(ctx context.Context, ro *trancheapi.Rollout) error {
+	if !isActive(ro.Status.Phase) && ro.Status.Phase != trancheapi.PhasePromoting {
+		return nil
+	}
+	router, err := r.Providers.For(r.Client, ro)
+	if err != nil {
+		return nil // nothing was ever routed through an unknown provider
+	}
+	if err := router.SetRoutes(ctx, ro, providers.Routes{}); err != nil {
+		return err
+	}
+	ro.Status.CanaryWeight = 0
+	return nil
 }
 
 // failed records a transient failure; the reconcile is retried with backoff.

@@ -84,7 +84,7 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 		return false, err
 	}
 	_, err = providers.Update(ctx, r.Client, client.ObjectKeyFromObject(want), func(svc *corev1.Service) error {
-		if !metav1IsControlledBy(svc, ro) {
+		if !metav1.IsControlledBy(svc, ro) {
 			return specError{fmt.Errorf("Service %q exists and is not Tranche's: rename it, or delete it so that Tranche can create its own", svc.Name)}
 		}
 		svc.Spec.Ports = want.Spec.Ports
@@ -105,11 +105,6 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 		return true, nil
 	}
 	return false, err
-}
-
-func metav1IsControlledBy(obj client.Object, owner client.Object) bool {
-	ref := metav1.GetControllerOf(obj)
-	return ref != nil && ref.UID == owner.GetUID()
 }
 
 // restoreTarget gives the target the primary's replica count back, so that deleting a

@@ -48,19 +48,19 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout,
 // answer fetches what decide asked for: an analysis run, or a gate's answer.
 func (r *RolloutReconciler) answer(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, w world, n need) world {
 	if n.analysis {
-		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, router, w.now)}
+		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, router, w.now, w.target.revision)}
 	}
 	if n.gate != "" {
 		if w.gates == nil {
 			w.gates = map[trancheapi.WebhookType]gateAnswer{}
 		}
-		w.gates[n.gate] = r.askGate(ctx, ro, n.gate)
+		w.gates[n.gate] = r.askGate(ctx, ro, n.gate, w.target.revision)
 	}
 	return w
 }
 
 // runAnalysis evaluates every metric and calls every Rollout webhook once.
-func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time) []trancheapi.CheckResult {
+func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) []trancheapi.CheckResult {
 	at := metav1.NewTime(now)
 	var checks []trancheapi.CheckResult
 	for _, m := range ro.Spec.Analysis.Metrics {
@@ -75,7 +75,7 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 	}
 	for _, hook := range webhooksOf(ro, trancheapi.WebhookRollout) {
 		result := trancheapi.CheckResult{Metric: "webhook/" + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
-		if err := r.callWebhook(ctx, ro, hook, ""); err != nil {
+		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
 		}
 		checks = append(checks, result)
@@ -147,10 +147,11 @@ func varsFor(ro *trancheapi.Rollout) analysis.Vars {
 	}
 }
 
-// askGate calls every webhook of a gate type: the gate is open when all of them say yes.
-func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType) gateAnswer {
+// askGate calls every webhook of a gate type about the revision under test: the gate is
+// open when all of them say yes.
+func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType, revision string) gateAnswer {
 	for _, hook := range webhooksOf(ro, gate) {
-		if err := r.callWebhook(ctx, ro, hook, ""); err != nil {
+		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			return gateAnswer{message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
 		}
 	}
@@ -162,7 +163,7 @@ func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout,
 func (r *RolloutReconciler) notifyWebhooks(ctx context.Context, ro *trancheapi.Rollout, kind trancheapi.WebhookType, message string) {
 	log := ctrl.LoggerFrom(ctx)
 	for _, hook := range webhooksOf(ro, kind) {
-		payload := payloadFor(ro, hook, message) // built now: ro changes once this returns
+		payload := payloadFor(ro, hook, ro.Status.CanaryRevision, message) // built now: ro changes once this returns
 		go func() {
 			if err := analysis.CallWebhook(context.WithoutCancel(ctx), r.HTTPClient, hook.URL, timeoutOf(hook), payload); err != nil {
 				log.Info("Webhook failed", "webhook", hook.Name, "type", kind, "error", err.Error())
@@ -171,14 +172,15 @@ func (r *RolloutReconciler) notifyWebhooks(ctx context.Context, ro *trancheapi.R
 	}
 }
 
-func (r *RolloutReconciler) callWebhook(ctx context.Context, ro *trancheapi.Rollout, hook trancheapi.Webhook, message string) error {
-	return analysis.CallWebhook(ctx, r.HTTPClient, hook.URL, timeoutOf(hook), payloadFor(ro, hook, message))
+func (r *RolloutReconciler) callWebhook(ctx context.Context, hook trancheapi.Webhook, p analysis.Payload) error {
+	return analysis.CallWebhook(ctx, r.HTTPClient, hook.URL, timeoutOf(hook), p)
 }
 
-func payloadFor(ro *trancheapi.Rollout, hook trancheapi.Webhook, message string) analysis.Payload {
+// payloadFor is what a webhook is told about the Rollout and the revision under test.
+func payloadFor(ro *trancheapi.Rollout, hook trancheapi.Webhook, revision, message string) analysis.Payload {
 	return analysis.Payload{
 		Name: ro.Name, Namespace: ro.Namespace, Phase: string(ro.Status.Phase),
-		Revision: ro.Status.CanaryRevision, Type: string(hook.Type), Message: message, Metadata: hook.Metadata,
+		Revision: revision, Type: string(hook.Type), Message: message, Metadata: hook.Metadata,
 	}
 }
 

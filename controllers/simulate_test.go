@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -159,19 +160,23 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 			asked = append(asked, describeAnswer(obs, p.need))
 			p = decide(obs)
 		}
-		w.ro.Status = p.status
+		if p.stalled != nil {
+			fmt.Fprintf(&out, "%8s  stalled %s: %s\n", w.t, p.stalled.reason, p.stalled.message)
+			break
+		}
+		w.ro.Status = roundTrip(t, p.status)
 		w.checkInvariants(t, p)
 		done := w.apply(p.action)
-		fmt.Fprintf(&out, "%6s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
+		fmt.Fprintf(&out, "%8s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
 			w.t, w.ro.Status.Phase, w.ro.Status.CurrentStep, w.ro.Status.CanaryWeight, w.ro.Status.FailedChecks, done, w.ro.Status.Message)
 		for _, a := range asked {
-			fmt.Fprintf(&out, "%6s    asked %s\n", "", a)
+			fmt.Fprintf(&out, "%8s    asked %s\n", "", a)
 		}
 		for _, e := range p.events {
-			fmt.Fprintf(&out, "%6s    event %s: %s\n", "", e.reason, e.message)
+			fmt.Fprintf(&out, "%8s    event %s: %s\n", "", e.reason, e.message)
 		}
 		for _, h := range p.hooks {
-			fmt.Fprintf(&out, "%6s    webhook %s\n", "", h)
+			fmt.Fprintf(&out, "%8s    webhook %s\n", "", h)
 		}
 		next, ok := w.next(p)
 		if !ok {
@@ -182,6 +187,17 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 	return out.String()
 }
 
+// roundTrip stores a status as the API server does: through JSON, where times keep only
+// whole seconds.
+func roundTrip(t *testing.T, st trancheapi.RolloutStatus) trancheapi.RolloutStatus {
+	t.Helper()
+	data, err := json.Marshal(st)
+	require.NoError(t, err)
+	var stored trancheapi.RolloutStatus
+	require.NoError(t, json.Unmarshal(data, &stored))
+	return stored
+}
+
 // checkInvariants fails the test when a plan breaks a promise Tranche makes whatever happens.
 func (w *simWorld) checkInvariants(t *testing.T, p plan) {
 	t.Helper()
@@ -190,6 +206,7 @@ func (w *simWorld) checkInvariants(t *testing.T, p plan) {
 	}
 	if p.action.kind == actUpdatePrimary {
 		require.NotEqual(t, w.primary.revision, w.target.revision, "at %s: revision promoted twice", w.t)
+		require.Equal(t, p.status.CanaryRevision, w.target.revision, "at %s: the primary gets a revision that was not tested", w.t)
 		require.Equal(t, trancheapi.PhasePromoting, p.status.Phase, "at %s: primary changed outside a promotion", w.t)
 	}
 	if p.status.Phase == trancheapi.PhaseSucceeded {
@@ -209,10 +226,10 @@ func lastVerdict(checks []trancheapi.CheckResult) trancheapi.Verdict {
 func (w *simWorld) next(p plan) (time.Duration, bool) {
 	var candidates []time.Duration
 	if p.action.kind != actNone {
-		candidates = append(candidates, w.t+time.Second) // the watch event of the change
+		candidates = append(candidates, w.t+300*time.Millisecond) // the watch event of the change
 	}
 	if p.requeue > 0 {
-		candidates = append(candidates, w.t+p.requeue.Round(time.Second)+time.Second*0)
+		candidates = append(candidates, w.t+p.requeue)
 	}
 	for _, wl := range []*simWorkload{&w.target, w.primary} {
 		if wl != nil && wl.replicas > 0 && !wl.neverReady && wl.readyAt > w.t {
@@ -229,7 +246,7 @@ func (w *simWorld) next(p plan) (time.Duration, bool) {
 	for _, c := range candidates[1:] {
 		next = min(next, c)
 	}
-	return max(next, w.t+time.Second), true
+	return max(next, w.t+100*time.Millisecond), true
 }
 
 func simRollout(steps ...trancheapi.Step) *trancheapi.Rollout {
@@ -341,6 +358,62 @@ func TestSimulations(t *testing.T) {
 				// Sent while nothing waits: ignored, and it must not approve the gate later.
 				at(90*time.Second, annotate(trancheapi.AnnotationPromote, "early")),
 				at(150*time.Second, annotate(trancheapi.AnnotationPromote, trancheapi.PromoteFullPrefix+"now")),
+			}
+			return w
+		},
+		"traffic-gate-closed-past-deadline": func() *simWorld {
+			ro := canary()
+			ro.Spec.Analysis.Webhooks = []trancheapi.Webhook{{Name: "capacity", Type: trancheapi.WebhookConfirmTrafficIncrease, URL: "http://capacity.test/"}}
+			w := newSim(ro)
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.gate = func(trancheapi.WebhookType, time.Duration) bool { return false }
+			return w
+		},
+		"paused-while-the-canary-fails": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(150*time.Second, annotate(trancheapi.AnnotationPaused, "true")),
+				at(3*time.Minute, func(w *simWorld) { w.target.neverReady = true }), // its pods crash
+			}
+			return w
+		},
+		"new-revision-during-promotion": func() *simWorld {
+			w := newSim(canary())
+			w.readyDelay = 20 * time.Second                                                               // the primary takes a while
+			w.script = []scripted{at(time.Minute, release("rev2")), at(240*time.Second, release("rev3"))} // rev3 arrives while the primary gets rev2
+			return w
+		},
+		"steps-removed-mid-rollout": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(200*time.Second, func(w *simWorld) { w.ro.Spec.Steps = w.ro.Spec.Steps[:1] }),
+			}
+			return w
+		},
+		"primary-deleted-after-a-failure": func() *simWorld {
+			w := newSim(canary())
+			w.verdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictFail }
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(5*time.Minute, func(w *simWorld) { w.primary = nil }),
+			}
+			return w
+		},
+		"approval-while-a-run-fails": func() *simWorld {
+			ro := simRollout(weightStep(10, time.Minute), trancheapi.Step{Weight: ptr.To[int32](100), Approval: trancheapi.ApprovalManual})
+			ro.Spec.Analysis.FailureLimit = 3
+			w := newSim(ro)
+			w.verdict = func(t time.Duration, _ *simWorld) trancheapi.Verdict {
+				if t > 4*time.Minute && t < 5*time.Minute {
+					return trancheapi.VerdictFail // one bad run while it waits
+				}
+				return trancheapi.VerdictPass
+			}
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(4*time.Minute+45*time.Second, annotate(trancheapi.AnnotationPromote, "t1")),
 			}
 			return w
 		},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -90,6 +91,7 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 		Scheme:  cp.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   cache.Options{ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: sel}}},
+		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// Several managers run in one process in these tests.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -102,6 +104,7 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 		Providers:         registry.Default(),
 		Now:               time.Now,
 		PrometheusAddress: "http://127.0.0.1:1", // every test template names its Prometheus
+		Concurrency:       4,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, err

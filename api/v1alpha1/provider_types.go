@@ -55,7 +55,7 @@ type GatewayAPIProvider struct {
 }
 
 // ParentReference names a Gateway API parent: a Gateway, or a Service in mesh mode (GAMMA).
-// +kubebuilder:validation:XValidation:rule="!has(self.group) || (self.group == '' ? self.kind == 'Service' : self.kind == 'Gateway')",message="group is gateway.networking.k8s.io for a Gateway and \"\" for a Service; or leave it out"
+// +kubebuilder:validation:XValidation:rule="!has(self.group) || (size(self.group) == 0 ? self.kind == 'Service' : self.kind == 'Gateway')",message="group is gateway.networking.k8s.io for a Gateway and \"\" for a Service; or leave it out"
 type ParentReference struct {
 	// group of the parent. Default: gateway.networking.k8s.io for a Gateway, "" for a Service.
 	// +optional

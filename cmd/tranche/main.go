@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -55,6 +56,7 @@ type options struct {
 	namespaces              []string
 	selector                labels.Selector
 	logLevel                zapcore.Level
+	concurrency             int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -69,6 +71,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch. Default: all.")
 	fs.StringVar(&selector, "selector", "", "Label selector: only Rollouts that match it are reconciled (for sharding). Default: all.")
 	fs.StringVar(&logLevel, "log-level", "info", "Log level: debug, info or error.")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "How many Rollouts are reconciled at once.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -86,6 +89,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if err := o.logLevel.Set(logLevel); err != nil || o.logLevel > zapcore.ErrorLevel {
 		return o, fmt.Errorf("--log-level %q must be debug, info or error", logLevel)
+	}
+	if o.concurrency < 1 {
+		return o, fmt.Errorf("--concurrency must be at least 1, not %d", o.concurrency)
 	}
 	return o, nil
 }
@@ -112,8 +118,11 @@ func run(ctx context.Context, o options) error {
 	}
 	leaseDuration := 15 * time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         cacheOpts,
+		Scheme: scheme,
+		Cache:  cacheOpts,
+		// Secrets are read one at a time where a MetricTemplate names one: caching them
+		// would need the right to list every Secret in the cluster.
+		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -132,6 +141,7 @@ func run(ctx context.Context, o options) error {
 		Recorder:          mgr.GetEventRecorder("tranche"),
 		Now:               time.Now,
 		PrometheusAddress: o.prometheusAddress,
+		Concurrency:       o.concurrency,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Rollout controller: %w", err)
