@@ -12,10 +12,12 @@ BIN := $(CURDIR)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUBE_VERSION ?= v1.37.2
 ETCD_VERSION ?= v3.7.3
+TRAEFIK_VERSION ?= v3.7.13
 
 CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 ENVTEST_ASSETS ?= $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
-export KUBE_VERSION ETCD_VERSION
+TRAEFIK ?= $(BIN)/traefik/$(TRAEFIK_VERSION)/traefik
+export KUBE_VERSION ETCD_VERSION TRAEFIK_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
@@ -32,7 +34,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC roles into config/.
-	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./..." \
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./api/...;./controllers/...;./providers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
@@ -98,8 +100,14 @@ envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver ## Build kube-apiserver and etc
 prometheus: ## Install the Prometheus server the tests start (Debian's package, as root) unless one is on PATH.
 	hack/install-prometheus.sh
 
+.PHONY: traefik
+traefik: $(TRAEFIK) ## Build Traefik, the Gateway API data plane, from the Go module proxy (cached in bin/).
+
 $(ENVTEST_ASSETS)/kube-apiserver:
 	hack/build-control-plane.sh "$(ENVTEST_ASSETS)"
+
+$(TRAEFIK):
+	hack/build-traefik.sh "$@"
 
 $(CONTROLLER_GEN):
 	hack/go-install-tool.sh "$@" sigs.k8s.io/controller-tools/cmd/controller-gen $(CONTROLLER_TOOLS_VERSION)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -184,4 +185,30 @@ func TestControllerRestartResumes(t *testing.T) {
 	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
 	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list(), "the new controller went on from 50%%, not from the start")
 	e.assertPrimaryOnly(goodImage2)
+}
+
+func TestMetricTemplateCredentialsComeFromItsSecret(t *testing.T) {
+	t.Parallel()
+	authProm, err := harness.StartPrometheus(harness.PrometheusOptions{Targets: []string{exporter.Address()}, BasicAuth: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = authProm.Stop() })
+	ns := cp.Namespace(t)
+	require.NoError(t, cp.Client.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prometheus-auth"},
+		StringData: map[string]string{"username": harness.PrometheusUsername, "password": harness.PrometheusPassword},
+	}))
+	ro := canaryRollout(ns)
+	e := startScenario(t, authProm, exporter, ro)
+	tmpl := &trancheapi.MetricTemplate{}
+	require.NoError(t, cp.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "error-rate"}, tmpl))
+	tmpl.Spec.Prometheus.SecretRef = &trancheapi.LocalObjectReference{Name: "prometheus-auth"}
+	require.NoError(t, cp.Client.Update(context.Background(), tmpl))
+	require.NoError(t, authProm.WaitForSeries(context.Background(), `tranche_test_requests_total`))
+	e.release(goodImage2)
+
+	done := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	for _, c := range done.Status.LastChecks {
+		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s: %s", c.Value, c.Message)
+		assert.NotContains(t, c.Message, harness.PrometheusPassword)
+	}
 }

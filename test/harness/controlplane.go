@@ -41,6 +41,9 @@ type ControlPlane struct {
 type Options struct {
 	// CRDDirectories are installed besides Tranche's own CRDs.
 	CRDDirectories []string
+	// APIServerArgs set kube-apiserver flags (name without dashes → value) over envtest's
+	// defaults, such as a loopback service-cluster-ip-range for a local data plane.
+	APIServerArgs map[string]string
 }
 
 // Start starts a control plane. The binaries come from KUBEBUILDER_ASSETS, or else from the
@@ -66,6 +69,9 @@ func Start(opts Options) (*ControlPlane, error) {
 		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.CRDDirectories...),
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
+	}
+	for name, value := range opts.APIServerArgs {
+		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
 	}
 	cfg, err := env.Start()
 	if err != nil {

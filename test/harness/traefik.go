@@ -1,0 +1,216 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoTraefik is returned (wrapped) when no traefik binary has been built, so that tests can
+// skip on machines without one.
+var ErrNoTraefik = errors.New("harness: no traefik binary: run `make traefik` (it builds one into bin/traefik/), or set TRAEFIK_BINARY")
+
+// TraefikOptions change how a test Traefik is started.
+type TraefikOptions struct {
+	// Kubeconfig is the file Traefik's kubernetesGateway provider reads the API server from,
+	// such as ControlPlane.Kubeconfig writes. Required.
+	Kubeconfig string
+	// Args are appended to the command line, to add or override flags.
+	Args []string
+}
+
+// Traefik is a real Traefik, the Gateway API data plane, running as a plain process on
+// 127.0.0.1. It serves the HTTPRoutes of Gateways whose listener port is WebPort, and answers
+// /ping, /api and /metrics on a second address. Kill, Restart and Stop are for one goroutine
+// at a time; the URL methods may be called from any.
+type Traefik struct {
+	binary string
+	dir    string
+	opts   TraefikOptions
+	web    string // the "web" entrypoint: the traffic
+	api    string // the "traefik" entrypoint: /ping, /api, /metrics
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// FindTraefik returns the traefik binary the tests use: TRAEFIK_BINARY, else the newest one
+// under bin/traefik/ of the module (what `make traefik` builds). The error wraps ErrNoTraefik
+// when there is none.
+func FindTraefik() (string, error) {
+	if path := os.Getenv("TRAEFIK_BINARY"); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("harness: TRAEFIK_BINARY: %w", err)
+		}
+		return path, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	found, _ := filepath.Glob(filepath.Join(root, "bin", "traefik", "*", "traefik"))
+	if len(found) == 0 {
+		return "", ErrNoTraefik
+	}
+	sort.Strings(found)
+	return found[len(found)-1], nil
+}
+
+// StartTraefik starts Traefik against the API server of opts.Kubeconfig and waits until it
+// answers /ping. The Gateway API CRDs must be installed before: Traefik waits for its
+// informers to sync. Routes become servable a moment later, once Traefik has read them.
+func StartTraefik(opts TraefikOptions) (*Traefik, error) {
+	if opts.Kubeconfig == "" {
+		return nil, errors.New("harness: TraefikOptions.Kubeconfig is required")
+	}
+	binary, err := FindTraefik()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "tranche-traefik-")
+	if err != nil {
+		return nil, err
+	}
+	t := &Traefik{binary: binary, dir: dir, opts: opts}
+	// Another process may take a free port before Traefik binds it: try a few.
+	for attempt := 0; attempt < 3; attempt++ {
+		if t.web, err = freeAddress(); err != nil {
+			break
+		}
+		if t.api, err = freeAddress(); err != nil {
+			break
+		}
+		if err = t.Restart(); err == nil {
+			return t, nil
+		}
+	}
+	_ = t.Stop()
+	return nil, err
+}
+
+// WebURL is the base URL of the traffic entrypoint, such as http://127.0.0.1:41234.
+func (t *Traefik) WebURL() string { return "http://" + t.web }
+
+// WebPort is the port of the traffic entrypoint: a Gateway listener must use this port for
+// Traefik to serve it ("no matching entryPoint for port" otherwise).
+func (t *Traefik) WebPort() int32 {
+	_, port, _ := net.SplitHostPort(t.web)
+	n, _ := strconv.Atoi(port)
+	return int32(n)
+}
+
+// APIURL is the base URL of Traefik's own entrypoint, for /api/http/services and the like.
+func (t *Traefik) APIURL() string { return "http://" + t.api }
+
+// MetricsURL serves Traefik's Prometheus metrics, with a service label for each backend.
+func (t *Traefik) MetricsURL() string { return t.APIURL() + "/metrics" }
+
+// args are the flags of the notes in ../shared/notes/dataplane.md: no dashboard (the module
+// zip has no web UI files, and with it every reload logs an error), no throttling of config
+// changes (the default 2 s holds back a second weight change), and Services reached at their
+// ClusterIP:port (nativeLB), since the API server refuses loopback EndpointSlices.
+func (t *Traefik) args() []string {
+	return append([]string{
+		"--log.level=INFO", "--log.noColor=true",
+		"--entryPoints.web.address=" + t.web,
+		"--entryPoints.traefik.address=" + t.api,
+		"--api.insecure=true", "--api.dashboard=false", "--ping=true",
+		"--metrics.prometheus=true", "--metrics.prometheus.addServicesLabels=true",
+		"--metrics.prometheus.addRoutersLabels=true",
+		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.nativeLBByDefault=true",
+		"--providers.providersThrottleDuration=0s",
+		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
+	}, t.opts.Args...)
+}
+
+// environ is the test's environment for Traefik, minus what would make it use in-cluster
+// credentials instead of KUBECONFIG (as when the tests run in a pod).
+func (t *Traefik) environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBERNETES_SERVICE_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "KUBECONFIG="+t.opts.Kubeconfig)
+}
+
+// Restart starts Traefik again after Kill, on the same addresses, and waits until it answers
+// /ping. It reads its whole configuration from the API server again, as after a crash.
+func (t *Traefik) Restart() error {
+	if t.cmd != nil {
+		return errors.New("harness: traefik is already running")
+	}
+	logFile, err := os.OpenFile(filepath.Join(t.dir, "traefik.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := exec.Command(t.binary, t.args()...)
+	cmd.Env = t.environ()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("harness: starting %s: %w", t.binary, err)
+	}
+	t.cmd, t.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(t.exited)
+	if err := t.waitReady(30 * time.Second); err != nil {
+		_ = t.Kill()
+		return err
+	}
+	return nil
+}
+
+func (t *Traefik) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-t.exited:
+			return fmt.Errorf("harness: traefik exited before it was ready:\n%s", t.LogTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := http.Get(t.APIURL() + "/ping"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("harness: traefik not ready after %s:\n%s", limit, t.LogTail())
+}
+
+// LogTail is the end of Traefik's log, for the message of a failed test.
+func (t *Traefik) LogTail() string {
+	data, _ := os.ReadFile(filepath.Join(t.dir, "traefik.log"))
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// Kill stops Traefik at once, as a crash would, keeping its addresses for Restart.
+func (t *Traefik) Kill() error {
+	if t.cmd == nil {
+		return nil
+	}
+	err := t.cmd.Process.Kill()
+	<-t.exited
+	t.cmd = nil
+	if errors.Is(err, os.ErrProcessDone) {
+		err = nil
+	}
+	return err
+}
+
+// Stop kills Traefik and removes its log.
+func (t *Traefik) Stop() error {
+	return errors.Join(t.Kill(), os.RemoveAll(t.dir))
+}
