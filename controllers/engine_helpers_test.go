@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,9 +35,11 @@ const (
 )
 
 // errorRateQuery is the percent of the canary's requests answered with a 5xx, from the test
-// exporter's counters as the real Prometheus scraped them.
-const errorRateQuery = `100 * (sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary", code=~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary"}[{{ .Interval }}]))`
+// exporter's counters as the real Prometheus scraped them. The window spans five scrapes
+// rather than one analysis interval: rate needs two samples in it, and on a busy machine a
+// late scrape would otherwise leave one and read as no data.
+const errorRateQuery = `100 * (sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary", code=~"5.."}[5s])) or vector(0))
+  / sum(rate(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .Canary }}-canary"}[5s]))`
 
 // canaryRollout is a Gateway API canary over 5/50/100 with short holds, judged by the error
 // rate from the given Prometheus.
@@ -299,4 +303,22 @@ func retryUpdate(key types.NamespacedName, mutate func(*appsv1.Deployment)) erro
 		}
 	}
 	return fmt.Errorf("updating %s: %w", key, err)
+}
+
+// waitUntilScraped waits until p has scraped the exporter once, so that a scenario on a
+// Prometheus of its own does not judge the canary before the server has any data.
+func waitUntilScraped(t testing.TB, p *harness.Prometheus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, p.WaitForSeries(ctx, `up{job="tranche-test"} == 1`))
+}
+
+// durationsObserved is how many rollouts of the Rollout ending in phase the duration
+// histogram has timed. (Collecting a curried vector would count every namespace's series.)
+func durationsObserved(t testing.TB, ns, name string, phase trancheapi.Phase) uint64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, rolloutDuration.WithLabelValues(ns, name, string(phase)).(prometheus.Metric).Write(&m))
+	return m.GetHistogram().GetSampleCount()
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,7 +44,8 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutInfo.WithLabelValues(e.ns, "podinfo", "gatewayAPI", ro.Status.StableRevision, ro.Status.CanaryRevision)))
 	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass")), 3.0, "one run per step at least")
 	assert.Equal(t, 0.0, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Fail")))
-	assert.Equal(t, 1, testutil.CollectAndCount(rolloutDuration.MustCurryWith(prometheus.Labels{"namespace": e.ns})), "one finished rollout timed")
+	assert.Equal(t, uint64(1), durationsObserved(t, e.ns, "podinfo", trancheapi.PhaseSucceeded), "one finished rollout timed")
+	assert.Equal(t, uint64(0), durationsObserved(t, e.ns, "podinfo", trancheapi.PhaseFailed))
 }
 
 func TestBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
@@ -90,7 +90,7 @@ func TestPrometheusDownNeverPromotes(t *testing.T) {
 	ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: time.Minute} // Prometheus goes away during this step
 	ro.Spec.Analysis.InconclusiveLimit = 1
 	e := startScenario(t, ownProm, exporter, ro)
-	require.NoError(t, ownProm.WaitForSeries(context.Background(), `tranche_test_requests_total`))
+	waitUntilScraped(t, ownProm)
 	e.release(goodImage2)
 
 	e.waitForWeight(50, time.Minute)
@@ -203,7 +203,7 @@ func TestMetricTemplateCredentialsComeFromItsSecret(t *testing.T) {
 	require.NoError(t, cp.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "error-rate"}, tmpl))
 	tmpl.Spec.Prometheus.SecretRef = &trancheapi.LocalObjectReference{Name: "prometheus-auth"}
 	require.NoError(t, cp.Client.Update(context.Background(), tmpl))
-	require.NoError(t, authProm.WaitForSeries(context.Background(), `tranche_test_requests_total`))
+	waitUntilScraped(t, authProm)
 	e.release(goodImage2)
 
 	done := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)

@@ -61,7 +61,7 @@ func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {
 	k := &harness.Kubelet{
 		Client: cp.Client,
 		Delay:  300 * time.Millisecond,
-		NeverReady: func(d *appsv1.Deployment) bool {
+		NotReady: func(d *appsv1.Deployment) bool {
 			return d.Spec.Template.Spec.Containers[0].Image == neverReadyImage
 		},
 	}

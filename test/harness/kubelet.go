@@ -13,13 +13,13 @@ import (
 
 // Kubelet plays the kubelet and the Deployment controller, which envtest does not run: it
 // writes each Deployment's status as if all its replicas became ready Delay after the
-// Deployment last changed, except for the Deployments NeverReady picks, whose pods never
-// become ready.
+// Deployment last changed, except while NotReady says its pods are not ready (as a never
+// ready image, or, with Apps, until the processes playing its pods answer).
 type Kubelet struct {
-	Client     client.Client
-	Namespace  string
-	Delay      time.Duration
-	NeverReady func(*appsv1.Deployment) bool
+	Client    client.Client
+	Namespace string
+	Delay     time.Duration
+	NotReady  func(*appsv1.Deployment) bool
 
 	mu      sync.Mutex
 	changed map[types.NamespacedName]seen
@@ -79,7 +79,7 @@ func (k *Kubelet) statusFor(d *appsv1.Deployment, now time.Time) appsv1.Deployme
 	}
 	k.mu.Unlock()
 
-	ready := now.Sub(last.at) >= k.Delay && (k.NeverReady == nil || !k.NeverReady(d))
+	ready := now.Sub(last.at) >= k.Delay && (k.NotReady == nil || !k.NotReady(d))
 	st := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas}
 	available := corev1.ConditionFalse
 	if ready {

@@ -5,8 +5,9 @@ import (
 	"syscall"
 )
 
-// dieWithParent has the kernel kill a server when the test binary dies, also from a signal
-// or a panic that skips every cleanup, so that no Prometheus outlives its tests.
-func dieWithParent(cmd *exec.Cmd) {
+// DieWithParent has the kernel kill a server when the program that started it dies, also
+// from a signal or a panic that skips every cleanup, so that no server outlives its tests
+// (or the demo).
+func DieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

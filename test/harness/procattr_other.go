@@ -4,6 +4,6 @@ package harness
 
 import "os/exec"
 
-// dieWithParent does nothing where the kernel cannot tie a child's life to its parent's:
+// DieWithParent does nothing where the kernel cannot tie a child's life to its parent's:
 // there, servers rely on the tests' cleanups.
-func dieWithParent(*exec.Cmd) {}
+func DieWithParent(*exec.Cmd) {}

@@ -156,7 +156,7 @@ func (p *Prometheus) Restart() error {
 	defer logFile.Close() // the child has its own descriptor
 	cmd := exec.Command(p.binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
+	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("harness: starting %s: %w", p.binary, err)
 	}

@@ -156,7 +156,7 @@ func (t *Traefik) Restart() error {
 	cmd := exec.Command(t.binary, t.args()...)
 	cmd.Env = t.environ()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
+	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("harness: starting %s: %w", t.binary, err)
 	}
