@@ -62,6 +62,12 @@ test: verify vet envtest-assets prometheus ## Run all tests against a real contr
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: e2e
+e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack; prints BENCH lines and writes the report.
+	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
+		go test $(GO_TEST_FLAGS) -tags e2e -v ./test/e2e/
+
 .PHONY: bench
 bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
@@ -73,13 +79,18 @@ bench: envtest-assets prometheus ## Run the benchmarks against a real control pl
 build: ## Build the manager into bin/tranche.
 	go build -trimpath -o $(BIN)/tranche ./cmd/tranche
 
+.PHONY: demoapp
+demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.
+	go build -trimpath -o $(BIN)/demoapp ./test/apps/demoapp
+
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
 	go run ./cmd/tranche --leader-elect=false
 
 .PHONY: demo
-demo: build envtest-assets ## Start a local control plane, install Tranche and the samples, show the Rollouts.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/demo --manager=$(BIN)/tranche --samples=config/samples $(DEMO_ARGS)
+demo: build demoapp envtest-assets traefik prometheus ## Release a good and a bad version through a local API server, Traefik and Prometheus; writes demo-report.html.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" \
+		go run ./test/demo --manager=$(BIN)/tranche --demoapp=$(BIN)/demoapp $(DEMO_ARGS)
 
 ##@ Deployment
 

@@ -1,6 +1,8 @@
-// Command demo starts a local control plane, runs the Tranche manager against it, applies
-// the samples and shows the Rollouts as `kubectl get rollouts` would: first waiting for
-// their target Deployments, then initialized once those exist (or stalled, saying why).
+// Command demo shows Tranche at work on one machine, with no cluster: it starts a real API
+// server, Traefik as the gateway, Prometheus and the Tranche manager, puts the demo app
+// behind a canary Rollout with steady traffic through the gateway, then releases a healthy
+// version (promoted step by step) and a failing one (rolled back at the first step), and
+// writes a report with the plots of both.
 package main
 
 import (
@@ -8,196 +10,206 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/test/harness"
+	"github.com/tranche-dev/tranche/test/stack"
 )
 
-const namespace = "demo"
+const (
+	namespace = "demo"
+	app       = "podinfo"
+	hostname  = "podinfo.demo.test"
+)
+
+type options struct {
+	manager, demoApp, out string
+	keep                  bool
+	rate                  int
+	hold, interval        time.Duration
+}
 
 func main() {
-	manager := flag.String("manager", "bin/tranche", "Path of the manager binary.")
-	samples := flag.String("samples", "config/samples", "Folder of sample manifests to apply.")
-	keep := flag.Bool("keep", false, "Keep everything running until Ctrl-C, to explore with kubectl.")
+	var o options
+	flag.StringVar(&o.manager, "manager", "bin/tranche", "The Tranche manager binary.")
+	flag.StringVar(&o.demoApp, "demoapp", "bin/demoapp", "The demo app binary.")
+	flag.StringVar(&o.out, "out", ".", "Folder the report is written to.")
+	flag.BoolVar(&o.keep, "keep", false, "Keep everything running after the releases, until Ctrl-C, to explore with kubectl.")
+	flag.IntVar(&o.rate, "rate", 200, "Requests per second sent through the gateway.")
+	flag.DurationVar(&o.hold, "hold", 10*time.Second, "How long each step holds.")
+	flag.DurationVar(&o.interval, "interval", 5*time.Second, "How often the canary is analysed.")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *manager, *samples, *keep); err != nil {
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, managerPath, samples string, keep bool) error {
-	step("Starting kube-apiserver and etcd")
-	crds, err := harness.GatewayAPICRDs()
+func run(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "tranche-demo-")
 	if err != nil {
 		return err
 	}
-	cp, err := harness.Start(harness.Options{CRDDirectories: []string{crds}})
+	say("Starting kube-apiserver, etcd, Traefik, Prometheus and the Tranche manager")
+	s, err := stack.Start(stack.Options{Manager: o.manager, DemoApp: o.demoApp, Namespace: namespace, Dir: dir})
 	if err != nil {
 		return err
-	}
-	defer func() { _ = cp.Stop() }()
-	runDir, err := os.MkdirTemp("", "tranche-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(runDir)
-	kubeconfig, err := cp.Kubeconfig(runDir)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("    API server: %s\n", cp.Config.Host)
-
-	step("Starting the Tranche manager")
-	manager := exec.CommandContext(ctx, managerPath, "--leader-elect=false",
-		"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0")
-	manager.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logPath := filepath.Join(runDir, "manager.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	manager.Stdout, manager.Stderr = logFile, logFile
-	if err := manager.Start(); err != nil {
-		return fmt.Errorf("starting %s (run `make build` first): %w", managerPath, err)
 	}
 	defer func() {
-		_ = manager.Process.Signal(syscall.SIGTERM)
-		_ = manager.Wait()
+		say("Stopping everything")
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: stopping:", err)
+		}
 	}()
+	fmt.Printf("    API server   %s (kubeconfig %s)\n", s.ControlPlane.Config.Host, s.Kubeconfig)
+	fmt.Printf("    gateway      %s (Host: %s)\n", s.Traefik.WebURL(), hostname)
+	fmt.Printf("    Traefik API  %s/api/http/services, metrics %s\n", s.Traefik.APIURL(), s.Traefik.MetricsURL())
+	fmt.Printf("    Prometheus   %s\n", s.Prometheus.URL())
+	fmt.Printf("    logs         %s\n", dir)
 
-	step("Applying the samples to namespace " + namespace)
-	objs, err := harness.ReadManifests(samples)
+	c := s.ControlPlane.Client
+	say(fmt.Sprintf("Deploying %s v1 behind a canary Rollout (steps 5%% / 50%% / 100%%, %s each, analysis every %s)", app, o.hold, o.interval))
+	if err := c.Create(ctx, stack.App(namespace, app, "v1")); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, stack.CanaryRollout(namespace, app, hostname, o.hold, o.interval)); err != nil {
+		return err
+	}
+	if _, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized); err != nil {
+		return err
+	}
+	fmt.Printf("    Initialized: v1 serves all traffic; sending %d requests a second through the gateway\n", o.rate)
+	load := stack.StartLoad(ctx, s.Traefik.WebURL(), hostname, o.rate)
+
+	good, err := release(ctx, s, load, "v2 (healthy)", trancheapi.PhaseSucceeded, "v2")
 	if err != nil {
 		return err
 	}
-	if err := cp.CreateNamespace(ctx, namespace); err != nil {
-		return err
-	}
-	var targets []string
-	for _, obj := range objs {
-		obj.SetNamespace(namespace)
-		if err := cp.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
-			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
-		if obj.GetKind() == "Rollout" {
-			name, _, _ := unstructured.NestedString(obj.Object, "spec", "targetRef", "name")
-			targets = append(targets, name)
-		}
-	}
-	if err := waitForRollouts(ctx, cp, len(targets), stalledOn(trancheapi.ReasonTargetNotFound)); err != nil {
-		return err
-	}
-	step("The Rollouts wait for their Deployments")
-	if err := printRollouts(ctx, cp); err != nil {
-		return err
-	}
-
-	step("Creating the Deployments (a simulated kubelet makes their pods ready)")
-	kubelet := &harness.Kubelet{Client: cp.Client, Namespace: namespace, Delay: 500 * time.Millisecond}
-	go kubelet.Run(ctx)
-	for _, name := range targets {
-		if err := cp.Client.Create(ctx, harness.Deployment(namespace, name, "ghcr.io/stefanprodan/podinfo:6.9.0")); err != nil {
-			return err
-		}
-	}
-	settled := func(ro *trancheapi.Rollout) bool {
-		return ro.Status.Phase == trancheapi.PhaseInitialized || stalledOn(trancheapi.ReasonInvalidSpec)(ro)
-	}
-	if err := waitForRollouts(ctx, cp, len(targets), settled); err != nil {
-		return err
-	}
-	step("Each Rollout is initialized: its primary serves all traffic")
-	if err := printRollouts(ctx, cp); err != nil {
-		return err
-	}
-	initialized, err := printReadyMessages(ctx, cp)
+	bad, err := release(ctx, s, load, "v3 (30% errors)", trancheapi.PhaseFailed, "v3", "--error-rate=0.3")
 	if err != nil {
 		return err
 	}
+	if err := printEvents(ctx, c, bad.since); err != nil {
+		return err
+	}
 
-	if keep {
-		step("Everything keeps running; press Ctrl-C to stop")
-		fmt.Printf("    export KUBECONFIG=%s\n    kubectl get rollouts -n %s\n    manager log: %s\n", kubeconfig, namespace, logPath)
+	htmlPath, pngPath, err := stack.WriteReport(o.out, []stack.Trace{good.trace, bad.trace})
+	if err != nil {
+		return err
+	}
+	say("Report: " + htmlPath + " (plot: " + pngPath + ")")
+	if o.keep {
+		say("Everything keeps running; press Ctrl-C to stop")
+		fmt.Printf("    export KUBECONFIG=%s\n    kubectl -n %s get rollouts,deployments,services,httproutes\n", s.Kubeconfig, namespace)
 		<-ctx.Done()
 	}
-	fmt.Printf("DEMO rollouts=%d initialized=%d\n", len(targets), initialized)
+	report, _ := filepath.Abs(htmlPath)
+	fmt.Printf("DEMO promoted=%s rolled_back=%s report=%s\n", good.revision, bad.revision, report)
 	return nil
 }
 
-// waitForRollouts waits until n Rollouts satisfy done.
-func waitForRollouts(ctx context.Context, cp *harness.ControlPlane, n int, done func(*trancheapi.Rollout) bool) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
+// outcome is how a release ended.
+type outcome struct {
+	trace    stack.Trace
+	revision string
+	since    time.Time
+}
+
+// release rolls out a version, printing the progress every second, and waits for the
+// Rollout to end; it is an error if it ends other than want.
+func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string, want trancheapi.Phase, version string, args ...string) (outcome, error) {
+	say("Releasing " + title)
+	since := time.Now()
+	c := s.ControlPlane.Client
+	if err := stack.Release(ctx, c, namespace, app, version, args...); err != nil {
+		return outcome{}, err
+	}
+	rec := &stack.Recorder{
+		Client: c, Namespace: namespace, Rollout: app, Target: app,
+		MetricsURL: s.Traefik.MetricsURL(), Load: load, Period: 250 * time.Millisecond,
+	}
+	recording, stopRecording := context.WithCancel(ctx)
+	defer stopRecording()
+	go rec.Run(recording, nil)
+
+	fmt.Println("    time   phase            step  weight  measured  canary errors  clients failed")
+	ended := []trancheapi.Phase{trancheapi.PhaseSucceeded, trancheapi.PhaseFailed, trancheapi.PhaseAborted}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
-		var list trancheapi.RolloutList
-		if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return err
-		}
-		count := 0
-		for i := range list.Items {
-			if done(&list.Items[i]) {
-				count++
-			}
-		}
-		if count == n {
-			return nil
-		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d Rollouts got there: %w", count, n, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+			return outcome{}, ctx.Err()
+		case <-tick.C:
+		}
+		samples := rec.Samples()
+		if len(samples) == 0 {
+			continue
+		}
+		last := samples[len(samples)-1]
+		printProgress(since, samples)
+		if last.Canary != "" && slices.Contains(ended, last.Phase) && last.At.Sub(since) > time.Second {
+			stopRecording()
+			result := fmt.Sprintf("%s: %s", last.Phase, last.Message)
+			fmt.Println("    " + result)
+			if last.Phase != want {
+				return outcome{}, fmt.Errorf("%s ended %s, not %s", title, last.Phase, want)
+			}
+			return outcome{trace: stack.Trace{Title: title, Outcome: result, Samples: rec.Samples()}, revision: last.Canary, since: since}, nil
+		}
+		if time.Since(since) > 5*time.Minute {
+			return outcome{}, fmt.Errorf("%s has not ended after 5 minutes: %s", title, last.Message)
 		}
 	}
 }
 
-// stalledOn is true for a Rollout whose Stalled condition has the reason.
-func stalledOn(reason string) func(*trancheapi.Rollout) bool {
-	return func(ro *trancheapi.Rollout) bool {
-		c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
-		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
+// printProgress prints the latest sample with what was measured over the last two seconds.
+func printProgress(since time.Time, samples []stack.Sample) {
+	last := samples[len(samples)-1]
+	first := len(samples) - 1
+	for first > 0 && last.At.Sub(samples[first-1].At) <= 2*time.Second {
+		first--
 	}
+	w := stack.Between(samples[first], last)
+	step := "-"
+	if last.Phase == trancheapi.PhaseProgressing || last.Phase == trancheapi.PhaseWaitingApproval {
+		step = fmt.Sprintf("%d/%d", last.Step+1, last.Steps)
+	}
+	fmt.Printf("    %5.1fs %-16s %-5s %5d%%  %8s  %13s  %14d\n", last.At.Sub(since).Seconds(), last.Phase, step,
+		last.Weight, pct(w.CanaryShare()), pct(w.CanaryErrorRate()), w.Clients.Failed)
 }
 
-// printReadyMessages prints why each Rollout is ready or not, and counts the initialized ones.
-func printReadyMessages(ctx context.Context, cp *harness.ControlPlane) (int, error) {
-	var list trancheapi.RolloutList
-	if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		return 0, err
+func pct(v float64) string {
+	if v < 0 {
+		return "-"
 	}
-	initialized := 0
-	for _, ro := range list.Items {
-		if ro.Status.Phase == trancheapi.PhaseInitialized {
-			initialized++
-		}
-		if c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionReady); c != nil {
-			fmt.Printf("    %-11s %s\n", ro.Name, c.Message)
-		}
-	}
-	return initialized, nil
+	return fmt.Sprintf("%.1f%%", v)
 }
 
-func printRollouts(ctx context.Context, cp *harness.ControlPlane) error {
-	table, err := cp.Table(ctx, trancheapi.GroupVersion.WithResource("rollouts"), namespace)
-	if err != nil {
+// printEvents prints the Rollout's events since a time, as `kubectl events` would.
+func printEvents(ctx context.Context, c client.Client, since time.Time) error {
+	var list eventsv1.EventList
+	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return err
 	}
-	fmt.Println(table)
+	slices.SortFunc(list.Items, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
+	say("Events of the failed release")
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Rollout" && !e.EventTime.Time.Before(since.Truncate(time.Second)) {
+			fmt.Printf("    %-7s %-20s %s\n", e.Type, e.Reason, e.Note)
+		}
+	}
 	return nil
 }
 
-func step(msg string) { fmt.Printf("==> %s\n", msg) }
+func say(msg string) { fmt.Printf("==> %s\n", msg) }

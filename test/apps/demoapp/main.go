@@ -1,0 +1,71 @@
+// Command demoapp is the application the demo and the end-to-end tests release: an HTTP
+// server that answers every request with its version, failing a given share of them and
+// taking a given time, so that a release can be made good or bad by its flags alone.
+//
+// The harness runs one process per Service that selects a Deployment, with the version taken
+// from the image tag of the Deployment's pod template and the container's args as flags:
+//
+//	image: tranche.dev/demoapp:v3
+//	args: ["--error-rate=0.3"]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8080", "Address to serve on.")
+	version := flag.String("version", "v1", "Version to answer with.")
+	errorRate := flag.Float64("error-rate", 0, "Share of requests answered 500, from 0 to 1.")
+	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
+	flag.Parse()
+	if *errorRate < 0 || *errorRate > 1 {
+		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(shutdown)
+	}()
+	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "demoapp:", err)
+		os.Exit(1)
+	}
+}
+
+// handler answers /healthz with 200 at once, and every other path with the version after
+// latency, as a 500 for errorRate of the requests.
+func handler(version string, errorRate float64, latency time.Duration) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, version)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+		if rand.Float64() < errorRate {
+			http.Error(w, version+" failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, version)
+	})
+	return mux
+}

@@ -1,0 +1,270 @@
+//go:build e2e
+
+// Package e2e runs Tranche end to end on the demo's stack (see package stack): real
+// requests through a real Traefik, split by the HTTPRoute the manager writes, judged by the
+// real Prometheus. Run it with `make e2e`, which builds what the stack needs.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+	"github.com/tranche-dev/tranche/test/stack"
+)
+
+const namespace = "e2e"
+
+// requestsPerSecond is the load each test sends through the gateway: at 5% the canary gets
+// ten a second, enough for the analysis to tell 30% errors from none.
+const requestsPerSecond = 200
+
+var s *stack.Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	manager, demoApp := os.Getenv("TRANCHE_MANAGER"), os.Getenv("DEMOAPP")
+	if manager == "" || demoApp == "" {
+		fmt.Fprintln(os.Stderr, "e2e: TRANCHE_MANAGER and DEMOAPP must name the built manager and demo app: run `make e2e`")
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "tranche-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if s, err = stack.Start(stack.Options{Manager: manager, DemoApp: demoApp, Namespace: namespace, Dir: dir}); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: starting the stack:", err)
+		return 1
+	}
+	code := m.Run()
+	if err := s.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stopping the stack:", err)
+	}
+	if code == 0 {
+		_ = os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "e2e: the stack's logs are in", dir)
+	}
+	return code
+}
+
+// deploy creates the app at v1 and its Rollout, waits until the Rollout is initialized and
+// starts the load; the load stops when the test ends.
+func deploy(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := s.ControlPlane.Client
+	require.NoError(t, c.Create(ctx, stack.App(namespace, ro.Name, "v1")))
+	require.NoError(t, c.Create(ctx, ro))
+	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
+	require.NoError(t, err)
+	return stack.StartLoad(ctx, s.Traefik.WebURL(), ro.Spec.Provider.GatewayAPI.Hostnames[0], requestsPerSecond)
+}
+
+// release changes the app's version, records until the Rollout ends and returns the
+// samples and how it ended.
+func release(t *testing.T, app string, load *stack.Load, version string, args ...string) ([]stack.Sample, *trancheapi.Rollout) {
+	t.Helper()
+	ctx := context.Background()
+	rec := &stack.Recorder{
+		Client: s.ControlPlane.Client, Namespace: namespace, Rollout: app, Target: app,
+		MetricsURL: s.Traefik.MetricsURL(), Load: load, Period: 250 * time.Millisecond,
+	}
+	recording, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { rec.Run(recording, nil); close(done) }()
+	time.Sleep(300 * time.Millisecond) // a sample before the release
+	before := &trancheapi.Rollout{}
+	require.NoError(t, s.ControlPlane.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, before))
+	require.NoError(t, stack.Release(ctx, s.ControlPlane.Client, namespace, app, version, args...))
+	ro := waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
+	time.Sleep(time.Second) // what the clients see once the rollout has ended
+	stop()
+	<-done
+	return rec.Samples(), ro
+}
+
+// waitForEnd waits until the Rollout of a revision other than previous is Succeeded, Failed
+// or Aborted.
+func waitForEnd(t *testing.T, app, previous string, limit time.Duration) *trancheapi.Rollout {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ro, err := stack.WaitForPhase(context.Background(), s.ControlPlane.Client, namespace, app, time.Until(deadline),
+			trancheapi.PhaseSucceeded, trancheapi.PhaseFailed, trancheapi.PhaseAborted)
+		require.NoError(t, err)
+		if ro.Status.CanaryRevision != "" && ro.Status.CanaryRevision != previous {
+			return ro
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// settledShares is the canary share the data plane measured in each step of a weight,
+// leaving out the first second, in which the data plane takes the new weight.
+func settledShares(samples []stack.Sample) map[int32]float64 {
+	shares := map[int32]float64{}
+	for _, step := range stack.StepsOf(samples) {
+		var from *stack.Sample
+		for i := range samples {
+			at := samples[i].At
+			if at.After(step.Window.From.At.Add(time.Second)) && !at.After(step.Window.To.At) {
+				if from == nil {
+					from = &samples[i]
+				}
+				if w := stack.Between(*from, samples[i]); w.Primary+w.Canary >= 100 {
+					shares[step.Weight] = w.CanaryShare()
+				}
+			}
+		}
+	}
+	return shares
+}
+
+// firstAt is the first sample in the phase, and its index.
+func firstAt(samples []stack.Sample, phase trancheapi.Phase) (stack.Sample, int) {
+	for i, s := range samples {
+		if s.Phase == phase && i > 0 {
+			return s, i
+		}
+	}
+	return stack.Sample{}, -1
+}
+
+func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
+	const app = "shop"
+	load := deploy(t, stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second))
+
+	good, ro := release(t, app, load, "v2")
+	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
+	shares := settledShares(good)
+	t.Logf("measured canary share by weight: %v", shares)
+	for _, weight := range []int32{5, 50, 100} {
+		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
+			assert.InDelta(t, float64(weight), shares[weight], 2, "the data plane's split at %d%%", weight)
+		}
+	}
+	whole := stack.Between(good[0], good[len(good)-1])
+	assert.Zero(t, whole.Clients.Failed, "clients saw failures during a healthy release")
+	assert.Greater(t, whole.Clients.ByVersion["v2"], 0)
+	after := stack.Between(good[len(good)-5], good[len(good)-1]).Clients
+	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after promotion, v2 answers everything")
+
+	bad, ro := release(t, app, load, "v3", "--error-rate=0.3")
+	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
+	assert.NotContains(t, weightsOf(bad), int32(50), "rolled back at the first step")
+	failed, i := firstAt(bad, trancheapi.PhaseFailed)
+	require.GreaterOrEqual(t, i, 0)
+	during := stack.Between(bad[0], failed)
+	fmt.Printf("BENCH e2e_bad_requests=%d e2e_rollback_seconds=%.1f\n", during.Clients.Failed, failed.At.Sub(bad[0].At).Seconds())
+	assert.Positive(t, during.Clients.Failed, "the bad canary failed requests")
+	after = stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
+	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after the rollback, v2 answers everything")
+
+	dir := reportDir(t)
+	htmlPath, pngPath, err := stack.WriteReport(dir, []stack.Trace{
+		{Title: "v2 (healthy)", Outcome: "promoted", Samples: good},
+		{Title: "v3 (30% errors)", Outcome: "rolled back", Samples: bad},
+	})
+	require.NoError(t, err)
+	fmt.Printf("REPORT html=%s png=%s\n", htmlPath, pngPath)
+}
+
+func weightsOf(samples []stack.Sample) []int32 {
+	var ws []int32
+	for _, s := range samples {
+		if len(ws) == 0 || ws[len(ws)-1] != s.Weight {
+			ws = append(ws, s.Weight)
+		}
+	}
+	return ws
+}
+
+// reportDir is where the report goes: E2E_REPORT_DIR, else e2e-report/ at the module root.
+func reportDir(t *testing.T) string {
+	dir := os.Getenv("E2E_REPORT_DIR")
+	if dir == "" {
+		root, err := harness.ModuleRoot()
+		require.NoError(t, err)
+		dir = filepath.Join(root, "e2e-report")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+func TestBlueGreenSwitchesAllTrafficAtOnce(t *testing.T) {
+	const app = "checkout"
+	load := deploy(t, stack.BlueGreenRollout(namespace, app, "checkout.e2e.test", 5*time.Second))
+
+	samples, ro := release(t, app, load, "v2")
+	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
+	assert.Equal(t, []int32{0, 100, 0}, weightsOf(samples), "no traffic to the new version, then all of it, then back to the promoted primary")
+	shares := settledShares(samples)
+	t.Logf("measured canary share by weight: %v", shares)
+	assert.InDelta(t, 100, shares[100], 0.5, "all traffic on the new version during the switch")
+	assert.Zero(t, stack.Between(samples[0], samples[len(samples)-1]).Clients.Failed, "clients saw failures")
+
+	// While the new version waits at 0%, the old one answers everything.
+	for _, step := range stack.StepsOf(samples)[:1] {
+		assert.Zero(t, step.Window.Clients.ByVersion["v2"], "v2 answered at 0%%")
+		assert.Positive(t, step.Window.Clients.ByVersion["v1"])
+	}
+	after := stack.Between(samples[len(samples)-3], samples[len(samples)-1]).Clients
+	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after promotion, v2 answers everything")
+}
+
+func TestRollbackWhileTheDataPlaneRestarts(t *testing.T) {
+	const app = "cart"
+	load := deploy(t, stack.CanaryRollout(namespace, app, "cart.e2e.test", 30*time.Second, 5*time.Second))
+	c := s.ControlPlane.Client
+	require.NoError(t, stack.Release(context.Background(), c, namespace, app, "v2", "--error-rate=0.3"))
+	_, err := waitForWeight(app, 5, time.Minute)
+	require.NoError(t, err)
+
+	// The data plane goes away while the bad canary has 5%: with no metrics the analysis
+	// cannot pass, and the rollout ends while Traefik is down.
+	require.NoError(t, s.Traefik.Kill())
+	ro := waitForEnd(t, app, "", 2*time.Minute)
+	assert.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
+	assert.Zero(t, ro.Status.CanaryWeight)
+	require.NoError(t, s.Traefik.Restart())
+
+	// Routing comes back as Tranche last set it: all of it to v1.
+	deadline := time.Now().Add(30 * time.Second)
+	var window stack.LoadCounts
+	for time.Now().Before(deadline) {
+		before := load.Counts()
+		time.Sleep(2 * time.Second)
+		if window = load.Counts().Minus(before); window.Sent > 0 && window.ByVersion["v1"] == window.Sent {
+			return
+		}
+	}
+	t.Fatalf("two seconds of requests after Traefik came back: %+v, want all answered by v1", window)
+}
+
+// waitForWeight waits until the Rollout's status says the canary has weight.
+func waitForWeight(app string, weight int32, limit time.Duration) (*trancheapi.Rollout, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		ro := &trancheapi.Rollout{}
+		if err := s.ControlPlane.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, ro); err == nil && ro.Status.CanaryWeight == weight {
+			return ro, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("the canary of %s never had weight %d", app, weight)
+}

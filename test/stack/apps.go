@@ -1,0 +1,111 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// AppPort is the port of the apps' Services. The demo app listens on it at each Service's
+// ClusterIP, so every Service can use the same one.
+const AppPort = 9898
+
+// Image is the demo app's image at a version; the harness runs the version its tag names.
+func Image(version string) string { return "tranche.dev/demoapp:" + version }
+
+// App is a Deployment of the demo app at a version, with the app's flags as container args.
+func App(ns, name, version string, args ...string) *appsv1.Deployment {
+	d := harness.Deployment(ns, name, Image(version))
+	d.Spec.Template.Spec.Containers[0].Args = args
+	return d
+}
+
+// Release changes the app's pod template to a version and flags, as a CI pipeline would.
+func Release(ctx context.Context, c client.Client, ns, name, version string, args ...string) error {
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(d.DeepCopy())
+	d.Spec.Template.Spec.Containers[0].Image = Image(version)
+	d.Spec.Template.Spec.Containers[0].Args = args
+	return c.Patch(ctx, d, patch)
+}
+
+// Thresholds the canary Rollout judges with; the report draws them.
+const (
+	MinSuccessPercent = 99.0
+	MaxDurationMillis = 500.0
+)
+
+// CanaryRollout steps the app through 5%, 50% and 100% of the traffic its hostname gets at
+// the stack's Gateway, holding each step for hold, and judges it with Traefik's built-in
+// success rate and latency every interval: two failed runs roll it back.
+func CanaryRollout(ns, app, hostname string, hold, interval time.Duration) *trancheapi.Rollout {
+	step := func(w int32) trancheapi.Step {
+		return trancheapi.Step{Weight: ptr.To(w), Hold: &metav1.Duration{Duration: hold}}
+	}
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: app},
+			Service:   trancheapi.ServiceSpec{Port: AppPort},
+			Provider: trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{
+				ParentRefs: []trancheapi.ParentReference{{Name: Gateway}},
+				Hostnames:  []string{hostname},
+			}},
+			Steps: []trancheapi.Step{step(5), step(50), step(100)},
+			Analysis: &trancheapi.Analysis{
+				Interval:     &metav1.Duration{Duration: interval},
+				FailureLimit: 2,
+				Metrics: []trancheapi.Metric{
+					{Name: "success-rate", Builtin: trancheapi.BuiltinRequestSuccessRate, Min: ptr.To(MinSuccessPercent)},
+					{Name: "latency-p99", Builtin: trancheapi.BuiltinRequestDuration, Max: ptr.To(MaxDurationMillis)},
+				},
+			},
+			ProgressDeadline: &metav1.Duration{Duration: time.Minute},
+		},
+	}
+}
+
+// BlueGreenRollout sends no traffic to the new version (step 0), holds, then switches all of
+// it at once (step 100) before promoting.
+func BlueGreenRollout(ns, app, hostname string, hold time.Duration) *trancheapi.Rollout {
+	ro := CanaryRollout(ns, app, hostname, hold, 0)
+	ro.Spec.Analysis = nil
+	ro.Spec.Steps = []trancheapi.Step{
+		{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: hold}},
+		{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: hold}},
+	}
+	return ro
+}
+
+// WaitForPhase polls the Rollout until it is in one of phases, or the time is up.
+func WaitForPhase(ctx context.Context, c client.Client, ns, name string, limit time.Duration, phases ...trancheapi.Phase) (*trancheapi.Rollout, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	ro := &trancheapi.Rollout{}
+	for {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ro)
+		if err == nil {
+			for _, p := range phases {
+				if ro.Status.Phase == p {
+					return ro, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ro, fmt.Errorf("Rollout %s/%s is %s (%q), not %v, after %s", ns, name, ro.Status.Phase, ro.Status.Message, phases, limit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package stack
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Load sends a steady rate of requests to a hostname through the gateway and counts what the
+// clients saw: the version that answered and every failure (a 5xx or no answer at all).
+type Load struct {
+	url, host string
+	client    *http.Client
+
+	mu     sync.Mutex
+	counts LoadCounts
+}
+
+// LoadCounts are totals since the load started.
+type LoadCounts struct {
+	Sent      int
+	Failed    int
+	ByVersion map[string]int // successful answers by the version that gave them
+}
+
+func (c LoadCounts) clone() LoadCounts {
+	byVersion := make(map[string]int, len(c.ByVersion))
+	for v, n := range c.ByVersion {
+		byVersion[v] = n
+	}
+	c.ByVersion = byVersion
+	return c
+}
+
+// Minus is what happened between an earlier count and c.
+func (c LoadCounts) Minus(earlier LoadCounts) LoadCounts {
+	d := LoadCounts{Sent: c.Sent - earlier.Sent, Failed: c.Failed - earlier.Failed, ByVersion: map[string]int{}}
+	for v, n := range c.ByVersion {
+		if n -= earlier.ByVersion[v]; n != 0 {
+			d.ByVersion[v] = n
+		}
+	}
+	return d
+}
+
+// StartLoad sends perSecond requests a second to baseURL with the Host header host, until ctx
+// is done. Requests go out on schedule whether or not earlier ones have been answered, as
+// real clients' do, up to 64 in flight.
+func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
+	l := &Load{
+		url: baseURL + "/", host: host,
+		client: &http.Client{
+			Timeout:   2 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64},
+		},
+		counts: LoadCounts{ByVersion: map[string]int{}},
+	}
+	inFlight := make(chan struct{}, 64)
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case inFlight <- struct{}{}:
+				go func() { l.send(ctx); <-inFlight }()
+			default:
+				l.record("", false) // the clients are saturated: a request that never went out failed
+			}
+		}
+	}()
+	return l
+}
+
+func (l *Load) send(ctx context.Context) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
+	if err != nil {
+		return
+	}
+	req.Host = l.host
+	resp, err := l.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.record("", false)
+		}
+		return
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	l.record(strings.TrimSpace(string(body)), err == nil && resp.StatusCode == http.StatusOK)
+}
+
+func (l *Load) record(version string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts.Sent++
+	if !ok {
+		l.counts.Failed++
+		return
+	}
+	l.counts.ByVersion[version]++
+}
+
+// Counts returns the totals so far.
+func (l *Load) Counts() LoadCounts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts.clone()
+}

@@ -1,0 +1,185 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Sample is what one look at the stack saw: the Rollout's status, the data plane's request
+// counters of the Rollout's route and what the clients saw, all as totals so far.
+type Sample struct {
+	At      time.Time
+	Phase   trancheapi.Phase
+	Weight  int32 // the canary weight Tranche set
+	Step    int32
+	Steps   int
+	Message string
+	Canary  string // the canary revision
+	Plane   PlaneCounts
+	Clients LoadCounts
+}
+
+// PlaneCounts are the requests Traefik counted for the Rollout's route, by backend.
+type PlaneCounts struct {
+	Primary, Canary, CanaryFailed float64
+	Seen                          bool // false when the metrics could not be read
+}
+
+// Window is what happened between two samples.
+type Window struct {
+	From, To   Sample
+	Primary    float64
+	Canary     float64
+	CanaryFail float64
+	Clients    LoadCounts
+}
+
+// Between is the window from a to b.
+func Between(a, b Sample) Window {
+	return Window{
+		From: a, To: b,
+		Primary:    increase(a.Plane.Primary, b.Plane.Primary),
+		Canary:     increase(a.Plane.Canary, b.Plane.Canary),
+		CanaryFail: increase(a.Plane.CanaryFailed, b.Plane.CanaryFailed),
+		Clients:    b.Clients.Minus(a.Clients),
+	}
+}
+
+// increase is how much a counter grew from a to b; a counter that went down was reset (the
+// data plane restarted) and counted b since.
+func increase(a, b float64) float64 {
+	if b < a {
+		return b
+	}
+	return b - a
+}
+
+// CanaryShare is the percent of the route's requests the canary got, or -1 without any.
+func (w Window) CanaryShare() float64 {
+	if w.Primary+w.Canary == 0 {
+		return -1
+	}
+	return 100 * w.Canary / (w.Primary + w.Canary)
+}
+
+// CanaryErrorRate is the percent of the canary's requests that failed, or -1 without any.
+func (w Window) CanaryErrorRate() float64 {
+	if w.Canary == 0 {
+		return -1
+	}
+	return 100 * w.CanaryFail / w.Canary
+}
+
+// Recorder samples a Rollout, its route at the data plane and its load every Period.
+type Recorder struct {
+	Client     client.Client
+	Namespace  string
+	Rollout    string
+	Target     string
+	MetricsURL string
+	Load       *Load
+	Period     time.Duration
+
+	mu      sync.Mutex
+	samples []Sample
+}
+
+// Run samples until ctx is done; each sample is also sent to onSample, when set, from Run's
+// goroutine.
+func (r *Recorder) Run(ctx context.Context, onSample func(Sample)) {
+	tick := time.NewTicker(r.Period)
+	defer tick.Stop()
+	for {
+		s := r.sample(ctx)
+		r.mu.Lock()
+		r.samples = append(r.samples, s)
+		r.mu.Unlock()
+		if onSample != nil {
+			onSample(s)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Samples returns a copy of the samples so far.
+func (r *Recorder) Samples() []Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Sample(nil), r.samples...)
+}
+
+// Last returns the latest sample, and false before the first.
+func (r *Recorder) Last() (Sample, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.samples) == 0 {
+		return Sample{}, false
+	}
+	return r.samples[len(r.samples)-1], true
+}
+
+func (r *Recorder) sample(ctx context.Context) Sample {
+	s := Sample{At: time.Now()}
+	ro := &trancheapi.Rollout{}
+	if r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Rollout}, ro) == nil {
+		s.Phase, s.Weight, s.Step = ro.Status.Phase, ro.Status.CanaryWeight, ro.Status.CurrentStep
+		s.Steps, s.Message, s.Canary = len(ro.Spec.Steps), ro.Status.Message, ro.Status.CanaryRevision
+	}
+	s.Plane = ReadPlaneCounts(ctx, r.MetricsURL, r.Namespace, r.Rollout, r.Target)
+	if r.Load != nil {
+		s.Clients = r.Load.Counts()
+	}
+	return s
+}
+
+// ReadPlaneCounts reads Traefik's request counters of the Rollout's route. Traefik names a
+// backendRef's service httproute-<ns>-<route>-gw-…-svc-<ns>-<service>-<index>@kubernetesgateway.
+func ReadPlaneCounts(ctx context.Context, metricsURL, ns, route, target string) PlaneCounts {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return PlaneCounts{}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return PlaneCounts{}
+	}
+	defer resp.Body.Close()
+	routePrefix := `service="httproute-` + ns + "-" + route + "-gw-"
+	primary, canary := "-svc-"+ns+"-"+target+"-primary-", "-svc-"+ns+"-"+target+"-canary-"
+	counts := PlaneCounts{Seen: resp.StatusCode == http.StatusOK}
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 64*1024), 1024*1024)
+	for lines.Scan() {
+		line := lines.Text()
+		if !strings.HasPrefix(line, "traefik_service_requests_total{") || !strings.Contains(line, routePrefix) {
+			continue
+		}
+		value, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.Contains(line, primary):
+			counts.Primary += value
+		case strings.Contains(line, canary):
+			counts.Canary += value
+			if strings.Contains(line, `code="5`) {
+				counts.CanaryFailed += value
+			}
+		}
+	}
+	return counts
+}

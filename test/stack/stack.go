@@ -1,0 +1,227 @@
+// Package stack runs Tranche end to end on one machine, every part a real program on
+// 127.0.0.1: kube-apiserver and etcd, Traefik as the Gateway API data plane, Prometheus
+// scraping Traefik every second, the Tranche manager built from the tree, the demo app
+// (test/apps/demoapp) as the processes behind the Services, and a load generator sending
+// requests through the gateway. `make demo` and the end-to-end tests (`make e2e`) run on it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// ServiceCIDR is the API server's Service range. It is loopback, because the demo app's
+// processes listen on their Services' ClusterIPs and Traefik sends to ClusterIP:port: the
+// API server refuses loopback addresses in EndpointSlices, so ClusterIPs are the way in.
+const ServiceCIDR = "127.0.10.0/24"
+
+// Names of the objects the stack creates.
+const (
+	GatewayClass = "traefik"
+	Gateway      = "public"
+)
+
+// Options say where the programs the stack runs are.
+type Options struct {
+	// Manager is the Tranche manager binary (`make build` writes bin/tranche).
+	Manager string
+	// DemoApp is the demo app binary.
+	DemoApp string
+	// Namespace is where the apps and their Rollouts live.
+	Namespace string
+	// Dir receives the logs and the kubeconfig. It is left in place.
+	Dir string
+}
+
+// Stack is the running whole. Stop stops every process it started.
+type Stack struct {
+	Options
+	ControlPlane *harness.ControlPlane
+	Traefik      *harness.Traefik
+	Prometheus   *harness.Prometheus
+	Apps         *harness.Apps
+	Kubeconfig   string
+
+	manager *exec.Cmd
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the kubelet and the apps have stopped
+}
+
+// Start starts everything in order (each part needs the ones before) and returns once the
+// Gateway is served. On error, what was started is stopped again.
+func Start(opts Options) (s *Stack, err error) {
+	s = &Stack{Options: opts, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = s.Stop()
+			s = nil
+		}
+	}()
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return s, err
+	}
+	crds, err := harness.GatewayAPICRDs()
+	if err != nil {
+		return s, err
+	}
+	if s.ControlPlane, err = harness.Start(harness.Options{
+		CRDDirectories: []string{crds},
+		APIServerArgs:  map[string]string{"service-cluster-ip-range": ServiceCIDR},
+	}); err != nil {
+		return s, err
+	}
+	if s.Kubeconfig, err = s.ControlPlane.Kubeconfig(opts.Dir); err != nil {
+		return s, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.ControlPlane.CreateNamespace(ctx, opts.Namespace); err != nil {
+		return s, err
+	}
+	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig}); err != nil {
+		return s, err
+	}
+	if s.Prometheus, err = harness.StartPrometheus(harness.PrometheusOptions{
+		Targets: []string{s.Traefik.APIURL()[len("http://"):]},
+	}); err != nil {
+		return s, err
+	}
+	if err := s.createGateway(ctx); err != nil {
+		return s, err
+	}
+	s.startWorkloads(ctx)
+	return s, s.startManager()
+}
+
+// startWorkloads runs the demo app's processes and the simulated kubelet, which holds a
+// Deployment unready until the processes playing its pods answer.
+func (s *Stack) startWorkloads(ctx context.Context) {
+	s.Apps = &harness.Apps{Client: s.ControlPlane.Client, Namespace: s.Namespace, Binary: s.DemoApp, LogDir: s.Dir}
+	kubelet := &harness.Kubelet{
+		Client: s.ControlPlane.Client, Namespace: s.Namespace, Delay: 200 * time.Millisecond,
+		NotReady: func(d *appsv1.Deployment) bool { return !s.Apps.Serving(d) },
+	}
+	appsDone := make(chan struct{})
+	go func() { s.Apps.Run(ctx); close(appsDone) }()
+	go func() { kubelet.Run(ctx); <-appsDone; close(s.done) }()
+}
+
+// createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint.
+func (s *Stack) createGateway(ctx context.Context) error {
+	c := s.ControlPlane.Client
+	class := &gatewayv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayClass},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"},
+	}
+	gateway := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: Gateway},
+		Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: GatewayClass,
+			Listeners:        []gatewayv1.Listener{{Name: "web", Port: s.Traefik.WebPort(), Protocol: gatewayv1.HTTPProtocolType}},
+		},
+	}
+	for _, obj := range []client.Object{class, gateway} {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// startManager runs the Tranche manager against the API server, with the stack's Prometheus
+// as the default for built-in metrics, and waits until it is healthy.
+func (s *Stack) startManager() error {
+	log, err := os.Create(filepath.Join(s.Dir, "manager.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	probe, err := freeAddress()
+	if err != nil {
+		return err
+	}
+	s.manager = exec.Command(s.Manager, "--leader-elect=false",
+		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
+		"--prometheus-address="+s.Prometheus.URL(), "--namespaces="+s.Namespace)
+	s.manager.Env = append(withoutInCluster(os.Environ()), "KUBECONFIG="+s.Kubeconfig)
+	s.manager.Stdout, s.manager.Stderr = log, log
+	harness.DieWithParent(s.manager)
+	if err := s.manager.Start(); err != nil {
+		return fmt.Errorf("starting the manager %s (run `make build`): %w", s.Manager, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + probe + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the manager was not ready within 30s: see %s", log.Name())
+}
+
+// Stop stops the manager, the apps, Prometheus, Traefik and the control plane.
+func (s *Stack) Stop() error {
+	var errs []error
+	if s.manager != nil && s.manager.Process != nil {
+		_ = s.manager.Process.Signal(syscall.SIGTERM)
+		if err := s.manager.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("manager: %w", err))
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+		if s.Apps != nil {
+			<-s.done
+		}
+	}
+	if s.Prometheus != nil {
+		errs = append(errs, s.Prometheus.Stop())
+	}
+	if s.Traefik != nil {
+		errs = append(errs, s.Traefik.Stop())
+	}
+	if s.ControlPlane != nil {
+		errs = append(errs, s.ControlPlane.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// withoutInCluster drops what would make a client use in-cluster credentials instead of
+// KUBECONFIG, as when the stack runs in a pod.
+func withoutInCluster(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "KUBERNETES_SERVICE_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
