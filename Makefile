@@ -64,7 +64,6 @@ test: verify vet envtest-assets prometheus ## Run all tests against a real contr
 
 .PHONY: e2e
 e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack; prints BENCH lines and writes the report.
-	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		go test $(GO_TEST_FLAGS) -tags e2e -v ./test/e2e/
 

@@ -49,6 +49,12 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first Ctrl-C the demo stops what it started; a second one ends it at once
+		// (the servers it started then die with it, but for the API server and etcd).
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -131,6 +137,10 @@ func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string
 	say("Releasing " + title)
 	since := time.Now()
 	c := s.ControlPlane.Client
+	before := &trancheapi.Rollout{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, before); err != nil {
+		return outcome{}, err
+	}
 	if err := stack.Release(ctx, c, namespace, app, version, args...); err != nil {
 		return outcome{}, err
 	}
@@ -139,8 +149,9 @@ func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string
 		MetricsURL: s.Traefik.MetricsURL(), Load: load, Period: 250 * time.Millisecond,
 	}
 	recording, stopRecording := context.WithCancel(ctx)
+	recorded := make(chan struct{})
 	defer stopRecording()
-	go rec.Run(recording, nil)
+	go func() { rec.Run(recording, nil); close(recorded) }()
 
 	fmt.Println("    time   phase            step  weight  measured  canary errors  clients failed")
 	ended := []trancheapi.Phase{trancheapi.PhaseSucceeded, trancheapi.PhaseFailed, trancheapi.PhaseAborted}
@@ -158,8 +169,9 @@ func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string
 		}
 		last := samples[len(samples)-1]
 		printProgress(since, samples)
-		if last.Canary != "" && slices.Contains(ended, last.Phase) && last.At.Sub(since) > time.Second {
+		if last.Canary != before.Status.CanaryRevision && slices.Contains(ended, last.Phase) {
 			stopRecording()
+			<-recorded
 			result := fmt.Sprintf("%s: %s", last.Phase, last.Message)
 			fmt.Println("    " + result)
 			if last.Phase != want {

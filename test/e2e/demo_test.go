@@ -4,10 +4,11 @@ package e2e
 
 import (
 	"bufio"
-	"fmt"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,7 +26,6 @@ func TestDemoLeavesNothingRunningAfterCtrlC(t *testing.T) {
 	build := exec.Command("go", "build", "-o", demo, "../demo")
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
-	before := stackProcesses(t)
 
 	cmd := exec.Command(demo, "--manager="+os.Getenv("TRANCHE_MANAGER"), "--demoapp="+os.Getenv("DEMOAPP"), "--out="+t.TempDir())
 	out, err := cmd.StdoutPipe()
@@ -40,7 +40,14 @@ func TestDemoLeavesNothingRunningAfterCtrlC(t *testing.T) {
 	}
 	require.True(t, released, "the demo never released v2")
 	time.Sleep(3 * time.Second) // the canary takes traffic
-	assert.Greater(t, len(stackProcesses(t)), len(before), "the demo's processes run")
+	started := descendants(t, cmd.Process.Pid)
+	var programs []string
+	for _, name := range started {
+		programs = append(programs, name)
+	}
+	for _, program := range []string{"etcd", "kube-apiserver", "traefik", "prometheus", "tranche", "demoapp"} {
+		assert.Contains(t, programs, program, "the demo runs %s", program)
+	}
 
 	// A terminal sends SIGINT to the whole process group; signal the demo alone, the harder
 	// case: it must stop its children itself.
@@ -60,41 +67,52 @@ func TestDemoLeavesNothingRunningAfterCtrlC(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the demo did not exit within a minute of SIGINT")
 	}
-	assert.ElementsMatch(t, before, stackProcesses(t), "processes the demo left running")
+	for pid, name := range started {
+		if _, _, alive := readStat(pid); alive {
+			t.Errorf("the demo left %s (pid %d) running", name, pid)
+		}
+	}
 }
 
-// stackProcesses lists the running processes of the programs the stack starts, as
-// "<pid> <program>".
-func stackProcesses(t *testing.T) []string {
-	programs := map[string]bool{}
-	for _, p := range []string{os.Getenv("TRANCHE_MANAGER"), os.Getenv("DEMOAPP"), os.Getenv("TRAEFIK_BINARY"),
-		filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "etcd"), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-apiserver")} {
-		if resolved, err := filepath.EvalSymlinks(p); err == nil {
-			programs[resolved] = true
-		}
-	}
-	if path, err := exec.LookPath("prometheus"); err == nil {
-		if resolved, err := filepath.EvalSymlinks(path); err == nil {
-			programs[resolved] = true
-		}
-	}
+// descendants lists the running processes below pid, by pid, with their program's name.
+func descendants(t *testing.T, pid int) map[int]string {
 	entries, err := os.ReadDir("/proc")
 	require.NoError(t, err)
-	var found []string
+	parents, names := map[int]int{}, map[int]string{}
 	for _, e := range entries {
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && programs[exe] && !isZombie(e.Name()) {
-			found = append(found, fmt.Sprintf("%s %s", e.Name(), filepath.Base(exe)))
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if name, ppid, ok := readStat(child); ok {
+			parents[child], names[child] = ppid, name
+		}
+	}
+	found := map[int]string{}
+	for child := range parents {
+		for p := parents[child]; p > 1; p = parents[p] {
+			if p == pid {
+				found[child] = names[child]
+				break
+			}
 		}
 	}
 	return found
 }
 
-func isZombie(pid string) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+// readStat reads a process's name and parent from /proc; ok is false once it has exited
+// (also when it is a zombie, which has exited but not been waited for).
+func readStat(pid int) (name string, ppid int, ok bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return true
+		return "", 0, false
 	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	return len(fields) > 0 && fields[0] == "Z"
+	// pid (name) state ppid ...; the name may hold spaces and parentheses.
+	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	fields := strings.Fields(string(stat[end+1:]))
+	if open < 0 || len(fields) < 2 || fields[0] == "Z" {
+		return "", 0, false
+	}
+	ppid, err = strconv.Atoi(fields[1])
+	return string(stat[open+1 : end]), ppid, err == nil
 }

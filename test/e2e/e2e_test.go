@@ -68,8 +68,14 @@ func deploy(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := s.ControlPlane.Client
-	require.NoError(t, c.Create(ctx, stack.App(namespace, ro.Name, "v1")))
+	app := stack.App(namespace, ro.Name, "v1")
+	require.NoError(t, c.Create(ctx, app))
 	require.NoError(t, c.Create(ctx, ro))
+	t.Cleanup(func() {
+		// The Rollout hands traffic back to the primary and goes; then the app's processes.
+		_ = c.Delete(context.Background(), ro)
+		_ = c.Delete(context.Background(), app)
+	})
 	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
 	return stack.StartLoad(ctx, s.Traefik.WebURL(), ro.Spec.Provider.GatewayAPI.Hostnames[0], requestsPerSecond)
@@ -119,23 +125,24 @@ func waitForEnd(t *testing.T, app, previous string, limit time.Duration) *tranch
 func settledShares(samples []stack.Sample) map[int32]float64 {
 	shares := map[int32]float64{}
 	for _, step := range stack.StepsOf(samples) {
-		var from *stack.Sample
-		for i := range samples {
-			at := samples[i].At
-			if at.After(step.Window.From.At.Add(time.Second)) && !at.After(step.Window.To.At) {
-				if from == nil {
-					from = &samples[i]
-				}
-				if w := stack.Between(*from, samples[i]); w.Primary+w.Canary >= 100 {
-					shares[step.Weight] = w.CanaryShare()
-				}
+		var settled []stack.Sample
+		for _, s := range samples {
+			if s.At.After(step.Window.From.At.Add(time.Second)) && !s.At.After(step.Window.To.At) {
+				settled = append(settled, s)
 			}
+		}
+		if len(settled) < 2 {
+			continue
+		}
+		if w := stack.Between(settled[0], settled[len(settled)-1]); w.Primary+w.Canary >= 100 {
+			shares[step.Weight] = w.CanaryShare()
 		}
 	}
 	return shares
 }
 
-// firstAt is the first sample in the phase, and its index.
+// firstAt is the first sample in the phase after the first sample, which was taken before
+// the release (in the phase the previous release ended in), and its index.
 func firstAt(samples []stack.Sample, phase trancheapi.Phase) (stack.Sample, int) {
 	for i, s := range samples {
 		if s.Phase == phase && i > 0 {
@@ -219,10 +226,9 @@ func TestBlueGreenSwitchesAllTrafficAtOnce(t *testing.T) {
 	assert.Zero(t, stack.Between(samples[0], samples[len(samples)-1]).Clients.Failed, "clients saw failures")
 
 	// While the new version waits at 0%, the old one answers everything.
-	for _, step := range stack.StepsOf(samples)[:1] {
-		assert.Zero(t, step.Window.Clients.ByVersion["v2"], "v2 answered at 0%%")
-		assert.Positive(t, step.Window.Clients.ByVersion["v1"])
-	}
+	waiting := stack.StepsOf(samples)[0].Window.Clients
+	assert.Zero(t, waiting.ByVersion["v2"], "v2 answered at 0%")
+	assert.Positive(t, waiting.ByVersion["v1"])
 	after := stack.Between(samples[len(samples)-3], samples[len(samples)-1]).Clients
 	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after promotion, v2 answers everything")
 }
@@ -231,13 +237,15 @@ func TestRollbackWhileTheDataPlaneRestarts(t *testing.T) {
 	const app = "cart"
 	load := deploy(t, stack.CanaryRollout(namespace, app, "cart.e2e.test", 30*time.Second, 5*time.Second))
 	c := s.ControlPlane.Client
-	require.NoError(t, stack.Release(context.Background(), c, namespace, app, "v2", "--error-rate=0.3"))
+	// A healthy canary: only the missing metrics can fail it.
+	require.NoError(t, stack.Release(context.Background(), c, namespace, app, "v2"))
 	_, err := waitForWeight(app, 5, time.Minute)
 	require.NoError(t, err)
 
-	// The data plane goes away while the bad canary has 5%: with no metrics the analysis
-	// cannot pass, and the rollout ends while Traefik is down.
+	// The data plane goes away while the canary has 5%: with no metrics the analysis cannot
+	// pass, and the rollout ends while Traefik is down.
 	require.NoError(t, s.Traefik.Kill())
+	t.Cleanup(func() { _ = s.Traefik.Restart() }) // for the next tests, should this one stop early
 	ro := waitForEnd(t, app, "", 2*time.Minute)
 	assert.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
 	assert.Zero(t, ro.Status.CanaryWeight)

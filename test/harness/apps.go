@@ -41,8 +41,14 @@ type Apps struct {
 
 	mu       sync.Mutex
 	services []corev1.Service
+	seen     map[string]int64       // each Deployment's generation at the last sync
 	running  map[string]*appProcess // by Service name
 }
+
+// drainTime is how long a process no Service wants any more keeps serving, as a pod's
+// preStop hook would: the data plane takes a moment to stop sending to it after Tranche
+// changed the route.
+const drainTime = 2 * time.Second
 
 // appSpec is what a Deployment's pod template asks the demo app to be.
 type appSpec struct {
@@ -63,11 +69,13 @@ func specOf(d *appsv1.Deployment) appSpec {
 }
 
 type appProcess struct {
-	addr    string
-	spec    appSpec
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	serving bool
+	service       string
+	addr          string
+	spec          appSpec
+	cmd           *exec.Cmd
+	exited        chan struct{}
+	serving       bool
+	unwantedSince time.Time
 }
 
 // Run keeps the processes in line with the Services and Deployments until ctx is done, then
@@ -88,10 +96,14 @@ func (a *Apps) Run(ctx context.Context) {
 
 // Serving reports whether every Service that selects d reaches a process running d's pod
 // template, answering requests: Kubelet.NotReady uses it, so that a Deployment is ready only
-// once traffic sent to it is served.
+// once traffic sent to it is served. A Deployment the last sync has not seen as it is now is
+// not served yet.
 func (a *Apps) Serving(d *appsv1.Deployment) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if generation, ok := a.seen[d.Name]; !ok || generation != d.Generation {
+		return false
+	}
 	if replicasOf(d) == 0 {
 		return true
 	}
@@ -108,6 +120,8 @@ func (a *Apps) Serving(d *appsv1.Deployment) bool {
 	return true
 }
 
+// sync decides under the lock what to start and stop, and starts, stops and probes outside
+// it, so that Serving never waits for a process.
 func (a *Apps) sync(ctx context.Context) {
 	var services corev1.ServiceList
 	var deployments appsv1.DeploymentList
@@ -115,40 +129,80 @@ func (a *Apps) sync(ctx context.Context) {
 		a.Client.List(ctx, &deployments, client.InNamespace(a.Namespace)) != nil {
 		return
 	}
+	toStop, toStart := a.plan(services.Items, deployments.Items, time.Now())
+	stopProcesses(toStop)
+	for _, p := range toStart {
+		if err := a.start(p); err != nil {
+			continue // tried again at the next sync
+		}
+		a.mu.Lock()
+		a.running[p.service] = p
+		a.mu.Unlock()
+	}
+	a.probe()
+}
+
+// plan records what the API server says and returns the processes to stop and those to
+// start (not started yet).
+func (a *Apps) plan(services []corev1.Service, deployments []appsv1.Deployment, now time.Time) (toStop, toStart []*appProcess) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.running == nil {
 		a.running = map[string]*appProcess{}
 	}
-	a.services = services.Items
+	a.services = services
+	a.seen = map[string]int64{}
+	for _, d := range deployments {
+		a.seen[d.Name] = d.Generation
+	}
 	wanted := map[string]bool{}
-	for i := range services.Items {
-		svc := &services.Items[i]
-		addr, spec, ok := desiredApp(svc, deployments.Items)
+	for i := range services {
+		svc := &services[i]
+		addr, spec, ok := desiredApp(svc, deployments)
 		if !ok {
 			continue
 		}
 		wanted[svc.Name] = true
 		p := a.running[svc.Name]
 		if p != nil && (p.addr != addr || !p.spec.equal(spec) || p.hasExited()) {
-			p.stop()
+			toStop = append(toStop, p)
+			delete(a.running, svc.Name)
 			p = nil
 		}
 		if p == nil {
-			var err error
-			if p, err = a.start(svc.Name, addr, spec); err != nil {
-				continue // tried again at the next poll
-			}
-			a.running[svc.Name] = p
+			toStart = append(toStart, &appProcess{service: svc.Name, addr: addr, spec: spec})
+			continue
 		}
-		if !p.serving {
-			p.serving = answers(addr)
-		}
+		p.unwantedSince = time.Time{}
 	}
 	for name, p := range a.running {
-		if !wanted[name] {
-			p.stop()
+		switch {
+		case wanted[name]:
+		case p.unwantedSince.IsZero():
+			p.unwantedSince = now
+		case now.Sub(p.unwantedSince) >= drainTime:
+			toStop = append(toStop, p)
 			delete(a.running, name)
+		}
+	}
+	return toStop, toStart
+}
+
+// probe marks the processes that answer as serving.
+func (a *Apps) probe() {
+	a.mu.Lock()
+	var starting []*appProcess
+	for _, p := range a.running {
+		if !p.serving {
+			starting = append(starting, p)
+		}
+	}
+	a.mu.Unlock()
+	for _, p := range starting {
+		if answers(p.addr) {
+			a.mu.Lock()
+			p.serving = true
+			a.mu.Unlock()
 		}
 	}
 }
@@ -182,23 +236,23 @@ func replicasOf(d *appsv1.Deployment) int32 {
 	return *d.Spec.Replicas
 }
 
-func (a *Apps) start(service, addr string, spec appSpec) (*appProcess, error) {
-	logFile, err := os.OpenFile(filepath.Join(a.LogDir, service+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+func (a *Apps) start(p *appProcess) error {
+	logFile, err := os.OpenFile(filepath.Join(a.LogDir, p.service+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	fmt.Fprintf(logFile, "--- %s %s %v on %s\n", time.Now().Format(time.RFC3339), spec.version, spec.args, addr)
-	args := append([]string{"--listen=" + addr, "--version=" + spec.version}, spec.args...)
-	cmd := exec.Command(a.Binary, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("harness: starting the demo app %s: %w", a.Binary, err)
+	fmt.Fprintf(logFile, "--- %s %s %v on %s\n", time.Now().Format(time.RFC3339), p.spec.version, p.spec.args, p.addr)
+	args := append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...)
+	p.cmd = exec.Command(a.Binary, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	DieWithParent(p.cmd)
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("harness: starting the demo app %s: %w", a.Binary, err)
 	}
-	p := &appProcess{addr: addr, spec: spec, cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	return p, nil
+	p.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(p.cmd, p.exited)
+	return nil
 }
 
 func (p *appProcess) hasExited() bool {
@@ -226,11 +280,22 @@ func (p *appProcess) stop() {
 
 func (a *Apps) stopAll() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	var all []*appProcess
 	for name, p := range a.running {
-		p.stop()
+		all = append(all, p)
 		delete(a.running, name)
 	}
+	a.mu.Unlock()
+	stopProcesses(all)
+}
+
+// stopProcesses stops the processes at once and waits until they have all exited.
+func stopProcesses(processes []*appProcess) {
+	var wg sync.WaitGroup
+	for _, p := range processes {
+		wg.Go(p.stop)
+	}
+	wg.Wait()
 }
 
 var healthClient = &http.Client{Timeout: 200 * time.Millisecond}

@@ -67,7 +67,7 @@ func StartPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	}
 	// Another process may take the free port before Prometheus binds it: try a few.
 	for attempt := 0; attempt < 3; attempt++ {
-		if p.addr, err = freeAddress(); err != nil {
+		if p.addr, err = FreeAddress(); err != nil {
 			break
 		}
 		if err = p.Restart(); err == nil {
@@ -118,7 +118,9 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-func freeAddress() (string, error) {
+// FreeAddress is a 127.0.0.1 address with a port nothing listens on at the moment, for a
+// server to be started on. Another process may take it first: callers retry.
+func FreeAddress() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

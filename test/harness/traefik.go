@@ -81,10 +81,10 @@ func StartTraefik(opts TraefikOptions) (*Traefik, error) {
 	t := &Traefik{binary: binary, dir: dir, opts: opts}
 	// Another process may take a free port before Traefik binds it: try a few.
 	for attempt := 0; attempt < 3; attempt++ {
-		if t.web, err = freeAddress(); err != nil {
+		if t.web, err = FreeAddress(); err != nil {
 			break
 		}
-		if t.api, err = freeAddress(); err != nil {
+		if t.api, err = FreeAddress(); err != nil {
 			break
 		}
 		if err = t.Restart(); err == nil {
@@ -130,16 +130,17 @@ func (t *Traefik) args() []string {
 	}, t.opts.Args...)
 }
 
-// environ is the test's environment for Traefik, minus what would make it use in-cluster
-// credentials instead of KUBECONFIG (as when the tests run in a pod).
-func (t *Traefik) environ() []string {
+// EnvironFor is this process's environment for a child that must reach the API server of
+// kubeconfig: KUBECONFIG set to it, and without what would make the child use in-cluster
+// credentials instead (as when the tests run in a pod).
+func EnvironFor(kubeconfig string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "KUBERNETES_SERVICE_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "KUBECONFIG="+t.opts.Kubeconfig)
+	return append(env, "KUBECONFIG="+kubeconfig)
 }
 
 // Restart starts Traefik again after Kill, on the same addresses, and waits until it answers
@@ -154,7 +155,7 @@ func (t *Traefik) Restart() error {
 	}
 	defer logFile.Close() // the child has its own descriptor
 	cmd := exec.Command(t.binary, t.args()...)
-	cmd.Env = t.environ()
+	cmd.Env = EnvironFor(t.opts.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

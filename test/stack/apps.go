@@ -40,7 +40,7 @@ func Release(ctx context.Context, c client.Client, ns, name, version string, arg
 	return c.Patch(ctx, d, patch)
 }
 
-// Thresholds the canary Rollout judges with; the report draws them.
+// Thresholds the canary Rollout judges with; the report draws the error rate it allows.
 const (
 	MinSuccessPercent = 99.0
 	MaxDurationMillis = 500.0

@@ -21,9 +21,10 @@ type Load struct {
 
 // LoadCounts are totals since the load started.
 type LoadCounts struct {
-	Sent      int
-	Failed    int
+	Sent      int            // requests sent and answered (or given up on)
+	Failed    int            // of those, the ones answered with an error or not at all
 	ByVersion map[string]int // successful answers by the version that gave them
+	Dropped   int            // requests not sent, because too many were waiting for answers
 }
 
 func (c LoadCounts) clone() LoadCounts {
@@ -37,7 +38,7 @@ func (c LoadCounts) clone() LoadCounts {
 
 // Minus is what happened between an earlier count and c.
 func (c LoadCounts) Minus(earlier LoadCounts) LoadCounts {
-	d := LoadCounts{Sent: c.Sent - earlier.Sent, Failed: c.Failed - earlier.Failed, ByVersion: map[string]int{}}
+	d := LoadCounts{Sent: c.Sent - earlier.Sent, Failed: c.Failed - earlier.Failed, Dropped: c.Dropped - earlier.Dropped, ByVersion: map[string]int{}}
 	for v, n := range c.ByVersion {
 		if n -= earlier.ByVersion[v]; n != 0 {
 			d.ByVersion[v] = n
@@ -48,8 +49,9 @@ func (c LoadCounts) Minus(earlier LoadCounts) LoadCounts {
 
 // StartLoad sends perSecond requests a second to baseURL with the Host header host, until ctx
 // is done. Requests go out on schedule whether or not earlier ones have been answered, as
-// real clients' do, up to 64 in flight.
+// real clients' do, up to 64 in flight; beyond that they are dropped (and counted).
 func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
+	perSecond = max(perSecond, 1)
 	l := &Load{
 		url: baseURL + "/", host: host,
 		client: &http.Client{
@@ -62,6 +64,7 @@ func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(perSecond))
 		defer tick.Stop()
+		defer l.client.CloseIdleConnections()
 		for {
 			select {
 			case <-ctx.Done():
@@ -72,7 +75,9 @@ func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
 			case inFlight <- struct{}{}:
 				go func() { l.send(ctx); <-inFlight }()
 			default:
-				l.record("", false) // the clients are saturated: a request that never went out failed
+				l.mu.Lock()
+				l.counts.Dropped++
+				l.mu.Unlock()
 			}
 		}
 	}()

@@ -99,12 +99,15 @@ func (r *Recorder) Run(ctx context.Context, onSample func(Sample)) {
 	tick := time.NewTicker(r.Period)
 	defer tick.Stop()
 	for {
-		s := r.sample(ctx)
-		r.mu.Lock()
-		r.samples = append(r.samples, s)
-		r.mu.Unlock()
-		if onSample != nil {
-			onSample(s)
+		// A look the data plane did not answer (it may be restarting) would read as counters
+		// reset to zero: it is left out, and the next window spans the gap.
+		if s := r.sample(ctx); ctx.Err() == nil && s.Plane.Seen {
+			r.mu.Lock()
+			r.samples = append(r.samples, s)
+			r.mu.Unlock()
+			if onSample != nil {
+				onSample(s)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -40,9 +40,10 @@ func TestBetween(t *testing.T) {
 }
 
 func TestStepsOfSplitsWhereTheWeightChanges(t *testing.T) {
+	// Each step counts from the last sample of the one before: no request is left out.
 	samples := []Sample{
-		sample(0, 0, 0, 0, 0), sample(1, 5, 10, 0, 0), sample(2, 5, 105, 5, 0),
-		sample(3, 50, 150, 50, 0), sample(4, 50, 200, 100, 0), sample(5, 0, 300, 100, 0),
+		sample(0, 0, 0, 0, 0), sample(1, 5, 95, 5, 0), sample(2, 5, 190, 10, 0),
+		sample(3, 50, 240, 60, 0), sample(4, 50, 290, 110, 0), sample(5, 0, 390, 110, 0),
 	}
 	steps := StepsOf(samples)
 	var weights []int32
@@ -52,6 +53,7 @@ func TestStepsOfSplitsWhereTheWeightChanges(t *testing.T) {
 	assert.Equal(t, []int32{0, 5, 50, 0}, weights)
 	assert.InDelta(t, 5, steps[1].Window.CanaryShare(), 1e-9)
 	assert.InDelta(t, 50, steps[2].Window.CanaryShare(), 1e-9)
+	assert.Equal(t, 100.0, steps[2].Window.Canary)
 }
 
 func TestCurvesMeasureOverTheLastTwoSeconds(t *testing.T) {

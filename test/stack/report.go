@@ -63,8 +63,8 @@ func CurvesOf(samples []Sample) Curves {
 	return c
 }
 
-// WriteReport writes report.html (the plots as SVG, with a table of the steps) and
-// report.png (the same plots) into dir and returns their paths.
+// WriteReport writes demo-report.html (the plots as SVG, with a table of the steps) and
+// demo-report.png (the same plots) into dir and returns their paths.
 func WriteReport(dir string, traces []Trace) (htmlPath, pngPath string, err error) {
 	const width, panel = 960, 300
 	height := panel * len(traces)
@@ -125,13 +125,15 @@ type Step struct {
 	Window Window
 }
 
-// StepsOf splits samples where the weight Tranche set changes.
+// StepsOf splits samples where the weight Tranche set changes. Each step's window starts at
+// the last sample of the step before, so that no request between two samples is left out.
 func StepsOf(samples []Sample) []Step {
 	var steps []Step
 	start := 0
 	for i := 1; i <= len(samples); i++ {
 		if i == len(samples) || samples[i].Weight != samples[start].Weight {
-			steps = append(steps, Step{Weight: samples[start].Weight, Window: Between(samples[start], samples[i-1])})
+			from := max(start-1, 0)
+			steps = append(steps, Step{Weight: samples[start].Weight, Window: Between(samples[from], samples[i-1])})
 			start = i
 		}
 	}

@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,9 +58,11 @@ type Stack struct {
 	Apps         *harness.Apps
 	Kubeconfig   string
 
-	manager *exec.Cmd
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the kubelet and the apps have stopped
+	manager       *exec.Cmd
+	managerExited chan struct{}
+	cancel        context.CancelFunc
+	done          chan struct{} // closed when the kubelet and the apps have stopped
+	stopOnce      sync.Once
 }
 
 // Start starts everything in order (each part needs the ones before) and returns once the
@@ -98,7 +100,7 @@ func Start(opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	if s.Prometheus, err = harness.StartPrometheus(harness.PrometheusOptions{
-		Targets: []string{s.Traefik.APIURL()[len("http://"):]},
+		Targets: []string{strings.TrimPrefix(s.Traefik.APIURL(), "http://")},
 	}); err != nil {
 		return s, err
 	}
@@ -152,76 +154,71 @@ func (s *Stack) startManager() error {
 		return err
 	}
 	defer log.Close()
-	probe, err := freeAddress()
+	probe, err := harness.FreeAddress()
 	if err != nil {
 		return err
 	}
-	s.manager = exec.Command(s.Manager, "--leader-elect=false",
+	cmd := exec.Command(s.Manager, "--leader-elect=false",
 		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
 		"--prometheus-address="+s.Prometheus.URL(), "--namespaces="+s.Namespace)
-	s.manager.Env = append(withoutInCluster(os.Environ()), "KUBECONFIG="+s.Kubeconfig)
-	s.manager.Stdout, s.manager.Stderr = log, log
-	harness.DieWithParent(s.manager)
-	if err := s.manager.Start(); err != nil {
+	cmd.Env = harness.EnvironFor(s.Kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
+	harness.DieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the manager %s (run `make build`): %w", s.Manager, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + probe + "/readyz"); err == nil {
+	s.manager, s.managerExited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.managerExited) }()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.After(30 * time.Second)
+	for {
+		if resp, err := client.Get("http://" + probe + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-s.managerExited:
+			return fmt.Errorf("the manager exited: see %s", log.Name())
+		case <-deadline:
+			return fmt.Errorf("the manager was not ready within 30s: see %s", log.Name())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("the manager was not ready within 30s: see %s", log.Name())
 }
 
-// Stop stops the manager, the apps, Prometheus, Traefik and the control plane.
+// Stop stops the manager, the apps, Prometheus, Traefik and the control plane. Calling it
+// again does nothing.
 func (s *Stack) Stop() error {
 	var errs []error
-	if s.manager != nil && s.manager.Process != nil {
-		_ = s.manager.Process.Signal(syscall.SIGTERM)
-		if err := s.manager.Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("manager: %w", err))
+	s.stopOnce.Do(func() {
+		if s.manager != nil {
+			_ = s.manager.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.managerExited:
+			case <-time.After(15 * time.Second):
+				_ = s.manager.Process.Kill()
+				<-s.managerExited
+				errs = append(errs, errors.New("the manager did not stop within 15s of SIGTERM"))
+			}
 		}
-	}
-	if s.cancel != nil {
-		s.cancel()
-		if s.Apps != nil {
-			<-s.done
+		if s.cancel != nil {
+			s.cancel()
+			if s.Apps != nil {
+				<-s.done
+			}
 		}
-	}
-	if s.Prometheus != nil {
-		errs = append(errs, s.Prometheus.Stop())
-	}
-	if s.Traefik != nil {
-		errs = append(errs, s.Traefik.Stop())
-	}
-	if s.ControlPlane != nil {
-		errs = append(errs, s.ControlPlane.Stop())
-	}
+		if s.Prometheus != nil {
+			errs = append(errs, s.Prometheus.Stop())
+		}
+		if s.Traefik != nil {
+			errs = append(errs, s.Traefik.Stop())
+		}
+		if s.ControlPlane != nil {
+			errs = append(errs, s.ControlPlane.Stop())
+		}
+	})
 	return errors.Join(errs...)
-}
-
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// withoutInCluster drops what would make a client use in-cluster credentials instead of
-// KUBECONFIG, as when the stack runs in a pod.
-func withoutInCluster(environ []string) []string {
-	var env []string
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, "KUBERNETES_SERVICE_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }

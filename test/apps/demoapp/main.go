@@ -36,16 +36,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
+	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = server.Shutdown(shutdown)
+		close(drained)
 	}()
 	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "demoapp:", err)
 		os.Exit(1)
 	}
+	<-drained // ListenAndServe returns at once; the requests in progress are answered first
 }
 
 // handler answers /healthz with 200 at once, and every other path with the version after
