@@ -205,6 +205,9 @@ func (d *decider) start() {
 	d.say(fmt.Sprintf("Rolling out revision %s (stable: %s): scaling the canary up", rev, d.w.primary.revision))
 	d.emit(false, "RolloutStarted", d.st.Message)
 	d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
+	// Look again at once: a target that is up already (a retry right after an abort, before
+	// it was scaled down) changes no more, so no event would come.
+	d.requeueIn(time.Millisecond)
 }
 
 // rollback sends all traffic back to the primary and ends the rollout as Failed or Aborted.
@@ -283,7 +286,7 @@ func (d *decider) gateOpen(gate trancheapi.WebhookType) bool {
 	if answer.open {
 		return true
 	}
-	d.wait(fmt.Sprintf("Gate %s is closed: %s", gate, answer.message), analysisInterval(d.w.rollout))
+	d.wait(fmt.Sprintf("Gate %s is closed: %s", gate, answer.message), d.w.rollout.Spec.EffectiveInterval())
 	return false
 }
 
@@ -294,8 +297,8 @@ func (d *decider) wait(message string, recheck time.Duration) {
 	if d.st.WaitingSince == nil {
 		d.st.WaitingSince = d.now()
 	}
-	deadline := d.st.WaitingSince.Add(progressDeadline(d.w.rollout))
-	if d.w.now.After(deadline) && isActive(d.st.Phase) {
+	deadline := d.st.WaitingSince.Add(d.w.rollout.Spec.EffectiveProgressDeadline())
+	if d.w.now.After(deadline) && d.st.Phase.UnderWay() {
 		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%s for longer than the progress deadline", lowerFirst(message)))
 		return
 	}
