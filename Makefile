@@ -75,8 +75,9 @@ bench: envtest-assets prometheus ## Run the benchmarks against a real control pl
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager into bin/tranche.
+build: ## Build the manager into bin/tranche and the kubectl plugin into bin/kubectl-tranche.
 	go build -trimpath -o $(BIN)/tranche ./cmd/tranche
+	go build -trimpath -o $(BIN)/kubectl-tranche ./cmd/kubectl-tranche
 
 .PHONY: demoapp
 demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.

@@ -10,6 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 )
 
 // Render fills a MetricTemplate's query, a Go text/template, with a Rollout's variables.
@@ -139,4 +142,19 @@ func PromDuration(d time.Duration) string {
 		return "0s"
 	}
 	return model.Duration(d).String()
+}
+
+// VarsFor are the values a Rollout's query templates get: its names, those of the workloads
+// and Services Tranche makes for it, and its analysis interval.
+func VarsFor(ro *trancheapi.Rollout) Vars {
+	names := providers.Services(ro)
+	return Vars{
+		Rollout:   ro.Name,
+		Namespace: ro.Namespace,
+		Target:    ro.Spec.TargetRef.Name,
+		Primary:   names.Primary, // the primary Deployment is named as its Service
+		Canary:    ro.Spec.TargetRef.Name,
+		Service:   names.Apex,
+		Interval:  PromDuration(ro.Spec.EffectiveInterval()),
+	}
 }

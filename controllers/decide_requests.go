@@ -42,7 +42,7 @@ func (d *decider) abortRequest() bool {
 		return false
 	}
 	d.st.HandledRequests.Abort = token
-	if !isActive(d.st.Phase) && !(d.st.Phase == trancheapi.PhasePromoting && d.w.primary.revision != d.st.CanaryRevision) {
+	if !d.st.Phase.UnderWay() && !(d.st.Phase == trancheapi.PhasePromoting && d.w.primary.revision != d.st.CanaryRevision) {
 		d.emit(true, "RequestIgnored", "Abort ignored: no rollout is under way")
 		return false
 	}
@@ -57,7 +57,7 @@ func (d *decider) promoteRequest() bool {
 	switch {
 	case token == "":
 		return false
-	case strings.HasPrefix(token, trancheapi.PromoteFullPrefix) && isActive(d.st.Phase) &&
+	case strings.HasPrefix(token, trancheapi.PromoteFullPrefix) && d.st.Phase.UnderWay() &&
 		d.w.target.revision == d.st.CanaryRevision:
 		d.st.HandledRequests.Promote = token
 		d.emit(false, "PromotedOnRequest", fmt.Sprintf("Skipping the remaining steps of revision %s on request", d.st.CanaryRevision))
@@ -79,7 +79,7 @@ func (d *decider) promoteRequest() bool {
 func (d *decider) pauseRequest() bool {
 	paused := d.w.rollout.Annotations[trancheapi.AnnotationPaused] == "true"
 	switch {
-	case paused && isActive(d.st.Phase):
+	case paused && d.st.Phase.UnderWay():
 		if d.st.Phase != trancheapi.PhasePaused {
 			d.emit(false, "Paused", "Paused on request")
 		}

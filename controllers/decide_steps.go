@@ -84,7 +84,7 @@ func (d *decider) canaryServes() bool {
 			d.say("The canary is not ready: routing all traffic to the primary")
 			return false
 		}
-		d.wait(fmt.Sprintf("Waiting for the canary (revision %s) to be ready", d.st.CanaryRevision), progressDeadline(d.w.rollout))
+		d.wait(fmt.Sprintf("Waiting for the canary (revision %s) to be ready", d.st.CanaryRevision), d.w.rollout.Spec.EffectiveProgressDeadline())
 		return false
 	}
 	return true
@@ -196,7 +196,7 @@ func (d *decider) analysisDue() time.Time {
 	if d.st.LastAnalysisAt != nil && d.st.LastAnalysisAt.After(from) {
 		from = d.st.LastAnalysisAt.Time
 	}
-	return from.Add(analysisInterval(d.w.rollout))
+	return from.Add(d.w.rollout.Spec.EffectiveInterval())
 }
 
 // recordAnalysis counts a run's verdicts and rolls back when the failure limit is reached.
@@ -211,19 +211,19 @@ func (d *decider) recordAnalysis(run analysisRun) bool {
 		d.st.FailedChecks++
 		d.st.InconclusiveRuns = 0
 		d.emit(true, "AnalysisFailed", fmt.Sprintf("Analysis failed (%d/%d): %s",
-			d.st.FailedChecks, failureLimit(d.w.rollout), strings.Join(failed, "; ")))
+			d.st.FailedChecks, d.w.rollout.Spec.EffectiveFailureLimit(), strings.Join(failed, "; ")))
 	case len(inconclusive) > 0:
 		d.st.InconclusiveRuns++
-		if d.st.InconclusiveRuns >= inconclusiveLimit(d.w.rollout) {
+		if d.st.InconclusiveRuns >= d.w.rollout.Spec.EffectiveInconclusiveLimit() {
 			d.st.FailedChecks++
 			d.st.InconclusiveRuns = 0
 			d.emit(true, "AnalysisInconclusive", fmt.Sprintf("No data for %s: counted as a failed run (%d/%d)",
-				strings.Join(inconclusive, ", "), d.st.FailedChecks, failureLimit(d.w.rollout)))
+				strings.Join(inconclusive, ", "), d.st.FailedChecks, d.w.rollout.Spec.EffectiveFailureLimit()))
 		}
 	default:
 		d.st.InconclusiveRuns = 0
 	}
-	if d.st.FailedChecks >= failureLimit(d.w.rollout) {
+	if d.st.FailedChecks >= d.w.rollout.Spec.EffectiveFailureLimit() {
 		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%d failed analysis runs", d.st.FailedChecks))
 		return true
 	}
@@ -302,11 +302,6 @@ func describeRoutes(r providers.Routes) string {
 		return fmt.Sprintf("%d%% of requests mirrored to the canary, weight %d%%", r.MirrorPercent, r.CanaryWeight)
 	}
 	return fmt.Sprintf("weight %d%%", r.CanaryWeight)
-}
-
-// isActive reports whether a rollout is under way and can be aborted or rolled back.
-func isActive(p trancheapi.Phase) bool {
-	return p == trancheapi.PhaseProgressing || p == trancheapi.PhaseWaitingApproval || p == trancheapi.PhasePaused
 }
 
 // newRequest returns the token of a request annotation when it differs from the one handled

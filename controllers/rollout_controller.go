@@ -148,7 +148,7 @@ func requeueAfter(p plan) time.Duration {
 // protectStable sends all traffic to the primary when a rollout under way cannot go on (its
 // target was deleted, say): the canary's share would otherwise go nowhere.
 func (r *RolloutReconciler) protectStable(ctx context.Context, ro *trancheapi.Rollout) error {
-	if !isActive(ro.Status.Phase) && ro.Status.Phase != trancheapi.PhasePromoting {
+	if !ro.Status.Phase.UnderWay() && ro.Status.Phase != trancheapi.PhasePromoting {
 		return nil
 	}
 	router, err := r.Providers.For(r.Client, ro)

@@ -87,7 +87,7 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric, now time.Time) analysis.Check {
 	query, cfg, err := r.querySource(ctx, ro, router, m)
 	if err == nil {
-		query, err = analysis.Render(query, varsFor(ro))
+		query, err = analysis.Render(query, analysis.VarsFor(ro))
 	}
 	var prom *analysis.Prometheus
 	if err == nil {
@@ -131,20 +131,6 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 		}
 	}
 	return tmpl.Spec.Query, cfg, nil
-}
-
-// varsFor are the values a query template may use.
-func varsFor(ro *trancheapi.Rollout) analysis.Vars {
-	names := providers.Services(ro)
-	return analysis.Vars{
-		Rollout:   ro.Name,
-		Namespace: ro.Namespace,
-		Target:    ro.Spec.TargetRef.Name,
-		Primary:   ro.Spec.TargetRef.Name + primarySuffix,
-		Canary:    ro.Spec.TargetRef.Name,
-		Service:   names.Apex,
-		Interval:  analysis.PromDuration(analysisInterval(ro)),
-	}
 }
 
 // askGate calls every webhook of a gate type about the revision under test: the gate is

@@ -1,13 +1,10 @@
 package controllers
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -17,15 +14,6 @@ import (
 // make the primary's: the primary's pods must never match the target's selector, or the
 // canary Service would send traffic to them.
 const primarySuffix = "-primary"
-
-// revisionOf hashes a pod template, so that a change to anything in it is a new revision
-// and the same template always gives the same revision.
-func revisionOf(template corev1.PodTemplateSpec) string {
-	data, _ := json.Marshal(template) // a PodTemplateSpec always marshals
-	h := fnv.New64a()
-	_, _ = h.Write(data)
-	return fmt.Sprintf("%010x", h.Sum64())[:10]
-}
 
 // primarySelector derives the primary's labels from the target's selector. Only matchLabels
 // can be rewritten; a selector with matchExpressions is refused.
@@ -60,7 +48,7 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 			Namespace:   ro.Namespace,
 			Name:        target.Name + primarySuffix,
 			Labels:      map[string]string{trancheapi.LabelRollout: ro.Name, "app.kubernetes.io/managed-by": "tranche"},
-			Annotations: map[string]string{trancheapi.AnnotationRevision: revisionOf(target.Spec.Template)},
+			Annotations: map[string]string{trancheapi.AnnotationRevision: trancheapi.TemplateRevision(target.Spec.Template)},
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
@@ -77,7 +65,7 @@ func workloadOf(d *appsv1.Deployment, primary bool) workload {
 	if primary {
 		w.revision = d.Annotations[trancheapi.AnnotationRevision]
 	} else {
-		w.revision = revisionOf(d.Spec.Template)
+		w.revision = trancheapi.TemplateRevision(d.Spec.Template)
 	}
 	w.ready = w.replicas > 0 && deploymentHealth(d).status == health.HealthStatusHealthy &&
 		d.Status.ReadyReplicas >= w.replicas

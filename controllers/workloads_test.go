@@ -17,14 +17,14 @@ func TestRevisionFollowsThePodTemplate(t *testing.T) {
 	a := harness.Deployment("shop", "podinfo", "podinfo:1")
 	b := harness.Deployment("shop", "podinfo", "podinfo:1")
 	b.Spec.Replicas = ptr.To[int32](7) // not part of the template
-	assert.Equal(t, revisionOf(a.Spec.Template), revisionOf(b.Spec.Template))
-	assert.Len(t, revisionOf(a.Spec.Template), 10)
+	assert.Equal(t, trancheapi.TemplateRevision(a.Spec.Template), trancheapi.TemplateRevision(b.Spec.Template))
+	assert.Len(t, trancheapi.TemplateRevision(a.Spec.Template), 10)
 
 	c := harness.Deployment("shop", "podinfo", "podinfo:2")
-	assert.NotEqual(t, revisionOf(a.Spec.Template), revisionOf(c.Spec.Template))
+	assert.NotEqual(t, trancheapi.TemplateRevision(a.Spec.Template), trancheapi.TemplateRevision(c.Spec.Template))
 	d := harness.Deployment("shop", "podinfo", "podinfo:1")
 	d.Spec.Template.Annotations = map[string]string{"restartedAt": "now"}
-	assert.NotEqual(t, revisionOf(a.Spec.Template), revisionOf(d.Spec.Template), "a restart is a new revision")
+	assert.NotEqual(t, trancheapi.TemplateRevision(a.Spec.Template), trancheapi.TemplateRevision(d.Spec.Template), "a restart is a new revision")
 }
 
 func TestDesiredPrimary(t *testing.T) {
@@ -39,7 +39,7 @@ func TestDesiredPrimary(t *testing.T) {
 	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, primary.Spec.Selector.MatchLabels)
 	assert.Equal(t, map[string]string{"app": "podinfo-primary", "tier": "frontend"}, primary.Spec.Template.Labels,
 		"the selector labels are renamed so the canary Service never selects the primary's pods; others kept")
-	assert.Equal(t, revisionOf(target.Spec.Template), primary.Annotations[trancheapi.AnnotationRevision])
+	assert.Equal(t, trancheapi.TemplateRevision(target.Spec.Template), primary.Annotations[trancheapi.AnnotationRevision])
 	assert.Equal(t, "podinfo", target.Spec.Template.Labels["app"], "the target is not changed")
 	assert.Equal(t, "web", primary.Labels[trancheapi.LabelRollout])
 

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "time"
+
 // EffectiveSteps returns spec.steps, or when there are none the default steps for the
 // Rollout's provider. The default depends on the provider, which an OpenAPI default cannot
 // express: blue/green cannot send 5% of traffic.
@@ -14,3 +16,45 @@ func (s *RolloutSpec) EffectiveSteps() []Step {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Defaults of the analysis and of the progress deadline. The API server applies most of them
+// too; these hold where it did not: objects built in code (tests, clients) and fields left
+// zero.
+const (
+	DefaultAnalysisInterval  = time.Minute
+	DefaultProgressDeadline  = 10 * time.Minute
+	DefaultFailureLimit      = 2
+	DefaultInconclusiveLimit = 3
+)
+
+// EffectiveInterval is how often the canary is analysed.
+func (s *RolloutSpec) EffectiveInterval() time.Duration {
+	if a := s.Analysis; a != nil && a.Interval != nil && a.Interval.Duration > 0 {
+		return a.Interval.Duration
+	}
+	return DefaultAnalysisInterval
+}
+
+// EffectiveProgressDeadline is how long the canary may take to become ready.
+func (s *RolloutSpec) EffectiveProgressDeadline() time.Duration {
+	if d := s.ProgressDeadline; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return DefaultProgressDeadline
+}
+
+// EffectiveFailureLimit is how many failed analysis runs roll the canary back.
+func (s *RolloutSpec) EffectiveFailureLimit() int32 {
+	if a := s.Analysis; a != nil && a.FailureLimit > 0 {
+		return a.FailureLimit
+	}
+	return DefaultFailureLimit
+}
+
+// EffectiveInconclusiveLimit is how many inconclusive runs in a row roll the canary back.
+func (s *RolloutSpec) EffectiveInconclusiveLimit() int32 {
+	if a := s.Analysis; a != nil && a.InconclusiveLimit > 0 {
+		return a.InconclusiveLimit
+	}
+	return DefaultInconclusiveLimit
+}

@@ -259,6 +259,12 @@ const (
 	PhasePaused          Phase = "Paused"
 )
 
+// UnderWay reports whether a rollout is walking its steps in this phase: then it can be
+// paused, promoted at a gate or aborted.
+func (p Phase) UnderWay() bool {
+	return p == PhaseProgressing || p == PhaseWaitingApproval || p == PhasePaused
+}
+
 // CheckResult is one evaluation of one metric.
 type CheckResult struct {
 	// metric is the name of the metric in spec.analysis.metrics.

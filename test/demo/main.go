@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/cli"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -116,7 +117,9 @@ func run(ctx context.Context, o options) error {
 	say("Report: " + htmlPath + " (plot: " + pngPath + ")")
 	if o.keep {
 		say("Everything keeps running; press Ctrl-C to stop")
-		fmt.Printf("    export KUBECONFIG=%s\n    kubectl -n %s get rollouts,deployments,services,httproutes\n", s.Kubeconfig, namespace)
+		fmt.Printf("    export KUBECONFIG=%s PATH=\"$PWD/bin:$PATH\"\n", s.Kubeconfig)
+		fmt.Printf("    kubectl -n %s get rollouts,deployments,services,httproutes\n", namespace)
+		fmt.Printf("    kubectl tranche -n %s get %s -w\n", namespace, app)
 		<-ctx.Done()
 	}
 	report, _ := filepath.Abs(htmlPath)
@@ -174,6 +177,9 @@ func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string
 			<-recorded
 			result := fmt.Sprintf("%s: %s", last.Phase, last.Message)
 			fmt.Println("    " + result)
+			if err := printView(ctx, c); err != nil {
+				return outcome{}, err
+			}
 			if last.Phase != want {
 				return outcome{}, fmt.Errorf("%s ended %s, not %s", title, last.Phase, want)
 			}
@@ -206,6 +212,16 @@ func pct(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", v)
+}
+
+// printView prints the Rollout as `kubectl tranche get` shows it.
+func printView(ctx context.Context, c client.Client) error {
+	say("kubectl tranche get " + app)
+	v, err := cli.LoadView(ctx, c, client.ObjectKey{Namespace: namespace, Name: app})
+	if err != nil {
+		return err
+	}
+	return cli.RenderView(os.Stdout, v, time.Now(), false)
 }
 
 // printEvents prints the Rollout's events since a time, as `kubectl events` would.

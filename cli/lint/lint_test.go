@@ -1,0 +1,95 @@
+package lint_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tranche-dev/tranche/cli/lint"
+	"github.com/tranche-dev/tranche/providers/registry"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+const files = `
+apiVersion: tranche.dev/v1alpha1
+kind: Rollout
+metadata: {name: shop}
+spec:
+  targetRef: {kind: Deployment, name: shop}
+  service: {port: 80}
+  provider: {gatewayAPI: {parentRefs: [{name: public}]}}
+  analysis:
+    metrics:
+    - {name: success, builtin: request-success-rate, min: 99}
+    - {name: broken, templateRef: {name: broken}, max: 1}
+    - {name: elsewhere, templateRef: {name: not-here}, max: 1}
+    - {name: up, templateRef: {name: up}, min: 1}
+---
+apiVersion: tranche.dev/v1alpha1
+kind: MetricTemplate
+metadata: {name: broken}
+spec: {query: 'sum(rate(errors_total{app="{{ .App }}"}[1m]))'}
+---
+apiVersion: tranche.dev/v1alpha1
+kind: MetricTemplate
+metadata: {name: up}
+spec: {query: 'count(up{job="{{ .Rollout }}"}) or vector(1)'}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+---
+apiVersion: tranche.dev/v1alpha1
+kind: Rollout
+metadata: {name: mesh}
+spec:
+  targetRef: {kind: Deployment, name: mesh}
+  service: {port: 80}
+  provider: {osm: {}}
+`
+
+func lintFiles(t *testing.T, prometheus string) []string {
+	t.Helper()
+	docs, err := lint.Read("app.yaml", strings.NewReader(files))
+	require.NoError(t, err)
+	require.Len(t, docs, 5)
+	schemas, err := lint.LoadSchemas()
+	require.NoError(t, err)
+	var lines []string
+	for _, f := range lint.Lint(context.Background(), schemas, docs, lint.Options{
+		Providers: registry.Default(), Namespace: "shop", Prometheus: prometheus, Now: time.Now(),
+	}) {
+		lines = append(lines, f.String())
+	}
+	return lines
+}
+
+// offline is what lint says of files without a Prometheus to ask.
+var offline = []string{
+	`app.yaml: Rollout/mesh: error: spec.provider.osm: Forbidden: unknown field: remove it, or check its spelling and indentation`,
+	`app.yaml: Rollout/mesh: error: spec.provider: Invalid value: set exactly one provider: gatewayAPI, istio, linkerd, smi, nginx, traefik or kubernetes`,
+	`app.yaml: Rollout/shop: error: spec.analysis.metrics[1]: the query of metric broken does not render: query template uses {{ .App }}, which is not a variable: use .Rollout, .Namespace, .Target, .Primary, .Canary, .Service, .Interval`,
+	`app.yaml: Rollout/shop: warning: spec.analysis.metrics[2].templateRef: MetricTemplate shop/not-here is not among the files checked: its query was not checked`,
+}
+
+func TestLintSeesWhatOnlyTheControllerWould(t *testing.T) {
+	assert.Equal(t, offline, lintFiles(t, ""))
+}
+
+// With a Prometheus, every query that renders runs once: the built-in success rate has no
+// data (no traffic has been through a gateway), the template asking for up answers.
+func TestLintAsksPrometheus(t *testing.T) {
+	prom, err := harness.StartPrometheus(harness.PrometheusOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = prom.Stop() })
+
+	got := lintFiles(t, prom.URL())
+	want := append(offline[:2:2], `app.yaml: Rollout/shop: warning: spec.analysis.metrics[0]: metric success returns no data from `+prom.URL()+
+		` now (expected before a release sends the canary traffic)`)
+	want = append(want, offline[2:]...)
+	assert.Equal(t, want, got)
+}

@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// The views are pure functions of what was read and the time: tests compare them with golden
+// files, and -w draws them again.
+
+// style colours text on a terminal and leaves it alone elsewhere.
+type style bool
+
+const (
+	green  = "32"
+	red    = "31"
+	yellow = "33"
+	blue   = "34"
+	faint  = "2"
+)
+
+func (s style) paint(code, text string) string {
+	if !s || text == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+func (s style) phase(p trancheapi.Phase) string {
+	switch p {
+	case trancheapi.PhaseSucceeded, trancheapi.PhaseInitialized:
+		return s.paint(green, string(p))
+	case trancheapi.PhaseFailed, trancheapi.PhaseAborted:
+		return s.paint(red, string(p))
+	case trancheapi.PhaseWaitingApproval, trancheapi.PhasePaused:
+		return s.paint(yellow, string(p))
+	case "":
+		return "-"
+	}
+	return s.paint(blue, string(p))
+}
+
+func (s style) verdict(v trancheapi.Verdict) string {
+	switch v {
+	case trancheapi.VerdictPass:
+		return s.paint(green, string(v))
+	case trancheapi.VerdictFail:
+		return s.paint(red, string(v))
+	}
+	return s.paint(yellow, string(v))
+}
+
+// RenderList writes the table of `kubectl tranche list`.
+func RenderList(w io.Writer, rollouts []trancheapi.Rollout, allNamespaces bool, now time.Time, color bool) error {
+	s := style(color)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if allNamespaces {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
+	fmt.Fprintln(tw, "NAME\tPHASE\tSTEP\tWEIGHT\tSTABLE\tCANARY\tCHECKS\tAGE")
+	for i := range rollouts {
+		ro := &rollouts[i]
+		if allNamespaces {
+			fmt.Fprintf(tw, "%s\t", ro.Namespace)
+		}
+		st := ro.Status
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d%%\t%s\t%s\t%s\t%s\n", ro.Name, s.phase(st.Phase), stepOf(ro), st.CanaryWeight,
+			orDash(st.StableRevision), orDash(canaryOf(ro)), s.checks(st.LastChecks), age(ro.CreationTimestamp.Time, now))
+	}
+	return tw.Flush()
+}
+
+// stepOf is "i/n" while a rollout is under way, else "-".
+func stepOf(ro *trancheapi.Rollout) string {
+	if !ro.Status.Phase.UnderWay() {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", ro.Status.CurrentStep+1, len(ro.Spec.EffectiveSteps()))
+}
+
+// canaryOf is the canary revision while it differs from the stable one.
+func canaryOf(ro *trancheapi.Rollout) string {
+	if ro.Status.CanaryRevision == ro.Status.StableRevision {
+		return ""
+	}
+	return ro.Status.CanaryRevision
+}
+
+// checks sums up the latest analysis: Pass, or the verdict and names of the metrics that
+// did not pass.
+func (s style) checks(results []trancheapi.CheckResult) string {
+	if len(results) == 0 {
+		return "-"
+	}
+	var failing []string
+	worst := trancheapi.VerdictPass
+	for _, r := range results {
+		if r.Verdict == trancheapi.VerdictPass {
+			continue
+		}
+		failing = append(failing, r.Metric)
+		if worst != trancheapi.VerdictFail {
+			worst = r.Verdict
+		}
+	}
+	if len(failing) == 0 {
+		return s.verdict(worst)
+	}
+	return s.verdict(worst) + " (" + strings.Join(failing, ",") + ")"
+}
+
+func orDash(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
+func age(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(t))
+}
+
+// View is what `kubectl tranche get` shows of one Rollout.
+type View struct {
+	Rollout *trancheapi.Rollout
+	Events  []eventsv1.Event // oldest first
+}
+
+// RenderView writes the view of `kubectl tranche get`.
+func RenderView(w io.Writer, v View, now time.Time, color bool) error {
+	s := style(color)
+	ro, st := v.Rollout, v.Rollout.Status
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Name:\t%s\n", ro.Name)
+	fmt.Fprintf(tw, "Namespace:\t%s\n", ro.Namespace)
+	fmt.Fprintf(tw, "Target:\tDeployment %s\n", ro.Spec.TargetRef.Name)
+	fmt.Fprintf(tw, "Provider:\t%s\n", providers.Name(ro))
+	fmt.Fprintf(tw, "Phase:\t%s\n", s.phase(st.Phase))
+	if st.Message != "" {
+		fmt.Fprintf(tw, "Message:\t%s\n", st.Message)
+	}
+	fmt.Fprintf(tw, "Revisions:\tstable %s, canary %s\n", orDash(st.StableRevision), orDash(canaryOf(ro)))
+	fmt.Fprintf(tw, "Traffic:\tprimary %d%%, canary %d%%\n", 100-st.CanaryWeight, st.CanaryWeight)
+	fmt.Fprintf(tw, "Steps:\t%s\n", s.progress(ro, now))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	renderAnalysis(w, s, ro, now)
+	renderConditions(w, s, ro, now)
+	renderEvents(w, s, v.Events, now)
+	return nil
+}
+
+// progress draws the steps on one line: done ones ticked, the current one marked, with the
+// time left of its hold.
+func (s style) progress(ro *trancheapi.Rollout, now time.Time) string {
+	st := ro.Status
+	var parts []string
+	for i, step := range ro.Spec.EffectiveSteps() {
+		label := stepLabel(step)
+		switch {
+		case st.Phase == trancheapi.PhaseSucceeded || st.Phase == trancheapi.PhasePromoting || i < int(st.CurrentStep) && st.Phase.UnderWay():
+			parts = append(parts, s.paint(green, "✔ "+label))
+		case i == int(st.CurrentStep) && st.Phase.UnderWay():
+			parts = append(parts, s.paint(blue, "▶ "+label+holdLeft(step, st, now)))
+		case i == int(st.CurrentStep) && (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted):
+			parts = append(parts, s.paint(red, "✘ "+label))
+		default:
+			parts = append(parts, s.paint(faint, "· "+label))
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+// stepLabel says what a step does in a few characters: "5%", "match", "mirror 100%", with
+// "approval" when it waits for one.
+func stepLabel(step trancheapi.Step) string {
+	var label string
+	switch {
+	case step.Match != nil:
+		label = "match"
+	case step.Mirror != nil:
+		label = "mirror " + strconv.Itoa(int(*step.Mirror)) + "%"
+	case step.Weight != nil:
+		label = strconv.Itoa(int(*step.Weight)) + "%"
+	}
+	if step.Approval == trancheapi.ApprovalManual {
+		label += " +approval"
+	}
+	return label
+}
+
+// holdLeft is " (1m left)" while the current step holds, else "".
+func holdLeft(step trancheapi.Step, st trancheapi.RolloutStatus, now time.Time) string {
+	if step.Hold == nil || st.StepStartedAt == nil {
+		return ""
+	}
+	left := st.StepStartedAt.Add(step.Hold.Duration).Sub(now)
+	if left <= 0 {
+		return ""
+	}
+	return " (" + duration.HumanDuration(left) + " left)"
+}
+
+func renderAnalysis(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time) {
+	a := ro.Spec.Analysis
+	if a == nil || len(a.Metrics) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Analysis:   every %s, failed runs %d/%d\n", ro.Spec.EffectiveInterval(), ro.Status.FailedChecks, ro.Spec.EffectiveFailureLimit())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  METRIC\tVALUE\tTHRESHOLD\tVERDICT\tCHECKED")
+	for _, m := range a.Metrics {
+		value, verdict, at := "-", "-", "-"
+		for _, c := range ro.Status.LastChecks {
+			if c.Metric == m.Name {
+				value, verdict, at = orDash(c.Value), s.verdict(c.Verdict), age(c.At.Time, now)+" ago"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.Name, value, threshold(m), verdict, at)
+	}
+	_ = tw.Flush()
+}
+
+// threshold is the range a metric must stay in, such as ">= 99" or "<= 500".
+func threshold(m trancheapi.Metric) string {
+	var parts []string
+	if m.Min != nil {
+		parts = append(parts, ">= "+strconv.FormatFloat(*m.Min, 'g', -1, 64))
+	}
+	if m.Max != nil {
+		parts = append(parts, "<= "+strconv.FormatFloat(*m.Max, 'g', -1, 64))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func renderConditions(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time) {
+	if len(ro.Status.Conditions) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Conditions:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range ro.Status.Conditions {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, age(c.LastTransitionTime.Time, now), c.Message)
+	}
+	_ = tw.Flush()
+}
+
+// eventsShown is how many of the latest events the view lists.
+const eventsShown = 8
+
+func renderEvents(w io.Writer, s style, events []eventsv1.Event, now time.Time) {
+	if len(events) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Events:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, e := range events[max(len(events)-eventsShown, 0):] {
+		kind := e.Type
+		if kind == "Warning" {
+			kind = s.paint(red, kind)
+		}
+		fmt.Fprintf(tw, "  %s ago\t%s\t%s\t%s\n", age(eventTime(e), now), kind, e.Reason, e.Note)
+	}
+	_ = tw.Flush()
+}
+
+// eventTime is when an event last happened, from whichever field its recorder set.
+func eventTime(e eventsv1.Event) time.Time {
+	switch {
+	case e.Series != nil:
+		return e.Series.LastObservedTime.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.DeprecatedLastTimestamp.IsZero():
+		return e.DeprecatedLastTimestamp.Time
+	}
+	return e.CreationTimestamp.Time
+}

@@ -1,0 +1,109 @@
+package cli_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/cli"
+)
+
+func TestPromotePassesTheManualGate(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, 0, true), step(100, 0, false))
+	_, err := cli.Promote(context.Background(), cp.Client, key, false)
+	assert.ErrorContains(t, err, "is Initialized, not waiting for approval: nothing to promote")
+
+	release(t, key, "app:2")
+	waitFor(t, key, "the gate", inPhase(trancheapi.PhaseWaitingApproval))
+	out, err := kubectl(t, key.Namespace, "promote", key.Name)
+	require.NoError(t, err)
+	assert.Contains(t, out, "step 1 approved")
+	ro := waitFor(t, key, "promotion", inPhase(trancheapi.PhaseSucceeded))
+	assert.Equal(t, ro.Status.CanaryRevision, ro.Status.StableRevision)
+}
+
+func TestPromoteFullSkipsTheRemainingSteps(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, time.Hour, false), step(50, time.Hour, false), step(100, time.Hour, false))
+	release(t, key, "app:2")
+	waitFor(t, key, "the first step", func(ro *trancheapi.Rollout) bool { return ro.Status.CanaryWeight == 5 })
+
+	out, err := kubectl(t, key.Namespace, "promote", key.Name, "--full")
+	require.NoError(t, err)
+	assert.Contains(t, out, "skipping the remaining steps")
+	ro := waitFor(t, key, "promotion", inPhase(trancheapi.PhaseSucceeded))
+	assert.Equal(t, ro.Status.CanaryRevision, ro.Status.StableRevision)
+	assert.Zero(t, ro.Status.CanaryWeight)
+}
+
+func TestAbortRollsBackAndRetryStartsAgain(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, time.Hour, false), step(100, 0, false))
+	_, err := cli.Retry(context.Background(), cp.Client, key)
+	assert.ErrorContains(t, err, "only a failed or aborted rollout can be retried")
+	release(t, key, "app:2")
+	waitFor(t, key, "the first step", func(ro *trancheapi.Rollout) bool { return ro.Status.CanaryWeight == 5 })
+
+	_, err = kubectl(t, key.Namespace, "abort", key.Name)
+	require.NoError(t, err)
+	aborted := waitFor(t, key, "the abort", inPhase(trancheapi.PhaseAborted))
+	assert.Zero(t, aborted.Status.CanaryWeight)
+	assert.NotEqual(t, aborted.Status.CanaryRevision, aborted.Status.StableRevision, "the stable revision stays")
+	_, err = cli.Abort(context.Background(), cp.Client, key)
+	assert.ErrorContains(t, err, "is Aborted: no rollout is under way to abort")
+
+	_, err = kubectl(t, key.Namespace, "retry", key.Name)
+	require.NoError(t, err)
+	retried := waitFor(t, key, "the retry", func(ro *trancheapi.Rollout) bool {
+		return ro.Status.Phase == trancheapi.PhaseProgressing && ro.Status.CanaryWeight == 5
+	})
+	assert.Equal(t, aborted.Status.CanaryRevision, retried.Status.CanaryRevision, "the same revision again")
+}
+
+func TestPauseHoldsAndResumeReleases(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, 2*time.Second, false), step(100, 0, false))
+	release(t, key, "app:2")
+	waitFor(t, key, "the first step", func(ro *trancheapi.Rollout) bool { return ro.Status.CanaryWeight == 5 })
+
+	out, err := kubectl(t, key.Namespace, "pause", key.Name)
+	require.NoError(t, err)
+	assert.Contains(t, out, "paused at step 1")
+	waitFor(t, key, "the pause", inPhase(trancheapi.PhasePaused))
+	out, err = kubectl(t, key.Namespace, "pause", key.Name)
+	require.NoError(t, err)
+	assert.Contains(t, out, "already paused")
+
+	time.Sleep(3 * time.Second) // longer than the step's hold
+	held := waitFor(t, key, "the pause", inPhase(trancheapi.PhasePaused))
+	assert.EqualValues(t, 5, held.Status.CanaryWeight, "a paused rollout stays at its step")
+
+	_, err = kubectl(t, key.Namespace, "resume", key.Name)
+	require.NoError(t, err)
+	waitFor(t, key, "promotion", inPhase(trancheapi.PhaseSucceeded))
+	out, err = kubectl(t, key.Namespace, "resume", key.Name)
+	require.NoError(t, err)
+	assert.Contains(t, out, "is not paused")
+}
+
+func TestStatusExitsZeroOnPromotionAndOneOnFailure(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, time.Second, false), step(100, 0, false))
+	release(t, key, "app:2")
+	out, err := kubectl(t, key.Namespace, "status", key.Name, "--timeout=1m")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "serves all traffic")
+
+	release(t, key, "app:3")
+	waitFor(t, key, "the new revision", func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == trancheapi.PhaseProgressing })
+	_, err = cli.Abort(context.Background(), cp.Client, key)
+	require.NoError(t, err)
+	out, err = kubectl(t, key.Namespace, "status", key.Name, "--timeout=1m")
+	assert.ErrorContains(t, err, "did not succeed")
+	assert.Contains(t, out, "Aborted")
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Outcome is what `status` makes of a Rollout: whether the rollout of the revision its
+// target runs now has ended, and how.
+type Outcome struct {
+	Ended     bool
+	Succeeded bool
+	Message   string
+}
+
+// Judge decides the outcome from the Rollout and the revision of its target's pod template
+// ("" when the target cannot be read). A status about another revision (the controller has
+// not seen the new one yet) or an older spec is not an outcome: a pipeline that applies a
+// change and then asks must not be answered about the release before.
+func Judge(ro *trancheapi.Rollout, targetRevision string) Outcome {
+	st := ro.Status
+	if c := apimeta.FindStatusCondition(st.Conditions, trancheapi.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue &&
+		c.ObservedGeneration == ro.Generation {
+		return Outcome{Ended: true, Message: "stalled: " + c.Message}
+	}
+	switch {
+	case st.ObservedGeneration != ro.Generation:
+		return Outcome{Message: "waiting for the controller to see the latest spec"}
+	case targetRevision == "":
+		return Outcome{Message: "waiting for the target Deployment"}
+	case (st.Phase == trancheapi.PhaseInitialized || st.Phase == trancheapi.PhaseSucceeded) && st.StableRevision == targetRevision:
+		return Outcome{Ended: true, Succeeded: true, Message: fmt.Sprintf("revision %s serves all traffic", targetRevision)}
+	case (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted) && st.CanaryRevision == targetRevision:
+		return Outcome{Ended: true, Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
+	case st.CanaryRevision != targetRevision && st.StableRevision != targetRevision:
+		return Outcome{Message: fmt.Sprintf("waiting for the controller to see revision %s", targetRevision)}
+	}
+	return Outcome{Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
+}
+
+// Wait polls the Rollout until Judge says its rollout has ended, calling progress with each
+// new message, and returns the outcome. It stops with ctx (use a deadline for a timeout).
+func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progress func(string)) (Outcome, error) {
+	last := ""
+	for {
+		ro, err := getRollout(ctx, c, key)
+		if err != nil {
+			return Outcome{}, err
+		}
+		revision, err := targetRevision(ctx, c, ro)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out := Judge(ro, revision)
+		if out.Message != last && progress != nil {
+			progress(out.Message)
+			last = out.Message
+		}
+		if out.Ended {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return out, fmt.Errorf("rollout %s has not ended in time: %s", key.Name, out.Message)
+			}
+			return out, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// targetRevision is the revision of the target Deployment's pod template, or "" while it
+// does not exist.
+func targetRevision(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (string, error) {
+	d := &appsv1.Deployment{}
+	err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}, d)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading the target Deployment %s: %w", ro.Spec.TargetRef.Name, err)
+	}
+	return trancheapi.TemplateRevision(d.Spec.Template), nil
+}
