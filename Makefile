@@ -78,6 +78,7 @@ bench: envtest-assets prometheus ## Run the benchmarks against a real control pl
 build: ## Build the manager into bin/tranche and the kubectl plugin into bin/kubectl-tranche.
 	go build -trimpath -o $(BIN)/tranche ./cmd/tranche
 	go build -trimpath -o $(BIN)/kubectl-tranche ./cmd/kubectl-tranche
+	install -m 0755 hack/kubectl_complete-tranche $(BIN)/kubectl_complete-tranche
 
 .PHONY: demoapp
 demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.

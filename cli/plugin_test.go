@@ -22,9 +22,21 @@ func TestKubectlFindsThePlugin(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
+	script, err := os.ReadFile("../hack/kubectl_complete-tranche")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "kubectl_complete-tranche"), script, 0o755))
+	path := "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")
+
 	cmd := exec.Command(kubectl, "tranche", "version")
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), path)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Regexp(t, `^kubectl-tranche \S+ \(go1\.\d+`, string(out))
+
+	// kubectl completes `kubectl tranche pro` through the completion script.
+	cmd = exec.Command(kubectl, "__complete", "tranche", "pro")
+	cmd.Env = append(os.Environ(), path)
+	out, err = cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "promote")
 }

@@ -18,7 +18,8 @@ import (
 // The views are pure functions of what was read and the time: tests compare them with golden
 // files, and -w draws them again.
 
-// style colours text on a terminal and leaves it alone elsewhere.
+// style colours text on a terminal and leaves it alone elsewhere. tabwriter counts the
+// colour codes as width, so a column is either coloured in every row or in none.
 type style bool
 
 const (
@@ -45,7 +46,7 @@ func (s style) phase(p trancheapi.Phase) string {
 	case trancheapi.PhaseWaitingApproval, trancheapi.PhasePaused:
 		return s.paint(yellow, string(p))
 	case "":
-		return "-"
+		return s.paint(faint, "-")
 	}
 	return s.paint(blue, string(p))
 }
@@ -96,15 +97,29 @@ func canaryOf(ro *trancheapi.Rollout) string {
 	return ro.Status.CanaryRevision
 }
 
+// latestChecks keeps each metric's newest result (status.lastChecks is newest first and
+// holds several runs), in the order the metrics first appear.
+func latestChecks(results []trancheapi.CheckResult) []trancheapi.CheckResult {
+	seen := map[string]bool{}
+	var latest []trancheapi.CheckResult
+	for _, r := range results {
+		if !seen[r.Metric] {
+			seen[r.Metric] = true
+			latest = append(latest, r)
+		}
+	}
+	return latest
+}
+
 // checks sums up the latest analysis: Pass, or the verdict and names of the metrics that
 // did not pass.
 func (s style) checks(results []trancheapi.CheckResult) string {
 	if len(results) == 0 {
-		return "-"
+		return s.paint(faint, "-")
 	}
 	var failing []string
 	worst := trancheapi.VerdictPass
-	for _, r := range results {
+	for _, r := range latestChecks(results) {
 		if r.Verdict == trancheapi.VerdictPass {
 			continue
 		}
@@ -223,9 +238,10 @@ func renderAnalysis(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time)
 	fmt.Fprintf(w, "Analysis:   every %s, failed runs %d/%d\n", ro.Spec.EffectiveInterval(), ro.Status.FailedChecks, ro.Spec.EffectiveFailureLimit())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  METRIC\tVALUE\tTHRESHOLD\tVERDICT\tCHECKED")
+	latest := latestChecks(ro.Status.LastChecks)
 	for _, m := range a.Metrics {
-		value, verdict, at := "-", "-", "-"
-		for _, c := range ro.Status.LastChecks {
+		value, verdict, at := "-", s.paint(faint, "-"), "-"
+		for _, c := range latest {
 			if c.Metric == m.Name {
 				value, verdict, at = orDash(c.Value), s.verdict(c.Verdict), age(c.At.Time, now)+" ago"
 			}
@@ -272,9 +288,9 @@ func renderEvents(w io.Writer, s style, events []eventsv1.Event, now time.Time) 
 	fmt.Fprintln(w, "Events:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, e := range events[max(len(events)-eventsShown, 0):] {
-		kind := e.Type
-		if kind == "Warning" {
-			kind = s.paint(red, kind)
+		kind := s.paint(faint, e.Type)
+		if e.Type == "Warning" {
+			kind = s.paint(red, e.Type)
 		}
 		fmt.Fprintf(tw, "  %s ago\t%s\t%s\t%s\n", age(eventTime(e), now), kind, e.Reason, e.Note)
 	}

@@ -55,6 +55,9 @@ func midStep() *trancheapi.Rollout {
 			LastChecks: []trancheapi.CheckResult{
 				{Metric: "success-rate", Value: "99.7", Verdict: trancheapi.VerdictPass, At: ago(10 * time.Second)},
 				{Metric: "latency-p99", Value: "612", Verdict: trancheapi.VerdictFail, At: ago(10 * time.Second)},
+				// An older run: the views show each metric's newest result only.
+				{Metric: "success-rate", Value: "99.9", Verdict: trancheapi.VerdictPass, At: ago(40 * time.Second)},
+				{Metric: "latency-p99", Value: "210", Verdict: trancheapi.VerdictPass, At: ago(40 * time.Second)},
 			},
 			Conditions: []metav1.Condition{
 				{Type: "Ready", Status: "True", Reason: "ReferencesResolved", Message: "References resolve", LastTransitionTime: ago(3 * time.Hour)},

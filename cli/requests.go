@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -18,63 +19,91 @@ import (
 // the Rollout as it is, and says why not when it does not.
 
 // Promote asks the controller to pass the manual gate the rollout waits at; with full, to
-// skip the remaining steps and analysis and promote at once.
+// skip the remaining steps and analysis and promote at once. It returns what the controller
+// made of it.
 func Promote(ctx context.Context, c client.Client, key types.NamespacedName, full bool) (string, error) {
-	ro, err := getRollout(ctx, c, key)
-	if err != nil {
-		return "", err
-	}
-	phase := ro.Status.Phase
-	switch {
-	case full && !phase.UnderWay():
-		return "", fmt.Errorf("rollout %s is %s: no rollout is under way to promote", key.Name, phaseOf(ro))
-	case !full && phase != trancheapi.PhaseWaitingApproval:
-		return "", fmt.Errorf("rollout %s is %s, not waiting for approval: nothing to promote (--full skips the remaining steps)", key.Name, phaseOf(ro))
-	}
 	token := newToken()
 	if full {
 		token = trancheapi.PromoteFullPrefix + token
 	}
-	if err := annotate(ctx, c, key, trancheapi.AnnotationPromote, &token); err != nil {
-		return "", err
-	}
-	if full {
-		return fmt.Sprintf("rollout %s: skipping the remaining steps, promoting revision %s", key.Name, ro.Status.CanaryRevision), nil
-	}
-	return fmt.Sprintf("rollout %s: step %d approved", key.Name, ro.Status.CurrentStep+1), nil
+	return request(ctx, c, key, trancheapi.AnnotationPromote, token, func(ro *trancheapi.Rollout, target string) error {
+		phase := ro.Status.Phase
+		switch {
+		case full && !phase.UnderWay():
+			return fmt.Errorf("rollout %s is %s: no rollout is under way to promote", key.Name, phaseOf(ro))
+		case full && target != ro.Status.CanaryRevision:
+			return fmt.Errorf("rollout %s: the target runs revision %s now, not %s under test: the new revision is rolled out from the first step", key.Name, target, ro.Status.CanaryRevision)
+		case !full && phase != trancheapi.PhaseWaitingApproval:
+			return fmt.Errorf("rollout %s is %s, not waiting for approval: nothing to promote (--full skips the remaining steps)", key.Name, phaseOf(ro))
+		}
+		return nil
+	}, func(h trancheapi.HandledRequests) string { return h.Promote })
 }
 
 // Abort asks the controller to roll the canary back. The rollout is not tried again until
 // the target changes or Retry is asked for.
 func Abort(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
-	ro, err := getRollout(ctx, c, key)
-	if err != nil {
-		return "", err
-	}
-	if !ro.Status.Phase.UnderWay() && ro.Status.Phase != trancheapi.PhasePromoting {
-		return "", fmt.Errorf("rollout %s is %s: no rollout is under way to abort", key.Name, phaseOf(ro))
-	}
-	token := newToken()
-	if err := annotate(ctx, c, key, trancheapi.AnnotationAbort, &token); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("rollout %s: aborting revision %s, traffic goes back to %s", key.Name, ro.Status.CanaryRevision, ro.Status.StableRevision), nil
+	return request(ctx, c, key, trancheapi.AnnotationAbort, newToken(), func(ro *trancheapi.Rollout, _ string) error {
+		// While Promoting, the controller aborts only until the primary has the new template.
+		if !ro.Status.Phase.UnderWay() && ro.Status.Phase != trancheapi.PhasePromoting {
+			return fmt.Errorf("rollout %s is %s: no rollout is under way to abort", key.Name, phaseOf(ro))
+		}
+		return nil
+	}, func(h trancheapi.HandledRequests) string { return h.Abort })
 }
 
 // Retry asks the controller to roll out again the revision that failed or was aborted.
 func Retry(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
-	ro, err := getRollout(ctx, c, key)
+	return request(ctx, c, key, trancheapi.AnnotationRetry, newToken(), func(ro *trancheapi.Rollout, target string) error {
+		switch {
+		case ro.Status.Phase != trancheapi.PhaseFailed && ro.Status.Phase != trancheapi.PhaseAborted:
+			return fmt.Errorf("rollout %s is %s: only a failed or aborted rollout can be retried", key.Name, phaseOf(ro))
+		case target != ro.Status.CanaryRevision:
+			return fmt.Errorf("rollout %s: the target runs revision %s now, not the failed %s: there is nothing to retry", key.Name, target, ro.Status.CanaryRevision)
+		}
+		return nil
+	}, func(h trancheapi.HandledRequests) string { return h.Retry })
+}
+
+// answerWait is how long a request waits for the controller to act on it.
+const answerWait = 10 * time.Second
+
+// request writes a request's token once check finds it makes sense for the Rollout as it is,
+// then waits a moment for the controller to handle it and says what the controller made of
+// it. The annotation is written against the Rollout's resourceVersion, so that a Rollout
+// that changed since it was checked is checked again.
+func request(ctx context.Context, c client.Client, key types.NamespacedName, annotation, token string,
+	check func(ro *trancheapi.Rollout, targetRevision string) error, handled func(trancheapi.HandledRequests) string) (string, error) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ro, err := getRollout(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		target, err := targetRevision(ctx, c, ro)
+		if err != nil {
+			return err
+		}
+		if err := check(ro, target); err != nil {
+			return err
+		}
+		return annotate(ctx, c, ro, annotation, &token)
+	})
 	if err != nil {
 		return "", err
 	}
-	if ro.Status.Phase != trancheapi.PhaseFailed && ro.Status.Phase != trancheapi.PhaseAborted {
-		return "", fmt.Errorf("rollout %s is %s: only a failed or aborted rollout can be retried", key.Name, phaseOf(ro))
+	wait, cancel := context.WithTimeout(ctx, answerWait)
+	defer cancel()
+	for {
+		ro, err := getRollout(wait, c, key)
+		if err == nil && handled(ro.Status.HandledRequests) == token {
+			return fmt.Sprintf("rollout %s is %s: %s", key.Name, phaseOf(ro), ro.Status.Message), nil
+		}
+		select {
+		case <-wait.Done():
+			return fmt.Sprintf("rollout %s: requested; the controller has not acted on it yet (kubectl tranche get %s shows when it does)", key.Name, key.Name), nil
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	token := newToken()
-	if err := annotate(ctx, c, key, trancheapi.AnnotationRetry, &token); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("rollout %s: retrying revision %s", key.Name, ro.Status.CanaryRevision), nil
 }
 
 // Pause holds the rollout where it is; a Rollout with no rollout under way holds the next
@@ -88,7 +117,7 @@ func Pause(ctx context.Context, c client.Client, key types.NamespacedName) (stri
 		return fmt.Sprintf("rollout %s is already paused", key.Name), nil
 	}
 	paused := "true"
-	if err := annotate(ctx, c, key, trancheapi.AnnotationPaused, &paused); err != nil {
+	if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, &paused); err != nil {
 		return "", err
 	}
 	if !ro.Status.Phase.UnderWay() {
@@ -107,7 +136,7 @@ func Resume(ctx context.Context, c client.Client, key types.NamespacedName) (str
 	if _, ok := ro.Annotations[trancheapi.AnnotationPaused]; !ok {
 		return fmt.Sprintf("rollout %s is not paused", key.Name), nil
 	}
-	if err := annotate(ctx, c, key, trancheapi.AnnotationPaused, nil); err != nil {
+	if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, nil); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("rollout %s resumed", key.Name), nil
@@ -130,16 +159,20 @@ func phaseOf(ro *trancheapi.Rollout) string {
 }
 
 // annotate sets (or, with nil, removes) one annotation with a merge patch, which touches
-// nothing else: no conflict with the controller's writes, nothing for a Git sync to undo.
-func annotate(ctx context.Context, c client.Client, key types.NamespacedName, name string, value *string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{name: value}}})
+// nothing else: no spec for a Git sync to undo. The patch carries the resourceVersion ro was
+// read at: it fails with a conflict when the Rollout changed since.
+func annotate(ctx context.Context, c client.Client, ro *trancheapi.Rollout, name string, value *string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": ro.ResourceVersion,
+		"annotations":     map[string]*string{name: value},
+	}})
 	if err != nil {
 		return err
 	}
-	ro := &trancheapi.Rollout{}
-	ro.Namespace, ro.Name = key.Namespace, key.Name
-	if err := c.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("annotating rollout %s: %w", key.Name, err)
+	target := &trancheapi.Rollout{}
+	target.Namespace, target.Name = ro.Namespace, ro.Name
+	if err := c.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("annotating rollout %s: %w", ro.Name, err)
 	}
 	return nil
 }

@@ -76,16 +76,25 @@ func (o *Options) namespace() (string, error) {
 	return ns, err
 }
 
-func (o *Options) key(name string) (types.NamespacedName, error) {
+// rollout connects to the cluster and names the Rollout called name in the namespace the
+// flags say.
+func (o *Options) rollout(name string) (client.Client, types.NamespacedName, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, types.NamespacedName{}, err
+	}
 	ns, err := o.namespace()
-	return types.NamespacedName{Namespace: ns, Name: name}, err
+	return c, types.NamespacedName{Namespace: ns, Name: name}, err
+}
+
+// terminal reports whether the output goes to a terminal.
+func (o *Options) terminal() bool {
+	f, ok := o.Streams.Out.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // color reports whether output may be coloured: on a terminal, unless --no-color.
-func (o *Options) color() bool {
-	f, ok := o.Streams.Out.(*os.File)
-	return !o.noColor && ok && term.IsTerminal(int(f.Fd()))
-}
+func (o *Options) color() bool { return !o.noColor && o.terminal() }
 
 // completeRollouts completes a Rollout name from the namespace the flags name.
 func (o *Options) completeRollouts(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -127,11 +136,7 @@ func requestCommand(o *Options, use, short string, send func(context.Context, cl
 		Args:              oneRollout,
 		ValidArgsFunction: o.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			key, err := o.key(args[0])
+			c, key, err := o.rollout(args[0])
 			if err != nil {
 				return err
 			}

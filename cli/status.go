@@ -34,12 +34,16 @@ func Judge(ro *trancheapi.Rollout, targetRevision string) Outcome {
 		c.ObservedGeneration == ro.Generation {
 		return Outcome{Ended: true, Message: "stalled: " + c.Message}
 	}
+	idle := !st.Phase.UnderWay() && st.Phase != trancheapi.PhasePromoting && st.Phase != trancheapi.PhaseInitializing && st.Phase != ""
 	switch {
 	case st.ObservedGeneration != ro.Generation:
 		return Outcome{Message: "waiting for the controller to see the latest spec"}
+	case pendingRequest(ro) != "":
+		return Outcome{Message: fmt.Sprintf("waiting for the controller to act on the %s request", pendingRequest(ro))}
 	case targetRevision == "":
 		return Outcome{Message: "waiting for the target Deployment"}
-	case (st.Phase == trancheapi.PhaseInitialized || st.Phase == trancheapi.PhaseSucceeded) && st.StableRevision == targetRevision:
+	case idle && st.StableRevision == targetRevision:
+		// Also after a failed rollout when the target was set back to the stable revision.
 		return Outcome{Ended: true, Succeeded: true, Message: fmt.Sprintf("revision %s serves all traffic", targetRevision)}
 	case (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted) && st.CanaryRevision == targetRevision:
 		return Outcome{Ended: true, Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
@@ -49,21 +53,42 @@ func Judge(ro *trancheapi.Rollout, targetRevision string) Outcome {
 	return Outcome{Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
 }
 
+// pendingRequest names a promote, abort or retry request the controller has not handled
+// yet, or is "". Until it has, the phase says nothing of the outcome: a retried rollout is
+// still Failed a moment after `kubectl tranche retry`.
+func pendingRequest(ro *trancheapi.Rollout) string {
+	handled := ro.Status.HandledRequests
+	for _, r := range []struct{ name, annotation, handled string }{
+		{"retry", trancheapi.AnnotationRetry, handled.Retry},
+		{"abort", trancheapi.AnnotationAbort, handled.Abort},
+		{"promote", trancheapi.AnnotationPromote, handled.Promote},
+	} {
+		if token := ro.Annotations[r.annotation]; token != "" && token != r.handled {
+			return r.name
+		}
+	}
+	return ""
+}
+
 // Wait polls the Rollout until Judge says its rollout has ended, calling progress with each
 // new message, and returns the outcome. It stops with ctx (use a deadline for a timeout).
 func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progress func(string)) (Outcome, error) {
-	last := ""
+	last, out := "", Outcome{}
 	for {
 		ro, err := getRollout(ctx, c, key)
-		if err != nil {
-			return Outcome{}, err
+		var revision string
+		if err == nil {
+			revision, err = targetRevision(ctx, c, ro)
 		}
-		revision, err := targetRevision(ctx, c, ro)
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
 			return Outcome{}, err
+		case err != nil && ctx.Err() == nil:
+			out.Message = fmt.Sprintf("%v (trying again)", err) // the API server may be away a moment
+		case err == nil:
+			out = Judge(ro, revision)
 		}
-		out := Judge(ro, revision)
-		if out.Message != last && progress != nil {
+		if out.Message != last && progress != nil && ctx.Err() == nil {
 			progress(out.Message)
 			last = out.Message
 		}

@@ -19,6 +19,11 @@ func TestJudge(t *testing.T) {
 	}
 	stalled := rollout(trancheapi.PhaseInitialized, "a", "a", 2, 2)
 	stalled.Status.Conditions = []metav1.Condition{{Type: trancheapi.ConditionStalled, Status: metav1.ConditionTrue, ObservedGeneration: 2, Message: "no such template"}}
+	retried := rollout(trancheapi.PhaseFailed, "a", "b", 1, 1)
+	retried.Annotations = map[string]string{trancheapi.AnnotationRetry: "t2"}
+	retried.Status.HandledRequests.Retry = "t1"
+	retryHandled := retried.DeepCopy()
+	retryHandled.Status.HandledRequests.Retry = "t2"
 	staleStall := rollout(trancheapi.PhaseInitialized, "a", "a", 3, 3)
 	staleStall.Status.Conditions = stalled.Status.Conditions
 
@@ -38,6 +43,9 @@ func TestJudge(t *testing.T) {
 		{"an earlier release failed; a fix is on its way", rollout(trancheapi.PhaseFailed, "a", "b", 1, 1), "c", false, false},
 		{"spec changed, not yet seen", rollout(trancheapi.PhaseSucceeded, "b", "b", 2, 1), "b", false, false},
 		{"no target", rollout(trancheapi.PhaseInitialized, "a", "", 1, 1), "", false, false},
+		{"failed, then the target set back to the stable revision", rollout(trancheapi.PhaseFailed, "a", "b", 1, 1), "a", true, true},
+		{"failed, a retry not yet seen", retried, "b", false, false},
+		{"failed again after the retry", retryHandled, "b", true, false},
 		{"stalled", stalled, "a", true, false},
 		{"stalled on an older spec", staleStall, "a", true, true},
 	}

@@ -57,17 +57,24 @@ const watchInterval = time.Second
 
 // draw renders what render writes once, or with watch every watchInterval until ctx ends,
 // drawing again only when the text changed: in place on a terminal, one frame after the
-// other elsewhere.
+// other elsewhere. While watching, a failed read is shown and tried again.
 func (o *Options) draw(ctx context.Context, watch bool, render func(io.Writer) error) error {
 	var last []byte
 	for {
 		var frame bytes.Buffer
 		if err := render(&frame); err != nil {
-			return err
+			switch {
+			case !watch:
+				return err
+			case ctx.Err() != nil:
+				return nil // interrupted
+			}
+			frame.Reset()
+			fmt.Fprintf(&frame, "error: %v (trying again every %s)\n", err, watchInterval)
 		}
 		if !bytes.Equal(frame.Bytes(), last) {
 			switch {
-			case watch && o.color():
+			case watch && o.terminal():
 				fmt.Fprint(o.Streams.Out, "\x1b[H\x1b[2J") // home, clear
 			case last != nil:
 				fmt.Fprintln(o.Streams.Out)
@@ -158,11 +165,7 @@ func newGetCommand(o *Options) *cobra.Command {
 		Args:              oneRollout,
 		ValidArgsFunction: o.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			key, err := o.key(args[0])
+			c, key, err := o.rollout(args[0])
 			if err != nil {
 				return err
 			}
@@ -194,11 +197,7 @@ func newStatusCommand(o *Options) *cobra.Command {
 		Args:              oneRollout,
 		ValidArgsFunction: o.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			key, err := o.key(args[0])
+			c, key, err := o.rollout(args[0])
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,8 @@ func (f Finding) String() string {
 
 // Options change what Lint checks beyond the schemas.
 type Options struct {
-	// Providers are the providers the controller supports, with their built-in queries.
+	// Providers are the providers to accept, with their built-in queries: the plugin passes
+	// those it was built with, the same as the controller of the same version.
 	Providers providers.Registry
 	// Namespace is given to objects that name none, as kubectl apply -n would.
 	Namespace string
@@ -85,44 +86,47 @@ type Options struct {
 	Now time.Time
 }
 
-// Lint checks the documents: every Tranche object against its schema, then each valid
-// Rollout's provider and metrics. Objects of other kinds are passed over.
+// Lint checks the documents: every object of Tranche's API group against its schema, then
+// each valid Rollout's provider and metrics. Objects of other groups are passed over.
 func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) []Finding {
 	var findings []Finding
-	var rollouts []Document
-	templates := map[string]*trancheapi.MetricTemplate{}
+	var rollouts []rolloutChecker
+	templates := map[string]*trancheapi.MetricTemplate{} // filled before the Rollouts are checked
 	for _, doc := range docs {
 		obj := doc.Object
-		if !schemas.Knows(obj.GroupVersionKind()) {
+		gvk := obj.GroupVersionKind()
+		if gvk.Group != trancheapi.GroupVersion.Group {
 			continue
 		}
 		if obj.GetNamespace() == "" {
 			obj.SetNamespace(opts.Namespace)
 		}
 		name := obj.GetKind() + "/" + obj.GetName()
-		if errs := schemas.Validate(ctx, obj); len(errs) > 0 {
-			for _, err := range errs {
-				findings = append(findings, Finding{Source: doc.Source, Object: name, Field: err.Field, Message: err.ErrorBody()})
-			}
+		defaulted, errs := schemas.Validate(ctx, obj)
+		for _, err := range errs {
+			findings = append(findings, Finding{Source: doc.Source, Object: name, Field: err.Field, Message: err.ErrorBody()})
+		}
+		if len(errs) > 0 {
 			continue
 		}
+		var err error
 		switch obj.GetKind() {
 		case "Rollout":
-			rollouts = append(rollouts, doc)
+			ro := &trancheapi.Rollout{}
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, ro); err == nil {
+				rollouts = append(rollouts, rolloutChecker{doc: doc, ro: ro, templates: templates, opts: opts})
+			}
 		case "MetricTemplate":
 			tmpl := &trancheapi.MetricTemplate{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, tmpl); err == nil {
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, tmpl); err == nil {
 				templates[tmpl.Namespace+"/"+tmpl.Name] = tmpl
 			}
 		}
-	}
-	for _, doc := range rollouts {
-		ro := &trancheapi.Rollout{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(doc.Object.Object, ro); err != nil {
-			findings = append(findings, Finding{Source: doc.Source, Object: "Rollout/" + doc.Object.GetName(), Message: err.Error()})
-			continue
+		if err != nil {
+			findings = append(findings, Finding{Source: doc.Source, Object: name, Message: err.Error()})
 		}
-		c := rolloutChecker{doc: doc, ro: ro, templates: templates, opts: opts}
+	}
+	for _, c := range rollouts {
 		findings = append(findings, c.check(ctx)...)
 	}
 	return findings
@@ -155,7 +159,11 @@ func (c *rolloutChecker) check(ctx context.Context) []Finding {
 	}
 	for i, m := range c.ro.Spec.Analysis.Metrics {
 		path := field.NewPath("spec", "analysis", "metrics").Index(i)
-		query, address, ok := c.query(router, m, path)
+		if m.Judge == trancheapi.JudgeCompare { // as the controller refuses it (controllers/rollout_infra.go)
+			c.report(path.Child("judge"), false, "judge Compare is not available in this version of Tranche: use Threshold with min or max")
+			continue
+		}
+		query, cfg, ok := c.query(router, m, path)
 		if !ok {
 			continue
 		}
@@ -164,23 +172,24 @@ func (c *rolloutChecker) check(ctx context.Context) []Finding {
 			c.report(path, false, "the query of metric %s does not render: %v", m.Name, err)
 			continue
 		}
-		if address != "" {
-			c.ask(ctx, path, m.Name, address, rendered)
+		if cfg.Address != "" {
+			c.ask(ctx, path, m.Name, cfg, rendered)
 		}
 	}
 	return c.findings
 }
 
-// query finds a metric's query template and the Prometheus to ask it (when one is to be
-// asked); ok is false when there is nothing to check further.
-func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, path *field.Path) (query, address string, ok bool) {
+// query finds a metric's query template and the Prometheus to ask it (no address when none
+// is to be asked); ok is false when there is nothing to check further.
+func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, path *field.Path) (string, analysis.PrometheusConfig, bool) {
+	cfg := analysis.PrometheusConfig{Address: c.opts.Prometheus}
 	if m.TemplateRef == nil {
 		q, err := router.BuiltinQuery(m.Builtin)
 		if err != nil {
 			c.report(path.Child("builtin"), false, "%v", err)
-			return "", "", false
+			return "", cfg, false
 		}
-		return q, c.opts.Prometheus, true
+		return q, cfg, true
 	}
 	ns := m.TemplateRef.Namespace
 	if ns == "" {
@@ -189,18 +198,25 @@ func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, pat
 	tmpl, found := c.templates[ns+"/"+m.TemplateRef.Name]
 	if !found {
 		c.report(path.Child("templateRef"), true, "MetricTemplate %s/%s is not among the files checked: its query was not checked", ns, m.TemplateRef.Name)
-		return "", "", false
+		return "", cfg, false
 	}
-	address = c.opts.Prometheus
-	if p := tmpl.Spec.Prometheus; address != "" && p != nil && p.Address != "" {
-		address = p.Address
+	// Credentials live in Secrets, which lint does not read: a server that needs them
+	// answers with an error, reported as such.
+	if p := tmpl.Spec.Prometheus; cfg.Address != "" && p != nil {
+		if p.Address != "" {
+			cfg.Address = p.Address
+		}
+		if p.Timeout != nil {
+			cfg.Timeout = p.Timeout.Duration
+		}
+		cfg.InsecureSkipVerify = p.InsecureSkipVerify
 	}
-	return tmpl.Spec.Query, address, true
+	return tmpl.Spec.Query, cfg, true
 }
 
 // ask runs a rendered query once and reports an error or no data.
-func (c *rolloutChecker) ask(ctx context.Context, path *field.Path, metric, address, query string) {
-	prom, err := analysis.NewPrometheus(analysis.PrometheusConfig{Address: address})
+func (c *rolloutChecker) ask(ctx context.Context, path *field.Path, metric string, cfg analysis.PrometheusConfig, query string) {
+	prom, err := analysis.NewPrometheus(cfg)
 	if err != nil {
 		c.report(path, false, "metric %s: %v", metric, err)
 		return
@@ -209,7 +225,7 @@ func (c *rolloutChecker) ask(ctx context.Context, path *field.Path, metric, addr
 	_, err = prom.Query(ctx, query, c.opts.Now)
 	switch {
 	case errors.Is(err, analysis.ErrNoData):
-		c.report(path, true, "metric %s returns no data from %s now (expected before a release sends the canary traffic)", metric, address)
+		c.report(path, true, "metric %s returns no data from %s now (expected before a release sends the canary traffic)", metric, cfg.Address)
 	case err != nil:
 		c.report(path, false, "metric %s: %v", metric, err)
 	}

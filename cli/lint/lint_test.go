@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tranche-dev/tranche/api/v1alpha1/validationcases"
 	"github.com/tranche-dev/tranche/cli/lint"
 	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -92,4 +93,38 @@ func TestLintAsksPrometheus(t *testing.T) {
 		` now (expected before a release sends the canary traffic)`)
 	want = append(want, offline[2:]...)
 	assert.Equal(t, want, got)
+}
+
+// Where the API server and the controller would speak up beyond the validation cases.
+func TestLintMatchesTheAPIServerAtTheEdges(t *testing.T) {
+	const base = `{apiVersion: tranche.dev/v1alpha1, kind: Rollout, metadata: {name: app}, spec: {targetRef: {kind: Deployment, name: app}, service: {port: 80}, provider: {gatewayAPI: {parentRefs: [{name: gw}]}}}}`
+	schemas, err := lint.LoadSchemas()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, patch string
+		want        string // "" when it must pass
+	}{
+		{"an empty list written as null passes, as kubectl apply does", `{spec: {notify: null}}`, ""},
+		{"a name that is not a DNS subdomain", `{metadata: {name: Pod_Info}}`, "metadata.name: Invalid value"},
+		{"an invalid label", `{metadata: {labels: {"bad key!": x}}}`, "metadata.labels: Invalid value"},
+		{"a misspelt kind of the API group", `{kind: Rolout}`, `kind: Unsupported value: "tranche.dev/v1alpha1 Rolout"`},
+		{"the Compare judge, which the controller refuses", `{spec: {analysis: {metrics: [{name: m, builtin: request-success-rate, judge: Compare, min: 1}]}}}`,
+			"spec.analysis.metrics[0].judge: judge Compare is not available"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, err := validationcases.Patched(base, tc.patch)
+			require.NoError(t, err)
+			findings := lint.Lint(context.Background(), schemas, []lint.Document{{Source: "f", Object: obj}},
+				lint.Options{Providers: registry.Default(), Namespace: "default"})
+			var text []string
+			for _, f := range findings {
+				text = append(text, f.String())
+			}
+			if tc.want == "" {
+				assert.Empty(t, text)
+				return
+			}
+			assert.Contains(t, strings.Join(text, "\n"), tc.want)
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -81,38 +82,48 @@ func newKindSchema(v1 *apiextensionsv1.JSONSchemaProps) (kindSchema, error) {
 	return kindSchema{structural: structural, openAPI: openAPI, rules: cel.NewValidator(structural, true, celconfig.PerCallLimit)}, nil
 }
 
-// Knows reports whether gvk is one of the kinds the schemas validate.
-func (s *Schemas) Knows(gvk schema.GroupVersionKind) bool {
-	_, ok := s.kinds[gvk]
-	return ok
-}
-
 // Validate checks obj as the API server does on create with strict field validation:
-// unknown fields, then (after defaulting) the OpenAPI schema, list keys and the CEL rules. The errors
-// read as the API server's. obj is not changed.
-func (s *Schemas) Validate(ctx context.Context, obj *unstructured.Unstructured) field.ErrorList {
+// unknown fields, then (after defaulting) metadata, the OpenAPI schema, list keys and, unless
+// those found the object malformed, the CEL rules. The errors name the same fields and say
+// the same as the API server's, though not always in the same words. It returns obj with
+// the schema's defaults applied; obj itself is not changed.
+func (s *Schemas) Validate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, field.ErrorList) {
 	gvk := obj.GroupVersionKind()
 	ks, ok := s.kinds[gvk]
 	if !ok {
-		return field.ErrorList{field.NotSupported(field.NewPath("kind"), gvk.String(), s.kindNames())}
+		return obj, field.ErrorList{field.NotSupported(field.NewPath("kind"), gvk.GroupVersion().String()+" "+gvk.Kind, s.kindNames())}
 	}
-	u := obj.DeepCopy().Object
+	u := obj.DeepCopy()
 	var errs field.ErrorList
-	unknown := pruning.PruneWithOptions(u, ks.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	unknown := pruning.PruneWithOptions(u.Object, ks.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	for _, path := range unknown {
 		errs = append(errs, &field.Error{Type: field.ErrorTypeForbidden, Field: path, Detail: "unknown field: remove it, or check its spelling and indentation"})
 	}
-	structuraldefaulting.Default(u, ks.structural)
-	if name, _, _ := unstructured.NestedString(u, "metadata", "name"); name == "" {
-		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name is required"))
-	}
-	errs = append(errs, validation.ValidateCustomResource(nil, u, ks.openAPI)...)
-	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, ks.structural, u)...)
-	if ks.rules != nil {
-		celErrs, _ := ks.rules.Validate(ctx, nil, ks.structural, u, nil, celconfig.RuntimeCELCostBudget)
+	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(u.Object, ks.structural)
+	structuraldefaulting.Default(u.Object, ks.structural)
+	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(u, true, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
+	errs = append(errs, validation.ValidateCustomResource(nil, u.Object, ks.openAPI)...)
+	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, ks.structural, u.Object)...)
+	switch {
+	case ks.rules == nil:
+	case blocking(errs):
+		errs = append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+	default:
+		celErrs, _ := ks.rules.Validate(ctx, nil, ks.structural, u.Object, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
-	return errs
+	return u, errs
+}
+
+// blocking reports errors after which the API server does not evaluate CEL rules: a value
+// of the wrong type, or not one of an enum's.
+func blocking(errs field.ErrorList) bool {
+	for _, err := range errs {
+		if err.Type == field.ErrorTypeTypeInvalid || err.Type == field.ErrorTypeNotSupported {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Schemas) kindNames() []string {

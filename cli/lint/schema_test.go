@@ -21,7 +21,8 @@ func TestSchemasRefuseWhatTheAPIServerRefuses(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			obj, err := tc.Object()
 			require.NoError(t, err)
-			errs := schemas.Validate(context.Background(), obj)
+			obj.SetNamespace("default") // as kubectl apply sets it
+			_, errs := schemas.Validate(context.Background(), obj)
 			require.NotEmpty(t, errs, "an invalid %s passed", obj.GetKind())
 			for _, want := range tc.Want {
 				assert.Contains(t, errs.ToAggregate().Error(), want)
@@ -36,6 +37,8 @@ func TestSchemasAcceptTheValidObjects(t *testing.T) {
 	for _, doc := range []string{validationcases.ValidRollout, validationcases.ValidTemplate, validationcases.ValidProvider} {
 		obj, err := validationcases.Patched(doc, "{}")
 		require.NoError(t, err)
-		assert.Empty(t, schemas.Validate(context.Background(), obj), obj.GetKind())
+		obj.SetNamespace("default")
+		_, errs := schemas.Validate(context.Background(), obj)
+		assert.Empty(t, errs, obj.GetKind())
 	}
 }
