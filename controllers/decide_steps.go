@@ -166,9 +166,12 @@ func (d *decider) hold(step trancheapi.Step) bool {
 		return false // the next analysis run, already scheduled, decides
 	}
 	if step.Approval == trancheapi.ApprovalManual && !d.approve() {
-		d.st.Phase = trancheapi.PhaseWaitingApproval
 		d.say(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
 			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
+		if d.st.Phase != trancheapi.PhaseWaitingApproval {
+			d.emit(false, "WaitingApproval", d.st.Message)
+		}
+		d.st.Phase = trancheapi.PhaseWaitingApproval
 		return false
 	}
 	return true

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tranche-dev/tranche/notify"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -40,7 +42,7 @@ var allPhases = []trancheapi.Phase{
 }
 
 func init() {
-	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks)
+	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, notify.Notifications)
 }
 
 // observeMetrics updates the metrics from a reconcile's plan.

@@ -62,7 +62,7 @@ func setStatus(ro *trancheapi.Rollout, p plan) {
 	setPhaseConditions(ro)
 }
 
-// announce tells people what happened (events, notification webhooks) and updates the
+// announce tells people what happened (events, webhooks, notifications) and updates the
 // metrics, once the decision is committed and acted on.
 func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout, p plan) {
 	for _, e := range p.events {
@@ -72,6 +72,7 @@ func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout
 		}
 		r.Recorder.Eventf(ro, nil, kind, e.reason, "Rollout", "%s", e.message)
 		r.notifyWebhooks(ctx, ro, trancheapi.WebhookEvent, e.reason+": "+e.message)
+		r.notify(ro, e.reason, e.message)
 	}
 	for _, hook := range p.hooks {
 		r.notifyWebhooks(ctx, ro, hook, p.status.Message)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -44,6 +46,11 @@ type RolloutReconciler struct {
 	// Concurrency is how many Rollouts are reconciled at once (default 1): a slow webhook
 	// or Prometheus holds up only its own Rollout's worker.
 	Concurrency int
+	// Notifier delivers news to NotificationProviders; nil sends none. SetupWithManager
+	// runs it with the manager and gives it the way to read providers and their Secrets.
+	Notifier *notify.Dispatcher
+	// DefaultNotificationProvider gets the news of Rollouts that subscribe to none.
+	DefaultNotificationProvider *types.NamespacedName
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch

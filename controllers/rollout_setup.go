@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -27,6 +28,14 @@ const (
 
 // SetupWithManager registers the reconciler, its indexes and its watches.
 func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.Notifier != nil {
+		if r.Notifier.Resolve == nil {
+			r.Notifier.Resolve = r.notificationTarget
+		}
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { r.Notifier.Run(ctx); return nil })); err != nil {
+			return err
+		}
+	}
 	indexer := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{
 		indexTarget:    func(o client.Object) []string { return []string{o.(*trancheapi.Rollout).Spec.TargetRef.Name} },

@@ -18,6 +18,7 @@ func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *problem) {
 	prev := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
 	if prev == nil || prev.Reason != p.reason || prev.Message != p.message {
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, p.reason, "Validate", p.message)
+		r.notify(ro, "Stalled", p.message)
 	}
 	setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, p.reason, p.message)
 	setCondition(ro, trancheapi.ConditionStalled, metav1.ConditionTrue, p.reason, p.message)

@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/test/harness"
 )
@@ -105,6 +106,7 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 		Now:               time.Now,
 		PrometheusAddress: "http://127.0.0.1:1", // every test template names its Prometheus
 		Concurrency:       4,
+		Notifier:          &notify.Dispatcher{},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/controllers"
+	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers/registry"
 )
 
@@ -57,11 +59,12 @@ type options struct {
 	selector                labels.Selector
 	logLevel                zapcore.Level
 	concurrency             int
+	defaultNotification     *types.NamespacedName
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	var namespaces, selector, logLevel string
+	var namespaces, selector, logLevel, defaultNotification string
 	fs := flag.NewFlagSet("tranche", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint listens on; 0 turns it off.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address /healthz and /readyz listen on.")
@@ -72,6 +75,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&selector, "selector", "", "Label selector: only Rollouts that match it are reconciled (for sharding). Default: all.")
 	fs.StringVar(&logLevel, "log-level", "info", "Log level: debug, info or error.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "How many Rollouts are reconciled at once.")
+	fs.StringVar(&defaultNotification, "default-notification-provider", os.Getenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER"),
+		"NotificationProvider (namespace/name) that gets the news of Rollouts that name none. Default: $TRANCHE_DEFAULT_NOTIFICATION_PROVIDER, else none.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -92,6 +97,13 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.concurrency < 1 {
 		return o, fmt.Errorf("--concurrency must be at least 1, not %d", o.concurrency)
+	}
+	if defaultNotification != "" {
+		ns, name, ok := strings.Cut(defaultNotification, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return o, fmt.Errorf("--default-notification-provider %q must be namespace/name", defaultNotification)
+		}
+		o.defaultNotification = &types.NamespacedName{Namespace: ns, Name: name}
 	}
 	return o, nil
 }
@@ -142,6 +154,10 @@ func run(ctx context.Context, o options) error {
 		Now:               time.Now,
 		PrometheusAddress: o.prometheusAddress,
 		Concurrency:       o.concurrency,
+		Notifier: &notify.Dispatcher{Log: func(provider types.NamespacedName, err error) {
+			ctrl.Log.Info("Notification not delivered", "provider", provider.String(), "error", err.Error())
+		}},
+		DefaultNotificationProvider: o.defaultNotification,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Rollout controller: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -36,16 +37,26 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, "http://prometheus.monitoring:9090", o.prometheusAddress)
 	assert.True(t, o.selector.Empty())
 
-	o, err = parseFlags([]string{"--namespaces=shop, ops,", "--selector=shard=a", "--log-level=debug"})
+	assert.Nil(t, o.defaultNotification)
+
+	o, err = parseFlags([]string{"--namespaces=shop, ops,", "--selector=shard=a", "--log-level=debug", "--default-notification-provider=ops/slack"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"shop", "ops"}, o.namespaces)
 	assert.Equal(t, "shard=a", o.selector.String())
+	assert.Equal(t, &types.NamespacedName{Namespace: "ops", Name: "slack"}, o.defaultNotification)
+
+	t.Setenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER", "tranche-system/teams")
+	o, err = parseFlags(nil)
+	require.NoError(t, err)
+	assert.Equal(t, &types.NamespacedName{Namespace: "tranche-system", Name: "teams"}, o.defaultNotification)
 
 	for _, bad := range []struct{ flag, want string }{
 		{"--prometheus-address=prometheus:9090", "--prometheus-address"},
 		{"--selector=a=(", "--selector"},
 		{"--log-level=loud", "--log-level"},
 		{"--log-level=panic", "--log-level"},
+		{"--default-notification-provider=slack", "namespace/name"},
+		{"--default-notification-provider=a/b/c", "namespace/name"},
 	} {
 		_, err := parseFlags([]string{bad.flag})
 		if assert.Error(t, err, bad.flag) {

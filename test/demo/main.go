@@ -86,10 +86,19 @@ func run(ctx context.Context, o options) error {
 
 	c := s.ControlPlane.Client
 	say(fmt.Sprintf("Deploying %s v1 behind a canary Rollout (steps 5%% / 50%% / 100%%, %s each, analysis every %s)", app, o.hold, o.interval))
+	slack, err := stack.StartSlackReceiver()
+	if err != nil {
+		return err
+	}
+	defer slack.Close()
+	ro := stack.CanaryRollout(namespace, app, hostname, o.hold, o.interval)
+	if err := slack.Subscribe(ctx, c, ro); err != nil {
+		return err
+	}
 	if err := c.Create(ctx, stack.App(namespace, app, "v1")); err != nil {
 		return err
 	}
-	if err := c.Create(ctx, stack.CanaryRollout(namespace, app, hostname, o.hold, o.interval)); err != nil {
+	if err := c.Create(ctx, ro); err != nil {
 		return err
 	}
 	if _, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized); err != nil {
@@ -109,6 +118,8 @@ func run(ctx context.Context, o options) error {
 	if err := printEvents(ctx, c, bad.since); err != nil {
 		return err
 	}
+
+	printSlack(slack)
 
 	htmlPath, pngPath, err := stack.WriteReport(o.out, []stack.Trace{good.trace, bad.trace})
 	if err != nil {
@@ -222,6 +233,17 @@ func printView(ctx context.Context, c client.Client) error {
 		return err
 	}
 	return cli.RenderView(os.Stdout, v, time.Now(), false)
+}
+
+// printSlack prints the messages the stand-in for Slack received, after a moment for the
+// last ones to arrive (delivery is in the background).
+func printSlack(slack *stack.SlackReceiver) {
+	time.Sleep(2 * time.Second)
+	messages := slack.Messages()
+	say(fmt.Sprintf("Slack messages the local receiver got (%d)", len(messages)))
+	for _, m := range messages {
+		fmt.Printf("    %s  %s\n", m.Color, m.Text)
+	}
 }
 
 // printEvents prints the Rollout's events since a time, as `kubectl events` would.

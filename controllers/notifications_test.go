@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// slackReceiver stands in for a Slack incoming webhook: it keeps the fallback text of each
+// message, after hang.
+type slackReceiver struct {
+	hang  time.Duration
+	mu    sync.Mutex
+	texts []string
+}
+
+func (s *slackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-time.After(s.hang):
+	case <-r.Context().Done():
+		return
+	}
+	var msg struct{ Text string }
+	body, _ := io.ReadAll(r.Body)
+	if json.Unmarshal(body, &msg) != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.texts = append(s.texts, msg.Text)
+	s.mu.Unlock()
+}
+
+func (s *slackReceiver) received() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.texts...)
+}
+
+// subscribe creates a Slack NotificationProvider whose Secret points at url, and subscribes
+// ro to it with severity.
+func subscribe(t *testing.T, ro *trancheapi.Rollout, url string, timeout time.Duration, severity trancheapi.Severity) {
+	ctx := context.Background()
+	require.NoError(t, cp.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: "slack"},
+		StringData: map[string]string{"address": url + "/services/T0/B0/s3cr3t"},
+	}))
+	require.NoError(t, cp.Client.Create(ctx, &trancheapi.NotificationProvider{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: "slack"},
+		Spec: trancheapi.NotificationProviderSpec{
+			Type: trancheapi.NotificationSlack, SecretRef: trancheapi.LocalObjectReference{Name: "slack"},
+			Channel: "#releases", Timeout: &metav1.Duration{Duration: timeout},
+		},
+	}))
+	ro.Spec.Notify = []trancheapi.NotificationRef{{ProviderRef: trancheapi.NamespacedObjectReference{Name: "slack"}, Severity: severity}}
+}
+
+func TestSlackHearsOfEachStep(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityInfo)
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+
+	want := []string{"rollout started", "step passed", "step passed", "promoted"}
+	require.Eventually(t, func() bool { return len(slack.received()) >= len(want) }, 20*time.Second, 50*time.Millisecond)
+	got := slack.received()
+	require.Len(t, got, len(want), "%q", got)
+	for i, text := range got {
+		assert.Contains(t, text, e.ns+"/podinfo "+want[i])
+	}
+	assert.NotContains(t, e.get().Status.Message, "s3cr3t")
+}
+
+func TestErrorSubscribersHearOnlyOfTheRollback(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityError)
+	e := startScenario(t, prom, exporter, ro)
+	e.release(badImage)
+	e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
+
+	require.Eventually(t, func() bool { return len(slack.received()) >= 3 }, 20*time.Second, 50*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // nothing more comes
+	got := slack.received()
+	require.Len(t, got, 3, "%q", got)
+	assert.Contains(t, got[0], "analysis failing: Analysis failed (1/2): error-rate = ")
+	assert.Contains(t, got[1], "analysis failing: Analysis failed (2/2)")
+	assert.Contains(t, got[2], "rolled back: Rolled back revision")
+}
+
+// The endpoint hangs 30 s on every call: the rollout goes at its own pace, and the messages
+// fail after their timeout, counted.
+func TestAHangingSlackDoesNotSlowTheRollout(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{hang: 30 * time.Second}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, time.Second, trancheapi.SeverityInfo)
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	done := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+
+	took := done.Status.Conditions[0].LastTransitionTime.Sub(done.Status.RolloutStartedAt.Time)
+	holds := 3 * 2 * time.Second
+	assert.Less(t, took, holds+15*time.Second, "the rollout took %s for %s of holds", took, holds)
+	provider := e.ns + "/slack"
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(notify.Notifications.WithLabelValues(provider, notify.ResultFailed)) > 0
+	}, time.Minute, 100*time.Millisecond, "failed deliveries counted")
+	assert.Empty(t, slack.received())
+}
+
+func TestABadReferenceIsNews(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ns := cp.Namespace(t)
+	ro := canaryRollout(ns)
+	ro.Spec.Analysis.Metrics[0].TemplateRef.Name = "no-such-template"
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityError)
+	ctx := context.Background()
+	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", goodImage)))
+	require.NoError(t, cp.Client.Create(ctx, ro))
+
+	require.Eventually(t, func() bool { return len(slack.received()) > 0 }, 20*time.Second, 50*time.Millisecond)
+	assert.Contains(t, slack.received()[0], ns+"/podinfo stalled: MetricTemplate")
+	assert.Contains(t, slack.received()[0], "no-such-template")
+}

@@ -1,0 +1,137 @@
+package notify
+
+import (
+	"strconv"
+	"time"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// Kind is what a piece of news is about.
+type Kind string
+
+// The kinds of news. Info: started, step reached, waiting for approval, promoted. Error:
+// rolled back (failed or aborted), analysis failing, stalled on bad configuration.
+const (
+	Started         Kind = "Started"
+	StepReached     Kind = "StepReached"
+	WaitingApproval Kind = "WaitingApproval"
+	Promoted        Kind = "Promoted"
+	RolledBack      Kind = "RolledBack"
+	AnalysisFailing Kind = "AnalysisFailing"
+	Stalled         Kind = "Stalled"
+)
+
+// kindOfReason maps the reasons of the controller's events to the news they are. Reasons
+// not listed (Approved, Paused, RequestIgnored, ...) are nobody's news but the event log's.
+var kindOfReason = map[string]Kind{
+	"RolloutStarted":   Started,
+	"RolloutRestarted": Started,
+	"RetryRequested":   Started,
+	"StepCompleted":    StepReached,
+	"WaitingApproval":  WaitingApproval,
+	"Promoted":         Promoted,
+	"RolledBack":       RolledBack,
+	"AnalysisFailed":   AnalysisFailing,
+	"Stalled":          Stalled, // whatever the Stalled condition's own reason
+}
+
+// Severity is Error for the kinds that need someone's attention, else Info.
+func (k Kind) Severity() trancheapi.Severity {
+	switch k {
+	case RolledBack, AnalysisFailing, Stalled:
+		return trancheapi.SeverityError
+	}
+	return trancheapi.SeverityInfo
+}
+
+// News is one thing that happened to a Rollout, with what a message shows about it. It is a
+// copy: the Rollout it came from goes on changing.
+type News struct {
+	Kind      Kind
+	Rollout   string
+	Namespace string
+	Message   string // the controller's own words, as in the event
+	Phase     trancheapi.Phase
+	Stable    string // revisions
+	Canary    string
+	Step      int // 1-based; 0 when no rollout is under way
+	Steps     []string
+	Weight    int32
+	Checks    []Check
+	At        time.Time
+}
+
+// Check is a metric's latest result against its threshold.
+type Check struct {
+	Metric    string             `json:"metric"`
+	Value     string             `json:"value"`
+	Threshold string             `json:"threshold"`
+	Verdict   trancheapi.Verdict `json:"verdict"`
+}
+
+// NewsOf makes the news of an event the controller recorded about ro, or false when the
+// event is not news (see kindOfReason).
+func NewsOf(ro *trancheapi.Rollout, reason, message string, at time.Time) (News, bool) {
+	kind, ok := kindOfReason[reason]
+	if !ok {
+		return News{}, false
+	}
+	st := ro.Status
+	n := News{
+		Kind: kind, Rollout: ro.Name, Namespace: ro.Namespace, Message: message, Phase: st.Phase,
+		Stable: st.StableRevision, Canary: st.CanaryRevision, Weight: st.CanaryWeight, At: at,
+	}
+	for _, step := range ro.Spec.EffectiveSteps() {
+		n.Steps = append(n.Steps, stepLabel(step))
+	}
+	if st.Phase.UnderWay() {
+		n.Step = int(st.CurrentStep) + 1
+	}
+	n.Checks = checksOf(ro)
+	return n, true
+}
+
+// checksOf pairs each metric's newest result with its threshold.
+func checksOf(ro *trancheapi.Rollout) []Check {
+	if ro.Spec.Analysis == nil {
+		return nil
+	}
+	var checks []Check
+	for _, m := range ro.Spec.Analysis.Metrics {
+		for _, r := range ro.Status.LastChecks { // newest first
+			if r.Metric == m.Name {
+				checks = append(checks, Check{Metric: m.Name, Value: r.Value, Threshold: threshold(m), Verdict: r.Verdict})
+				break
+			}
+		}
+	}
+	return checks
+}
+
+func threshold(m trancheapi.Metric) string {
+	switch {
+	case m.Min != nil && m.Max != nil:
+		return formatFloat(*m.Min) + " to " + formatFloat(*m.Max)
+	case m.Min != nil:
+		return ">= " + formatFloat(*m.Min)
+	case m.Max != nil:
+		return "<= " + formatFloat(*m.Max)
+	}
+	return "-"
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// stepLabel names a step in a few characters: "5%", "match", "mirror 100%".
+func stepLabel(step trancheapi.Step) string {
+	switch {
+	case step.Match != nil:
+		return "match"
+	case step.Mirror != nil:
+		return "mirror " + strconv.Itoa(int(*step.Mirror)) + "%"
+	case step.Weight != nil:
+		return strconv.Itoa(int(*step.Weight)) + "%"
+	}
+	return "?"
+}
