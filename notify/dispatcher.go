@@ -31,18 +31,17 @@ type Target struct {
 type Resolver func(ctx context.Context, provider types.NamespacedName) (Target, error)
 
 // Delivery settings. A delivery is tried at most maxAttempts times; between attempts it
-// waits what Retry-After says (up to maxRetryAfter) or else backs off exponentially.
+// waits what Retry-After says (giving up when that is over maxRetryAfter) or else backs off
+// exponentially from firstBackoff. No worker waits meanwhile.
 const (
-	defaultQueue   = 256
-	defaultWorkers = 4
-	maxAttempts    = 4
-	firstBackoff   = time.Second
-	maxRetryAfter  = time.Minute
-	defaultTimeout = 10 * time.Second
-	dedupWindow    = 5 * time.Minute
-	rateBurst      = 10               // messages a Rollout may send to a provider at once
-	rateRefill     = 6 * time.Second  // and then one more per this long
-	forgetAfter    = 30 * time.Minute // how long an idle Rollout's rate and dedup state is kept
+	defaultQueue       = 256
+	defaultWorkers     = 4
+	defaultPerProvider = 2 // deliveries to one provider under way at once
+	maxAttempts        = 4
+	firstBackoff       = time.Second
+	maxRetryAfter      = time.Minute
+	defaultTimeout     = 10 * time.Second
+	busyRecheck        = 100 * time.Millisecond // how soon news for a busy provider is looked at again
 )
 
 // Results counted by tranche_notifications_total.
@@ -61,51 +60,52 @@ var Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 }, []string{"provider", "result"})
 
 // Dispatcher delivers news in the background: Send never blocks. Run starts the workers.
-// Each Rollout's news to a provider is delivered in order, one at a time: a provider that
-// hangs holds one worker, not the others.
+// Each Rollout's news to a provider is delivered in order, one at a time; a provider gets
+// at most PerProvider workers, so one that hangs cannot hold up the others; a delivery
+// waiting to be retried holds no worker.
 type Dispatcher struct {
-	Resolve Resolver
-	HTTP    *http.Client // nil: a client of its own
-	Queue   int          // deliveries waiting, over all Rollouts, before new ones are dropped; 0: 256
-	Workers int          // deliveries under way at once; 0: 4
-	Now     func() time.Time
-	Sleep   func(context.Context, time.Duration) error // nil: a timer
+	Resolve     Resolver
+	HTTP        *http.Client // nil: a client of its own
+	Queue       int          // deliveries waiting, over all Rollouts, before new ones are dropped; 0: 256
+	Workers     int          // deliveries under way at once; 0: 4
+	PerProvider int          // of those, to one provider; 0: 2
+	Now         func() time.Time
+	// After runs f after d; nil: time.AfterFunc. Tests make it record and run at once.
+	After func(d time.Duration, f func())
 	// Log receives one line per failed delivery, with no URL in it. nil: discarded.
 	Log func(provider types.NamespacedName, err error)
 
-	once    sync.Once
-	ready   chan string // keys with news waiting and no worker on them
-	mu      sync.Mutex
-	pending map[string][]delivery // by key (provider and Rollout), oldest first
-	waiting int                   // deliveries in pending
-	state   map[string]*rolloutState
+	once     sync.Once
+	ready    chan string // keys with news due and no worker on them
+	mu       sync.Mutex
+	pending  map[string][]*delivery // by key (provider and Rollout), oldest first
+	waiting  int                    // deliveries in pending
+	inFlight map[types.NamespacedName]int
+	limits   limiter
 }
 
 type delivery struct {
+	key      string // provider and Rollout
+	newsKey  string // what makes two pieces of news the same
 	provider types.NamespacedName
 	news     News
-}
-
-// rolloutState is what limits one Rollout's messages to one provider.
-type rolloutState struct {
-	tokens   float64
-	refilled time.Time
-	sent     map[string]time.Time // news keys, when last sent
+	attempt  int // attempts made
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.ready = make(chan string, cmpOr(d.Queue, defaultQueue)) // never more keys than deliveries
-		d.pending = map[string][]delivery{}
-		d.state = map[string]*rolloutState{}
+		d.pending = map[string][]*delivery{}
+		d.inFlight = map[types.NamespacedName]int{}
+		d.limits.state = map[string]*rolloutState{}
 		if d.Now == nil {
 			d.Now = time.Now
 		}
 		if d.HTTP == nil {
 			d.HTTP = &http.Client{}
 		}
-		if d.Sleep == nil {
-			d.Sleep = sleep
+		if d.After == nil {
+			d.After = func(wait time.Duration, f func()) { time.AfterFunc(wait, f) }
 		}
 	})
 }
@@ -128,7 +128,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case key := <-d.ready:
-					d.drain(ctx, key)
+					d.work(ctx, key)
 				}
 			}
 		})
@@ -136,32 +136,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// drain delivers a key's news in order until none is left.
-func (d *Dispatcher) drain(ctx context.Context, key string) {
-	for ctx.Err() == nil {
-		d.mu.Lock()
-		queue := d.pending[key]
-		if len(queue) == 0 {
-			delete(d.pending, key)
-			d.mu.Unlock()
-			return
-		}
-		job := queue[0]
-		d.pending[key] = queue[1:]
-		d.waiting--
-		d.mu.Unlock()
-		d.deliver(ctx, job)
-	}
-}
-
-// Send queues news for a provider unless the same news went there lately, the Rollout has
-// sent too much, or the queue is full; each of these is counted, none waits.
+// Send queues news for a provider unless the queue is full, the same news went there
+// lately, or the Rollout has sent too much; each of these is counted, none waits.
 func (d *Dispatcher) Send(provider types.NamespacedName, n News) {
 	d.init()
-	key := provider.String() + "|" + n.Namespace + "/" + n.Rollout
-	if result := d.admit(key, n); result != "" {
-		Notifications.WithLabelValues(provider.String(), result).Inc()
-		return
+	job := &delivery{
+		key:      provider.String() + "|" + n.Namespace + "/" + n.Rollout,
+		newsKey:  string(n.Kind) + "|" + n.Canary + "|" + n.Attempt + "|" + n.Message,
+		provider: provider, news: n,
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -169,88 +151,101 @@ func (d *Dispatcher) Send(provider types.NamespacedName, n News) {
 		Notifications.WithLabelValues(provider.String(), ResultQueueFull).Inc()
 		return
 	}
-	queue, known := d.pending[key]
-	d.pending[key] = append(queue, delivery{provider: provider, news: n})
+	if result := d.limits.admit(job.key, job.newsKey, d.Now()); result != "" {
+		Notifications.WithLabelValues(provider.String(), result).Inc()
+		return
+	}
+	d.push(job, false)
+}
+
+// push adds a delivery to its key's queue (at the front for a retry, which keeps the order)
+// and makes the key due unless it already is, is being worked on or waits for a retry.
+// d.mu is held.
+func (d *Dispatcher) push(job *delivery, front bool) {
+	queue, known := d.pending[job.key]
+	if front {
+		d.pending[job.key] = append([]*delivery{job}, queue...)
+	} else {
+		d.pending[job.key] = append(queue, job)
+	}
 	d.waiting++
-	if !known { // no worker has the key, nor is it waiting for one
-		d.ready <- key // cannot block: fewer keys than deliveries, fewer deliveries than its room
+	if !known {
+		d.ready <- job.key // cannot block: fewer keys than deliveries, fewer deliveries than its room
 	}
 }
 
-// admit applies deduplication and the per-Rollout rate limit; it returns the result that
-// drops the news, or "".
-func (d *Dispatcher) admit(key string, n News) string {
-	now := d.Now()
+// work makes one attempt at the oldest news of a key, unless its provider is busy.
+func (d *Dispatcher) work(ctx context.Context, key string) {
+	d.mu.Lock()
+	job := d.pending[key][0]
+	if d.inFlight[job.provider] >= cmpOr(d.PerProvider, defaultPerProvider) {
+		d.mu.Unlock()
+		d.After(busyRecheck, func() { d.ready <- key })
+		return
+	}
+	d.inFlight[job.provider]++
+	d.pending[key] = d.pending[key][1:]
+	d.waiting--
+	d.mu.Unlock()
+
+	retryIn, err := d.attempt(ctx, job)
+
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.forgetIdle(now)
-	st := d.state[key]
-	if st == nil {
-		st = &rolloutState{tokens: rateBurst, refilled: now, sent: map[string]time.Time{}}
-		d.state[key] = st
-	}
-	newsKey := string(n.Kind) + "|" + n.Canary + "|" + n.Message
-	if last, ok := st.sent[newsKey]; ok && now.Sub(last) < dedupWindow {
-		return ResultDuplicate
-	}
-	st.tokens = min(rateBurst, st.tokens+now.Sub(st.refilled).Seconds()/rateRefill.Seconds())
-	st.refilled = now
-	if st.tokens < 1 {
-		return ResultRateLimited
-	}
-	st.tokens--
-	st.sent[newsKey] = now
-	return ""
-}
-
-// forgetIdle drops the state of Rollouts that sent nothing for a long time, so that the map
-// does not grow with every Rollout ever seen.
-func (d *Dispatcher) forgetIdle(now time.Time) {
-	for key, st := range d.state {
-		if now.Sub(st.refilled) > forgetAfter {
-			delete(d.state, key)
+	d.inFlight[job.provider]--
+	switch {
+	case err == nil:
+		Notifications.WithLabelValues(job.provider.String(), ResultSent).Inc()
+	case retryIn > 0 && ctx.Err() == nil:
+		d.pending[key] = append([]*delivery{job}, d.pending[key]...)
+		d.waiting++
+		d.After(retryIn, func() { d.ready <- key })
+		return
+	default:
+		Notifications.WithLabelValues(job.provider.String(), ResultFailed).Inc()
+		d.limits.forget(job.key, job.newsKey) // news that never arrived may be sent again
+		if d.Log != nil {
+			d.Log(job.provider, err)
 		}
 	}
+	if len(d.pending[key]) == 0 {
+		delete(d.pending, key)
+		return
+	}
+	d.ready <- key
 }
 
-// deliver sends one piece of news, retrying what can succeed later.
-func (d *Dispatcher) deliver(ctx context.Context, job delivery) {
+// attempt tries to deliver once. On failure it returns how long to wait before the next
+// attempt, or 0 when there must be none.
+func (d *Dispatcher) attempt(ctx context.Context, job *delivery) (time.Duration, error) {
+	job.attempt++
 	target, err := d.Resolve(ctx, job.provider)
 	if err != nil {
-		d.fail(job.provider, err)
-		return
+		return backoff(job.attempt), err // the provider or its Secret may be created in a moment
 	}
 	body, err := Payload(target, job.news)
 	if err != nil {
-		d.fail(job.provider, err)
-		return
+		return 0, err
 	}
-	wait := firstBackoff
-	for attempt := 1; ; attempt++ {
-		retryAfter, err := d.post(ctx, target, body)
-		if err == nil {
-			Notifications.WithLabelValues(job.provider.String(), ResultSent).Inc()
-			return
-		}
-		if attempt == maxAttempts || retryAfter < 0 || ctx.Err() != nil {
-			d.fail(job.provider, fmt.Errorf("after %d attempt(s): %w", attempt, err))
-			return
-		}
-		if retryAfter > 0 {
-			wait = min(retryAfter, maxRetryAfter)
-		}
-		if d.Sleep(ctx, wait) != nil {
-			return
-		}
-		wait *= 2
+	retryAfter, err := d.post(ctx, target, body)
+	switch {
+	case err == nil:
+		return 0, nil
+	case job.attempt >= maxAttempts:
+		return 0, fmt.Errorf("after %d attempts: %w", job.attempt, err)
+	case retryAfter < 0:
+		return 0, err
+	case retryAfter > maxRetryAfter:
+		return 0, fmt.Errorf("%w, and asked to wait %s before trying again: given up", err, retryAfter)
+	case retryAfter > 0:
+		return retryAfter, err
 	}
+	return backoff(job.attempt), err
 }
 
-func (d *Dispatcher) fail(provider types.NamespacedName, err error) {
-	Notifications.WithLabelValues(provider.String(), ResultFailed).Inc()
-	if d.Log != nil {
-		d.Log(provider, err)
-	}
+// backoff is the wait after the given failed attempt: 1s, 2s, 4s, ...
+func backoff(attempt int) time.Duration {
+	return min(firstBackoff<<(attempt-1), maxRetryAfter)
 }
 
 // Payload builds the body a target's type takes.
@@ -303,27 +298,16 @@ func cmpDuration(v, def time.Duration) time.Duration {
 }
 
 // parseRetryAfter reads a Retry-After header: seconds, or an HTTP date. 0 when absent or
-// unreadable.
+// unreadable; a day at most.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+		return time.Duration(min(s, 86400)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

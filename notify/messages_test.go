@@ -42,6 +42,9 @@ func news(kind notify.Kind) notify.News {
 		n.Step, n.Weight, n.Phase = 0, 0, trancheapi.PhaseFailed
 		n.Checks[1] = notify.Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
 		n.Message = "Rolled back revision 1a2b3c4d5e: 2 failed analysis runs"
+	case notify.Aborted:
+		n.Step, n.Weight, n.Phase = 0, 0, trancheapi.PhaseAborted
+		n.Message = "Rolled back revision 1a2b3c4d5e: aborted on request"
 	case notify.AnalysisFailing:
 		n.Checks[1] = notify.Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
 		n.Message = "Analysis failed (1/2): latency-p99 = 612"
@@ -52,7 +55,7 @@ func news(kind notify.Kind) notify.News {
 	return n
 }
 
-var kinds = []notify.Kind{notify.Started, notify.StepReached, notify.WaitingApproval, notify.Promoted, notify.RolledBack, notify.AnalysisFailing, notify.Stalled}
+var kinds = []notify.Kind{notify.Started, notify.StepReached, notify.WaitingApproval, notify.Promoted, notify.RolledBack, notify.Aborted, notify.AnalysisFailing, notify.Stalled}
 
 // slackShape is the part of an incoming webhook message Slack checks.
 type slackShape struct {
@@ -109,6 +112,7 @@ func TestSlackColoursBySeverity(t *testing.T) {
 	}
 	assert.Equal(t, colour(notify.RolledBack), colour(notify.AnalysisFailing))
 	assert.Equal(t, colour(notify.RolledBack), colour(notify.Stalled))
+	assert.Equal(t, colour(notify.RolledBack), colour(notify.Aborted))
 	assert.NotEqual(t, colour(notify.RolledBack), colour(notify.Promoted))
 	assert.NotEqual(t, colour(notify.WaitingApproval), colour(notify.Started))
 }
@@ -169,9 +173,11 @@ func FuzzMessages(f *testing.F) {
 			var msg slackShape
 			require.NoError(t, json.Unmarshal(data, &msg))
 			require.LessOrEqual(t, utf8.RuneCountInString(msg.Attachments[0].Blocks[0].Text.Text), 150)
+			require.NotEmpty(t, msg.Text)
 			for _, b := range msg.Attachments[0].Blocks[1:] {
 				if b.Text != nil {
 					require.LessOrEqual(t, utf8.RuneCountInString(b.Text.Text), 3000)
+					require.NotEmpty(t, b.Text.Text, "Slack refuses an empty text")
 				}
 			}
 		}

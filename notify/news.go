@@ -11,35 +11,36 @@ import (
 type Kind string
 
 // The kinds of news. Info: started, step reached, waiting for approval, promoted. Error:
-// rolled back (failed or aborted), analysis failing, stalled on bad configuration.
+// rolled back, aborted, analysis failing, stalled on bad configuration.
 const (
 	Started         Kind = "Started"
 	StepReached     Kind = "StepReached"
 	WaitingApproval Kind = "WaitingApproval"
 	Promoted        Kind = "Promoted"
 	RolledBack      Kind = "RolledBack"
+	Aborted         Kind = "Aborted"
 	AnalysisFailing Kind = "AnalysisFailing"
 	Stalled         Kind = "Stalled"
 )
 
 // kindOfReason maps the reasons of the controller's events to the news they are. Reasons
 // not listed (Approved, Paused, RequestIgnored, ...) are nobody's news but the event log's.
+// (A restart and a retry each start the rollout again, which is RolloutStarted's news.)
 var kindOfReason = map[string]Kind{
-	"RolloutStarted":   Started,
-	"RolloutRestarted": Started,
-	"RetryRequested":   Started,
-	"StepCompleted":    StepReached,
-	"WaitingApproval":  WaitingApproval,
-	"Promoted":         Promoted,
-	"RolledBack":       RolledBack,
-	"AnalysisFailed":   AnalysisFailing,
-	"Stalled":          Stalled, // whatever the Stalled condition's own reason
+	"RolloutStarted":       Started,
+	"StepCompleted":        StepReached,
+	"WaitingApproval":      WaitingApproval,
+	"Promoted":             Promoted,
+	"RolledBack":           RolledBack,
+	"AnalysisFailed":       AnalysisFailing,
+	"AnalysisInconclusive": AnalysisFailing, // counted as a failed run
+	"Stalled":              Stalled,         // whatever the Stalled condition's own reason
 }
 
 // Severity is Error for the kinds that need someone's attention, else Info.
 func (k Kind) Severity() trancheapi.Severity {
 	switch k {
-	case RolledBack, AnalysisFailing, Stalled:
+	case RolledBack, Aborted, AnalysisFailing, Stalled:
 		return trancheapi.SeverityError
 	}
 	return trancheapi.SeverityInfo
@@ -55,7 +56,8 @@ type News struct {
 	Phase     trancheapi.Phase
 	Stable    string // revisions
 	Canary    string
-	Step      int // 1-based; 0 when no rollout is under way
+	Attempt   string // when this rollout of Canary started: a retry is another attempt
+	Step      int    // 1-based: the step under way, or the one rolled back from; 0 otherwise
 	Steps     []string
 	Weight    int32
 	Checks    []Check
@@ -78,6 +80,9 @@ func NewsOf(ro *trancheapi.Rollout, reason, message string, at time.Time) (News,
 		return News{}, false
 	}
 	st := ro.Status
+	if kind == RolledBack && st.Phase == trancheapi.PhaseAborted {
+		kind = Aborted // a person asked for it: the same rollback, other news
+	}
 	n := News{
 		Kind: kind, Rollout: ro.Name, Namespace: ro.Namespace, Message: message, Phase: st.Phase,
 		Stable: st.StableRevision, Canary: st.CanaryRevision, Weight: st.CanaryWeight, At: at,
@@ -85,7 +90,10 @@ func NewsOf(ro *trancheapi.Rollout, reason, message string, at time.Time) (News,
 	for _, step := range ro.Spec.EffectiveSteps() {
 		n.Steps = append(n.Steps, stepLabel(step))
 	}
-	if st.Phase.UnderWay() {
+	if st.RolloutStartedAt != nil {
+		n.Attempt = st.RolloutStartedAt.UTC().Format(time.RFC3339)
+	}
+	if st.Phase.UnderWay() || kind == RolledBack || kind == Aborted {
 		n.Step = int(st.CurrentStep) + 1
 	}
 	n.Checks = checksOf(ro)

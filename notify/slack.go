@@ -78,6 +78,7 @@ var titles = map[Kind]string{
 	WaitingApproval: "waits for approval",
 	Promoted:        "promoted",
 	RolledBack:      "rolled back",
+	Aborted:         "aborted",
 	AnalysisFailing: "analysis failing",
 	Stalled:         "stalled",
 }
@@ -88,6 +89,7 @@ var icons = map[Kind]string{
 	WaitingApproval: ":raised_hand:",
 	Promoted:        ":white_check_mark:",
 	RolledBack:      ":rewind:",
+	Aborted:         ":stop_button:",
 	AnalysisFailing: ":warning:",
 	Stalled:         ":no_entry:",
 }
@@ -99,26 +101,28 @@ var icons = map[Kind]string{
 func Slack(n News, opts SlackOptions) ([]byte, error) {
 	title := fmt.Sprintf("%s %s/%s %s", icons[n.Kind], n.Namespace, n.Rollout, titles[n.Kind])
 	blocks := []slackBlock{
-		{Type: "header", Text: &slackText{Type: "plain_text", Text: cut(title, slackHeaderMax), Emoji: true}},
-		{Type: "section", Text: mrkdwn(cut(escapeSlack(n.Message), slackSectionMax))},
+		{Type: "header", Text: &slackText{Type: "plain_text", Text: cut(orDash(title), slackHeaderMax), Emoji: true}},
+		{Type: "section", Text: mrkdwn(escapedCut(orDash(n.Message), slackSectionMax))},
 		{Type: "section", Fields: []slackText{
-			*mrkdwn(cut("*Revision*\n"+escapeSlack(revisionChange(n)), slackFieldMax)),
+			*mrkdwn("*Revision*\n" + escapedCut(revisionChange(n), slackFieldMax-20)),
 			*mrkdwn(fmt.Sprintf("*Traffic*\ncanary %d%%, primary %d%%", n.Weight, 100-n.Weight)),
 		}},
 	}
 	if len(n.Steps) > 0 {
-		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(cut("*Steps*  "+escapeSlack(progress(n)), slackSectionMax))})
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("*Steps*  " + escapedCut(progress(n), slackSectionMax-20))})
 	}
 	if len(n.Checks) > 0 {
-		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(cut("*Analysis*\n```\n"+escapeSlack(checksTable(n.Checks))+"```", slackSectionMax))})
+		// Cut inside the fences, so that the block always ends with them.
+		table := strings.ReplaceAll(checksTable(n.Checks), "```", "'''")
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("*Analysis*\n```\n" + escapedCut(table, slackSectionMax-30) + "```")})
 	}
 	if n.Kind == WaitingApproval {
-		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(cut(escapeSlack(fmt.Sprintf(
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(escapedCut(fmt.Sprintf(
 			"*Promote* `kubectl tranche promote %s -n %s`\n*Abort* `kubectl tranche abort %s -n %s`",
-			n.Rollout, n.Namespace, n.Rollout, n.Namespace)), slackSectionMax))})
+			n.Rollout, n.Namespace, n.Rollout, n.Namespace), slackSectionMax))})
 	}
 	return json.Marshal(slackMessage{
-		Text:    cut(escapeSlack(fmt.Sprintf("%s/%s %s: %s", n.Namespace, n.Rollout, titles[n.Kind], n.Message)), slackFallback),
+		Text:    escapedCut(fmt.Sprintf("%s/%s %s: %s", n.Namespace, n.Rollout, titles[n.Kind], n.Message), slackFallback),
 		Channel: opts.Channel, Username: opts.Username, IconEmoji: opts.IconEmoji,
 		Attachments: []slackAttachment{{Color: colorOf(n.Kind), Blocks: blocks}},
 	})
@@ -136,13 +140,14 @@ func revisionChange(n News) string {
 	switch {
 	case n.Canary == "" || n.Canary == n.Stable:
 		return "`" + orDash(n.Stable) + "`"
-	case n.Kind == RolledBack:
+	case n.Kind == RolledBack || n.Kind == Aborted:
 		return "`" + n.Canary + "` → back to `" + orDash(n.Stable) + "`"
 	}
 	return "`" + orDash(n.Stable) + "` → `" + n.Canary + "`"
 }
 
-// progress draws the steps: passed ones ticked, the current one marked.
+// progress draws the steps: passed ones ticked, the current one marked (crossed when the
+// rollout was rolled back from it).
 func progress(n News) string {
 	var parts []string
 	for i, label := range n.Steps {
@@ -150,6 +155,8 @@ func progress(n News) string {
 		switch {
 		case n.Kind == Promoted || i+1 < n.Step:
 			mark = ":white_check_mark:"
+		case i+1 == n.Step && (n.Kind == RolledBack || n.Kind == Aborted):
+			mark = ":x:"
 		case i+1 == n.Step:
 			mark = ":arrow_forward:"
 		}
@@ -180,7 +187,7 @@ func checksTable(checks []Check) string {
 		}
 		b.WriteString("\n")
 	}
-	return strings.ReplaceAll(b.String(), "```", "'''") // the block must not end early
+	return b.String()
 }
 
 func orDash(s string) string {
@@ -190,10 +197,33 @@ func orDash(s string) string {
 	return s
 }
 
+// escapedCut escapes s for mrkdwn and shortens it to at most n characters, never ending in
+// the middle of an escape such as &amp;.
+func escapedCut(s string, n int) string {
+	e := escapeSlack(strings.ToValidUTF8(s, "\uFFFD"))
+	if utf8.RuneCountInString(e) <= n {
+		return e
+	}
+	runes := []rune(e)[:n-1]
+	if i := lastIndex(runes, '&'); i >= 0 && lastIndex(runes[i:], ';') < 0 {
+		runes = runes[:i]
+	}
+	return string(runes) + "…"
+}
+
+func lastIndex(runes []rune, r rune) int {
+	for i := len(runes) - 1; i >= 0; i-- {
+		if runes[i] == r {
+			return i
+		}
+	}
+	return -1
+}
+
 // cut shortens s to at most n characters, ending with … when it had more, without
 // splitting a character (nor leaving invalid UTF-8, which Slack refuses).
 func cut(s string, n int) string {
-	s = strings.ToValidUTF8(s, "�")
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

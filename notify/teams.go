@@ -9,6 +9,13 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
+// Lengths Teams texts are cut to: cards are read at a glance, and a webhook refuses messages
+// over about 28 KB.
+const (
+	teamsTitleMax = 150
+	teamsTextMax  = 3000
+)
+
 // Teams builds the JSON a Microsoft Teams incoming webhook (or Workflows "post to a channel
 // when a webhook request is received") accepts: a message with one Adaptive Card holding a
 // title coloured by severity, the controller's message and a fact set.
@@ -33,8 +40,8 @@ func Teams(n News) ([]byte, error) {
 		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", orDash(c.Value), c.Threshold, c.Verdict)})
 	}
 	body := []any{
-		teamsText{Type: "TextBlock", Text: cut(fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind]), slackHeaderMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
-		teamsText{Type: "TextBlock", Text: cut(n.Message, slackSectionMax), Wrap: true},
+		teamsText{Type: "TextBlock", Text: cut(fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind]), teamsTitleMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
+		teamsText{Type: "TextBlock", Text: cut(orDash(n.Message), teamsTextMax), Wrap: true},
 		teamsFacts{Type: "FactSet", Facts: facts},
 	}
 	if n.Kind == WaitingApproval {
