@@ -54,6 +54,8 @@ func TestBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
 	e.release(badImage)
 
 	ro := e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
+	// The status records the decision before the route is written: wait for the route too.
+	e.waitForWeight(0, 10*time.Second)
 	assert.Equal(t, []int32{0, 5, 0}, e.weights.list(), "rolled back at the first step")
 	e.assertPrimaryOnly(goodImage)
 	assert.Equal(t, int32(2), ro.Status.FailedChecks)

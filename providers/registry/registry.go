@@ -6,6 +6,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
+	"github.com/tranche-dev/tranche/providers/traefik"
 )
 
 // Default returns the registry of every provider that exists, keyed by the JSON name of its
@@ -16,5 +17,6 @@ func Default() providers.Registry {
 	return providers.Registry{
 		"gatewayAPI": gatewayapi.New,
 		"kubernetes": kubernetes.New,
+		"traefik":    traefik.New,
 	}
 }

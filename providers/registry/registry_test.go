@@ -11,6 +11,7 @@ import (
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
 	"github.com/tranche-dev/tranche/providers/registry"
+	"github.com/tranche-dev/tranche/providers/traefik"
 )
 
 func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
@@ -21,6 +22,7 @@ func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
 	}{
 		{"gatewayAPI", trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{}}, &gatewayapi.Router{}},
 		{"kubernetes", trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}}, &kubernetes.Router{}},
+		{"traefik", trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}}, &traefik.Router{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: tc.provider}}
@@ -36,5 +38,5 @@ func TestDefaultRefusesOtherProviders(t *testing.T) {
 	_, err := registry.Default().For(nil, ro)
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
 	assert.Contains(t, err.Error(), `"istio"`)
-	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes]")
+	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes traefik]")
 }

@@ -52,3 +52,41 @@ func moduleDir(module string) (string, error) {
 	}
 	return info.Dir, nil
 }
+
+// traefikVersion is the Traefik whose CRDs the tests install: the one `make traefik` builds
+// (TRAEFIK_VERSION, which the Makefile exports), else this default.
+const traefikVersion = "v3.7.13"
+
+// TraefikCRDs returns the file of Traefik's CRDs (TraefikService, IngressRoute, ...) for
+// Options.CRDDirectories, from the Traefik module in the module cache, downloaded from the
+// Go module proxy when missing.
+func TraefikCRDs() (string, error) {
+	version := os.Getenv("TRAEFIK_VERSION")
+	if version == "" {
+		version = traefikVersion
+	}
+	dir, err := downloadedModule("github.com/traefik/traefik/v3", version)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "docs", "content", "reference", "dynamic-configuration", "kubernetes-crd-definition-v1.yml")
+	if _, err := os.Stat(file); err != nil {
+		return "", fmt.Errorf("harness: Traefik's CRDs: %w", err)
+	}
+	return file, nil
+}
+
+// downloadedModule is the module cache folder of a module at a version that Tranche does not
+// require (a mesh whose CRDs the tests install), downloading it first if need be.
+func downloadedModule(module, version string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
+	out, err := cmd.Output()
+	var info struct{ Dir, Error string }
+	if jsonErr := json.Unmarshal(out, &info); jsonErr == nil && info.Error != "" {
+		return "", fmt.Errorf("harness: go mod download %s@%s: %s", module, version, info.Error)
+	}
+	if err != nil {
+		return "", fmt.Errorf("harness: go mod download %s@%s: %w", module, version, err)
+	}
+	return info.Dir, nil
+}

@@ -1,0 +1,82 @@
+package conformance
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The types of a promtool rule unit test file (`promtool test rules`), which evaluates PromQL
+// with Prometheus's own engine over series given in the file: no server, no scraping. The
+// file is written as JSON, which YAML reads.
+type (
+	PromSeries struct {
+		Series string `json:"series"`
+		Values string `json:"values"`
+	}
+	PromSample struct {
+		Labels string  `json:"labels"`
+		Value  float64 `json:"value"`
+	}
+	PromExprTest struct {
+		Expr       string       `json:"expr"`
+		EvalTime   string       `json:"eval_time"`
+		ExpSamples []PromSample `json:"exp_samples"`
+	}
+	PromTestGroup struct {
+		Name           string         `json:"name"`
+		Interval       string         `json:"interval"`
+		InputSeries    []PromSeries   `json:"input_series"`
+		PromQLExprTest []PromExprTest `json:"promql_expr_test"`
+	}
+)
+
+// PerMinute is a counter growing by n every minute for five minutes, in promtool's notation.
+func PerMinute(series string, n int) PromSeries {
+	return PromSeries{Series: series, Values: "0+" + strconv.Itoa(n) + "x5"}
+}
+
+// Expect evaluates query at 4m, rounded to a tenth (the engine's floating point is not what
+// this test is about); want nil expects no answer at all.
+func Expect(query string, want *float64) PromExprTest {
+	samples := []PromSample{}
+	if want != nil {
+		samples = append(samples, PromSample{Labels: "{}", Value: *want})
+	}
+	return PromExprTest{Expr: "round(" + query + ", 0.1)", EvalTime: "4m", ExpSamples: samples}
+}
+
+func Value(v float64) *float64 { return &v }
+
+// CheckPromQL runs the groups with `promtool test rules`: Prometheus's own engine evaluates
+// each expression over the series given, with no server and no scraping.
+func CheckPromQL(t *testing.T, groups []PromTestGroup) {
+	t.Helper()
+	promtool := findPromtool(t)
+	data, err := json.Marshal(map[string]any{"rule_files": []string{}, "evaluation_interval": "1m", "tests": groups})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "queries_test.yml")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	out, err := exec.CommandContext(t.Context(), promtool, "test", "rules", file).CombinedOutput()
+	require.NoError(t, err, "promtool test rules:\n%s", out)
+}
+
+// findPromtool finds the promtool that comes with Prometheus: on PATH, else where Debian's
+// package puts it (hack/install-prometheus.sh installs that package).
+func findPromtool(t *testing.T) string {
+	t.Helper()
+	if path, err := exec.LookPath("promtool"); err == nil {
+		return path
+	}
+	const debian = "/usr/bin/promtool"
+	if _, err := os.Stat(debian); err == nil {
+		return debian
+	}
+	require.FailNow(t, "promtool not found: install Prometheus (hack/install-prometheus.sh), which comes with it")
+	return ""
+}

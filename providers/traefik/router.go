@@ -1,0 +1,151 @@
+// Package traefik is the traefik provider: a TraefikService named after the Rollout, which the
+// user's IngressRoute sends its traffic to. Tranche owns the TraefikService's weighted or
+// mirroring section; its other fields, labels and annotations are the user's and are kept.
+//
+// A weight step writes
+//
+//	spec.weighted.services: [{name: <target>-primary, port, weight: 100-w}, {name: <target>-canary, port, weight: w}]
+//
+// and a mirror step, which Traefik expresses as a different kind of TraefikService,
+//
+//	spec.mirroring: {name: <target>-primary, port, mirrors: [{name: <target>-canary, port, percent: p}]}
+package traefik
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
+// +kubebuilder:rbac:groups=traefik.io,resources=traefikservices,verbs=get;list;watch;create;update;patch
+
+// GVK is the TraefikService kind Traefik v3 serves.
+var GVK = schema.GroupVersionKind{Group: "traefik.io", Version: "v1alpha1", Kind: "TraefikService"}
+
+// Router splits traffic with the Rollout's TraefikService.
+type Router struct {
+	c client.Client
+}
+
+var _ providers.Router = (*Router)(nil)
+
+// New returns the traefik Router. It is a providers.Factory.
+func New(c client.Client) providers.Router { return &Router{c: c} }
+
+// Reconcile creates the TraefikService, sending everything to the primary, or brings the
+// Service names and port of an existing one in line with the spec, keeping the split.
+func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
+	err := r.update(ctx, ro, func(ts *unstructured.Unstructured) error {
+		current, err := routesOf(ts, ro)
+		if errors.Is(err, providers.ErrUnreadable) {
+			current = providers.Routes{} // SetRoutes-like repair: all to the primary
+		} else if err != nil {
+			return err
+		}
+		return setSpec(ts, ro, current)
+	})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ts := newService(ro)
+	ts.SetLabels(providers.Labels(ro))
+	// Controlled by the Rollout, the TraefikService is deleted with it by the garbage collector.
+	ts.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
+	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
+		return err
+	}
+	if err := r.c.Create(ctx, ts); err != nil {
+		return fmt.Errorf("creating TraefikService %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return nil
+}
+
+// SetRoutes writes the weights, or the mirror. Traefik does not match requests.
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+	if err := supported(routes); err != nil {
+		return err
+	}
+	return r.update(ctx, ro, func(ts *unstructured.Unstructured) error { return setSpec(ts, ro, routes) })
+}
+
+// Routes reads the split back from the TraefikService.
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+	ts := newService(ro)
+	if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
+		return providers.Routes{}, err
+	}
+	return routesOf(ts, ro)
+}
+
+// Finalize sends everything to the primary; the TraefikService goes with the Rollout (it is
+// owned by it), and the user's IngressRoute keeps working.
+func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
+	err := r.SetRoutes(ctx, ro, providers.Routes{})
+	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+		return nil
+	}
+	return err
+}
+
+func supported(routes providers.Routes) error {
+	switch {
+	case len(routes.Match) > 0:
+		return fmt.Errorf("traefik cannot send requests to the canary by header, cookie or query: use weights or the gatewayAPI provider: %w", providers.ErrUnsupported)
+	case routes.MirrorPercent > 0 && routes.CanaryWeight > 0:
+		return fmt.Errorf("a TraefikService mirrors or splits, not both at once: %w", providers.ErrUnsupported)
+	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100 || routes.MirrorPercent < 0 || routes.MirrorPercent > 100:
+		return fmt.Errorf("weights and mirror percents go from 0 to 100, not %+v: %w", routes, providers.ErrUnsupported)
+	}
+	return nil
+}
+
+func newService(ro *trancheapi.Rollout) *unstructured.Unstructured {
+	ts := &unstructured.Unstructured{}
+	ts.SetGroupVersionKind(GVK)
+	ts.SetNamespace(ro.Namespace)
+	ts.SetName(ro.Name)
+	return ts
+}
+
+var errNotControlled = errors.New("not controlled by the Rollout")
+
+// update changes the Rollout's TraefikService as mutate says, writing only when something
+// changed, with a merge patch that carries the resourceVersion read (a concurrent change is
+// read again and retried). A TraefikService of that name the Rollout does not control is an
+// error: Tranche does not take over an object it did not create.
+func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*unstructured.Unstructured) error) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ts := newService(ro)
+		if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(ts, ro) {
+			return fmt.Errorf("TraefikService %s/%s exists and is %w %s: rename the Rollout, or delete the TraefikService so that Tranche can create its own",
+				ts.GetNamespace(), ts.GetName(), errNotControlled, ro.Name)
+		}
+		before := ts.DeepCopy()
+		if err := mutate(ts); err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(before.Object, ts.Object) {
+			return nil
+		}
+		return r.c.Patch(ctx, ts, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating TraefikService %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return err
+}

@@ -1,0 +1,144 @@
+package traefik_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/traefik"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+var cp *harness.ControlPlane
+
+// TestMain installs Traefik's own CRDs, from the Traefik module.
+func TestMain(m *testing.M) {
+	crds, err := harness.TraefikCRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+}
+
+func newRollout(t *testing.T) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "api"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "api"},
+			Service:   trancheapi.ServiceSpec{Port: 8080},
+			Provider:  trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}},
+		},
+	}
+}
+
+func service(ro *trancheapi.Rollout) *unstructured.Unstructured {
+	ts := &unstructured.Unstructured{}
+	ts.SetGroupVersionKind(traefik.GVK)
+	ts.SetNamespace(ro.Namespace)
+	ts.SetName(ro.Name)
+	return ts
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, cp.Client, newRollout, traefik.New, conformance.Capabilities{
+		Weights:        []int32{0, 1, 5, 33, 50, 99, 100},
+		AnyWeight:      true,
+		Mirror:         true,
+		BuiltinMetrics: true,
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{service(ro)} },
+		Foreign: conformance.ForeignEdit{
+			// A user labels and annotates the TraefikService; its spec is Tranche's (see
+			// TestUserFieldsOfASectionComeBack for sticky sessions).
+			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				ts := service(ro)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+				ts.SetLabels(map[string]string{"team": "payments"})
+				ts.SetAnnotations(map[string]string{"example.com/owner": "payments"})
+				require.NoError(t, c.Update(ctx, ts))
+			},
+			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				ts := service(ro)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+				require.Equal(t, "payments", ts.GetLabels()["team"])
+				require.Equal(t, "payments", ts.GetAnnotations()["example.com/owner"])
+			},
+		},
+	})
+}
+
+// Traefik serves a TraefikService's weighted section or its mirroring one, not both: the
+// fields a user set in the weighted section wait through a mirror step and come back.
+func TestUserFieldsOfASectionComeBack(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := traefik.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	ts := service(ro)
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	require.NoError(t, unstructured.SetNestedField(ts.Object, "tranche_sticky", "spec", "weighted", "sticky", "cookie", "name"))
+	require.NoError(t, cp.Client.Update(ctx, ts))
+
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	_, weighted, _ := unstructured.NestedMap(ts.Object, "spec", "weighted")
+	assert.False(t, weighted, "no weighted section while mirroring: Traefik would serve it instead")
+
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 10}))
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	name, _, _ := unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
+	assert.Equal(t, "tranche_sticky", name)
+	assert.Empty(t, ts.GetAnnotations(), "nothing left waiting")
+	routes, err := router.Routes(ctx, ro)
+	require.NoError(t, err)
+	assert.Equal(t, providers.Routes{CanaryWeight: 10}, routes)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestObjectsWritten shows the TraefikService for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := traefik.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	for _, step := range []struct {
+		name   string
+		routes providers.Routes
+	}{
+		{"canary-5", providers.Routes{CanaryWeight: 5}},
+		{"mirror-20", providers.Routes{MirrorPercent: 20}},
+		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
+		{"primary", providers.Routes{}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
+			ts := service(ro)
+			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+			got, err := yaml.Marshal(map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()})
+			require.NoError(t, err)
+			path := filepath.Join("testdata", step.name+".yaml")
+			if *update {
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to write it")
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
