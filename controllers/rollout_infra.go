@@ -29,7 +29,8 @@ func asProblem(err error) *problem {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider):
+	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider),
+		errors.Is(err, providers.ErrMissingReference):
 		return &problem{reason: trancheapi.ReasonInvalidSpec, message: err.Error()}
 	}
 	return nil

@@ -56,6 +56,10 @@ type Registry map[string]Factory
 // ErrUnknownProvider is returned for a provider name no factory is registered for.
 var ErrUnknownProvider = errors.New("unknown provider")
 
+// ErrMissingReference is wrapped by a Router's errors when an object the provider's spec
+// names (a user's Ingress, say) does not exist: only the user can fix that.
+var ErrMissingReference = errors.New("a referenced object does not exist")
+
 // For returns the Router for the Rollout's provider.
 func (r Registry) For(c client.Client, ro *trancheapi.Rollout) (Router, error) {
 	name := Name(ro)

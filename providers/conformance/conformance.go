@@ -23,6 +23,9 @@ type Capabilities struct {
 	AnyWeight bool
 	// Match says the provider sends matching requests to the canary (A/B testing).
 	Match bool
+	// SupportedMatch, for a provider that matches only some conditions, is what the suite
+	// routes with instead of SampleMatch, which must then fail with providers.ErrUnsupported.
+	SupportedMatch []trancheapi.HTTPMatch
 	// Mirror says the provider copies requests to the canary.
 	Mirror bool
 	// BuiltinMetrics says the provider has built-in query templates.
@@ -54,7 +57,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("RepeatedCallsDoNotWrite", s.idempotent)
 	t.Run("ReconcileKeepsTheSplit", s.reconcileKeeps)
 	t.Run("ForeignFieldsSurvive", s.foreign)
-	t.Run("Match", s.match)
+	t.Run("Match", s.matching)
 	t.Run("Mirror", s.mirror)
 	t.Run("Finalize", s.finalize)
 	t.Run("BuiltinQueries", s.builtin)
@@ -84,12 +87,20 @@ func (s *suite) partial() int32 {
 func (s *suite) split() []providers.Routes {
 	states := []providers.Routes{{CanaryWeight: s.partial()}}
 	if s.caps.Match {
-		states = append(states, providers.Routes{Match: SampleMatch()})
+		states = append(states, providers.Routes{Match: s.match()})
 	}
 	if s.caps.Mirror {
 		states = append(states, providers.Routes{MirrorPercent: 50})
 	}
 	return states
+}
+
+// match is the A/B match the provider is driven with: SampleMatch, or what it supports.
+func (s *suite) match() []trancheapi.HTTPMatch {
+	if s.caps.SupportedMatch != nil {
+		return s.caps.SupportedMatch
+	}
+	return SampleMatch()
 }
 
 func (s *suite) fresh(t *testing.T) {
@@ -185,18 +196,21 @@ func (s *suite) foreign(t *testing.T) {
 	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
 }
 
-func (s *suite) match(t *testing.T) {
+func (s *suite) matching(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
 	want := providers.Routes{Match: SampleMatch()}
-	if !s.caps.Match {
+	if !s.caps.Match || s.caps.SupportedMatch != nil {
 		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, want), providers.ErrUnsupported)
 		f.requireRoutes(t, providers.Routes{})
-		return
+		if !s.caps.Match {
+			return
+		}
+		want = providers.Routes{Match: s.caps.SupportedMatch}
 	}
 	f.set(t, want)
 	f.requireRoutes(t, want)
-	narrower := providers.Routes{Match: SampleMatch()[:1]}
+	narrower := providers.Routes{Match: want.Match[:1]}
 	f.set(t, narrower)
 	f.requireRoutes(t, narrower)
 	f.set(t, providers.Routes{})

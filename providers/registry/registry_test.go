@@ -10,6 +10,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
+	"github.com/tranche-dev/tranche/providers/nginx"
 	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/providers/traefik"
 )
@@ -23,6 +24,7 @@ func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
 		{"gatewayAPI", trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{}}, &gatewayapi.Router{}},
 		{"kubernetes", trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}}, &kubernetes.Router{}},
 		{"traefik", trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}}, &traefik.Router{}},
+		{"nginx", trancheapi.Provider{NGINX: &trancheapi.NGINXProvider{}}, &nginx.Router{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: tc.provider}}
@@ -38,5 +40,5 @@ func TestDefaultRefusesOtherProviders(t *testing.T) {
 	_, err := registry.Default().For(nil, ro)
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
 	assert.Contains(t, err.Error(), `"istio"`)
-	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes traefik]")
+	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes nginx traefik]")
 }

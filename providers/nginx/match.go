@@ -1,0 +1,110 @@
+package nginx
+
+import (
+	"fmt"
+	"strconv"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// check refuses what ingress-nginx cannot do.
+func check(routes providers.Routes) error {
+	switch {
+	case routes.MirrorPercent > 0:
+		return fmt.Errorf("ingress-nginx's canary cannot mirror requests: use the gatewayAPI, istio or traefik provider: %w", providers.ErrUnsupported)
+	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100:
+		return fmt.Errorf("a weight goes from 0 to 100, not %d: %w", routes.CanaryWeight, providers.ErrUnsupported)
+	}
+	_, _, err := conditionsOf(routes.Match)
+	return err
+}
+
+// conditionsOf reads A/B matches as ingress-nginx's two canary conditions: one header,
+// exact or by regular expression, and one cookie whose value is "always". Each match must be
+// one of these alone, as ingress-nginx sends a request to the canary when either holds.
+func conditionsOf(matches []trancheapi.HTTPMatch) (header, cookie *trancheapi.StringMatch, err error) {
+	unsupported := func(why string) error {
+		return fmt.Errorf("ingress-nginx matches one header (exact or regular expression) and one cookie valued %q, each alone: %s: %w", cookieAlways, why, providers.ErrUnsupported)
+	}
+	for _, m := range matches {
+		switch {
+		case len(m.QueryParams) > 0:
+			return nil, nil, unsupported("it cannot match query parameters")
+		case len(m.Headers)+len(m.Cookies) != 1:
+			return nil, nil, unsupported("a match with several conditions needs them all, which it cannot express")
+		case len(m.Headers) == 1 && header != nil, len(m.Cookies) == 1 && cookie != nil:
+			return nil, nil, unsupported("a second header or cookie")
+		case len(m.Headers) == 1:
+			h := m.Headers[0]
+			if h.Type == trancheapi.MatchPrefix {
+				return nil, nil, unsupported("a header prefix (write it as a RegularExpression)")
+			}
+			header = &h
+		default:
+			c := m.Cookies[0]
+			if c.Value != cookieAlways || (c.Type != "" && c.Type != trancheapi.MatchExact) {
+				return nil, nil, unsupported(fmt.Sprintf("cookie %s must be matched exactly with the value %q", c.Name, cookieAlways))
+			}
+			cookie = &c
+		}
+	}
+	return header, cookie, nil
+}
+
+// routesOf reads the canary annotations back: the matches (the header's, then the cookie's),
+// else the weight.
+func routesOf(ing *networkingv1.Ingress) (providers.Routes, error) {
+	a := ing.Annotations
+	if a[canary] != "true" {
+		return providers.Routes{}, unreadable(ing, "it is not marked as a canary")
+	}
+	var match []trancheapi.HTTPMatch
+	if name := a[canaryHeader]; name != "" {
+		h := trancheapi.StringMatch{Name: name, Value: a[canaryHeaderValue], Type: trancheapi.MatchExact}
+		if pattern, ok := a[canaryHeaderRegexp]; ok {
+			h.Value, h.Type = pattern, trancheapi.MatchRegularExpression
+		}
+		match = append(match, trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{h}})
+	}
+	if name := a[canaryCookie]; name != "" {
+		match = append(match, trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{{Name: name, Value: cookieAlways, Type: trancheapi.MatchExact}}})
+	}
+	if len(match) > 0 {
+		return providers.Routes{Match: match}, nil
+	}
+	weight, err := strconv.Atoi(a[canaryWeight])
+	if err != nil || weight < 0 || weight > 100 || (a[canaryWeightTotal] != "" && a[canaryWeightTotal] != "100") {
+		return providers.Routes{}, unreadable(ing, "its canary weight is not a percent")
+	}
+	return providers.Routes{CanaryWeight: int32(weight)}, nil
+}
+
+func unreadable(ing *networkingv1.Ingress, why string) error {
+	return fmt.Errorf("Ingress %s/%s: %s: %w", ing.Namespace, ing.Name, why, providers.ErrUnreadable)
+}
+
+// ingress-nginx counts requests by Ingress: the canary Ingress's are the canary's.
+const canarySeries = `namespace="{{ .Namespace }}", ingress="{{ .Rollout }}-canary"`
+
+const successRateQuery = `100 * (
+  (sum(rate(nginx_ingress_controller_requests{` + canarySeries + `, status!~"5.."}[{{ .Interval }}])) or vector(0))
+  / sum(rate(nginx_ingress_controller_requests{` + canarySeries + `}[{{ .Interval }}]))
+)`
+
+const durationQuery = `1000 * histogram_quantile(0.99, sum by (le) (
+  rate(nginx_ingress_controller_request_duration_seconds_bucket{` + canarySeries + `}[{{ .Interval }}])
+))`
+
+// BuiltinQuery returns the query template of a built-in metric, from ingress-nginx's metrics.
+func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
+	switch metric {
+	case trancheapi.BuiltinRequestSuccessRate:
+		return successRateQuery, nil
+	case trancheapi.BuiltinRequestDuration:
+		return durationQuery, nil
+	}
+	return "", fmt.Errorf("built-in metric %q is not one the nginx provider knows: %w", metric, providers.ErrUnsupported)
+}

@@ -1,0 +1,168 @@
+package nginx_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/nginx"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+var cp *harness.ControlPlane
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m, &cp, harness.Options{})) }
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// userIngress is the user's Ingress for the Rollout's Service, the one Tranche copies.
+func userIngress(ns string) *networkingv1.Ingress {
+	pathType := networkingv1.PathTypePrefix
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "storefront", Annotations: map[string]string{"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To("nginx"),
+			TLS:              []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"}},
+			Rules: []networkingv1.IngressRule{{
+				Host: "shop.example.com",
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/", PathType: &pathType, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "storefront", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+					{Path: "/static", PathType: &pathType, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "cdn", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+				}}},
+			}},
+		},
+	}
+}
+
+func newRollout(t *testing.T) *trancheapi.Rollout {
+	ns := cp.Namespace(t)
+	require.NoError(t, cp.Client.Create(context.Background(), userIngress(ns)))
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "storefront"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "storefront"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider:  trancheapi.Provider{NGINX: &trancheapi.NGINXProvider{IngressRef: trancheapi.LocalObjectReference{Name: "storefront"}}},
+		},
+	}
+}
+
+func canary(ro *trancheapi.Rollout) *networkingv1.Ingress {
+	return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: nginx.CanaryName(ro)}}
+}
+
+// supportedMatch is what ingress-nginx can match: a header alone, and the cookie "always".
+func supportedMatch() []trancheapi.HTTPMatch {
+	return []trancheapi.HTTPMatch{
+		{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "^(yes|true)$", Type: trancheapi.MatchRegularExpression}}},
+		{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "always", Type: trancheapi.MatchExact}}},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, cp.Client, newRollout, nginx.New, conformance.Capabilities{
+		Weights:        []int32{0, 1, 5, 50, 99, 100},
+		AnyWeight:      true,
+		Match:          true,
+		SupportedMatch: supportedMatch(),
+		BuiltinMetrics: true,
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{canary(ro)} },
+		Foreign: conformance.ForeignEdit{
+			// The user's Ingress is the shared object: Tranche never writes it. On the canary
+			// Ingress, a label and an annotation of the user's stay.
+			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				ing := canary(ro)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+				ing.Labels["team"] = "shop"
+				ing.Annotations["example.com/owner"] = "shop"
+				require.NoError(t, c.Update(ctx, ing))
+			},
+			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				ing := canary(ro)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+				require.Equal(t, "shop", ing.Labels["team"])
+				require.Equal(t, "shop", ing.Annotations["example.com/owner"])
+				user := &networkingv1.Ingress{}
+				require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: "storefront"}, user))
+				require.Equal(t, userIngress(ro.Namespace).Spec, user.Spec, "the user's Ingress is untouched")
+				require.Equal(t, "8m", user.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
+			},
+		},
+	})
+}
+
+// TestObjectsWritten shows the canary Ingress for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := nginx.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	for _, step := range []struct {
+		name   string
+		routes providers.Routes
+	}{
+		{"canary-5", providers.Routes{CanaryWeight: 5}},
+		{"ab-header-and-cookie", providers.Routes{Match: supportedMatch()}},
+		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
+			ing := canary(ro)
+			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+			got, err := yaml.Marshal(map[string]any{"annotations": ing.Annotations, "spec": ing.Spec})
+			require.NoError(t, err)
+			path := filepath.Join("testdata", step.name+".yaml")
+			if *update {
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to write it")
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+// What ingress-nginx cannot do is refused, saying what it can.
+func TestUnsupportedMatchesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := nginx.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	header := func(name string) trancheapi.StringMatch { return trancheapi.StringMatch{Name: name, Value: "on"} }
+	for name, match := range map[string][]trancheapi.HTTPMatch{
+		"two headers in one match":   {{Headers: []trancheapi.StringMatch{header("a"), header("b")}}},
+		"two header matches":         {{Headers: []trancheapi.StringMatch{header("a")}}, {Headers: []trancheapi.StringMatch{header("b")}}},
+		"a query parameter":          {{QueryParams: []trancheapi.StringMatch{header("v")}}},
+		"a header prefix":            {{Headers: []trancheapi.StringMatch{{Name: "a", Value: "x", Type: trancheapi.MatchPrefix}}}},
+		"a cookie other than always": {{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "yes"}}}},
+	} {
+		err := router.SetRoutes(ctx, ro, providers.Routes{Match: match})
+		assert.ErrorIs(t, err, providers.ErrUnsupported, name)
+		assert.ErrorContains(t, err, "ingress-nginx matches one header", name)
+	}
+}
+
+func TestAMissingIngressIsTheUsersToFix(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	ro.Spec.Provider.NGINX.IngressRef.Name = "no-such-ingress"
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	err := nginx.New(cp.Client).Reconcile(ctx, ro)
+	require.ErrorIs(t, err, providers.ErrMissingReference)
+	assert.ErrorContains(t, err, `the Ingress "no-such-ingress" of spec.provider.nginx.ingressRef does not exist`)
+}
