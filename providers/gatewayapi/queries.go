@@ -51,14 +51,17 @@ histogram_quantile(0.99, sum by (le) (
   rate(envoy_cluster_upstream_rq_time_bucket{` + envoyCanary + `}[{{ .Interval }}])
 ))`
 
-// BuiltinQuery returns the query template of a built-in metric, for Traefik and for Envoy
-// based implementations that name clusters after Services (Istio, Contour).
+// builtinQueries are the gatewayAPI provider's built-in query templates, for Traefik and for
+// Envoy based implementations that name clusters after Services (Istio, Contour).
+var builtinQueries = map[trancheapi.BuiltinMetric]string{
+	trancheapi.BuiltinRequestSuccessRate: successRateQuery,
+	trancheapi.BuiltinRequestDuration:    durationQuery,
+}
+
+// BuiltinQuery returns the query template of a built-in metric.
 func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	switch metric {
-	case trancheapi.BuiltinRequestSuccessRate:
-		return successRateQuery, nil
-	case trancheapi.BuiltinRequestDuration:
-		return durationQuery, nil
+	if q, ok := r.queries[metric]; ok {
+		return q, nil
 	}
-	return "", fmt.Errorf("built-in metric %q is not one the gatewayAPI provider knows: %w", metric, providers.ErrUnsupported)
+	return "", fmt.Errorf("built-in metric %q is not one this provider knows: %w", metric, providers.ErrUnsupported)
 }

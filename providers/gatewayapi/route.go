@@ -20,14 +20,39 @@ type target struct {
 	namespace       string
 	primary, canary string // Service names
 	port            gatewayv1.PortNumber
+	attachment      Attachment
 }
 
-func targetOf(ro *trancheapi.Rollout) (target, error) {
-	if ro.Spec.Provider.GatewayAPI == nil {
-		return target{}, fmt.Errorf("the Rollout %s/%s has no spec.provider.gatewayAPI", ro.Namespace, ro.Name)
+// Attachment is what a route attaches to: parents (Gateways, or a Service in mesh mode)
+// and the hostnames it answers for.
+type Attachment struct {
+	ParentRefs []trancheapi.ParentReference
+	Hostnames  []string
+}
+
+// fromSpec attaches the route as spec.provider.gatewayAPI says.
+func fromSpec(ro *trancheapi.Rollout) (Attachment, error) {
+	p := ro.Spec.Provider.GatewayAPI
+	if p == nil {
+		return Attachment{}, fmt.Errorf("the Rollout %s/%s has no spec.provider.gatewayAPI", ro.Namespace, ro.Name)
+	}
+	return Attachment{ParentRefs: p.ParentRefs, Hostnames: p.Hostnames}, nil
+}
+
+// ToService attaches the route to the Rollout's own Service, as a mesh that implements Gateway
+// API's mesh mode (GAMMA) expects: the mesh then splits the Service's traffic as the route says.
+func ToService(ro *trancheapi.Rollout) (Attachment, error) {
+	kind, group := "Service", ""
+	return Attachment{ParentRefs: []trancheapi.ParentReference{{Group: &group, Kind: &kind, Name: providers.Services(ro).Apex}}}, nil
+}
+
+func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
+	a, err := r.attach(ro)
+	if err != nil {
+		return target{}, err
 	}
 	names := providers.Services(ro)
-	return target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port}, nil
+	return target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}, nil
 }
 
 func routeKey(ro *trancheapi.Rollout) client.ObjectKey {
@@ -43,9 +68,9 @@ func ensureRoute(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target) i
 		route.Labels = map[string]string{}
 	}
 	maps.Copy(route.Labels, providers.Labels(ro))
-	route.Spec.ParentRefs = parentRefs(ro.Spec.Provider.GatewayAPI.ParentRefs)
+	route.Spec.ParentRefs = parentRefs(t.attachment.ParentRefs)
 	route.Spec.Hostnames = nil
-	for _, h := range ro.Spec.Provider.GatewayAPI.Hostnames {
+	for _, h := range t.attachment.Hostnames {
 		route.Spec.Hostnames = append(route.Spec.Hostnames, gatewayv1.Hostname(h))
 	}
 	return ensureRule(route, t)

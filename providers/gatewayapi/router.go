@@ -19,14 +19,24 @@ import (
 // documentation for the parts of it Tranche owns). The client's scheme must know Gateway
 // API's v1 types and Tranche's.
 type Router struct {
-	c client.Client
+	c       client.Client
+	attach  func(*trancheapi.Rollout) (Attachment, error)
+	queries map[trancheapi.BuiltinMetric]string
 }
 
 var _ providers.Router = (*Router)(nil)
 
-// New returns the gatewayAPI Router. It is a providers.Factory.
+// New returns the gatewayAPI Router, which attaches the route as spec.provider.gatewayAPI
+// says. It is a providers.Factory.
 func New(c client.Client) providers.Router {
-	return &Router{c: c}
+	return &Router{c: c, attach: fromSpec, queries: builtinQueries}
+}
+
+// NewWith returns a Router for a provider that routes with an HTTPRoute of its own making
+// (a mesh, such as Linkerd, in Gateway API's mesh mode): attach says what the route attaches
+// to, queries are the provider's built-in query templates.
+func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, error), queries map[trancheapi.BuiltinMetric]string) *Router {
+	return &Router{c: c, attach: attach, queries: queries}
 }
 
 // Reconcile creates the route, sending everything to the primary, or brings an existing
@@ -36,7 +46,7 @@ func New(c client.Client) providers.Router {
 // too. A route of the same name that the Rollout does not control is an error: Tranche does
 // not take over a route it did not create.
 func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
-	t, err := targetOf(ro)
+	t, err := r.targetOf(ro)
 	if err != nil {
 		return err
 	}
@@ -83,7 +93,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	if err := routes.Validate(); err != nil {
 		return err
 	}
-	t, err := targetOf(ro)
+	t, err := r.targetOf(ro)
 	if err != nil {
 		return err
 	}
@@ -99,7 +109,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 // backendRefs' weights, its mirror filter and its match rule. A missing route is an error
 // satisfying apierrors.IsNotFound.
 func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
-	t, err := targetOf(ro)
+	t, err := r.targetOf(ro)
 	if err != nil {
 		return providers.Routes{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
+	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/providers/nginx"
 	"github.com/tranche-dev/tranche/providers/traefik"
 )
@@ -18,6 +19,7 @@ func Default() providers.Registry {
 	return providers.Registry{
 		"gatewayAPI": gatewayapi.New,
 		"kubernetes": kubernetes.New,
+		"linkerd":    linkerd.New,
 		"nginx":      nginx.New,
 		"traefik":    traefik.New,
 	}

@@ -40,5 +40,5 @@ func TestDefaultRefusesOtherProviders(t *testing.T) {
 	_, err := registry.Default().For(nil, ro)
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
 	assert.Contains(t, err.Error(), `"istio"`)
-	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes nginx traefik]")
+	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes linkerd nginx traefik]")
 }
