@@ -45,6 +45,22 @@ type Router interface {
 	// BuiltinQuery returns the PromQL template of a built-in metric for this data plane, in
 	// the MetricTemplate query syntax.
 	BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error)
+	// Features says what the provider can do. The conformance suite holds each provider to
+	// it, and the README's table of providers is made from it.
+	Features() Features
+}
+
+// Features are what a provider can do with traffic.
+type Features struct {
+	// AnyWeight: the canary can get any share from 0 to 100%; else only none or all of it
+	// (blue/green).
+	AnyWeight bool
+	// Match lists the request conditions an A/B step can match on, in words ("" for none).
+	Match string
+	// Mirror: requests can be copied to the canary.
+	Mirror bool
+	// Metrics names the data plane the built-in metrics come from ("" for none).
+	Metrics string
 }
 
 // Factory builds a Router that talks to the cluster through c.

@@ -61,6 +61,16 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("Mirror", s.mirror)
 	t.Run("Finalize", s.finalize)
 	t.Run("BuiltinQueries", s.builtin)
+	t.Run("FeaturesAreWhatItDoes", s.features)
+}
+
+// features holds the provider's stated Features to what the suite found it does.
+func (s *suite) features(t *testing.T) {
+	f := s.factory(s.c).Features()
+	require.Equal(t, s.caps.AnyWeight, f.AnyWeight, "Features().AnyWeight")
+	require.Equal(t, s.caps.Match, f.Match != "", "Features().Match")
+	require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
+	require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
 }
 
 type suite struct {

@@ -65,3 +65,9 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 	}
 	return "", fmt.Errorf("built-in metric %q is not one this provider knows: %w", metric, providers.ErrUnsupported)
 }
+
+// Features says what the gatewayAPI provider does; a Router made with NewWith for a mesh
+// says the same but for what that mesh lacks (see package linkerd).
+func (r *Router) Features() providers.Features {
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Metrics: "Traefik, Envoy (Istio, Contour)"}
+}

@@ -117,3 +117,6 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 	return "", fmt.Errorf("built-in metric %q: the kubernetes provider has no data plane to take metrics from; use templateRef with a MetricTemplate: %w",
 		metric, providers.ErrUnsupported)
 }
+
+// Features: the kubernetes provider switches all traffic at once, with nothing to measure it by.
+func (r *Router) Features() providers.Features { return providers.Features{} }

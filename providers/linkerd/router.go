@@ -76,3 +76,8 @@ func (r *router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	}
 	return r.Router.SetRoutes(ctx, ro, routes)
 }
+
+// Features says what Linkerd does with an HTTPRoute: no mirroring.
+func (r *router) Features() providers.Features {
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Metrics: "linkerd-proxy"}
+}

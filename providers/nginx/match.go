@@ -108,3 +108,8 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 	}
 	return "", fmt.Errorf("built-in metric %q is not one the nginx provider knows: %w", metric, providers.ErrUnsupported)
 }
+
+// Features says what ingress-nginx's canary can do.
+func (r *Router) Features() providers.Features {
+	return providers.Features{AnyWeight: true, Match: `one header, one cookie valued "always"`, Metrics: "ingress-nginx"}
+}

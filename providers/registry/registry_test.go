@@ -1,6 +1,11 @@
 package registry_test
 
 import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,4 +46,69 @@ func TestDefaultRefusesOtherProviders(t *testing.T) {
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
 	assert.Contains(t, err.Error(), `"istio"`)
 	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes linkerd nginx traefik]")
+}
+
+var update = flag.Bool("update", false, "rewrite the README's table of providers")
+
+// Every provider the API has, in the order the README lists them.
+var apiProviders = []string{"gatewayAPI", "istio", "linkerd", "smi", "nginx", "traefik", "kubernetes"}
+
+// providersTable is the README's table of what each provider does, made from the providers'
+// Features (which their conformance suites hold them to).
+func providersTable(t *testing.T) string {
+	var b strings.Builder
+	b.WriteString("| provider | traffic split | A/B match on | mirroring | built-in metrics from |\n|---|---|---|---|---|\n")
+	yes := func(v bool) string {
+		if v {
+			return "yes"
+		}
+		return "no"
+	}
+	orNo := func(s string) string {
+		if s == "" {
+			return "no"
+		}
+		return s
+	}
+	for _, name := range apiProviders {
+		factory, ok := registry.Default()[name]
+		if !ok {
+			fmt.Fprintf(&b, "| `%s` | not in this version | | | |\n", name)
+			continue
+		}
+		f := factory(nil).Features()
+		split := "all or nothing (blue/green)"
+		if f.AnyWeight {
+			split = "any weight, 0–100%"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", name, split, orNo(f.Match), yes(f.Mirror), orNo(f.Metrics))
+	}
+	for name := range registry.Default() {
+		require.Contains(t, apiProviders, name, "a registered provider the table would leave out")
+	}
+	return b.String()
+}
+
+const (
+	tableBegin = "<!-- providers table: `go test ./providers/registry -update` writes it from the code -->\n"
+	tableEnd   = "<!-- end of providers table -->"
+)
+
+// TestTheREADMEsTableOfProvidersIsTheCodes keeps the README honest about what each provider
+// does.
+func TestTheREADMEsTableOfProvidersIsTheCodes(t *testing.T) {
+	path := filepath.Join("..", "..", "README.md")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	readme := string(data)
+	begin, end := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
+	require.True(t, begin >= 0 && end > begin, "the README has no table between %q and %q", tableBegin, tableEnd)
+	want := providersTable(t)
+	got := readme[begin+len(tableBegin) : end]
+	if *update {
+		readme = readme[:begin+len(tableBegin)] + want + readme[end:]
+		require.NoError(t, os.WriteFile(path, []byte(readme), 0o644))
+		return
+	}
+	assert.Equal(t, want, got, "run go test ./providers/registry -update")
 }

@@ -161,3 +161,8 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 	}
 	return "", fmt.Errorf("built-in metric %q is not one the traefik provider knows: %w", metric, providers.ErrUnsupported)
 }
+
+// Features says what a TraefikService can do.
+func (r *Router) Features() providers.Features {
+	return providers.Features{AnyWeight: true, Mirror: true, Metrics: "Traefik"}
+}
