@@ -91,9 +91,10 @@ type ParentReference struct {
 	Port *int32 `json:"port,omitempty"`
 }
 
-// IstioProvider routes with a VirtualService and a DestinationRule named after the Rollout.
-// Mutual TLS, circuit breaking, retries and timeouts are Istio's: Tranche passes them through
-// to both the primary and the canary subsets.
+// IstioProvider routes with a VirtualService named after the Rollout, which splits its hosts
+// between the Services <name>-primary and <name>-canary, and DestinationRules
+// <rollout>-primary and <rollout>-canary for those Services. Mutual TLS, circuit breaking,
+// retries and timeouts are Istio's: Tranche passes them through to both versions.
 type IstioProvider struct {
 	// gateways the VirtualService is bound to, as <namespace>/<name> or the reserved word
 	// mesh. Default: mesh (east-west traffic inside the mesh).
@@ -108,7 +109,7 @@ type IstioProvider struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	Hosts []string `json:"hosts,omitempty"`
 
-	// trafficPolicy is applied to both subsets of the DestinationRule.
+	// trafficPolicy is applied to both DestinationRules, the primary's and the canary's.
 	// +optional
 	TrafficPolicy *IstioTrafficPolicy `json:"trafficPolicy,omitempty"`
 

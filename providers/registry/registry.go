@@ -5,6 +5,7 @@ package registry
 import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
+	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
 	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/providers/nginx"
@@ -18,6 +19,7 @@ import (
 func Default() providers.Registry {
 	return providers.Registry{
 		"gatewayAPI": gatewayapi.New,
+		"istio":      istio.New,
 		"kubernetes": kubernetes.New,
 		"linkerd":    linkerd.New,
 		"nginx":      nginx.New,

@@ -41,11 +41,11 @@ func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
 }
 
 func TestDefaultRefusesOtherProviders(t *testing.T) {
-	ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: trancheapi.Provider{Istio: &trancheapi.IstioProvider{}}}}
+	ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: trancheapi.Provider{SMI: &trancheapi.SMIProvider{}}}}
 	_, err := registry.Default().For(nil, ro)
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
-	assert.Contains(t, err.Error(), `"istio"`)
-	assert.Contains(t, err.Error(), "[gatewayAPI kubernetes linkerd nginx traefik]")
+	assert.Contains(t, err.Error(), `"smi"`)
+	assert.Contains(t, err.Error(), "[gatewayAPI istio kubernetes linkerd nginx traefik]")
 }
 
 var update = flag.Bool("update", false, "rewrite the README's table of providers")

@@ -90,3 +90,20 @@ func downloadedModule(module, version string) (string, error) {
 	}
 	return info.Dir, nil
 }
+
+// istioAPIVersion is the istio.io/api whose CRDs the tests install.
+const istioAPIVersion = "v1.31.4"
+
+// IstioCRDs returns the file of Istio's CRDs (VirtualService, DestinationRule, ...) from the
+// istio.io/api module, downloaded from the Go module proxy when missing.
+func IstioCRDs() (string, error) {
+	dir, err := downloadedModule("istio.io/api", istioAPIVersion)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "kubernetes", "customresourcedefinitions.gen.yaml")
+	if _, err := os.Stat(file); err != nil {
+		return "", fmt.Errorf("harness: Istio's CRDs: %w", err)
+	}
+	return file, nil
+}

@@ -1,0 +1,156 @@
+package istio_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/istio"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+var cp *harness.ControlPlane
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestMain installs Istio's own CRDs, from the istio.io/api module.
+func TestMain(m *testing.M) {
+	crds, err := harness.IstioCRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+}
+
+func newRollout(t *testing.T) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "cart"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "cart"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider: trancheapi.Provider{Istio: &trancheapi.IstioProvider{
+				Gateways: []string{"mesh"},
+				TrafficPolicy: &trancheapi.IstioTrafficPolicy{
+					TLS:              &trancheapi.IstioTLS{Mode: "ISTIO_MUTUAL"},
+					OutlierDetection: &trancheapi.IstioOutlierDetection{Consecutive5xxErrors: ptr.To[int32](5), Interval: &metav1.Duration{Duration: 10 * time.Second}},
+					ConnectionPool:   &trancheapi.IstioConnectionPool{MaxConnections: ptr.To[int32](100), HTTP2MaxRequests: ptr.To[int32](200)},
+				},
+				Retries: &trancheapi.IstioRetries{Attempts: 3, PerTryTimeout: &metav1.Duration{Duration: 2 * time.Second}, RetryOn: "5xx,reset"},
+				Timeout: &metav1.Duration{Duration: 10 * time.Second},
+			}},
+		},
+	}
+}
+
+func object(kind string, ns, name string) *unstructured.Unstructured {
+	gvk := istio.VirtualService
+	if kind == "DestinationRule" {
+		gvk = istio.DestinationRule
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+// userRoute is a route a user added to the VirtualService: it must survive.
+var userRoute = map[string]any{
+	"name":  "maintenance",
+	"match": []any{map[string]any{"uri": map[string]any{"prefix": "/maintenance"}}},
+	"route": []any{map[string]any{"destination": map[string]any{"host": "maintenance-page"}}},
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, cp.Client, newRollout, istio.New, conformance.Capabilities{
+		Weights:        []int32{0, 1, 5, 50, 99, 100},
+		AnyWeight:      true,
+		Match:          true,
+		Mirror:         true,
+		BuiltinMetrics: true,
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
+			primary, canary := istio.DestinationRuleNames(ro)
+			return []client.Object{object("VirtualService", ro.Namespace, ro.Name), object("DestinationRule", ro.Namespace, primary), object("DestinationRule", ro.Namespace, canary)}
+		},
+		Foreign: conformance.ForeignEdit{
+			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				vs := object("VirtualService", ro.Namespace, ro.Name)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+				http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+				require.NoError(t, unstructured.SetNestedSlice(vs.Object, append([]any{userRoute}, http...), "spec", "http"))
+				vs.SetAnnotations(map[string]string{"example.com/owner": "cart"})
+				require.NoError(t, c.Update(ctx, vs))
+			},
+			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+				vs := object("VirtualService", ro.Namespace, ro.Name)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+				http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+				require.NotEmpty(t, http)
+				require.Equal(t, userRoute, http[0], "the user's route, first as they put it")
+				require.Equal(t, "cart", vs.GetAnnotations()["example.com/owner"])
+			},
+		},
+	})
+}
+
+// TestObjectsWritten shows the VirtualService and a DestinationRule for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ctx := context.Background()
+	ro := newRollout(t)
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := istio.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	primary, _ := istio.DestinationRuleNames(ro)
+	dr := object("DestinationRule", ro.Namespace, primary)
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+	golden(t, "destinationrule-primary", dr.Object["spec"])
+	for _, step := range []struct {
+		name   string
+		routes providers.Routes
+	}{
+		{"canary-5", providers.Routes{CanaryWeight: 5}},
+		{"mirror-20", providers.Routes{MirrorPercent: 20}},
+		{"ab", providers.Routes{Match: []trancheapi.HTTPMatch{
+			{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always"}}},
+			{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "on"}}},
+		}}},
+		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
+			vs := object("VirtualService", ro.Namespace, ro.Name)
+			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+			golden(t, "virtualservice-"+step.name, vs.Object["spec"])
+		})
+	}
+}
+
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := yaml.Marshal(v)
+	require.NoError(t, err)
+	path := filepath.Join("testdata", name+".yaml")
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run with -update to write it")
+	assert.Equal(t, string(want), string(got))
+}
