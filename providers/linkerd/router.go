@@ -35,7 +35,9 @@ const durationQuery = `histogram_quantile(0.99, sum by (le) (
   rate(response_latency_ms_bucket{` + canaryInbound + `}[{{ .Interval }}])
 ))`
 
-var queries = map[trancheapi.BuiltinMetric]string{
+// Queries are the built-in query templates over linkerd-proxy's metrics; the smi provider uses
+// them too, linkerd-smi being the SMI implementation in use.
+var Queries = map[trancheapi.BuiltinMetric]string{
 	trancheapi.BuiltinRequestSuccessRate: successRateQuery,
 	trancheapi.BuiltinRequestDuration:    durationQuery,
 }
@@ -45,7 +47,7 @@ const ModeSMI = "SMI"
 
 // New returns the linkerd Router. It is a providers.Factory.
 func New(c client.Client) providers.Router {
-	return &router{Router: gatewayapi.NewWith(c, gatewayapi.ToService, queries)}
+	return &router{Router: gatewayapi.NewWith(c, gatewayapi.ToService, Queries)}
 }
 
 // router refuses the SMI mode before anything is written, then routes as gatewayapi does.

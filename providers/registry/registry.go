@@ -9,6 +9,7 @@ import (
 	"github.com/tranche-dev/tranche/providers/kubernetes"
 	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/providers/nginx"
+	"github.com/tranche-dev/tranche/providers/smi"
 	"github.com/tranche-dev/tranche/providers/traefik"
 )
 
@@ -23,6 +24,7 @@ func Default() providers.Registry {
 		"kubernetes": kubernetes.New,
 		"linkerd":    linkerd.New,
 		"nginx":      nginx.New,
+		"smi":        smi.New,
 		"traefik":    traefik.New,
 	}
 }

@@ -14,9 +14,11 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
+	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
 	"github.com/tranche-dev/tranche/providers/nginx"
 	"github.com/tranche-dev/tranche/providers/registry"
+	"github.com/tranche-dev/tranche/providers/smi"
 	"github.com/tranche-dev/tranche/providers/traefik"
 )
 
@@ -30,6 +32,8 @@ func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
 		{"kubernetes", trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}}, &kubernetes.Router{}},
 		{"traefik", trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}}, &traefik.Router{}},
 		{"nginx", trancheapi.Provider{NGINX: &trancheapi.NGINXProvider{}}, &nginx.Router{}},
+		{"smi", trancheapi.Provider{SMI: &trancheapi.SMIProvider{}}, &smi.Router{}},
+		{"istio", trancheapi.Provider{Istio: &trancheapi.IstioProvider{}}, &istio.Router{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: tc.provider}}
@@ -41,11 +45,10 @@ func TestDefaultKnowsTheProvidersThatExist(t *testing.T) {
 }
 
 func TestDefaultRefusesOtherProviders(t *testing.T) {
-	ro := &trancheapi.Rollout{Spec: trancheapi.RolloutSpec{Provider: trancheapi.Provider{SMI: &trancheapi.SMIProvider{}}}}
+	ro := &trancheapi.Rollout{} // no provider: a Rollout from before its provider existed, say
 	_, err := registry.Default().For(nil, ro)
 	require.ErrorIs(t, err, providers.ErrUnknownProvider)
-	assert.Contains(t, err.Error(), `"smi"`)
-	assert.Contains(t, err.Error(), "[gatewayAPI istio kubernetes linkerd nginx traefik]")
+	assert.Contains(t, err.Error(), "[gatewayAPI istio kubernetes linkerd nginx smi traefik]")
 }
 
 var update = flag.Bool("update", false, "rewrite the README's table of providers")

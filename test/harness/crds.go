@@ -7,6 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 )
 
 // GatewayAPICRDs returns the folder of the standard-channel Gateway API CRDs of the
@@ -106,4 +112,43 @@ func IstioCRDs() (string, error) {
 		return "", fmt.Errorf("harness: Istio's CRDs: %w", err)
 	}
 	return file, nil
+}
+
+// smiVersion is the smi-sdk-go whose CRDs the tests install.
+const smiVersion = "v0.5.0"
+
+// SMICRDs returns a folder holding the SMI TrafficSplit CRD of smi-sdk-go, converted to
+// apiextensions.k8s.io/v1: the module ships it as v1beta1, which API servers since 1.22 no
+// longer serve. The schema is the module's, with the root typed as an object, as v1 needs.
+func SMICRDs(dir string) (string, error) {
+	module, err := downloadedModule("github.com/servicemeshinterface/smi-sdk-go", smiVersion)
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(filepath.Join(module, "crds", "split.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("harness: the SMI TrafficSplit CRD: %w", err)
+	}
+	var beta apiextensionsv1beta1.CustomResourceDefinition
+	if err := yaml.Unmarshal(data, &beta); err != nil {
+		return "", fmt.Errorf("harness: the SMI TrafficSplit CRD: %w", err)
+	}
+	if v := beta.Spec.Validation; v != nil && v.OpenAPIV3Schema != nil && v.OpenAPIV3Schema.Type == "" {
+		v.OpenAPIV3Schema.Type = "object"
+	}
+	beta.Spec.PreserveUnknownFields = ptr.To(false)
+	var internal apiextensions.CustomResourceDefinition
+	if err := apiextensionsv1beta1.Convert_v1beta1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(&beta, &internal, nil); err != nil {
+		return "", err
+	}
+	var v1 apiextensionsv1.CustomResourceDefinition
+	if err := apiextensionsv1.Convert_apiextensions_CustomResourceDefinition_To_v1_CustomResourceDefinition(&internal, &v1, nil); err != nil {
+		return "", err
+	}
+	v1.APIVersion, v1.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
+	out, err := yaml.Marshal(&v1)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "split.smi-spec.io.yaml"), out, 0o600)
 }

@@ -1,0 +1,195 @@
+// Package smi is the smi provider: a TrafficSplit named after the Rollout sends the Rollout's
+// Service's traffic to the primary and canary Services by weight. The TrafficSplit is written
+// in whichever version of split.smi-spec.io the cluster serves, from v1alpha2 on: their
+// weighted backends are the same, so one implementation reads the served version from the
+// API server and adapts.
+package smi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/linkerd"
+)
+
+// The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
+// +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;list;watch;create;update;patch
+
+// Kind is the TrafficSplit kind, in no particular version.
+var Kind = schema.GroupKind{Group: "split.smi-spec.io", Kind: "TrafficSplit"}
+
+// Router splits traffic with the Rollout's TrafficSplit.
+type Router struct {
+	c client.Client
+}
+
+var _ providers.Router = (*Router)(nil)
+
+// New returns the smi Router. It is a providers.Factory.
+func New(c client.Client) providers.Router { return &Router{c: c} }
+
+// object is the Rollout's TrafficSplit, empty, in the version the cluster serves.
+func (r *Router) object(ro *trancheapi.Rollout) (*unstructured.Unstructured, error) {
+	mapping, err := r.c.RESTMapper().RESTMapping(Kind)
+	if err != nil {
+		return nil, fmt.Errorf("the cluster serves no TrafficSplit (install an SMI implementation, such as linkerd-smi): %w", err)
+	}
+	if mapping.GroupVersionKind.Version == "v1alpha1" {
+		return nil, fmt.Errorf("the cluster serves TrafficSplit v1alpha1 only, whose weights are quantities: Tranche needs v1alpha2 or later: %w", providers.ErrUnsupported)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(mapping.GroupVersionKind)
+	u.SetNamespace(ro.Namespace)
+	u.SetName(ro.Name)
+	return u, nil
+}
+
+// Reconcile creates the TrafficSplit, sending everything to the primary, or brings the
+// Services of an existing one in line with the spec, keeping the split.
+func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
+	err := r.update(ctx, ro, func(ts *unstructured.Unstructured) error {
+		current, err := routesOf(ts, ro)
+		if err != nil {
+			current = providers.Routes{}
+		}
+		return setSpec(ts, ro, current)
+	})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ts, err := r.object(ro)
+	if err != nil {
+		return err
+	}
+	ts.SetLabels(providers.Labels(ro))
+	ts.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
+	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
+		return err
+	}
+	if err := r.c.Create(ctx, ts); err != nil {
+		return fmt.Errorf("creating TrafficSplit %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return nil
+}
+
+// SetRoutes writes the weights. SMI's TrafficSplit only weighs.
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+	switch {
+	case len(routes.Match) > 0 || routes.MirrorPercent > 0:
+		return fmt.Errorf("an SMI TrafficSplit only splits by weight: no A/B match, no mirror: %w", providers.ErrUnsupported)
+	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100:
+		return fmt.Errorf("a weight goes from 0 to 100, not %d: %w", routes.CanaryWeight, providers.ErrUnsupported)
+	}
+	return r.update(ctx, ro, func(ts *unstructured.Unstructured) error { return setSpec(ts, ro, routes) })
+}
+
+// Routes reads the split back from the TrafficSplit.
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+	ts, err := r.object(ro)
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
+		return providers.Routes{}, err
+	}
+	return routesOf(ts, ro)
+}
+
+// Finalize sends everything to the primary; the TrafficSplit goes with the Rollout.
+func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
+	err := r.SetRoutes(ctx, ro, providers.Routes{})
+	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+		return nil
+	}
+	return err
+}
+
+var errNotControlled = errors.New("not controlled by the Rollout")
+
+func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*unstructured.Unstructured) error) error {
+	empty, err := r.object(ro)
+	if err != nil {
+		return err
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ts := empty.DeepCopy()
+		if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(ts, ro) {
+			return fmt.Errorf("TrafficSplit %s/%s exists and is %w %s: rename the Rollout, or delete the TrafficSplit", ts.GetNamespace(), ts.GetName(), errNotControlled, ro.Name)
+		}
+		before := ts.DeepCopy()
+		if err := mutate(ts); err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(before.Object, ts.Object) {
+			return nil
+		}
+		return r.c.Patch(ctx, ts, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating TrafficSplit %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return err
+}
+
+// setSpec writes the apex Service and the weighted backends; spec.matches (v1alpha3 and
+// later), the user's, is kept.
+func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
+	names := providers.Services(ro)
+	if err := unstructured.SetNestedField(ts.Object, names.Apex, "spec", "service"); err != nil {
+		return err
+	}
+	return unstructured.SetNestedSlice(ts.Object, []any{
+		map[string]any{"service": names.Primary, "weight": int64(100 - routes.CanaryWeight)},
+		map[string]any{"service": names.Canary, "weight": int64(routes.CanaryWeight)},
+	}, "spec", "backends")
+}
+
+// routesOf reads the weights, which SMI makes relative.
+func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
+	names := providers.Services(ro)
+	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
+	weights := map[string]int64{}
+	for _, b := range backends {
+		m, _ := b.(map[string]any)
+		name, _ := m["service"].(string)
+		switch w := m["weight"].(type) {
+		case int64:
+			weights[name] += w
+		case float64:
+			weights[name] += int64(w)
+		}
+	}
+	primary, canary := weights[names.Primary], weights[names.Canary]
+	if len(weights) != 2 || primary+canary == 0 {
+		return providers.Routes{}, fmt.Errorf("TrafficSplit %s/%s: its backends are not the primary and the canary: %w", ts.GetNamespace(), ts.GetName(), providers.ErrUnreadable)
+	}
+	return providers.Routes{CanaryWeight: int32((100*canary + (primary+canary)/2) / (primary + canary))}, nil
+}
+
+// BuiltinQuery returns the query template of a built-in metric: the metrics of
+// linkerd-proxy, as linkerd-smi is the SMI implementation in use today.
+func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
+	if q, ok := linkerd.Queries[metric]; ok {
+		return q, nil
+	}
+	return "", fmt.Errorf("built-in metric %q is not one the smi provider knows: %w", metric, providers.ErrUnsupported)
+}
+
+// Features says what a TrafficSplit can do.
+func (r *Router) Features() providers.Features {
+	return providers.Features{AnyWeight: true, Metrics: "linkerd-proxy (linkerd-smi)"}
+}
