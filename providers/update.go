@@ -2,10 +2,17 @@ package providers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // objectPointer is a pointer to a Kubernetes object struct, so that Update can make a new
@@ -49,4 +56,49 @@ func Update[T any, P objectPointer[T]](ctx context.Context, c client.Client, key
 		return nil
 	})
 	return written, err
+}
+
+// ErrNotControlled is wrapped by UpdateControlled's error for an object of the right name
+// that the Rollout does not control: Tranche does not take over what it did not create.
+var ErrNotControlled = errors.New("not controlled by the Rollout")
+
+// UpdateControlled is Update for objects of other projects' kinds, read as unstructured: obj
+// names the object and carries its kind (its content is not used). The object must be
+// controlled by ro. mutate's errors and the read's (such as NotFound) are returned as they
+// are; others say which object failed.
+func UpdateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollout, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured) error) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(obj.GroupVersionKind())
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(u, ro) {
+			return fmt.Errorf("%s %s/%s exists and is %w %s: rename the Rollout, or delete it so that Tranche can create its own",
+				u.GetKind(), u.GetNamespace(), u.GetName(), ErrNotControlled, ro.Name)
+		}
+		before := u.DeepCopy()
+		if err := mutate(u); err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(before.Object, u.Object) {
+			return nil
+		}
+		return c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	return err
+}
+
+// CreateControlled creates obj labelled as Tranche's and controlled by ro, so that the
+// garbage collector deletes it with the Rollout.
+func CreateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollout, obj *unstructured.Unstructured) error {
+	obj.SetLabels(Labels(ro))
+	obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
+	if err := c.Create(ctx, obj); err != nil {
+		return fmt.Errorf("creating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
 }

@@ -123,3 +123,14 @@ func Render(query string, vars Vars) (string, error) {
 	}
 	return out.String(), nil
 }
+
+// RenderBuiltin renders a provider's built-in query for SampleVars, failing the test when
+// there is none or it does not render.
+func RenderBuiltin(t *testing.T, router providers.Router, metric trancheapi.BuiltinMetric) string {
+	t.Helper()
+	query, err := router.BuiltinQuery(metric)
+	require.NoError(t, err)
+	rendered, err := Render(query, SampleVars())
+	require.NoError(t, err)
+	return rendered
+}

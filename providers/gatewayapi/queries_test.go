@@ -29,11 +29,7 @@ const (
 
 func render(t *testing.T, metric trancheapi.BuiltinMetric) string {
 	t.Helper()
-	query, err := gatewayapi.New(nil).BuiltinQuery(metric)
-	require.NoError(t, err)
-	rendered, err := conformance.Render(query, conformance.SampleVars())
-	require.NoError(t, err)
-	return rendered
+	return conformance.RenderBuiltin(t, gatewayapi.New(nil), metric)
 }
 
 // selectors returns the regular expressions of the label matchers name=~"..." in a query,

@@ -3,8 +3,6 @@ package istio_test
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/istio"
@@ -12,11 +10,7 @@ import (
 
 func render(t *testing.T, metric trancheapi.BuiltinMetric) string {
 	t.Helper()
-	query, err := istio.New(nil).BuiltinQuery(metric)
-	require.NoError(t, err)
-	rendered, err := conformance.Render(query, conformance.SampleVars())
-	require.NoError(t, err)
-	return rendered
+	return conformance.RenderBuiltin(t, istio.New(nil), metric)
 }
 
 // TestBuiltinQueriesOnPrometheus evaluates the built-in queries with Prometheus's engine over

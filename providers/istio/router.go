@@ -14,12 +14,9 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -105,54 +102,24 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 // Finalize sends everything to the primary; the objects go with the Rollout.
 func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
 		return nil
 	}
 	return err
 }
 
-var errNotControlled = errors.New("not controlled by the Rollout")
-
-// ensure updates the object as mutate says, or creates it, owned by the Rollout.
+// ensure updates the object as mutate says (see providers.UpdateControlled), or creates it.
 func (r *Router) ensure(ctx context.Context, ro *trancheapi.Rollout, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured) error) error {
-	err := r.update(ctx, ro, obj.DeepCopy(), mutate)
+	err := r.update(ctx, ro, obj, mutate)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	obj.SetLabels(providers.Labels(ro))
-	obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
 	if err := mutate(obj); err != nil {
 		return err
 	}
-	if err := r.c.Create(ctx, obj); err != nil {
-		return fmt.Errorf("creating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
+	return providers.CreateControlled(ctx, r.c, ro, obj)
 }
 
-// update changes an object the Rollout controls as mutate says, writing only a change, with
-// the resourceVersion read (a concurrent change is read again and retried).
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured) error) error {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		u := obj.DeepCopy()
-		if err := r.c.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
-			return err
-		}
-		if !metav1.IsControlledBy(u, ro) {
-			return fmt.Errorf("%s %s/%s exists and is %w %s: rename the Rollout, or delete it so that Tranche can create its own",
-				u.GetKind(), u.GetNamespace(), u.GetName(), errNotControlled, ro.Name)
-		}
-		before := u.DeepCopy()
-		if err := mutate(u); err != nil {
-			return err
-		}
-		if equality.Semantic.DeepEqual(before.Object, u.Object) {
-			return nil
-		}
-		return r.c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("updating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
-	}
-	return err
+	return providers.UpdateControlled(ctx, r.c, ro, obj, mutate)
 }

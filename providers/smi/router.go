@@ -10,12 +10,9 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -72,15 +69,10 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err != nil {
 		return err
 	}
-	ts.SetLabels(providers.Labels(ro))
-	ts.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
 	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
 		return err
 	}
-	if err := r.c.Create(ctx, ts); err != nil {
-		return fmt.Errorf("creating TrafficSplit %s/%s: %w", ro.Namespace, ro.Name, err)
-	}
-	return nil
+	return providers.CreateControlled(ctx, r.c, ro, ts)
 }
 
 // SetRoutes writes the weights. SMI's TrafficSplit only weighs.
@@ -109,40 +101,19 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 // Finalize sends everything to the primary; the TrafficSplit goes with the Rollout.
 func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
 		return nil
 	}
 	return err
 }
 
-var errNotControlled = errors.New("not controlled by the Rollout")
-
+// update changes the Rollout's TrafficSplit as mutate says (see providers.UpdateControlled).
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*unstructured.Unstructured) error) error {
-	empty, err := r.object(ro)
+	ts, err := r.object(ro)
 	if err != nil {
 		return err
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		ts := empty.DeepCopy()
-		if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
-			return err
-		}
-		if !metav1.IsControlledBy(ts, ro) {
-			return fmt.Errorf("TrafficSplit %s/%s exists and is %w %s: rename the Rollout, or delete the TrafficSplit", ts.GetNamespace(), ts.GetName(), errNotControlled, ro.Name)
-		}
-		before := ts.DeepCopy()
-		if err := mutate(ts); err != nil {
-			return err
-		}
-		if equality.Semantic.DeepEqual(before.Object, ts.Object) {
-			return nil
-		}
-		return r.c.Patch(ctx, ts, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("updating TrafficSplit %s/%s: %w", ro.Namespace, ro.Name, err)
-	}
-	return err
+	return providers.UpdateControlled(ctx, r.c, ro, ts, mutate)
 }
 
 // setSpec writes the apex Service and the weighted backends; spec.matches (v1alpha3 and

@@ -16,12 +16,9 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -60,16 +57,10 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 		return err
 	}
 	ts := newService(ro)
-	ts.SetLabels(providers.Labels(ro))
-	// Controlled by the Rollout, the TraefikService is deleted with it by the garbage collector.
-	ts.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
 	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
 		return err
 	}
-	if err := r.c.Create(ctx, ts); err != nil {
-		return fmt.Errorf("creating TraefikService %s/%s: %w", ro.Namespace, ro.Name, err)
-	}
-	return nil
+	return providers.CreateControlled(ctx, r.c, ro, ts)
 }
 
 // SetRoutes writes the weights, or the mirror. Traefik does not match requests.
@@ -93,7 +84,7 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 // owned by it), and the user's IngressRoute keeps working.
 func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
 		return nil
 	}
 	return err
@@ -119,33 +110,7 @@ func newService(ro *trancheapi.Rollout) *unstructured.Unstructured {
 	return ts
 }
 
-var errNotControlled = errors.New("not controlled by the Rollout")
-
-// update changes the Rollout's TraefikService as mutate says, writing only when something
-// changed, with a merge patch that carries the resourceVersion read (a concurrent change is
-// read again and retried). A TraefikService of that name the Rollout does not control is an
-// error: Tranche does not take over an object it did not create.
+// update changes the Rollout's TraefikService as mutate says (see providers.UpdateControlled).
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*unstructured.Unstructured) error) error {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		ts := newService(ro)
-		if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
-			return err
-		}
-		if !metav1.IsControlledBy(ts, ro) {
-			return fmt.Errorf("TraefikService %s/%s exists and is %w %s: rename the Rollout, or delete the TraefikService so that Tranche can create its own",
-				ts.GetNamespace(), ts.GetName(), errNotControlled, ro.Name)
-		}
-		before := ts.DeepCopy()
-		if err := mutate(ts); err != nil {
-			return err
-		}
-		if equality.Semantic.DeepEqual(before.Object, ts.Object) {
-			return nil
-		}
-		return r.c.Patch(ctx, ts, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("updating TraefikService %s/%s: %w", ro.Namespace, ro.Name, err)
-	}
-	return err
+	return providers.UpdateControlled(ctx, r.c, ro, newService(ro), mutate)
 }
