@@ -93,7 +93,7 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 		},
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
-	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{}}
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{linkerd: ro.Spec.Provider.Linkerd != nil}}
 	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
 	go env.weights.record(ctx, ns, ro.Name)
 	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
@@ -104,6 +104,7 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 // weights the HTTPRoute says; the canary's fail 30% of the time when it runs the bad image.
 type traffic struct {
 	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
+	linkerd  bool         // count as linkerd-proxy does, for the linkerd provider's queries
 }
 
 func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
@@ -124,6 +125,11 @@ func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, rout
 		if d.Spec.Template.Spec.Containers[0].Image == badImage {
 			failed = max(n*3/10, 1)
 			tr.firstBad.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		if tr.linkerd {
+			exporter.ServeLinkerd(ns, target, n-failed, 200, 20*time.Millisecond)
+			exporter.ServeLinkerd(ns, target, failed, 500, 20*time.Millisecond)
+			continue
 		}
 		exporter.Serve(ns, target+"-canary", n-failed, 200, 20*time.Millisecond)
 		exporter.Serve(ns, target+"-canary", failed, 500, 20*time.Millisecond)

@@ -104,7 +104,7 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 		Recorder:          mgr.GetEventRecorder("tranche"),
 		Providers:         registry.Default(),
 		Now:               time.Now,
-		PrometheusAddress: "http://127.0.0.1:1", // every test template names its Prometheus
+		PrometheusAddress: prom.URL(), // for built-in metrics; every test template names its own
 		Concurrency:       4,
 		Notifier:          &notify.Dispatcher{},
 	}

@@ -19,6 +19,9 @@ type Exporter struct {
 	listener  net.Listener
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
+	// linkerd-proxy's families, for the linkerd and smi providers' built-in queries.
+	responses *prometheus.CounterVec
+	latencies *prometheus.HistogramVec
 }
 
 // NewExporter serves /metrics on a free port of 127.0.0.1, from a registry of its own (so no
@@ -33,8 +36,18 @@ func NewExporter() (*Exporter, error) {
 		Help:    "How long the test says a service took to answer.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"namespace", "service"})
+	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "response_total",
+		Help: "Responses, as linkerd-proxy counts them.",
+	}, []string{"namespace", "deployment", "direction", "classification", "status_code"})
+	latencies := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "response_latency_ms",
+		Help:    "Response latency in milliseconds, as linkerd-proxy measures it.",
+		Buckets: []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000},
+	}, []string{"namespace", "deployment", "direction"})
 	registry := prometheus.NewRegistry()
-	if err := errors.Join(registry.Register(requests), registry.Register(durations)); err != nil {
+	if err := errors.Join(registry.Register(requests), registry.Register(durations),
+		registry.Register(responses), registry.Register(latencies)); err != nil {
 		return nil, err
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,6 +61,8 @@ func NewExporter() (*Exporter, error) {
 		listener:  listener,
 		requests:  requests,
 		durations: durations,
+		responses: responses,
+		latencies: latencies,
 	}
 	go func() { _ = e.server.Serve(listener) }()
 	return e, nil
@@ -60,6 +75,21 @@ func (e *Exporter) Serve(namespace, service string, n int, code int, d time.Dura
 	observer := e.durations.WithLabelValues(namespace, service)
 	for i := 0; i < n; i++ {
 		observer.Observe(d.Seconds())
+	}
+}
+
+// ServeLinkerd records that the pods of deployment in namespace answered n requests with
+// code, each taking d, as their linkerd-proxy would count them (inbound, a 5xx classified
+// as a failure).
+func (e *Exporter) ServeLinkerd(namespace, deployment string, n int, code int, d time.Duration) {
+	classification := "success"
+	if code >= 500 {
+		classification = "failure"
+	}
+	e.responses.WithLabelValues(namespace, deployment, "inbound", classification, strconv.Itoa(code)).Add(float64(n))
+	observer := e.latencies.WithLabelValues(namespace, deployment, "inbound")
+	for i := 0; i < n; i++ {
+		observer.Observe(float64(d.Milliseconds()))
 	}
 }
 
