@@ -16,12 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -93,9 +95,13 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 		},
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
-	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{linkerd: ro.Spec.Provider.Linkerd != nil}}
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{mesh: meshOf(ro)}}
 	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
-	go env.weights.record(ctx, ns, ro.Name)
+	if ro.Spec.Provider.Istio != nil {
+		go env.weights.poll(ctx, ns, ro.Name)
+	} else {
+		go env.weights.record(ctx, ns, ro.Name)
+	}
 	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
 	return env
 }
@@ -104,7 +110,7 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 // weights the HTTPRoute says; the canary's fail 30% of the time when it runs the bad image.
 type traffic struct {
 	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
-	linkerd  bool         // count as linkerd-proxy does, for the linkerd provider's queries
+	mesh     string       // linkerd or istio: count as its proxies do, for its built-in queries
 }
 
 func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
@@ -126,9 +132,14 @@ func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, rout
 			failed = max(n*3/10, 1)
 			tr.firstBad.CompareAndSwap(0, time.Now().UnixNano())
 		}
-		if tr.linkerd {
+		switch tr.mesh {
+		case "linkerd":
 			exporter.ServeLinkerd(ns, target, n-failed, 200, 20*time.Millisecond)
 			exporter.ServeLinkerd(ns, target, failed, 500, 20*time.Millisecond)
+			continue
+		case "istio":
+			exporter.ServeIstio(ns, target, n-failed, 200, 20*time.Millisecond)
+			exporter.ServeIstio(ns, target, failed, 500, 20*time.Millisecond)
 			continue
 		}
 		exporter.Serve(ns, target+"-canary", n-failed, 200, 20*time.Millisecond)
@@ -142,6 +153,17 @@ type weightLog struct {
 	mu   sync.Mutex
 	seen []int32
 	at   []time.Time
+}
+
+// poll records the weights by reading the routing object every 20 ms, for objects the test
+// cannot watch typed (a VirtualService); the steps hold for seconds, so none is missed.
+func (l *weightLog) poll(ctx context.Context, ns, name string) {
+	for ctx.Err() == nil {
+		if w, ok := routeCanaryWeight(ctx, ns, name); ok {
+			l.add(w)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (l *weightLog) record(ctx context.Context, ns, name string) {
@@ -196,12 +218,46 @@ func (l *weightLog) list() []int32 {
 
 // routeCanaryWeight reads the canary's percent from the HTTPRoute itself: what the data
 // plane is told, not what the controller says it told.
+// meshOf names the mesh whose proxies count the Rollout's requests, or "".
+func meshOf(ro *trancheapi.Rollout) string {
+	switch {
+	case ro.Spec.Provider.Linkerd != nil:
+		return "linkerd"
+	case ro.Spec.Provider.Istio != nil:
+		return "istio"
+	}
+	return ""
+}
+
+// routeCanaryWeight is the canary's weight in the Rollout's HTTPRoute, or else in its
+// VirtualService.
 func routeCanaryWeight(ctx context.Context, ns, name string) (int32, bool) {
 	route := &gatewayv1.HTTPRoute{}
-	if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, route); err != nil {
+	err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, route)
+	if err == nil {
+		return canaryWeightOf(route)
+	}
+	vs := &unstructured.Unstructured{}
+	vs.SetGroupVersionKind(istio.VirtualService)
+	if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vs); err != nil {
 		return 0, false
 	}
-	return canaryWeightOf(route)
+	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	for _, r := range http {
+		route, _ := r.(map[string]any)
+		if route["name"] != "tranche" {
+			continue
+		}
+		destinations, _, _ := unstructured.NestedSlice(route, "route")
+		for _, d := range destinations {
+			dm, _ := d.(map[string]any)
+			host, _, _ := unstructured.NestedString(dm, "destination", "host")
+			if w, _, _ := unstructured.NestedInt64(dm, "weight"); strings.HasSuffix(host, "-canary") {
+				return int32(w), true
+			}
+		}
+	}
+	return 0, false
 }
 
 func canaryWeightOf(route *gatewayv1.HTTPRoute) (int32, bool) {

@@ -48,3 +48,36 @@ func TestLinkerdBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
 	assert.Equal(t, trancheapi.VerdictFail, ro.Status.LastChecks[0].Verdict, "%s: %s", ro.Status.LastChecks[0].Value, ro.Status.LastChecks[0].Message)
 	assert.Contains(t, ro.Status.Message, "2 failed analysis runs")
 }
+
+// istioRollout is canaryRollout through Istio, judged by the istio provider's built-in
+// success rate over Istio's standard metric names.
+func istioRollout(ns string) *trancheapi.Rollout {
+	ro := linkerdRollout(ns)
+	ro.Spec.Provider = trancheapi.Provider{Istio: &trancheapi.IstioProvider{}}
+	return ro
+}
+
+func TestIstioGoodCanaryIsPromoted(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, istioRollout(cp.Namespace(t)))
+	e.release(goodImage2)
+
+	ro := e.waitForPhase(trancheapi.PhaseSucceeded, 2*time.Minute)
+	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list(), "the canary took 5%, 50% then 100%, then the primary took all back")
+	e.assertPrimaryOnly(goodImage2)
+	for _, c := range ro.Status.LastChecks {
+		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s = %s: %s", c.Metric, c.Value, c.Message)
+	}
+}
+
+func TestIstioBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
+	t.Parallel()
+	e := startScenario(t, prom, exporter, istioRollout(cp.Namespace(t)))
+	e.release(badImage)
+
+	ro := e.waitForPhase(trancheapi.PhaseFailed, 2*time.Minute)
+	e.waitForWeight(0, 10*time.Second)
+	assert.Equal(t, []int32{0, 5, 0}, e.weights.list(), "rolled back at the first step")
+	e.assertPrimaryOnly(goodImage)
+	assert.Equal(t, trancheapi.VerdictFail, ro.Status.LastChecks[0].Verdict, "%s: %s", ro.Status.LastChecks[0].Value, ro.Status.LastChecks[0].Message)
+}

@@ -55,7 +55,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer prom.Stop()
-	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}, startKubelet, startController)
+	istioCRDs, err := harness.IstioCRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds, istioCRDs}}, startKubelet, startController)
 }
 
 func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {

@@ -22,6 +22,9 @@ type Exporter struct {
 	// linkerd-proxy's families, for the linkerd and smi providers' built-in queries.
 	responses *prometheus.CounterVec
 	latencies *prometheus.HistogramVec
+	// Istio's standard families, for the istio provider's.
+	istioRequests  *prometheus.CounterVec
+	istioDurations *prometheus.HistogramVec
 }
 
 // NewExporter serves /metrics on a free port of 127.0.0.1, from a registry of its own (so no
@@ -45,9 +48,19 @@ func NewExporter() (*Exporter, error) {
 		Help:    "Response latency in milliseconds, as linkerd-proxy measures it.",
 		Buckets: []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000},
 	}, []string{"namespace", "deployment", "direction"})
+	istioRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "istio_requests_total",
+		Help: "Requests, as Istio's sidecars report them.",
+	}, []string{"reporter", "destination_workload_namespace", "destination_workload", "response_code"})
+	istioDurations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "istio_request_duration_milliseconds",
+		Help:    "Request duration in milliseconds, as Istio's sidecars report it.",
+		Buckets: []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000},
+	}, []string{"reporter", "destination_workload_namespace", "destination_workload"})
 	registry := prometheus.NewRegistry()
 	if err := errors.Join(registry.Register(requests), registry.Register(durations),
-		registry.Register(responses), registry.Register(latencies)); err != nil {
+		registry.Register(responses), registry.Register(latencies),
+		registry.Register(istioRequests), registry.Register(istioDurations)); err != nil {
 		return nil, err
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,6 +76,9 @@ func NewExporter() (*Exporter, error) {
 		durations: durations,
 		responses: responses,
 		latencies: latencies,
+
+		istioRequests:  istioRequests,
+		istioDurations: istioDurations,
 	}
 	go func() { _ = e.server.Serve(listener) }()
 	return e, nil
@@ -88,6 +104,16 @@ func (e *Exporter) ServeLinkerd(namespace, deployment string, n int, code int, d
 	}
 	e.responses.WithLabelValues(namespace, deployment, "inbound", classification, strconv.Itoa(code)).Add(float64(n))
 	observer := e.latencies.WithLabelValues(namespace, deployment, "inbound")
+	for i := 0; i < n; i++ {
+		observer.Observe(float64(d.Milliseconds()))
+	}
+}
+
+// ServeIstio records that the pods of workload in namespace answered n requests with code,
+// each taking d, as their sidecars would report them (reporter="destination").
+func (e *Exporter) ServeIstio(namespace, workload string, n int, code int, d time.Duration) {
+	e.istioRequests.WithLabelValues("destination", namespace, workload, strconv.Itoa(code)).Add(float64(n))
+	observer := e.istioDurations.WithLabelValues("destination", namespace, workload)
 	for i := 0; i < n; i++ {
 		observer.Observe(float64(d.Milliseconds()))
 	}
