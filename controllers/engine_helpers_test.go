@@ -329,7 +329,9 @@ func (e *engineEnv) waitForWeight(w int32, limit time.Duration) {
 	e.t.Helper()
 	require.Eventually(e.t, func() bool {
 		got, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
-		return ok && got == w
+		seen := e.weights.list()
+		// The weight log sees the change a moment later (a watch event, a poll): wait for it too.
+		return ok && got == w && len(seen) > 0 && seen[len(seen)-1] == w
 	}, limit, 20*time.Millisecond, "canary weight %d not reached; seen %v", w, e.weights.list())
 }
 
