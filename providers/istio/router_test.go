@@ -96,6 +96,12 @@ func TestConformance(t *testing.T) {
 				require.NoError(t, unstructured.SetNestedSlice(vs.Object, append([]any{userRoute}, http...), "spec", "http"))
 				vs.SetAnnotations(map[string]string{"example.com/owner": "cart"})
 				require.NoError(t, c.Update(ctx, vs))
+				// And a load balancer on the primary's DestinationRule.
+				primary, _ := istio.DestinationRuleNames(ro)
+				dr := object("DestinationRule", ro.Namespace, primary)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+				require.NoError(t, unstructured.SetNestedField(dr.Object, "LEAST_REQUEST", "spec", "trafficPolicy", "loadBalancer", "simple"))
+				require.NoError(t, c.Update(ctx, dr))
 			},
 			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 				vs := object("VirtualService", ro.Namespace, ro.Name)
@@ -104,6 +110,13 @@ func TestConformance(t *testing.T) {
 				require.NotEmpty(t, http)
 				require.Equal(t, userRoute, http[0], "the user's route, first as they put it")
 				require.Equal(t, "cart", vs.GetAnnotations()["example.com/owner"])
+				primary, _ := istio.DestinationRuleNames(ro)
+				dr := object("DestinationRule", ro.Namespace, primary)
+				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+				lb, _, _ := unstructured.NestedString(dr.Object, "spec", "trafficPolicy", "loadBalancer", "simple")
+				require.Equal(t, "LEAST_REQUEST", lb, "the user's load balancer")
+				mode, _, _ := unstructured.NestedString(dr.Object, "spec", "trafficPolicy", "tls", "mode")
+				require.Equal(t, "ISTIO_MUTUAL", mode, "beside the Rollout's mutual TLS")
 			},
 		},
 	})

@@ -16,13 +16,32 @@ const (
 	matchRoute = "tranche-match"
 )
 
-// setDestinationRule makes a DestinationRule's spec the host with the Rollout's traffic policy.
+// ownedPolicies are the parts of a DestinationRule's traffic policy the Rollout's spec says;
+// the rest of the DestinationRule (a load balancer, exportTo) is the user's and is kept.
+var ownedPolicies = []string{"tls", "outlierDetection", "connectionPool"}
+
+// setDestinationRule sets a DestinationRule's host and the owned parts of its traffic policy.
 func setDestinationRule(u *unstructured.Unstructured, ro *trancheapi.Rollout, host string) error {
-	spec := map[string]any{"host": host}
-	if p := ro.Spec.Provider.Istio; p != nil && p.TrafficPolicy != nil {
-		spec["trafficPolicy"] = trafficPolicy(p.TrafficPolicy)
+	if err := unstructured.SetNestedField(u.Object, host, "spec", "host"); err != nil {
+		return err
 	}
-	return unstructured.SetNestedMap(u.Object, spec, "spec")
+	policy, _, _ := unstructured.NestedMap(u.Object, "spec", "trafficPolicy")
+	if policy == nil {
+		policy = map[string]any{}
+	}
+	for _, owned := range ownedPolicies {
+		delete(policy, owned)
+	}
+	if p := ro.Spec.Provider.Istio; p != nil && p.TrafficPolicy != nil {
+		for k, v := range trafficPolicy(p.TrafficPolicy) {
+			policy[k] = v
+		}
+	}
+	if len(policy) == 0 {
+		unstructured.RemoveNestedField(u.Object, "spec", "trafficPolicy")
+		return nil
+	}
+	return unstructured.SetNestedMap(u.Object, policy, "spec", "trafficPolicy")
 }
 
 // trafficPolicy writes the API's traffic policy in Istio's field names.
