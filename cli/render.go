@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -97,20 +96,6 @@ func canaryOf(ro *trancheapi.Rollout) string {
 	return ro.Status.CanaryRevision
 }
 
-// latestChecks keeps each metric's newest result (status.lastChecks is newest first and
-// holds several runs), in the order the metrics first appear.
-func latestChecks(results []trancheapi.CheckResult) []trancheapi.CheckResult {
-	seen := map[string]bool{}
-	var latest []trancheapi.CheckResult
-	for _, r := range results {
-		if !seen[r.Metric] {
-			seen[r.Metric] = true
-			latest = append(latest, r)
-		}
-	}
-	return latest
-}
-
 // checks sums up the latest analysis: Pass, or the verdict and names of the metrics that
 // did not pass.
 func (s style) checks(results []trancheapi.CheckResult) string {
@@ -119,7 +104,7 @@ func (s style) checks(results []trancheapi.CheckResult) string {
 	}
 	var failing []string
 	worst := trancheapi.VerdictPass
-	for _, r := range latestChecks(results) {
+	for _, r := range trancheapi.LatestChecks(results) {
 		if r.Verdict == trancheapi.VerdictPass {
 			continue
 		}
@@ -200,22 +185,12 @@ func (s style) progress(ro *trancheapi.Rollout, now time.Time) string {
 	return strings.Join(parts, "  ")
 }
 
-// stepLabel says what a step does in a few characters: "5%", "match", "mirror 100%", with
-// "approval" when it waits for one.
+// stepLabel is the step's label, with "+approval" when it waits for one.
 func stepLabel(step trancheapi.Step) string {
-	var label string
-	switch {
-	case step.Match != nil:
-		label = "match"
-	case step.Mirror != nil:
-		label = "mirror " + strconv.Itoa(int(*step.Mirror)) + "%"
-	case step.Weight != nil:
-		label = strconv.Itoa(int(*step.Weight)) + "%"
-	}
 	if step.Approval == trancheapi.ApprovalManual {
-		label += " +approval"
+		return step.Label() + " +approval"
 	}
-	return label
+	return step.Label()
 }
 
 // holdLeft is " (1m left)" while the current step holds, else "".
@@ -238,7 +213,7 @@ func renderAnalysis(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time)
 	fmt.Fprintf(w, "Analysis:   every %s, failed runs %d/%d\n", ro.Spec.EffectiveInterval(), ro.Status.FailedChecks, ro.Spec.EffectiveFailureLimit())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  METRIC\tVALUE\tTHRESHOLD\tVERDICT\tCHECKED")
-	latest := latestChecks(ro.Status.LastChecks)
+	latest := trancheapi.LatestChecks(ro.Status.LastChecks)
 	for _, m := range a.Metrics {
 		value, verdict, at := "-", s.paint(faint, "-"), "-"
 		for _, c := range latest {
@@ -246,24 +221,9 @@ func renderAnalysis(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time)
 				value, verdict, at = orDash(c.Value), s.verdict(c.Verdict), age(c.At.Time, now)+" ago"
 			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.Name, value, threshold(m), verdict, at)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.Name, value, m.Bounds(), verdict, at)
 	}
 	_ = tw.Flush()
-}
-
-// threshold is the range a metric must stay in, such as ">= 99" or "<= 500".
-func threshold(m trancheapi.Metric) string {
-	var parts []string
-	if m.Min != nil {
-		parts = append(parts, ">= "+strconv.FormatFloat(*m.Min, 'g', -1, 64))
-	}
-	if m.Max != nil {
-		parts = append(parts, "<= "+strconv.FormatFloat(*m.Max, 'g', -1, 64))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ", ")
 }
 
 func renderConditions(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time) {

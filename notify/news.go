@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"strconv"
 	"time"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -88,7 +87,7 @@ func NewsOf(ro *trancheapi.Rollout, reason, message string, at time.Time) (News,
 		Stable: st.StableRevision, Canary: st.CanaryRevision, Weight: st.CanaryWeight, At: at,
 	}
 	for _, step := range ro.Spec.EffectiveSteps() {
-		n.Steps = append(n.Steps, stepLabel(step))
+		n.Steps = append(n.Steps, step.Label())
 	}
 	if st.RolloutStartedAt != nil {
 		n.Attempt = st.RolloutStartedAt.UTC().Format(time.RFC3339)
@@ -100,46 +99,19 @@ func NewsOf(ro *trancheapi.Rollout, reason, message string, at time.Time) (News,
 	return n, true
 }
 
-// checksOf pairs each metric's newest result with its threshold.
+// checksOf pairs each metric's newest result with its bounds.
 func checksOf(ro *trancheapi.Rollout) []Check {
 	if ro.Spec.Analysis == nil {
 		return nil
 	}
 	var checks []Check
+	latest := trancheapi.LatestChecks(ro.Status.LastChecks)
 	for _, m := range ro.Spec.Analysis.Metrics {
-		for _, r := range ro.Status.LastChecks { // newest first
+		for _, r := range latest {
 			if r.Metric == m.Name {
-				checks = append(checks, Check{Metric: m.Name, Value: r.Value, Threshold: threshold(m), Verdict: r.Verdict})
-				break
+				checks = append(checks, Check{Metric: m.Name, Value: r.Value, Threshold: m.Bounds(), Verdict: r.Verdict})
 			}
 		}
 	}
 	return checks
-}
-
-func threshold(m trancheapi.Metric) string {
-	switch {
-	case m.Min != nil && m.Max != nil:
-		return formatFloat(*m.Min) + " to " + formatFloat(*m.Max)
-	case m.Min != nil:
-		return ">= " + formatFloat(*m.Min)
-	case m.Max != nil:
-		return "<= " + formatFloat(*m.Max)
-	}
-	return "-"
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-// stepLabel names a step in a few characters: "5%", "match", "mirror 100%".
-func stepLabel(step trancheapi.Step) string {
-	switch {
-	case step.Match != nil:
-		return "match"
-	case step.Mirror != nil:
-		return "mirror " + strconv.Itoa(int(*step.Mirror)) + "%"
-	case step.Weight != nil:
-		return strconv.Itoa(int(*step.Weight)) + "%"
-	}
-	return "?"
 }

@@ -58,7 +58,7 @@ func TestNewsOf(t *testing.T) {
 			assert.Equal(t, "2026-11-24T12:00:00Z", n.Attempt)
 			assert.Equal(t, []notify.Check{
 				{Metric: "errors", Value: "3", Threshold: "<= 1", Verdict: trancheapi.VerdictFail},
-				{Metric: "latency", Value: "200", Threshold: "0 to 500", Verdict: trancheapi.VerdictPass},
+				{Metric: "latency", Value: "200", Threshold: ">= 0, <= 500", Verdict: trancheapi.VerdictPass},
 			}, n.Checks, "each metric's newest result with its threshold")
 		})
 	}

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"text/template"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -133,4 +136,21 @@ func RenderBuiltin(t *testing.T, router providers.Router, metric trancheapi.Buil
 	rendered, err := Render(query, SampleVars())
 	require.NoError(t, err)
 	return rendered
+}
+
+// Golden compares v, written as YAML, with testdata/<name>.yaml, or rewrites that file when
+// update is set (each provider's tests have an -update flag): the objects a provider writes
+// for each step, kept where a person can read them.
+func Golden(t *testing.T, name string, v any, update bool) {
+	t.Helper()
+	got, err := yaml.Marshal(v)
+	require.NoError(t, err)
+	path := filepath.Join("testdata", name+".yaml")
+	if update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run with -update to write it")
+	require.Equal(t, string(want), string(got))
 }

@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -270,6 +269,3 @@ func mirrorPercent(rule gatewayv1.HTTPRouteRule, t target) int32 {
 	}
 	return 100
 }
-
-// errNotControlled marks a route of the Rollout's name that the Rollout does not control.
-var errNotControlled = errors.New("not controlled by the Rollout")

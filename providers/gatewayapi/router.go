@@ -143,7 +143,7 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 // Rollout's has nothing to hand back.
 func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
 		return nil
 	}
 	return err
@@ -169,5 +169,5 @@ func controlled(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout) error {
 		return nil
 	}
 	return fmt.Errorf("HTTPRoute %s/%s is %w %s: Tranche does not take over a route it did not create: delete it, or give the Rollout another name",
-		route.Namespace, route.Name, errNotControlled, ro.Name)
+		route.Namespace, route.Name, providers.ErrNotControlled, ro.Name)
 }

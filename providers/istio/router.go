@@ -12,7 +12,6 @@ package istio
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -79,8 +78,8 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 
 // SetRoutes writes the split, the mirror or the A/B match into the VirtualService.
 func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
-	if routes.CanaryWeight < 0 || routes.CanaryWeight > 100 || routes.MirrorPercent < 0 || routes.MirrorPercent > 100 {
-		return fmt.Errorf("weights and mirror percents go from 0 to 100, not %+v: %w", routes, providers.ErrUnsupported)
+	if err := routes.Validate(); err != nil {
+		return err
 	}
 	if _, err := matchRequests(routes.Match); err != nil {
 		return err

@@ -5,17 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -132,7 +129,7 @@ func TestObjectsWritten(t *testing.T) {
 	primary, _ := istio.DestinationRuleNames(ro)
 	dr := object("DestinationRule", ro.Namespace, primary)
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(dr), dr))
-	golden(t, "destinationrule-primary", dr.Object["spec"])
+	conformance.Golden(t, "destinationrule-primary", dr.Object["spec"], *update)
 	for _, step := range []struct {
 		name   string
 		routes providers.Routes
@@ -149,21 +146,7 @@ func TestObjectsWritten(t *testing.T) {
 			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
 			vs := object("VirtualService", ro.Namespace, ro.Name)
 			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(vs), vs))
-			golden(t, "virtualservice-"+step.name, vs.Object["spec"])
+			conformance.Golden(t, "virtualservice-"+step.name, vs.Object["spec"], *update)
 		})
 	}
-}
-
-func golden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := yaml.Marshal(v)
-	require.NoError(t, err)
-	path := filepath.Join("testdata", name+".yaml")
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run with -update to write it")
-	assert.Equal(t, string(want), string(got))
 }

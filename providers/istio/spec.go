@@ -110,11 +110,12 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 	destination := func(host string) map[string]any {
 		return map[string]any{"host": host, "port": map[string]any{"number": port}}
 	}
+	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
 	split := map[string]any{
 		"name": splitRoute,
 		"route": []any{
-			map[string]any{"destination": destination(names.Primary), "weight": int64(100 - routes.CanaryWeight)},
-			map[string]any{"destination": destination(names.Canary), "weight": int64(routes.CanaryWeight)},
+			map[string]any{"destination": destination(names.Primary), "weight": int64(primaryWeight)},
+			map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)},
 		},
 	}
 	if routes.MirrorPercent > 0 {

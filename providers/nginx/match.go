@@ -12,11 +12,11 @@ import (
 
 // check refuses what ingress-nginx cannot do.
 func check(routes providers.Routes) error {
-	switch {
-	case routes.MirrorPercent > 0:
+	if err := routes.Validate(); err != nil {
+		return err
+	}
+	if routes.MirrorPercent > 0 {
 		return fmt.Errorf("ingress-nginx's canary cannot mirror requests: use the gatewayAPI, istio or traefik provider: %w", providers.ErrUnsupported)
-	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100:
-		return fmt.Errorf("a weight goes from 0 to 100, not %d: %w", routes.CanaryWeight, providers.ErrUnsupported)
 	}
 	_, _, err := conditionsOf(routes.Match)
 	return err

@@ -155,20 +155,18 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 // Finalize sends everything to the user's Ingress; the canary Ingress goes with the Rollout.
 func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, errNotControlled) {
+	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
 		return nil
 	}
 	return err
 }
-
-var errNotControlled = errors.New("not controlled by the Rollout")
 
 // update changes the canary Ingress through providers.Update, after checking that the
 // Rollout controls it.
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*networkingv1.Ingress) error) error {
 	_, err := providers.Update(ctx, r.c, canaryKey(ro), func(ing *networkingv1.Ingress) error {
 		if !metav1.IsControlledBy(ing, ro) {
-			return fmt.Errorf("Ingress %s exists and is %w %s: rename the Rollout, or delete that Ingress", canaryKey(ro), errNotControlled, ro.Name)
+			return fmt.Errorf("Ingress %s exists and is %w %s: rename the Rollout, or delete that Ingress", canaryKey(ro), providers.ErrNotControlled, ro.Name)
 		}
 		return mutate(ing)
 	})

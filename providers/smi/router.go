@@ -77,11 +77,11 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 
 // SetRoutes writes the weights. SMI's TrafficSplit only weighs.
 func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
-	switch {
-	case len(routes.Match) > 0 || routes.MirrorPercent > 0:
+	if err := routes.Validate(); err != nil {
+		return err
+	}
+	if len(routes.Match) > 0 || routes.MirrorPercent > 0 {
 		return fmt.Errorf("an SMI TrafficSplit only splits by weight: no A/B match, no mirror: %w", providers.ErrUnsupported)
-	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100:
-		return fmt.Errorf("a weight goes from 0 to 100, not %d: %w", routes.CanaryWeight, providers.ErrUnsupported)
 	}
 	return r.update(ctx, ro, func(ts *unstructured.Unstructured) error { return setSpec(ts, ro, routes) })
 }
@@ -123,9 +123,10 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 	if err := unstructured.SetNestedField(ts.Object, names.Apex, "spec", "service"); err != nil {
 		return err
 	}
+	primary, canary := providers.Split(routes.CanaryWeight)
 	return unstructured.SetNestedSlice(ts.Object, []any{
-		map[string]any{"service": names.Primary, "weight": int64(100 - routes.CanaryWeight)},
-		map[string]any{"service": names.Canary, "weight": int64(routes.CanaryWeight)},
+		map[string]any{"service": names.Primary, "weight": int64(primary)},
+		map[string]any{"service": names.Canary, "weight": int64(canary)},
 	}, "spec", "backends")
 }
 
@@ -133,22 +134,22 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
 	names := providers.Services(ro)
 	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
-	weights := map[string]int64{}
+	weights := map[string]int32{}
 	for _, b := range backends {
 		m, _ := b.(map[string]any)
 		name, _ := m["service"].(string)
 		switch w := m["weight"].(type) {
 		case int64:
-			weights[name] += w
+			weights[name] += int32(w)
 		case float64:
-			weights[name] += int64(w)
+			weights[name] += int32(w)
 		}
 	}
-	primary, canary := weights[names.Primary], weights[names.Canary]
-	if len(weights) != 2 || primary+canary == 0 {
+	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
+	if len(weights) != 2 || err != nil {
 		return providers.Routes{}, fmt.Errorf("TrafficSplit %s/%s: its backends are not the primary and the canary: %w", ts.GetNamespace(), ts.GetName(), providers.ErrUnreadable)
 	}
-	return providers.Routes{CanaryWeight: int32((100*canary + (primary+canary)/2) / (primary + canary))}, nil
+	return providers.Routes{CanaryWeight: percent}, nil
 }
 
 // BuiltinQuery returns the query template of a built-in metric: the metrics of

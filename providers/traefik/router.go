@@ -91,13 +91,14 @@ func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 }
 
 func supported(routes providers.Routes) error {
+	if err := routes.Validate(); err != nil {
+		return err
+	}
 	switch {
 	case len(routes.Match) > 0:
 		return fmt.Errorf("traefik cannot send requests to the canary by header, cookie or query: use weights or the gatewayAPI provider: %w", providers.ErrUnsupported)
 	case routes.MirrorPercent > 0 && routes.CanaryWeight > 0:
 		return fmt.Errorf("a TraefikService mirrors or splits, not both at once: %w", providers.ErrUnsupported)
-	case routes.CanaryWeight < 0 || routes.CanaryWeight > 100 || routes.MirrorPercent < 0 || routes.MirrorPercent > 100:
-		return fmt.Errorf("weights and mirror percents go from 0 to 100, not %+v: %w", routes, providers.ErrUnsupported)
 	}
 	return nil
 }

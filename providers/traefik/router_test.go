@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -130,15 +128,7 @@ func TestObjectsWritten(t *testing.T) {
 			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
 			ts := service(ro)
 			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-			got, err := yaml.Marshal(map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()})
-			require.NoError(t, err)
-			path := filepath.Join("testdata", step.name+".yaml")
-			if *update {
-				require.NoError(t, os.WriteFile(path, got, 0o644))
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "run with -update to write it")
-			assert.Equal(t, string(want), string(got))
+			conformance.Golden(t, step.name, map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}, *update)
 		})
 	}
 }

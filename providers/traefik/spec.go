@@ -38,7 +38,8 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 		return err
 	}
 	primary, canary := backend(names.Primary), backend(names.Canary)
-	primary["weight"], canary["weight"] = int64(100-routes.CanaryWeight), int64(routes.CanaryWeight)
+	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
+	primary["weight"], canary["weight"] = int64(primaryWeight), int64(canaryWeight)
 	weighted["services"] = []any{primary, canary}
 	return unstructured.SetNestedMap(ts.Object, weighted, "spec", "weighted")
 }
@@ -106,7 +107,7 @@ func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 		return providers.Routes{MirrorPercent: int32(percent)}, nil
 	}
 	services, _, _ := unstructured.NestedSlice(ts.Object, "spec", "weighted", "services")
-	weights := map[string]int64{}
+	weights := map[string]int32{}
 	for _, s := range services {
 		service, _ := s.(map[string]any)
 		name, _ := service["name"].(string)
@@ -114,14 +115,14 @@ func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 		if !ok {
 			w = 1 // Traefik's default weight
 		}
-		weights[name] += w
-	}
-	primary, canary := weights[names.Primary], weights[names.Canary]
-	if len(weights) != 2 || primary+canary == 0 {
-		return providers.Routes{}, unreadable(ts, "its weighted services are not the primary and the canary")
+		weights[name] += int32(w)
 	}
 	// Traefik weights are relative; Tranche writes percents, so this is exact for its own.
-	return providers.Routes{CanaryWeight: int32((100*canary + (primary+canary)/2) / (primary + canary))}, nil
+	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
+	if len(weights) != 2 || err != nil {
+		return providers.Routes{}, unreadable(ts, "its weighted services are not the primary and the canary")
+	}
+	return providers.Routes{CanaryWeight: percent}, nil
 }
 
 func number(v any) (int64, bool) {

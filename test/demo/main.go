@@ -119,7 +119,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	printSlack(slack)
+	printSlack(ctx, slack)
 
 	htmlPath, pngPath, err := stack.WriteReport(o.out, []stack.Trace{good.trace, bad.trace})
 	if err != nil {
@@ -235,10 +235,10 @@ func printView(ctx context.Context, c client.Client) error {
 	return cli.RenderView(os.Stdout, v, time.Now(), false)
 }
 
-// printSlack prints the messages the stand-in for Slack received, after a moment for the
-// last ones to arrive (delivery is in the background).
-func printSlack(slack *stack.SlackReceiver) {
-	time.Sleep(2 * time.Second)
+// printSlack prints the messages the stand-in for Slack received, once the last ones have
+// arrived (delivery is in the background).
+func printSlack(ctx context.Context, slack *stack.SlackReceiver) {
+	slack.WaitQuiet(ctx, time.Second, 10*time.Second)
 	messages := slack.Messages()
 	say(fmt.Sprintf("Slack messages the local receiver got (%d)", len(messages)))
 	for _, m := range messages {

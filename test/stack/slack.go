@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +69,23 @@ func (r *SlackReceiver) Messages() []SlackMessage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]SlackMessage(nil), r.messages...)
+}
+
+// WaitQuiet waits until no message has arrived for quiet, or limit has passed, or ctx ends:
+// notifications are delivered in the background, a moment after what they tell.
+func (r *SlackReceiver) WaitQuiet(ctx context.Context, quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	seen, since := len(r.Messages()), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < quiet {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if n := len(r.Messages()); n != seen {
+			seen, since = n, time.Now()
+		}
+	}
 }
 
 // Close stops the receiver.
