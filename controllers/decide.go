@@ -99,6 +99,9 @@ type event struct {
 func decide(w world) plan {
 	d := &decider{w: w, st: *w.rollout.Status.DeepCopy()}
 	d.run()
+	if d.p.action.kind != actSetRoutes {
+		d.st.RoutesSetAt = nil // the data plane says what was asked, or nothing is asked of it
+	}
 	d.p.status = d.st
 	return d.p
 }
@@ -220,7 +223,9 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 	d.emit(true, "RolledBack", d.st.Message)
 	d.end(phase)
 	d.p.hooks = append(d.p.hooks, trancheapi.WebhookRollback)
+	d.st.CanaryWeight = 0
 	if !d.routesAre(providers.Routes{}) {
+		d.st.RoutesSetAt = nil // a new ask, whatever became of the last
 		d.setRoutes(providers.Routes{})
 		return
 	}
@@ -263,12 +268,32 @@ func (d *decider) routesAre(r providers.Routes) bool {
 }
 
 // setRoutes asks for a new split; the step's hold restarts once the split is read back.
+// Asking again while the data plane has not said it back is cheap (Routers write only what
+// differs), but the asks space out, and a data plane that does not take the split within the
+// progress deadline rolls a rollout under way back.
 func (d *decider) setRoutes(r providers.Routes) {
 	d.p.action = action{kind: actSetRoutes, routes: r}
 	d.st.CanaryWeight = r.CanaryWeight
 	d.st.StepStartedAt = nil
-	d.st.WaitingSince = nil // the rollout moved: whatever it waited for is over
-	d.p.requeue = routeCheckDelay
+	if d.st.RoutesSetAt == nil {
+		d.st.RoutesSetAt = d.now()
+		d.st.WaitingSince = nil // the rollout moved: whatever it waited for is over
+	}
+	asking := d.w.now.Sub(d.st.RoutesSetAt.Time)
+	if asking > d.w.rollout.Spec.EffectiveProgressDeadline() && d.st.Phase.UnderWay() {
+		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("the data plane did not take the split (%s) within the progress deadline: it says %s",
+			describeRoutes(r), d.saidRoutes()))
+		return
+	}
+	d.p.requeue = min(max(routeCheckDelay, asking), maxRouteCheckDelay)
+}
+
+// saidRoutes describes what the data plane says now.
+func (d *decider) saidRoutes() string {
+	if d.w.routesUnknown {
+		return "something that is not a split"
+	}
+	return describeRoutes(d.w.routes)
 }
 
 // gateOpen reports whether every webhook of a gate type said yes, asking the reconciler

@@ -16,6 +16,9 @@ const (
 	// routeCheckDelay is how soon a reconcile that changed the routes looks again, to read
 	// back what the data plane was told and start the step's hold.
 	routeCheckDelay = 200 * time.Millisecond
+	// maxRouteCheckDelay is the longest wait between asks while the data plane has not said
+	// the split back: each wait is as long as the asking has lasted, up to this.
+	maxRouteCheckDelay = 10 * time.Second
 	// keptChecks is how many results of each metric status keeps.
 	keptChecks = 10
 )
@@ -36,11 +39,12 @@ func (d *decider) progress() {
 			return
 		}
 		step := steps[d.st.CurrentStep]
-		want := routesFor(step)
+		want := routesFor(&d.w.rollout.Spec, step)
 		if !d.routesAre(want) {
 			d.changeRoutes(want)
 			return
 		}
+		d.st.RoutesSetAt = nil // the data plane says the step's routes
 		if !d.hold(step) {
 			return
 		}
@@ -100,8 +104,14 @@ func (d *decider) changeRoutes(want providers.Routes) {
 		return
 	}
 	d.setRoutes(want)
-	steps := len(d.w.rollout.Spec.EffectiveSteps())
-	d.say(fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, steps, describeRoutes(want)))
+	if d.p.action.kind != actSetRoutes {
+		return // rolled back: the data plane never took the split
+	}
+	message := fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, len(d.w.rollout.Spec.EffectiveSteps()), describeRoutes(want))
+	if d.st.RoutesSetAt.Time.Before(d.w.now) {
+		message += fmt.Sprintf("; the data plane still says %s", d.saidRoutes())
+	}
+	d.say(message)
 }
 
 // firstTraffic reports whether the routes about to be set are the first of this rollout to
@@ -111,7 +121,7 @@ func (d *decider) firstTraffic() bool {
 		return false
 	}
 	for _, step := range d.w.rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
-		if !isPrimaryOnly(routesFor(step)) {
+		if !isPrimaryOnly(routesFor(&d.w.rollout.Spec, step)) {
 			return false
 		}
 	}
@@ -157,7 +167,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 	held := d.w.now.Sub(d.st.StepStartedAt.Time)
 	steps := len(d.w.rollout.Spec.EffectiveSteps())
 	d.say(fmt.Sprintf("Step %d/%d: %s, held %s of %s%s", d.st.CurrentStep+1, steps,
-		describeRoutes(routesFor(step)), held.Round(time.Second), hold, d.lastRunSummary()))
+		describeRoutes(routesFor(&d.w.rollout.Spec, step)), held.Round(time.Second), hold, d.lastRunSummary()))
 	if held < hold {
 		d.requeueIn(hold - held)
 		return false
@@ -273,8 +283,9 @@ func (d *decider) now() *metav1.Time {
 	return &t
 }
 
-// routesFor is the split a step asks for.
-func routesFor(step trancheapi.Step) providers.Routes {
+// routesFor is the split a step asks for. Session affinity goes with the steps that split
+// by weight: at 100% every client is on the canary already.
+func routesFor(spec *trancheapi.RolloutSpec, step trancheapi.Step) providers.Routes {
 	r := providers.Routes{Match: step.Match}
 	if step.Weight != nil {
 		r.CanaryWeight = *step.Weight
@@ -282,12 +293,16 @@ func routesFor(step trancheapi.Step) providers.Routes {
 	if step.Mirror != nil {
 		r.MirrorPercent = *step.Mirror
 	}
+	if a := spec.SessionAffinity; a != nil && r.CanaryWeight > 0 && r.CanaryWeight < 100 {
+		r.Sticky = &providers.Sticky{Cookie: a.EffectiveCookieName(), MaxAge: a.EffectiveMaxAge().Truncate(time.Second)}
+	}
 	return r
 }
 
 func equalRoutes(a, b providers.Routes) bool {
 	return a.CanaryWeight == b.CanaryWeight && a.MirrorPercent == b.MirrorPercent &&
-		len(a.Match) == len(b.Match) && (len(a.Match) == 0 || equality.Semantic.DeepEqual(a.Match, b.Match))
+		len(a.Match) == len(b.Match) && (len(a.Match) == 0 || equality.Semantic.DeepEqual(a.Match, b.Match)) &&
+		(a.Sticky == nil) == (b.Sticky == nil) && (a.Sticky == nil || *a.Sticky == *b.Sticky)
 }
 
 func isPrimaryOnly(r providers.Routes) bool { return equalRoutes(r, providers.Routes{}) }
@@ -303,6 +318,9 @@ func describeRoutes(r providers.Routes) string {
 		return fmt.Sprintf("matching requests (%d rules) go to the canary", len(r.Match))
 	case r.MirrorPercent > 0:
 		return fmt.Sprintf("%d%% of requests mirrored to the canary, weight %d%%", r.MirrorPercent, r.CanaryWeight)
+	}
+	if r.Sticky != nil {
+		return fmt.Sprintf("weight %d%%, clients that reach the canary stay on it", r.CanaryWeight)
 	}
 	return fmt.Sprintf("weight %d%%", r.CanaryWeight)
 }

@@ -21,14 +21,19 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of the simulations")
 
 // simWorld plays everything decide observes: Deployments that become ready some time after
-// they change, a data plane that applies routes at once, a judge that gives scripted
-// verdicts, and people who send requests at given times.
+// they change, a data plane that applies routes at once (or routeLag later), a judge that
+// gives scripted verdicts, and people who send requests at given times.
 type simWorld struct {
 	t       time.Duration // since the start
 	ro      *trancheapi.Rollout
 	target  simWorkload
 	primary *simWorkload
 	routes  providers.Routes
+
+	routeLag  time.Duration     // how long the data plane takes to say the routes it was given
+	pending   *providers.Routes // routes given and not yet said
+	appliesAt time.Duration
+	unchanged bool // the last action changed nothing, so no watch event follows it
 
 	readyDelay  time.Duration                                         // how long a scaled or updated Deployment takes to be ready
 	neverReady  map[string]bool                                       // revisions whose pods never become ready
@@ -53,6 +58,9 @@ type scripted struct {
 var simStart = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func (w *simWorld) observe() world {
+	if w.pending != nil && w.t >= w.appliesAt {
+		w.routes, w.pending = *w.pending, nil
+	}
 	obs := world{now: simStart.Add(w.t), rollout: w.ro, target: w.target.view(w.t), routes: w.routes}
 	if w.primary != nil {
 		p := w.primary.view(w.t)
@@ -111,6 +119,7 @@ func valueFor(v trancheapi.Verdict) string {
 
 // apply makes the action happen in the simulated world.
 func (w *simWorld) apply(a action) string {
+	w.unchanged = false
 	switch a.kind {
 	case actCreatePrimary:
 		w.primary = &simWorkload{revision: w.target.revision, replicas: a.replicas, readyAt: w.t + w.readyDelay}
@@ -126,7 +135,10 @@ func (w *simWorld) apply(a action) string {
 		w.target.replicas = a.replicas
 		return fmt.Sprintf("scale-target(%d)", a.replicas)
 	case actSetRoutes:
-		w.routes = a.routes
+		w.unchanged = w.pending != nil && equalRoutes(*w.pending, a.routes) // the same again writes nothing
+		if !w.unchanged {
+			w.pending, w.appliesAt = &a.routes, w.t+w.routeLag
+		}
 		return "set-routes(" + describeRoutes(a.routes) + ")"
 	}
 	return "-"
@@ -152,9 +164,11 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 			w.script = w.script[1:]
 		}
 		obs := w.observe()
+		lagging, stepBefore := w.pending != nil, w.ro.Status.CurrentStep
 		p := decide(obs)
 		var asked []string
 		for p.need.any() {
+			require.False(t, lagging && p.need.analysis, "at %s: analysis before the data plane said the routes", w.t)
 			require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.need)
 			obs = w.fulfil(obs, p.need)
 			asked = append(asked, describeAnswer(obs, p.need))
@@ -164,6 +178,7 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 			fmt.Fprintf(&out, "%8s  stalled %s: %s\n", w.t, p.stalled.reason, p.stalled.message)
 			break
 		}
+		require.False(t, lagging && p.status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
 		w.ro.Status = roundTrip(t, p.status)
 		w.checkInvariants(t, p)
 		done := w.apply(p.action)
@@ -204,6 +219,10 @@ func (w *simWorld) checkInvariants(t *testing.T, p plan) {
 	if p.action.kind == actSetRoutes && !isPrimaryOnly(p.action.routes) {
 		require.True(t, w.target.view(w.t).ready, "at %s: traffic routed to a canary that is not ready", w.t)
 	}
+	if p.action.kind == actSetRoutes {
+		require.NoError(t, p.action.routes.Validate(), "at %s: routes no provider takes", w.t)
+	}
+
 	if p.action.kind == actUpdatePrimary {
 		require.NotEqual(t, w.primary.revision, w.target.revision, "at %s: revision promoted twice", w.t)
 		require.Equal(t, p.status.CanaryRevision, w.target.revision, "at %s: the primary gets a revision that was not tested", w.t)
@@ -225,8 +244,11 @@ func lastVerdict(checks []trancheapi.CheckResult) trancheapi.Verdict {
 // the change at once), when a Deployment becomes ready, or when a person acts.
 func (w *simWorld) next(p plan) (time.Duration, bool) {
 	var candidates []time.Duration
-	if p.action.kind != actNone {
+	if p.action.kind != actNone && !w.unchanged {
 		candidates = append(candidates, w.t+300*time.Millisecond) // the watch event of the change
+	}
+	if w.pending != nil {
+		candidates = append(candidates, w.appliesAt+300*time.Millisecond) // the data plane's change
 	}
 	if p.requeue > 0 {
 		candidates = append(candidates, w.t+p.requeue)
@@ -333,6 +355,27 @@ func TestSimulations(t *testing.T) {
 				}
 				return trancheapi.VerdictPass
 			}
+			return w
+		},
+		"slow-data-plane": func() *simWorld {
+			// The routing object says the new split 20s after it is written (a controller
+			// of the mesh that rewrites it, say): each step's hold starts when it does.
+			w := newSim(canary())
+			w.routeLag = 20 * time.Second
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"data-plane-never-takes-the-split": func() *simWorld {
+			w := newSim(canary())
+			w.routeLag = time.Hour
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"sticky-sessions": func() *simWorld {
+			ro := canary()
+			ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
+			w := newSim(ro)
+			w.script = []scripted{at(time.Minute, release("rev2"))}
 			return w
 		},
 		"new-revision-mid-rollout": func() *simWorld {

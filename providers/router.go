@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,6 +22,20 @@ type Routes struct {
 	Match []trancheapi.HTTPMatch
 	// MirrorPercent is the percent of the primary's requests copied to the canary, 0 to 100.
 	MirrorPercent int32
+	// Sticky, when set with a CanaryWeight, keeps a client that reached the canary on it.
+	Sticky *Sticky
+}
+
+// Sticky is session affinity by cookie: the canary's responses set the cookie, and requests
+// that carry it go to the canary. Where the Router writes the cookie's value itself, the value
+// names the canary revision under test (see StickyValue), so that a cookie from an earlier
+// rollout does not pin its client to a later canary; Routes reads the affinity back only
+// when the value is this rollout's.
+type Sticky struct {
+	// Cookie is the cookie's name.
+	Cookie string
+	// MaxAge is how long a client keeps the cookie, in whole seconds.
+	MaxAge time.Duration
 }
 
 // Router moves traffic between a Rollout's primary and canary. The Services it routes to are
@@ -59,6 +74,8 @@ type Features struct {
 	Match string
 	// Mirror: requests can be copied to the canary.
 	Mirror bool
+	// Sticky: a client that reached the canary can be kept on it (session affinity).
+	Sticky bool
 	// Metrics names the data plane the built-in metrics come from ("" for none).
 	Metrics string
 }

@@ -3,6 +3,10 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // ErrUnsupported is wrapped by the errors of a Router asked for something its data plane
@@ -23,6 +27,14 @@ func (r Routes) Validate() error {
 	}
 	if r.MirrorPercent < 0 || r.MirrorPercent > 100 {
 		return fmt.Errorf("mirror percent %d is not between 0 and 100", r.MirrorPercent)
+	}
+	if s := r.Sticky; s != nil {
+		if s.Cookie == "" || s.MaxAge < time.Second {
+			return fmt.Errorf("session affinity needs a cookie name and a max age of at least 1s, not %q and %s", s.Cookie, s.MaxAge)
+		}
+		if r.CanaryWeight == 0 || len(r.Match) > 0 {
+			return errors.New("session affinity keeps clients on a canary that has a weight: it goes with a canary weight above 0 and no match")
+		}
 	}
 	return nil
 }
@@ -47,4 +59,33 @@ func CanaryPercent(primaryWeight, canaryWeight int32) (int32, error) {
 		return 0, errors.New("the primary and the canary both have weight 0: no request reaches either")
 	}
 	return int32((int64(canaryWeight)*100 + sum/2) / sum), nil
+}
+
+// StickyValue is the value of the affinity cookie a Router writes for the Rollout: the canary
+// revision under test, so that each rollout marks its own clients.
+func StickyValue(ro *trancheapi.Rollout) string {
+	if rev := ro.Status.CanaryRevision; rev != "" {
+		return rev
+	}
+	return "canary"
+}
+
+// SetCookie is the Set-Cookie header value with which the canary marks its clients.
+func (s Sticky) SetCookie(value string) string {
+	return fmt.Sprintf("%s=%s; Max-Age=%d; Path=/; HttpOnly", s.Cookie, value, int64(s.MaxAge/time.Second))
+}
+
+// ParseSetCookie reads back a Set-Cookie header value written by SetCookie: the affinity and
+// the cookie's value. ok is false for any other header.
+func ParseSetCookie(header string) (s Sticky, value string, ok bool) {
+	cookie, err := http.ParseSetCookie(header)
+	if err != nil || cookie.MaxAge <= 0 || cookie.Path != "/" {
+		return Sticky{}, "", false
+	}
+	return Sticky{Cookie: cookie.Name, MaxAge: time.Duration(cookie.MaxAge) * time.Second}, cookie.Value, true
+}
+
+// StickyMatch is the request match of a client carrying the affinity cookie with value.
+func (s Sticky) StickyMatch(value string) trancheapi.HTTPMatch {
+	return trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{{Name: s.Cookie, Value: value, Type: trancheapi.MatchExact}}}
 }

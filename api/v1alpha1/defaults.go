@@ -58,3 +58,25 @@ func (s *RolloutSpec) EffectiveInconclusiveLimit() int32 {
 	}
 	return DefaultInconclusiveLimit
 }
+
+// Defaults of session affinity.
+const (
+	DefaultAffinityCookie = "tranche-canary"
+	DefaultAffinityMaxAge = 24 * time.Hour
+)
+
+// EffectiveCookieName is the name of the cookie that keeps a client on the canary.
+func (a *SessionAffinity) EffectiveCookieName() string {
+	if a.CookieName != "" {
+		return a.CookieName
+	}
+	return DefaultAffinityCookie
+}
+
+// EffectiveMaxAge is how long a client keeps the cookie.
+func (a *SessionAffinity) EffectiveMaxAge() time.Duration {
+	if a.MaxAge != nil && a.MaxAge.Duration > 0 {
+		return a.MaxAge.Duration
+	}
+	return DefaultAffinityMaxAge
+}

@@ -42,6 +42,7 @@ type Rollout struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.linkerd) || self.provider.linkerd.mode != 'SMI' || !has(self.steps) || !self.steps.exists(s, has(s.match))",fieldPath=".steps",message="linkerd in SMI mode cannot match requests: use mode HTTPRoute for steps with match"
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.sessionAffinity) || has(self.provider.gatewayAPI) || has(self.provider.istio) || (has(self.provider.linkerd) && self.provider.linkerd.mode != 'SMI') || has(self.provider.nginx) || has(self.provider.traefik)",fieldPath=".sessionAffinity",message="sessionAffinity needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or traefik provider: smi and kubernetes cannot keep a client on the canary"
 type RolloutSpec struct {
 	// targetRef is the workload whose new versions are rolled out. Its pod template is the
 	// version under test (the canary); Tranche keeps a copy of the last promoted template in
@@ -66,6 +67,14 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	Steps []Step `json:"steps,omitempty"`
 
+	// sessionAffinity keeps a client that reached the canary on it (sticky sessions): the
+	// canary's responses set a cookie, and requests that carry it go to the canary for as
+	// long as a weight step gives the canary a share of traffic. Without it, each request
+	// is split on its own. Needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or
+	// traefik provider.
+	// +optional
+	SessionAffinity *SessionAffinity `json:"sessionAffinity,omitempty"`
+
 	// analysis says what is measured at each step and when the canary has failed. Without it
 	// every step passes once its hold has elapsed.
 	// +optional
@@ -85,6 +94,27 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="progressDeadline must be at least 1s"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+}
+
+// SessionAffinity is session affinity by cookie.
+type SessionAffinity struct {
+	// cookieName is the cookie that marks a client as served by the canary. Default:
+	// tranche-canary.
+	// +optional
+	// +kubebuilder:default="tranche-canary"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`
+	CookieName string `json:"cookieName,omitempty"`
+
+	// maxAge is how long a client keeps the cookie. Default: 24h.
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="sessionAffinity.maxAge must be at least 1s"
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
 // TargetRef points at the workload a Rollout manages, in the Rollout's namespace.
@@ -194,6 +224,12 @@ type RolloutStatus struct {
 	// step's hold counts from here. Unset while the routes are being changed.
 	// +optional
 	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// routesSetAt is when Tranche began telling the data plane the split it wants now, while
+	// the data plane has not yet said it back; unset once it has. A data plane that does not
+	// say it back within progressDeadline rolls the rollout back.
+	// +optional
+	RoutesSetAt *metav1.Time `json:"routesSetAt,omitempty"`
 
 	// waitingSince is when the rollout started waiting for something outside it (the canary
 	// to become ready, a gate to open); progressDeadline counts from here.

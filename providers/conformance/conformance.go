@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,8 @@ type Capabilities struct {
 	SupportedMatch []trancheapi.HTTPMatch
 	// Mirror says the provider copies requests to the canary.
 	Mirror bool
+	// Sticky says the provider keeps a client that reached the canary on it.
+	Sticky bool
 	// BuiltinMetrics says the provider has built-in query templates.
 	BuiltinMetrics bool
 	// RoutingObjects lists the objects the Router writes, as empty objects of the right type
@@ -59,6 +62,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("ForeignFieldsSurvive", s.foreign)
 	t.Run("Match", s.matching)
 	t.Run("Mirror", s.mirror)
+	t.Run("Sticky", s.sticky)
 	t.Run("Finalize", s.finalize)
 	t.Run("BuiltinQueries", s.builtin)
 	t.Run("FeaturesAreWhatItDoes", s.features)
@@ -70,6 +74,7 @@ func (s *suite) features(t *testing.T) {
 	require.Equal(t, s.caps.AnyWeight, f.AnyWeight, "Features().AnyWeight")
 	require.Equal(t, s.caps.Match, f.Match != "", "Features().Match")
 	require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
+	require.Equal(t, s.caps.Sticky, f.Sticky, "Features().Sticky")
 	require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
 }
 
@@ -92,8 +97,8 @@ func (s *suite) partial() int32 {
 	return best
 }
 
-// split lists the states the suite moves a provider through: a weight, and the match and
-// mirror when the provider supports them.
+// split lists the states the suite moves a provider through: a weight, and the match,
+// mirror and session affinity when the provider supports them.
 func (s *suite) split() []providers.Routes {
 	states := []providers.Routes{{CanaryWeight: s.partial()}}
 	if s.caps.Match {
@@ -102,7 +107,15 @@ func (s *suite) split() []providers.Routes {
 	if s.caps.Mirror {
 		states = append(states, providers.Routes{MirrorPercent: 50})
 	}
+	if s.caps.Sticky {
+		states = append(states, providers.Routes{CanaryWeight: s.partial(), Sticky: SampleSticky()})
+	}
 	return states
+}
+
+// SampleSticky is the session affinity the suite routes with.
+func SampleSticky() *providers.Sticky {
+	return &providers.Sticky{Cookie: "tranche-canary", MaxAge: 24 * time.Hour}
 }
 
 // match is the A/B match the provider is driven with: SampleMatch, or what it supports.
@@ -239,6 +252,30 @@ func (s *suite) mirror(t *testing.T) {
 		f.set(t, providers.Routes{MirrorPercent: percent})
 		f.requireRoutes(t, providers.Routes{MirrorPercent: percent})
 	}
+}
+
+func (s *suite) sticky(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	w := s.partial()
+	if !s.caps.Sticky {
+		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{CanaryWeight: w, Sticky: SampleSticky()}), providers.ErrUnsupported)
+		f.requireRoutes(t, providers.Routes{})
+		return
+	}
+	shorter := &providers.Sticky{Cookie: "beta", MaxAge: time.Hour}
+	for _, r := range []providers.Routes{
+		{CanaryWeight: w, Sticky: SampleSticky()},
+		{CanaryWeight: w, Sticky: shorter},
+		{CanaryWeight: w},
+		{CanaryWeight: w, Sticky: shorter},
+		{},
+	} {
+		f.set(t, r)
+		f.requireRoutes(t, r)
+	}
+	require.Error(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{Sticky: SampleSticky()}),
+		"affinity without a canary weight has no canary to keep clients on")
 }
 
 func (s *suite) finalize(t *testing.T) {

@@ -36,14 +36,20 @@ func canarySelector(ro *trancheapi.Rollout) map[string]string {
 
 func (s *suite) setup(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
 	ro := s.newRollout(t)
-	require.NoError(t, s.c.Create(ctx, ro), "creating the Rollout")
+	Create(t, s.c, ro)
+	return &fixture{c: s.c, ro: ro, router: s.factory(s.c), caps: s.caps}
+}
+
+// Create creates the Rollout and the three Services the controller would make for it, as a
+// Router finds them.
+func Create(t *testing.T, c client.Client, ro *trancheapi.Rollout) {
+	t.Helper()
+	require.NoError(t, c.Create(t.Context(), ro), "creating the Rollout")
 	apex, primary, canary := providers.DesiredServices(ro, primarySelector(ro), canarySelector(ro))
 	for _, svc := range []client.Object{apex, primary, canary} {
-		require.NoError(t, s.c.Create(ctx, svc), "creating the Service %s", svc.GetName())
+		require.NoError(t, c.Create(t.Context(), svc), "creating the Service %s", svc.GetName())
 	}
-	return &fixture{c: s.c, ro: ro, router: s.factory(s.c), caps: s.caps}
 }
 
 func (f *fixture) reconcile(t *testing.T) {
@@ -153,4 +159,43 @@ func Golden(t *testing.T, name string, v any, update bool) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run with -update to write it")
 	require.Equal(t, string(want), string(got))
+}
+
+// GoldenSteps drives router through each kind of step its Features say it takes (a canary
+// weight, an A/B match, a mirror, a weight with session affinity, blue/green's switch, and
+// back to the primary) and compares what read returns after each with the golden file
+// <prefix><step>. match is the A/B match to route with; nil routes with a header and a
+// cookie.
+func GoldenSteps(t *testing.T, router providers.Router, ro *trancheapi.Rollout, prefix string, match []trancheapi.HTTPMatch, read func(t *testing.T) any, update bool) {
+	t.Helper()
+	if match == nil {
+		match = []trancheapi.HTTPMatch{
+			{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always", Type: trancheapi.MatchExact}}},
+			{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "on", Type: trancheapi.MatchExact}}},
+		}
+	}
+	ro = ro.DeepCopy()
+	ro.Status.CanaryRevision = "7c9f6d5b8" // what the cookie's value names
+	f := router.Features()
+	type step struct {
+		name   string
+		routes providers.Routes
+		takes  bool
+	}
+	for _, s := range []step{
+		{"canary-5", providers.Routes{CanaryWeight: 5}, f.AnyWeight},
+		{"ab", providers.Routes{Match: match}, f.Match != ""},
+		{"mirror-20", providers.Routes{MirrorPercent: 20}, f.Mirror},
+		{"sticky-50", providers.Routes{CanaryWeight: 50, Sticky: SampleSticky()}, f.Sticky},
+		{"blue-green-100", providers.Routes{CanaryWeight: 100}, true},
+		{"primary", providers.Routes{}, true},
+	} {
+		if !s.takes {
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) {
+			require.NoError(t, router.SetRoutes(t.Context(), ro, s.routes))
+			Golden(t, prefix+s.name, read(t), update)
+		})
+	}
 }

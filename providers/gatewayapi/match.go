@@ -14,34 +14,41 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 )
 
-// matchRuleName names the rule that sends matching requests to the canary during an A/B
-// step. Tranche finds the rule by this name (rule names are unique within a route), because
-// its shape alone could be a user's rule sending some requests to the canary on purpose.
-const matchRuleName gatewayv1.SectionName = "tranche-canary-match"
+// Tranche's canary rules send some requests to the canary whatever the weights: the match
+// rule those of an A/B step, the sticky rule those of clients the canary has marked with the
+// affinity cookie. Tranche finds them by name (rule names are unique within a route), because
+// their shape alone could be a user's rule sending some requests to the canary on purpose.
+const (
+	matchRuleName  gatewayv1.SectionName = "tranche-canary-match"
+	stickyRuleName gatewayv1.SectionName = "tranche-canary-sticky"
+)
 
-func isMatchRule(rule gatewayv1.HTTPRouteRule) bool {
-	return rule.Name != nil && *rule.Name == matchRuleName
+func isCanaryRule(rule gatewayv1.HTTPRouteRule) bool {
+	return rule.Name != nil && (*rule.Name == matchRuleName || *rule.Name == stickyRuleName)
 }
 
-func matchRuleIndex(route *gatewayv1.HTTPRoute) int {
-	return slices.IndexFunc(route.Spec.Rules, isMatchRule)
+func ruleIndex(route *gatewayv1.HTTPRoute, name gatewayv1.SectionName) int {
+	return slices.IndexFunc(route.Spec.Rules, func(rule gatewayv1.HTTPRouteRule) bool {
+		return rule.Name != nil && *rule.Name == name
+	})
 }
 
-// setMatchRule writes the match rule for match, or removes it when match is empty. A new
-// match rule goes just before Tranche's rule (index main), so that where Gateway API's
+// setCanaryRule writes the canary rule name for match, or removes it when match is empty. A
+// new rule goes just before Tranche's rule (index main), so that where Gateway API's
 // precedence ties, list order makes it win.
-func setMatchRule(route *gatewayv1.HTTPRoute, main int, t target, match []trancheapi.HTTPMatch) error {
-	i := matchRuleIndex(route)
+func setCanaryRule(route *gatewayv1.HTTPRoute, name gatewayv1.SectionName, main int, t target, match []trancheapi.HTTPMatch) error {
+	i := ruleIndex(route, name)
 	if len(match) == 0 {
 		if i >= 0 {
 			route.Spec.Rules = slices.Delete(route.Spec.Rules, i, i+1)
 		}
 		return nil
 	}
-	rule, err := matchRule(route.Spec.Rules[main], t, match)
+	rule, err := canaryRule(route.Spec.Rules[main], t, match)
 	if err != nil {
 		return err
 	}
+	rule.Name = ptr.To(name)
 	if i >= 0 {
 		route.Spec.Rules[i] = rule
 		return nil
@@ -50,13 +57,37 @@ func setMatchRule(route *gatewayv1.HTTPRoute, main int, t target, match []tranch
 	return nil
 }
 
-// matchRule derives the match rule from Tranche's rule. Each of the rule's matches (its path
-// and method) is combined with each requested match, so the match rule serves the same
+// refreshCanaryRules rewrites the canary rules that exist from Tranche's rule as it is now,
+// each keeping what it matches, so that a user's edit of Tranche's rule reaches the requests
+// they send to the canary too.
+func refreshCanaryRules(route *gatewayv1.HTTPRoute, t target) error {
+	for _, name := range []gatewayv1.SectionName{matchRuleName, stickyRuleName} {
+		main := tranchesRule(route, t)
+		if i := ruleIndex(route, name); i >= 0 {
+			match := decodeMatches(route.Spec.Rules[i], baseMatches(route.Spec.Rules[main]))
+			if err := setCanaryRule(route, name, main, t, match); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// canaryMatch reads back what the canary rule name matches; nil when there is no such rule.
+func canaryMatch(route *gatewayv1.HTTPRoute, name gatewayv1.SectionName, main int) []trancheapi.HTTPMatch {
+	if i := ruleIndex(route, name); i >= 0 {
+		return decodeMatches(route.Spec.Rules[i], baseMatches(route.Spec.Rules[main]))
+	}
+	return nil
+}
+
+// canaryRule derives a canary rule, without its name, from Tranche's rule. Each of the rule's matches (its path
+// and method) is combined with each requested match, so the canary rule serves the same
 // requests as Tranche's rule, narrowed by the request's headers and query parameters; having
 // more header or query conditions on the same path, it takes precedence. Matching requests
 // get the same treatment as the others (the rule's filters, timeouts, retries, the canary
 // backendRef's own filters) so that the canary is judged on the traffic it will serve.
-func matchRule(main gatewayv1.HTTPRouteRule, t target, match []trancheapi.HTTPMatch) (gatewayv1.HTTPRouteRule, error) {
+func canaryRule(main gatewayv1.HTTPRouteRule, t target, match []trancheapi.HTTPMatch) (gatewayv1.HTTPRouteRule, error) {
 	var matches []gatewayv1.HTTPRouteMatch
 	for _, m := range match {
 		headers, err := headerMatches(m)
@@ -84,7 +115,6 @@ func matchRule(main gatewayv1.HTTPRouteRule, t target, match []trancheapi.HTTPMa
 		}
 	}
 	return gatewayv1.HTTPRouteRule{
-		Name:               ptr.To(matchRuleName),
 		Matches:            matches,
 		Filters:            filters,
 		BackendRefs:        []gatewayv1.HTTPBackendRef{canary},

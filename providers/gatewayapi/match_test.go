@@ -59,7 +59,7 @@ func TestMatchesReadBack(t *testing.T) {
 				}},
 			} {
 				match := []trancheapi.HTTPMatch{tc.match, {Headers: []trancheapi.StringMatch{exact("x-second", "1")}}}
-				rule, err := matchRule(main, testTarget, match)
+				rule, err := canaryRule(main, testTarget, match)
 				require.NoError(t, err)
 				assert.Len(t, rule.Matches, len(match)*len(baseMatches(main)))
 				assert.Equal(t, match, decodeMatches(rule, baseMatches(main)))

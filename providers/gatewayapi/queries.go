@@ -69,5 +69,5 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 // Features says what the gatewayAPI provider does; a Router made with NewWith for a mesh
 // says the same but for what that mesh lacks (see package linkerd).
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Metrics: "Traefik, Envoy (Istio, Contour)"}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Traefik, Envoy (Istio, Contour)"}
 }

@@ -140,11 +140,11 @@ func ensureRule(route *gatewayv1.HTTPRoute, t target) int {
 	return i
 }
 
-// tranchesRule is the index of Tranche's rule: the first rule, other than the match rule,
+// tranchesRule is the index of Tranche's rule: the first rule, other than the canary rules,
 // with a backendRef to the primary Service; -1 when there is none.
 func tranchesRule(route *gatewayv1.HTTPRoute, t target) int {
 	for i, rule := range route.Spec.Rules {
-		if !isMatchRule(rule) && refIndex(rule.BackendRefs, t.namespace, t.primary) >= 0 {
+		if !isCanaryRule(rule) && refIndex(rule.BackendRefs, t.namespace, t.primary) >= 0 {
 			return i
 		}
 	}

@@ -41,9 +41,9 @@ func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, erro
 
 // Reconcile creates the route, sending everything to the primary, or brings an existing
 // one's parentRefs, hostnames and Tranche's rule in line with the spec. It keeps the split:
-// the weights, the mirror filter and what the match rule matches; the match rule is
-// rewritten from Tranche's rule, so that a user's edit of that rule reaches matching requests
-// too. A route of the same name that the Rollout does not control is an error: Tranche does
+// the weights, the filters and what the canary rules match; the canary rules are rewritten
+// from Tranche's rule, so that a user's edit of that rule reaches the requests they send to
+// the canary too. A route of the same name that the Rollout does not control is an error: Tranche does
 // not take over a route it did not create.
 func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	t, err := r.targetOf(ro)
@@ -51,12 +51,8 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 		return err
 	}
 	err = r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
-		main := ensureRoute(route, ro, t)
-		if i := matchRuleIndex(route); i >= 0 {
-			match := decodeMatches(route.Spec.Rules[i], baseMatches(route.Spec.Rules[main]))
-			return setMatchRule(route, main, t, match)
-		}
-		return nil
+		ensureRoute(route, ro, t)
+		return refreshCanaryRules(route, t)
 	})
 	if !apierrors.IsNotFound(err) {
 		return err
@@ -85,8 +81,8 @@ func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) e
 	return nil
 }
 
-// SetRoutes writes the weights of Tranche's backendRefs, its mirror filter and its match
-// rule, and also brings the parts Reconcile owns in line, since it holds the route anyway. A
+// SetRoutes writes the weights of Tranche's backendRefs, its mirror filter, its canary rules
+// and the canary's cookie filter, and also brings the parts Reconcile owns in line, since it holds the route anyway. A
 // missing route is an error (Reconcile creates it). Nothing is written when the route already
 // says what routes says.
 func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
@@ -99,14 +95,19 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	}
 	return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
 		main := ensureRoute(route, ro, t)
+		value := providers.StickyValue(ro)
 		setWeights(&route.Spec.Rules[main], t, routes.CanaryWeight)
 		setMirror(&route.Spec.Rules[main], t, routes.MirrorPercent)
-		return setMatchRule(route, main, t, routes.Match)
+		setCookieFilter(&route.Spec.Rules[main], t, routes.Sticky, value)
+		if err := setCanaryRule(route, matchRuleName, main, t, routes.Match); err != nil {
+			return err
+		}
+		return setCanaryRule(route, stickyRuleName, tranchesRule(route, t), t, stickyMatch(routes.Sticky, value))
 	})
 }
 
 // Routes reads the split back from the route: the canary's share of Tranche's two
-// backendRefs' weights, its mirror filter and its match rule. A missing route is an error
+// backendRefs' weights, its mirror filter, its canary rules and the canary's cookie filter. A missing route is an error
 // satisfying apierrors.IsNotFound.
 func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
 	t, err := r.targetOf(ro)
@@ -129,14 +130,15 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 	if err != nil {
 		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s: %w: %w", ro.Namespace, ro.Name, err, providers.ErrUnreadable)
 	}
-	routes := providers.Routes{CanaryWeight: weight, MirrorPercent: mirrorPercent(rule, t)}
-	if i := matchRuleIndex(route); i >= 0 {
-		routes.Match = decodeMatches(route.Spec.Rules[i], baseMatches(rule))
-	}
-	return routes, nil
+	return providers.Routes{
+		CanaryWeight:  weight,
+		MirrorPercent: mirrorPercent(rule, t),
+		Match:         canaryMatch(route, matchRuleName, main),
+		Sticky:        readSticky(route, main, t, providers.StickyValue(ro)),
+	}, nil
 }
 
-// Finalize sends everything to the primary and removes the match rule and the mirror filter.
+// Finalize sends everything to the primary and removes the canary rules and Tranche's filters.
 // It leaves the route in place: the garbage collector deletes it with the Rollout, unless the
 // user deleted the Rollout leaving its dependents (orphan propagation), in which case the
 // route keeps serving the primary, as orphaning asks. A route that is gone or not the

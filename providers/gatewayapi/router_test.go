@@ -2,6 +2,7 @@ package gatewayapi_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -59,6 +60,7 @@ func TestConformance(t *testing.T) {
 		AnyWeight:      true,
 		Match:          true,
 		Mirror:         true,
+		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
 			return []client.Object{&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}}
@@ -335,4 +337,19 @@ func TestUnreadableWeightsAreRepairedBySetRoutes(t *testing.T) {
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
 	assert.Equal(t, providers.Routes{CanaryWeight: 5}, got)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestObjectsWritten shows the HTTPRoute for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ro := newRollout(t)
+	conformance.Create(t, cp.Client, ro)
+	router := gatewayapi.New(cp.Client)
+	require.NoError(t, router.Reconcile(t.Context(), ro))
+	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
+		route := &gatewayv1.HTTPRoute{}
+		require.NoError(t, cp.Client.Get(t.Context(), routeKey(ro), route))
+		return route.Spec
+	}, *update)
 }

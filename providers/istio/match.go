@@ -206,5 +206,5 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 
 // Features says what Istio's VirtualService does.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Metrics: "Istio's standard metrics"}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Istio's standard metrics"}
 }

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -80,6 +79,7 @@ func TestConformance(t *testing.T) {
 		AnyWeight:      true,
 		Match:          true,
 		Mirror:         true,
+		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
 			primary, canary := istio.DestinationRuleNames(ro)
@@ -130,23 +130,9 @@ func TestObjectsWritten(t *testing.T) {
 	dr := object("DestinationRule", ro.Namespace, primary)
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(dr), dr))
 	conformance.Golden(t, "destinationrule-primary", dr.Object["spec"], *update)
-	for _, step := range []struct {
-		name   string
-		routes providers.Routes
-	}{
-		{"canary-5", providers.Routes{CanaryWeight: 5}},
-		{"mirror-20", providers.Routes{MirrorPercent: 20}},
-		{"ab", providers.Routes{Match: []trancheapi.HTTPMatch{
-			{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always"}}},
-			{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "on"}}},
-		}}},
-		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
-	} {
-		t.Run(step.name, func(t *testing.T) {
-			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
-			vs := object("VirtualService", ro.Namespace, ro.Name)
-			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(vs), vs))
-			conformance.Golden(t, "virtualservice-"+step.name, vs.Object["spec"], *update)
-		})
-	}
+	conformance.GoldenSteps(t, router, ro, "virtualservice-", nil, func(t *testing.T) any {
+		vs := object("VirtualService", ro.Namespace, ro.Name)
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+		return vs.Object["spec"]
+	}, *update)
 }

@@ -3,6 +3,7 @@ package istio
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -12,8 +13,9 @@ import (
 
 // The names of the HTTP routes Tranche owns in the VirtualService.
 const (
-	splitRoute = "tranche"
-	matchRoute = "tranche-match"
+	splitRoute  = "tranche"
+	matchRoute  = "tranche-match"
+	stickyRoute = "tranche-sticky" // requests from clients the canary marked with the affinity cookie
 )
 
 // ownedPolicies are the parts of a DestinationRule's traffic policy the Rollout's spec says;
@@ -111,12 +113,10 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 		return map[string]any{"host": host, "port": map[string]any{"number": port}}
 	}
 	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
+	canary := map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)}
 	split := map[string]any{
-		"name": splitRoute,
-		"route": []any{
-			map[string]any{"destination": destination(names.Primary), "weight": int64(primaryWeight)},
-			map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)},
-		},
+		"name":  splitRoute,
+		"route": []any{map[string]any{"destination": destination(names.Primary), "weight": int64(primaryWeight)}, canary},
 	}
 	if routes.MirrorPercent > 0 {
 		split["mirror"] = destination(names.Canary)
@@ -134,7 +134,22 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 			"route": []any{map[string]any{"destination": destination(names.Canary)}},
 		}
 	}
-	for _, route := range []map[string]any{split, match} {
+	var sticky map[string]any
+	if s := routes.Sticky; s != nil {
+		value := providers.StickyValue(ro)
+		marks := map[string]any{"response": map[string]any{"add": map[string]any{setCookieHeader: s.SetCookie(value)}}}
+		canary["headers"] = marks
+		requests, err := matchRequests([]trancheapi.HTTPMatch{s.StickyMatch(value)})
+		if err != nil {
+			return err
+		}
+		sticky = map[string]any{
+			"name":  stickyRoute,
+			"match": requests,
+			"route": []any{map[string]any{"destination": destination(names.Canary), "headers": runtime.DeepCopyJSONValue(marks)}},
+		}
+	}
+	for _, route := range []map[string]any{split, match, sticky} {
 		if route == nil {
 			continue
 		}
@@ -154,6 +169,7 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 	}
 	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 	http = placeRoute(http, matchRoute, match, splitRoute)
+	http = placeRoute(http, stickyRoute, sticky, splitRoute)
 	http = placeRoute(http, splitRoute, split, "")
 	return unstructured.SetNestedSlice(vs.Object, runtime.DeepCopyJSONValue(http).([]any), "spec", "http")
 }
@@ -198,7 +214,7 @@ func toAny(ss []string) []any {
 func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
 	names := providers.Services(ro)
 	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
-	var split, match map[string]any
+	var split, match, sticky map[string]any
 	for _, r := range http {
 		m, _ := r.(map[string]any)
 		switch m["name"] {
@@ -206,18 +222,23 @@ func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 			split = m
 		case matchRoute:
 			match = m
+		case stickyRoute:
+			sticky = m
 		}
 	}
 	if split == nil {
 		return providers.Routes{}, unreadable(vs, "it has no route named "+splitRoute)
 	}
-	weights := map[string]int64{}
+	weights, setCookie := map[string]int64{}, ""
 	destinations, _, _ := unstructured.NestedSlice(split, "route")
 	for _, d := range destinations {
 		dm, _ := d.(map[string]any)
 		host, _, _ := unstructured.NestedString(dm, "destination", "host")
 		w, _, _ := unstructured.NestedInt64(dm, "weight")
 		weights[host] += w
+		if host == names.Canary {
+			setCookie, _, _ = unstructured.NestedString(dm, "headers", "response", "add", setCookieHeader)
+		}
 	}
 	if len(weights) != 2 || weights[names.Primary]+weights[names.Canary] != 100 {
 		return providers.Routes{}, unreadable(vs, "its split is not the primary and the canary adding up to 100")
@@ -241,7 +262,25 @@ func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 		}
 		routes.Match = decoded
 	}
+	routes.Sticky = stickyOf(sticky, setCookie, providers.StickyValue(ro))
 	return routes, nil
+}
+
+const setCookieHeader = "Set-Cookie"
+
+// stickyOf reads the affinity back from the sticky route and the cookie the canary's
+// destination sets: nil unless both are there with this rollout's value.
+func stickyOf(route map[string]any, setCookie, value string) *providers.Sticky {
+	s, v, ok := providers.ParseSetCookie(setCookie)
+	if route == nil || !ok || v != value {
+		return nil
+	}
+	requests, _, _ := unstructured.NestedSlice(route, "match")
+	decoded, err := decodeMatchRequests(requests)
+	if err != nil || !equality.Semantic.DeepEqual(decoded, []trancheapi.HTTPMatch{s.StickyMatch(value)}) {
+		return nil
+	}
+	return &s
 }
 
 func unreadable(vs *unstructured.Unstructured, why string) error {

@@ -74,6 +74,8 @@ func supported(routes providers.Routes) error {
 		return fmt.Errorf("the kubernetes provider cannot send matching requests to the canary (A/B testing), only all of them: %w", providers.ErrUnsupported)
 	case routes.MirrorPercent > 0:
 		return fmt.Errorf("the kubernetes provider cannot mirror requests to the canary: %w", providers.ErrUnsupported)
+	case routes.Sticky != nil:
+		return fmt.Errorf("the kubernetes provider cannot keep a client on the canary (session affinity): it switches everyone at once: %w", providers.ErrUnsupported)
 	case routes.CanaryWeight != 0 && routes.CanaryWeight != 100:
 		return fmt.Errorf("the kubernetes provider switches all traffic at once and cannot send %d%% to the canary (use weights 0 and 100): %w",
 			routes.CanaryWeight, providers.ErrUnsupported)

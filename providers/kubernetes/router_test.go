@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"flag"
 	"os"
 	"testing"
 
@@ -120,4 +121,19 @@ func TestFinalizeWithoutTheCanaryService(t *testing.T) {
 	got := &corev1.Service{}
 	require.NoError(t, cp.Client.Get(ctx, apexKey(ro), got))
 	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, got.Spec.Selector)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestObjectsWritten shows the Service clients call for each step blue/green takes.
+func TestObjectsWritten(t *testing.T) {
+	ro := newRollout(t)
+	conformance.Create(t, cp.Client, ro)
+	router := kubernetes.New(cp.Client)
+	require.NoError(t, router.Reconcile(t.Context(), ro))
+	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
+		svc := &corev1.Service{}
+		require.NoError(t, cp.Client.Get(t.Context(), apexKey(ro), svc))
+		return map[string]any{"selector": svc.Spec.Selector, "ports": svc.Spec.Ports}
+	}, *update)
 }

@@ -2,6 +2,7 @@ package linkerd_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -51,6 +52,7 @@ func TestConformance(t *testing.T) {
 		Weights:        []int32{0, 5, 50, 100},
 		AnyWeight:      true,
 		Match:          true,
+		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
 		Foreign: conformance.ForeignEdit{
@@ -96,4 +98,19 @@ func TestTheSMIModeIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, providers.ErrUnsupported)
 	assert.ErrorContains(t, err, "leave spec.provider.linkerd.mode out")
 	assert.Error(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(route(ro)), route(ro)), "nothing written")
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestObjectsWritten shows the HTTPRoute on the Service for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ro := newRollout(t)
+	conformance.Create(t, cp.Client, ro)
+	router := linkerd.New(cp.Client)
+	require.NoError(t, router.Reconcile(t.Context(), ro))
+	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
+		route := &gatewayv1.HTTPRoute{}
+		require.NoError(t, cp.Client.Get(t.Context(), client.ObjectKey{Namespace: ro.Namespace, Name: ro.Name}, route))
+		return route.Spec
+	}, *update)
 }

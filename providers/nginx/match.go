@@ -79,7 +79,7 @@ func routesOf(ing *networkingv1.Ingress) (providers.Routes, error) {
 	if err != nil || weight < 0 || weight > 100 || (a[canaryWeightTotal] != "" && a[canaryWeightTotal] != "100") {
 		return providers.Routes{}, unreadable(ing, "its canary weight is not a percent")
 	}
-	return providers.Routes{CanaryWeight: int32(weight)}, nil
+	return providers.Routes{CanaryWeight: int32(weight), Sticky: affinityOf(a)}, nil
 }
 
 func unreadable(ing *networkingv1.Ingress, why string) error {
@@ -111,5 +111,5 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 
 // Features says what ingress-nginx's canary can do.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: `one header, one cookie valued "always"`, Metrics: "ingress-nginx"}
+	return providers.Features{AnyWeight: true, Match: `one header, one cookie valued "always"`, Sticky: true, Metrics: "ingress-nginx"}
 }

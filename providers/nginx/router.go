@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -116,7 +115,7 @@ func copySpec(ing, user *networkingv1.Ingress, ro *trancheapi.Rollout) {
 	}
 	// The user's annotations (a rewrite, a body size) apply to the canary's requests too.
 	for k, v := range user.Annotations {
-		if !strings.HasPrefix(k, canary) {
+		if copiedFromUser(k, ing.Annotations) {
 			if ing.Annotations == nil {
 				ing.Annotations = map[string]string{}
 			}
@@ -176,7 +175,7 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func
 	return err
 }
 
-// setAnnotations replaces the canary annotations, keeping every other annotation.
+// setAnnotations replaces the canary and affinity annotations, keeping every other one.
 func setAnnotations(ing *networkingv1.Ingress, routes providers.Routes) error {
 	annotations := maps.Clone(ing.Annotations)
 	if annotations == nil {
@@ -186,6 +185,7 @@ func setAnnotations(ing *networkingv1.Ingress, routes providers.Routes) error {
 		delete(annotations, a)
 	}
 	annotations[canary] = "true"
+	setAffinity(annotations, routes.Sticky)
 	if len(routes.Match) == 0 {
 		annotations[canaryWeight] = strconv.Itoa(int(routes.CanaryWeight))
 		annotations[canaryWeightTotal] = "100"

@@ -76,6 +76,7 @@ func TestConformance(t *testing.T) {
 		AnyWeight:      true,
 		Match:          true,
 		SupportedMatch: supportedMatch(),
+		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{canary(ro)} },
 		Foreign: conformance.ForeignEdit{
@@ -109,21 +110,11 @@ func TestObjectsWritten(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	router := nginx.New(cp.Client)
 	require.NoError(t, router.Reconcile(ctx, ro))
-	for _, step := range []struct {
-		name   string
-		routes providers.Routes
-	}{
-		{"canary-5", providers.Routes{CanaryWeight: 5}},
-		{"ab-header-and-cookie", providers.Routes{Match: supportedMatch()}},
-		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
-	} {
-		t.Run(step.name, func(t *testing.T) {
-			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
-			ing := canary(ro)
-			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
-			conformance.Golden(t, step.name, map[string]any{"annotations": ing.Annotations, "spec": ing.Spec}, *update)
-		})
-	}
+	conformance.GoldenSteps(t, router, ro, "", supportedMatch(), func(t *testing.T) any {
+		ing := canary(ro)
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+		return map[string]any{"annotations": ing.Annotations, "spec": ing.Spec}
+	}, *update)
 }
 
 // What ingress-nginx cannot do is refused, saying what it can.
@@ -155,4 +146,42 @@ func TestAMissingIngressIsTheUsersToFix(t *testing.T) {
 	err := nginx.New(cp.Client).Reconcile(ctx, ro)
 	require.ErrorIs(t, err, providers.ErrMissingReference)
 	assert.ErrorContains(t, err, `the Ingress "no-such-ingress" of spec.provider.nginx.ingressRef does not exist`)
+}
+
+// A user's Ingress with its own cookie affinity: while the canary keeps its clients, the
+// canary Ingress has Tranche's affinity (and reconciling does not fight over it); after, the
+// user's comes back.
+func TestTheUsersAffinityYieldsWhileTheCanaryIsSticky(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	user := &networkingv1.Ingress{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: "storefront"}, user))
+	user.Annotations["nginx.ingress.kubernetes.io/affinity"] = "cookie"
+	user.Annotations["nginx.ingress.kubernetes.io/session-cookie-name"] = "route"
+	require.NoError(t, cp.Client.Update(ctx, user))
+	conformance.Create(t, cp.Client, ro)
+	router := nginx.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+
+	cookieName := func() string {
+		ing := canary(ro)
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+		return ing.Annotations["nginx.ingress.kubernetes.io/session-cookie-name"]
+	}
+	require.Equal(t, "route", cookieName(), "the user's affinity applies to the canary's requests")
+
+	sticky := providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}
+	require.NoError(t, router.SetRoutes(ctx, ro, sticky))
+	require.NoError(t, router.Reconcile(ctx, ro))
+	require.Equal(t, "tranche-canary", cookieName())
+	routes, err := router.Routes(ctx, ro)
+	require.NoError(t, err)
+	require.Equal(t, sticky, routes)
+
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
+	require.NoError(t, router.Reconcile(ctx, ro))
+	require.Equal(t, "route", cookieName(), "the user's affinity is back")
+	routes, err = router.Routes(ctx, ro)
+	require.NoError(t, err)
+	require.Equal(t, providers.Routes{CanaryWeight: 50}, routes, "the user's affinity is not Tranche's")
 }

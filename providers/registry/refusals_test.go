@@ -24,32 +24,36 @@ var providerBlocks = map[string]string{
 	"kubernetes": `{kubernetes: {}}`,
 }
 
-// TestTheAPIRefusesWhatAProviderCannotDo asks every provider for every step kind: the API
-// server's rules (checked here offline, with the CRD's own schema) accept the step exactly
-// when the provider's Features say it can take it.
+// TestTheAPIRefusesWhatAProviderCannotDo asks every provider for every kind of step and for
+// session affinity: the API server's rules (checked here offline, with the CRD's own schema)
+// accept the ask exactly when the provider's Features say it can do it.
 func TestTheAPIRefusesWhatAProviderCannotDo(t *testing.T) {
 	schemas, err := lint.LoadSchemas()
 	require.NoError(t, err)
-	steps := map[string]string{
-		"a 5% step":     `[{weight: 5}, {weight: 100}]`,
-		"an A/B step":   `[{match: [{headers: [{name: x-canary, value: always}]}]}, {weight: 100}]`,
-		"a mirror step": `[{mirror: 50}, {weight: 100}]`,
+	asks := map[string]string{
+		"a 5% step":        `steps: [{weight: 5}, {weight: 100}]`,
+		"an A/B step":      `steps: [{match: [{headers: [{name: x-canary, value: always}]}]}, {weight: 100}]`,
+		"a mirror step":    `steps: [{mirror: 50}, {weight: 100}]`,
+		"session affinity": `steps: [{weight: 0}, {weight: 100}], sessionAffinity: {}`,
 	}
 	for _, name := range apiProviders {
 		features := registry.Default()[name](nil).Features()
-		can := map[string]bool{"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror}
-		for stepName, step := range steps {
-			t.Run(name+"/"+stepName, func(t *testing.T) {
+		can := map[string]bool{
+			"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror,
+			"session affinity": features.Sticky,
+		}
+		for askName, ask := range asks {
+			t.Run(name+"/"+askName, func(t *testing.T) {
 				obj, err := validationcases.Patched(validationcases.ValidRollout, fmt.Sprintf(
-					`{spec: {provider: null, analysis: null, steps: %s}}`, step))
+					`{spec: {provider: null, analysis: null, %s}}`, ask))
 				require.NoError(t, err)
 				obj.Object["spec"].(map[string]any)["provider"] = mustYAML(t, providerBlocks[name])
 				obj.SetNamespace("default")
 				_, errs := schemas.Validate(context.Background(), obj)
-				if can[stepName] {
-					assert.Empty(t, errs, "%s can take %s", name, stepName)
+				if can[askName] {
+					assert.Empty(t, errs, "%s can do %s", name, askName)
 				} else {
-					assert.NotEmpty(t, errs, "%s cannot take %s, and the API server must say so", name, stepName)
+					assert.NotEmpty(t, errs, "%s cannot do %s, and the API server must say so", name, askName)
 				}
 			})
 		}

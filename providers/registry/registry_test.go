@@ -60,7 +60,7 @@ var apiProviders = []string{"gatewayAPI", "istio", "linkerd", "smi", "nginx", "t
 // Features (which their conformance suites hold them to).
 func providersTable(t *testing.T) string {
 	var b strings.Builder
-	b.WriteString("| provider | traffic split | A/B match on | mirroring | built-in metrics from |\n|---|---|---|---|---|\n")
+	b.WriteString("| provider | traffic split | A/B match on | mirroring | session affinity | built-in metrics from |\n|---|---|---|---|---|---|\n")
 	yes := func(v bool) string {
 		if v {
 			return "yes"
@@ -76,7 +76,7 @@ func providersTable(t *testing.T) string {
 	for _, name := range apiProviders {
 		factory, ok := registry.Default()[name]
 		if !ok {
-			fmt.Fprintf(&b, "| `%s` | not in this version | | | |\n", name)
+			fmt.Fprintf(&b, "| `%s` | not in this version | | | | |\n", name)
 			continue
 		}
 		f := factory(nil).Features()
@@ -84,7 +84,7 @@ func providersTable(t *testing.T) string {
 		if f.AnyWeight {
 			split = "any weight, 0–100%"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", name, split, orNo(f.Match), yes(f.Mirror), orNo(f.Metrics))
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", name, split, orNo(f.Match), yes(f.Mirror), yes(f.Sticky), orNo(f.Metrics))
 	}
 	for name := range registry.Default() {
 		require.Contains(t, apiProviders, name, "a registered provider the table would leave out")

@@ -80,8 +80,8 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	if err := routes.Validate(); err != nil {
 		return err
 	}
-	if len(routes.Match) > 0 || routes.MirrorPercent > 0 {
-		return fmt.Errorf("an SMI TrafficSplit only splits by weight: no A/B match, no mirror: %w", providers.ErrUnsupported)
+	if len(routes.Match) > 0 || routes.MirrorPercent > 0 || routes.Sticky != nil {
+		return fmt.Errorf("an SMI TrafficSplit only splits by weight: no A/B match, no mirror, no session affinity: %w", providers.ErrUnsupported)
 	}
 	return r.update(ctx, ro, func(ts *unstructured.Unstructured) error { return setSpec(ts, ro, routes) })
 }

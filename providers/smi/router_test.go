@@ -2,6 +2,7 @@ package smi_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -93,4 +94,19 @@ func TestTheServedVersionIsWritten(t *testing.T) {
 	assert.Equal(t, "split.smi-spec.io/v1alpha4", ts.GetAPIVersion())
 	service, _, _ := unstructured.NestedString(ts.Object, "spec", "service")
 	assert.Equal(t, "payments", service)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestObjectsWritten shows the TrafficSplit for each kind of step.
+func TestObjectsWritten(t *testing.T) {
+	ro := newRollout(t)
+	conformance.Create(t, cp.Client, ro)
+	router := smi.New(cp.Client)
+	require.NoError(t, router.Reconcile(t.Context(), ro))
+	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
+		ts := split(ro)
+		require.NoError(t, cp.Client.Get(t.Context(), client.ObjectKeyFromObject(ts), ts))
+		return map[string]any{"apiVersion": ts.GetAPIVersion(), "spec": ts.Object["spec"]}
+	}, *update)
 }

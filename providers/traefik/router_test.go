@@ -56,6 +56,7 @@ func TestConformance(t *testing.T) {
 		Weights:        []int32{0, 1, 5, 33, 50, 99, 100},
 		AnyWeight:      true,
 		Mirror:         true,
+		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{service(ro)} },
 		Foreign: conformance.ForeignEdit{
@@ -88,7 +89,7 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	require.NoError(t, router.Reconcile(ctx, ro))
 	ts := service(ro)
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-	require.NoError(t, unstructured.SetNestedField(ts.Object, "tranche_sticky", "spec", "weighted", "sticky", "cookie", "name"))
+	require.NoError(t, unstructured.SetNestedField(ts.Object, "session", "spec", "weighted", "sticky", "cookie", "name"))
 	require.NoError(t, cp.Client.Update(ctx, ts))
 
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
@@ -99,11 +100,28 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 10}))
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
 	name, _, _ := unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
-	assert.Equal(t, "tranche_sticky", name)
+	assert.Equal(t, "session", name)
 	assert.Empty(t, ts.GetAnnotations(), "nothing left waiting")
 	routes, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{CanaryWeight: 10}, routes)
+	assert.Equal(t, providers.Routes{CanaryWeight: 10}, routes, "the user's sticky section is not Tranche's affinity")
+
+	// Tranche's affinity takes the sticky section for its time, then gives the user's back.
+	sticky := providers.Routes{CanaryWeight: 10, Sticky: conformance.SampleSticky()}
+	require.NoError(t, router.SetRoutes(ctx, ro, sticky))
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	name, _, _ = unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
+	assert.Equal(t, "tranche-canary", name)
+	routes, err = router.Routes(ctx, ro)
+	require.NoError(t, err)
+	assert.Equal(t, sticky, routes)
+	for _, r := range []providers.Routes{{MirrorPercent: 20}, {CanaryWeight: 10}} {
+		require.NoError(t, router.SetRoutes(ctx, ro, r))
+	}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	name, _, _ = unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
+	assert.Equal(t, "session", name, "the user's sticky section is back")
+	assert.Empty(t, ts.GetAnnotations(), "nothing left waiting")
 }
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -115,20 +133,9 @@ func TestObjectsWritten(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	router := traefik.New(cp.Client)
 	require.NoError(t, router.Reconcile(ctx, ro))
-	for _, step := range []struct {
-		name   string
-		routes providers.Routes
-	}{
-		{"canary-5", providers.Routes{CanaryWeight: 5}},
-		{"mirror-20", providers.Routes{MirrorPercent: 20}},
-		{"blue-green-100", providers.Routes{CanaryWeight: 100}},
-		{"primary", providers.Routes{}},
-	} {
-		t.Run(step.name, func(t *testing.T) {
-			require.NoError(t, router.SetRoutes(ctx, ro, step.routes))
-			ts := service(ro)
-			require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-			conformance.Golden(t, step.name, map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}, *update)
-		})
-	}
+	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
+		ts := service(ro)
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+		return map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}
+	}, *update)
 }

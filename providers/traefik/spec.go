@@ -18,6 +18,12 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 	names, port := providers.Services(ro), int64(ro.Spec.Service.Port)
 	backend := func(name string) map[string]any { return map[string]any{"name": name, "port": port} }
 	if routes.MirrorPercent > 0 {
+		if weighted, ok, _ := unstructured.NestedMap(ts.Object, "spec", "weighted"); ok {
+			if err := setSticky(ts, weighted, nil); err != nil {
+				return err
+			}
+			_ = unstructured.SetNestedMap(ts.Object, weighted, "spec", "weighted")
+		}
 		if err := stash(ts, "weighted", "services"); err != nil {
 			return err
 		}
@@ -41,6 +47,9 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
 	primary["weight"], canary["weight"] = int64(primaryWeight), int64(canaryWeight)
 	weighted["services"] = []any{primary, canary}
+	if err := setSticky(ts, weighted, routes.Sticky); err != nil {
+		return err
+	}
 	return unstructured.SetNestedMap(ts.Object, weighted, "spec", "weighted")
 }
 
@@ -122,7 +131,7 @@ func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 	if len(weights) != 2 || err != nil {
 		return providers.Routes{}, unreadable(ts, "its weighted services are not the primary and the canary")
 	}
-	return providers.Routes{CanaryWeight: percent}, nil
+	return providers.Routes{CanaryWeight: percent, Sticky: stickyOf(ts)}, nil
 }
 
 func number(v any) (int64, bool) {
@@ -165,5 +174,5 @@ func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
 
 // Features says what a TraefikService can do.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Mirror: true, Metrics: "Traefik"}
+	return providers.Features{AnyWeight: true, Mirror: true, Sticky: true, Metrics: "Traefik"}
 }

@@ -8,8 +8,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,13 +270,67 @@ func TestRollbackWhileTheDataPlaneRestarts(t *testing.T) {
 
 // waitForWeight waits until the Rollout's status says the canary has weight.
 func waitForWeight(app string, weight int32, limit time.Duration) (*trancheapi.Rollout, error) {
+	ro, err := waitFor(app, limit, func(ro *trancheapi.Rollout) bool { return ro.Status.CanaryWeight == weight })
+	if err != nil {
+		return nil, fmt.Errorf("the canary of %s never had weight %d", app, weight)
+	}
+	return ro, nil
+}
+
+func TestAClientThatReachedTheCanaryStaysOnIt(t *testing.T) {
+	const app, host = "profile", "profile.e2e.test"
+	ro := stack.CanaryRollout(namespace, app, host, time.Minute, 5*time.Second)
+	ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
+	deploy(t, ro)
+	require.NoError(t, stack.Release(context.Background(), s.ControlPlane.Client, namespace, app, "v2"))
+	_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
+		return ro.Status.CanaryWeight == 5 && ro.Status.StepStartedAt != nil // the route says 5% and affinity
+	})
+	require.NoError(t, err)
+
+	// Clients that keep cookies, as browsers do, each ask once: about 5% reach the canary.
+	ask := func(c *http.Client) string {
+		req, err := http.NewRequest(http.MethodGet, s.Traefik.WebURL()+"/", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		return strings.TrimSpace(string(body))
+	}
+	const clients, again = 400, 20
+	var reached []*http.Client
+	for range clients {
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		c := &http.Client{Jar: jar, Timeout: 2 * time.Second}
+		if ask(c) == "v2" {
+			reached = append(reached, c)
+		}
+	}
+	require.NotEmpty(t, reached, "no client of %d reached the canary at 5%%", clients)
+
+	// Without affinity each of their next requests would reach it 5% of the time.
+	for i, c := range reached {
+		for range again {
+			require.Equal(t, "v2", ask(c), "client %d reached the canary once, then the primary", i)
+		}
+	}
+	t.Logf("%d of %d clients reached the canary at 5%%; each of their next %d requests did too", len(reached), clients, again)
+}
+
+// waitFor waits until the Rollout's status satisfies ok.
+func waitFor(app string, limit time.Duration, ok func(*trancheapi.Rollout) bool) (*trancheapi.Rollout, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		ro := &trancheapi.Rollout{}
-		if err := s.ControlPlane.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, ro); err == nil && ro.Status.CanaryWeight == weight {
+		if err := s.ControlPlane.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, ro); err == nil && ok(ro) {
 			return ro, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("the canary of %s never had weight %d", app, weight)
+	return nil, fmt.Errorf("the Rollout %s never got there", app)
 }

@@ -106,6 +106,16 @@ var Invalid = []Case{
 		[]string{"spec.steps", "the nginx provider cannot match on queryParams"}},
 	{"A/B on linkerd SMI", ValidRollout, `{spec: {provider: {gatewayAPI: null, linkerd: {mode: SMI}}, steps: [{match: [{headers: [{name: x-beta, value: "on"}]}]}]}}`,
 		[]string{"spec.steps", "linkerd in SMI mode cannot match requests"}},
+	{"session affinity on smi", ValidRollout, `{spec: {provider: {gatewayAPI: null, smi: {}}, sessionAffinity: {}}}`,
+		[]string{"spec.sessionAffinity", "sessionAffinity needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or traefik provider"}},
+	{"session affinity on blue/green", ValidRollout, `{spec: {provider: {gatewayAPI: null, kubernetes: {}}, steps: [{weight: 0}, {weight: 100}], analysis: null, sessionAffinity: {}}}`,
+		[]string{"spec.sessionAffinity", "smi and kubernetes cannot keep a client on the canary"}},
+	{"session affinity on linkerd SMI", ValidRollout, `{spec: {provider: {gatewayAPI: null, linkerd: {mode: SMI}}, sessionAffinity: {}}}`,
+		[]string{"spec.sessionAffinity", "linkerd (mode HTTPRoute)"}},
+	{"affinity cookie name with a space", ValidRollout, `{spec: {sessionAffinity: {cookieName: "my cookie"}}}`,
+		[]string{"spec.sessionAffinity.cookieName", "should match"}},
+	{"affinity max age under a second", ValidRollout, `{spec: {sessionAffinity: {maxAge: 500ms}}}`,
+		[]string{"spec.sessionAffinity.maxAge", "sessionAffinity.maxAge must be at least 1s"}},
 
 	// Target and service.
 	{"target of an unsupported kind", ValidRollout, `{spec: {targetRef: {kind: StatefulSet}}}`,
