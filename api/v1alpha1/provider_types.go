@@ -52,6 +52,31 @@ type GatewayAPIProvider struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Hostnames []string `json:"hostnames,omitempty"`
+
+	// timeouts of the requests Tranche's rules serve, for both versions. Without it, the
+	// timeouts you set on Tranche's rule of the route are kept.
+	// +optional
+	Timeouts *GatewayAPITimeouts `json:"timeouts,omitempty"`
+}
+
+// GatewayAPITimeouts are Gateway API's HTTPRouteTimeouts, with the same meanings.
+// +kubebuilder:validation:XValidation:rule="!has(self.request) || !has(self.backendRequest) || duration(self.backendRequest) <= duration(self.request)",message="timeouts.backendRequest must not be longer than timeouts.request"
+type GatewayAPITimeouts struct {
+	// request is how long the gateway waits for a request to be answered, retries included.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeouts.request must be at least 1ms"
+	Request *metav1.Duration `json:"request,omitempty"`
+
+	// backendRequest is how long one request to a backend may take.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeouts.backendRequest must be at least 1ms"
+	BackendRequest *metav1.Duration `json:"backendRequest,omitempty"`
 }
 
 // ParentReference names a Gateway API parent: a Gateway, or a Service in mesh mode (GAMMA).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +22,7 @@ type target struct {
 	primary, canary string // Service names
 	port            gatewayv1.PortNumber
 	attachment      Attachment
+	timeouts        *gatewayv1.HTTPRouteTimeouts // the spec's; nil leaves the rule's alone
 }
 
 // Attachment is what a route attaches to: parents (Gateways, or a Service in mesh mode)
@@ -51,7 +54,37 @@ func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
 		return target{}, err
 	}
 	names := providers.Services(ro)
-	return target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}, nil
+	t := target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}
+	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
+		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}
+		if d := p.Timeouts.Request; d != nil {
+			t.timeouts.Request = ptr.To(gatewayDuration(d.Duration))
+		}
+		if d := p.Timeouts.BackendRequest; d != nil {
+			t.timeouts.BackendRequest = ptr.To(gatewayDuration(d.Duration))
+		}
+	}
+	return t, nil
+}
+
+// gatewayDuration writes d in Gateway API's duration format (GEP-2257): whole hours,
+// minutes, seconds and milliseconds, such as 1m30s or 1s500ms.
+func gatewayDuration(d time.Duration) gatewayv1.Duration {
+	d = d.Round(time.Millisecond)
+	var b strings.Builder
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}} {
+		if n := d / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.suffix)
+			d -= n * u.unit
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return gatewayv1.Duration(b.String())
 }
 
 func routeKey(ro *trancheapi.Rollout) client.ObjectKey {
@@ -111,12 +144,14 @@ func parentRefs(in []trancheapi.ParentReference) []gatewayv1.ParentReference {
 }
 
 // ensureRule finds Tranche's rule, or appends a new one sending everything to the primary,
-// and makes its backendRefs and mirror filter use the Services' port.
+// and makes its backendRefs and mirror filter use the Services' port and its timeouts the
+// spec's, when the spec has them.
 func ensureRule(route *gatewayv1.HTTPRoute, t target) int {
 	i := tranchesRule(route, t)
 	if i < 0 {
 		route.Spec.Rules = append(route.Spec.Rules, gatewayv1.HTTPRouteRule{
-			Matches: []gatewayv1.HTTPRouteMatch{defaultMatch()},
+			Matches:  []gatewayv1.HTTPRouteMatch{defaultMatch()},
+			Timeouts: t.timeouts.DeepCopy(),
 			BackendRefs: []gatewayv1.HTTPBackendRef{
 				weighted(serviceRef(t.primary, t.port), 100),
 				weighted(serviceRef(t.canary, t.port), 0),
@@ -125,6 +160,9 @@ func ensureRule(route *gatewayv1.HTTPRoute, t target) int {
 		return len(route.Spec.Rules) - 1
 	}
 	rule := &route.Spec.Rules[i]
+	if t.timeouts != nil {
+		rule.Timeouts = t.timeouts.DeepCopy()
+	}
 	if refIndex(rule.BackendRefs, t.namespace, t.canary) < 0 {
 		rule.BackendRefs = append(rule.BackendRefs, weighted(serviceRef(t.canary, t.port), 0))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -352,4 +353,33 @@ func TestObjectsWritten(t *testing.T) {
 		require.NoError(t, cp.Client.Get(t.Context(), routeKey(ro), route))
 		return route.Spec
 	}, *update)
+}
+
+// The spec's timeouts go on Tranche's rule, in the format the API server accepts, and from
+// there to the canary rules.
+func TestTheSpecsTimeoutsAreWritten(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	ro.Spec.Provider.GatewayAPI.Timeouts = &trancheapi.GatewayAPITimeouts{
+		Request:        &metav1.Duration{Duration: 1500 * time.Millisecond},
+		BackendRequest: &metav1.Duration{Duration: 500 * time.Millisecond},
+	}
+	conformance.Create(t, cp.Client, ro)
+	router := gatewayapi.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}))
+	route := &gatewayv1.HTTPRoute{}
+	require.NoError(t, cp.Client.Get(ctx, routeKey(ro), route))
+	want := &gatewayv1.HTTPRouteTimeouts{Request: ptr.To(gatewayv1.Duration("1s500ms")), BackendRequest: ptr.To(gatewayv1.Duration("500ms"))}
+	require.Len(t, route.Spec.Rules, 2, "Tranche's rule and the sticky rule")
+	for _, rule := range route.Spec.Rules {
+		assert.Equal(t, want, rule.Timeouts)
+	}
+
+	ro.Spec.Provider.GatewayAPI.Timeouts.Request.Duration = 30 * time.Second
+	require.NoError(t, router.Reconcile(ctx, ro))
+	require.NoError(t, cp.Client.Get(ctx, routeKey(ro), route))
+	for _, rule := range route.Spec.Rules {
+		assert.Equal(t, ptr.To(gatewayv1.Duration("30s")), rule.Timeouts.Request)
+	}
 }

@@ -106,6 +106,8 @@ var Invalid = []Case{
 		[]string{"spec.steps", "the nginx provider cannot match on queryParams"}},
 	{"A/B on linkerd SMI", ValidRollout, `{spec: {provider: {gatewayAPI: null, linkerd: {mode: SMI}}, steps: [{match: [{headers: [{name: x-beta, value: "on"}]}]}]}}`,
 		[]string{"spec.steps", "linkerd in SMI mode cannot match requests"}},
+	{"backend timeout longer than the request's", ValidRollout, `{spec: {provider: {gatewayAPI: {timeouts: {request: 5s, backendRequest: 10s}}}}}`,
+		[]string{"spec.provider.gatewayAPI.timeouts", "timeouts.backendRequest must not be longer than timeouts.request"}},
 	{"session affinity on smi", ValidRollout, `{spec: {provider: {gatewayAPI: null, smi: {}}, sessionAffinity: {}}}`,
 		[]string{"spec.sessionAffinity", "sessionAffinity needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or traefik provider"}},
 	{"session affinity on blue/green", ValidRollout, `{spec: {provider: {gatewayAPI: null, kubernetes: {}}, steps: [{weight: 0}, {weight: 100}], analysis: null, sessionAffinity: {}}}`,
