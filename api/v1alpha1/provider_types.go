@@ -269,8 +269,14 @@ type NGINXProvider struct {
 }
 
 // TraefikProvider routes with a weighted TraefikService named after the Rollout, which the
-// user's IngressRoute refers to. It has no options.
-type TraefikProvider struct{}
+// user's IngressRoute refers to.
+type TraefikProvider struct {
+	// nativeLB has Traefik send requests to the primary and canary Services' ClusterIPs
+	// rather than to their pods (Traefik's nativeLB), for a mesh that must see the Service's
+	// address (Linkerd, say) or a cluster where Traefik cannot list endpoints.
+	// +optional
+	NativeLB bool `json:"nativeLB,omitempty"`
+}
 
 // KubernetesProvider does blue/green with plain Services. It has no options.
 type KubernetesProvider struct{}

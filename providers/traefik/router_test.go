@@ -139,3 +139,24 @@ func TestObjectsWritten(t *testing.T) {
 		return map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}
 	}, *update)
 }
+
+// With nativeLB, Traefik is told to reach both Services at their ClusterIPs.
+func TestNativeLBGoesOnBothServices(t *testing.T) {
+	ctx := t.Context()
+	ro := newRollout(t)
+	ro.Spec.Provider.Traefik.NativeLB = true
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	router := traefik.New(cp.Client)
+	require.NoError(t, router.Reconcile(ctx, ro))
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5}))
+	ts := service(ro)
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	services, _, _ := unstructured.NestedSlice(ts.Object, "spec", "weighted", "services")
+	require.Len(t, services, 2)
+	for _, s := range services {
+		assert.Equal(t, true, s.(map[string]any)["nativeLB"], "%v", s)
+	}
+	routes, err := router.Routes(ctx, ro)
+	require.NoError(t, err)
+	assert.Equal(t, providers.Routes{CanaryWeight: 5}, routes)
+}

@@ -16,7 +16,13 @@ import (
 // sessions, say) waits in an annotation and comes back with the section.
 func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
 	names, port := providers.Services(ro), int64(ro.Spec.Service.Port)
-	backend := func(name string) map[string]any { return map[string]any{"name": name, "port": port} }
+	backend := func(name string) map[string]any {
+		b := map[string]any{"name": name, "port": port}
+		if p := ro.Spec.Provider.Traefik; p != nil && p.NativeLB {
+			b["nativeLB"] = true
+		}
+		return b
+	}
 	if routes.MirrorPercent > 0 {
 		if weighted, ok, _ := unstructured.NestedMap(ts.Object, "spec", "weighted"); ok {
 			if err := setSticky(ts, weighted, nil); err != nil {

@@ -66,8 +66,8 @@ func run(m *testing.M) int {
 }
 
 // deploy creates the app at v1 and its Rollout, waits until the Rollout is initialized and
-// starts the load; the load stops when the test ends.
-func deploy(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
+// starts the load on host; the load stops when the test ends.
+func deploy(t *testing.T, ro *trancheapi.Rollout, host string) *stack.Load {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -82,7 +82,7 @@ func deploy(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
 	})
 	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
-	return stack.StartLoad(ctx, s.Traefik.WebURL(), ro.Spec.Provider.GatewayAPI.Hostnames[0], requestsPerSecond)
+	return stack.StartLoad(ctx, s.Traefik.WebURL(), host, requestsPerSecond)
 }
 
 // release changes the app's version, records until the Rollout ends and returns the
@@ -158,7 +158,7 @@ func firstAt(samples []stack.Sample, phase trancheapi.Phase) (stack.Sample, int)
 
 func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	const app = "shop"
-	load := deploy(t, stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second))
+	load := deploy(t, stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second), "shop.e2e.test")
 
 	good, ro := release(t, app, load, "v2")
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
@@ -219,7 +219,7 @@ func reportDir(t *testing.T) string {
 
 func TestBlueGreenSwitchesAllTrafficAtOnce(t *testing.T) {
 	const app = "checkout"
-	load := deploy(t, stack.BlueGreenRollout(namespace, app, "checkout.e2e.test", 5*time.Second))
+	load := deploy(t, stack.BlueGreenRollout(namespace, app, "checkout.e2e.test", 5*time.Second), "checkout.e2e.test")
 
 	samples, ro := release(t, app, load, "v2")
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
@@ -239,7 +239,7 @@ func TestBlueGreenSwitchesAllTrafficAtOnce(t *testing.T) {
 
 func TestRollbackWhileTheDataPlaneRestarts(t *testing.T) {
 	const app = "cart"
-	load := deploy(t, stack.CanaryRollout(namespace, app, "cart.e2e.test", 30*time.Second, 5*time.Second))
+	load := deploy(t, stack.CanaryRollout(namespace, app, "cart.e2e.test", 30*time.Second, 5*time.Second), "cart.e2e.test")
 	c := s.ControlPlane.Client
 	// A healthy canary: only the missing metrics can fail it.
 	require.NoError(t, stack.Release(context.Background(), c, namespace, app, "v2"))
@@ -281,14 +281,59 @@ func TestAClientThatReachedTheCanaryStaysOnIt(t *testing.T) {
 	const app, host = "profile", "profile.e2e.test"
 	ro := stack.CanaryRollout(namespace, app, host, time.Minute, 5*time.Second)
 	ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
-	deploy(t, ro)
+	deploy(t, ro, host)
 	require.NoError(t, stack.Release(context.Background(), s.ControlPlane.Client, namespace, app, "v2"))
-	_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
-		return ro.Status.CanaryWeight == 5 && ro.Status.StepStartedAt != nil // the route says 5% and affinity
-	})
+	_, err := waitForStep(app, 5, time.Minute)
 	require.NoError(t, err)
+	reached, clients := requireStickyClients(t, host)
+	t.Logf("%d of %d clients reached the canary at 5%%; each of their next requests did too", reached, clients)
+}
 
-	// Clients that keep cookies, as browsers do, each ask once: about 5% reach the canary.
+// The traefik provider through a real Traefik: an IngressRoute of the user's sends a host's
+// requests to the TraefikService Tranche weights, Traefik's own metrics judge the canary, and
+// Traefik's sticky cookie keeps the clients the canary got.
+func TestTheTraefikProviderThroughTraefik(t *testing.T) {
+	const app, host = "search", "search.e2e.test"
+	ro := stack.CanaryRollout(namespace, app, host, 8*time.Second, 4*time.Second)
+	// The stack's Services have no endpoints: Traefik reaches them at their ClusterIPs.
+	ro.Spec.Provider = trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{NativeLB: true}}
+	ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
+	route := stack.IngressRoute(namespace, app, host, app)
+	require.NoError(t, s.ControlPlane.Client.Create(context.Background(), route))
+	t.Cleanup(func() { _ = s.ControlPlane.Client.Delete(context.Background(), route) })
+	load := deploy(t, ro, host)
+	require.NoError(t, stack.Release(context.Background(), s.ControlPlane.Client, namespace, app, "v2"))
+
+	shares := map[int32]float64{}
+	for _, weight := range []int32{5, 50} {
+		_, err := waitForStep(app, weight, time.Minute)
+		require.NoError(t, err)
+		before := load.Counts()
+		time.Sleep(3 * time.Second)
+		window := load.Counts().Minus(before)
+		require.Positive(t, window.Sent)
+		shares[weight] = 100 * float64(window.ByVersion["v2"]) / float64(window.Sent)
+		if weight == 5 {
+			reached, clients := requireStickyClients(t, host)
+			t.Logf("%d of %d clients reached the canary at 5%%; each of their next requests did too", reached, clients)
+		}
+	}
+	t.Logf("measured canary share by weight: %v", shares)
+	assert.InDelta(t, 5, shares[5], 2.5, "the canary's share at 5%")
+	assert.InDelta(t, 50, shares[50], 6, "the canary's share at 50%")
+
+	ended := waitForEnd(t, app, "", 2*time.Minute)
+	require.Equal(t, trancheapi.PhaseSucceeded, ended.Status.Phase, ended.Status.Message)
+	for _, check := range trancheapi.LatestChecks(ended.Status.LastChecks) {
+		assert.Equal(t, trancheapi.VerdictPass, check.Verdict, "%s: %s %s", check.Metric, check.Value, check.Message)
+	}
+}
+
+// requireStickyClients has clients that keep cookies, as browsers do, each ask once (some
+// reach the canary), then has each that reached the canary ask again: every answer must come
+// from the canary. It returns how many reached it, of how many.
+func requireStickyClients(t *testing.T, host string) (reached, clients int) {
+	t.Helper()
 	ask := func(c *http.Client) string {
 		req, err := http.NewRequest(http.MethodGet, s.Traefik.WebURL()+"/", nil)
 		require.NoError(t, err)
@@ -301,25 +346,32 @@ func TestAClientThatReachedTheCanaryStaysOnIt(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		return strings.TrimSpace(string(body))
 	}
-	const clients, again = 400, 20
-	var reached []*http.Client
+	const again = 20
+	clients = 400
+	var canary []*http.Client
 	for range clients {
 		jar, err := cookiejar.New(nil)
 		require.NoError(t, err)
 		c := &http.Client{Jar: jar, Timeout: 2 * time.Second}
 		if ask(c) == "v2" {
-			reached = append(reached, c)
+			canary = append(canary, c)
 		}
 	}
-	require.NotEmpty(t, reached, "no client of %d reached the canary at 5%%", clients)
-
-	// Without affinity each of their next requests would reach it 5% of the time.
-	for i, c := range reached {
+	require.NotEmpty(t, canary, "no client of %d reached the canary", clients)
+	// Without affinity each of their next requests would reach it as seldom as the weight says.
+	for i, c := range canary {
 		for range again {
 			require.Equal(t, "v2", ask(c), "client %d reached the canary once, then the primary", i)
 		}
 	}
-	t.Logf("%d of %d clients reached the canary at 5%%; each of their next %d requests did too", len(reached), clients, again)
+	return len(canary), clients
+}
+
+// waitForStep waits until the data plane says the canary's weight (the step has started).
+func waitForStep(app string, weight int32, limit time.Duration) (*trancheapi.Rollout, error) {
+	return waitFor(app, limit, func(ro *trancheapi.Rollout) bool {
+		return ro.Status.CanaryWeight == weight && ro.Status.StepStartedAt != nil
+	})
 }
 
 // waitFor waits until the Rollout's status satisfies ok.

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,4 +109,22 @@ func WaitForPhase(ctx context.Context, c client.Client, ns, name string, limit t
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// IngressRoute routes the requests for hostname at Traefik's web entrypoint to a
+// TraefikService, as the traefik provider asks its users to.
+func IngressRoute(ns, name, hostname, traefikService string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "traefik.io/v1alpha1",
+		"kind":       "IngressRoute",
+		"metadata":   map[string]any{"namespace": ns, "name": name},
+		"spec": map[string]any{
+			"entryPoints": []any{"web"},
+			"routes": []any{map[string]any{
+				"kind":     "Rule",
+				"match":    "Host(`" + hostname + "`)",
+				"services": []any{map[string]any{"kind": "TraefikService", "name": traefikService}},
+			}},
+		},
+	}}
 }

@@ -78,12 +78,16 @@ func Start(opts Options) (s *Stack, err error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return s, err
 	}
-	crds, err := harness.GatewayAPICRDs()
+	gatewayCRDs, err := harness.GatewayAPICRDs()
+	if err != nil {
+		return s, err
+	}
+	traefikCRDs, err := harness.TraefikCRDs()
 	if err != nil {
 		return s, err
 	}
 	if s.ControlPlane, err = harness.Start(harness.Options{
-		CRDDirectories: []string{crds},
+		CRDDirectories: []string{gatewayCRDs, traefikCRDs},
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": ServiceCIDR},
 	}); err != nil {
 		return s, err
@@ -96,7 +100,11 @@ func Start(opts Options) (s *Stack, err error) {
 	if err := s.ControlPlane.CreateNamespace(ctx, opts.Namespace); err != nil {
 		return s, err
 	}
-	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig}); err != nil {
+	// Traefik serves both the Gateway API routes and its own IngressRoutes (for the traefik
+	// provider's TraefikServices).
+	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig, Args: []string{
+		"--providers.kubernetescrd=true", "--providers.kubernetescrd.nativeLBByDefault=true",
+	}}); err != nil {
 		return s, err
 	}
 	if s.Prometheus, err = harness.StartPrometheus(harness.PrometheusOptions{
