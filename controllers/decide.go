@@ -270,8 +270,8 @@ func (d *decider) routesAre(r providers.Routes) bool {
 // setRoutes asks for a new split; the step's hold restarts once the split is read back.
 // Asking again while the data plane has not said it back is cheap (Routers write only what
 // differs), but the asks space out, and a data plane that does not take the split within the
-// progress deadline rolls a rollout under way back.
-func (d *decider) setRoutes(r providers.Routes) {
+// progress deadline rolls a rollout under way back; then setRoutes reports false.
+func (d *decider) setRoutes(r providers.Routes) bool {
 	d.p.action = action{kind: actSetRoutes, routes: r}
 	d.st.CanaryWeight = r.CanaryWeight
 	d.st.StepStartedAt = nil
@@ -283,9 +283,10 @@ func (d *decider) setRoutes(r providers.Routes) {
 	if asking > d.w.rollout.Spec.EffectiveProgressDeadline() && d.st.Phase.UnderWay() {
 		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("the data plane did not take the split (%s) within the progress deadline: it says %s",
 			describeRoutes(r), d.saidRoutes()))
-		return
+		return false
 	}
 	d.p.requeue = min(max(routeCheckDelay, asking), maxRouteCheckDelay)
+	return true
 }
 
 // saidRoutes describes what the data plane says now.

@@ -103,8 +103,7 @@ func (d *decider) changeRoutes(want providers.Routes) {
 	if sendsMoreToCanary(d.w.routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
 		return
 	}
-	d.setRoutes(want)
-	if d.p.action.kind != actSetRoutes {
+	if !d.setRoutes(want) {
 		return // rolled back: the data plane never took the split
 	}
 	message := fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, len(d.w.rollout.Spec.EffectiveSteps()), describeRoutes(want))

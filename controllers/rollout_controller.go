@@ -138,6 +138,12 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	// Announced once committed: a failed action is retried, the news is not repeated.
 	r.announce(ctx, ro, p)
 	if err := r.act(ctx, ro, refs.target, router, p.action); err != nil {
+		if p := asProblem(err); p != nil {
+			// A step the API accepted and the provider cannot route (some matches): only
+			// the user can change it, and meanwhile the primary serves everything.
+			r.setStalled(ro, p)
+			return ctrl.Result{}, r.protectStable(ctx, ro)
+		}
 		return r.failed(ro, err)
 	}
 	return ctrl.Result{RequeueAfter: requeueAfter(p)}, nil

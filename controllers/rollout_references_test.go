@@ -136,3 +136,29 @@ func waitForEvent(t *testing.T, obj client.Object, reason string) {
 		assert.Fail(c, "no event", "reason %s about %s", reason, obj.GetName())
 	}, 20*time.Second, 100*time.Millisecond)
 }
+
+// A step the API accepts but the provider cannot route (Gateway API matches one cookie per
+// match) stalls the rollout with the provider's message, and traffic stays on the primary.
+func TestAStepTheProviderCannotRouteStalls(t *testing.T) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	require.NoError(t, cp.Client.Create(ctx, newDeployment(ns, "podinfo")))
+	ro := newRollout(ns, "podinfo")
+	ro.Spec.Provider = trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}}
+	ro.Spec.Steps = []trancheapi.Step{
+		{Match: []trancheapi.HTTPMatch{{Cookies: []trancheapi.StringMatch{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}}}},
+		{Weight: ptr.To[int32](100)},
+	}
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	waitForCondition(t, ro, trancheapi.ConditionReady, metav1.ConditionTrue)
+
+	require.NoError(t, retryUpdate(client.ObjectKey{Namespace: ns, Name: "podinfo"}, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Image = "podinfo:6.0.1"
+	}))
+	stalled := waitForCondition(t, ro, trancheapi.ConditionStalled, metav1.ConditionTrue, trancheapi.ReasonInvalidSpec)
+	assert.Contains(t, stalled.Message, "the gatewayAPI provider matches at most one cookie per match")
+	waitForEvent(t, ro, trancheapi.ReasonInvalidSpec)
+	weight, ok := routeCanaryWeight(ctx, ns, ro.Name)
+	assert.True(t, ok)
+	assert.Zero(t, weight, "traffic stays on the primary")
+}

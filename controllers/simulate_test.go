@@ -371,6 +371,11 @@ func TestSimulations(t *testing.T) {
 			w.script = []scripted{at(time.Minute, release("rev2"))}
 			return w
 		},
+		"data-plane-stops-taking-splits-at-step-2": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, release("rev2")), at(2*time.Minute, func(w *simWorld) { w.routeLag = time.Hour })}
+			return w
+		},
 		"sticky-sessions": func() *simWorld {
 			ro := canary()
 			ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
