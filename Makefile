@@ -33,9 +33,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC roles into config/.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs, RBAC roles and Argo CD's argocd-cm snippet into config/.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./api/...;./controllers/...;./providers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/argocd-cm > config/argocd/argocd-cm.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the deepcopy methods of the API types.

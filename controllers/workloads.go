@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 )
 
 // primarySuffix is appended to the target's name and to the values of its selector labels to
@@ -43,12 +44,14 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 	for k, v := range labels {
 		template.Labels[k] = v
 	}
+	annotations := providers.Annotations()
+	annotations[trancheapi.AnnotationRevision] = trancheapi.TemplateRevision(target.Spec.Template)
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ro.Namespace,
 			Name:        target.Name + primarySuffix,
-			Labels:      map[string]string{trancheapi.LabelRollout: ro.Name, "app.kubernetes.io/managed-by": "tranche"},
-			Annotations: map[string]string{trancheapi.AnnotationRevision: trancheapi.TemplateRevision(target.Spec.Template)},
+			Labels:      providers.Labels(ro),
+			Annotations: annotations,
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,

@@ -32,6 +32,18 @@ func Labels(ro *trancheapi.Rollout) map[string]string {
 	return map[string]string{LabelManagedBy: managedByValue, LabelRollout: ro.Name}
 }
 
+// Annotations returns the annotations of the objects Tranche creates, for Argo CD. Argo CD
+// does not track them (they carry no Application's tracking label or annotation) and shows
+// them under the Rollout that owns them; should a tracking label reach one all the same
+// (copied by a tool), IgnoreExtraneous keeps it from counting as out of sync and Prune=false
+// keeps a sync from deleting it.
+func Annotations() map[string]string {
+	return map[string]string{
+		"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+		"argocd.argoproj.io/sync-options":    "Prune=false",
+	}
+}
+
 // DesiredServices builds the Rollout's three ClusterIP Services (see Services for their
 // names): the apex Service, which clients call, and the primary Service both select
 // primarySelector; the canary Service selects canarySelector. The apex Service's selector is
@@ -55,7 +67,7 @@ func service(ro *trancheapi.Rollout, name string, selector map[string]string) *c
 		targetPort = *spec.TargetPort
 	}
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name, Labels: Labels(ro)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name, Labels: Labels(ro), Annotations: Annotations()},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: maps.Clone(selector),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -96,6 +97,9 @@ func UpdateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollo
 // garbage collector deletes it with the Rollout.
 func CreateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollout, obj *unstructured.Unstructured) error {
 	obj.SetLabels(Labels(ro))
+	annotations := Annotations()
+	maps.Copy(annotations, obj.GetAnnotations())
+	obj.SetAnnotations(annotations)
 	obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))})
 	if err := c.Create(ctx, obj); err != nil {
 		return fmt.Errorf("creating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)

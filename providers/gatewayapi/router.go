@@ -61,7 +61,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 }
 
 func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) error {
-	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name, Annotations: providers.Annotations()}}
 	ensureRoute(route, ro, t)
 	// Controlled by the Rollout, the route is deleted with it by the garbage collector.
 	if err := controllerutil.SetControllerReference(ro, route, r.c.Scheme()); err != nil {

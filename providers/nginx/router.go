@@ -76,7 +76,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 		return err
 	}
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{
-		Namespace: ro.Namespace, Name: CanaryName(ro), Labels: providers.Labels(ro),
+		Namespace: ro.Namespace, Name: CanaryName(ro), Labels: providers.Labels(ro), Annotations: providers.Annotations(),
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))},
 	}}
 	copySpec(ing, user, ro)
