@@ -68,6 +68,10 @@ e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		go test $(GO_TEST_FLAGS) -tags e2e -v ./test/e2e/
 
+.PHONY: bench-judge
+bench-judge: ## Run the decision-quality bench of the analysis judges (seeded, about a second); prints a table and BENCH lines.
+	go run ./test/bench/judges -runs 300
+
 .PHONY: bench
 bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \

@@ -23,6 +23,28 @@ func (h Histogram) Total() float64 {
 	return n
 }
 
+// Quantile is the q-quantile as Prometheus's histogram_quantile reads it: linear within the
+// bucket (from 0 for the first), and the last finite bound when it falls in the +Inf bucket.
+// NaN for an empty histogram.
+func (h Histogram) Quantile(q float64) float64 {
+	total := h.Total()
+	if total == 0 {
+		return math.NaN()
+	}
+	rank, below, lower := q*total, 0.0, 0.0
+	for i, c := range h.Count {
+		if c > 0 && below+c >= rank {
+			if math.IsInf(h.Upper[i], 1) {
+				return lower
+			}
+			return lower + (h.Upper[i]-lower)*(rank-below)/c
+		}
+		below += c
+		lower = h.Upper[i]
+	}
+	return lower
+}
+
 // FromCumulative turns Prometheus's cumulative bucket counts (le bounds ascending) into a
 // Histogram. Counts that go down (a reset between the two scrapes) count as zero.
 func FromCumulative(upper, cumulative []float64) (Histogram, error) {
@@ -41,10 +63,12 @@ func FromCumulative(upper, cumulative []float64) (Histogram, error) {
 	return h, nil
 }
 
-// RankTest asks whether the canary is slower than the primary by more than Tolerated (a
-// factor, 1.2 for 20%): a one-sided Mann-Whitney test of the canary's latencies against the
-// primary's multiplied by Tolerated, on the two histograms. Each bucket stands for its upper
-// bound (observations in one bucket tie), which makes the test conservative within a bucket.
+// RankTest asks whether the canary is slower than the primary: a one-sided Mann-Whitney test
+// of the canary's latencies against the primary's, on the two histograms (observations in one
+// bucket tie, which makes the test conservative within a bucket). A slower canary fails only
+// when its median is also more than Tolerated times the primary's (1.1 for 10%), both read
+// from the histograms as Prometheus's histogram_quantile does: the rank test says whether the
+// difference is real, the medians whether it is large enough to matter.
 //
 // A rank test looked at again after every run would fail good canaries more often than
 // Alpha; the test spends Alpha over the looks instead: look k (1, 2, ...) of a step fails only
@@ -64,16 +88,21 @@ type RankResult struct {
 	P float64
 	// Level is the p-value this look needed to fail.
 	Level float64
+	// MedianRatio is the canary's median latency over the primary's.
+	MedianRatio float64
 }
 
 // Judge weighs the histograms gathered since the split last changed, at look k.
 func (t RankTest) Judge(canary, primary Histogram, look int) RankResult {
-	z := MannWhitneyZ(canary, primary, t.Tolerated)
-	res := RankResult{Z: z, P: 1 - normalCDF(z), Level: SpentAlpha(t.Alpha, look)}
+	z := MannWhitneyZ(canary, primary)
+	res := RankResult{
+		Z: z, P: 1 - normalCDF(z), Level: SpentAlpha(t.Alpha, look),
+		MedianRatio: canary.Quantile(0.5) / primary.Quantile(0.5),
+	}
 	switch {
 	case canary.Total() < t.MinRequests || primary.Total() <= 0 || math.IsNaN(z):
 		res.Outcome = Undecided
-	case res.P <= res.Level:
+	case res.P <= res.Level && res.MedianRatio > t.Tolerated:
 		res.Outcome = Worse
 	}
 	return res
@@ -86,9 +115,9 @@ func SpentAlpha(alpha float64, look int) float64 {
 }
 
 // MannWhitneyZ is the standardised Mann-Whitney U of the canary's observations against the
-// primary's scaled by factor: U counts the pairs where the canary is slower, ties as half.
-// The variance is corrected for ties. It is NaN when either side is empty or all tie.
-func MannWhitneyZ(canary, primary Histogram, factor float64) float64 {
+// primary's: U counts the pairs where the canary is slower, ties as half. The variance is
+// corrected for ties. It is NaN when either side is empty or all tie.
+func MannWhitneyZ(canary, primary Histogram) float64 {
 	type point struct{ value, canary, primary float64 }
 	var points []point
 	for i, c := range canary.Count {
@@ -98,7 +127,7 @@ func MannWhitneyZ(canary, primary Histogram, factor float64) float64 {
 	}
 	for i, c := range primary.Count {
 		if c > 0 {
-			points = append(points, point{value: primary.Upper[i] * factor, primary: c})
+			points = append(points, point{value: primary.Upper[i], primary: c})
 		}
 	}
 	// Merge equal values (ties), in ascending order.

@@ -31,8 +31,8 @@ func histogramOf(values ...float64) Histogram {
 func TestMannWhitneyKnownExample(t *testing.T) {
 	x := histogramOf(19, 22, 16, 29, 24)
 	y := histogramOf(20, 11, 17, 12)
-	assert.InDelta(t, (17-10)/math.Sqrt(50.0/3), MannWhitneyZ(x, y, 1), 1e-12)
-	assert.InDelta(t, -(17-10)/math.Sqrt(50.0/3), MannWhitneyZ(y, x, 1), 1e-12, "the other way round")
+	assert.InDelta(t, (17-10)/math.Sqrt(50.0/3), MannWhitneyZ(x, y), 1e-12)
+	assert.InDelta(t, -(17-10)/math.Sqrt(50.0/3), MannWhitneyZ(y, x), 1e-12, "the other way round")
 }
 
 // With ties, the variance the formula corrects for is the variance of U over every way of
@@ -75,7 +75,7 @@ func TestMannWhitneyTieCorrectedVarianceIsExact(t *testing.T) {
 	}
 	mean, variance := sum/count, sumSq/count-(sum/count)*(sum/count)
 	want := (u(canary, primary) - mean) / math.Sqrt(variance)
-	assert.InDelta(t, want, MannWhitneyZ(histogramOf(canary...), histogramOf(primary...), 1), 1e-9)
+	assert.InDelta(t, want, MannWhitneyZ(histogramOf(canary...), histogramOf(primary...)), 1e-9)
 }
 
 func popcount(x int) int {
@@ -84,6 +84,17 @@ func popcount(x int) int {
 		n++
 	}
 	return n
+}
+
+// Quantile reads a histogram as histogram_quantile does: 30 observations, 10 up to 0.1 and 15
+// more up to 0.5: the median (rank 15) is a third of the way through the second bucket.
+func TestQuantile(t *testing.T) {
+	h, err := FromCumulative([]float64{0.1, 0.5, math.Inf(1)}, []float64{10, 25, 30})
+	require.NoError(t, err)
+	assert.InDelta(t, 0.1+0.4*5/15, h.Quantile(0.5), 1e-12)
+	assert.InDelta(t, 0.05, h.Quantile(1.0/6), 1e-12)
+	assert.Equal(t, 0.5, h.Quantile(0.99), "in the +Inf bucket: the last finite bound")
+	assert.True(t, math.IsNaN(Histogram{Upper: []float64{1}, Count: []float64{0}}.Quantile(0.5)))
 }
 
 func TestFromCumulative(t *testing.T) {
@@ -120,6 +131,7 @@ func TestRankTestVerdicts(t *testing.T) {
 	tolerant := RankTest{Tolerated: 3, Alpha: 0.01}
 	assert.NotEqual(t, Worse, tolerant.Judge(lognormalHistogram(rng, 2000, 0.1), lognormalHistogram(rng, 2000, 0.05), 1).Outcome,
 		"twice as slow is within a tolerated factor of 3")
+	assert.InDelta(t, 2, slow.MedianRatio, 0.3)
 }
 
 // Spending alpha over the looks keeps the false failures of a step within alpha.
@@ -161,11 +173,11 @@ func TestRankTestProperties(t *testing.T) {
 	for range 500 {
 		a := lognormalHistogram(rng, 20+rng.IntN(500), 0.03+rng.Float64()*0.1)
 		b := lognormalHistogram(rng, 20+rng.IntN(500), 0.03+rng.Float64()*0.1)
-		z := MannWhitneyZ(a, b, 1)
+		z := MannWhitneyZ(a, b)
 		if math.IsNaN(z) {
 			continue
 		}
-		assert.InDelta(t, -z, MannWhitneyZ(b, a, 1), 1e-9, "symmetry")
+		assert.InDelta(t, -z, MannWhitneyZ(b, a), 1e-9, "symmetry")
 		k := float64(2 + rng.IntN(5))
 		more := func(h Histogram) Histogram {
 			out := Histogram{Upper: h.Upper, Count: make([]float64, len(h.Count))}
@@ -174,6 +186,6 @@ func TestRankTestProperties(t *testing.T) {
 			}
 			return out
 		}
-		assert.GreaterOrEqual(t, math.Abs(MannWhitneyZ(more(a), more(b), 1))+1e-9, math.Abs(z), "more evidence")
+		assert.GreaterOrEqual(t, math.Abs(MannWhitneyZ(more(a), more(b)))+1e-9, math.Abs(z), "more evidence")
 	}
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"math"
+
+	"github.com/tranche-dev/tranche/analysis/sequential"
+)
+
+// A judge sees one interval at a time and says whether to roll back now.
+type judge interface {
+	name() string
+	// rollback is asked after each interval k (1, 2, ...), with every interval so far.
+	rollback(k int, seen []interval) bool
+}
+
+// thresholds are what a person who knows the service's baseline would set for the fixed-
+// threshold judges: the error rate and the p99 latency may be half again the baseline's.
+type thresholds struct{ maxErrorRate, maxP99 float64 }
+
+func thresholdsFor(s scenario) thresholds {
+	return thresholds{maxErrorRate: 1.5 * s.baseRate, maxP99: 1.5 * baselineP99}
+}
+
+// baselineP99 is the primary's true 99th percentile latency.
+var baselineP99 = medianLatency * math.Exp(latencySpread*2.3263)
+
+// failed says whether the canary failed the thresholds in one interval. An interval without
+// canary requests says nothing.
+func (t thresholds) failed(iv interval) bool {
+	if iv.counts.CanaryRequests == 0 {
+		return false
+	}
+	errorRate := iv.counts.CanaryErrors / iv.counts.CanaryRequests
+	return errorRate > t.maxErrorRate || iv.canaryLatency.Quantile(0.99) > t.maxP99
+}
+
+// flagger fails an interval over a threshold and rolls back after 5 failed intervals (its
+// tutorials' threshold: 5, interval: 1m).
+type flagger struct{ limits thresholds }
+
+func (flagger) name() string { return "flagger-threshold" }
+
+func (j flagger) rollback(k int, seen []interval) bool {
+	failures := 0
+	for _, iv := range seen[:k] {
+		if j.limits.failed(iv) {
+			failures++
+		}
+	}
+	return failures >= 5
+}
+
+// argo rolls back at the first failed interval (failureLimit: 0).
+type argo struct{ limits thresholds }
+
+func (argo) name() string { return "argo-threshold" }
+
+func (j argo) rollback(k int, seen []interval) bool { return j.limits.failed(seen[k-1]) }
+
+// kayenta compares each interval's canary with its primary by Mann-Whitney at 98%
+// confidence, on errors (each request a 0 or a 1) and on latency, and rolls back when either
+// is worse.
+type kayenta struct{}
+
+func (kayenta) name() string { return "kayenta-mannwhitney" }
+
+func (kayenta) rollback(k int, seen []interval) bool {
+	iv := seen[k-1]
+	z := 2.0537 // one-sided 98%
+	return errorsZ(iv.counts) > z || sequential.MannWhitneyZ(iv.canaryLatency, iv.primaryLatency) > z
+}
+
+// errorsZ is the Mann-Whitney statistic on requests scored 0 (ok) or 1 (error): with so many
+// ties it is the two-proportion z test.
+func errorsZ(c sequential.Counts) float64 {
+	canary := sequential.Histogram{Upper: []float64{0, 1}, Count: []float64{c.CanaryRequests - c.CanaryErrors, c.CanaryErrors}}
+	primary := sequential.Histogram{Upper: []float64{0, 1}, Count: []float64{c.PrimaryRequests - c.PrimaryErrors, c.PrimaryErrors}}
+	z := sequential.MannWhitneyZ(canary, primary)
+	if math.IsNaN(z) {
+		return 0
+	}
+	return z
+}
+
+// tranche is the Compare judge with its defaults: the sequential rate test and the rank test
+// on everything since the step began.
+type tranche struct {
+	rates sequential.RateTest
+	ranks sequential.RankTest
+}
+
+func newTranche() tranche {
+	return tranche{
+		rates: sequential.RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: 100},
+		ranks: sequential.RankTest{Tolerated: 1.1, Alpha: 0.01, MinRequests: 100},
+	}
+}
+
+func (tranche) name() string { return "tranche-compare" }
+
+func (j tranche) rollback(k int, seen []interval) bool {
+	var counts sequential.Counts
+	canary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
+	primary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
+	for _, iv := range seen[:k] {
+		counts.CanaryRequests += iv.counts.CanaryRequests
+		counts.CanaryErrors += iv.counts.CanaryErrors
+		counts.PrimaryRequests += iv.counts.PrimaryRequests
+		counts.PrimaryErrors += iv.counts.PrimaryErrors
+		for i := range buckets {
+			canary.Count[i] += iv.canaryLatency.Count[i]
+			primary.Count[i] += iv.primaryLatency.Count[i]
+		}
+	}
+	return j.rates.Judge(counts).Outcome == sequential.Worse || j.ranks.Judge(canary, primary, k).Outcome == sequential.Worse
+}
