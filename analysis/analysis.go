@@ -25,4 +25,9 @@ type Vars struct {
 	Canary    string // the canary Deployment's name, the target's name
 	Service   string // the apex Service's name
 	Interval  string // the analysis interval as a PromQL range, such as 1m or 30s
+
+	// For the queries of a Compare metric, which run once for each workload:
+	Workload        string // the Deployment measured: the canary's or the primary's
+	WorkloadService string // its Service: <target>-canary or <target>-primary
+	Window          string // the time since the step's split began, as a PromQL range
 }

@@ -34,6 +34,11 @@ type Check struct {
 	HasValue bool
 	// Verdict is the judge's answer.
 	Verdict trancheapi.Verdict
+	// Final is true when the verdict holds for the rest of the step (a Compare test that
+	// reached its evidence bound).
+	Final bool
+	// Message explains the verdict, for a judge that has more to say than the value.
+	Message string
 	// Err is why the query failed; nil when it answered, with data or without.
 	Err error
 }

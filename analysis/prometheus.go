@@ -1,12 +1,15 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,4 +189,41 @@ func (t *authTransport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// QueryBuckets evaluates a query that returns histogram buckets, one series per le label,
+// and returns their bounds and cumulative counts in ascending order of le.
+func (p *Prometheus) QueryBuckets(ctx context.Context, query string, at time.Time) (upper, cumulative []float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	v, _, err := p.api.Query(ctx, query, at, promv1.WithTimeout(p.timeout))
+	if err != nil {
+		return nil, nil, p.redact(fmt.Errorf("prometheus query: %w", err))
+	}
+	return buckets(v)
+}
+
+// buckets reads a vector of histogram buckets (by le).
+func buckets(v model.Value) (upper, cumulative []float64, err error) {
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, nil, fmt.Errorf("prometheus query returned a %s, not buckets by le", v.Type())
+	}
+	if len(vec) == 0 {
+		return nil, nil, ErrNoData
+	}
+	type bucket struct{ le, count float64 }
+	var bs []bucket
+	for _, s := range vec {
+		le, err := strconv.ParseFloat(string(s.Metric["le"]), 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("prometheus query returned a series without an le label (%s): sum the buckets by (le)", s.Metric)
+		}
+		bs = append(bs, bucket{le, float64(s.Value)})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	for _, b := range bs {
+		upper, cumulative = append(upper, b.le), append(cumulative, b.count)
+	}
+	return upper, cumulative, nil
 }

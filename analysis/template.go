@@ -31,8 +31,8 @@ import (
 // (=, !=), where an escaped \. would no longer match the name.
 //
 // A variable that the query uses must be known and not empty (an empty namespace would turn
-// a matcher into "series without the label"), and a non-empty Interval must be a positive
-// PromQL duration such as 30s, 1m or 1m30s.
+// a matcher into "series without the label"), and a non-empty Interval or Window must be a
+// positive PromQL duration such as 30s, 1m or 1m30s.
 func Render(query string, vars Vars) (string, error) {
 	data, err := vars.templateData()
 	if err != nil {
@@ -50,17 +50,19 @@ func Render(query string, vars Vars) (string, error) {
 }
 
 // varNames are the variables a query may use, in the order of Vars.
-var varNames = []string{"Rollout", "Namespace", "Target", "Primary", "Canary", "Service", "Interval"}
+var varNames = []string{"Rollout", "Namespace", "Target", "Primary", "Canary", "Service", "Interval", "Workload", "WorkloadService", "Window"}
 
 // templateData holds the escaped, non-empty variables. A map rather than Vars itself, so that
 // missingkey=error refuses a variable without a value as well as one that does not exist.
 func (v Vars) templateData() (map[string]string, error) {
-	if v.Interval != "" {
-		if err := checkInterval(v.Interval); err != nil {
-			return nil, err
+	for name, d := range map[string]string{"interval": v.Interval, "window": v.Window} {
+		if d != "" {
+			if err := checkDuration(name, d); err != nil {
+				return nil, err
+			}
 		}
 	}
-	values := []string{v.Rollout, v.Namespace, v.Target, v.Primary, v.Canary, v.Service, v.Interval}
+	values := []string{v.Rollout, v.Namespace, v.Target, v.Primary, v.Canary, v.Service, v.Interval, v.Workload, v.WorkloadService, v.Window}
 	data := make(map[string]string, len(values))
 	for i, value := range values {
 		if value != "" {
@@ -70,10 +72,10 @@ func (v Vars) templateData() (map[string]string, error) {
 	return data, nil
 }
 
-func checkInterval(interval string) error {
-	d, err := model.ParseDuration(interval)
+func checkDuration(name, value string) error {
+	d, err := model.ParseDuration(value)
 	if err != nil || d <= 0 {
-		return fmt.Errorf("interval %q is not a positive PromQL duration such as 30s, 1m or 1m30s", interval)
+		return fmt.Errorf("%s %q is not a positive PromQL duration such as 30s, 1m or 1m30s", name, value)
 	}
 	return nil
 }
@@ -142,6 +144,18 @@ func PromDuration(d time.Duration) string {
 		return "0s"
 	}
 	return model.Duration(d).String()
+}
+
+// ForWorkload are the variables of a Compare query for one workload: the canary (the target
+// Deployment and the <target>-canary Service) or the primary, over window.
+func (v Vars) ForWorkload(ro *trancheapi.Rollout, canary bool, window time.Duration) Vars {
+	names := providers.Services(ro)
+	v.Workload, v.WorkloadService = names.Primary, names.Primary
+	if canary {
+		v.Workload, v.WorkloadService = ro.Spec.TargetRef.Name, names.Canary
+	}
+	v.Window = PromDuration(window)
+	return v
 }
 
 // VarsFor are the values a Rollout's query templates get: its names, those of the workloads

@@ -167,23 +167,33 @@ func (d *decider) hold(step trancheapi.Step) bool {
 	steps := len(d.w.rollout.Spec.EffectiveSteps())
 	d.say(fmt.Sprintf("Step %d/%d: %s, held %s of %s%s", d.st.CurrentStep+1, steps,
 		describeRoutes(routesFor(&d.w.rollout.Spec, step)), held.Round(time.Second), hold, d.lastRunSummary()))
-	if held < hold {
+	if held < hold && !d.endsHoldEarly() {
 		d.requeueIn(hold - held)
+		return false
+	}
+	if waiting := d.pausedForData(); len(waiting) > 0 && !d.approve() {
+		d.waitForApproval(fmt.Sprintf("Step %d waits for a person: not enough data to judge %s; kubectl tranche promote %s -n %s goes on, abort rolls back",
+			d.st.CurrentStep+1, strings.Join(waiting, ", "), d.w.rollout.Name, d.w.rollout.Namespace))
 		return false
 	}
 	if !d.lastRunPassed() {
 		return false // the next analysis run, already scheduled, decides
 	}
 	if step.Approval == trancheapi.ApprovalManual && !d.approve() {
-		d.say(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
+		d.waitForApproval(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
 			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
-		if d.st.Phase != trancheapi.PhaseWaitingApproval {
-			d.emit(false, "WaitingApproval", d.st.Message)
-		}
-		d.st.Phase = trancheapi.PhaseWaitingApproval
 		return false
 	}
 	return true
+}
+
+// waitForApproval holds the rollout until a person promotes it.
+func (d *decider) waitForApproval(message string) {
+	d.say(message)
+	if d.st.Phase != trancheapi.PhaseWaitingApproval {
+		d.emit(false, "WaitingApproval", d.st.Message)
+	}
+	d.st.Phase = trancheapi.PhaseWaitingApproval
 }
 
 // finishSteps starts the promotion once the ConfirmPromotion gate is open.
@@ -217,6 +227,11 @@ func (d *decider) recordAnalysis(run analysisRun) bool {
 	d.p.analysed = true
 	d.st.LastAnalysisAt = d.now()
 	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
+	if final := finalFailures(run.checks); len(final) > 0 {
+		// A sequential test that is sure needs no second run: roll back now.
+		d.rollback(trancheapi.PhaseFailed, "the canary is worse than the primary: "+strings.Join(final, "; "))
+		return true
+	}
 	failed, inconclusive := verdicts(run.checks)
 	switch {
 	case len(failed) > 0:
@@ -240,6 +255,62 @@ func (d *decider) recordAnalysis(run analysisRun) bool {
 		return true
 	}
 	return false
+}
+
+// endsHoldEarly reports whether the step may end before its hold: the Rollout opts in, and
+// the latest run of the step had every Compare metric pass for good and every other check
+// pass.
+func (d *decider) endsHoldEarly() bool {
+	a := d.w.rollout.Spec.Analysis
+	if a == nil || !a.EndHoldEarly || !d.ranThisStep() {
+		return false
+	}
+	compare := map[string]bool{}
+	for _, m := range a.Metrics {
+		compare[m.Name] = m.Judge == trancheapi.JudgeCompare
+	}
+	sure := false
+	for _, c := range d.lastRun() {
+		switch {
+		case c.Verdict != trancheapi.VerdictPass:
+			return false
+		case compare[c.Metric] && !c.Final:
+			return false
+		case compare[c.Metric]:
+			sure = true
+		}
+	}
+	return sure
+}
+
+// pausedForData names the metrics of the latest run that lack data and whose policy is to
+// pause for a person.
+func (d *decider) pausedForData() []string {
+	if !hasAnalysis(d.w.rollout) || !d.ranThisStep() {
+		return nil
+	}
+	pause := map[string]bool{}
+	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
+		pause[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == trancheapi.InsufficientPause
+	}
+	var names []string
+	for _, c := range d.lastRun() {
+		if c.Verdict == trancheapi.VerdictWaiting && pause[c.Metric] {
+			names = append(names, c.Metric)
+		}
+	}
+	return names
+}
+
+// lastRun is the checks of the latest analysis run.
+func (d *decider) lastRun() []trancheapi.CheckResult {
+	var run []trancheapi.CheckResult
+	for _, c := range d.st.LastChecks {
+		if d.st.LastAnalysisAt != nil && c.At.Equal(d.st.LastAnalysisAt) {
+			run = append(run, c)
+		}
+	}
+	return run
 }
 
 // lastRunPassed reports whether the latest analysis run of this step passed every check
@@ -271,10 +342,22 @@ func (d *decider) lastRunSummary() string {
 	if !hasAnalysis(d.w.rollout) || !d.ranThisStep() {
 		return ""
 	}
-	if d.lastRunPassed() {
-		return "; analysis passed"
+	var notes []string
+	for _, c := range d.lastRun() {
+		switch {
+		case c.Verdict == trancheapi.VerdictWaiting:
+			return fmt.Sprintf("; waiting for data (%s: %s)", c.Metric, c.Message)
+		case c.Verdict == trancheapi.VerdictPass && c.Message != "":
+			notes = append(notes, c.Metric+": "+c.Message) // a Compare test's state, and how long it may take
+		}
 	}
-	return "; analysis not passing"
+	if !d.lastRunPassed() {
+		return "; analysis not passing"
+	}
+	if len(notes) > 0 {
+		return "; analysis passed (" + strings.Join(notes, "; ") + ")"
+	}
+	return "; analysis passed"
 }
 
 func (d *decider) now() *metav1.Time {
@@ -335,6 +418,17 @@ func newRequest(ro *trancheapi.Rollout, annotation, handled string) string {
 }
 
 // verdicts names the failed and inconclusive checks of a run.
+// finalFailures describes the checks whose judge failed the canary for good.
+func finalFailures(checks []trancheapi.CheckResult) []string {
+	var out []string
+	for _, c := range checks {
+		if c.Final && c.Verdict == trancheapi.VerdictFail {
+			out = append(out, fmt.Sprintf("%s: %s", c.Metric, c.Message))
+		}
+	}
+	return out
+}
+
 func verdicts(checks []trancheapi.CheckResult) (failed, inconclusive []string) {
 	for _, c := range checks {
 		switch c.Verdict {

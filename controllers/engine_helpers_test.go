@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,11 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{mesh: meshOf(ro)}}
+	for _, m := range ro.Spec.Analysis.Metrics {
+		if m.Judge == trancheapi.JudgeCompare {
+			env.traffic.compare = rand.New(rand.NewPCG(1, 2))
+		}
+	}
 	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
 	if ro.Spec.Provider.Istio != nil {
 		go env.weights.poll(ctx, ns, ro.Name)
@@ -111,6 +117,35 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 type traffic struct {
 	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
 	mesh     string       // linkerd or istio: count as its proxies do, for its built-in queries
+	// compare, for Rollouts judged by Compare: both versions serve, the primary with 5%
+	// errors, the canary as many (twice as many with twiceImage), drawn from a seeded source.
+	compare *rand.Rand
+}
+
+// twiceImage is a canary image with twice the primary's error rate.
+const twiceImage = "podinfo:6.1.0-twice"
+
+// serveBoth counts a tick of 200 requests split by weight, for the Compare judge.
+func (tr *traffic) serveBoth(exporter *harness.Exporter, ns, target, image string, weight int32) {
+	canary := int(200 * weight / 100)
+	errorRate := 0.05
+	if image == twiceImage {
+		errorRate = 0.10
+	}
+	for _, side := range []struct {
+		service string
+		n       int
+		rate    float64
+	}{{target + "-canary", canary, errorRate}, {target + "-primary", 200 - canary, 0.05}} {
+		failed := 0
+		for range side.n {
+			if tr.compare.Float64() < side.rate {
+				failed++
+			}
+		}
+		exporter.Serve(ns, side.service, side.n-failed, 200, 20*time.Millisecond)
+		exporter.Serve(ns, side.service, failed, 500, 20*time.Millisecond)
+	}
 }
 
 func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
@@ -124,6 +159,10 @@ func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, rout
 		}
 		weight, ok := routeCanaryWeight(ctx, ns, route)
 		d := &appsv1.Deployment{}
+		if tr.compare != nil && ok && cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) == nil {
+			tr.serveBoth(exporter, ns, target, d.Spec.Template.Spec.Containers[0].Image, weight)
+			continue
+		}
 		if !ok || weight == 0 || cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) != nil {
 			continue
 		}

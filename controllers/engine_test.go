@@ -214,3 +214,63 @@ func TestMetricTemplateCredentialsComeFromItsSecret(t *testing.T) {
 		assert.NotContains(t, c.Message, harness.PrometheusPassword)
 	}
 }
+
+// engineCompareRollout is canaryRollout judged by Compare over the exporter's counts, with a
+// failure limit the sequential test does not wait for, and holds long enough to need it.
+func engineCompareRollout(ns string, hold time.Duration) *trancheapi.Rollout {
+	ro := canaryRollout(ns)
+	for i := range ro.Spec.Steps {
+		ro.Spec.Steps[i].Hold = &metav1.Duration{Duration: hold}
+	}
+	ro.Spec.Analysis.FailureLimit = 5
+	ro.Spec.Analysis.Metrics = []trancheapi.Metric{{
+		Name: "errors", TemplateRef: &trancheapi.NamespacedObjectReference{Name: "compare-errors"}, Judge: trancheapi.JudgeCompare,
+	}}
+	return ro
+}
+
+func createCompareTemplate(t *testing.T, ns string) {
+	require.NoError(t, cp.Client.Create(context.Background(), &trancheapi.MetricTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "compare-errors"},
+		Spec: trancheapi.MetricTemplateSpec{
+			Prometheus: &trancheapi.PrometheusSource{Address: prom.URL()},
+			Query: `sum(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .WorkloadService }}", code=~"5.."})
+  - (sum(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .WorkloadService }}", code=~"5.."} offset {{ .Window }}) or vector(0))`,
+			TotalQuery: `sum(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .WorkloadService }}"})
+  - (sum(tranche_test_requests_total{namespace="{{ .Namespace }}", service="{{ .WorkloadService }}"} offset {{ .Window }}) or vector(0))`,
+		},
+	}))
+}
+
+// A canary with twice the primary's errors, at 5%, is rolled back by the Compare judge as soon
+// as its test is sure: fewer runs than the failure limit would have needed failed runs.
+func TestCompareRollsATwiceAsBadCanaryBackBeforeItsFailureLimit(t *testing.T) {
+	ns := cp.Namespace(t)
+	createCompareTemplate(t, ns)
+	e := startScenario(t, prom, exporter, engineCompareRollout(ns, 20*time.Second))
+	e.release(twiceImage)
+	ro := e.waitForPhase(trancheapi.PhaseFailed, 2*time.Minute)
+	assert.Contains(t, ro.Status.Message, "the canary is worse than the primary: errors: the canary's error rate is")
+	runs := 0
+	for _, c := range ro.Status.LastChecks {
+		if c.Metric == "errors" && c.At.After(ro.Status.RolloutStartedAt.Time) {
+			runs++
+		}
+	}
+	t.Logf("rolled back after %d analysis runs (failure limit %d): %s", runs, ro.Spec.Analysis.FailureLimit, ro.Status.Message)
+	assert.Less(t, runs, int(ro.Spec.Analysis.FailureLimit), "the judge waited as long as the failure limit")
+	assert.Less(t, ro.Status.FailedChecks, ro.Spec.Analysis.FailureLimit)
+	assert.Equal(t, []int32{0, 5, 0}, e.weights.list(), "rolled back from the first step")
+}
+
+// A canary as good as the primary goes through every step under the Compare judge.
+func TestCompareKeepsAGoodCanary(t *testing.T) {
+	ns := cp.Namespace(t)
+	createCompareTemplate(t, ns)
+	e := startScenario(t, prom, exporter, engineCompareRollout(ns, 6*time.Second))
+	e.release(goodImage2)
+	ro := e.waitForPhase(trancheapi.PhaseSucceeded, 3*time.Minute)
+	for _, c := range ro.Status.LastChecks {
+		assert.NotEqual(t, trancheapi.VerdictFail, c.Verdict, "%s: %s", c.Metric, c.Message)
+	}
+}

@@ -43,9 +43,6 @@ var errServicesCreated = errors.New("services created")
 // ensureInfrastructure creates or updates what every rollout routes through: the three
 // Services and the provider's routing objects. It never changes the current split.
 func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) error {
-	if err := supportedSpec(ro); err != nil {
-		return err
-	}
 	primarySel, err := primarySelector(target)
 	if err != nil {
 		return specError{err}
@@ -63,19 +60,6 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *tranch
 		return errServicesCreated
 	}
 	return router.Reconcile(ctx, ro)
-}
-
-// supportedSpec refuses what the API accepts but this controller cannot do yet.
-func supportedSpec(ro *trancheapi.Rollout) error {
-	if ro.Spec.Analysis == nil {
-		return nil
-	}
-	for i, m := range ro.Spec.Analysis.Metrics {
-		if m.Judge == trancheapi.JudgeCompare {
-			return specError{fmt.Errorf("spec.analysis.metrics[%d]: judge Compare is not available in this version of Tranche: use Threshold with min or max", i)}
-		}
-	}
-	return nil
 }
 
 // ensureService creates a Service, or brings its ports and labels in line. The selector of

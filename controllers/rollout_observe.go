@@ -65,10 +65,11 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 	var checks []trancheapi.CheckResult
 	for _, m := range ro.Spec.Analysis.Metrics {
 		c := r.evaluate(ctx, ro, router, m, now)
-		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, At: at}
-		if c.Err != nil {
+		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final, Message: c.Message, At: at}
+		switch {
+		case c.Err != nil:
 			result.Message = c.Err.Error()
-		} else if !c.HasValue {
+		case !c.HasValue && c.Message == "":
 			result.Message = "the query returned no data"
 		}
 		checks = append(checks, result)
@@ -85,52 +86,102 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 
 // evaluate runs one metric's query against its Prometheus and judges the value.
 func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric, now time.Time) analysis.Check {
-	query, cfg, err := r.querySource(ctx, ro, router, m)
-	if err == nil {
-		query, err = analysis.Render(query, analysis.VarsFor(ro))
-	}
+	src, err := r.querySource(ctx, ro, router, m)
 	var prom *analysis.Prometheus
 	if err == nil {
-		prom, err = analysis.NewPrometheus(cfg)
+		prom, err = analysis.NewPrometheus(src.cfg)
 	}
-	if err != nil {
-		return analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
+	var c analysis.Check
+	switch {
+	case err != nil:
+		c = analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+	case m.Judge == trancheapi.JudgeCompare:
+		c = compare(ctx, prom, ro, m, src, now)
+	default:
+		query, err := analysis.Render(src.query, analysis.VarsFor(ro))
+		if err != nil {
+			c = analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+			break
+		}
+		c = analysis.Evaluate(ctx, prom, query, now, m.Min, m.Max)
 	}
-	c := analysis.Evaluate(ctx, prom, query, now, m.Min, m.Max)
 	c.Metric = m.Name
 	return c
 }
 
-// querySource finds a metric's query and the Prometheus to send it to: the MetricTemplate's,
-// or the provider's built-in query on the default Prometheus.
-func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric) (string, analysis.PrometheusConfig, error) {
-	cfg := analysis.PrometheusConfig{Address: r.PrometheusAddress}
+// compare runs a Compare metric: its queries for the canary and for the primary, over the
+// time since the step's split began.
+func compare(ctx context.Context, prom *analysis.Prometheus, ro *trancheapi.Rollout, m trancheapi.Metric, src querySource, now time.Time) analysis.Check {
+	run := analysis.CompareRun{Spec: m.EffectiveCompare(), Look: 1}
+	if started := ro.Status.StepStartedAt; started != nil {
+		run.Window = now.Sub(started.Time)
+	}
+	run.Window = max(run.Window, time.Second)
+	interval := ro.Spec.EffectiveInterval()
+	run.Look = max(1, int((run.Window+interval/2)/interval))
+	if steps := ro.Spec.EffectiveSteps(); int(ro.Status.CurrentStep) < len(steps) {
+		run.Hold = stepHold(ro, steps[ro.Status.CurrentStep])
+	}
+	if run.Spec.Kind == trancheapi.CompareErrorRate && src.total == "" {
+		return analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: fmt.Errorf(
+			"MetricTemplate %s has no totalQuery: a Compare metric of kind ErrorRate needs one counting the workload's requests", m.TemplateRef.Name)}
+	}
+	vars := analysis.VarsFor(ro)
+	for _, w := range []struct {
+		canary bool
+		into   *analysis.WorkloadQueries
+	}{{true, &run.Canary}, {false, &run.Primary}} {
+		wv := vars.ForWorkload(ro, w.canary, run.Window)
+		var err error
+		if w.into.Query, err = analysis.Render(src.query, wv); err == nil && src.total != "" {
+			w.into.Total, err = analysis.Render(src.total, wv)
+		}
+		if err != nil {
+			return analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+		}
+	}
+	return analysis.Compare(ctx, prom, run, now)
+}
+
+// querySource is where a metric's queries come from and the Prometheus to send them to.
+type querySource struct {
+	query, total string
+	cfg          analysis.PrometheusConfig
+}
+
+// querySource finds a metric's queries and the Prometheus to send them to: the
+// MetricTemplate's, or the provider's built-in query on the default Prometheus.
+func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric) (querySource, error) {
+	src := querySource{cfg: analysis.PrometheusConfig{Address: r.PrometheusAddress}}
 	if m.TemplateRef == nil {
-		q, err := router.BuiltinQuery(m.Builtin)
-		return q, cfg, err
+		var err error
+		src.query, err = router.BuiltinQuery(m.Builtin)
+		return src, err
 	}
 	tmpl := &trancheapi.MetricTemplate{}
 	if err := r.Get(ctx, namespaced(*m.TemplateRef, ro.Namespace), tmpl); err != nil {
-		return "", cfg, err
+		return src, err
 	}
-	if src := tmpl.Spec.Prometheus; src != nil {
-		if src.Address != "" {
-			cfg.Address = src.Address
+	cfg := &src.cfg
+	if p := tmpl.Spec.Prometheus; p != nil {
+		if p.Address != "" {
+			cfg.Address = p.Address
 		}
-		if src.Timeout != nil {
-			cfg.Timeout = src.Timeout.Duration
+		if p.Timeout != nil {
+			cfg.Timeout = p.Timeout.Duration
 		}
-		cfg.InsecureSkipVerify = src.InsecureSkipVerify
-		if src.SecretRef != nil {
+		cfg.InsecureSkipVerify = p.InsecureSkipVerify
+		if p.SecretRef != nil {
 			secret := &corev1.Secret{}
-			if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: src.SecretRef.Name}, secret); err != nil {
-				return "", cfg, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
+			if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
+				return querySource{}, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
 			}
 			cfg.BearerToken = string(secret.Data["token"])
 			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
 		}
 	}
-	return tmpl.Spec.Query, cfg, nil
+	src.query, src.total = tmpl.Spec.Query, tmpl.Spec.TotalQuery
+	return src, nil
 }
 
 // askGate calls every webhook of a gate type about the revision under test: the gate is

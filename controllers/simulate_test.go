@@ -41,6 +41,15 @@ type simWorld struct {
 	gate        func(kind trancheapi.WebhookType, t time.Duration) bool
 	script      []scripted // changes made by people, in time order
 	analysisRun int
+	sureAfter   time.Duration // how long into a step a Compare metric's verdict becomes final; 0: never
+}
+
+// stepStart is when the current step's hold began, as the status says.
+func (w *simWorld) stepStart() time.Duration {
+	if w.ro.Status.StepStartedAt == nil {
+		return w.t
+	}
+	return w.ro.Status.StepStartedAt.Time.Sub(simStart)
 }
 
 type simWorkload struct {
@@ -80,8 +89,12 @@ func (w *simWorld) fulfil(obs world, n need) world {
 		run := analysisRun{}
 		for _, m := range w.ro.Spec.Analysis.Metrics {
 			v := w.verdict(w.t, w)
+			// A Compare metric's pass or fail is final once its test is sure: here, from the
+			// sure time on.
+			final := m.Judge == trancheapi.JudgeCompare && w.sureAfter > 0 && w.t-w.stepStart() >= w.sureAfter &&
+				(v == trancheapi.VerdictPass || v == trancheapi.VerdictFail)
 			run.checks = append(run.checks, trancheapi.CheckResult{
-				Metric: m.Name, Value: valueFor(v), Verdict: v, At: metav1.NewTime(obs.now),
+				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, At: metav1.NewTime(obs.now),
 			})
 		}
 		obs.analysis = &run
@@ -288,6 +301,17 @@ func simRollout(steps ...trancheapi.Step) *trancheapi.Rollout {
 	}
 }
 
+// compareRollout holds 5% and 50% for five minutes each, judged by a Compare metric.
+func compareRollout(endHoldEarly bool) *trancheapi.Rollout {
+	ro := simRollout(weightStep(5, 5*time.Minute), weightStep(50, 5*time.Minute), weightStep(100, 30*time.Second))
+	ro.Spec.Analysis.Metrics = []trancheapi.Metric{{
+		Name: "errors", TemplateRef: &trancheapi.NamespacedObjectReference{Name: "errors"}, Judge: trancheapi.JudgeCompare,
+	}}
+	ro.Spec.Analysis.EndHoldEarly = endHoldEarly
+	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 10 * time.Minute}
+	return ro
+}
+
 func weightStep(w int32, hold time.Duration) trancheapi.Step {
 	s := trancheapi.Step{Weight: ptr.To(w)}
 	if hold > 0 {
@@ -374,6 +398,51 @@ func TestSimulations(t *testing.T) {
 		"data-plane-stops-taking-splits-at-step-2": func() *simWorld {
 			w := newSim(canary())
 			w.script = []scripted{at(time.Minute, release("rev2")), at(2*time.Minute, func(w *simWorld) { w.routeLag = time.Hour })}
+			return w
+		},
+		"compare-rolls-a-bad-canary-back-at-once": func() *simWorld {
+			w := newSim(compareRollout(false))
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.sureAfter = time.Second
+			w.verdict = func(_ time.Duration, w *simWorld) trancheapi.Verdict {
+				if w.target.revision == "rev2" {
+					return trancheapi.VerdictFail
+				}
+				return trancheapi.VerdictPass
+			}
+			return w
+		},
+		"compare-ends-holds-early-when-sure": func() *simWorld {
+			w := newSim(compareRollout(true))
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			w.sureAfter = time.Minute // two runs into each 5-minute hold
+			return w
+		},
+		"compare-pauses-without-data": func() *simWorld {
+			ro := compareRollout(false)
+			ro.Spec.Analysis.Metrics[0].Compare = &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientPause}
+			w := newSim(ro)
+			w.verdict = func(t time.Duration, _ *simWorld) trancheapi.Verdict {
+				if t < 8*time.Minute {
+					return trancheapi.VerdictWaiting
+				}
+				return trancheapi.VerdictPass
+			}
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(9*time.Minute, annotate(trancheapi.AnnotationPromote, "t1")),
+			}
+			return w
+		},
+		"compare-waits-for-data": func() *simWorld {
+			w := newSim(compareRollout(false))
+			w.verdict = func(t time.Duration, _ *simWorld) trancheapi.Verdict {
+				if t < 9*time.Minute {
+					return trancheapi.VerdictWaiting
+				}
+				return trancheapi.VerdictPass
+			}
+			w.script = []scripted{at(time.Minute, release("rev2"))}
 			return w
 		},
 		"sticky-sessions": func() *simWorld {

@@ -13,6 +13,12 @@ type Analysis struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
+	// endHoldEarly lets a step end its hold as soon as every Compare metric has shown, with
+	// the confidence its spec asks, that the canary is not worse (and every other check
+	// passed). Without it a step always holds for its hold. Default: false.
+	// +optional
+	EndHoldEarly bool `json:"endHoldEarly,omitempty"`
+
 	// failureLimit is how many failed runs roll the canary back. Default: 2.
 	// +optional
 	// +kubebuilder:default=2
@@ -47,6 +53,9 @@ type Analysis struct {
 // +kubebuilder:validation:XValidation:rule="has(self.templateRef) != has(self.builtin)",message="a metric needs exactly one of templateRef or builtin"
 // +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="min must not be greater than max"
 // +kubebuilder:validation:XValidation:rule="self.judge != 'Threshold' || has(self.min) || has(self.max)",message="a Threshold metric needs min, max or both"
+// +kubebuilder:validation:XValidation:rule="self.judge != 'Compare' || (!has(self.min) && !has(self.max))",message="a Compare metric is judged against the primary: leave out min and max"
+// +kubebuilder:validation:XValidation:rule="self.judge != 'Compare' || has(self.templateRef)",message="a Compare metric needs a templateRef whose MetricTemplate counts requests per workload (see docs/analysis.md): the built-in metrics are rates"
+// +kubebuilder:validation:XValidation:rule="!has(self.compare) || self.judge == 'Compare'",message="compare tunes the Compare judge: set judge: Compare, or leave compare out"
 type Metric struct {
 	// name of the metric, unique in the Rollout.
 	// +required
@@ -76,7 +85,87 @@ type Metric struct {
 	// max is the highest passing value (inclusive), in the query's unit.
 	// +optional
 	Max *float64 `json:"max,omitempty"`
+
+	// compare tunes the Compare judge. Default: every field's default.
+	// +optional
+	Compare *CompareSpec `json:"compare,omitempty"`
 }
+
+// CompareSpec tunes how the Compare judge tests the canary against the primary. The test
+// is sequential: it may be read after every analysis run, and it stops as soon as the
+// evidence is enough either way (docs/analysis.md has the method).
+// +kubebuilder:validation:XValidation:rule="self.kind != 'ErrorRate' || !has(self.tolerance) || !has(self.detect) || self.detect > self.tolerance",message="detect must be above tolerance"
+type CompareSpec struct {
+	// kind of measurement. ErrorRate: the template's query counts the workload's errors and
+	// its totalQuery its requests over {{ .Window }}. Latency: the query returns the
+	// workload's latency histogram buckets over {{ .Window }}, by le. Default: ErrorRate.
+	// +optional
+	// +kubebuilder:default=ErrorRate
+	Kind CompareKind `json:"kind,omitempty"`
+
+	// tolerance is the degradation, in percent, that still passes: of the error rate for
+	// ErrorRate, of the median latency for Latency. Default: 0 for ErrorRate, 10 for Latency.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Tolerance *int32 `json:"tolerance,omitempty"`
+
+	// detect is the degradation of the error rate, in percent, that must be caught (100:
+	// twice the errors). ErrorRate only. Default: 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Detect *int32 `json:"detect,omitempty"`
+
+	// falseRollback is the highest chance of rolling back a canary that is no worse than
+	// tolerated, over the whole step, however often it is analysed. Default: 0.01.
+	// +optional
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=0.5
+	FalseRollback *float64 `json:"falseRollback,omitempty"`
+
+	// missedRegression is the highest chance of passing, early, a canary whose error rate is
+	// worse by detect. ErrorRate only. Default: 0.01.
+	// +optional
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=0.5
+	MissedRegression *float64 `json:"missedRegression,omitempty"`
+
+	// minRequests the canary must have served in the step before any verdict. Default: 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MinRequests *int32 `json:"minRequests,omitempty"`
+
+	// insufficientData is what a run without enough requests means. Wait: nothing yet, the
+	// step holds until there is enough. Fail: a failed run. Pause: the rollout waits for a
+	// person to promote or abort. Default: Wait.
+	// +optional
+	// +kubebuilder:default=Wait
+	InsufficientData InsufficientDataPolicy `json:"insufficientData,omitempty"`
+}
+
+// CompareKind is what a Compare metric measures.
+// +kubebuilder:validation:Enum=ErrorRate;Latency
+type CompareKind string
+
+// The kinds of Compare metrics.
+const (
+	CompareErrorRate CompareKind = "ErrorRate"
+	CompareLatency   CompareKind = "Latency"
+)
+
+// InsufficientDataPolicy is what a Compare run without enough requests means.
+// +kubebuilder:validation:Enum=Wait;Fail;Pause
+type InsufficientDataPolicy string
+
+// The policies for insufficient data.
+const (
+	InsufficientWait  InsufficientDataPolicy = "Wait"
+	InsufficientFail  InsufficientDataPolicy = "Fail"
+	InsufficientPause InsufficientDataPolicy = "Pause"
+)
 
 // BuiltinMetric names a query that every provider ships for its data plane.
 // +kubebuilder:validation:Enum=request-success-rate;request-duration

@@ -80,3 +80,47 @@ func (a *SessionAffinity) EffectiveMaxAge() time.Duration {
 	}
 	return DefaultAffinityMaxAge
 }
+
+// Defaults of the Compare judge.
+const (
+	DefaultErrorRateTolerance = 0
+	DefaultLatencyTolerance   = 10
+	DefaultDetect             = 100
+	DefaultFalseRollback      = 0.01
+	DefaultMissedRegression   = 0.01
+	DefaultMinRequests        = 100
+)
+
+// EffectiveCompare is the metric's compare block with every default filled in.
+func (m *Metric) EffectiveCompare() CompareSpec {
+	var c CompareSpec
+	if m.Compare != nil {
+		c = *m.Compare.DeepCopy()
+	}
+	if c.Kind == "" {
+		c.Kind = CompareErrorRate
+	}
+	if c.Tolerance == nil {
+		tolerance := int32(DefaultErrorRateTolerance)
+		if c.Kind == CompareLatency {
+			tolerance = DefaultLatencyTolerance
+		}
+		c.Tolerance = &tolerance
+	}
+	if c.Detect == nil {
+		c.Detect = ptrTo[int32](DefaultDetect)
+	}
+	if c.FalseRollback == nil {
+		c.FalseRollback = ptrTo(DefaultFalseRollback)
+	}
+	if c.MissedRegression == nil {
+		c.MissedRegression = ptrTo(DefaultMissedRegression)
+	}
+	if c.MinRequests == nil {
+		c.MinRequests = ptrTo[int32](DefaultMinRequests)
+	}
+	if c.InsufficientData == "" {
+		c.InsufficientData = InsufficientWait
+	}
+	return c
+}

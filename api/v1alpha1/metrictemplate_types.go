@@ -32,6 +32,14 @@ type MetricTemplateSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=8192
 	Query string `json:"query"`
+
+	// totalQuery counts a workload's requests, for a Compare metric of kind ErrorRate whose
+	// query counts its errors. A Compare metric's queries run once for each workload: they
+	// select it with {{ .Workload }} (the Deployment) or {{ .WorkloadService }} (its
+	// Service), and count over {{ .Window }}, the time since the step's split began.
+	// +optional
+	// +kubebuilder:validation:MaxLength=8192
+	TotalQuery string `json:"totalQuery,omitempty"`
 }
 
 // PrometheusSource is how to reach a Prometheus server's HTTP API.

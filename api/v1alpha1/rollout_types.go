@@ -317,12 +317,17 @@ type CheckResult struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
+	// final is true when the verdict holds for the rest of the step: a Compare test reached
+	// the evidence it needs. A final Fail rolls back at once, whatever the failure limit.
+	// +optional
+	Final bool `json:"final,omitempty"`
+
 	// at is when the check ran.
 	At metav1.Time `json:"at"`
 }
 
 // Verdict is a judge's answer about one metric.
-// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive
+// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive;Waiting
 type Verdict string
 
 // The verdicts of a check. Inconclusive (no data, NaN) never counts as a pass.
@@ -330,6 +335,9 @@ const (
 	VerdictPass         Verdict = "Pass"
 	VerdictFail         Verdict = "Fail"
 	VerdictInconclusive Verdict = "Inconclusive"
+	// VerdictWaiting: a Compare metric without enough requests yet, whose policy is to wait
+	// (or pause): the run neither passes nor counts as inconclusive.
+	VerdictWaiting Verdict = "Waiting"
 )
 
 // +kubebuilder:object:root=true

@@ -114,7 +114,7 @@ func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) 
 		case "Rollout":
 			ro := &trancheapi.Rollout{}
 			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, ro); err == nil {
-				rollouts = append(rollouts, rolloutChecker{doc: doc, ro: ro, templates: templates, opts: opts})
+				rollouts = append(rollouts, rolloutChecker{doc: doc, ro: ro, templates: templates, opts: opts, totals: map[string]string{}})
 			}
 		case "MetricTemplate":
 			tmpl := &trancheapi.MetricTemplate{}
@@ -139,6 +139,7 @@ type rolloutChecker struct {
 	templates map[string]*trancheapi.MetricTemplate
 	opts      Options
 	findings  []Finding
+	totals    map[string]string // each Compare metric's totalQuery, by metric name
 }
 
 func (c *rolloutChecker) report(path *field.Path, warning bool, format string, args ...any) {
@@ -159,12 +160,12 @@ func (c *rolloutChecker) check(ctx context.Context) []Finding {
 	}
 	for i, m := range c.ro.Spec.Analysis.Metrics {
 		path := field.NewPath("spec", "analysis", "metrics").Index(i)
-		if m.Judge == trancheapi.JudgeCompare { // as the controller refuses it (controllers/rollout_infra.go)
-			c.report(path.Child("judge"), false, "judge Compare is not available in this version of Tranche: use Threshold with min or max")
-			continue
-		}
 		query, cfg, ok := c.query(router, m, path)
 		if !ok {
+			continue
+		}
+		if m.Judge == trancheapi.JudgeCompare {
+			c.checkCompare(m, path, query)
 			continue
 		}
 		rendered, err := analysis.Render(query, analysis.VarsFor(c.ro))
@@ -211,7 +212,28 @@ func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, pat
 		}
 		cfg.InsecureSkipVerify = p.InsecureSkipVerify
 	}
+	c.totals[m.Name] = tmpl.Spec.TotalQuery
 	return tmpl.Spec.Query, cfg, true
+}
+
+// checkCompare renders a Compare metric's queries as the controller does for the canary; they
+// are not asked, since they count over a window that starts with a step.
+func (c *rolloutChecker) checkCompare(m trancheapi.Metric, path *field.Path, query string) {
+	vars := analysis.VarsFor(c.ro).ForWorkload(c.ro, true, c.ro.Spec.EffectiveInterval())
+	queries := map[string]string{"query": query}
+	if m.EffectiveCompare().Kind == trancheapi.CompareErrorRate {
+		total := c.totals[m.Name]
+		if total == "" {
+			c.report(path.Child("templateRef"), false, "metric %s compares error rates: its MetricTemplate needs a totalQuery counting the workload's requests", m.Name)
+			return
+		}
+		queries["totalQuery"] = total
+	}
+	for name, q := range queries {
+		if _, err := analysis.Render(q, vars); err != nil {
+			c.report(path, false, "the %s of metric %s does not render: %v", name, m.Name, err)
+		}
+	}
 }
 
 // ask runs a rendered query once and reports an error or no data.

@@ -73,7 +73,7 @@ func lintFiles(t *testing.T, prometheus string) []string {
 var offline = []string{
 	`app.yaml: Rollout/mesh: error: spec.provider.osm: Forbidden: unknown field: remove it, or check its spelling and indentation`,
 	`app.yaml: Rollout/mesh: error: spec.provider: Invalid value: set exactly one provider: gatewayAPI, istio, linkerd, smi, nginx, traefik or kubernetes`,
-	`app.yaml: Rollout/shop: error: spec.analysis.metrics[1]: the query of metric broken does not render: query template uses {{ .App }}, which is not a variable: use .Rollout, .Namespace, .Target, .Primary, .Canary, .Service, .Interval`,
+	`app.yaml: Rollout/shop: error: spec.analysis.metrics[1]: the query of metric broken does not render: query template uses {{ .App }}, which is not a variable: use .Rollout, .Namespace, .Target, .Primary, .Canary, .Service, .Interval, .Workload, .WorkloadService, .Window`,
 	`app.yaml: Rollout/shop: warning: spec.analysis.metrics[2].templateRef: MetricTemplate shop/not-here is not among the files checked: its query was not checked`,
 }
 
@@ -108,8 +108,8 @@ func TestLintMatchesTheAPIServerAtTheEdges(t *testing.T) {
 		{"a name that is not a DNS subdomain", `{metadata: {name: Pod_Info}}`, "metadata.name: Invalid value"},
 		{"an invalid label", `{metadata: {labels: {"bad key!": x}}}`, "metadata.labels: Invalid value"},
 		{"a misspelt kind of the API group", `{kind: Rolout}`, `kind: Unsupported value: "tranche.dev/v1alpha1 Rolout"`},
-		{"the Compare judge, which the controller refuses", `{spec: {analysis: {metrics: [{name: m, builtin: request-success-rate, judge: Compare, min: 1}]}}}`,
-			"spec.analysis.metrics[0].judge: judge Compare is not available"},
+		{"a Compare metric with bounds, which it does not use", `{spec: {analysis: {metrics: [{name: m, builtin: request-success-rate, judge: Compare, min: 1}]}}}`,
+			"a Compare metric is judged against the primary: leave out min and max"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj, err := validationcases.Patched(base, tc.patch)

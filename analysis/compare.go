@@ -1,0 +1,179 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tranche-dev/tranche/analysis/sequential"
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// CompareQuerier answers a Compare metric's queries: numbers, and histogram buckets (one
+// series per le). Prometheus is one.
+type CompareQuerier interface {
+	Querier
+	QueryBuckets(ctx context.Context, query string, at time.Time) (upper, cumulative []float64, err error)
+}
+
+// WorkloadQueries are a Compare metric's queries rendered for one workload: Query counts its
+// errors (ErrorRate) or returns its latency buckets (Latency); Total counts its requests.
+type WorkloadQueries struct {
+	Query, Total string
+}
+
+// CompareRun is one run of a Compare metric: its queries for both workloads, its spec with
+// the defaults filled in, and where the run stands in its step.
+type CompareRun struct {
+	Canary, Primary WorkloadQueries
+	Spec            trancheapi.CompareSpec
+	// Look is the run's number in the step, from 1: the rank test spends its error
+	// probability over the looks.
+	Look int
+	// Window is the time since the step's split began, which the queries count over; Hold
+	// is the step's hold. Both serve the estimate of the time a verdict needs.
+	Window, Hold time.Duration
+}
+
+// Compare judges the canary against the primary with the sequential tests of package
+// sequential (docs/analysis.md). A Fail or Pass the test is sure of is Final; while unsure,
+// a run passes without being final, and says how long a verdict may take.
+func Compare(ctx context.Context, q CompareQuerier, run CompareRun, at time.Time) Check {
+	if run.Spec.Kind == trancheapi.CompareLatency {
+		return compareLatency(ctx, q, run, at)
+	}
+	return compareErrors(ctx, q, run, at)
+}
+
+func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time) Check {
+	var counts sequential.Counts
+	for _, v := range []struct {
+		query string
+		into  *float64
+	}{
+		{run.Canary.Query, &counts.CanaryErrors}, {run.Canary.Total, &counts.CanaryRequests},
+		{run.Primary.Query, &counts.PrimaryErrors}, {run.Primary.Total, &counts.PrimaryRequests},
+	} {
+		value, err := q.Query(ctx, v.query, at)
+		switch {
+		case errors.Is(err, ErrNoData): // no series yet: nothing counted
+		case err != nil:
+			return Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+		case math.IsNaN(value) || math.IsInf(value, 0) || value < 0:
+			return Check{Verdict: trancheapi.VerdictInconclusive, Err: fmt.Errorf("a count is %g: a Compare metric's queries must count requests (docs/analysis.md)", value)}
+		default:
+			*v.into = value
+		}
+	}
+	test := rateTest(run.Spec)
+	result := test.Judge(counts)
+	c := Check{Value: result.Ratio, HasValue: !math.IsNaN(result.Ratio)}
+	needed := math.Log(1 / test.Alpha)
+	switch result.Outcome {
+	case sequential.Worse:
+		c.Verdict, c.Final = trancheapi.VerdictFail, true
+		c.Message = fmt.Sprintf("the canary's error rate is %s the primary's: enough evidence of a %d%% regression (%.1f of %.1f)",
+			times(result.Ratio), *run.Spec.Detect, result.LogLR, needed)
+		return c
+	case sequential.NotWorse:
+		c.Verdict, c.Final = trancheapi.VerdictPass, true
+		c.Message = fmt.Sprintf("the canary's error rate is %s the primary's: enough evidence it is not %d%% worse", times(result.Ratio), *run.Spec.Detect)
+		return c
+	}
+	if counts.CanaryRequests < test.MinRequests {
+		return insufficient(c, run.Spec, fmt.Sprintf("%.0f of the %.0f requests the canary must serve before a verdict", counts.CanaryRequests, test.MinRequests))
+	}
+	c.Verdict = trancheapi.VerdictPass
+	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way)%s", result.LogLR, needed, estimate(test, counts, run))
+	return c
+}
+
+func rateTest(spec trancheapi.CompareSpec) sequential.RateTest {
+	return sequential.RateTest{
+		Tolerated:   1 + float64(*spec.Tolerance)/100,
+		Detect:      1 + float64(*spec.Detect)/100,
+		Alpha:       *spec.FalseRollback,
+		Beta:        *spec.MissedRegression,
+		MinRequests: float64(*spec.MinRequests),
+	}
+}
+
+// estimate says how long the rate test takes to catch the regression it is built for, in the
+// traffic seen so far, when that is longer than the step's hold.
+func estimate(test sequential.RateTest, c sequential.Counts, run CompareRun) string {
+	total := c.CanaryRequests + c.PrimaryRequests
+	if total <= 0 || run.Window <= 0 || c.PrimaryRequests <= 0 {
+		return ""
+	}
+	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
+	needs := time.Duration(test.TimeNeeded(weight, rps, base) * float64(time.Second))
+	if needs <= run.Hold {
+		return ""
+	}
+	return fmt.Sprintf("; at %.3g%% of %.3g rps with %.3g%% errors, telling a %s error rate apart takes about %s, longer than the step's hold of %s",
+		100*weight, rps, 100*base, times(test.Detect), roughly(needs), run.Hold)
+}
+
+func compareLatency(ctx context.Context, q CompareQuerier, run CompareRun, at time.Time) Check {
+	var hists [2]sequential.Histogram
+	for i, query := range []string{run.Canary.Query, run.Primary.Query} {
+		upper, cumulative, err := q.QueryBuckets(ctx, query, at)
+		switch {
+		case errors.Is(err, ErrNoData):
+			continue
+		case err != nil:
+			return Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+		}
+		if hists[i], err = sequential.FromCumulative(upper, cumulative); err != nil {
+			return Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+		}
+	}
+	test := sequential.RankTest{
+		Tolerated:   1 + float64(*run.Spec.Tolerance)/100,
+		Alpha:       *run.Spec.FalseRollback,
+		MinRequests: float64(*run.Spec.MinRequests),
+	}
+	result := test.Judge(hists[0], hists[1], run.Look)
+	c := Check{Value: result.MedianRatio, HasValue: !math.IsNaN(result.MedianRatio) && !math.IsInf(result.MedianRatio, 0)}
+	switch {
+	case result.Outcome == sequential.Worse:
+		c.Verdict, c.Final = trancheapi.VerdictFail, true
+		c.Message = fmt.Sprintf("the canary is slower: median %s the primary's, rank test p=%.2g (below %.2g at run %d)",
+			times(result.MedianRatio), result.P, result.Level, run.Look)
+	case hists[0].Total() < test.MinRequests:
+		return insufficient(c, run.Spec, fmt.Sprintf("%.0f of the %.0f requests the canary must serve before a verdict", hists[0].Total(), test.MinRequests))
+	default:
+		c.Verdict = trancheapi.VerdictPass
+		c.Message = fmt.Sprintf("not slower than tolerated so far: median %s the primary's", times(result.MedianRatio))
+	}
+	return c
+}
+
+// insufficient applies the metric's policy to a run without enough requests.
+func insufficient(c Check, spec trancheapi.CompareSpec, why string) Check {
+	c.Message = "not enough data: " + why
+	if spec.InsufficientData == trancheapi.InsufficientFail {
+		c.Verdict = trancheapi.VerdictFail
+	} else {
+		c.Verdict = trancheapi.VerdictWaiting
+	}
+	return c
+}
+
+func times(ratio float64) string {
+	if math.IsNaN(ratio) {
+		return "unknown next to"
+	}
+	return fmt.Sprintf("%.2g×", ratio)
+}
+
+// roughly rounds a duration for a person: seconds under a minute, else minutes.
+func roughly(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+}

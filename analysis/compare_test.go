@@ -1,0 +1,102 @@
+package analysis_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tranche-dev/tranche/analysis"
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// answers plays Prometheus: each query's answer, by its text.
+type answers map[string]float64
+
+func (a answers) Query(_ context.Context, query string, _ time.Time) (float64, error) {
+	v, ok := a[query]
+	if !ok {
+		return 0, analysis.ErrNoData
+	}
+	return v, nil
+}
+
+func (a answers) QueryBuckets(_ context.Context, query string, _ time.Time) ([]float64, []float64, error) {
+	return nil, nil, analysis.ErrNoData
+}
+
+// errorRun compares errors over 5 minutes of a 10-minute hold.
+func errorRun(spec *trancheapi.CompareSpec) analysis.CompareRun {
+	m := trancheapi.Metric{Judge: trancheapi.JudgeCompare, Compare: spec}
+	return analysis.CompareRun{
+		Canary:  analysis.WorkloadQueries{Query: "canary errors", Total: "canary requests"},
+		Primary: analysis.WorkloadQueries{Query: "primary errors", Total: "primary requests"},
+		Spec:    m.EffectiveCompare(), Look: 5, Window: 5 * time.Minute, Hold: 10 * time.Minute,
+	}
+}
+
+func counts(canaryRequests, canaryErrors, primaryRequests, primaryErrors float64) answers {
+	a := answers{"canary requests": canaryRequests, "primary requests": primaryRequests}
+	// No error series at all reads as no data, as sum(increase(...{code=~"5.."})) does.
+	if canaryErrors > 0 {
+		a["canary errors"] = canaryErrors
+	}
+	if primaryErrors > 0 {
+		a["primary errors"] = primaryErrors
+	}
+	return a
+}
+
+func TestCompareErrorRates(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		spec     *trancheapi.CompareSpec
+		counts   answers
+		verdict  trancheapi.Verdict
+		final    bool
+		message  string
+		hasValue bool
+	}{
+		{"three times the errors", nil, counts(3000, 300, 57000, 1000), trancheapi.VerdictFail, true, "the canary's error rate is", true},
+		{"the same errors, plenty of them", nil, counts(30000, 600, 30000, 600), trancheapi.VerdictPass, true, "not 100% worse", true},
+		{"too early to tell", nil, counts(1000, 12, 19000, 190), trancheapi.VerdictPass, false, "no verdict yet", true},
+		{"no errors at all", nil, counts(1000, 0, 19000, 0), trancheapi.VerdictPass, false, "no verdict yet", false},
+		{"too few canary requests: wait", nil, counts(50, 1, 950, 10), trancheapi.VerdictWaiting, false, "50 of the 100 requests", true},
+		{"too few canary requests: fail", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientFail}, counts(50, 1, 950, 10),
+			trancheapi.VerdictFail, false, "not enough data", true},
+		{"too few canary requests: pause", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientPause}, counts(50, 1, 950, 10),
+			trancheapi.VerdictWaiting, false, "not enough data", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := analysis.Compare(context.Background(), tc.counts, errorRun(tc.spec), time.Now())
+			require.NoError(t, c.Err)
+			assert.Equal(t, tc.verdict, c.Verdict, c.Message)
+			assert.Equal(t, tc.final, c.Final, c.Message)
+			assert.Contains(t, c.Message, tc.message)
+			assert.Equal(t, tc.hasValue, c.HasValue)
+		})
+	}
+}
+
+// While undecided, the run says how long a verdict takes when that is longer than the hold.
+func TestCompareSaysWhenTheHoldIsTooShort(t *testing.T) {
+	// 5% of 20 rps over 5 minutes, 1% errors: a 2x canary takes far longer than 10 minutes.
+	slow := analysis.Compare(context.Background(), counts(300, 3, 5700, 57), errorRun(nil), time.Now())
+	assert.Equal(t, trancheapi.VerdictPass, slow.Verdict)
+	assert.Contains(t, slow.Message, "at 5% of 20 rps with 1% errors, telling a 2× error rate apart takes about 21m,")
+	assert.Contains(t, slow.Message, "longer than the step's hold of 10m0s")
+	// 50% of 500 rps: quick enough, nothing to say.
+	quick := analysis.Compare(context.Background(), counts(75000, 740, 75000, 750), errorRun(nil), time.Now())
+	assert.NotContains(t, quick.Message, "longer than the step's hold")
+}
+
+func TestCompareRefusesCountsThatAreNotCounts(t *testing.T) {
+	c := analysis.Compare(context.Background(), answers{"canary requests": 1000, "canary errors": math.NaN(), "primary requests": 1000, "primary errors": 1}, errorRun(nil), time.Now())
+	assert.Equal(t, trancheapi.VerdictInconclusive, c.Verdict)
+	require.Error(t, c.Err)
+	assert.True(t, strings.Contains(c.Err.Error(), "must count requests"))
+}
