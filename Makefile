@@ -62,11 +62,29 @@ test: verify vet envtest-assets prometheus ## Run all tests against a real contr
 	@# in their own process groups): once every test binary has exited, stop any that remain.
 	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz-short
 
 .PHONY: e2e
 e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack; prints BENCH lines and writes the report.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		go test $(GO_TEST_FLAGS) -tags e2e -v ./test/e2e/
+
+# The fuzz targets, as package:target. make test fuzzes each for FUZZTIME_SHORT; make fuzz
+# for FUZZTIME.
+FUZZ_TARGETS = ./controllers:FuzzDecide ./analysis:FuzzRender ./analysis:FuzzPayload ./notify:FuzzMessages
+FUZZTIME_SHORT ?= 5s
+FUZZTIME ?= 2m
+
+.PHONY: fuzz
+fuzz: ## Fuzz the decision function, query rendering, webhook payloads and messages for FUZZTIME each (default 2m).
+	@for t in $(FUZZ_TARGETS); do \
+		echo "==> fuzzing $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
+
+.PHONY: fuzz-short
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
 .PHONY: bench-judge
 bench-judge: ## Run the decision-quality bench of the analysis judges (seeded, about a second); prints a table and BENCH lines.

@@ -130,6 +130,11 @@ func (d *decider) run() {
 		d.initialize()
 		return
 	}
+	if steps := d.w.rollout.Spec.EffectiveSteps(); int(d.st.CurrentStep) >= len(steps) {
+		// The spec lost steps mid-rollout: carry on from its last.
+		d.st.CurrentStep = int32(len(steps) - 1)
+		d.st.StepStartedAt = nil
+	}
 	if d.handleRequests() {
 		return
 	}

@@ -25,14 +25,10 @@ const (
 
 // progress walks the steps: canary ready, routes set, hold with analysis, next step.
 func (d *decider) progress() {
+	steps := d.w.rollout.Spec.EffectiveSteps()
 	if d.w.target.revision != d.st.CanaryRevision {
 		d.restart()
 		return
-	}
-	steps := d.w.rollout.Spec.EffectiveSteps()
-	if int(d.st.CurrentStep) >= len(steps) { // the spec lost steps mid-rollout
-		d.st.CurrentStep = int32(len(steps) - 1)
-		d.st.StepStartedAt = nil
 	}
 	for {
 		if !d.canaryServes() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,21 @@ var (
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
+// fuzzing reports whether the binary runs fuzz targets (go test -fuzz, and each of its
+// workers), which need none of the shared control plane.
+func fuzzing() bool {
+	for _, arg := range os.Args[1:] {
+		if strings.HasPrefix(arg, "-test.fuzz") {
+			return true
+		}
+	}
+	return false
+}
+
 func run(m *testing.M) int {
+	if fuzzing() {
+		return m.Run()
+	}
 	crds, err := harness.GatewayAPICRDs()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -54,12 +54,15 @@ type options struct {
 	probeAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
-	prometheusAddress       string
-	namespaces              []string
-	selector                labels.Selector
-	logLevel                zapcore.Level
-	concurrency             int
-	defaultNotification     *types.NamespacedName
+	// The leader election's timing: how long a lease lasts without renewal, how long the
+	// leader keeps trying to renew, and how often followers try to take it.
+	leaseDuration, renewDeadline, retryPeriod time.Duration
+	prometheusAddress                         string
+	namespaces                                []string
+	selector                                  labels.Selector
+	logLevel                                  zapcore.Level
+	concurrency                               int
+	defaultNotification                       *types.NamespacedName
 }
 
 func parseFlags(args []string) (options, error) {
@@ -72,7 +75,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Default: the manager's own namespace when it runs in a cluster.")
 	fs.StringVar(&o.prometheusAddress, "prometheus-address", "http://prometheus.monitoring:9090", "Prometheus server for MetricTemplates that name none.")
 	fs.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch. Default: all.")
-	fs.StringVar(&selector, "selector", "", "Label selector: only Rollouts that match it are reconciled (for sharding). Default: all.")
+	fs.StringVar(&selector, "shard-selector", "", "Label selector: only Rollouts that match it are reconciled, so that several managers (each with its own --leader-election-namespace or Lease) can split the Rollouts. Default: all.")
+	fs.StringVar(&selector, "selector", "", "The former name of --shard-selector.")
+	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a leader's lease lasts without renewal: a follower takes over at most this long after the leader dies.")
+	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew its lease before it stops acting.")
+	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often a follower tries to take the lease.")
 	fs.StringVar(&logLevel, "log-level", "info", "Log level: debug, info or error.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "How many Rollouts are reconciled at once.")
 	fs.StringVar(&defaultNotification, "default-notification-provider", os.Getenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER"),
@@ -90,10 +97,14 @@ func parseFlags(args []string) (options, error) {
 	}
 	var err error
 	if o.selector, err = labels.Parse(selector); err != nil {
-		return o, fmt.Errorf("--selector: %w", err)
+		return o, fmt.Errorf("--shard-selector: %w", err)
 	}
 	if err := o.logLevel.Set(logLevel); err != nil || o.logLevel > zapcore.ErrorLevel {
 		return o, fmt.Errorf("--log-level %q must be debug, info or error", logLevel)
+	}
+	if !(o.retryPeriod > 0 && o.retryPeriod < o.renewDeadline && o.renewDeadline < o.leaseDuration) {
+		return o, fmt.Errorf("leader election needs 0 < --leader-elect-retry-period (%s) < --leader-elect-renew-deadline (%s) < --leader-elect-lease-duration (%s)",
+			o.retryPeriod, o.renewDeadline, o.leaseDuration)
 	}
 	if o.concurrency < 1 {
 		return o, fmt.Errorf("--concurrency must be at least 1, not %d", o.concurrency)
@@ -128,7 +139,6 @@ func run(ctx context.Context, o options) error {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	leaseDuration := 15 * time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache:  cacheOpts,
@@ -141,7 +151,9 @@ func run(ctx context.Context, o options) error {
 		LeaderElectionID:              "tranche.dev",
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 &leaseDuration,
+		LeaseDuration:                 &o.leaseDuration,
+		RenewDeadline:                 &o.renewDeadline,
+		RetryPeriod:                   &o.retryPeriod,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

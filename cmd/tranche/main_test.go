@@ -11,15 +11,19 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -45,6 +49,12 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, "shard=a", o.selector.String())
 	assert.Equal(t, &types.NamespacedName{Namespace: "ops", Name: "slack"}, o.defaultNotification)
 
+	o, err = parseFlags([]string{"--shard-selector=tranche.dev/shard in (a,b)", "--leader-elect-lease-duration=4s",
+		"--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"})
+	require.NoError(t, err)
+	assert.Equal(t, "tranche.dev/shard in (a,b)", o.selector.String())
+	assert.Equal(t, []time.Duration{4 * time.Second, 3 * time.Second, 500 * time.Millisecond}, []time.Duration{o.leaseDuration, o.renewDeadline, o.retryPeriod})
+
 	t.Setenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER", "tranche-system/teams")
 	o, err = parseFlags(nil)
 	require.NoError(t, err)
@@ -52,7 +62,10 @@ func TestParseFlags(t *testing.T) {
 
 	for _, bad := range []struct{ flag, want string }{
 		{"--prometheus-address=prometheus:9090", "--prometheus-address"},
-		{"--selector=a=(", "--selector"},
+		{"--selector=a=(", "--shard-selector"},
+		{"--shard-selector=a=(", "--shard-selector"},
+		{"--leader-elect-renew-deadline=20s", "--leader-elect-renew-deadline"},
+		{"--leader-elect-retry-period=0s", "--leader-elect-retry-period"},
 		{"--log-level=loud", "--log-level"},
 		{"--log-level=panic", "--log-level"},
 		{"--default-notification-provider=slack", "namespace/name"},
@@ -65,35 +78,94 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+// built is the manager binary, built once for the package's tests.
+var built struct {
+	once   sync.Once
+	binary string
+	err    error
+}
+
+func buildManager(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tranche-manager-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.binary = filepath.Join(dir, "tranche")
+		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", built.binary, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("building the manager: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, built.err)
+	return built.binary
+}
+
+// managerProcess is the manager binary running against the package's API server.
+type managerProcess struct {
+	cmd             *exec.Cmd
+	probes, metrics string
+	exited          chan error
+	logs            *lockedBuffer
+}
+
+// startManager runs the manager with its probe and metrics addresses and args; it is killed
+// when the test ends, and its logs are shown when the test failed.
+func startManager(t *testing.T, args ...string) *managerProcess {
+	t.Helper()
+	kubeconfig, err := cp.Kubeconfig(t.TempDir())
+	require.NoError(t, err)
+	m := &managerProcess{probes: freeAddress(t), metrics: freeAddress(t), exited: make(chan error, 1), logs: &lockedBuffer{}}
+	m.cmd = exec.Command(buildManager(t), append([]string{"--health-probe-bind-address=" + m.probes, "--metrics-bind-address=" + m.metrics}, args...)...)
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	require.NoError(t, m.cmd.Start())
+	go func() { m.exited <- m.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = m.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("manager %d logs:\n%s", m.cmd.Process.Pid, m.logs.String())
+		}
+	})
+	return m
+}
+
+// leads reports whether the manager holds the leader election's lease.
+func (m *managerProcess) leads() bool {
+	resp, err := http.Get("http://" + m.metrics + "/metrics") //nolint:noctx // a probe in a test
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return strings.Contains(string(data), `leader_election_master_status{name="tranche.dev"} 1`)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestManager runs the built binary against a real API server, as it runs in a cluster.
 func TestManager(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	binary := filepath.Join(dir, "tranche")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building the manager: %s", out)
-	kubeconfig, err := cp.Kubeconfig(dir)
-	require.NoError(t, err)
-
 	ns := cp.Namespace(t)
-	probes, metrics := freeAddress(t), freeAddress(t)
-	var logs strings.Builder
-	manager := exec.Command(binary,
-		"--leader-elect=true", "--leader-election-namespace="+ns,
-		"--health-probe-bind-address="+probes, "--metrics-bind-address="+metrics,
-		"--namespaces="+ns)
-	manager.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	manager.Stdout, manager.Stderr = &logs, &logs
-	require.NoError(t, manager.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- manager.Wait() }()
-	t.Cleanup(func() {
-		_ = manager.Process.Kill()
-		if t.Failed() {
-			t.Logf("manager logs:\n%s", logs.String())
-		}
-	})
+	m := startManager(t, "--leader-elect=true", "--leader-election-namespace="+ns, "--namespaces="+ns)
+	probes, metrics, manager, exited := m.probes, m.metrics, m.cmd, m.exited
 
 	require.Eventually(t, func() bool { return httpStatus("http://"+probes+"/readyz") == http.StatusOK },
 		30*time.Second, 100*time.Millisecond, "the manager never became ready")
@@ -173,4 +245,83 @@ func httpBody(t *testing.T, url string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, fmt.Sprintf("GET %s: %s", url, data))
 	return string(data)
+}
+
+// Two managers elect a leader; the leader is killed mid-rollout; the other takes the lease
+// within one lease duration (plus a retry) and finishes the rollout as the first would have.
+func TestLeaderFailover(t *testing.T) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	const lease, retry = 3 * time.Second, 500 * time.Millisecond
+	args := []string{"--leader-elect=true", "--leader-election-namespace=" + ns, "--namespaces=" + ns,
+		"--leader-elect-lease-duration=" + lease.String(), "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=" + retry.String()}
+	managers := []*managerProcess{startManager(t, args...), startManager(t, args...)}
+
+	kubeletCtx, stopKubelet := context.WithCancel(ctx)
+	defer stopKubelet()
+	go (&harness.Kubelet{Client: cp.Client, Namespace: ns}).Run(kubeletCtx)
+	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
+	ro := &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
+			Steps: []trancheapi.Step{
+				{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: 4 * time.Second}},
+				{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: 4 * time.Second}},
+			},
+		},
+	}
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	waitForReady(t, ro, metav1.ConditionTrue)
+
+	var leader, follower *managerProcess
+	require.Eventually(t, func() bool {
+		for i, m := range managers {
+			if m.leads() {
+				leader, follower = m, managers[1-i]
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "no manager leads")
+	assert.False(t, follower.leads(), "both managers lead")
+
+	require.NoError(t, retryUpdateImage(ctx, ns, "podinfo", "podinfo:6.1.0"))
+	require.Eventually(t, func() bool {
+		got := &trancheapi.Rollout{}
+		return cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got) == nil &&
+			got.Status.Phase == trancheapi.PhaseProgressing && got.Status.StepStartedAt != nil
+	}, 30*time.Second, 50*time.Millisecond, "the rollout never started")
+
+	require.NoError(t, leader.cmd.Process.Kill()) // as a node failure would: no lease release
+	killed := time.Now()
+	require.Eventually(t, follower.leads, 2*lease, 50*time.Millisecond, "the follower never took over")
+	took := time.Since(killed)
+	t.Logf("the follower led %s after the leader was killed (lease %s, retry %s)", took.Round(10*time.Millisecond), lease, retry)
+	assert.Less(t, took, lease+2*retry+time.Second, "took longer than a lease duration and a retry")
+
+	require.Eventually(t, func() bool {
+		got := &trancheapi.Rollout{}
+		return cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got) == nil && got.Status.Phase == trancheapi.PhaseSucceeded
+	}, time.Minute, 100*time.Millisecond, "the rollout did not finish after the failover")
+	primary := &appsv1.Deployment{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podinfo-primary"}, primary))
+	assert.Equal(t, "podinfo:6.1.0", primary.Spec.Template.Spec.Containers[0].Image)
+	got := &trancheapi.Rollout{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got))
+	assert.Equal(t, got.Status.StableRevision, got.Status.CanaryRevision, "the tested revision is the stable one")
+}
+
+// retryUpdateImage sets a Deployment's image, as a CI pipeline would.
+func retryUpdateImage(ctx context.Context, ns, name, image string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = image
+		return cp.Client.Update(ctx, d)
+	})
 }
