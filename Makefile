@@ -86,6 +86,13 @@ fuzz: ## Fuzz the decision function, query rendering, webhook payloads and messa
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
+SCALE_SIZES ?= 1000,10000
+
+.PHONY: bench-scale
+bench-scale: build envtest-assets prometheus ## Run the manager with 1,000 then 10,000 Rollouts (SCALE_SIZES); prints a table and BENCH lines per size.
+	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/scale -sizes $(SCALE_SIZES) -manager $(BIN)/tranche
+
 .PHONY: bench-judge
 bench-judge: ## Run the decision-quality bench of the analysis judges (seeded, about a second); prints a table and BENCH lines.
 	go run ./test/bench/judges -runs 300

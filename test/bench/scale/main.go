@@ -1,0 +1,114 @@
+// Command scale is the scale bench of the manager: against a real API server (envtest) and
+// Prometheus, it creates N Rollouts with their Deployments (a simulated kubelet makes them
+// ready), waits until every one is initialized, then releases a new version to 10% of them at
+// once, each walking three short steps judged by a fast analysis against Prometheus. It
+// reads the manager's own metrics (the real binary, a process of its own) and prints, per
+// size: memory, CPU, reconcile latency, the lag between a step being due and its weight being
+// set, API requests per step and Prometheus queries per interval. `make bench-scale` runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+func main() {
+	sizes := flag.String("sizes", "1000", "comma-separated numbers of Rollouts, one run each")
+	manager := flag.String("manager", "bin/tranche", "the manager binary")
+	limit := flag.Duration("limit", 2*time.Hour, "how long one size may take")
+	flag.Parse()
+	for _, field := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n < 10 {
+			fmt.Fprintf(os.Stderr, "scale: bad size %q: at least 10 Rollouts\n", field)
+			os.Exit(2)
+		}
+		r, err := runSize(*manager, n, *limit)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(1)
+		}
+		r.print(os.Stdout)
+	}
+}
+
+// runSize starts a control plane, Prometheus and the manager, runs the bench for n Rollouts
+// and stops everything.
+func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
+	dir, err := os.MkdirTemp("", "tranche-scale-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	crds, err := harness.GatewayAPICRDs()
+	if err != nil {
+		return result{}, err
+	}
+	// Each Rollout has three Services: a /24 (envtest's default) is full at 85 Rollouts.
+	cp, err := harness.Start(harness.Options{CRDDirectories: []string{crds}, APIServerArgs: map[string]string{"service-cluster-ip-range": "10.96.0.0/12"}})
+	if err != nil {
+		return result{}, err
+	}
+	defer cp.Stop()
+	prom, err := harness.StartPrometheus(harness.PrometheusOptions{})
+	if err != nil {
+		return result{}, err
+	}
+	defer prom.Stop()
+	kubeconfig, err := cp.Kubeconfig(dir)
+	if err != nil {
+		return result{}, err
+	}
+	metrics, err := harness.FreeAddress()
+	if err != nil {
+		return result{}, err
+	}
+	probe, err := harness.FreeAddress()
+	if err != nil {
+		return result{}, err
+	}
+	abs, err := filepath.Abs(managerBinary)
+	if err != nil {
+		return result{}, err
+	}
+	log, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return result{}, err
+	}
+	defer log.Close()
+	cmd := exec.Command(abs, "--leader-elect=false", "--metrics-bind-address="+metrics, "--health-probe-bind-address="+probe,
+		"--prometheus-address="+prom.URL(), "--log-level=error", "--concurrency=8")
+	cmd.Env = harness.EnvironFor(kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
+	harness.DieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return result{}, fmt.Errorf("starting %s (run `make build`): %w", abs, err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	ctrllog.SetLogger(logr.Discard())
+	b := &bench{cp: cp, n: n, metricsURL: "http://" + metrics + "/metrics", prometheus: prom.URL()}
+	r, err := b.run(ctx)
+	if err != nil {
+		tail, _ := os.ReadFile(log.Name())
+		if len(tail) > 4000 {
+			tail = tail[len(tail)-4000:]
+		}
+		err = fmt.Errorf("%w\nthe manager's log ends:\n%s", err, tail)
+	}
+	return r, err
+}

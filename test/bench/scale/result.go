@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// result is what one size measured.
+type result struct {
+	rollouts                    int
+	initialized, rolledOut      time.Duration
+	idleRSS, rss, heap, cpu     float64 // bytes, bytes, bytes, CPU seconds
+	reconcileP50, reconcileP99  float64 // seconds
+	stepLagP50, stepLagP99      time.Duration
+	steps                       int
+	writesPerStep, readsPerStep float64
+	queriesPerInterval          float64
+}
+
+const mib = 1 << 20
+
+func (r result) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "rollouts\t%d (%d progressing at once)\n", r.rollouts, max(1, r.rollouts/10))
+	fmt.Fprintf(tw, "all initialized after\t%s\n", r.initialized.Round(time.Second))
+	fmt.Fprintf(tw, "10%% rolled out in\t%s\n", r.rolledOut.Round(time.Second))
+	fmt.Fprintf(tw, "RSS idle / after the rollouts\t%.0f MiB / %.0f MiB\n", r.idleRSS/mib, r.rss/mib)
+	fmt.Fprintf(tw, "heap in use\t%.0f MiB\n", r.heap/mib)
+	fmt.Fprintf(tw, "CPU\t%.1f s\n", r.cpu)
+	fmt.Fprintf(tw, "reconcile latency p50 / p99\t%.1f ms / %.1f ms\n", 1000*r.reconcileP50, 1000*r.reconcileP99)
+	fmt.Fprintf(tw, "step lag p50 / p99 (%d steps)\t%s / %s\n", r.steps, r.stepLagP50.Round(time.Millisecond), r.stepLagP99.Round(time.Millisecond))
+	fmt.Fprintf(tw, "API writes / reads per step\t%.1f / %.1f\n", r.writesPerStep, r.readsPerStep)
+	fmt.Fprintf(tw, "Prometheus queries per interval\t%.0f\n", r.queriesPerInterval)
+	tw.Flush()
+	fmt.Fprintf(w, "BENCH rollouts=%d rss_mib=%.0f p99_step_lag_s=%.2f writes_per_step=%.1f\n",
+		r.rollouts, r.rss/mib, r.stepLagP99.Seconds(), r.writesPerStep)
+}
