@@ -57,12 +57,15 @@ type options struct {
 	// The leader election's timing: how long a lease lasts without renewal, how long the
 	// leader keeps trying to renew, and how often followers try to take it.
 	leaseDuration, renewDeadline, retryPeriod time.Duration
-	prometheusAddress                         string
-	namespaces                                []string
-	selector                                  labels.Selector
-	logLevel                                  zapcore.Level
-	concurrency                               int
-	defaultNotification                       *types.NamespacedName
+	// The client's rate limit towards the API server.
+	qps                 float32
+	burst               int
+	prometheusAddress   string
+	namespaces          []string
+	selector            labels.Selector
+	logLevel            zapcore.Level
+	concurrency         int
+	defaultNotification *types.NamespacedName
 }
 
 func parseFlags(args []string) (options, error) {
@@ -82,6 +85,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often a follower tries to take the lease.")
 	fs.StringVar(&logLevel, "log-level", "info", "Log level: debug, info or error.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "How many Rollouts are reconciled at once.")
+	qps := fs.Float64("kube-api-qps", 50, "Requests per second the manager may send to the API server, on average.")
+	fs.IntVar(&o.burst, "kube-api-burst", 100, "Requests the manager may send to the API server at once, above --kube-api-qps.")
 	fs.StringVar(&defaultNotification, "default-notification-provider", os.Getenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER"),
 		"NotificationProvider (namespace/name) that gets the news of Rollouts that name none. Default: $TRANCHE_DEFAULT_NOTIFICATION_PROVIDER, else none.")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +110,9 @@ func parseFlags(args []string) (options, error) {
 	if !(o.retryPeriod > 0 && o.retryPeriod < o.renewDeadline && o.renewDeadline < o.leaseDuration) {
 		return o, fmt.Errorf("leader election needs 0 < --leader-elect-retry-period (%s) < --leader-elect-renew-deadline (%s) < --leader-elect-lease-duration (%s)",
 			o.retryPeriod, o.renewDeadline, o.leaseDuration)
+	}
+	if o.qps = float32(*qps); o.qps <= 0 || o.burst < 1 {
+		return o, fmt.Errorf("--kube-api-qps (%g) and --kube-api-burst (%d) must be positive", *qps, o.burst)
 	}
 	if o.concurrency < 1 {
 		return o, fmt.Errorf("--concurrency must be at least 1, not %d", o.concurrency)
@@ -130,6 +138,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("finding the cluster: %w", err)
 	}
+	cfg.QPS, cfg.Burst = o.qps, o.burst
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: o.selector}},
 	}

@@ -50,8 +50,10 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, &types.NamespacedName{Namespace: "ops", Name: "slack"}, o.defaultNotification)
 
 	o, err = parseFlags([]string{"--shard-selector=tranche.dev/shard in (a,b)", "--leader-elect-lease-duration=4s",
-		"--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"})
+		"--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms", "--kube-api-qps=200", "--kube-api-burst=400"})
 	require.NoError(t, err)
+	assert.Equal(t, float32(200), o.qps)
+	assert.Equal(t, 400, o.burst)
 	assert.Equal(t, "tranche.dev/shard in (a,b)", o.selector.String())
 	assert.Equal(t, []time.Duration{4 * time.Second, 3 * time.Second, 500 * time.Millisecond}, []time.Duration{o.leaseDuration, o.renewDeadline, o.retryPeriod})
 
@@ -66,6 +68,7 @@ func TestParseFlags(t *testing.T) {
 		{"--shard-selector=a=(", "--shard-selector"},
 		{"--leader-elect-renew-deadline=20s", "--leader-elect-renew-deadline"},
 		{"--leader-elect-retry-period=0s", "--leader-elect-retry-period"},
+		{"--kube-api-qps=0", "--kube-api-qps"},
 		{"--log-level=loud", "--log-level"},
 		{"--log-level=panic", "--log-level"},
 		{"--default-notification-provider=slack", "namespace/name"},
