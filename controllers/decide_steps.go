@@ -318,8 +318,8 @@ func (d *decider) lastRunPassed() bool {
 	if !d.ranThisStep() {
 		return false
 	}
-	for _, c := range d.st.LastChecks {
-		if c.At.Equal(d.st.LastAnalysisAt) && c.Verdict != trancheapi.VerdictPass {
+	for _, c := range d.lastRun() {
+		if c.Verdict != trancheapi.VerdictPass {
 			return false
 		}
 	}
