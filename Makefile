@@ -65,9 +65,10 @@ test: verify vet envtest-assets prometheus ## Run all tests against a real contr
 	@$(MAKE) --no-print-directory fuzz-short
 
 .PHONY: e2e
-e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack; prints BENCH lines and writes the report.
+e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
+	@# One package at a time: the traffic tests measure shares and must not share two cores.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
-		go test $(GO_TEST_FLAGS) -tags e2e -v ./test/e2e/
+		go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
 
 # The fuzz targets, as package:target. make test fuzzes each for FUZZTIME_SHORT; make fuzz
 # for FUZZTIME.

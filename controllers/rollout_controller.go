@@ -107,6 +107,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, nil
 	} else if errors.Is(err, errServicesCreated) {
 		return ctrl.Result{}, nil // the Services' watch events bring the next reconcile
+	} else if errors.Is(err, errRoutingCreated) {
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
 	} else if err != nil {
 		return r.failed(ro, err)
 	}

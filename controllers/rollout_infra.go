@@ -40,8 +40,13 @@ func asProblem(err error) *problem {
 // cache, which sees them with the watch event that starts the next reconcile.
 var errServicesCreated = errors.New("services created")
 
+// errRoutingCreated ends a reconcile that created the routing objects, for the same reason.
+// They are not watched: the reconcile is requeued.
+var errRoutingCreated = errors.New("routing objects created")
+
 // ensureInfrastructure creates or updates what every rollout routes through: the three
-// Services and the provider's routing objects. It never changes the current split.
+// Services and, once the primary serves, the provider's routing objects. It never changes
+// the current split.
 func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) error {
 	primarySel, err := primarySelector(target)
 	if err != nil {
@@ -59,7 +64,34 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *tranch
 	if created {
 		return errServicesCreated
 	}
-	return router.Reconcile(ctx, ro)
+	// New routing objects send everything to the primary: made before it serves, they would
+	// send what they take to no one.
+	if serves, err := r.primaryServes(ctx, ro, target); err != nil || !serves {
+		return err
+	}
+	_, err = router.Routes(ctx, ro)
+	missing := apierrors.IsNotFound(err)
+	if err := router.Reconcile(ctx, ro); err != nil {
+		return err
+	}
+	if missing {
+		return errRoutingCreated
+	}
+	return nil
+}
+
+// primaryServes reports whether the primary may be routed to: once a Rollout is initialized
+// it has, whatever its readiness now (a promotion updates it while the canary serves).
+func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment) (bool, error) {
+	if ro.Status.Phase != "" && ro.Status.Phase != trancheapi.PhaseInitializing {
+		return true, nil
+	}
+	primary := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: target.Name + primarySuffix}, primary)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil && workloadOf(primary, true).ready, err
 }
 
 // ensureService creates a Service, or brings its ports and labels in line. The selector of

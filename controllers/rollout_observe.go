@@ -35,6 +35,9 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout,
 	switch {
 	case err == nil:
 		w.routes = routes
+	case apierrors.IsNotFound(err) && (ro.Status.Phase == "" || ro.Status.Phase == trancheapi.PhaseInitializing):
+		// None yet: they are made once the primary serves.
+		w.routesUnknown = true
 	case errors.Is(err, providers.ErrUnreadable):
 		// What a person left there is not a split: decide writes the one it wants.
 		ctrl.LoggerFrom(ctx).Info("Routes cannot be read back; they will be set again", "reason", err.Error())

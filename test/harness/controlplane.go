@@ -29,8 +29,8 @@ import (
 type ControlPlane struct {
 	// Config reaches the API server as a cluster admin.
 	Config *rest.Config
-	// Client is a client of the API server that knows Tranche's kinds.
-	Client client.Client
+	// Client is a client of the API server that knows Tranche's kinds (and can watch them).
+	Client client.WithWatch
 	// Scheme holds the kinds of client-go, Tranche and Gateway API (v1).
 	Scheme *runtime.Scheme
 
@@ -77,7 +77,7 @@ func Start(opts Options) (*ControlPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
 		return nil, err

@@ -7,7 +7,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -15,8 +19,12 @@ import (
 // writes each Deployment's status as if all its replicas became ready Delay after the
 // Deployment last changed, except while NotReady says its pods are not ready (as a never
 // ready image, or, with Apps, until the processes playing its pods answer).
+//
+// It watches Deployments rather than listing them, so that tens of thousands of them cost
+// the API server one watch, and looks at its copies every tick: readiness changes with time
+// and with NotReady, not only with the objects.
 type Kubelet struct {
-	Client    client.Client
+	Client    client.WithWatch
 	Namespace string
 	Delay     time.Duration
 	NotReady  func(*appsv1.Deployment) bool
@@ -31,33 +39,55 @@ type seen struct {
 	at         time.Time
 }
 
-// Run updates statuses every poll until ctx is done.
+// tick is how often the Kubelet looks at its copies of the Deployments.
+const tick = 50 * time.Millisecond
+
+// Run updates statuses until ctx is done.
 func (k *Kubelet) Run(ctx context.Context) {
-	ticker := time.NewTicker(50 * time.Millisecond)
+	store, informer := toolscache.NewInformerWithOptions(toolscache.InformerOptions{
+		ListerWatcher: &toolscache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				list := &appsv1.DeploymentList{}
+				return list, k.Client.List(ctx, list, client.InNamespace(k.Namespace), &client.ListOptions{Raw: &opts})
+			},
+			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+				return k.Client.Watch(ctx, &appsv1.DeploymentList{}, client.InNamespace(k.Namespace), &client.ListOptions{Raw: &opts})
+			},
+		},
+		ObjectType: &appsv1.Deployment{},
+		Handler:    toolscache.ResourceEventHandlerFuncs{},
+	})
+	go informer.RunWithContext(ctx)
+	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			k.sync(ctx)
+			if informer.HasSynced() {
+				k.sync(ctx, store.List())
+			}
 		}
 	}
 }
 
-func (k *Kubelet) sync(ctx context.Context) {
-	var list appsv1.DeploymentList
-	if err := k.Client.List(ctx, &list, client.InNamespace(k.Namespace)); err != nil {
-		return
-	}
-	for i := range list.Items {
-		d := &list.Items[i]
-		want := k.statusFor(d, time.Now())
+func (k *Kubelet) sync(ctx context.Context, deployments []any) {
+	now := time.Now()
+	for _, obj := range deployments {
+		d, ok := obj.(*appsv1.Deployment)
+		if !ok {
+			continue
+		}
+		want := k.statusFor(d, now)
 		if statusEqual(d.Status, want) {
 			continue
 		}
+		// The store's copy is shared: write a copy. A conflict (the copy was stale) is
+		// tried again at the next tick.
+		d = d.DeepCopy()
 		d.Status = want
-		_ = k.Client.Status().Update(ctx, d) // a conflict is retried at the next poll
+		_ = k.Client.Status().Update(ctx, d)
 	}
 }
 

@@ -9,13 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -58,8 +55,8 @@ type Stack struct {
 	Apps         *harness.Apps
 	Kubeconfig   string
 
-	manager       *exec.Cmd
-	managerExited chan struct{}
+	manager    *harness.Manager
+	managerLog *os.File
 	cancel        context.CancelFunc
 	done          chan struct{} // closed when the kubelet and the apps have stopped
 	stopOnce      sync.Once
@@ -161,40 +158,16 @@ func (s *Stack) startManager() error {
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	probe, err := harness.FreeAddress()
-	if err != nil {
-		return err
+	s.managerLog = log
+	s.manager = &harness.Manager{
+		Binary: s.Manager, Kubeconfig: s.Kubeconfig, Log: log,
+		Args: []string{"--leader-elect=false", "--metrics-bind-address=0",
+			"--prometheus-address=" + s.Prometheus.URL(), "--namespaces=" + s.Namespace},
 	}
-	cmd := exec.Command(s.Manager, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
-		"--prometheus-address="+s.Prometheus.URL(), "--namespaces="+s.Namespace)
-	cmd.Env = harness.EnvironFor(s.Kubeconfig)
-	cmd.Stdout, cmd.Stderr = log, log
-	harness.DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the manager %s (run `make build`): %w", s.Manager, err)
+	if err := s.manager.Start(); err != nil {
+		return fmt.Errorf("%w: see %s", err, log.Name())
 	}
-	s.manager, s.managerExited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.managerExited) }()
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.After(30 * time.Second)
-	for {
-		if resp, err := client.Get("http://" + probe + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.managerExited:
-			return fmt.Errorf("the manager exited: see %s", log.Name())
-		case <-deadline:
-			return fmt.Errorf("the manager was not ready within 30s: see %s", log.Name())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return nil
 }
 
 // Stop stops the manager, the apps, Prometheus, Traefik and the control plane. Calling it
@@ -203,14 +176,8 @@ func (s *Stack) Stop() error {
 	var errs []error
 	s.stopOnce.Do(func() {
 		if s.manager != nil {
-			_ = s.manager.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.managerExited:
-			case <-time.After(15 * time.Second):
-				_ = s.manager.Process.Kill()
-				<-s.managerExited
-				errs = append(errs, errors.New("the manager did not stop within 15s of SIGTERM"))
-			}
+			errs = append(errs, s.manager.Stop())
+			_ = s.managerLog.Close()
 		}
 		if s.cancel != nil {
 			s.cancel()
