@@ -57,9 +57,9 @@ type Stack struct {
 
 	manager    *harness.Manager
 	managerLog *os.File
-	cancel        context.CancelFunc
-	done          chan struct{} // closed when the kubelet and the apps have stopped
-	stopOnce      sync.Once
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when the kubelet and the apps have stopped
+	stopOnce   sync.Once
 }
 
 // Start starts everything in order (each part needs the ones before) and returns once the
