@@ -152,18 +152,17 @@ func (d *decider) run() {
 // traffic to it and scales the target to zero.
 func (d *decider) initialize() {
 	d.st.Phase = trancheapi.PhaseInitializing
+	// An action and the wait that follows it say the same, so that the wait costs no write.
+	const starting = "Starting the primary Deployment from the target; waiting until it is ready"
 	switch {
 	case d.w.primary == nil:
-		d.say("Creating the primary Deployment from the target")
+		d.say(starting)
 		d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
 	case !d.w.primary.ready:
-		d.say("Waiting for the primary Deployment to be ready")
+		d.say(starting)
 	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic to the primary")
 		d.setRoutes(providers.Routes{})
-	case d.w.target.replicas > 0:
-		d.say("Scaling the target to zero: the primary serves all traffic")
-		d.p.action = action{kind: actScaleTarget, replicas: 0}
 	default:
 		d.st.Phase = trancheapi.PhaseInitialized
 		d.st.StableRevision = d.w.primary.revision
@@ -171,6 +170,14 @@ func (d *decider) initialize() {
 		d.st.WaitingSince = nil
 		d.say(fmt.Sprintf("Revision %s serves all traffic", d.st.StableRevision))
 		d.emit(false, "Initialized", d.st.Message)
+		d.scaleCanaryDown() // idle does it again if this fails
+	}
+}
+
+// scaleCanaryDown scales the target to zero once the primary serves all traffic.
+func (d *decider) scaleCanaryDown() {
+	if d.w.target.replicas > 0 {
+		d.p.action = action{kind: actScaleTarget, replicas: 0}
 	}
 }
 
@@ -210,8 +217,8 @@ func (d *decider) start() {
 	d.st.StepStartedAt = nil
 	d.st.LastAnalysisAt = nil
 	d.st.WaitingSince = now
-	d.say(fmt.Sprintf("Rolling out revision %s (stable: %s): scaling the canary up", rev, d.w.primary.revision))
-	d.emit(false, "RolloutStarted", d.st.Message)
+	d.say(canaryWaitMessage(rev))
+	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
 	d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
 	// Look again at once: a target that is up already (a retry right after an abort, before
 	// it was scaled down) changes no more, so no event would come.
@@ -245,16 +252,13 @@ func (d *decider) promote() {
 		// The target moved on before its template was copied: the tested revision is gone.
 		d.restart()
 	case d.w.primary.revision != d.st.CanaryRevision:
-		d.say(fmt.Sprintf("Promoting revision %s: updating the primary", d.st.CanaryRevision))
+		d.say(fmt.Sprintf("Promoting revision %s: updating the primary and waiting until it is ready", d.st.CanaryRevision))
 		d.p.action = action{kind: actUpdatePrimary}
 	case !d.w.primary.ready:
-		d.say(fmt.Sprintf("Promoting revision %s: waiting for the primary to be ready", d.st.CanaryRevision))
+		d.say(fmt.Sprintf("Promoting revision %s: updating the primary and waiting until it is ready", d.st.CanaryRevision))
 	case !d.routesAre(providers.Routes{}):
 		d.say(fmt.Sprintf("Promoting revision %s: routing all traffic to the primary", d.st.CanaryRevision))
 		d.setRoutes(providers.Routes{})
-	case d.w.target.replicas > 0:
-		d.say(fmt.Sprintf("Promoting revision %s: scaling the canary down", d.st.CanaryRevision))
-		d.p.action = action{kind: actScaleTarget, replicas: 0}
 	default:
 		d.st.Phase = trancheapi.PhaseSucceeded
 		d.st.StableRevision = d.st.CanaryRevision
@@ -264,6 +268,7 @@ func (d *decider) promote() {
 		d.emit(false, "Promoted", d.st.Message)
 		d.end(trancheapi.PhaseSucceeded)
 		d.p.hooks = append(d.p.hooks, trancheapi.WebhookPostRollout)
+		d.scaleCanaryDown() // idle does it again if this fails
 	}
 }
 

@@ -84,10 +84,16 @@ func (d *decider) canaryServes() bool {
 			d.say("The canary is not ready: routing all traffic to the primary")
 			return false
 		}
-		d.wait(fmt.Sprintf("Waiting for the canary (revision %s) to be ready", d.st.CanaryRevision), d.w.rollout.Spec.EffectiveProgressDeadline())
+		d.wait(canaryWaitMessage(d.st.CanaryRevision), d.w.rollout.Spec.EffectiveProgressDeadline())
 		return false
 	}
 	return true
+}
+
+// canaryWaitMessage is said from the start of a rollout until its canary is ready: the same
+// words before and after the scale-up, so that the wait costs no status write.
+func canaryWaitMessage(revision string) string {
+	return fmt.Sprintf("Waiting for the canary (revision %s) to be ready", revision)
 }
 
 // changeRoutes moves to the current step's routes; more traffic for the canary waits for the
