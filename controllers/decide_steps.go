@@ -150,7 +150,10 @@ func (d *decider) preRolloutPassed() bool {
 // its hold with the latest analysis run passing.
 func (d *decider) hold(step trancheapi.Step) bool {
 	if d.st.StepStartedAt == nil {
-		d.st.StepStartedAt = d.now()
+		// Status keeps whole seconds: the hold starts at the next one, so that the start
+		// status shows is the one the hold is timed from (after a restart as well) and no
+		// hold is shorter than asked.
+		d.st.StepStartedAt = &metav1.Time{Time: nextSecond(d.w.now)}
 	}
 	if due := d.analysisDue(); !due.IsZero() {
 		if !d.w.now.Before(due) {
@@ -165,12 +168,12 @@ func (d *decider) hold(step trancheapi.Step) bool {
 		d.requeueIn(d.analysisDue().Sub(d.w.now))
 	}
 	hold := stepHold(d.w.rollout, step)
-	held := d.w.now.Sub(d.st.StepStartedAt.Time)
+	held := max(0, d.w.now.Sub(d.st.StepStartedAt.Time))
 	steps := len(d.w.rollout.Spec.EffectiveSteps())
 	d.say(fmt.Sprintf("Step %d/%d: %s, held %s of %s%s", d.st.CurrentStep+1, steps,
 		describeRoutes(routesFor(&d.w.rollout.Spec, step)), held.Round(time.Second), hold, d.lastRunSummary()))
 	if held < hold && !d.endsHoldEarly() {
-		d.requeueIn(hold - held)
+		d.requeueIn(d.st.StepStartedAt.Add(hold).Sub(d.w.now))
 		return false
 	}
 	if waiting := d.pausedForData(); len(waiting) > 0 && !d.approve() {
@@ -360,6 +363,14 @@ func (d *decider) lastRunSummary() string {
 		return "; analysis passed (" + strings.Join(notes, "; ") + ")"
 	}
 	return "; analysis passed"
+}
+
+// nextSecond is t rounded up to a whole second.
+func nextSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 func (d *decider) now() *metav1.Time {

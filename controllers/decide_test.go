@@ -85,3 +85,15 @@ func TestDecideEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+func TestNextSecondRoundsUp(t *testing.T) {
+	base := time.Date(2026, 11, 25, 3, 0, 5, 0, time.UTC)
+	for _, tc := range []struct{ in, want time.Time }{
+		{base, base},
+		{base.Add(time.Nanosecond), base.Add(time.Second)},
+		{base.Add(200 * time.Millisecond), base.Add(time.Second)},
+		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
+	} {
+		assert.Equal(t, tc.want, nextSecond(tc.in), "nextSecond(%s)", tc.in.Format(time.RFC3339Nano))
+	}
+}

@@ -124,13 +124,18 @@ func (b *bench) run(ctx context.Context) (result, error) {
 	b.mu.Unlock()
 	writes := after.requests(isWrite) - idle.requests(isWrite)
 	reads := after.requests(isRead) - idle.requests(isRead)
-	if r.steps > 0 {
-		r.writesPerStep, r.readsPerStep = writes/float64(r.steps), reads/float64(r.steps)
-	}
+	// Every progressing Rollout walked all its steps: writes per step are what a rollout
+	// writes from its start to its promotion, shared among its steps.
+	walked := float64(progressing * stepsPerRollout)
+	r.writesPerStep, r.readsPerStep = writes/walked, reads/walked
+	r.writesPerRollout = writes / float64(progressing)
 	runs := after.counter("tranche_analysis_checks_total") - idle.counter("tranche_analysis_checks_total")
 	r.queriesPerInterval = runs / (r.rolledOut.Seconds() / interval.Seconds())
 	return r, nil
 }
+
+// stepsPerRollout is how many steps each rollout walks.
+const stepsPerRollout = 3
 
 // rollout is a Rollout of the app: three steps of a short hold, judged every interval.
 func (b *bench) rollout(ns, name string) *trancheapi.Rollout {

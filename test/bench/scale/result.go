@@ -16,6 +16,7 @@ type result struct {
 	stepLagP50, stepLagP99      time.Duration
 	steps                       int
 	writesPerStep, readsPerStep float64
+	writesPerRollout            float64
 	queriesPerInterval          float64
 }
 
@@ -30,8 +31,8 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(tw, "heap in use\t%.0f MiB\n", r.heap/mib)
 	fmt.Fprintf(tw, "CPU\t%.1f s\n", r.cpu)
 	fmt.Fprintf(tw, "reconcile latency p50 / p99\t%.1f ms / %.1f ms\n", 1000*r.reconcileP50, 1000*r.reconcileP99)
-	fmt.Fprintf(tw, "step lag p50 / p99 (%d steps)\t%s / %s\n", r.steps, r.stepLagP50.Round(time.Millisecond), r.stepLagP99.Round(time.Millisecond))
-	fmt.Fprintf(tw, "API writes / reads per step\t%.1f / %.1f\n", r.writesPerStep, r.readsPerStep)
+	fmt.Fprintf(tw, "step lag p50 / p99 (%d step changes)\t%s / %s\n", r.steps, r.stepLagP50.Round(time.Millisecond), r.stepLagP99.Round(time.Millisecond))
+	fmt.Fprintf(tw, "API writes / reads per step\t%.1f / %.1f (%.1f writes a rollout of %d steps)\n", r.writesPerStep, r.readsPerStep, r.writesPerRollout, stepsPerRollout)
 	fmt.Fprintf(tw, "Prometheus queries per interval\t%.0f\n", r.queriesPerInterval)
 	tw.Flush()
 	fmt.Fprintf(w, "BENCH rollouts=%d rss_mib=%.0f p99_step_lag_s=%.2f writes_per_step=%.1f\n",
