@@ -84,6 +84,12 @@ type engineEnv struct {
 // traffic and a recorder of the route's weights, and waits until the Rollout is Initialized.
 func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
 	t.Helper()
+	return startScenarioAt(t, prom.URL(), exporter, ro)
+}
+
+// startScenarioAt is startScenario with the template asking the Prometheus at address.
+func startScenarioAt(t testing.TB, address string, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ns := ro.Namespace
@@ -91,7 +97,7 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 	require.NoError(t, cp.Client.Create(ctx, &trancheapi.MetricTemplate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "error-rate"},
 		Spec: trancheapi.MetricTemplateSpec{
-			Prometheus: &trancheapi.PrometheusSource{Address: prom.URL()},
+			Prometheus: &trancheapi.PrometheusSource{Address: address},
 			Query:      errorRateQuery,
 		},
 	}))

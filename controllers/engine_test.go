@@ -2,6 +2,11 @@ package controllers
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -102,6 +108,68 @@ func TestPrometheusDownNeverPromotes(t *testing.T) {
 	assert.Equal(t, trancheapi.VerdictInconclusive, got.Status.LastChecks[0].Verdict)
 	assert.NotEmpty(t, got.Status.LastChecks[0].Message, "the check says why it has no value")
 	e.assertPrimaryOnly(goodImage)
+}
+
+// TestPrometheusSlowOrGarbledNeverPromotes puts a proxy in front of the real Prometheus that
+// turns slow (answers after the query timeout) or garbled (a 200 that is not Prometheus's
+// JSON) mid-rollout: no answer is a pass, so the rollout never reaches 100% and rolls back.
+func TestPrometheusSlowOrGarbledNeverPromotes(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []string{"slow", "garbled"} {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			var broken atomic.Bool
+			upstream, err := url.Parse(prom.URL())
+			require.NoError(t, err)
+			forward := httputil.NewSingleHostReverseProxy(upstream)
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case !broken.Load():
+					forward.ServeHTTP(w, r)
+				case fault == "slow":
+					select { // past the template's 1 s timeout
+					case <-r.Context().Done():
+					case <-time.After(5 * time.Second):
+					}
+					forward.ServeHTTP(w, r)
+				default:
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write([]byte(`<html><body>502 Bad Gateway</body></html>`))
+				}
+			}))
+			t.Cleanup(proxy.Close)
+
+			ro := canaryRollout(cp.Namespace(t))
+			ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: time.Minute} // Prometheus breaks during this step
+			ro.Spec.Analysis.InconclusiveLimit = 1
+			e := startScenarioAt(t, proxy.URL, exporter, ro)
+			require.NoError(t, retryUpdateTemplate(e.ns, func(tmpl *trancheapi.MetricTemplate) {
+				tmpl.Spec.Prometheus.Timeout = &metav1.Duration{Duration: time.Second}
+			}))
+			e.release(goodImage2)
+
+			e.waitForWeight(50, time.Minute)
+			broken.Store(true)
+			got := e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
+			assert.NotContains(t, e.weights.list(), int32(100), "never promoted while Prometheus was %s", fault)
+			assert.Equal(t, trancheapi.VerdictInconclusive, got.Status.LastChecks[0].Verdict)
+			assert.NotEmpty(t, got.Status.LastChecks[0].Message, "the check says why it has no value")
+			t.Logf("the last check said: %s", got.Status.LastChecks[0].Message)
+			e.assertPrimaryOnly(goodImage)
+		})
+	}
+}
+
+// retryUpdateTemplate changes the scenario's error-rate MetricTemplate.
+func retryUpdateTemplate(ns string, mutate func(*trancheapi.MetricTemplate)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		tmpl := &trancheapi.MetricTemplate{}
+		if err := cp.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "error-rate"}, tmpl); err != nil {
+			return err
+		}
+		mutate(tmpl)
+		return cp.Client.Update(context.Background(), tmpl)
+	})
 }
 
 func TestManualApprovalWaitsThenPromotes(t *testing.T) {

@@ -141,6 +141,8 @@ func run(ctx context.Context, o options) error {
 	cfg.QPS, cfg.Burst = o.qps, o.burst
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: o.selector}},
+		// Nothing here reads managedFields, and they are a good part of every object's size.
+		DefaultTransform: cache.TransformStripManagedFields(),
 	}
 	if len(o.namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}

@@ -31,6 +31,14 @@ type Kubelet struct {
 
 	mu      sync.Mutex
 	changed map[types.NamespacedName]seen
+	// written remembers the version each status was last written over: until the watch
+	// brings the next version, writing again would only conflict.
+	written map[types.NamespacedName]attempt
+}
+
+type attempt struct {
+	resourceVersion string
+	at              time.Time
 }
 
 type seen struct {
@@ -80,15 +88,32 @@ func (k *Kubelet) sync(ctx context.Context, deployments []any) {
 			continue
 		}
 		want := k.statusFor(d, now)
-		if statusEqual(d.Status, want) {
+		if statusEqual(d.Status, want) || k.writtenOver(d, now) {
 			continue
 		}
 		// The store's copy is shared: write a copy. A conflict (the copy was stale) is
-		// tried again at the next tick.
+		// tried again with the version the watch brings.
 		d = d.DeepCopy()
 		d.Status = want
 		_ = k.Client.Status().Update(ctx, d)
 	}
+}
+
+// writtenOver reports whether a status was written over this version of d lately, and
+// records that one is about to be. A write that failed for another reason than a newer
+// version is tried again after a second.
+func (k *Kubelet) writtenOver(d *appsv1.Deployment, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key := client.ObjectKeyFromObject(d)
+	if last, ok := k.written[key]; ok && last.resourceVersion == d.ResourceVersion && now.Sub(last.at) < time.Second {
+		return true
+	}
+	if k.written == nil {
+		k.written = map[types.NamespacedName]attempt{}
+	}
+	k.written[key] = attempt{resourceVersion: d.ResourceVersion, at: now}
+	return false
 }
 
 // statusFor is the status the Deployment has at time now.
