@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
@@ -174,11 +176,21 @@ func (d *decider) initialize() {
 	}
 }
 
-// scaleCanaryDown scales the target to zero once the primary serves all traffic.
+// scaleCanaryDown scales the target to zero once the primary has served all traffic for
+// spec.scaleDownDelay: a data plane that applies a route change late still sends the canary
+// requests meanwhile. status.scaleDownAt, cleared when a rollout starts, keeps the time.
 func (d *decider) scaleCanaryDown() {
-	if d.w.target.replicas > 0 {
-		d.p.action = action{kind: actScaleTarget, replicas: 0}
+	if d.w.target.replicas == 0 {
+		return
 	}
+	if d.st.ScaleDownAt == nil {
+		d.st.ScaleDownAt = &metav1.Time{Time: nextSecond(d.w.now.Add(d.w.rollout.Spec.EffectiveScaleDownDelay()))}
+	}
+	if wait := d.st.ScaleDownAt.Sub(d.w.now); wait > 0 {
+		d.requeueIn(wait)
+		return
+	}
+	d.p.action = action{kind: actScaleTarget, replicas: 0}
 }
 
 // idle keeps a finished rollout's world in place and starts the next one when the target
@@ -194,8 +206,8 @@ func (d *decider) idle() {
 	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic back to the primary")
 		d.setRoutes(providers.Routes{})
-	case d.w.target.replicas > 0:
-		d.p.action = action{kind: actScaleTarget, replicas: 0}
+	default:
+		d.scaleCanaryDown()
 	}
 }
 
@@ -217,6 +229,7 @@ func (d *decider) start() {
 	d.st.StepStartedAt = nil
 	d.st.LastAnalysisAt = nil
 	d.st.WaitingSince = now
+	d.st.ScaleDownAt = nil
 	d.say(canaryWaitMessage(rev))
 	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
 	d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
@@ -226,7 +239,7 @@ func (d *decider) start() {
 }
 
 // rollback sends all traffic back to the primary and ends the rollout as Failed or Aborted.
-// The next reconciles (idle) scale the canary down.
+// The canary is scaled down after the scale-down delay (by idle, once the routes are back).
 func (d *decider) rollback(phase trancheapi.Phase, why string) {
 	d.st.Phase = phase
 	d.st.StepStartedAt = nil
@@ -241,7 +254,7 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 		d.setRoutes(providers.Routes{})
 		return
 	}
-	d.p.action = action{kind: actScaleTarget, replicas: 0}
+	d.scaleCanaryDown()
 }
 
 // promote copies the canary to the primary, waits until the primary is ready, routes all

@@ -67,9 +67,14 @@ func canaryRollout(ns string) *trancheapi.Rollout {
 				}},
 			},
 			ProgressDeadline: &metav1.Duration{Duration: time.Minute},
+			ScaleDownDelay:   &metav1.Duration{Duration: scaleDownDelay},
 		},
 	}
 }
+
+// scaleDownDelay is the scenarios' wait before the canary is scaled down: short, to keep
+// them quick, and long enough to see.
+const scaleDownDelay = 3 * time.Second
 
 // engineEnv is one scenario's namespace with its target, template and traffic.
 type engineEnv struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -34,6 +35,13 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 
 	ro := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
 	assert.Equal(t, []int32{0, 5, 50, 100, 0}, e.weights.list(), "the canary took 5%, 50% then 100%, then the primary took all back")
+	// The canary keeps its replicas for the scale-down delay, for data planes that apply the
+	// switch back late.
+	require.NotNil(t, ro.Status.ScaleDownAt)
+	assert.Positive(t, ptr.Deref(e.deployment("podinfo").Spec.Replicas, 0), "the canary scaled down before the delay")
+	promoted := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionPromoted)
+	require.NotNil(t, promoted)
+	assert.WithinDuration(t, promoted.LastTransitionTime.Add(scaleDownDelay), ro.Status.ScaleDownAt.Time, 2*time.Second)
 	e.assertPrimaryOnly(goodImage2)
 	assert.Equal(t, ro.Status.CanaryRevision, ro.Status.StableRevision)
 	assert.True(t, metaCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionTrue))

@@ -17,7 +17,7 @@ func (s *RolloutSpec) EffectiveSteps() []Step {
 
 func ptrTo[T any](v T) *T { return &v }
 
-// Defaults of the analysis and of the progress deadline. The API server applies most of them
+// Defaults of the analysis, the progress deadline and the scale-down delay. The API server applies most of them
 // too; these hold where it did not: objects built in code (tests, clients) and fields left
 // zero.
 const (
@@ -25,6 +25,7 @@ const (
 	DefaultProgressDeadline  = 10 * time.Minute
 	DefaultFailureLimit      = 2
 	DefaultInconclusiveLimit = 3
+	DefaultScaleDownDelay    = 30 * time.Second
 )
 
 // EffectiveInterval is how often the canary is analysed.
@@ -41,6 +42,14 @@ func (s *RolloutSpec) EffectiveProgressDeadline() time.Duration {
 		return d.Duration
 	}
 	return DefaultProgressDeadline
+}
+
+// EffectiveScaleDownDelay is how long the canary keeps its replicas after traffic left it.
+func (s *RolloutSpec) EffectiveScaleDownDelay() time.Duration {
+	if d := s.ScaleDownDelay; d != nil {
+		return max(0, d.Duration)
+	}
+	return DefaultScaleDownDelay
 }
 
 // EffectiveFailureLimit is how many failed analysis runs roll the canary back.

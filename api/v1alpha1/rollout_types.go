@@ -94,6 +94,16 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="progressDeadline must be at least 1s"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// scaleDownDelay is how long the canary keeps its replicas after all traffic left it (at
+	// a promotion, a rollback or the first initialization): a data plane that applies a route
+	// change late still sends requests to it meanwhile. Default: 30s.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
 }
 
 // SessionAffinity is session affinity by cookie.
@@ -230,6 +240,11 @@ type RolloutStatus struct {
 	// say it back within progressDeadline rolls the rollout back.
 	// +optional
 	RoutesSetAt *metav1.Time `json:"routesSetAt,omitempty"`
+
+	// scaleDownAt is when the canary, which no longer gets traffic, is scaled to zero:
+	// spec.scaleDownDelay after traffic left it.
+	// +optional
+	ScaleDownAt *metav1.Time `json:"scaleDownAt,omitempty"`
 
 	// waitingSince is when the rollout started waiting for something outside it (the canary
 	// to become ready, a gate to open); progressDeadline counts from here.
