@@ -59,8 +59,9 @@ vet: ## Run go vet, and fail on unformatted Go files.
 .PHONY: test
 test: verify vet envtest-assets prometheus ## Run all tests against a real control plane (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
-	@# in their own process groups): once every test binary has exited, stop any that remain.
-	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	@# in their own process groups): once every test binary has exited, stop those left
+	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
+	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz-short
 
@@ -91,7 +92,7 @@ SCALE_SIZES ?= 1000,10000
 
 .PHONY: bench-scale
 bench-scale: build envtest-assets prometheus ## Run the manager with 1,000 then 10,000 Rollouts (SCALE_SIZES); prints a table and BENCH lines per size.
-	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/scale -sizes $(SCALE_SIZES) -manager $(BIN)/tranche
 
 .PHONY: bench-judge
@@ -100,7 +101,7 @@ bench-judge: ## Run the decision-quality bench of the analysis judges (seeded, a
 
 .PHONY: bench
 bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.
-	trap 'pkill -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -run '^$$' -bench . -benchtime 1x ./controllers/ | grep -E '^(BENCH|Benchmark|ok|FAIL)'
 
 ##@ Build
