@@ -63,9 +63,9 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("prometheus: negative timeout %s", cfg.Timeout)
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport := sharedTransport
 	if cfg.InsecureSkipVerify {
-		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it in the MetricTemplate.
+		transport = insecureTransport
 	}
 	client, err := promapi.NewClient(promapi.Config{
 		Address: cfg.Address,
@@ -90,6 +90,28 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 		}
 	}
 	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout, secrets: secrets}, nil
+}
+
+// The clients share two transports, one for each TLS setting, and so their connections: a
+// transport of its own for each client (one per query) would leave a connection open per
+// query until it idled out, and Prometheus accepts no more than --web.max-connections (512
+// by default); past that, every query waits.
+var (
+	sharedTransport   = newTransport(false)
+	insecureTransport = newTransport(true)
+)
+
+// idleConnsPerServer is how many connections to one Prometheus stay open between queries:
+// about as many as the reconciler's workers.
+const idleConnsPerServer = 16
+
+func newTransport(insecure bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idleConnsPerServer
+	if insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it in the MetricTemplate.
+	}
+	return t
 }
 
 // checkAddress refuses what would fail on every query, without echoing the address: a user

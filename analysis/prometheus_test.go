@@ -3,9 +3,13 @@ package analysis_test
 import (
 	"context"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +234,31 @@ func TestNewPrometheusRefuses(t *testing.T) {
 	_, err := analysis.NewPrometheus(analysis.PrometheusConfig{Address: "http://admin:hunter22@p:9090"})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter22")
+}
+
+// TestClientsShareConnections makes a client per query, as the reconciler does, and counts
+// the connections that reach the real Prometheus (through a proxy that counts them): the
+// clients share them. A connection per client stays open until it idles out, and Prometheus
+// makes every query wait once 512 are open.
+func TestClientsShareConnections(t *testing.T) {
+	_, prom := realPrometheus(t)
+	upstream, err := url.Parse(prom.URL())
+	require.NoError(t, err)
+	var opened atomic.Int64
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(upstream))
+	proxy.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+
+	const clients = 50
+	for range clients {
+		q := newPrometheus(t, analysis.PrometheusConfig{Address: proxy.URL})
+		_, err := q.Query(context.Background(), "vector(1)", time.Time{})
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, opened.Load(), int64(2), "%d clients opened %d connections", clients, opened.Load())
 }
