@@ -87,6 +87,11 @@ func (b *bench) run(ctx context.Context) (result, error) {
 		return result{}, fmt.Errorf("initializing: %w", err)
 	}
 	r := result{rollouts: b.n, initialized: time.Since(start)}
+	// The targets are scaled down after the scale-down delay: let that work end before
+	// measuring the rollouts.
+	if err := b.waitUntilIdle(ctx); err != nil {
+		return r, err
+	}
 	idle, err := scrape(ctx, b.metricsURL)
 	if err != nil {
 		return r, err
@@ -149,6 +154,9 @@ func (b *bench) rollout(ns, name string) *trancheapi.Rollout {
 			Service:   trancheapi.ServiceSpec{Port: 80},
 			Provider:  trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "gw"}}}},
 			Steps:     []trancheapi.Step{step(5), step(50), step(100)},
+			// Short, so that the scale-downs after initialization are over before the
+			// rollouts are measured and those after a rollout fall within it.
+			ScaleDownDelay: &metav1.Duration{Duration: time.Second},
 			Analysis: &trancheapi.Analysis{
 				Interval: &metav1.Duration{Duration: interval},
 				Metrics:  []trancheapi.Metric{{Name: "up", TemplateRef: &trancheapi.NamespacedObjectReference{Name: "up"}, Min: ptr.To(0.0)}},
@@ -170,6 +178,23 @@ func (b *bench) observe(oldObj, newObj any) {
 	b.lags = append(b.lags, max(0, time.Since(due)))
 	b.steps++
 	b.mu.Unlock()
+}
+
+// waitUntilIdle waits until the manager's work queue has stayed empty for two seconds.
+func (b *bench) waitUntilIdle(ctx context.Context) error {
+	empty := 0
+	return wait.PollUntilContextCancel(ctx, time.Second, false, func(ctx context.Context) (bool, error) {
+		m, err := scrape(ctx, b.metricsURL)
+		if err != nil {
+			return false, err
+		}
+		if m.gauge("workqueue_depth") == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		return empty >= 2, nil
+	})
 }
 
 // parallel runs do for 0..n-1 on 16 workers.
