@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -127,11 +125,7 @@ func deploy(t *testing.T, steps ...trancheapi.Step) types.NamespacedName {
 // release gives the target a new image.
 func release(t *testing.T, key types.NamespacedName, image string) {
 	t.Helper()
-	d := &appsv1.Deployment{}
-	require.NoError(t, cp.Client.Get(context.Background(), key, d))
-	patch := client.MergeFrom(d.DeepCopy()) // no optimistic lock: the controller and kubelet write too
-	d.Spec.Template.Spec.Containers[0].Image = image
-	require.NoError(t, cp.Client.Patch(context.Background(), d, patch))
+	require.NoError(t, harness.SetImage(context.Background(), cp.Client, key.Namespace, key.Name, image))
 }
 
 // waitFor polls the Rollout until ok, failing the test after a minute.

@@ -154,14 +154,13 @@ func (d *decider) run() {
 // traffic to it and scales the target to zero.
 func (d *decider) initialize() {
 	d.st.Phase = trancheapi.PhaseInitializing
-	// An action and the wait that follows it say the same, so that the wait costs no write.
-	const starting = "Starting the primary Deployment from the target; waiting until it is ready"
 	switch {
-	case d.w.primary == nil:
-		d.say(starting)
-		d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
-	case !d.w.primary.ready:
-		d.say(starting)
+	case d.w.primary == nil || !d.w.primary.ready:
+		// The action and the wait after it say the same, so that the wait costs no write.
+		d.say("Starting the primary Deployment from the target; waiting until it is ready")
+		if d.w.primary == nil {
+			d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
+		}
 	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic to the primary")
 		d.setRoutes(providers.Routes{})
@@ -264,11 +263,12 @@ func (d *decider) promote() {
 	case d.w.primary.revision != d.st.CanaryRevision && d.w.target.revision != d.st.CanaryRevision:
 		// The target moved on before its template was copied: the tested revision is gone.
 		d.restart()
-	case d.w.primary.revision != d.st.CanaryRevision:
+	case d.w.primary.revision != d.st.CanaryRevision || !d.w.primary.ready:
+		// The action and the wait after it say the same, so that the wait costs no write.
 		d.say(fmt.Sprintf("Promoting revision %s: updating the primary and waiting until it is ready", d.st.CanaryRevision))
-		d.p.action = action{kind: actUpdatePrimary}
-	case !d.w.primary.ready:
-		d.say(fmt.Sprintf("Promoting revision %s: updating the primary and waiting until it is ready", d.st.CanaryRevision))
+		if d.w.primary.revision != d.st.CanaryRevision {
+			d.p.action = action{kind: actUpdatePrimary}
+		}
 	case !d.routesAre(providers.Routes{}):
 		d.say(fmt.Sprintf("Promoting revision %s: routing all traffic to the primary", d.st.CanaryRevision))
 		d.setRoutes(providers.Routes{})

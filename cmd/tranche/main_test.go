@@ -22,7 +22,6 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -291,7 +290,7 @@ func TestLeaderFailover(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "no manager leads")
 	assert.False(t, follower.leads(), "both managers lead")
 
-	require.NoError(t, retryUpdateImage(ctx, ns, "podinfo", "podinfo:6.1.0"))
+	require.NoError(t, harness.SetImage(ctx, cp.Client, ns, "podinfo", "podinfo:6.1.0"))
 	require.Eventually(t, func() bool {
 		got := &trancheapi.Rollout{}
 		return cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got) == nil &&
@@ -315,16 +314,4 @@ func TestLeaderFailover(t *testing.T) {
 	got := &trancheapi.Rollout{}
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got))
 	assert.Equal(t, got.Status.StableRevision, got.Status.CanaryRevision, "the tested revision is the stable one")
-}
-
-// retryUpdateImage sets a Deployment's image, as a CI pipeline would.
-func retryUpdateImage(ctx context.Context, ns, name, image string) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d := &appsv1.Deployment{}
-		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-			return err
-		}
-		d.Spec.Template.Spec.Containers[0].Image = image
-		return cp.Client.Update(ctx, d)
-	})
 }

@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -109,7 +108,7 @@ func (s *scenarioRun) run() {
 	s.waitUntilAll("initialized", func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == trancheapi.PhaseInitialized })
 
 	for i := range s.rollouts {
-		require.NoError(t, setImage(ctx, s.ns, appName(i), "app:2"))
+		require.NoError(t, harness.SetImage(ctx, cp.Client, s.ns, appName(i), "app:2"))
 	}
 	s.waitUntilAll("rolled out", func(ro *trancheapi.Rollout) bool {
 		return ro.Status.Phase == trancheapi.PhaseSucceeded || ro.Status.Phase == trancheapi.PhaseFailed
@@ -309,16 +308,4 @@ func statusesOf(rollouts []trancheapi.Rollout) []trancheapi.RolloutStatus {
 		out[i] = rollouts[i].Status
 	}
 	return out
-}
-
-// setImage releases a new version of a Deployment, as a CI pipeline would.
-func setImage(ctx context.Context, ns, name, image string) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d := &appsv1.Deployment{}
-		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-			return err
-		}
-		d.Spec.Template.Spec.Containers[0].Image = image
-		return cp.Client.Update(ctx, d)
-	})
 }

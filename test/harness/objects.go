@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ReadManifests decodes every YAML document of every .yaml file in dir, in file name order,
@@ -88,6 +89,18 @@ func Deployment(namespace, name, image string) *appsv1.Deployment {
 			},
 		},
 	}
+}
+
+// SetImage releases a new version of a Deployment, as a CI pipeline would: a merge patch of
+// its image, with no optimistic lock, since controllers and the Kubelet write it too.
+func SetImage(ctx context.Context, c client.Client, namespace, name, image string) error {
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(d.DeepCopy())
+	d.Spec.Template.Spec.Containers[0].Image = image
+	return c.Patch(ctx, d, patch)
 }
 
 // Table lists a resource as the API server renders it for kubectl get -o wide: the CRD's

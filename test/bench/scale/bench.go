@@ -11,11 +11,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,14 +99,7 @@ func (b *bench) run(ctx context.Context) (result, error) {
 	progressing := max(1, b.n/10)
 	started := time.Now()
 	if err := parallel(ctx, progressing, func(i int) error {
-		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			d := &appsv1.Deployment{}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: b.namespace(i), Name: fmt.Sprintf("app-%d", i)}, d); err != nil {
-				return err
-			}
-			d.Spec.Template.Spec.Containers[0].Image = "app:2"
-			return c.Update(ctx, d)
-		})
+		return harness.SetImage(ctx, c, b.namespace(i), fmt.Sprintf("app-%d", i), "app:2")
 	}); err != nil {
 		return r, err
 	}

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -75,30 +74,22 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	probe, err := harness.FreeAddress()
-	if err != nil {
-		return result{}, err
-	}
-	abs, err := filepath.Abs(managerBinary)
-	if err != nil {
-		return result{}, err
-	}
 	log, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
 		return result{}, err
 	}
 	defer log.Close()
-	cmd := exec.Command(abs, "--leader-elect=false", "--metrics-bind-address="+metrics, "--health-probe-bind-address="+probe,
-		"--prometheus-address="+prom.URL(), "--log-level=error", "--concurrency=8",
-		// The defaults (50/100) suit a shared cluster; the bench measures the manager, not the limiter.
-		"--kube-api-qps=300", "--kube-api-burst=600")
-	cmd.Env = harness.EnvironFor(kubeconfig)
-	cmd.Stdout, cmd.Stderr = log, log
-	harness.DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("starting %s (run `make build`): %w", abs, err)
+	manager := &harness.Manager{
+		Binary: managerBinary, Kubeconfig: kubeconfig, Log: log,
+		Args: []string{"--leader-elect=false", "--metrics-bind-address=" + metrics,
+			"--prometheus-address=" + prom.URL(), "--log-level=error", "--concurrency=8",
+			// The defaults (50/100) suit a shared cluster; the bench measures the manager, not the limiter.
+			"--kube-api-qps=300", "--kube-api-burst=600"},
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := manager.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() { _ = manager.Kill() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
