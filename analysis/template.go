@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 )
 
 // Render fills a MetricTemplate's query, a Go text/template, with a Rollout's variables.
@@ -149,7 +148,7 @@ func PromDuration(d time.Duration) string {
 // ForWorkload are the variables of a Compare query for one workload: the canary (the target
 // Deployment and the <target>-canary Service) or the primary, over window.
 func (v Vars) ForWorkload(ro *trancheapi.Rollout, canary bool, window time.Duration) Vars {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	v.Workload, v.WorkloadService = names.Primary, names.Primary
 	if canary {
 		v.Workload, v.WorkloadService = ro.Spec.TargetRef.Name, names.Canary
@@ -161,12 +160,12 @@ func (v Vars) ForWorkload(ro *trancheapi.Rollout, canary bool, window time.Durat
 // VarsFor are the values a Rollout's query templates get: its names, those of the workloads
 // and Services Tranche makes for it, and its analysis interval.
 func VarsFor(ro *trancheapi.Rollout) Vars {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	return Vars{
 		Rollout:   ro.Name,
 		Namespace: ro.Namespace,
 		Target:    ro.Spec.TargetRef.Name,
-		Primary:   names.Primary, // the primary Deployment is named as its Service
+		Primary:   ro.PrimaryName(),
 		Canary:    ro.Spec.TargetRef.Name,
 		Service:   names.Apex,
 		Interval:  PromDuration(ro.Spec.EffectiveInterval()),

@@ -401,7 +401,7 @@ func (e *engineEnv) assertPrimaryOnly(image string) {
 		w, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
 		return ok && w == 0 && ptr.Deref(e.deployment(target).Spec.Replicas, 1) == 0
 	}, 10*time.Second, 50*time.Millisecond, "routes back on the primary and the canary scaled to zero")
-	assert.Equal(e.t, image, e.deployment(target + primarySuffix).Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(e.t, image, e.deployment(target + trancheapi.PrimarySuffix).Spec.Template.Spec.Containers[0].Image)
 }
 
 func retryUpdate(key types.NamespacedName, mutate func(*appsv1.Deployment)) error {

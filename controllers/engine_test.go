@@ -326,6 +326,8 @@ func TestCompareRollsATwiceAsBadCanaryBackBeforeItsFailureLimit(t *testing.T) {
 	e := startScenario(t, prom, exporter, engineCompareRollout(ns, 20*time.Second))
 	e.release(twiceImage)
 	ro := e.waitForPhase(trancheapi.PhaseFailed, 2*time.Minute)
+	// The status records the decision before the route is written: wait for the route too.
+	e.waitForWeight(0, 10*time.Second)
 	assert.Contains(t, ro.Status.Message, "the canary is worse than the primary: errors: the canary's error rate is")
 	runs := 0
 	for _, c := range ro.Status.LastChecks {

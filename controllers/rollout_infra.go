@@ -87,7 +87,7 @@ func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Ro
 		return true, nil
 	}
 	primary := &appsv1.Deployment{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: target.Name + primarySuffix}, primary)
+	err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}, primary)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
@@ -128,7 +128,7 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 // Rollout leaves a serving Deployment behind.
 func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Rollout) error {
 	primary := &appsv1.Deployment{}
-	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name + primarySuffix}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 	if err := r.Get(ctx, key, primary); err != nil {
 		return client.IgnoreNotFound(err)
 	}

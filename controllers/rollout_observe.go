@@ -22,7 +22,7 @@ import (
 func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) (world, error) {
 	w := world{now: r.Now(), rollout: ro, target: workloadOf(target, false)}
 	primary := &appsv1.Deployment{}
-	key := types.NamespacedName{Namespace: ro.Namespace, Name: target.Name + primarySuffix}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 	switch err := r.Get(ctx, key, primary); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
@@ -158,7 +158,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 	src := querySource{cfg: analysis.PrometheusConfig{Address: r.PrometheusAddress}}
 	if m.TemplateRef == nil {
 		var err error
-		src.query, err = router.BuiltinQuery(m.Builtin)
+		src.query, err = router.BuiltinQueries().Query(m.Builtin)
 		return src, err
 	}
 	tmpl := &trancheapi.MetricTemplate{}

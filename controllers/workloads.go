@@ -11,13 +11,10 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 )
 
-// primarySuffix is appended to the target's name and to the values of its selector labels to
-// make the primary's: the primary's pods must never match the target's selector, or the
-// canary Service would send traffic to them.
-const primarySuffix = "-primary"
-
-// primarySelector derives the primary's labels from the target's selector. Only matchLabels
-// can be rewritten; a selector with matchExpressions is refused.
+// primarySelector derives the primary's labels from the target's selector, each value ending
+// in trancheapi.PrimarySuffix: the primary's pods must never match the target's selector, or
+// the canary Service would send traffic to them. Only matchLabels can be rewritten; a
+// selector with matchExpressions is refused.
 func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
 	sel := target.Spec.Selector
 	if sel == nil || len(sel.MatchLabels) == 0 || len(sel.MatchExpressions) > 0 {
@@ -25,7 +22,7 @@ func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
 	}
 	labels := make(map[string]string, len(sel.MatchLabels))
 	for k, v := range sel.MatchLabels {
-		labels[k] = v + primarySuffix
+		labels[k] = v + trancheapi.PrimarySuffix
 	}
 	return labels, nil
 }
@@ -49,7 +46,7 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ro.Namespace,
-			Name:        target.Name + primarySuffix,
+			Name:        ro.PrimaryName(),
 			Labels:      providers.Labels(ro),
 			Annotations: annotations,
 		},

@@ -40,7 +40,7 @@ type Sticky struct {
 
 // Router moves traffic between a Rollout's primary and canary. The Services it routes to are
 // created by the controller beforehand: <target>, <target>-primary and <target>-canary, in the
-// Rollout's namespace (see ServiceNames).
+// Rollout's namespace (see trancheapi.Rollout.ServiceNames).
 //
 // Every method is idempotent, and a Router keeps no state between calls: what the data plane
 // is told is always read back from the cluster.
@@ -57,9 +57,9 @@ type Router interface {
 	// Finalize hands all traffic back to the primary, for a Rollout being deleted, and
 	// removes what only the Router needed.
 	Finalize(ctx context.Context, ro *trancheapi.Rollout) error
-	// BuiltinQuery returns the PromQL template of a built-in metric for this data plane, in
-	// the MetricTemplate query syntax.
-	BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error)
+	// BuiltinQueries are the PromQL templates of the built-in metrics for this data plane,
+	// in the MetricTemplate query syntax; none for a data plane without request metrics.
+	BuiltinQueries() Queries
 	// Features says what the provider can do. The conformance suite holds each provider to
 	// it, and the README's table of providers is made from it.
 	Features() Features
@@ -133,16 +133,4 @@ func Name(ro *trancheapi.Rollout) string {
 		return "kubernetes"
 	}
 	return ""
-}
-
-// ServiceNames are the Services of a Rollout, all in its namespace: Apex is what clients
-// call, Primary selects the stable pods, Canary the pods under test.
-type ServiceNames struct {
-	Apex, Primary, Canary string
-}
-
-// Services returns the names of the Rollout's Services, derived from its target's name.
-func Services(ro *trancheapi.Rollout) ServiceNames {
-	name := ro.Spec.TargetRef.Name
-	return ServiceNames{Apex: name, Primary: name + "-primary", Canary: name + "-canary"}
 }

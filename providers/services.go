@@ -50,7 +50,7 @@ func Annotations() map[string]string {
 // the controller's only at creation: afterwards it belongs to the Router, which may point it
 // at the canary (blue/green). The Services carry no owner reference; the caller sets one.
 func DesiredServices(ro *trancheapi.Rollout, primarySelector, canarySelector map[string]string) (apex, primary, canary *corev1.Service) {
-	names := Services(ro)
+	names := ro.ServiceNames()
 	return service(ro, names.Apex, primarySelector),
 		service(ro, names.Primary, primarySelector),
 		service(ro, names.Canary, canarySelector)
@@ -90,7 +90,7 @@ type ServiceObjects struct {
 // satisfies apierrors.IsNotFound: the controller creates them before it asks a Router to
 // route, so a missing one means that step has not run (or a person deleted it).
 func GetServices(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (ServiceObjects, error) {
-	names := Services(ro)
+	names := ro.ServiceNames()
 	var objs ServiceObjects
 	for _, s := range []struct {
 		role, name string

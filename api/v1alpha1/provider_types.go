@@ -248,12 +248,13 @@ type IstioRetries struct {
 
 // LinkerdProvider routes inside the Linkerd mesh.
 type LinkerdProvider struct {
-	// mode is how Linkerd is told the split: HTTPRoute (Gateway API attached to the Service,
-	// Linkerd's native way) or SMI (a TrafficSplit, for clusters running linkerd-smi).
+	// mode is how Linkerd is told the split; the one mode is HTTPRoute (Gateway API attached
+	// to the Service, Linkerd's native way, 2.14 and later). Clusters that split with
+	// TrafficSplits through the linkerd-smi extension use the smi provider instead.
 	// Default: HTTPRoute.
 	// +optional
 	// +kubebuilder:default=HTTPRoute
-	// +kubebuilder:validation:Enum=HTTPRoute;SMI
+	// +kubebuilder:validation:Enum=HTTPRoute
 	Mode string `json:"mode,omitempty"`
 }
 

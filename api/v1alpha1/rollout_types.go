@@ -39,10 +39,9 @@ type Rollout struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.kubernetes) || !has(self.steps) || self.steps.all(s, !has(s.weight) || s.weight == 0 || s.weight == 100)",fieldPath=".steps",message="the kubernetes provider switches all traffic at once (blue/green): every step weight must be 0 or 100"
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.kubernetes) || !has(self.analysis) || !has(self.analysis.metrics) || self.analysis.metrics.all(m, !has(m.builtin))",fieldPath=".analysis.metrics",message="the kubernetes provider has no data plane to take built-in metrics from: use templateRef with a MetricTemplate"
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.match)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx)",fieldPath=".steps",message="steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"
-// +kubebuilder:validation:XValidation:rule="!has(self.provider.linkerd) || self.provider.linkerd.mode != 'SMI' || !has(self.steps) || !self.steps.exists(s, has(s.match))",fieldPath=".steps",message="linkerd in SMI mode cannot match requests: use mode HTTPRoute for steps with match"
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
-// +kubebuilder:validation:XValidation:rule="!has(self.sessionAffinity) || has(self.provider.gatewayAPI) || has(self.provider.istio) || (has(self.provider.linkerd) && self.provider.linkerd.mode != 'SMI') || has(self.provider.nginx) || has(self.provider.traefik)",fieldPath=".sessionAffinity",message="sessionAffinity needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or traefik provider: smi and kubernetes cannot keep a client on the canary"
+// +kubebuilder:validation:XValidation:rule="!has(self.sessionAffinity) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx) || has(self.provider.traefik)",fieldPath=".sessionAffinity",message="sessionAffinity needs the gatewayAPI, istio, linkerd, nginx or traefik provider: smi and kubernetes cannot keep a client on the canary"
 type RolloutSpec struct {
 	// targetRef is the workload whose new versions are rolled out. Its pod template is the
 	// version under test (the canary); Tranche keeps a copy of the last promoted template in
@@ -70,7 +69,7 @@ type RolloutSpec struct {
 	// sessionAffinity keeps a client that reached the canary on it (sticky sessions): the
 	// canary's responses set a cookie, and requests that carry it go to the canary for as
 	// long as a weight step gives the canary a share of traffic. Without it, each request
-	// is split on its own. Needs the gatewayAPI, istio, linkerd (mode HTTPRoute), nginx or
+	// is split on its own. Needs the gatewayAPI, istio, linkerd, nginx or
 	// traefik provider.
 	// +optional
 	SessionAffinity *SessionAffinity `json:"sessionAffinity,omitempty"`

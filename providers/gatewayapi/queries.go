@@ -1,9 +1,6 @@
 package gatewayapi
 
 import (
-	"fmt"
-
-	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -28,43 +25,22 @@ const traefikCanary = `service=~"httproute-{{ .Namespace }}-{{ .Rollout }}-gw-.+
 const envoyCanary = `envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Target }}-canary([^-a-z0-9].*)?", ` +
 	`envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Namespace }}([^-a-z0-9].*)?"`
 
-// successRateQuery is the percent of the canary's requests not answered with a 5xx. The
-// successes default to 0 when no success series exists yet, so a canary failing every
-// request reads 0 rather than no data; without any request series the family has no answer.
-const successRateQuery = `100 * (
-  (sum(rate(traefik_service_requests_total{` + traefikCanary + `, code!~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(traefik_service_requests_total{` + traefikCanary + `}[{{ .Interval }}]))
-)
-or
-100 * (
-  (sum(rate(envoy_cluster_upstream_rq{` + envoyCanary + `, envoy_response_code!~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(envoy_cluster_upstream_rq{` + envoyCanary + `}[{{ .Interval }}]))
-)`
-
-// durationQuery is the 99th percentile of the canary's request duration in milliseconds:
-// Traefik measures seconds, Envoy's upstream_rq_time milliseconds.
-const durationQuery = `1000 * histogram_quantile(0.99, sum by (le) (
-  rate(traefik_service_request_duration_seconds_bucket{` + traefikCanary + `}[{{ .Interval }}])
-))
-or
-histogram_quantile(0.99, sum by (le) (
-  rate(envoy_cluster_upstream_rq_time_bucket{` + envoyCanary + `}[{{ .Interval }}])
-))`
-
 // builtinQueries are the gatewayAPI provider's built-in query templates, for Traefik and for
-// Envoy based implementations that name clusters after Services (Istio, Contour).
-var builtinQueries = map[trancheapi.BuiltinMetric]string{
-	trancheapi.BuiltinRequestSuccessRate: successRateQuery,
-	trancheapi.BuiltinRequestDuration:    durationQuery,
-}
+// Envoy based implementations that name clusters after Services (Istio, Contour). Traefik
+// measures seconds, Envoy's upstream_rq_time milliseconds.
+var builtinQueries = providers.Either(
+	providers.RequestMetrics{
+		Requests: "traefik_service_requests_total", Canary: traefikCanary, Succeeded: `code!~"5.."`,
+		DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
+	}.Queries(),
+	providers.RequestMetrics{
+		Requests: "envoy_cluster_upstream_rq", Canary: envoyCanary, Succeeded: `envoy_response_code!~"5.."`,
+		DurationBuckets: "envoy_cluster_upstream_rq_time_bucket",
+	}.Queries(),
+)
 
-// BuiltinQuery returns the query template of a built-in metric.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	if q, ok := r.queries[metric]; ok {
-		return q, nil
-	}
-	return "", fmt.Errorf("built-in metric %q is not one this provider knows: %w", metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are the query templates of the built-in metrics.
+func (r *Router) BuiltinQueries() providers.Queries { return r.queries }
 
 // Features says what the gatewayAPI provider does; a Router made with NewWith for a mesh
 // says the same but for what that mesh lacks (see package linkerd).

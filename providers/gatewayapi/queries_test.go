@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 )
@@ -84,9 +83,4 @@ func TestBuiltinQueriesSelectTheCanary(t *testing.T) {
 			assert.False(t, matchesAll(envoy, istioLookalike))
 		})
 	}
-}
-
-func TestUnknownBuiltinMetric(t *testing.T) {
-	_, err := gatewayapi.New(nil).BuiltinQuery("request-rate")
-	require.ErrorIs(t, err, providers.ErrUnsupported)
 }

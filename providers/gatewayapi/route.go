@@ -45,7 +45,7 @@ func fromSpec(ro *trancheapi.Rollout) (Attachment, error) {
 // API's mesh mode (GAMMA) expects: the mesh then splits the Service's traffic as the route says.
 func ToService(ro *trancheapi.Rollout) (Attachment, error) {
 	kind, group := "Service", ""
-	return Attachment{ParentRefs: []trancheapi.ParentReference{{Group: &group, Kind: &kind, Name: providers.Services(ro).Apex}}}, nil
+	return Attachment{ParentRefs: []trancheapi.ParentReference{{Group: &group, Kind: &kind, Name: ro.ServiceNames().Apex}}}, nil
 }
 
 func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
@@ -53,7 +53,7 @@ func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	t := target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}
 	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
 		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}

@@ -21,7 +21,7 @@ import (
 type Router struct {
 	c       client.Client
 	attach  func(*trancheapi.Rollout) (Attachment, error)
-	queries map[trancheapi.BuiltinMetric]string
+	queries providers.Queries
 }
 
 var _ providers.Router = (*Router)(nil)
@@ -35,7 +35,7 @@ func New(c client.Client) providers.Router {
 // NewWith returns a Router for a provider that routes with an HTTPRoute of its own making
 // (a mesh, such as Linkerd, in Gateway API's mesh mode): attach says what the route attaches
 // to, queries are the provider's built-in query templates.
-func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, error), queries map[trancheapi.BuiltinMetric]string) *Router {
+func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, error), queries providers.Queries) *Router {
 	return &Router{c: c, attach: attach, queries: queries}
 }
 

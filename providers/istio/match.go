@@ -184,25 +184,14 @@ func unquote(s string) string {
 // the target Deployment's workload.
 const canaryWorkload = `reporter="destination", destination_workload_namespace="{{ .Namespace }}", destination_workload="{{ .Canary }}"`
 
-const successRateQuery = `100 * (
-  (sum(rate(istio_requests_total{` + canaryWorkload + `, response_code!~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(istio_requests_total{` + canaryWorkload + `}[{{ .Interval }}]))
-)`
+// builtinQueries are over Istio's standard metrics, which measure milliseconds.
+var builtinQueries = providers.RequestMetrics{
+	Requests: "istio_requests_total", Canary: canaryWorkload, Succeeded: `response_code!~"5.."`,
+	DurationBuckets: "istio_request_duration_milliseconds_bucket",
+}.Queries()
 
-const durationQuery = `histogram_quantile(0.99, sum by (le) (
-  rate(istio_request_duration_milliseconds_bucket{` + canaryWorkload + `}[{{ .Interval }}])
-))`
-
-// BuiltinQuery returns the query template of a built-in metric, from Istio's standard metrics.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	switch metric {
-	case trancheapi.BuiltinRequestSuccessRate:
-		return successRateQuery, nil
-	case trancheapi.BuiltinRequestDuration:
-		return durationQuery, nil
-	}
-	return "", fmt.Errorf("built-in metric %q is not one the istio provider knows: %w", metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are the query templates of the built-in metrics.
+func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
 
 // Features says what Istio's VirtualService does.
 func (r *Router) Features() providers.Features {

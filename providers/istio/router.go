@@ -58,7 +58,7 @@ func DestinationRuleNames(ro *trancheapi.Rollout) (primary, canary string) {
 // Reconcile brings the DestinationRules and the VirtualService in line with the spec,
 // creating what is missing (all traffic to the primary) and keeping the split.
 func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	primaryDR, canaryDR := DestinationRuleNames(ro)
 	for name, host := range map[string]string{primaryDR: names.Primary, canaryDR: names.Canary} {
 		if err := r.ensure(ctx, ro, object(DestinationRule, ro.Namespace, name), func(u *unstructured.Unstructured) error {

@@ -91,7 +91,7 @@ func setInt(m map[string]any, key string, v *int32) {
 // setVirtualService writes the hosts, gateways and Tranche's two routes; the user's routes
 // keep their places, and Tranche's go after them the first time.
 func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
-	names, port := providers.Services(ro), int64(ro.Spec.Service.Port)
+	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
 	p := ro.Spec.Provider.Istio
 	if p == nil {
 		return fmt.Errorf("the Rollout %s/%s has no spec.provider.istio", ro.Namespace, ro.Name)
@@ -212,7 +212,7 @@ func toAny(ss []string) []any {
 
 // routesOf reads the split from Tranche's routes of the VirtualService.
 func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 	var split, match, sticky map[string]any
 	for _, r := range http {

@@ -42,7 +42,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	if err := supported(routes); err != nil {
 		return err
 	}
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	from := names.Primary
 	if routes.CanaryWeight == 100 {
 		from = names.Canary
@@ -113,12 +113,9 @@ func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
 	return err
 }
 
-// BuiltinQuery always fails: plain Services have no proxy that counts requests, so there is
-// no metric to build a built-in query on. The API rejects built-in metrics with this provider.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	return "", fmt.Errorf("built-in metric %q: the kubernetes provider has no data plane to take metrics from; use templateRef with a MetricTemplate: %w",
-		metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are none: plain Services have no proxy that counts requests, so there is no
+// metric to build a built-in query on. The API rejects built-in metrics with this provider.
+func (r *Router) BuiltinQueries() providers.Queries { return nil }
 
 // Features: the kubernetes provider switches all traffic at once, with nothing to measure it by.
 func (r *Router) Features() providers.Features { return providers.Features{} }

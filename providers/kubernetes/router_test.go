@@ -38,7 +38,7 @@ func newRollout(t *testing.T) *trancheapi.Rollout {
 }
 
 func apexKey(ro *trancheapi.Rollout) client.ObjectKey {
-	return client.ObjectKey{Namespace: ro.Namespace, Name: providers.Services(ro).Apex}
+	return client.ObjectKey{Namespace: ro.Namespace, Name: ro.ServiceNames().Apex}
 }
 
 func TestConformance(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -87,17 +86,6 @@ func TestTheRouteAttachesToTheService(t *testing.T) {
 	assert.Equal(t, gatewayv1.Group(""), *parent.Group)
 	assert.Equal(t, gatewayv1.ObjectName("orders"), parent.Name)
 	assert.Empty(t, r.Spec.Hostnames)
-}
-
-func TestTheSMIModeIsRefused(t *testing.T) {
-	ctx := context.Background()
-	ro := newRollout(t)
-	ro.Spec.Provider.Linkerd.Mode = linkerd.ModeSMI
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	err := linkerd.New(cp.Client).Reconcile(ctx, ro)
-	require.ErrorIs(t, err, providers.ErrUnsupported)
-	assert.ErrorContains(t, err, "leave spec.provider.linkerd.mode out")
-	assert.Error(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(route(ro)), route(ro)), "nothing written")
 }
 
 var update = flag.Bool("update", false, "rewrite the golden files")

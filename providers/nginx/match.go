@@ -89,25 +89,14 @@ func unreadable(ing *networkingv1.Ingress, why string) error {
 // ingress-nginx counts requests by Ingress: the canary Ingress's are the canary's.
 const canarySeries = `namespace="{{ .Namespace }}", ingress="{{ .Rollout }}-canary"`
 
-const successRateQuery = `100 * (
-  (sum(rate(nginx_ingress_controller_requests{` + canarySeries + `, status!~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(nginx_ingress_controller_requests{` + canarySeries + `}[{{ .Interval }}]))
-)`
+// builtinQueries are over ingress-nginx's metrics, which measure seconds.
+var builtinQueries = providers.RequestMetrics{
+	Requests: "nginx_ingress_controller_requests", Canary: canarySeries, Succeeded: `status!~"5.."`,
+	DurationBuckets: "nginx_ingress_controller_request_duration_seconds_bucket", DurationInSeconds: true,
+}.Queries()
 
-const durationQuery = `1000 * histogram_quantile(0.99, sum by (le) (
-  rate(nginx_ingress_controller_request_duration_seconds_bucket{` + canarySeries + `}[{{ .Interval }}])
-))`
-
-// BuiltinQuery returns the query template of a built-in metric, from ingress-nginx's metrics.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	switch metric {
-	case trancheapi.BuiltinRequestSuccessRate:
-		return successRateQuery, nil
-	case trancheapi.BuiltinRequestDuration:
-		return durationQuery, nil
-	}
-	return "", fmt.Errorf("built-in metric %q is not one the nginx provider knows: %w", metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are the query templates of the built-in metrics.
+func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
 
 // Features says what ingress-nginx's canary can do.
 func (r *Router) Features() providers.Features {

@@ -106,7 +106,7 @@ func (r *Router) userIngress(ctx context.Context, ro *trancheapi.Rollout) (*netw
 // backend that reaches the Rollout's Service (or its primary) sent to the canary Service
 // instead. Annotations only the canary Ingress has are kept.
 func copySpec(ing, user *networkingv1.Ingress, ro *trancheapi.Rollout) {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	spec := *user.Spec.DeepCopy()
 	toCanary := func(b *networkingv1.IngressBackend) {
 		if b != nil && b.Service != nil && (b.Service.Name == names.Apex || b.Service.Name == names.Primary) {

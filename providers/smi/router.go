@@ -17,7 +17,6 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
-	"github.com/tranche-dev/tranche/providers/linkerd"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
@@ -119,7 +118,7 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func
 // setSpec writes the apex Service and the weighted backends; spec.matches (v1alpha3 and
 // later), the user's, is kept.
 func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	if err := unstructured.SetNestedField(ts.Object, names.Apex, "spec", "service"); err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 
 // routesOf reads the weights, which SMI makes relative.
 func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
 	weights := map[string]int32{}
 	for _, b := range backends {
@@ -152,14 +151,9 @@ func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 	return providers.Routes{CanaryWeight: percent}, nil
 }
 
-// BuiltinQuery returns the query template of a built-in metric: the metrics of
-// linkerd-proxy, as linkerd-smi is the SMI implementation in use today.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	if q, ok := linkerd.Queries[metric]; ok {
-		return q, nil
-	}
-	return "", fmt.Errorf("built-in metric %q is not one the smi provider knows: %w", metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are over linkerd-proxy's metrics, linkerd-smi being the SMI implementation
+// in use today.
+func (r *Router) BuiltinQueries() providers.Queries { return providers.LinkerdProxy }
 
 // Features says what a TrafficSplit can do.
 func (r *Router) Features() providers.Features {

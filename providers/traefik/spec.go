@@ -15,7 +15,7 @@ import (
 // set), so the other section goes; what the user had set in it besides the backends (sticky
 // sessions, say) waits in an annotation and comes back with the section.
 func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
-	names, port := providers.Services(ro), int64(ro.Spec.Service.Port)
+	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
 	backend := func(name string) map[string]any {
 		b := map[string]any{"name": name, "port": port}
 		if p := ro.Spec.Provider.Traefik; p != nil && p.NativeLB {
@@ -108,7 +108,7 @@ func unstash(ts *unstructured.Unstructured, section string) (map[string]any, err
 // routesOf reads the split the TraefikService says. Anything else than the two backends
 // Tranche writes is unreadable: SetRoutes writes them again.
 func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
-	names := providers.Services(ro)
+	names := ro.ServiceNames()
 	if mirroring, ok, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring"); ok {
 		mirrors, _, _ := unstructured.NestedSlice(mirroring, "mirrors")
 		if mirroring["name"] != names.Primary || len(mirrors) != 1 {
@@ -158,25 +158,14 @@ func unreadable(ts *unstructured.Unstructured, why string) error {
 // traefik_service_* metrics, so the canary's series are those of its Service.
 const canarySeries = `service=~"{{ .Namespace }}-{{ .Target }}-canary-[0-9]+@kubernetescrd"`
 
-const successRateQuery = `100 * (
-  (sum(rate(traefik_service_requests_total{` + canarySeries + `, code!~"5.."}[{{ .Interval }}])) or vector(0))
-  / sum(rate(traefik_service_requests_total{` + canarySeries + `}[{{ .Interval }}]))
-)`
+// builtinQueries are over Traefik's own metrics, which measure seconds.
+var builtinQueries = providers.RequestMetrics{
+	Requests: "traefik_service_requests_total", Canary: canarySeries, Succeeded: `code!~"5.."`,
+	DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
+}.Queries()
 
-const durationQuery = `1000 * histogram_quantile(0.99, sum by (le) (
-  rate(traefik_service_request_duration_seconds_bucket{` + canarySeries + `}[{{ .Interval }}])
-))`
-
-// BuiltinQuery returns the query template of a built-in metric, from Traefik's own metrics.
-func (r *Router) BuiltinQuery(metric trancheapi.BuiltinMetric) (string, error) {
-	switch metric {
-	case trancheapi.BuiltinRequestSuccessRate:
-		return successRateQuery, nil
-	case trancheapi.BuiltinRequestDuration:
-		return durationQuery, nil
-	}
-	return "", fmt.Errorf("built-in metric %q is not one the traefik provider knows: %w", metric, providers.ErrUnsupported)
-}
+// BuiltinQueries are the query templates of the built-in metrics.
+func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
 
 // Features says what a TraefikService can do.
 func (r *Router) Features() providers.Features {
