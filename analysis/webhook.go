@@ -31,6 +31,12 @@ type Payload struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
+// Body is the payload as the JSON a webhook is POSTed.
+func (p Payload) Body() []byte {
+	body, _ := json.Marshal(p) // strings and a map of strings always marshal
+	return body
+}
+
 // maxErrorBody is how much of a refusal's body goes into the error, enough for a gate to say
 // why without letting a large error page fill the Rollout's status.
 const maxErrorBody = 200
@@ -58,10 +64,7 @@ func CallWebhook(ctx context.Context, client *http.Client, url string, timeout t
 	if client == nil {
 		client = http.DefaultClient
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("webhook payload: %w", err)
-	}
+	body := p.Body()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

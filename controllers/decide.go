@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -285,46 +286,11 @@ func (d *decider) promote() {
 	}
 }
 
-// routesAre reports whether the data plane is known to split traffic as r says.
-func (d *decider) routesAre(r providers.Routes) bool {
-	return !d.w.routesUnknown && equalRoutes(d.w.routes, r)
-}
-
-// setRoutes asks for a new split; the step's hold restarts once the split is read back.
-// Asking again while the data plane has not said it back is cheap (Routers write only what
-// differs), but the asks space out, and a data plane that does not take the split within the
-// progress deadline rolls a rollout under way back; then setRoutes reports false.
-func (d *decider) setRoutes(r providers.Routes) bool {
-	d.p.action = action{kind: actSetRoutes, routes: r}
-	d.st.CanaryWeight = r.CanaryWeight
-	d.st.StepStartedAt = nil
-	if d.st.RoutesSetAt == nil {
-		d.st.RoutesSetAt = d.now()
-		d.st.WaitingSince = nil // the rollout moved: whatever it waited for is over
-	}
-	asking := d.w.now.Sub(d.st.RoutesSetAt.Time)
-	if asking > d.w.rollout.Spec.EffectiveProgressDeadline() && d.st.Phase.UnderWay() {
-		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("the data plane did not take the split (%s) within the progress deadline: it says %s",
-			describeRoutes(r), d.saidRoutes()))
-		return false
-	}
-	d.p.requeue = min(max(routeCheckDelay, asking), maxRouteCheckDelay)
-	return true
-}
-
-// saidRoutes describes what the data plane says now.
-func (d *decider) saidRoutes() string {
-	if d.w.routesUnknown {
-		return "something that is not a split"
-	}
-	return describeRoutes(d.w.routes)
-}
-
 // gateOpen reports whether every webhook of a gate type said yes, asking the reconciler
 // when they have not been asked yet. A closed gate waits, and rolls back once the
 // progress deadline passes while the rollout is under way.
 func (d *decider) gateOpen(gate trancheapi.WebhookType) bool {
-	if !hasWebhook(d.w.rollout, gate) {
+	if !d.w.rollout.Spec.HasWebhook(gate) {
 		return true
 	}
 	answer, asked := d.w.gates[gate]
@@ -377,4 +343,24 @@ func (d *decider) requeueIn(dt time.Duration) {
 	if d.p.requeue == 0 || dt < d.p.requeue {
 		d.p.requeue = dt
 	}
+}
+
+// nextSecond is t rounded up to a whole second.
+func nextSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+func (d *decider) now() *metav1.Time {
+	t := metav1.NewTime(d.w.now)
+	return &t
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -108,3 +108,13 @@ func (d *decider) approve() bool {
 	d.emit(false, "Approved", fmt.Sprintf("Step %d approved on request", d.st.CurrentStep+1))
 	return true
 }
+
+// newRequest returns the token of a request annotation when it differs from the one handled
+// last, else "".
+func newRequest(ro *trancheapi.Rollout, annotation, handled string) string {
+	token := ro.Annotations[annotation]
+	if token == "" || token == handled {
+		return ""
+	}
+	return token
+}

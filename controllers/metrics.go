@@ -42,7 +42,7 @@ var allPhases = []trancheapi.Phase{
 }
 
 func init() {
-	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, notify.Notifications)
+	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, notify.Notifications, notify.WebhookCalls)
 }
 
 // observeMetrics updates the metrics from a reconcile's plan.
@@ -76,4 +76,5 @@ func forgetMetrics(ns, name string) {
 	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, analysisChecks} {
 		vec.DeletePartialMatch(labels)
 	}
+	notify.ForgetRollout(ns, name)
 }

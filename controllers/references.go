@@ -31,11 +31,14 @@ type objectRef struct {
 	field string
 }
 
-// problem is why a Rollout cannot go on, in words its user can act on.
+// problem is why a Rollout cannot go on, in words its user can act on. It is an error too,
+// so that what finds one can return it as one.
 type problem struct {
 	reason  string
 	message string
 }
+
+func (p *problem) Error() string { return p.message }
 
 // problem returns nil when every reference resolves, else the first kind of missing
 // reference: the target, then metric templates, then notification providers.

@@ -14,7 +14,8 @@ import (
 )
 
 // act carries out the one action decide chose.
-func (r *RolloutReconciler) act(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router, a action) error {
+func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
+	ro, target := s.rollout, s.target
 	switch a.kind {
 	case actNone:
 		return nil
@@ -32,7 +33,7 @@ func (r *RolloutReconciler) act(ctx context.Context, ro *trancheapi.Rollout, tar
 	case actScaleTarget:
 		return r.scaleTarget(ctx, ro, a.replicas)
 	case actSetRoutes:
-		return router.SetRoutes(ctx, ro, a.routes)
+		return s.router.SetRoutes(ctx, ro, a.routes)
 	}
 	return fmt.Errorf("unknown action %d", a.kind)
 }
@@ -62,8 +63,8 @@ func setStatus(ro *trancheapi.Rollout, p plan) {
 	setPhaseConditions(ro)
 }
 
-// announce tells people what happened (events, webhooks, notifications) and updates the
-// metrics, once the decision is committed and acted on.
+// announce tells people what the decision was (events, webhooks, notifications) and updates
+// the metrics, once it is committed and before it is acted on.
 func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout, p plan) {
 	for _, e := range p.events {
 		kind := corev1.EventTypeNormal
@@ -71,11 +72,11 @@ func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout
 			kind = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(ro, nil, kind, e.reason, "Rollout", "%s", e.message)
-		r.notifyWebhooks(ctx, ro, trancheapi.WebhookEvent, e.reason+": "+e.message)
+		r.notifyWebhooks(ro, trancheapi.WebhookEvent, e.reason+": "+e.message)
 		r.notify(ro, e.reason, e.message)
 	}
 	for _, hook := range p.hooks {
-		r.notifyWebhooks(ctx, ro, hook, p.status.Message)
+		r.notifyWebhooks(ro, hook, p.status.Message)
 	}
 	observeMetrics(ro, p)
 }

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -21,8 +21,6 @@ import (
 )
 
 const (
-	// finalizer holds a Rollout until its traffic is handed back to the primary.
-	finalizer = "tranche.dev/finalizer"
 	// staleRetryDelay is how soon a decision made from a stale Rollout is made again: about
 	// the time the cache takes to see our own last write.
 	staleRetryDelay = 100 * time.Millisecond
@@ -51,6 +49,9 @@ type RolloutReconciler struct {
 	Notifier *notify.Dispatcher
 	// DefaultNotificationProvider gets the news of Rollouts that subscribe to none.
 	DefaultNotificationProvider *types.NamespacedName
+
+	// webhooks delivers the calls of notification webhooks; SetupWithManager makes it.
+	webhooks *notify.Dispatcher
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
@@ -69,86 +70,110 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx = ctrl.LoggerInto(ctx, log.FromContext(ctx, "rollout", klog.KObj(ro)))
-
+	s := &scope{rollout: ro, written: ro.DeepCopy()}
 	// Status is written once, on every way out of this function.
-	before := ro.DeepCopy()
 	defer func() {
-		if err := r.patchStatus(ctx, before, ro); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.patchStatus(ctx, s); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()
 
 	if !ro.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, ro)
+		return ctrl.Result{}, r.finalize(ctx, s)
 	}
-	if !controllerutil.ContainsFinalizer(ro, finalizer) {
-		// The update's own event is filtered out (no spec change): carry on in this reconcile.
-		controllerutil.AddFinalizer(ro, finalizer)
-		if err := r.Update(ctx, ro); err != nil {
-			return ctrl.Result{}, err
-		}
-		before = ro.DeepCopy()
-	}
-
-	refs, err := readReferences(ctx, r.Client, ro)
-	if err != nil {
-		return r.failed(ro, err)
-	}
-	if p := refs.problem(); p != nil {
-		r.setStalled(ro, p)
-		return ctrl.Result{}, r.protectStable(ctx, ro)
-	}
-	router, err := r.Providers.For(r.Client, ro)
-	if err == nil {
-		err = r.ensureInfrastructure(ctx, ro, refs.target, router)
-	}
-	if p := asProblem(err); p != nil {
-		r.setStalled(ro, p)
-		return ctrl.Result{}, nil
-	} else if errors.Is(err, errServicesCreated) {
-		return ctrl.Result{}, nil // the Services' watch events bring the next reconcile
-	} else if errors.Is(err, errRoutingCreated) {
-		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
-	} else if err != nil {
-		return r.failed(ro, err)
-	}
-
-	w, err := r.observe(ctx, ro, refs.target, router)
-	if err != nil {
-		return r.failed(ro, err)
-	}
-	p := decide(w)
-	for asked := 0; p.need.any() && asked < 3; asked++ {
-		w = r.answer(ctx, ro, router, w, p.need)
-		p = decide(w)
-	}
-	if p.stalled != nil {
-		r.setStalled(ro, p.stalled)
-		return ctrl.Result{}, nil
-	}
-	// The decision is committed before it is acted on, under an optimistic lock: a decision
-	// made from a stale Rollout (the cache lags behind our own writes) fails to commit and is
-	// made again, rather than acting on an outdated status.
-	setStatus(ro, p)
-	if err := r.patchStatus(ctx, before, ro); apierrors.IsConflict(err) {
-		before.Status = ro.Status // nothing left for the deferred write
-		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
-	} else if err != nil {
+	if err := r.addFinalizer(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	before = ro.DeepCopy()
-	// Announced once committed: a failed action is retried, the news is not repeated.
+	// A target or a reference that is missing stops a rollout under way: the canary's share
+	// would otherwise go nowhere.
+	if err := r.resolve(ctx, s); err != nil {
+		return r.stop(ctx, s, err, sendToPrimary)
+	}
+	if ready, after, err := r.ensureInfrastructure(ctx, s); err != nil {
+		return r.stop(ctx, s, err, keepRoutes)
+	} else if !ready {
+		return ctrl.Result{RequeueAfter: after}, nil
+	}
+	p, err := r.decide(ctx, s)
+	if err != nil {
+		return r.stop(ctx, s, err, keepRoutes)
+	}
+	if p.stalled != nil {
+		return r.stop(ctx, s, p.stalled, keepRoutes)
+	}
+	if committed, err := r.commit(ctx, s, p); err != nil {
+		return ctrl.Result{}, err
+	} else if !committed {
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+	}
+	// Announced once committed and before acting: a failed action is retried, the news is
+	// not repeated.
 	r.announce(ctx, ro, p)
-	if err := r.act(ctx, ro, refs.target, router, p.action); err != nil {
-		if p := asProblem(err); p != nil {
-			// A step the API accepted and the provider cannot route (some matches): only
-			// the user can change it, and meanwhile the primary serves everything.
-			r.setStalled(ro, p)
-			return ctrl.Result{}, r.protectStable(ctx, ro)
-		}
-		return r.failed(ro, err)
+	if err := r.act(ctx, s, p.action); err != nil {
+		// A step the API accepted and the provider cannot route (some matches) stalls the
+		// rollout, and meanwhile the primary serves everything.
+		return r.stop(ctx, s, err, sendToPrimary)
 	}
 	return ctrl.Result{RequeueAfter: requeueAfter(p)}, nil
+}
+
+// scope is what one reconcile works on, gathered as it goes.
+type scope struct {
+	rollout *trancheapi.Rollout
+	// written is the Rollout as this reconcile last read or wrote it: the status patch sends
+	// what differs from it, under its resourceVersion.
+	written *trancheapi.Rollout
+	target  *appsv1.Deployment // the user's Deployment, once resolved
+	router  providers.Router   // the Rollout's provider, once resolved
+}
+
+// resolve reads what the Rollout refers to and finds its Router. A missing reference is a
+// problem only the user can fix.
+func (r *RolloutReconciler) resolve(ctx context.Context, s *scope) error {
+	refs, err := readReferences(ctx, r.Client, s.rollout)
+	if err != nil {
+		return err
+	}
+	if p := refs.problem(); p != nil {
+		return p
+	}
+	s.target = refs.target
+	s.router, err = r.Providers.For(r.Client, s.rollout)
+	return err
+}
+
+// maxQuestions bounds the questions one decision asks the reconciler. A decision needs at
+// most an analysis run and two gates (the PreRollout webhooks, then ConfirmTrafficIncrease,
+// before the first traffic); the bound keeps a decide that asked again for what it was told
+// from calling webhooks without end.
+const maxQuestions = 3
+
+// decide observes the world, and decides on it; when decide asks for what it cannot observe
+// cheaply (an analysis run, a gate's answer), the answer is fetched and it decides again.
+func (r *RolloutReconciler) decide(ctx context.Context, s *scope) (plan, error) {
+	w, err := r.observe(ctx, s)
+	if err != nil {
+		return plan{}, err
+	}
+	p := decide(w)
+	for asked := 0; p.need.any() && asked < maxQuestions; asked++ {
+		w = r.answer(ctx, s, w, p.need)
+		p = decide(w)
+	}
+	return p, nil
+}
+
+// commit writes the decided status before anything is acted on, under an optimistic lock: a
+// decision made from a stale Rollout (the cache lags behind our own writes) fails to commit,
+// and committed is false: it is made again rather than acted on.
+func (r *RolloutReconciler) commit(ctx context.Context, s *scope, p plan) (committed bool, err error) {
+	setStatus(s.rollout, p)
+	err = r.patchStatus(ctx, s)
+	if apierrors.IsConflict(err) {
+		s.written.Status = s.rollout.Status // nothing left for the deferred write
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // requeueAfter is when to look again: when decide asked, else after resyncInterval, so that
@@ -160,8 +185,30 @@ func requeueAfter(p plan) time.Duration {
 	return resyncInterval
 }
 
-// protectStable sends all traffic to the primary when a rollout under way cannot go on (its
-// target was deleted, say): the canary's share would otherwise go nowhere.
+// What a reconcile stopped by a problem does with the traffic of a rollout under way.
+const (
+	keepRoutes    = false
+	sendToPrimary = true
+)
+
+// stop ends a reconcile that cannot go on. An error only the user can fix stalls the
+// Rollout with its message (it is looked at again when the Rollout or what it refers to
+// changes), and with toPrimary a rollout under way sends all traffic to the primary
+// meanwhile. Any other error is transient: it is retried with backoff.
+func (r *RolloutReconciler) stop(ctx context.Context, s *scope, err error, toPrimary bool) (ctrl.Result, error) {
+	p := asProblem(err)
+	if p == nil {
+		setReconcilingError(s.rollout, err)
+		return ctrl.Result{}, err
+	}
+	r.setStalled(s.rollout, p)
+	if !toPrimary {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.protectStable(ctx, s.rollout)
+}
+
+// protectStable sends all traffic to the primary when a rollout under way cannot go on.
 func (r *RolloutReconciler) protectStable(ctx context.Context, ro *trancheapi.Rollout) error {
 	if !ro.Status.Phase.UnderWay() && ro.Status.Phase != trancheapi.PhasePromoting {
 		return nil
@@ -177,37 +224,15 @@ func (r *RolloutReconciler) protectStable(ctx context.Context, ro *trancheapi.Ro
 	return nil
 }
 
-// failed records a transient failure; the reconcile is retried with backoff.
-func (r *RolloutReconciler) failed(ro *trancheapi.Rollout, err error) (ctrl.Result, error) {
-	setReconcilingError(ro, err)
-	return ctrl.Result{}, err
-}
-
-// patchStatus writes the status if it changed since before, failing with a conflict when
-// before is not the Rollout's latest version.
-func (r *RolloutReconciler) patchStatus(ctx context.Context, before, ro *trancheapi.Rollout) error {
-	if equalStatus(before.Status, ro.Status) {
+// patchStatus writes the status if it changed since s.written, failing with a conflict when
+// s.written is not the Rollout's latest version.
+func (r *RolloutReconciler) patchStatus(ctx context.Context, s *scope) error {
+	if equalStatus(s.written.Status, s.rollout.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-}
-
-// finalize hands all traffic back to the primary and gives the target the primary's
-// replicas back, then lets the Rollout go. The primary, the Services and the routing objects
-// are owned by the Rollout and deleted with it.
-func (r *RolloutReconciler) finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	if !controllerutil.ContainsFinalizer(ro, finalizer) {
-		return nil
-	}
-	if router, err := r.Providers.For(r.Client, ro); err == nil {
-		if err := router.Finalize(ctx, ro); err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-	}
-	if err := r.restoreTarget(ctx, ro); err != nil {
+	if err := r.Status().Patch(ctx, s.rollout, client.MergeFromWithOptions(s.written, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
-	forgetMetrics(ro.Namespace, ro.Name)
-	controllerutil.RemoveFinalizer(ro, finalizer)
-	return r.Update(ctx, ro)
+	s.written = s.rollout.DeepCopy()
+	return nil
 }

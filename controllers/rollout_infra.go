@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,9 +27,12 @@ type specError struct{ error }
 // asProblem turns errors only the user can fix into a Stalled problem; nil for others.
 func asProblem(err error) *problem {
 	var se specError
+	var p *problem
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &p):
+		return p
 	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider),
 		errors.Is(err, providers.ErrMissingReference):
 		return &problem{reason: trancheapi.ReasonInvalidSpec, message: err.Error()}
@@ -36,53 +40,48 @@ func asProblem(err error) *problem {
 	return nil
 }
 
-// errServicesCreated ends a reconcile that created Services: the Router reads them from the
-// cache, which sees them with the watch event that starts the next reconcile.
-var errServicesCreated = errors.New("services created")
-
-// errRoutingCreated ends a reconcile that created the routing objects, for the same reason.
-// They are not watched: the reconcile is requeued.
-var errRoutingCreated = errors.New("routing objects created")
-
 // ensureInfrastructure creates or updates what every rollout routes through: the three
 // Services and, once the primary serves, the provider's routing objects. It never changes
-// the current split.
-func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) error {
+// the current split. ready is false when the reconcile must end here because it created
+// something the Router reads from the cache: the Services' watch events start the next
+// reconcile (after is 0); the routing objects are not watched, so after says when to look.
+func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, s *scope) (ready bool, after time.Duration, err error) {
+	ro, target := s.rollout, s.target
 	primarySel, err := primarySelector(target)
 	if err != nil {
-		return specError{err}
+		return false, 0, specError{err}
 	}
 	apex, primary, canary := providers.DesiredServices(ro, primarySel, target.Spec.Selector.MatchLabels)
 	created := false
 	for _, svc := range []*corev1.Service{apex, primary, canary} {
 		made, err := r.ensureService(ctx, ro, svc, svc != apex)
 		if err != nil {
-			return err
+			return false, 0, err
 		}
 		created = created || made
 	}
 	if created {
-		return errServicesCreated
+		return false, 0, nil
 	}
 	// New routing objects send everything to the primary: made before it serves, they would
-	// send what they take to no one.
-	if serves, err := r.primaryServes(ctx, ro, target); err != nil || !serves {
-		return err
+	// send what they take to no one. Until then the reconcile goes on to start the primary.
+	if serves, err := r.primaryServes(ctx, ro); err != nil || !serves {
+		return err == nil, 0, err
 	}
-	_, err = router.Routes(ctx, ro)
+	_, err = s.router.Routes(ctx, ro)
 	missing := apierrors.IsNotFound(err)
-	if err := router.Reconcile(ctx, ro); err != nil {
-		return err
+	if err := s.router.Reconcile(ctx, ro); err != nil {
+		return false, 0, err
 	}
 	if missing {
-		return errRoutingCreated
+		return false, staleRetryDelay, nil
 	}
-	return nil
+	return true, 0, nil
 }
 
 // primaryServes reports whether the primary may be routed to: once a Rollout is initialized
 // it has, whatever its readiness now (a promotion updates it while the canary serves).
-func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment) (bool, error) {
+func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Rollout) (bool, error) {
 	if ro.Status.Phase != "" && ro.Status.Phase != trancheapi.PhaseInitializing {
 		return true, nil
 	}

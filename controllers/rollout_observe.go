@@ -15,12 +15,14 @@ import (
 
 	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers"
 )
 
 // observe reads the world decide needs: the workloads and what the data plane is told.
-func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, router providers.Router) (world, error) {
-	w := world{now: r.Now(), rollout: ro, target: workloadOf(target, false)}
+func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error) {
+	ro := s.rollout
+	w := world{now: r.Now(), rollout: ro, target: workloadOf(s.target, false)}
 	primary := &appsv1.Deployment{}
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 	switch err := r.Get(ctx, key, primary); {
@@ -31,7 +33,7 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout,
 		p := workloadOf(primary, true)
 		w.primary = &p
 	}
-	routes, err := router.Routes(ctx, ro)
+	routes, err := s.router.Routes(ctx, ro)
 	switch {
 	case err == nil:
 		w.routes = routes
@@ -49,9 +51,10 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *trancheapi.Rollout,
 }
 
 // answer fetches what decide asked for: an analysis run, or a gate's answer.
-func (r *RolloutReconciler) answer(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, w world, n need) world {
+func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n need) world {
+	ro := s.rollout
 	if n.analysis {
-		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, router, w.now, w.target.revision)}
+		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, s.router, w.now, w.target.revision)}
 	}
 	if n.gate != "" {
 		if w.gates == nil {
@@ -77,7 +80,7 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		}
 		checks = append(checks, result)
 	}
-	for _, hook := range webhooksOf(ro, trancheapi.WebhookRollout) {
+	for _, hook := range ro.Spec.WebhooksOf(trancheapi.WebhookRollout) {
 		result := trancheapi.CheckResult{Metric: "webhook/" + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
 		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
@@ -123,7 +126,7 @@ func compare(ctx context.Context, prom *analysis.Prometheus, ro *trancheapi.Roll
 	interval := ro.Spec.EffectiveInterval()
 	run.Look = max(1, int((run.Window+interval/2)/interval))
 	if steps := ro.Spec.EffectiveSteps(); int(ro.Status.CurrentStep) < len(steps) {
-		run.Hold = stepHold(ro, steps[ro.Status.CurrentStep])
+		run.Hold = ro.Spec.EffectiveHold(steps[ro.Status.CurrentStep])
 	}
 	if run.Spec.Kind == trancheapi.CompareErrorRate && src.total == "" {
 		return analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: fmt.Errorf(
@@ -190,7 +193,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 // askGate calls every webhook of a gate type about the revision under test: the gate is
 // open when all of them say yes.
 func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType, revision string) gateAnswer {
-	for _, hook := range webhooksOf(ro, gate) {
+	for _, hook := range ro.Spec.WebhooksOf(gate) {
 		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			return gateAnswer{message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
 		}
@@ -198,17 +201,16 @@ func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout,
 	return gateAnswer{open: true}
 }
 
-// notifyWebhooks calls the webhooks of a notification type (PostRollout, Rollback) in the
-// background: their answer changes nothing, so a slow endpoint must not hold the reconcile.
-func (r *RolloutReconciler) notifyWebhooks(ctx context.Context, ro *trancheapi.Rollout, kind trancheapi.WebhookType, message string) {
-	log := ctrl.LoggerFrom(ctx)
-	for _, hook := range webhooksOf(ro, kind) {
-		payload := payloadFor(ro, hook, ro.Status.CanaryRevision, message) // built now: ro changes once this returns
-		go func() {
-			if err := analysis.CallWebhook(context.WithoutCancel(ctx), r.HTTPClient, hook.URL, timeoutOf(hook), payload); err != nil {
-				log.Info("Webhook failed", "webhook", hook.Name, "type", kind, "error", err.Error())
-			}
-		}()
+// notifyWebhooks queues calls to the webhooks of a notification type (PostRollout, Rollback,
+// Event): their answer changes nothing, so a slow endpoint must not hold the reconcile. The
+// queue delivers each webhook's calls in order, retries failures and is bounded.
+func (r *RolloutReconciler) notifyWebhooks(ro *trancheapi.Rollout, kind trancheapi.WebhookType, message string) {
+	if r.webhooks == nil {
+		return // not set up with a manager: nothing delivers
+	}
+	for _, hook := range ro.Spec.WebhooksOf(kind) {
+		endpoint := notify.Endpoint{Namespace: ro.Namespace, Rollout: ro.Name, Webhook: hook.Name, URL: hook.URL, Timeout: timeoutOf(hook)}
+		r.webhooks.Post(endpoint, payloadFor(ro, hook, ro.Status.CanaryRevision, message).Body())
 	}
 }
 

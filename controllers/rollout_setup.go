@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
 )
 
 // Field indexes over Rollouts, so that a change to a referenced object finds its Rollouts
@@ -35,6 +36,13 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { r.Notifier.Run(ctx); return nil })); err != nil {
 			return err
 		}
+	}
+	log := mgr.GetLogger().WithName("webhooks")
+	r.webhooks = &notify.Dispatcher{HTTP: r.HTTPClient, Log: func(endpoint types.NamespacedName, err error) {
+		log.Info("Webhook failed", "webhook", endpoint.String(), "error", err.Error())
+	}}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { r.webhooks.Run(ctx); return nil })); err != nil {
+		return err
 	}
 	indexer := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{

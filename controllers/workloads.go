@@ -46,7 +46,7 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ro.Namespace,
-			Name:        ro.PrimaryName(),
+			Name:        target.Name + trancheapi.PrimarySuffix,
 			Labels:      providers.Labels(ro),
 			Annotations: annotations,
 		},

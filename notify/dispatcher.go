@@ -59,6 +59,20 @@ var Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Notifications by NotificationProvider (namespace/name) and result: sent, failed, queue_full, rate_limited, duplicate.",
 }, []string{"provider", "result"})
 
+// WebhookCalls counts the calls of Rollouts' notification webhooks by Rollout (namespace,
+// name), webhook and result.
+var WebhookCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "tranche_webhook_calls_total",
+	Help: "Calls of Rollouts' notification webhooks (PostRollout, Rollback, Event) by Rollout, webhook and result: sent, failed, queue_full.",
+}, []string{"namespace", "name", "webhook", "result"})
+
+// Endpoint is a webhook a Rollout's spec names, to be POSTed a body as it is.
+type Endpoint struct {
+	Namespace, Rollout, Webhook string
+	URL                         string // never logged
+	Timeout                     time.Duration
+}
+
 // Dispatcher delivers news in the background: Send never blocks. Run starts the workers.
 // Each Rollout's news to a provider is delivered in order, one at a time; a provider gets
 // at most PerProvider workers, so one that hangs cannot hold up the others; a delivery
@@ -90,6 +104,14 @@ type delivery struct {
 	provider types.NamespacedName
 	news     News
 	attempt  int // attempts made
+	// direct, when set, is a body for a known endpoint (a Rollout's webhook): it is posted
+	// as it is, with no provider to resolve and no news to format.
+	direct *directPost
+}
+
+type directPost struct {
+	endpoint Endpoint
+	body     []byte
 }
 
 func (d *Dispatcher) init() {
@@ -158,6 +180,39 @@ func (d *Dispatcher) Send(provider types.NamespacedName, n News) {
 	d.push(job, false)
 }
 
+// Post queues a body for a Rollout's webhook: delivered in order per webhook, retried, and
+// bounded by the same queue as news (a full queue drops it). Each outcome is counted in
+// WebhookCalls; Log gets the failures as namespace/rollout/webhook.
+func (d *Dispatcher) Post(e Endpoint, body []byte) {
+	d.init()
+	job := &delivery{
+		key:      "webhook|" + e.Namespace + "/" + e.Rollout + "/" + e.Webhook,
+		provider: types.NamespacedName{Namespace: e.Namespace, Name: e.Rollout + "/" + e.Webhook},
+		direct:   &directPost{endpoint: e, body: body},
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.waiting >= cap(d.ready) {
+		job.count(ResultQueueFull)
+		return
+	}
+	d.push(job, false)
+}
+
+// count records a delivery's outcome in its metric.
+func (job *delivery) count(result string) {
+	if e := job.direct; e != nil {
+		WebhookCalls.WithLabelValues(e.endpoint.Namespace, e.endpoint.Rollout, e.endpoint.Webhook, result).Inc()
+		return
+	}
+	Notifications.WithLabelValues(job.provider.String(), result).Inc()
+}
+
+// ForgetRollout drops the webhook series of a deleted Rollout.
+func ForgetRollout(namespace, name string) {
+	WebhookCalls.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
+}
+
 // push adds a delivery to its key's queue (at the front for a retry, which keeps the order)
 // and makes the key due unless it already is, is being worked on or waits for a retry.
 // d.mu is held.
@@ -195,14 +250,14 @@ func (d *Dispatcher) work(ctx context.Context, key string) {
 	d.inFlight[job.provider]--
 	switch {
 	case err == nil:
-		Notifications.WithLabelValues(job.provider.String(), ResultSent).Inc()
+		job.count(ResultSent)
 	case retryIn > 0 && ctx.Err() == nil:
 		d.pending[key] = append([]*delivery{job}, d.pending[key]...)
 		d.waiting++
 		d.After(retryIn, func() { d.ready <- key })
 		return
 	default:
-		Notifications.WithLabelValues(job.provider.String(), ResultFailed).Inc()
+		job.count(ResultFailed)
 		d.limits.forget(job.key, job.newsKey) // news that never arrived may be sent again
 		if d.Log != nil {
 			d.Log(job.provider, err)
@@ -219,13 +274,18 @@ func (d *Dispatcher) work(ctx context.Context, key string) {
 // attempt, or 0 when there must be none.
 func (d *Dispatcher) attempt(ctx context.Context, job *delivery) (time.Duration, error) {
 	job.attempt++
-	target, err := d.Resolve(ctx, job.provider)
-	if err != nil {
-		return backoff(job.attempt), err // the provider or its Secret may be created in a moment
-	}
-	body, err := Payload(target, job.news)
-	if err != nil {
-		return 0, err
+	target, body := Target{}, []byte(nil)
+	if job.direct != nil {
+		e := job.direct.endpoint
+		target, body = Target{Type: trancheapi.NotificationWebhook, URL: e.URL, Timeout: e.Timeout}, job.direct.body
+	} else {
+		var err error
+		if target, err = d.Resolve(ctx, job.provider); err != nil {
+			return backoff(job.attempt), err // the provider or its Secret may be created in a moment
+		}
+		if body, err = Payload(target, job.news); err != nil {
+			return 0, err
+		}
 	}
 	retryAfter, err := d.post(ctx, target, body)
 	switch {

@@ -133,3 +133,42 @@ func (m *Metric) EffectiveCompare() CompareSpec {
 	}
 	return c
 }
+
+// HasAnalysis reports whether anything is measured while a step holds: a metric, or a
+// webhook of type Rollout.
+func (s *RolloutSpec) HasAnalysis() bool {
+	a := s.Analysis
+	return a != nil && (len(a.Metrics) > 0 || s.HasWebhook(WebhookRollout))
+}
+
+// HasWebhook reports whether the Rollout has a webhook of the type.
+func (s *RolloutSpec) HasWebhook(kind WebhookType) bool {
+	return len(s.WebhooksOf(kind)) > 0
+}
+
+// WebhooksOf returns the Rollout's webhooks of a type, in the order of the spec; a webhook
+// without a type is of type Rollout.
+func (s *RolloutSpec) WebhooksOf(kind WebhookType) []Webhook {
+	if s.Analysis == nil {
+		return nil
+	}
+	var hooks []Webhook
+	for _, h := range s.Analysis.Webhooks {
+		if h.Type == kind || (h.Type == "" && kind == WebhookRollout) {
+			hooks = append(hooks, h)
+		}
+	}
+	return hooks
+}
+
+// EffectiveHold is how long a step must hold: its hold, or one analysis interval when it has
+// none and there is analysis, or nothing at all.
+func (s *RolloutSpec) EffectiveHold(step Step) time.Duration {
+	switch {
+	case step.Hold != nil:
+		return step.Hold.Duration
+	case s.HasAnalysis():
+		return s.EffectiveInterval()
+	}
+	return 0
+}

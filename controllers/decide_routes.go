@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+const (
+	// routeCheckDelay is how soon a reconcile that changed the routes looks again, to read
+	// back what the data plane was told and start the step's hold.
+	routeCheckDelay = 200 * time.Millisecond
+	// maxRouteCheckDelay is the longest wait between asks while the data plane has not said
+	// the split back: each wait is as long as the asking has lasted, up to this.
+	maxRouteCheckDelay = 10 * time.Second
+)
+
+// routesAre reports whether the data plane is known to split traffic as r says.
+func (d *decider) routesAre(r providers.Routes) bool {
+	return !d.w.routesUnknown && equalRoutes(d.w.routes, r)
+}
+
+// setRoutes asks for a new split; the step's hold restarts once the split is read back.
+// Asking again while the data plane has not said it back is cheap (Routers write only what
+// differs), but the asks space out, and a data plane that does not take the split within the
+// progress deadline rolls a rollout under way back; then setRoutes reports false.
+func (d *decider) setRoutes(r providers.Routes) bool {
+	d.p.action = action{kind: actSetRoutes, routes: r}
+	d.st.CanaryWeight = r.CanaryWeight
+	d.st.StepStartedAt = nil
+	if d.st.RoutesSetAt == nil {
+		d.st.RoutesSetAt = d.now()
+		d.st.WaitingSince = nil // the rollout moved: whatever it waited for is over
+	}
+	asking := d.w.now.Sub(d.st.RoutesSetAt.Time)
+	if asking > d.w.rollout.Spec.EffectiveProgressDeadline() && d.st.Phase.UnderWay() {
+		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("the data plane did not take the split (%s) within the progress deadline: it says %s",
+			describeRoutes(r), d.saidRoutes()))
+		return false
+	}
+	d.p.requeue = min(max(routeCheckDelay, asking), maxRouteCheckDelay)
+	return true
+}
+
+// saidRoutes describes what the data plane says now.
+func (d *decider) saidRoutes() string {
+	if d.w.routesUnknown {
+		return "something that is not a split"
+	}
+	return describeRoutes(d.w.routes)
+}
+
+// routesFor is the split a step asks for. Session affinity goes with the steps that split
+// by weight: at 100% every client is on the canary already.
+func routesFor(spec *trancheapi.RolloutSpec, step trancheapi.Step) providers.Routes {
+	r := providers.Routes{Match: step.Match}
+	if step.Weight != nil {
+		r.CanaryWeight = *step.Weight
+	}
+	if step.Mirror != nil {
+		r.MirrorPercent = *step.Mirror
+	}
+	if a := spec.SessionAffinity; a != nil && r.CanaryWeight > 0 && r.CanaryWeight < 100 {
+		r.Sticky = &providers.Sticky{Cookie: a.EffectiveCookieName(), MaxAge: a.EffectiveMaxAge().Truncate(time.Second)}
+	}
+	return r
+}
+
+func equalRoutes(a, b providers.Routes) bool {
+	return a.CanaryWeight == b.CanaryWeight && a.MirrorPercent == b.MirrorPercent &&
+		len(a.Match) == len(b.Match) && (len(a.Match) == 0 || equality.Semantic.DeepEqual(a.Match, b.Match)) &&
+		(a.Sticky == nil) == (b.Sticky == nil) && (a.Sticky == nil || *a.Sticky == *b.Sticky)
+}
+
+func isPrimaryOnly(r providers.Routes) bool { return equalRoutes(r, providers.Routes{}) }
+
+func sendsMoreToCanary(from, to providers.Routes) bool {
+	return to.CanaryWeight > from.CanaryWeight || to.MirrorPercent > from.MirrorPercent ||
+		(len(to.Match) > 0 && !equalRoutes(from, to))
+}
+
+func describeRoutes(r providers.Routes) string {
+	switch {
+	case len(r.Match) > 0:
+		return fmt.Sprintf("matching requests (%d rules) go to the canary", len(r.Match))
+	case r.MirrorPercent > 0:
+		return fmt.Sprintf("%d%% of requests mirrored to the canary, weight %d%%", r.MirrorPercent, r.CanaryWeight)
+	}
+	if r.Sticky != nil {
+		return fmt.Sprintf("weight %d%%, clients that reach the canary stay on it", r.CanaryWeight)
+	}
+	return fmt.Sprintf("weight %d%%", r.CanaryWeight)
+}
