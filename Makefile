@@ -20,6 +20,8 @@ TRAEFIK ?= $(BIN)/traefik/$(TRAEFIK_VERSION)/traefik
 export KUBE_VERSION ETCD_VERSION TRAEFIK_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# Each long step of `make test` and `make e2e` prints a line "TIME <step> <seconds>s".
+TIMED := hack/timed.sh
 
 .PHONY: all
 all: build
@@ -44,7 +46,7 @@ generate: $(CONTROLLER_GEN) ## Generate the deepcopy methods of the API types.
 
 .PHONY: verify
 verify: $(CONTROLLER_GEN) ## Fail if `make manifests generate` would change the tree.
-	hack/verify-generated.sh "$(MAKE)"
+	$(TIMED) verify hack/verify-generated.sh "$(MAKE)"
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -54,26 +56,31 @@ fmt: ## Format the Go code.
 vet: ## Run go vet, and fail on unformatted Go files.
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
-	go vet ./...
+	$(TIMED) vet go vet ./...
 
 .PHONY: test
-test: verify vet envtest-assets prometheus ## Run all tests against a real control plane (built on first use).
+test: verify vet envtest-assets traefik prometheus ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop those left
 	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
-	@$(MAKE) --no-print-directory fuzz-short
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" \
+		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./...
+	@$(TIMED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 
 .PHONY: e2e
 e2e: build demoapp envtest-assets traefik prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
 	@# One package at a time: the traffic tests measure shares and must not share two cores.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
-		go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
+		$(TIMED) e2e go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
 
-# The fuzz targets, as package:target. make test fuzzes each for FUZZTIME_SHORT; make fuzz
-# for FUZZTIME.
+# The fuzz targets, as package:target; make fuzz fuzzes each for FUZZTIME. make test runs every
+# target's seed corpus (go test does) and fuzzes the cheap ones for FUZZTIME_SHORT: fuzzing
+# builds a package and all it imports again with coverage instrumentation, and for the
+# controllers (controller-runtime, client-go, gitops-engine) that first build alone takes
+# about 8 minutes on 2 cores.
 FUZZ_TARGETS = ./controllers:FuzzDecide ./analysis:FuzzRender ./analysis:FuzzPayload ./notify:FuzzMessages
+FUZZ_TARGETS_SHORT = ./analysis:FuzzRender ./analysis:FuzzPayload ./notify:FuzzMessages
 FUZZTIME_SHORT ?= 5s
 FUZZTIME ?= 2m
 
@@ -86,7 +93,7 @@ fuzz: ## Fuzz the decision function, query rendering, webhook payloads and messa
 
 .PHONY: fuzz-short
 fuzz-short:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT) FUZZ_TARGETS="$(FUZZ_TARGETS_SHORT)"
 
 SCALE_SIZES ?= 1000,10000
 
@@ -138,7 +145,7 @@ deploy: manifests ## Install Tranche (CRDs, RBAC, manager) into the cluster of t
 ##@ Dependencies
 
 .PHONY: envtest-assets
-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver ## Build kube-apiserver and etcd from the Go module proxy (cached in bin/).
+envtest-assets: $(ENVTEST_ASSETS)/kubectl ## Build kube-apiserver, etcd and kubectl from the Go module proxy (cached in bin/).
 
 .PHONY: prometheus
 prometheus: ## Install the Prometheus server the tests start (Debian's package, as root) unless one is on PATH.
@@ -147,11 +154,11 @@ prometheus: ## Install the Prometheus server the tests start (Debian's package, 
 .PHONY: traefik
 traefik: $(TRAEFIK) ## Build Traefik, the Gateway API data plane, from the Go module proxy (cached in bin/).
 
-$(ENVTEST_ASSETS)/kube-apiserver:
-	hack/build-control-plane.sh "$(ENVTEST_ASSETS)"
+$(ENVTEST_ASSETS)/kubectl:
+	$(TIMED) control-plane hack/build-control-plane.sh "$(ENVTEST_ASSETS)"
 
 $(TRAEFIK):
-	hack/build-traefik.sh "$@"
+	$(TIMED) traefik hack/build-traefik.sh "$@"
 
 $(CONTROLLER_GEN):
 	hack/go-install-tool.sh "$@" sigs.k8s.io/controller-tools/cmd/controller-gen $(CONTROLLER_TOOLS_VERSION)

@@ -11,11 +11,14 @@ import (
 )
 
 // TestKubectlFindsThePlugin builds kubectl-tranche into a folder on the PATH and runs it as
-// kubectl would have a user run it.
+// kubectl would have a user run it: the kubectl built beside the control plane (make test
+// passes it as KUBECTL), else the one on the PATH.
 func TestKubectlFindsThePlugin(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("no kubectl on the PATH: the plugin was not tried through it")
+	kubectl := os.Getenv("KUBECTL")
+	if kubectl == "" {
+		var err error
+		kubectl, err = exec.LookPath("kubectl")
+		require.NoError(t, err, "no kubectl: run `make envtest-assets` (it builds one into bin/k8s/), or set KUBECTL")
 	}
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "kubectl-tranche"), "../cmd/kubectl-tranche")

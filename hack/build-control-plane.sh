@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the binaries of a real Kubernetes control plane (kube-apiserver and etcd) from the
-# Go module proxy and caches them under bin/k8s/<versions>/, the folder envtest reads through
-# KUBEBUILDER_ASSETS. A second run finds the binaries and does nothing.
+# Builds the binaries of a real Kubernetes control plane (kube-apiserver and etcd) and kubectl
+# from the Go module proxy and caches them under bin/k8s/<versions>/, the folder envtest reads
+# through KUBEBUILDER_ASSETS. A second run finds the binaries and does nothing. kubectl is
+# there for the plugin's test (kubectl finds `kubectl tranche` on the PATH); it is built from
+# the same wrapper module as kube-apiserver, so most of its packages are compiled already.
 #
 # Neither module can be installed with `go install pkg@version` (both carry replace
 # directives), so each is built from a small throwaway wrapper module that requires it.
@@ -18,7 +20,7 @@ work="$root/bin/.build"
 step() { printf '==> %s\n' "$*" >&2; }
 fail() { printf 'build-control-plane: %s\n' "$*" >&2; exit 1; }
 
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then
+if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -x "$out/kubectl" ]]; then
   step "control plane ${KUBE_VERSION} / etcd ${ETCD_VERSION} already built in $out"
   echo "$out"
   exit 0
@@ -27,10 +29,11 @@ command -v go >/dev/null || fail "go is not on PATH; install Go 1.26 or newer"
 export GOFLAGS=-mod=mod
 mkdir -p "$out" "$work"
 
-# kube-apiserver: k8s.io/kubernetes maps each staging module to ./staging/src/...; a wrapper
-# module must map them to the published k8s.io/<name> v0.<minor>.<patch> instead. The list is
-# read from the module's own go.mod so that it follows the version.
-build_kube_apiserver() {
+# kube_wrapper makes the wrapper module for k8s.io/kubernetes's commands and prints its
+# folder. k8s.io/kubernetes maps each staging module to ./staging/src/...; the wrapper must map
+# them to the published k8s.io/<name> v0.<minor>.<patch> instead. The list is read from the
+# module's own go.mod so that it follows the version.
+kube_wrapper() {
   local staging="v0.${KUBE_VERSION#v1.}" dir wrapper="$work/kube-${KUBE_VERSION}"
   step "downloading k8s.io/kubernetes@${KUBE_VERSION} (first time: a few minutes)"
   dir="$(cd "$work" && go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
@@ -48,14 +51,20 @@ build_kube_apiserver() {
     echo ")"
   } >"$wrapper/go.mod"
   grep -q "k8s.io/api => k8s.io/api" "$wrapper/go.mod" || fail "found no staging replace directives in $dir/go.mod"
-  step "resolving kube-apiserver's dependencies"
-  (cd "$wrapper" && go get -tool k8s.io/kubernetes/cmd/kube-apiserver) || fail "go get of kube-apiserver failed (see above)"
+  step "resolving the dependencies of kube-apiserver and kubectl"
+  (cd "$wrapper" && go get -tool k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) >&2 \
+    || fail "go get of kube-apiserver and kubectl failed (see above)"
+  echo "$wrapper"
+}
+
+# build_kube_command NAME builds k8s.io/kubernetes/cmd/NAME, with the version it reports.
+build_kube_command() {
+  local name="$1" wrapper="$2"
   local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
   local v=k8s.io/component-base/version
-  step "compiling kube-apiserver ${KUBE_VERSION} (first time: about 5 minutes on 2 cores)"
-  (cd "$wrapper" && go build -trimpath -o "$out/kube-apiserver" \
+  (cd "$wrapper" && go build -trimpath -o "$out/$name" \
     -ldflags "-s -w -X $v.gitVersion=${KUBE_VERSION} -X $v.gitMajor=1 -X $v.gitMinor=${minor} -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z" \
-    k8s.io/kubernetes/cmd/kube-apiserver) || fail "compiling kube-apiserver failed (see above)"
+    "k8s.io/kubernetes/cmd/$name") || fail "compiling $name failed (see above)"
 }
 
 # etcd: as a dependency of the wrapper its own relative replace directives are ignored.
@@ -71,7 +80,18 @@ build_etcd() {
 }
 
 [[ -x "$out/etcd" ]] || build_etcd
-[[ -x "$out/kube-apiserver" ]] || build_kube_apiserver
+if [[ ! -x "$out/kube-apiserver" || ! -x "$out/kubectl" ]]; then
+  wrapper="$(kube_wrapper)"
+  if [[ ! -x "$out/kube-apiserver" ]]; then
+    step "compiling kube-apiserver ${KUBE_VERSION} (first time: about 5 minutes on 2 cores)"
+    build_kube_command kube-apiserver "$wrapper"
+  fi
+  if [[ ! -x "$out/kubectl" ]]; then
+    step "compiling kubectl ${KUBE_VERSION} (first time: a minute or two more)"
+    build_kube_command kubectl "$wrapper"
+  fi
+fi
 "$out/kube-apiserver" --version >&2 || fail "the built kube-apiserver does not run"
+"$out/kubectl" version --client >&2 || fail "the built kubectl does not run"
 step "control plane ready in $out"
 echo "$out"

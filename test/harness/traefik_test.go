@@ -3,7 +3,6 @@ package harness_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -52,9 +51,8 @@ const primaryIP, canaryIP = "127.0.0.2", "127.0.0.3"
 // after the weights change. Traefik's weighted round-robin is deterministic, so the counts are
 // exact up to where a window starts. It also restarts Traefik.
 func TestTraefikRoutesByHTTPRouteWeights(t *testing.T) {
-	if _, err := harness.FindTraefik(); errors.Is(err, harness.ErrNoTraefik) {
-		t.Skip(err)
-	}
+	_, err := harness.FindTraefik()
+	require.NoError(t, err, "make test builds Traefik first")
 	primaryPort, canaryPort := startBackend(t, primaryIP, "primary"), startBackend(t, canaryIP, "canary")
 	traefik := startTraefik(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -94,7 +92,7 @@ func TestTraefikRoutesByHTTPRouteWeights(t *testing.T) {
 func startBackend(t *testing.T, ip, body string) int32 {
 	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
-		t.Skipf("cannot listen on %s (the test needs 127.0.0.2 and 127.0.0.3 on the loopback interface, as Linux has): %v", ip, err)
+		require.FailNowf(t, "no loopback address", "cannot listen on %s (the test needs 127.0.0.2 and 127.0.0.3 on the loopback interface, as Linux has): %v", ip, err)
 	}
 	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, body)
