@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ type directPost struct {
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
-		d.ready = make(chan string, cmpOr(d.Queue, defaultQueue)) // never more keys than deliveries
+		d.ready = make(chan string, cmp.Or(d.Queue, defaultQueue)) // never more keys than deliveries
 		d.pending = map[string][]*delivery{}
 		d.inFlight = map[types.NamespacedName]int{}
 		d.limits.state = map[string]*rolloutState{}
@@ -132,18 +133,11 @@ func (d *Dispatcher) init() {
 	})
 }
 
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
 // Run delivers until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.init()
 	var wg sync.WaitGroup
-	for range cmpOr(d.Workers, defaultWorkers) {
+	for range cmp.Or(d.Workers, defaultWorkers) {
 		wg.Go(func() {
 			for {
 				select {
@@ -233,7 +227,7 @@ func (d *Dispatcher) push(job *delivery, front bool) {
 func (d *Dispatcher) work(ctx context.Context, key string) {
 	d.mu.Lock()
 	job := d.pending[key][0]
-	if d.inFlight[job.provider] >= cmpOr(d.PerProvider, defaultPerProvider) {
+	if d.inFlight[job.provider] >= cmp.Or(d.PerProvider, defaultPerProvider) {
 		d.mu.Unlock()
 		d.After(busyRecheck, func() { d.ready <- key })
 		return
@@ -324,7 +318,7 @@ func Payload(t Target, n News) ([]byte, error) {
 // post makes one attempt. On failure, retryAfter is what the endpoint asked to wait (0 when
 // it did not say), or -1 when trying again cannot help (a 4xx other than 429).
 func (d *Dispatcher) post(ctx context.Context, t Target, body []byte) (retryAfter time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, cmpDuration(t.Timeout, defaultTimeout))
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(t.Timeout, defaultTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
@@ -348,13 +342,6 @@ func (d *Dispatcher) post(ctx context.Context, t Target, body []byte) (retryAfte
 		return parseRetryAfter(resp.Header.Get("Retry-After"), d.Now()), fmt.Errorf("the endpoint answered %s", resp.Status)
 	}
 	return -1, fmt.Errorf("the endpoint refused the message: %s", resp.Status)
-}
-
-func cmpDuration(v, def time.Duration) time.Duration {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // parseRetryAfter reads a Retry-After header: seconds, or an HTTP date. 0 when absent or

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -101,8 +102,8 @@ var icons = map[Kind]string{
 func Slack(n News, opts SlackOptions) ([]byte, error) {
 	title := fmt.Sprintf("%s %s/%s %s", icons[n.Kind], n.Namespace, n.Rollout, titles[n.Kind])
 	blocks := []slackBlock{
-		{Type: "header", Text: &slackText{Type: "plain_text", Text: cut(orDash(title), slackHeaderMax), Emoji: true}},
-		{Type: "section", Text: mrkdwn(escapedCut(orDash(n.Message), slackSectionMax))},
+		{Type: "header", Text: &slackText{Type: "plain_text", Text: cut(cmp.Or(title, "-"), slackHeaderMax), Emoji: true}},
+		{Type: "section", Text: mrkdwn(escapedCut(cmp.Or(n.Message, "-"), slackSectionMax))},
 		{Type: "section", Fields: []slackText{
 			*mrkdwn("*Revision*\n" + escapedCut(revisionChange(n), slackFieldMax-20)),
 			*mrkdwn(fmt.Sprintf("*Traffic*\ncanary %d%%, primary %d%%", n.Weight, 100-n.Weight)),
@@ -139,11 +140,11 @@ func escapeSlack(s string) string {
 func revisionChange(n News) string {
 	switch {
 	case n.Canary == "" || n.Canary == n.Stable:
-		return "`" + orDash(n.Stable) + "`"
+		return "`" + cmp.Or(n.Stable, "-") + "`"
 	case n.Kind == RolledBack || n.Kind == Aborted:
-		return "`" + n.Canary + "` → back to `" + orDash(n.Stable) + "`"
+		return "`" + n.Canary + "` → back to `" + cmp.Or(n.Stable, "-") + "`"
 	}
-	return "`" + orDash(n.Stable) + "` → `" + n.Canary + "`"
+	return "`" + cmp.Or(n.Stable, "-") + "` → `" + n.Canary + "`"
 }
 
 // progress draws the steps: passed ones ticked, the current one marked (crossed when the
@@ -169,7 +170,7 @@ func progress(n News) string {
 func checksTable(checks []Check) string {
 	rows := [][]string{{"metric", "value", "threshold", "verdict"}}
 	for _, c := range checks {
-		rows = append(rows, []string{c.Metric, orDash(c.Value), c.Threshold, string(c.Verdict)})
+		rows = append(rows, []string{c.Metric, cmp.Or(c.Value, "-"), c.Threshold, string(c.Verdict)})
 	}
 	widths := make([]int, 4)
 	for _, row := range rows {
@@ -188,13 +189,6 @@ func checksTable(checks []Check) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // escapedCut escapes s for mrkdwn and shortens it to at most n characters, never ending in

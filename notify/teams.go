@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -37,11 +38,11 @@ func Teams(n News) ([]byte, error) {
 		facts = append(facts, teamsFact{Title: "Steps", Value: textProgress(n)})
 	}
 	for _, c := range n.Checks {
-		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", orDash(c.Value), c.Threshold, c.Verdict)})
+		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", cmp.Or(c.Value, "-"), c.Threshold, c.Verdict)})
 	}
 	body := []any{
 		teamsText{Type: "TextBlock", Text: cut(fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind]), teamsTitleMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
-		teamsText{Type: "TextBlock", Text: cut(orDash(n.Message), teamsTextMax), Wrap: true},
+		teamsText{Type: "TextBlock", Text: cut(cmp.Or(n.Message, "-"), teamsTextMax), Wrap: true},
 		teamsFacts{Type: "FactSet", Facts: facts},
 	}
 	if n.Kind == WaitingApproval {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,7 +91,7 @@ func findPrometheus() (string, error) {
 }
 
 func (p *Prometheus) writeConfig(opts PrometheusOptions) error {
-	scrape := orDefault(opts.ScrapeInterval, time.Second)
+	scrape := cmp.Or(opts.ScrapeInterval, time.Second)
 	var targets []string
 	for _, t := range opts.Targets {
 		targets = append(targets, strconv.Quote(t))
@@ -103,19 +104,12 @@ scrape_configs:
   - job_name: tranche-test
     static_configs:
       - targets: [%s]
-`, scrape, scrape, orDefault(opts.EvaluationInterval, time.Second), strings.Join(targets, ", "))
+`, scrape, scrape, cmp.Or(opts.EvaluationInterval, time.Second), strings.Join(targets, ", "))
 	if err := os.WriteFile(filepath.Join(p.dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
 		return err
 	}
 	web := fmt.Sprintf("basic_auth_users:\n  %s: %s\n", PrometheusUsername, strconv.Quote(promPasswordHash))
 	return os.WriteFile(filepath.Join(p.dir, "web.yml"), []byte(web), 0o600)
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // FreeAddress is a 127.0.0.1 address with a port nothing listens on at the moment, for a
