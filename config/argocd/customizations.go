@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,9 +34,19 @@ func script(name string) string {
 	return string(data)
 }
 
-func healthScript() string              { return script("health.lua") }
-func discoveryScript() string           { return script("actions/discovery.lua") }
-func actionScript(action string) string { return script(path.Join("actions", action, "action.lua")) }
+func healthScript() string    { return script("health.lua") }
+func discoveryScript() string { return script("actions/discovery.lua") }
+
+// actionScript is the script of an action as Argo CD gets it: the action's own, after
+// actions/token.lua when it writes a request token (Argo CD loads no file a script could
+// share).
+func actionScript(action string) string {
+	own := script(path.Join("actions", action, "action.lua"))
+	if !strings.Contains(own, "requestToken(") {
+		return own
+	}
+	return script("actions/token.lua") + "\n" + own
+}
 
 // actionDefinitions is the value of the actions key, in Argo CD's format.
 type actionDefinitions struct {

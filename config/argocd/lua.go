@@ -10,10 +10,16 @@ import (
 )
 
 // Argo CD runs a customization in a fresh Lua state with only the package, base and table
-// libraries and a safe part of os (clock, date, difftime, time; also through require("os")),
-// with the live object as the global obj, for at most a second. run does the same, so that a
-// script that passes here runs there.
+// libraries, and a safe part of os (time and date) that a script gets through
+// require("os"): there is no global os and no string library. The live object is the
+// global obj, and the script has at most a second. run does the same, so that a script
+// that passes here runs there.
 func run(script string, obj map[string]any) (any, error) {
+	return runAt(script, obj, time.Now)
+}
+
+// runAt is run with os.time reading the clock now, for tests that press twice in one second.
+func runAt(script string, obj map[string]any, now func() time.Time) (any, error) {
 	l := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer l.Close()
 	for _, lib := range []struct {
@@ -24,11 +30,10 @@ func run(script string, obj map[string]any) (any, error) {
 			return nil, err
 		}
 	}
-	safe, err := safeOs(l)
+	safe, err := safeOs(l, now)
 	if err != nil {
 		return nil, err
 	}
-	l.SetGlobal(lua.OsLibName, safe)
 	l.PreloadModule(lua.OsLibName, func(l *lua.LState) int { l.Push(safe); return 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -41,21 +46,44 @@ func run(script string, obj map[string]any) (any, error) {
 	return fromLua(l.Get(-1)), nil
 }
 
-// safeOs is the os library with only the functions that read the clock.
-func safeOs(l *lua.LState) (*lua.LTable, error) {
-	if err := l.CallByParam(lua.P{Fn: l.NewFunction(lua.OpenOs), NRet: 1, Protect: true}, lua.LString(lua.OsLibName)); err != nil {
+// safeOs is the os library as Argo CD gives it to scripts: time and date only, time without
+// arguments reading now.
+func safeOs(l *lua.LState, now func() time.Time) (*lua.LTable, error) {
+	date, dateOf, err := osFunctions()
+	if err != nil {
 		return nil, err
 	}
-	full, ok := l.Get(-1).(*lua.LTable)
-	l.Pop(1)
-	if !ok {
-		return nil, fmt.Errorf("the os library is not a table")
-	}
 	safe := l.NewTable()
-	for _, name := range []string{"clock", "date", "difftime", "time"} {
-		safe.RawSetString(name, full.RawGetString(name))
-	}
+	safe.RawSetString("date", l.NewFunction(date))
+	safe.RawSetString("time", l.NewFunction(func(l *lua.LState) int {
+		if l.GetTop() > 0 { // a date to convert
+			return dateOf(l)
+		}
+		l.Push(lua.LNumber(now().Unix()))
+		return 1
+	}))
 	return safe, nil
+}
+
+// osFunctions are gopher-lua's os.date and os.time, taken from a state of their own: opening
+// the os library in the script's state would leave all of it (execute, exit, remove...) for
+// require to find.
+func osFunctions() (date, time lua.LGFunction, err error) {
+	l := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer l.Close()
+	if err := l.CallByParam(lua.P{Fn: l.NewFunction(lua.OpenOs), NRet: 1, Protect: true}, lua.LString(lua.OsLibName)); err != nil {
+		return nil, nil, err
+	}
+	full, ok := l.Get(-1).(*lua.LTable)
+	if !ok {
+		return nil, nil, fmt.Errorf("the os library is not a table")
+	}
+	d, okDate := full.RawGetString("date").(*lua.LFunction)
+	t, okTime := full.RawGetString("time").(*lua.LFunction)
+	if !okDate || !okTime || d.GFunction == nil || t.GFunction == nil {
+		return nil, nil, fmt.Errorf("the os library has no date or time function")
+	}
+	return d.GFunction, t.GFunction, nil
 }
 
 // toLua turns a JSON value (as in an unstructured object) into Lua's.

@@ -1,6 +1,9 @@
 package argocd
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Health is what Argo CD shows for an object: a status (Healthy, Progressing, Suspended,
 // Degraded, Missing, Unknown) and a message.
@@ -53,7 +56,12 @@ func DiscoverActions(rollout map[string]any) (map[string]Action, error) {
 // RunAction runs an action's script on a Rollout as Argo CD does, returning the object Argo
 // CD would patch the live one to.
 func RunAction(action string, rollout map[string]any) (map[string]any, error) {
-	out, err := run(actionScript(action), rollout)
+	return runActionAt(action, rollout, time.Now)
+}
+
+// runActionAt is RunAction with os.time reading the clock now.
+func runActionAt(action string, rollout map[string]any, now func() time.Time) (map[string]any, error) {
+	out, err := runAt(actionScript(action), rollout, now)
 	if err != nil {
 		return nil, fmt.Errorf("action %s: %w", action, err)
 	}

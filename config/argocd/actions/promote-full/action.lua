@@ -1,8 +1,8 @@
 -- Skips the remaining steps and analysis and promotes at once, as `kubectl tranche promote
--- --full` does.
-local os = require("os")
+-- --full` does. requestToken comes from actions/token.lua, which runs before this script.
 if obj.metadata.annotations == nil then
   obj.metadata.annotations = {}
 end
-obj.metadata.annotations["tranche.dev/promote"] = "full:argocd-" .. os.time()
+local annotations = obj.metadata.annotations
+annotations["tranche.dev/promote"] = "full:" .. requestToken(annotations["tranche.dev/promote"])
 return obj

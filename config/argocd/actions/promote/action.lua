@@ -1,8 +1,8 @@
--- Passes the manual gate the rollout waits at, as `kubectl tranche promote` does. The token
--- names the second of the press: the controller acts on each token once.
-local os = require("os")
+-- Passes the manual gate the rollout waits at, as `kubectl tranche promote` does.
+-- requestToken comes from actions/token.lua, which runs before this script.
 if obj.metadata.annotations == nil then
   obj.metadata.annotations = {}
 end
-obj.metadata.annotations["tranche.dev/promote"] = "argocd-" .. os.time()
+local annotations = obj.metadata.annotations
+annotations["tranche.dev/promote"] = requestToken(annotations["tranche.dev/promote"])
 return obj

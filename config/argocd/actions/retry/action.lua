@@ -1,7 +1,8 @@
 -- Rolls out again the revision that failed or was aborted, as `kubectl tranche retry` does.
-local os = require("os")
+-- requestToken comes from actions/token.lua, which runs before this script.
 if obj.metadata.annotations == nil then
   obj.metadata.annotations = {}
 end
-obj.metadata.annotations["tranche.dev/retry"] = "argocd-" .. os.time()
+local annotations = obj.metadata.annotations
+annotations["tranche.dev/retry"] = requestToken(annotations["tranche.dev/retry"])
 return obj
