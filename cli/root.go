@@ -61,13 +61,13 @@ func Scheme() *runtime.Scheme {
 	return scheme
 }
 
-// client connects to the cluster the kubectl flags name.
-func (o *Options) client() (client.Client, error) {
+// client connects to the cluster the kubectl flags name; it can watch, for -w.
+func (o *Options) client() (client.WithWatch, error) {
 	cfg, err := o.Flags.ToRESTConfig()
 	if err != nil {
 		return nil, err
 	}
-	return client.New(cfg, client.Options{Scheme: Scheme()})
+	return client.NewWithWatch(cfg, client.Options{Scheme: Scheme()})
 }
 
 // namespace is -n, else the kubeconfig context's namespace, else "default".
@@ -78,7 +78,7 @@ func (o *Options) namespace() (string, error) {
 
 // rollout connects to the cluster and names the Rollout called name in the namespace the
 // flags say.
-func (o *Options) rollout(name string) (client.Client, types.NamespacedName, error) {
+func (o *Options) rollout(name string) (client.WithWatch, types.NamespacedName, error) {
 	c, err := o.client()
 	if err != nil {
 		return nil, types.NamespacedName{}, err

@@ -29,6 +29,9 @@ import (
 var (
 	cp         *harness.ControlPlane
 	kubeconfig string
+	// probe is a Rollout reconciler beside the running one, reading the API server directly,
+	// for tests to ask what the controller decides now and when it means to look again.
+	probe *controllers.RolloutReconciler
 )
 
 func TestMain(m *testing.M) {
@@ -66,6 +69,10 @@ func startController(ctx context.Context, cp *harness.ControlPlane) error {
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
+	probe = &controllers.RolloutReconciler{
+		Client: cp.Client, Recorder: mgr.GetEventRecorder("tranche"), Providers: registry.Default(),
+		Now: time.Now, PrometheusAddress: "http://127.0.0.1:1",
+	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
@@ -98,11 +105,16 @@ func step(weight int32, hold time.Duration, manual bool) trancheapi.Step {
 	return s
 }
 
-// deploy creates a Deployment and its Gateway API canary Rollout with the steps, and waits
-// until it is initialized.
+// deploy creates a Deployment and its Gateway API canary Rollout with the steps in a
+// namespace of the test's own, and waits until it is initialized.
 func deploy(t *testing.T, steps ...trancheapi.Step) types.NamespacedName {
 	t.Helper()
-	ns := cp.Namespace(t)
+	return deployIn(t, cp.Namespace(t), steps...)
+}
+
+// deployIn is deploy in namespace ns.
+func deployIn(t *testing.T, ns string, steps ...trancheapi.Step) types.NamespacedName {
+	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "app", "app:1")))
 	require.NoError(t, cp.Client.Create(ctx, &trancheapi.Rollout{
@@ -149,6 +161,7 @@ func inPhase(p trancheapi.Phase) func(*trancheapi.Rollout) bool {
 
 // moduleFile is a path inside the module.
 func moduleFile(t *testing.T, parts ...string) string {
+	t.Helper()
 	root, err := harness.ModuleRoot()
 	require.NoError(t, err)
 	return filepath.Join(append([]string{root}, parts...)...)

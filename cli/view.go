@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -26,10 +27,15 @@ func List(ctx context.Context, c client.Client, namespace string) ([]trancheapi.
 	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, fmt.Errorf("listing rollouts: %w", err)
 	}
-	slices.SortFunc(list.Items, func(a, b trancheapi.Rollout) int {
+	sortRollouts(list.Items)
+	return list.Items, nil
+}
+
+// sortRollouts sorts Rollouts by namespace and name.
+func sortRollouts(rollouts []trancheapi.Rollout) {
+	slices.SortFunc(rollouts, func(a, b trancheapi.Rollout) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	return list.Items, nil
 }
 
 // LoadView reads a Rollout and its events.
@@ -42,39 +48,54 @@ func LoadView(ctx context.Context, c client.Client, key types.NamespacedName) (V
 	if err := c.List(ctx, &events, client.InNamespace(key.Namespace)); err != nil {
 		return View{}, fmt.Errorf("listing events: %w", err)
 	}
+	return viewOf(ro, events.Items), nil
+}
+
+// viewOf is the view of a Rollout with those of events that are about it (not about an
+// earlier Rollout of the same name), oldest first.
+func viewOf(ro *trancheapi.Rollout, events []eventsv1.Event) View {
 	v := View{Rollout: ro}
-	for _, e := range events.Items {
+	for _, e := range events {
 		if e.Regarding.Kind == "Rollout" && e.Regarding.Name == ro.Name && e.Regarding.UID == ro.UID {
 			v.Events = append(v.Events, e)
 		}
 	}
 	slices.SortStableFunc(v.Events, func(a, b eventsv1.Event) int { return eventTime(a).Compare(eventTime(b)) })
-	return v, nil
+	return v
 }
 
-// watchInterval is how often -w reads again.
-const watchInterval = time.Second
+// clockTick is how often -w draws again what it last read, for the times it shows (ages,
+// the time left of a hold): it reads nothing.
+const clockTick = time.Second
 
-// draw renders what render writes once, or with watch every watchInterval until ctx ends,
-// drawing again only when the text changed: in place on a terminal, one frame after the
-// other elsewhere. While watching, a failed read is shown and tried again.
-func (o *Options) draw(ctx context.Context, watch bool, render func(io.Writer) error) error {
+// draw writes what render writes once.
+func (o *Options) draw(render func(io.Writer) error) error {
+	var frame bytes.Buffer
+	if err := render(&frame); err != nil {
+		return err
+	}
+	_, err := o.Streams.Out.Write(frame.Bytes())
+	return err
+}
+
+// drawWatching writes what render writes whenever changed says what it shows changed, and
+// every clockTick, until ctx ends; a frame is written only when its text changed: in place
+// on a terminal, one after the other elsewhere. A render that fails shows the error, and
+// the next change or tick renders again; nothing is drawn before the first list arrived.
+func (o *Options) drawWatching(ctx context.Context, changed <-chan struct{}, render func(io.Writer) error) error {
+	tick := time.NewTicker(clockTick)
+	defer tick.Stop()
 	var last []byte
 	for {
 		var frame bytes.Buffer
-		if err := render(&frame); err != nil {
-			switch {
-			case !watch:
-				return err
-			case ctx.Err() != nil:
-				return nil // interrupted
-			}
+		err := render(&frame)
+		if err != nil {
 			frame.Reset()
-			fmt.Fprintf(&frame, "error: %v (trying again every %s)\n", err, watchInterval)
+			fmt.Fprintf(&frame, "error: %v (watching again)\n", err)
 		}
-		if !bytes.Equal(frame.Bytes(), last) {
+		if !errors.Is(err, errNotListed) && !bytes.Equal(frame.Bytes(), last) {
 			switch {
-			case watch && o.terminal():
+			case o.terminal():
 				fmt.Fprint(o.Streams.Out, "\x1b[H\x1b[2J") // home, clear
 			case last != nil:
 				fmt.Fprintln(o.Streams.Out)
@@ -84,13 +105,11 @@ func (o *Options) draw(ctx context.Context, watch bool, render func(io.Writer) e
 			}
 			last = frame.Bytes()
 		}
-		if !watch {
-			return nil
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(watchInterval):
+		case <-changed:
+		case <-tick.C:
 		}
 	}
 }
@@ -138,15 +157,28 @@ func newListCommand(o *Options) *cobra.Command {
 					return err
 				}
 			}
-			return o.draw(cmd.Context(), watch, func(w io.Writer) error {
-				rollouts, err := List(cmd.Context(), c, ns)
-				if err != nil {
-					return err
-				}
+			render := func(w io.Writer, rollouts []trancheapi.Rollout) error {
 				if output != "" {
 					return printObject(w, &trancheapi.RolloutList{Items: rollouts}, output)
 				}
 				return RenderList(w, rollouts, all, time.Now(), o.color())
+			}
+			if !watch {
+				return o.draw(func(w io.Writer) error {
+					rollouts, err := List(cmd.Context(), c, ns)
+					if err != nil {
+						return err
+					}
+					return render(w, rollouts)
+				})
+			}
+			rw := WatchRollouts(cmd.Context(), c, ns)
+			return o.drawWatching(cmd.Context(), rw.Changed(), func(w io.Writer) error {
+				rollouts, err := rw.Rollouts()
+				if err != nil {
+					return err
+				}
+				return render(w, rollouts)
 			})
 		},
 	}
@@ -169,15 +201,28 @@ func newGetCommand(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.draw(cmd.Context(), watch, func(w io.Writer) error {
-				v, err := LoadView(cmd.Context(), c, key)
-				if err != nil {
-					return err
-				}
+			render := func(w io.Writer, v View) error {
 				if output != "" {
 					return printObject(w, v.Rollout, output)
 				}
 				return RenderView(w, v, time.Now(), o.color())
+			}
+			if !watch {
+				return o.draw(func(w io.Writer) error {
+					v, err := LoadView(cmd.Context(), c, key)
+					if err != nil {
+						return err
+					}
+					return render(w, v)
+				})
+			}
+			vw := WatchView(cmd.Context(), c, key)
+			return o.drawWatching(cmd.Context(), vw.Changed(), func(w io.Writer) error {
+				v, err := vw.View()
+				if err != nil {
+					return err
+				}
+				return render(w, v)
 			})
 		},
 	}
