@@ -3,9 +3,10 @@ package controllers
 import (
 	"context"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/tranche-dev/tranche/providers"
 )
 
 // finalizer holds a Rollout until its traffic is handed back to the primary.
@@ -35,7 +36,7 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) error {
 		return nil
 	}
 	if router, err := r.Providers.For(r.Client, ro); err == nil {
-		if err := router.Finalize(ctx, ro); err != nil && !apierrors.IsNotFound(err) {
+		if err := providers.HandBack(ctx, router, ro); err != nil {
 			return err
 		}
 	}

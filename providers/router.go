@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -54,9 +55,6 @@ type Router interface {
 	// Routes reads back what the data plane is told now. When the routing objects exist but
 	// cannot be read as a split, the error wraps ErrUnreadable: SetRoutes repairs them.
 	Routes(ctx context.Context, ro *trancheapi.Rollout) (Routes, error)
-	// Finalize hands all traffic back to the primary, for a Rollout being deleted, and
-	// removes what only the Router needed.
-	Finalize(ctx context.Context, ro *trancheapi.Rollout) error
 	// BuiltinQueries are the PromQL templates of the built-in metrics for this data plane,
 	// in the MetricTemplate query syntax; none for a data plane without request metrics.
 	BuiltinQueries() Queries
@@ -92,6 +90,21 @@ var ErrUnknownProvider = errors.New("unknown provider")
 // ErrMissingReference is wrapped by a Router's errors when an object the provider's spec
 // names (a user's Ingress, say) does not exist: only the user can fix that.
 var ErrMissingReference = errors.New("a referenced object does not exist")
+
+// HandBack sends all of a Rollout's traffic to the primary, for a Rollout being deleted: it
+// is SetRoutes with the zero Routes, which also takes away what only a split needed (canary
+// rules, mirror filters, affinity). The routing objects stay: the garbage collector deletes
+// them with the Rollout, unless it was deleted orphaning its dependents, in which case they
+// keep serving the primary. Routing objects or Services that are gone, and objects the
+// Rollout does not control, have nothing to hand back: they are not an error, so that they
+// do not hold up the deletion.
+func HandBack(ctx context.Context, router Router, ro *trancheapi.Rollout) error {
+	err := router.SetRoutes(ctx, ro, Routes{})
+	if apierrors.IsNotFound(err) || errors.Is(err, ErrNotControlled) {
+		return nil
+	}
+	return err
+}
 
 // For returns the Router for the Rollout's provider.
 func (r Registry) For(c client.Client, ro *trancheapi.Rollout) (Router, error) {

@@ -63,7 +63,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("Match", s.matching)
 	t.Run("Mirror", s.mirror)
 	t.Run("Sticky", s.sticky)
-	t.Run("Finalize", s.finalize)
+	t.Run("HandBack", s.handBack)
 	t.Run("BuiltinQueries", s.builtin)
 	t.Run("FeaturesAreWhatItDoes", s.features)
 }
@@ -185,10 +185,10 @@ func (s *suite) idempotent(t *testing.T) {
 		f.reconcile(t)
 		require.Equal(t, before, f.versions(t), "Reconcile after SetRoutes(%+v) wrote", r)
 	}
-	f.finalize(t)
+	f.handBack(t)
 	before = f.versions(t)
-	f.finalize(t)
-	require.Equal(t, before, f.versions(t), "a second Finalize wrote")
+	f.handBack(t)
+	require.Equal(t, before, f.versions(t), "a second HandBack wrote")
 }
 
 func (s *suite) reconcileKeeps(t *testing.T) {
@@ -214,7 +214,7 @@ func (s *suite) foreign(t *testing.T) {
 		f.reconcile(t)
 		s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
 	}
-	f.finalize(t)
+	f.handBack(t)
 	f.requireRoutes(t, providers.Routes{})
 	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
 }
@@ -278,12 +278,14 @@ func (s *suite) sticky(t *testing.T) {
 		"affinity without a canary weight has no canary to keep clients on")
 }
 
-func (s *suite) finalize(t *testing.T) {
+// handBack: whatever the split, handing traffic back for a deletion leaves the primary with
+// all of it.
+func (s *suite) handBack(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
 	for _, r := range append(s.split(), providers.Routes{CanaryWeight: 100}) {
 		f.set(t, r)
-		f.finalize(t)
+		f.handBack(t)
 		f.requireRoutes(t, providers.Routes{})
 	}
 }

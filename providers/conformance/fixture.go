@@ -62,9 +62,9 @@ func (f *fixture) set(t *testing.T, r providers.Routes) {
 	require.NoError(t, f.router.SetRoutes(t.Context(), f.ro, r), "SetRoutes(%+v)", r)
 }
 
-func (f *fixture) finalize(t *testing.T) {
+func (f *fixture) handBack(t *testing.T) {
 	t.Helper()
-	require.NoError(t, f.router.Finalize(t.Context(), f.ro), "Finalize")
+	require.NoError(t, providers.HandBack(t.Context(), f.router, f.ro), "HandBack")
 }
 
 // requireRoutes fails the test unless Routes reads want back. Matches compare as the

@@ -2,7 +2,6 @@ package gatewayapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -136,19 +135,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 		Match:         canaryMatch(route, matchRuleName, main),
 		Sticky:        readSticky(route, main, t, providers.StickyValue(ro)),
 	}, nil
-}
-
-// Finalize sends everything to the primary and removes the canary rules and Tranche's filters.
-// It leaves the route in place: the garbage collector deletes it with the Rollout, unless the
-// user deleted the Rollout leaving its dependents (orphan propagation), in which case the
-// route keeps serving the primary, as orphaning asks. A route that is gone or not the
-// Rollout's has nothing to hand back.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
-		return nil
-	}
-	return err
 }
 
 // update changes the Rollout's route through providers.Update, after checking that the

@@ -307,7 +307,7 @@ func TestARouteTrancheDidNotCreateIsLeftAlone(t *testing.T) {
 	require.Error(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
 	_, err := router.Routes(ctx, ro)
 	require.ErrorContains(t, err, "not controlled by the Rollout frontend")
-	require.NoError(t, router.Finalize(ctx, ro), "Finalize has nothing of its own to hand back")
+	require.NoError(t, providers.HandBack(ctx, router, ro), "a route of someone else's has nothing to hand back")
 	assert.Equal(t, theirs.ResourceVersion, getRoute(t, ro).ResourceVersion)
 }
 
@@ -320,7 +320,7 @@ func TestWithoutARoute(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "Routes: %v", err)
 	err = router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5})
 	assert.True(t, apierrors.IsNotFound(err), "SetRoutes: %v", err)
-	assert.NoError(t, router.Finalize(ctx, ro))
+	assert.NoError(t, providers.HandBack(ctx, router, ro))
 }
 
 func TestUnreadableWeightsAreRepairedBySetRoutes(t *testing.T) {

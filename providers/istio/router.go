@@ -11,7 +11,6 @@ package istio
 
 import (
 	"context"
-	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -96,15 +95,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 		return providers.Routes{}, err
 	}
 	return routesOf(vs, ro)
-}
-
-// Finalize sends everything to the primary; the objects go with the Rollout.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
-		return nil
-	}
-	return err
 }
 
 // ensure updates the object as mutate says (see providers.UpdateControlled), or creates it.

@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -100,17 +99,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 		return providers.Routes{}, fmt.Errorf("the selector %v of the apex Service %s/%s is neither the primary's %v nor the canary's %v: %w",
 			apex, ro.Namespace, svcs.Apex.Name, svcs.Primary.Spec.Selector, svcs.Canary.Spec.Selector, providers.ErrUnreadable)
 	}
-}
-
-// Finalize points the apex Service back at the primary. Without an apex Service nothing
-// routes to the canary; without a primary Service there is nothing to hand back to. Neither
-// is a reason to hold up the Rollout's deletion, which removes the Services anyway.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // BuiltinQueries are none: plain Services have no proxy that counts requests, so there is no

@@ -104,12 +104,12 @@ func TestRoutesRefusesASelectorOfNeither(t *testing.T) {
 	assert.Equal(t, map[string]string{"app": "podinfo"}, got.Spec.Selector)
 }
 
-func TestFinalizeWithoutServicesIsDone(t *testing.T) {
+func TestHandBackWithoutServicesIsDone(t *testing.T) {
 	ro := newRollout(t)
-	require.NoError(t, kubernetes.New(cp.Client).Finalize(t.Context(), ro))
+	require.NoError(t, providers.HandBack(t.Context(), kubernetes.New(cp.Client), ro))
 }
 
-func TestFinalizeWithoutTheCanaryService(t *testing.T) {
+func TestHandBackWithoutTheCanaryService(t *testing.T) {
 	ctx := t.Context()
 	ro := newRollout(t)
 	apex, primary, _ := providers.DesiredServices(ro, map[string]string{"app": "podinfo-primary"}, map[string]string{"app": "podinfo"})
@@ -117,7 +117,7 @@ func TestFinalizeWithoutTheCanaryService(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, apex))
 	require.NoError(t, cp.Client.Create(ctx, primary))
 
-	require.NoError(t, kubernetes.New(cp.Client).Finalize(ctx, ro))
+	require.NoError(t, providers.HandBack(ctx, kubernetes.New(cp.Client), ro))
 	got := &corev1.Service{}
 	require.NoError(t, cp.Client.Get(ctx, apexKey(ro), got))
 	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, got.Spec.Selector)

@@ -11,7 +11,6 @@ package nginx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -149,15 +148,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 		return providers.Routes{}, err
 	}
 	return routesOf(ing)
-}
-
-// Finalize sends everything to the user's Ingress; the canary Ingress goes with the Rollout.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
-		return nil
-	}
-	return err
 }
 
 // update changes the canary Ingress through providers.Update, after checking that the

@@ -7,7 +7,6 @@ package smi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -95,15 +94,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 		return providers.Routes{}, err
 	}
 	return routesOf(ts, ro)
-}
-
-// Finalize sends everything to the primary; the TrafficSplit goes with the Rollout.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
-		return nil
-	}
-	return err
 }
 
 // update changes the Rollout's TrafficSplit as mutate says (see providers.UpdateControlled).

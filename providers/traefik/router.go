@@ -80,16 +80,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 	return routesOf(ts, ro)
 }
 
-// Finalize sends everything to the primary; the TraefikService goes with the Rollout (it is
-// owned by it), and the user's IngressRoute keeps working.
-func (r *Router) Finalize(ctx context.Context, ro *trancheapi.Rollout) error {
-	err := r.SetRoutes(ctx, ro, providers.Routes{})
-	if apierrors.IsNotFound(err) || errors.Is(err, providers.ErrNotControlled) {
-		return nil
-	}
-	return err
-}
-
 func supported(routes providers.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
