@@ -2,7 +2,6 @@ package gatewayapi
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -131,24 +130,9 @@ func baseMatches(rule gatewayv1.HTTPRouteRule) []gatewayv1.HTTPRouteMatch {
 	return rule.Matches
 }
 
-// The encoding of the API's matches into Gateway API's, which has only Exact and
-// RegularExpression and no cookies. It is designed to be read back exactly, so that Routes
-// returns the match SetRoutes was given:
-//
-//	Exact             → Exact, the value as it is
-//	Prefix            → RegularExpression ^<value quoted>.*
-//	RegularExpression → RegularExpression (?:<value>)   (the group tells it from a Prefix)
-//	cookie            → header Cookie, RegularExpression ^(?:.*;)?\s*<name quoted>=<value>\s*(?:;.*)?$
-//	                    where <value> is the encoding above without its anchors ([^;]* ends a prefix)
-//
-// The regular expressions hold whether the data plane matches them against the whole value
-// (Envoy) or anywhere in it (Traefik), and use only syntax RE2, Go and PCRE share.
-const (
-	cookieHeader = "Cookie"
-	cookieBefore = `^(?:.*;)?\s*`
-	cookieAfter  = `\s*(?:;.*)?$`
-	prefixRest   = `[^;]*`
-)
+// Gateway API has only Exact and RegularExpression comparisons, and no cookies: the others are
+// written as regular expressions in the encoding of the providers package (see
+// providers.ValueRegex and providers.CookieRegex), which reads back exactly.
 
 // headerMatches encodes a match's headers and cookie. Gateway API matches each header name
 // once per match, and the cookie is matched through the one Cookie header, so a match can
@@ -160,7 +144,7 @@ func headerMatches(m trancheapi.HTTPMatch) ([]gatewayv1.HTTPHeaderMatch, error) 
 	}
 	var out []gatewayv1.HTTPHeaderMatch
 	for _, h := range m.Headers {
-		if len(m.Cookies) > 0 && strings.EqualFold(h.Name, cookieHeader) {
+		if len(m.Cookies) > 0 && strings.EqualFold(h.Name, providers.CookieHeader) {
 			return nil, fmt.Errorf("the gatewayAPI provider cannot match a cookie and the Cookie header in one match: %w", providers.ErrUnsupported)
 		}
 		typ, value := encodeValue(h)
@@ -169,8 +153,8 @@ func headerMatches(m trancheapi.HTTPMatch) ([]gatewayv1.HTTPHeaderMatch, error) 
 	for _, c := range m.Cookies {
 		out = append(out, gatewayv1.HTTPHeaderMatch{
 			Type:  ptr.To(gatewayv1.HeaderMatchRegularExpression),
-			Name:  cookieHeader,
-			Value: cookieBefore + regexp.QuoteMeta(c.Name) + "=" + cookieValue(c) + cookieAfter,
+			Name:  providers.CookieHeader,
+			Value: providers.CookieRegex(c),
 		})
 	}
 	return out, nil
@@ -187,23 +171,10 @@ func queryParamMatches(params []trancheapi.StringMatch) []gatewayv1.HTTPQueryPar
 
 // encodeValue returns the Gateway API match type (Exact or RegularExpression) and value.
 func encodeValue(s trancheapi.StringMatch) (string, string) {
-	switch s.Type {
-	case trancheapi.MatchPrefix:
-		return "RegularExpression", "^" + regexp.QuoteMeta(s.Value) + ".*"
-	case trancheapi.MatchRegularExpression:
-		return "RegularExpression", "(?:" + s.Value + ")"
+	if regex, ok := providers.ValueRegex(s); ok {
+		return "RegularExpression", regex
 	}
 	return "Exact", s.Value
-}
-
-func cookieValue(c trancheapi.StringMatch) string {
-	switch c.Type {
-	case trancheapi.MatchPrefix:
-		return regexp.QuoteMeta(c.Value) + prefixRest
-	case trancheapi.MatchRegularExpression:
-		return "(?:" + c.Value + ")"
-	}
-	return regexp.QuoteMeta(c.Value)
 }
 
 // decodeMatches reads the API's matches back from the match rule, given the matches of
@@ -234,9 +205,11 @@ func decodeMatch(headers []gatewayv1.HTTPHeaderMatch, queryParams []gatewayv1.HT
 	var m trancheapi.HTTPMatch
 	for _, h := range headers {
 		regex := ptr.Deref(h.Type, gatewayv1.HeaderMatchExact) == gatewayv1.HeaderMatchRegularExpression
-		if cookie, ok := decodeCookie(string(h.Name), regex, h.Value); ok {
-			m.Cookies = append(m.Cookies, cookie)
-			continue
+		if regex && strings.EqualFold(string(h.Name), providers.CookieHeader) {
+			if cookie, ok := providers.CookieFromRegex(h.Value); ok {
+				m.Cookies = append(m.Cookies, cookie)
+				continue
+			}
 		}
 		m.Headers = append(m.Headers, decodeValue(string(h.Name), regex, h.Value))
 	}
@@ -247,73 +220,10 @@ func decodeMatch(headers []gatewayv1.HTTPHeaderMatch, queryParams []gatewayv1.HT
 	return m
 }
 
-// decodeValue inverts encodeValue; a regular expression it did not write (a person's) is
-// read as a RegularExpression as it stands.
+// decodeValue inverts encodeValue.
 func decodeValue(name string, regex bool, value string) trancheapi.StringMatch {
 	if !regex {
 		return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
 	}
-	if inner, ok := ungroup(value); ok {
-		return trancheapi.StringMatch{Name: name, Value: inner, Type: trancheapi.MatchRegularExpression}
-	}
-	if quoted, ok := strings.CutPrefix(value, "^"); ok {
-		if quoted, ok = strings.CutSuffix(quoted, ".*"); ok {
-			if literal, ok := unquoteMeta(quoted); ok {
-				return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchPrefix}
-			}
-		}
-	}
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
-}
-
-// decodeCookie reads a cookie match back from a Cookie header match it wrote.
-func decodeCookie(header string, regex bool, value string) (trancheapi.StringMatch, bool) {
-	if !regex || !strings.EqualFold(header, cookieHeader) {
-		return trancheapi.StringMatch{}, false
-	}
-	rest, ok := strings.CutPrefix(value, cookieBefore)
-	if !ok {
-		return trancheapi.StringMatch{}, false
-	}
-	if rest, ok = strings.CutSuffix(rest, cookieAfter); !ok {
-		return trancheapi.StringMatch{}, false
-	}
-	quotedName, v, ok := strings.Cut(rest, "=")
-	name, nameOK := unquoteMeta(quotedName)
-	if !ok || !nameOK {
-		return trancheapi.StringMatch{}, false
-	}
-	if inner, ok := ungroup(v); ok {
-		return trancheapi.StringMatch{Name: name, Value: inner, Type: trancheapi.MatchRegularExpression}, true
-	}
-	if quoted, ok := strings.CutSuffix(v, prefixRest); ok {
-		if literal, ok := unquoteMeta(quoted); ok {
-			return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchPrefix}, true
-		}
-	}
-	if literal, ok := unquoteMeta(v); ok {
-		return trancheapi.StringMatch{Name: name, Value: literal, Type: trancheapi.MatchExact}, true
-	}
-	return trancheapi.StringMatch{}, false
-}
-
-func ungroup(value string) (string, bool) {
-	if inner, ok := strings.CutPrefix(value, "(?:"); ok {
-		return strings.CutSuffix(inner, ")")
-	}
-	return "", false
-}
-
-// unquoteMeta inverts regexp.QuoteMeta: it reports false for a string QuoteMeta cannot have
-// written, such as one with an unescaped metacharacter.
-func unquoteMeta(quoted string) (string, bool) {
-	var b strings.Builder
-	for i := 0; i < len(quoted); i++ {
-		if quoted[i] == '\\' && i+1 < len(quoted) {
-			i++
-		}
-		b.WriteByte(quoted[i])
-	}
-	literal := b.String()
-	return literal, regexp.QuoteMeta(literal) == quoted
+	return providers.ValueFromRegex(name, value)
 }

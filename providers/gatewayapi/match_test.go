@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,41 +64,6 @@ func TestMatchesReadBack(t *testing.T) {
 				assert.Equal(t, match, decodeMatches(rule, baseMatches(main)))
 			}
 		})
-	}
-}
-
-// TestEncodedRegularExpressionsMatch runs the regular expressions the encoding writes, both
-// the way Envoy does (the whole value) and the way Traefik does (anywhere in the value, but
-// the encoding anchors itself).
-func TestEncodedRegularExpressionsMatch(t *testing.T) {
-	for _, tc := range []struct {
-		match      trancheapi.HTTPMatch
-		value      string
-		wantsMatch bool
-	}{
-		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "v1.2", true},
-		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "v1x2", false},
-		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{prefix("h", "v1.")}}, "xv1.2", false},
-		{trancheapi.HTTPMatch{Headers: []trancheapi.StringMatch{regex("h", "a|b")}}, "b", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "tester=yes", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1; tester=yes; b=2", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1;tester=yes", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=1; tester=yesno", false},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "atester=yes", false},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{exact("tester", "yes")}}, "a=tester=yes", false},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{prefix("tester", "team-")}}, "x=1; tester=team-a; y=2", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{prefix("tester", "team-")}}, "tester=teams", false},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{regex("g", "a|b")}}, "x=1; g=b", true},
-		{trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{regex("g", "a|b")}}, "x=1; g=c", false},
-	} {
-		headers, err := headerMatches(tc.match)
-		require.NoError(t, err)
-		require.Len(t, headers, 1)
-		require.Equal(t, gatewayv1.HeaderMatchRegularExpression, *headers[0].Type)
-		anywhere := regexp.MustCompile(headers[0].Value)
-		whole := regexp.MustCompile("^(?:" + headers[0].Value + ")$")
-		assert.Equal(t, tc.wantsMatch, anywhere.MatchString(tc.value), "%s against %q", headers[0].Value, tc.value)
-		assert.Equal(t, tc.wantsMatch, whole.MatchString(tc.value), "%s against %q, whole", headers[0].Value, tc.value)
 	}
 }
 

@@ -2,7 +2,6 @@ package istio
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -12,18 +11,11 @@ import (
 
 // Istio matches headers and query parameters exactly, by prefix or by a regular expression
 // over the whole value; it has no cookie match, so a cookie is a regular expression on the
-// cookie header, written so that it reads back exactly:
-//
-//	cookie name=value → header cookie, regex ^(?:.*;)?\s*<name quoted>=<value>\s*(?:;.*)?$
-//	where <value> is the value quoted (Exact), quoted then [^;]* (Prefix) or (?:<value>)
+// cookie header, in the encoding of the providers package (see providers.CookieRegex), which
+// reads back exactly.
 //
 // Istio wants header names in lower case: they are written, and read back, so.
-const (
-	cookieHeader = "cookie"
-	cookieBefore = `^(?:.*;)?\s*`
-	cookieAfter  = `\s*(?:;.*)?$`
-	prefixRest   = `[^;]*`
-)
+var cookieHeader = strings.ToLower(providers.CookieHeader)
 
 func stringMatch(s trancheapi.StringMatch) map[string]any {
 	switch s.Type {
@@ -53,7 +45,7 @@ func matchRequests(matches []trancheapi.HTTPMatch) ([]any, error) {
 			return nil, fmt.Errorf("istio matches at most one cookie per match (through the one cookie header): %w", providers.ErrUnsupported)
 		}
 		for _, c := range m.Cookies {
-			headers[cookieHeader] = map[string]any{"regex": cookieBefore + regexp.QuoteMeta(c.Name) + "=" + cookieValue(c) + cookieAfter}
+			headers[cookieHeader] = map[string]any{"regex": providers.CookieRegex(c)}
 		}
 		for _, q := range m.QueryParams {
 			params[q.Name] = stringMatch(q)
@@ -70,16 +62,6 @@ func matchRequests(matches []trancheapi.HTTPMatch) ([]any, error) {
 	return out, nil
 }
 
-func cookieValue(c trancheapi.StringMatch) string {
-	switch c.Type {
-	case trancheapi.MatchPrefix:
-		return regexp.QuoteMeta(c.Value) + prefixRest
-	case trancheapi.MatchRegularExpression:
-		return "(?:" + c.Value + ")"
-	}
-	return regexp.QuoteMeta(c.Value)
-}
-
 // decodeMatchRequests reads the matches back; conditions come in name order.
 func decodeMatchRequests(requests []any) ([]trancheapi.HTTPMatch, error) {
 	var out []trancheapi.HTTPMatch
@@ -93,7 +75,7 @@ func decodeMatchRequests(requests []any) ([]trancheapi.HTTPMatch, error) {
 				return nil, err
 			}
 			if name == cookieHeader && s.Type == trancheapi.MatchRegularExpression {
-				if c, ok := decodeCookie(s.Value); ok {
+				if c, ok := providers.CookieFromRegex(s.Value); ok {
 					m.Cookies = append(m.Cookies, c)
 					continue
 				}
@@ -130,54 +112,6 @@ func decodeString(name string, v any) (trancheapi.StringMatch, error) {
 		}
 	}
 	return trancheapi.StringMatch{}, fmt.Errorf("the condition on %q is not exact, prefix or regex", name)
-}
-
-// decodeCookie reads a cookie condition written by matchRequests; ok is false for a
-// regular expression on the cookie header that is not one.
-func decodeCookie(regex string) (trancheapi.StringMatch, bool) {
-	if !strings.HasPrefix(regex, cookieBefore) || !strings.HasSuffix(regex, cookieAfter) {
-		return trancheapi.StringMatch{}, false
-	}
-	body := strings.TrimSuffix(strings.TrimPrefix(regex, cookieBefore), cookieAfter)
-	name, value, ok := cutUnquoted(body, '=')
-	if !ok {
-		return trancheapi.StringMatch{}, false
-	}
-	c := trancheapi.StringMatch{Name: unquote(name), Type: trancheapi.MatchExact}
-	switch {
-	case strings.HasPrefix(value, "(?:") && strings.HasSuffix(value, ")"):
-		c.Type, c.Value = trancheapi.MatchRegularExpression, value[3:len(value)-1]
-	case strings.HasSuffix(value, prefixRest):
-		c.Type, c.Value = trancheapi.MatchPrefix, unquote(strings.TrimSuffix(value, prefixRest))
-	default:
-		c.Value = unquote(value)
-	}
-	return c, true
-}
-
-// cutUnquoted cuts s at the first sep that no backslash escapes.
-func cutUnquoted(s string, sep byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			return s[:i], s[i+1:], true
-		}
-	}
-	return "", "", false
-}
-
-// unquote undoes regexp.QuoteMeta.
-func unquote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Istio's standard metrics, reported by the canary's sidecars (reporter="destination") for
