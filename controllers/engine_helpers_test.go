@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -107,226 +100,16 @@ func startScenarioAt(t testing.TB, address string, exporter *harness.Exporter, r
 		},
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
-	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{mesh: meshOf(ro)}}
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{}}
 	for _, m := range ro.Spec.Analysis.Metrics {
 		if m.Judge == trancheapi.JudgeCompare {
 			env.traffic.compare = rand.New(rand.NewPCG(1, 2))
 		}
 	}
 	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
-	if ro.Spec.Provider.Istio != nil {
-		go env.weights.poll(ctx, ns, ro.Name)
-	} else {
-		go env.weights.record(ctx, ns, ro.Name)
-	}
+	harness.WatchCanaryWeight(ctx, watcher, ns, ro.Name, env.weights.add)
 	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
 	return env
-}
-
-// traffic plays the data plane's request counters: every 100 ms, 100 requests split by the
-// weights the HTTPRoute says; the canary's fail 30% of the time when it runs the bad image.
-type traffic struct {
-	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
-	mesh     string       // linkerd or istio: count as its proxies do, for its built-in queries
-	// compare, for Rollouts judged by Compare: both versions serve, the primary with 5%
-	// errors, the canary as many (twice as many with twiceImage), drawn from a seeded source.
-	compare *rand.Rand
-}
-
-// twiceImage is a canary image with twice the primary's error rate.
-const twiceImage = "podinfo:6.1.0-twice"
-
-// serveBoth counts a tick of 200 requests split by weight, for the Compare judge.
-func (tr *traffic) serveBoth(exporter *harness.Exporter, ns, target, image string, weight int32) {
-	canary := int(200 * weight / 100)
-	errorRate := 0.05
-	if image == twiceImage {
-		errorRate = 0.10
-	}
-	for _, side := range []struct {
-		service string
-		n       int
-		rate    float64
-	}{{target + "-canary", canary, errorRate}, {target + "-primary", 200 - canary, 0.05}} {
-		failed := 0
-		for range side.n {
-			if tr.compare.Float64() < side.rate {
-				failed++
-			}
-		}
-		exporter.Serve(ns, side.service, side.n-failed, 200, 20*time.Millisecond)
-		exporter.Serve(ns, side.service, failed, 500, 20*time.Millisecond)
-	}
-}
-
-func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		weight, ok := routeCanaryWeight(ctx, ns, route)
-		d := &appsv1.Deployment{}
-		if tr.compare != nil && ok && cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) == nil {
-			tr.serveBoth(exporter, ns, target, d.Spec.Template.Spec.Containers[0].Image, weight)
-			continue
-		}
-		if !ok || weight == 0 || cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) != nil {
-			continue
-		}
-		n, failed := int(weight), 0
-		if d.Spec.Template.Spec.Containers[0].Image == badImage {
-			failed = max(n*3/10, 1)
-			tr.firstBad.CompareAndSwap(0, time.Now().UnixNano())
-		}
-		switch tr.mesh {
-		case "linkerd":
-			exporter.ServeLinkerd(ns, target, n-failed, 200, 20*time.Millisecond)
-			exporter.ServeLinkerd(ns, target, failed, 500, 20*time.Millisecond)
-			continue
-		case "istio":
-			exporter.ServeIstio(ns, target, n-failed, 200, 20*time.Millisecond)
-			exporter.ServeIstio(ns, target, failed, 500, 20*time.Millisecond)
-			continue
-		}
-		exporter.Serve(ns, target+"-canary", n-failed, 200, 20*time.Millisecond)
-		exporter.Serve(ns, target+"-canary", failed, 500, 20*time.Millisecond)
-	}
-}
-
-// weightLog records every distinct canary weight the HTTPRoute was seen with, in order,
-// and when.
-type weightLog struct {
-	mu   sync.Mutex
-	seen []int32
-	at   []time.Time
-}
-
-// poll records the weights by reading the routing object every 20 ms, for objects the test
-// cannot watch typed (a VirtualService); the steps hold for seconds, so none is missed.
-func (l *weightLog) poll(ctx context.Context, ns, name string) {
-	for ctx.Err() == nil {
-		if w, ok := routeCanaryWeight(ctx, ns, name); ok {
-			l.add(w)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (l *weightLog) record(ctx context.Context, ns, name string) {
-	w, err := client.NewWithWatch(cp.Config, client.Options{Scheme: cp.Scheme})
-	if err != nil {
-		panic(err)
-	}
-	// A watch sees every version of the route, however briefly a weight lasted.
-	for ctx.Err() == nil {
-		events, err := w.Watch(ctx, &gatewayv1.HTTPRouteList{}, client.InNamespace(ns),
-			client.MatchingFields{"metadata.name": name})
-		if err != nil {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		for ev := range events.ResultChan() {
-			if route, ok := ev.Object.(*gatewayv1.HTTPRoute); ok {
-				if weight, ok := canaryWeightOf(route); ok {
-					l.add(weight)
-				}
-			}
-		}
-	}
-}
-
-func (l *weightLog) add(w int32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.seen) == 0 || l.seen[len(l.seen)-1] != w {
-		l.seen = append(l.seen, w)
-		l.at = append(l.at, time.Now())
-	}
-}
-
-// firstAfter is when the route first had weight w after t; zero if it has not.
-func (l *weightLog) firstAfter(w int32, t time.Time) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i, seen := range l.seen {
-		if seen == w && l.at[i].After(t) {
-			return l.at[i]
-		}
-	}
-	return time.Time{}
-}
-
-func (l *weightLog) list() []int32 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.seen)
-}
-
-// routeCanaryWeight reads the canary's percent from the HTTPRoute itself: what the data
-// plane is told, not what the controller says it told.
-// meshOf names the mesh whose proxies count the Rollout's requests, or "".
-func meshOf(ro *trancheapi.Rollout) string {
-	switch {
-	case ro.Spec.Provider.Linkerd != nil:
-		return "linkerd"
-	case ro.Spec.Provider.Istio != nil:
-		return "istio"
-	}
-	return ""
-}
-
-// routeCanaryWeight is the canary's weight in the Rollout's HTTPRoute, or else in its
-// VirtualService.
-func routeCanaryWeight(ctx context.Context, ns, name string) (int32, bool) {
-	route := &gatewayv1.HTTPRoute{}
-	err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, route)
-	if err == nil {
-		return canaryWeightOf(route)
-	}
-	vs := &unstructured.Unstructured{}
-	vs.SetGroupVersionKind(istio.VirtualService)
-	if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vs); err != nil {
-		return 0, false
-	}
-	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
-	for _, r := range http {
-		route, _ := r.(map[string]any)
-		if route["name"] != "tranche" {
-			continue
-		}
-		destinations, _, _ := unstructured.NestedSlice(route, "route")
-		for _, d := range destinations {
-			dm, _ := d.(map[string]any)
-			host, _, _ := unstructured.NestedString(dm, "destination", "host")
-			if w, _, _ := unstructured.NestedInt64(dm, "weight"); strings.HasSuffix(host, "-canary") {
-				return int32(w), true
-			}
-		}
-	}
-	return 0, false
-}
-
-func canaryWeightOf(route *gatewayv1.HTTPRoute) (int32, bool) {
-	var primary, canary int32
-	for _, rule := range route.Spec.Rules {
-		for _, ref := range rule.BackendRefs {
-			w := ptr.Deref(ref.Weight, 1)
-			switch {
-			case strings.HasSuffix(string(ref.Name), "-primary"):
-				primary += w
-			case strings.HasSuffix(string(ref.Name), "-canary"):
-				canary += w
-			}
-		}
-	}
-	if primary+canary == 0 {
-		return 0, false
-	}
-	return canary * 100 / (primary + canary), true
 }
 
 // release changes the target's image, as a commit in Git would.
@@ -374,11 +157,11 @@ func (e *engineEnv) waitForPhase(phase trancheapi.Phase, limit time.Duration) *t
 	return nil
 }
 
-// waitForWeight waits until the HTTPRoute sends w percent to the canary.
+// waitForWeight waits until the routing object sends w percent to the canary.
 func (e *engineEnv) waitForWeight(w int32, limit time.Duration) {
 	e.t.Helper()
 	require.Eventually(e.t, func() bool {
-		got, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+		got, ok := harness.RoutedCanaryWeight(context.Background(), cp.Client, e.ns, e.ro.Name)
 		seen := e.weights.list()
 		// The weight log sees the change a moment later (a watch event, a poll): wait for it too.
 		return ok && got == w && len(seen) > 0 && seen[len(seen)-1] == w
@@ -398,7 +181,7 @@ func (e *engineEnv) assertPrimaryOnly(image string) {
 	e.t.Helper()
 	target := e.ro.Spec.TargetRef.Name
 	require.Eventually(e.t, func() bool {
-		w, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+		w, ok := harness.RoutedCanaryWeight(context.Background(), cp.Client, e.ns, e.ro.Name)
 		return ok && w == 0 && ptr.Deref(e.deployment(target).Spec.Replicas, 1) == 0
 	}, 10*time.Second, 50*time.Millisecond, "routes back on the primary and the canary scaled to zero")
 	assert.Equal(e.t, image, e.deployment(target + trancheapi.PrimarySuffix).Spec.Template.Spec.Containers[0].Image)

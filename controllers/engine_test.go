@@ -224,7 +224,7 @@ func TestDeletingARolloutHandsTrafficBackToThePrimary(t *testing.T) {
 		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(e.ro), &trancheapi.Rollout{})
 		return apierrors.IsNotFound(err)
 	}, 10*time.Second, 50*time.Millisecond, "the finalizer lets the Rollout go")
-	w, ok := routeCanaryWeight(context.Background(), e.ns, e.ro.Name)
+	w, ok := harness.RoutedCanaryWeight(context.Background(), cp.Client, e.ns, e.ro.Name)
 	assert.True(t, ok)
 	assert.Equal(t, int32(0), w, "all traffic back on the primary")
 	assert.Equal(t, primaryReplicas, ptr.Deref(e.deployment("podinfo").Spec.Replicas, 0), "the target has its replicas back")

@@ -158,7 +158,7 @@ func TestAStepTheProviderCannotRouteStalls(t *testing.T) {
 	stalled := waitForCondition(t, ro, trancheapi.ConditionStalled, metav1.ConditionTrue, trancheapi.ReasonInvalidSpec)
 	assert.Contains(t, stalled.Message, "the gatewayAPI provider matches at most one cookie per match")
 	waitForEvent(t, ro, trancheapi.ReasonInvalidSpec)
-	weight, ok := routeCanaryWeight(ctx, ns, ro.Name)
+	weight, ok := harness.RoutedCanaryWeight(ctx, cp.Client, ns, ro.Name)
 	assert.True(t, ok)
 	assert.Zero(t, weight, "traffic stays on the primary")
 }

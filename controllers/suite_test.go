@@ -38,6 +38,9 @@ var (
 	exporter *harness.Exporter
 )
 
+// watcher is a client of cp that can watch, for the scenarios' recorders of routing objects.
+var watcher client.WithWatch
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 // fuzzing reports whether the binary runs fuzz targets (go test -fuzz, and each of its
@@ -75,7 +78,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds, istioCRDs}}, startKubelet, startController)
+	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds, istioCRDs}}, startWatcher, startKubelet, startController)
+}
+
+func startWatcher(_ context.Context, cp *harness.ControlPlane) (err error) {
+	watcher, err = client.NewWithWatch(cp.Config, client.Options{Scheme: cp.Scheme})
+	return err
 }
 
 func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {

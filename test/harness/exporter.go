@@ -119,6 +119,17 @@ func (e *Exporter) ServeIstio(namespace, workload string, n int, code int, d tim
 	}
 }
 
+// ServeCanary records that a Rollout's canary, the Deployment target behind the Service
+// target-canary, answered n requests with code, each taking d, as every source of request
+// metrics the tests' queries read counts them: the exporter's own series of the Service, and
+// those linkerd-proxy and Istio's sidecars keep of the Deployment. Traffic so need not know
+// which mesh, if any, the Rollout's provider is.
+func (e *Exporter) ServeCanary(namespace, target string, n int, code int, d time.Duration) {
+	e.Serve(namespace, target+"-canary", n, code, d)
+	e.ServeLinkerd(namespace, target, n, code, d)
+	e.ServeIstio(namespace, target, n, code, d)
+}
+
 // Address is the host:port to scrape, for PrometheusOptions.Targets.
 func (e *Exporter) Address() string {
 	return e.listener.Addr().String()
