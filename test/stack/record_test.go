@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -37,42 +36,4 @@ func TestBetween(t *testing.T) {
 			assert.InDelta(t, tt.errorRate, w.CanaryErrorRate(), 1e-9)
 		})
 	}
-}
-
-func TestStepsOfSplitsWhereTheWeightChanges(t *testing.T) {
-	// Each step counts from the last sample of the one before: no request is left out.
-	samples := []Sample{
-		sample(0, 0, 0, 0, 0), sample(1, 5, 95, 5, 0), sample(2, 5, 190, 10, 0),
-		sample(3, 50, 240, 60, 0), sample(4, 50, 290, 110, 0), sample(5, 0, 390, 110, 0),
-	}
-	steps := StepsOf(samples)
-	var weights []int32
-	for _, s := range steps {
-		weights = append(weights, s.Weight)
-	}
-	assert.Equal(t, []int32{0, 5, 50, 0}, weights)
-	assert.InDelta(t, 5, steps[1].Window.CanaryShare(), 1e-9)
-	assert.InDelta(t, 50, steps[2].Window.CanaryShare(), 1e-9)
-	assert.Equal(t, 100.0, steps[2].Window.Canary)
-}
-
-func TestCurvesMeasureOverTheLastTwoSeconds(t *testing.T) {
-	samples := []Sample{sample(0, 5, 0, 0, 0), sample(1, 5, 95, 5, 0), sample(2, 5, 190, 10, 5), sample(3, 50, 240, 60, 5)}
-	c := CurvesOf(samples)
-	assert.Equal(t, []float64{0, 1, 2, 3}, c.T)
-	assert.Equal(t, []float64{5, 5, 5, 50}, c.Weight)
-	assert.True(t, math.IsNaN(c.Share[0]), "nothing measured at the first sample")
-	assert.InDelta(t, 5, c.Share[1], 1e-9)
-	assert.InDelta(t, 5, c.Share[2], 1e-9)
-	assert.InDelta(t, 27.5, c.Share[3], 1e-9, "(60-5)/(300-100): the window starts at the second sample")
-	assert.InDelta(t, 50, c.Errors[2], 1e-9)
-}
-
-func TestReportHasBothImages(t *testing.T) {
-	dir := t.TempDir()
-	trace := Trace{Title: "v2", Outcome: "promoted", Samples: []Sample{sample(0, 5, 0, 0, 0), sample(1, 5, 95, 5, 0)}}
-	htmlPath, pngPath, err := WriteReport(dir, []Trace{trace})
-	assert.NoError(t, err)
-	assert.FileExists(t, htmlPath)
-	assert.FileExists(t, pngPath)
 }

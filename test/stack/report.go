@@ -2,20 +2,23 @@ package stack
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html"
-	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // Trace is one release as a Recorder saw it, from the release to its end.
@@ -66,27 +69,35 @@ func CurvesOf(samples []Sample) Curves {
 // WriteReport writes demo-report.html (the plots as SVG, with a table of the steps) and
 // demo-report.png (the same plots) into dir and returns their paths.
 func WriteReport(dir string, traces []Trace) (htmlPath, pngPath string, err error) {
-	const width, panel = 960, 300
-	height := panel * len(traces)
-	var svg svgCanvas
-	img := newPNGCanvas(width, height)
-	for i, tr := range traces {
-		for _, c := range []canvas{&svg, img} {
-			plot(c, tr, CurvesOf(tr.Samples), 0, i*panel, width, panel)
+	if len(traces) == 0 {
+		return "", "", errors.New("stack: a report needs a trace")
+	}
+	width, height := pixels(960), pixels(300*len(traces))
+	svg := vgsvg.New(width, height)
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(dpi))
+	for _, c := range []vg.CanvasSizer{svg, img} {
+		page := draw.New(c)
+		tiles := draw.Tiles{Rows: len(traces), Cols: 1, PadTop: 8, PadBottom: 4, PadLeft: 4, PadRight: 8, PadY: 16}
+		for i, tr := range traces {
+			drawPanel(tiles.At(page, 0, i), tr, CurvesOf(tr.Samples))
 		}
 	}
+	var pngData, svgData bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pngData); err != nil {
+		return "", "", err
+	}
+	if _, err := svg.WriteTo(&svgData); err != nil {
+		return "", "", err
+	}
 	pngPath = filepath.Join(dir, "demo-report.png")
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img.img); err != nil {
+	if err := os.WriteFile(pngPath, pngData.Bytes(), 0o644); err != nil {
 		return "", "", err
 	}
-	if err := os.WriteFile(pngPath, buf.Bytes(), 0o644); err != nil {
-		return "", "", err
-	}
+	// The SVG goes inline into the page, without its XML declaration.
+	inline := svgData.String()
+	inline = inline[strings.Index(inline, "<svg"):]
 	htmlPath = filepath.Join(dir, "demo-report.html")
-	page := reportPage(traces, fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="12">%s</svg>`,
-		width, height, svg.b.String()))
-	return htmlPath, pngPath, os.WriteFile(htmlPath, []byte(page), 0o644)
+	return htmlPath, pngPath, os.WriteFile(htmlPath, []byte(reportPage(traces, inline)), 0o644)
 }
 
 func reportPage(traces []Trace, svg string) string {
@@ -140,121 +151,103 @@ func StepsOf(samples []Sample) []Step {
 	return steps
 }
 
+// dpi is the PNG's resolution: at 96 dots an inch, a point is 4/3 of a pixel.
+const dpi = 96
+
+func pixels(n int) vg.Length { return vg.Length(n) * vg.Inch / dpi }
+
 // Colours of the curves, the same in both images.
 var (
 	weightColor    = color.RGBA{0x1f, 0x5f, 0xbf, 0xff}
 	shareColor     = color.RGBA{0x2c, 0xa0, 0x2c, 0xff}
 	errorColor     = color.RGBA{0xd6, 0x27, 0x28, 0xff}
-	gridColor      = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
-	textColor      = color.RGBA{0x22, 0x22, 0x22, 0xff}
-	thresholdColor = color.RGBA{0xd6, 0x27, 0x28, 0xff}
+	thresholdColor = color.RGBA{0x8c, 0x1c, 0x1c, 0xff}
+	gridColor      = color.RGBA{0xd4, 0xd4, 0xd4, 0xff}
 )
 
-// canvas is what plot draws on: an SVG document or a PNG image.
-type canvas interface {
-	line(x1, y1, x2, y2 float64, c color.RGBA, width float64, dashed bool)
-	text(x, y float64, s string, c color.RGBA)
-}
+// drawPanel draws one trace: percent on the vertical axis, seconds since the release on the
+// horizontal one, the legend to the right.
+func drawPanel(c draw.Canvas, tr Trace, cv Curves) {
+	sans := font.Font{Typeface: "Liberation", Variant: "Sans"}
+	p := plot.New()
+	p.Title.Text = tr.Title + " - " + tr.Outcome
+	p.Title.TextStyle.Font = font.From(sans, 11)
+	p.Title.Padding = 6
+	p.X.Label.Text, p.Y.Label.Text = "seconds since the release", "percent"
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = font.From(sans, 9)
+		a.Tick.Label.Font = font.From(sans, 9)
+	}
+	p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0%"}, {Value: 25, Label: "25%"},
+		{Value: 50, Label: "50%"}, {Value: 75, Label: "75%"}, {Value: 100, Label: "100%"}}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color, grid.Horizontal.Color = gridColor, gridColor
+	p.Add(grid)
 
-// plot draws one trace in the box at (x0, y0) of size w×h: percent on the vertical axis,
-// seconds since the release on the horizontal one.
-func plot(c canvas, tr Trace, cv Curves, x0, y0, w, h int) {
-	left, right, top, bottom := float64(x0+50), float64(x0+w-20), float64(y0+40), float64(y0+h-40)
 	tmax := 10.0
 	if n := len(cv.T); n > 0 {
-		tmax = math.Max(tmax, math.Ceil(cv.T[n-1]/10)*10)
-	}
-	x := func(t float64) float64 { return left + (right-left)*t/tmax }
-	y := func(p float64) float64 { return bottom - (bottom-top)*p/100 }
-
-	c.text(left, float64(y0+20), tr.Title+" - "+tr.Outcome, textColor)
-	for p := 0.0; p <= 100; p += 25 {
-		c.line(left, y(p), right, y(p), gridColor, 1, false)
-		c.text(float64(x0+8), y(p)+4, fmt.Sprintf("%3.0f%%", p), textColor)
-	}
-	for t := 0.0; t <= tmax; t += 10 {
-		c.line(x(t), top, x(t), bottom, gridColor, 1, false)
-		c.text(x(t)-8, bottom+16, fmt.Sprintf("%.0fs", t), textColor)
+		tmax = math.Max(tmax, cv.T[n-1])
 	}
 	maxErrors := 100 - MinSuccessPercent
-	c.line(left, y(maxErrors), right, y(maxErrors), thresholdColor, 1, true)
-
-	for i := 1; i < len(cv.T); i++ {
-		// The weight is a step function: it holds until the next sample.
-		c.line(x(cv.T[i-1]), y(cv.Weight[i-1]), x(cv.T[i]), y(cv.Weight[i-1]), weightColor, 2, false)
-		c.line(x(cv.T[i]), y(cv.Weight[i-1]), x(cv.T[i]), y(cv.Weight[i]), weightColor, 2, false)
-		for _, curve := range []struct {
-			v   []float64
-			col color.RGBA
-		}{{cv.Share, shareColor}, {cv.Errors, errorColor}} {
-			if !math.IsNaN(curve.v[i-1]) && !math.IsNaN(curve.v[i]) {
-				c.line(x(cv.T[i-1]), y(curve.v[i-1]), x(cv.T[i]), y(curve.v[i]), curve.col, 1.5, false)
-			}
+	threshold := curve(thresholdColor, 1, plotter.XYs{{X: 0, Y: maxErrors}, {X: tmax, Y: maxErrors}})
+	threshold.Dashes = []vg.Length{4, 3}
+	// The weight is a step function: it holds until the next sample.
+	weight := curve(weightColor, 2, points(cv.T, cv.Weight))
+	weight.StepStyle = plotter.PostStep
+	p.Add(threshold, weight)
+	legend := plot.NewLegend()
+	legend.TextStyle.Font = font.From(sans, 9)
+	legend.Top, legend.Left, legend.Padding = true, true, 3
+	legend.Add("weight set", weight)
+	for _, m := range []struct {
+		label string
+		col   color.RGBA
+		v     []float64
+	}{{"canary share measured", shareColor, cv.Share}, {"canary error rate", errorColor, cv.Errors}} {
+		for _, run := range measured(cv.T, m.v) {
+			p.Add(curve(m.col, 1.5, run))
 		}
+		legend.Add(m.label, curve(m.col, 1.5, nil))
 	}
-	legend := []struct {
-		label  string
-		col    color.RGBA
-		dashed bool
-	}{
-		{"weight set", weightColor, false},
-		{"canary share measured", shareColor, false},
-		{"canary error rate", errorColor, false},
-		{fmt.Sprintf("max error rate %.0f%%", maxErrors), thresholdColor, true},
-	}
-	lx := left
-	for _, l := range legend {
-		c.line(lx, bottom+30, lx+20, bottom+30, l.col, 2, l.dashed)
-		c.text(lx+25, bottom+34, l.label, textColor)
-		lx += 50 + 7*float64(len(l.label))
-	}
+	legend.Add(fmt.Sprintf("max error rate %.0f%%", maxErrors), threshold)
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, tmax, 0, 100
+
+	// A browser without the Liberation fonts draws the SVG's text in a wider one: room for it.
+	legendWidth := legend.Rectangle(c).Size().X * 1.15
+	p.Draw(draw.Crop(c, 0, -legendWidth-12, 0, 0))
+	dataTop := p.DataCanvas(c).Max.Y
+	legend.Draw(draw.Crop(c, c.Size().X-legendWidth, 0, 0, dataTop-c.Max.Y))
 }
 
-type svgCanvas struct{ b strings.Builder }
+// curve is a line of the given colour and width, in pixels.
+func curve(col color.RGBA, width float64, xys plotter.XYs) *plotter.Line {
+	l := &plotter.Line{XYs: xys}
+	l.Color, l.Width = col, pixels(1)*vg.Length(width)
+	return l
+}
 
-func (s *svgCanvas) line(x1, y1, x2, y2 float64, c color.RGBA, width float64, dashed bool) {
-	dash := ""
-	if dashed {
-		dash = ` stroke-dasharray="6 4"`
+func points(t, v []float64) plotter.XYs {
+	xys := make(plotter.XYs, len(t))
+	for i := range t {
+		xys[i] = plotter.XY{X: t[i], Y: v[i]}
 	}
-	fmt.Fprintf(&s.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#%02x%02x%02x" stroke-width="%.1f"%s/>`,
-		x1, y1, x2, y2, c.R, c.G, c.B, width, dash)
+	return xys
 }
 
-func (s *svgCanvas) text(x, y float64, str string, c color.RGBA) {
-	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" fill="#%02x%02x%02x">%s</text>`, x, y, c.R, c.G, c.B, html.EscapeString(str))
-}
-
-type pngCanvas struct{ img *image.RGBA }
-
-func newPNGCanvas(w, h int) *pngCanvas {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = 0xff
-	}
-	return &pngCanvas{img: img}
-}
-
-// line draws with round dots along the segment: plain enough for a plot, no antialiasing.
-func (p *pngCanvas) line(x1, y1, x2, y2 float64, c color.RGBA, width float64, dashed bool) {
-	length := math.Hypot(x2-x1, y2-y1)
-	steps := int(math.Ceil(length)) + 1
-	r := width / 2
-	for i := 0; i <= steps; i++ {
-		if dashed && (i/5)%2 == 1 {
+// measured splits a curve at the NaNs, where nothing was measured, into the runs of two
+// points or more between them: the plot leaves a gap where a run ends.
+func measured(t, v []float64) []plotter.XYs {
+	var runs []plotter.XYs
+	var run plotter.XYs
+	for i := 0; i <= len(t); i++ {
+		if i < len(t) && !math.IsNaN(v[i]) {
+			run = append(run, plotter.XY{X: t[i], Y: v[i]})
 			continue
 		}
-		f := float64(i) / float64(steps)
-		cx, cy := x1+(x2-x1)*f, y1+(y2-y1)*f
-		for dx := -r; dx <= r; dx += 0.5 {
-			for dy := -r; dy <= r; dy += 0.5 {
-				p.img.SetRGBA(int(math.Round(cx+dx)), int(math.Round(cy+dy)), c)
-			}
+		if len(run) > 1 {
+			runs = append(runs, run)
 		}
+		run = nil
 	}
-}
-
-func (p *pngCanvas) text(x, y float64, s string, c color.RGBA) {
-	d := &font.Drawer{Dst: p.img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(int(x), int(y))}
-	d.DrawString(s)
+	return runs
 }
