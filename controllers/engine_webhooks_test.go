@@ -184,7 +184,7 @@ func TestWebhooksGateAndHearAboutTheRollout(t *testing.T) {
 	hooks.waitAskedAgain(t, "/gate")
 	held := e.get()
 	assert.Equal(t, trancheapi.PhaseProgressing, held.Status.Phase, "a closed gate holds the promotion")
-	assert.Equal(t, goodImage, e.deployment("podinfo"+trancheapi.PrimarySuffix).Spec.Template.Spec.Containers[0].Image, "the primary is not promoted")
+	assert.Equal(t, goodImage, e.deployment("podinfo" + trancheapi.PrimarySuffix).Spec.Template.Spec.Containers[0].Image, "the primary is not promoted")
 
 	hooks.open("/gate")
 	done := e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
