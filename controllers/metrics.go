@@ -70,10 +70,11 @@ func observeMetrics(ro *trancheapi.Rollout, p plan) {
 	}
 }
 
-// forgetMetrics drops the series of a deleted Rollout.
+// forgetMetrics drops the series of a deleted Rollout: every vector above has them, and so
+// has the notification webhooks' counter.
 func forgetMetrics(ns, name string) {
 	labels := prometheus.Labels{"namespace": ns, "name": name}
-	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, analysisChecks} {
+	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks} {
 		vec.DeletePartialMatch(labels)
 	}
 	notify.ForgetRollout(ns, name)
