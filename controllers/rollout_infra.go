@@ -34,7 +34,7 @@ func asProblem(err error) *problem {
 	case errors.As(err, &p):
 		return p
 	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider),
-		errors.Is(err, providers.ErrMissingReference):
+		errors.Is(err, providers.ErrMissingReference), errors.Is(err, providers.ErrMalformed):
 		return &problem{reason: trancheapi.ReasonInvalidSpec, message: err.Error()}
 	}
 	return nil

@@ -91,6 +91,13 @@ var ErrUnknownProvider = errors.New("unknown provider")
 // names (a user's Ingress, say) does not exist: only the user can fix that.
 var ErrMissingReference = errors.New("a referenced object does not exist")
 
+// ErrMalformed is wrapped by a Router's errors when a field of a routing object that is the
+// user's, and that Tranche must keep (a route of their own, their part of a traffic policy),
+// has the wrong type: Tranche cannot repair what it does not own, so only the user can fix
+// it. A field of the wrong type that is Tranche's own is ErrUnreadable instead, which
+// SetRoutes repairs. See Field.
+var ErrMalformed = errors.New("a field Tranche must keep has the wrong type: fix or remove it")
+
 // HandBack sends all of a Rollout's traffic to the primary, for a Rollout being deleted: it
 // is SetRoutes with the zero Routes, which also takes away what only a split needed (canary
 // rules, mirror filters, affinity). The routing objects stay: the garbage collector deletes

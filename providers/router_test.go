@@ -37,6 +37,7 @@ func TestHandBack(t *testing.T) {
 		{"handed back", nil, nil},
 		{"no routing object", fmt.Errorf("updating HTTPRoute shop/frontend: %w", gone), nil},
 		{"someone else's object", fmt.Errorf("HTTPRoute shop/frontend is %w frontend", providers.ErrNotControlled), nil},
+		{"a field of the user's of the wrong type", providers.ErrMalformed, providers.ErrMalformed},
 		{"the API server failing", errors.New("connection refused"), errors.New("connection refused")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,8 @@ package istio
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -63,18 +64,16 @@ func matchRequests(matches []trancheapi.HTTPMatch) ([]any, error) {
 }
 
 // decodeMatchRequests reads the matches back; conditions come in name order.
-func decodeMatchRequests(requests []any) ([]trancheapi.HTTPMatch, error) {
+func decodeMatchRequests(requests []providers.Field) ([]trancheapi.HTTPMatch, error) {
 	var out []trancheapi.HTTPMatch
-	for _, r := range requests {
-		request, _ := r.(map[string]any)
+	for _, request := range requests {
 		var m trancheapi.HTTPMatch
-		headers, _ := request["headers"].(map[string]any)
-		for _, name := range sortedKeys(headers) {
-			s, err := decodeString(name, headers[name])
-			if err != nil {
-				return nil, err
-			}
-			if name == cookieHeader && s.Type == trancheapi.MatchRegularExpression {
+		headers, err := decodeConditions(request.Get("headers"))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range headers {
+			if s.Name == cookieHeader && s.Type == trancheapi.MatchRegularExpression {
 				if c, ok := providers.CookieFromRegex(s.Value); ok {
 					m.Cookies = append(m.Cookies, c)
 					continue
@@ -82,36 +81,48 @@ func decodeMatchRequests(requests []any) ([]trancheapi.HTTPMatch, error) {
 			}
 			m.Headers = append(m.Headers, s)
 		}
-		params, _ := request["queryParams"].(map[string]any)
-		for _, name := range sortedKeys(params) {
-			s, err := decodeString(name, params[name])
-			if err != nil {
-				return nil, err
-			}
-			m.QueryParams = append(m.QueryParams, s)
+		if m.QueryParams, err = decodeConditions(request.Get("queryParams")); err != nil {
+			return nil, err
 		}
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// decodeConditions reads a map of names to Istio's StringMatch, in name order.
+func decodeConditions(conditions providers.Field) ([]trancheapi.StringMatch, error) {
+	byName, _, err := conditions.AsMap()
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	return keys
+	var out []trancheapi.StringMatch
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		s, err := decodeString(name, conditions.Get(name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
-func decodeString(name string, v any) (trancheapi.StringMatch, error) {
-	m, _ := v.(map[string]any)
-	for key, typ := range map[string]trancheapi.MatchType{"exact": trancheapi.MatchExact, "prefix": trancheapi.MatchPrefix, "regex": trancheapi.MatchRegularExpression} {
-		if value, ok := m[key].(string); ok {
-			return trancheapi.StringMatch{Name: name, Value: value, Type: typ}, nil
+// istioMatchTypes are the comparisons of Istio's StringMatch, by field name.
+var istioMatchTypes = []struct {
+	field string
+	typ   trancheapi.MatchType
+}{{"exact", trancheapi.MatchExact}, {"prefix", trancheapi.MatchPrefix}, {"regex", trancheapi.MatchRegularExpression}}
+
+func decodeString(name string, condition providers.Field) (trancheapi.StringMatch, error) {
+	for _, t := range istioMatchTypes {
+		value, found, err := condition.Get(t.field).AsString()
+		if err != nil {
+			return trancheapi.StringMatch{}, err
+		}
+		if found {
+			return trancheapi.StringMatch{Name: name, Value: value, Type: t.typ}, nil
 		}
 	}
-	return trancheapi.StringMatch{}, fmt.Errorf("the condition on %q is not exact, prefix or regex", name)
+	return trancheapi.StringMatch{}, condition.Invalid("is not exact, prefix or regex")
 }
 
 // Istio's standard metrics, reported by the canary's sidecars (reporter="destination") for

@@ -11,6 +11,7 @@ package istio
 
 import (
 	"context"
+	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,15 +41,6 @@ var _ providers.Router = (*Router)(nil)
 // New returns the istio Router. It is a providers.Factory.
 func New(c client.Client) providers.Router { return &Router{c: c} }
 
-// object is an empty object of a kind, named, for Get.
-func object(gvk schema.GroupVersionKind, ns, name string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
-}
-
 // DestinationRuleNames are the names of the Rollout's two DestinationRules.
 func DestinationRuleNames(ro *trancheapi.Rollout) (primary, canary string) {
 	return ro.Name + "-primary", ro.Name + "-canary"
@@ -60,16 +52,18 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	names := ro.ServiceNames()
 	primaryDR, canaryDR := DestinationRuleNames(ro)
 	for name, host := range map[string]string{primaryDR: names.Primary, canaryDR: names.Canary} {
-		if err := r.ensure(ctx, ro, object(DestinationRule, ro.Namespace, name), func(u *unstructured.Unstructured) error {
+		if err := r.ensure(ctx, ro, providers.NewUnstructured(DestinationRule, ro.Namespace, name), func(u *unstructured.Unstructured) error {
 			return setDestinationRule(u, ro, host)
 		}); err != nil {
 			return err
 		}
 	}
-	return r.ensure(ctx, ro, object(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
+	return r.ensure(ctx, ro, providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
 		current, err := routesOf(vs, ro)
-		if err != nil {
-			current = providers.Routes{} // unreadable: all traffic to the primary again
+		if errors.Is(err, providers.ErrUnreadable) {
+			current = providers.Routes{} // all traffic to the primary again, as SetRoutes repairs
+		} else if err != nil {
+			return err
 		}
 		return setVirtualService(vs, ro, current)
 	})
@@ -83,14 +77,14 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	if _, err := matchRequests(routes.Match); err != nil {
 		return err
 	}
-	return r.update(ctx, ro, object(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
+	return r.update(ctx, ro, providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
 		return setVirtualService(vs, ro, routes)
 	})
 }
 
 // Routes reads the split back from the VirtualService.
 func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
-	vs := object(VirtualService, ro.Namespace, ro.Name)
+	vs := providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name)
 	if err := r.c.Get(ctx, client.ObjectKeyFromObject(vs), vs); err != nil {
 		return providers.Routes{}, err
 	}

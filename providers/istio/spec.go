@@ -23,11 +23,15 @@ const (
 var ownedPolicies = []string{"tls", "outlierDetection", "connectionPool"}
 
 // setDestinationRule sets a DestinationRule's host and the owned parts of its traffic policy.
+// The rest of the policy is the user's: of the wrong type, it is theirs to fix.
 func setDestinationRule(u *unstructured.Unstructured, ro *trancheapi.Rollout, host string) error {
+	policy, _, err := providers.Fields(u).Get("spec", "trafficPolicy").AsMap()
+	if err != nil {
+		return providers.Malformed(err)
+	}
 	if err := unstructured.SetNestedField(u.Object, host, "spec", "host"); err != nil {
 		return err
 	}
-	policy, _, _ := unstructured.NestedMap(u.Object, "spec", "trafficPolicy")
 	if policy == nil {
 		policy = map[string]any{}
 	}
@@ -88,13 +92,17 @@ func setInt(m map[string]any, key string, v *int32) {
 	}
 }
 
-// setVirtualService writes the hosts, gateways and Tranche's two routes; the user's routes
+// setVirtualService writes the hosts, gateways and Tranche's routes; the user's routes
 // keep their places, and Tranche's go after them the first time.
 func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
 	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
 	p := ro.Spec.Provider.Istio
 	if p == nil {
 		return fmt.Errorf("the Rollout %s/%s has no spec.provider.istio", ro.Namespace, ro.Name)
+	}
+	http, err := httpRoutes(vs)
+	if err != nil {
+		return err
 	}
 	hosts := []any{names.Apex}
 	if len(p.Hosts) > 0 {
@@ -167,38 +175,64 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 			route["timeout"] = p.Timeout.Duration.String()
 		}
 	}
-	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 	http = placeRoute(http, matchRoute, match, splitRoute)
 	http = placeRoute(http, stickyRoute, sticky, splitRoute)
 	http = placeRoute(http, splitRoute, split, "")
-	return unstructured.SetNestedSlice(vs.Object, runtime.DeepCopyJSONValue(http).([]any), "spec", "http")
+	out := make([]any, len(http))
+	for i, r := range http {
+		out[i] = r.value
+	}
+	return unstructured.SetNestedSlice(vs.Object, runtime.DeepCopyJSONValue(out).([]any), "spec", "http")
+}
+
+// httpRoute is one of the VirtualService's HTTP routes, the user's or Tranche's, by name.
+type httpRoute struct {
+	name  string
+	value any
+	field providers.Field
+}
+
+// httpRoutes reads spec.http. Tranche writes its own routes whole, so a route whose shape
+// is wrong (not an object, a name that is not a string) is a user's, which Tranche keeps and
+// cannot repair.
+func httpRoutes(vs *unstructured.Unstructured) ([]httpRoute, error) {
+	http, _, err := providers.Fields(vs).Get("spec", "http").AsList()
+	if err != nil {
+		return nil, providers.Malformed(err)
+	}
+	out := make([]httpRoute, len(http))
+	for i, r := range http {
+		name, _, err := r.Get("name").AsString()
+		if err != nil {
+			return nil, providers.Malformed(err)
+		}
+		out[i] = httpRoute{name: name, value: r.Value(), field: r}
+	}
+	return out, nil
 }
 
 // placeRoute replaces the route named name with route (removing it when route is nil), or
 // adds it before the route named before (or at the end).
-func placeRoute(http []any, name string, route map[string]any, before string) []any {
-	var out []any
+func placeRoute(http []httpRoute, name string, route map[string]any, before string) []httpRoute {
+	var out []httpRoute
 	placed := false
+	place := func() {
+		if route != nil && !placed {
+			out = append(out, httpRoute{name: name, value: route})
+			placed = true
+		}
+	}
 	for _, r := range http {
-		m, _ := r.(map[string]any)
-		switch m["name"] {
-		case name:
-			if route != nil && !placed {
-				out = append(out, route)
-				placed = true
-			}
+		switch {
+		case r.name == name:
+			place()
 			continue
-		case before:
-			if route != nil && !placed && before != "" {
-				out = append(out, route)
-				placed = true
-			}
+		case r.name == before && before != "":
+			place()
 		}
 		out = append(out, r)
 	}
-	if route != nil && !placed {
-		out = append(out, route)
-	}
+	place()
 	return out
 }
 
@@ -210,79 +244,113 @@ func toAny(ss []string) []any {
 	return out
 }
 
-// routesOf reads the split from Tranche's routes of the VirtualService.
+// routesOf reads the split from Tranche's routes of the VirtualService. Those routes are
+// Tranche's: a field of theirs of the wrong type is unreadable, and SetRoutes writes them
+// again.
 func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
 	names := ro.ServiceNames()
-	http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
-	var split, match, sticky map[string]any
-	for _, r := range http {
-		m, _ := r.(map[string]any)
-		switch m["name"] {
+	http, err := httpRoutes(vs)
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	var split, match, sticky *providers.Field
+	for i, r := range http {
+		switch r.name {
 		case splitRoute:
-			split = m
+			split = &http[i].field
 		case matchRoute:
-			match = m
+			match = &http[i].field
 		case stickyRoute:
-			sticky = m
+			sticky = &http[i].field
 		}
 	}
 	if split == nil {
 		return providers.Routes{}, unreadable(vs, "it has no route named "+splitRoute)
 	}
-	weights, setCookie := map[string]int64{}, ""
-	destinations, _, _ := unstructured.NestedSlice(split, "route")
-	for _, d := range destinations {
-		dm, _ := d.(map[string]any)
-		host, _, _ := unstructured.NestedString(dm, "destination", "host")
-		w, _, _ := unstructured.NestedInt64(dm, "weight")
-		weights[host] += w
-		if host == names.Canary {
-			setCookie, _, _ = unstructured.NestedString(dm, "headers", "response", "add", setCookieHeader)
-		}
+	weights, setCookie, err := destinations(*split, names.Canary)
+	if err != nil {
+		return providers.Routes{}, providers.Unreadable(err)
 	}
 	if len(weights) != 2 || weights[names.Primary]+weights[names.Canary] != 100 {
 		return providers.Routes{}, unreadable(vs, "its split is not the primary and the canary adding up to 100")
 	}
 	routes := providers.Routes{CanaryWeight: int32(weights[names.Canary])}
-	if _, mirrored := split["mirror"]; mirrored {
+	if split.Get("mirror").Found() {
 		routes.MirrorPercent = 100 // Istio mirrors everything when no percentage is given
-		value, _, _ := unstructured.NestedFieldNoCopy(split, "mirrorPercentage", "value")
-		switch v := value.(type) { // a whole number reads back as an integer
-		case int64:
-			routes.MirrorPercent = int32(v)
-		case float64:
-			routes.MirrorPercent = int32(v)
+		percent, found, err := split.Get("mirrorPercentage", "value").AsFloat()
+		if err != nil {
+			return providers.Routes{}, providers.Unreadable(err)
+		}
+		if found {
+			routes.MirrorPercent = int32(percent)
 		}
 	}
 	if match != nil {
-		requests, _, _ := unstructured.NestedSlice(match, "match")
-		decoded, err := decodeMatchRequests(requests)
-		if err != nil {
-			return providers.Routes{}, unreadable(vs, err.Error())
+		if routes.Match, err = matchOf(*match); err != nil {
+			return providers.Routes{}, providers.Unreadable(err)
 		}
-		routes.Match = decoded
 	}
-	routes.Sticky = stickyOf(sticky, setCookie, providers.StickyValue(ro))
+	if routes.Sticky, err = stickyOf(sticky, setCookie, providers.StickyValue(ro)); err != nil {
+		return providers.Routes{}, providers.Unreadable(err)
+	}
 	return routes, nil
+}
+
+// destinations reads the weight of each host of the split route, and the Set-Cookie header
+// the canary's destination adds to its responses.
+func destinations(split providers.Field, canary string) (weights map[string]int64, setCookie string, err error) {
+	route, _, err := split.Get("route").AsList()
+	if err != nil {
+		return nil, "", err
+	}
+	weights = map[string]int64{}
+	for _, d := range route {
+		host, _, err := d.Get("destination", "host").AsString()
+		if err != nil {
+			return nil, "", err
+		}
+		w, _, err := d.Get("weight").AsInt()
+		if err != nil {
+			return nil, "", err
+		}
+		weights[host] += w
+		if host == canary {
+			if setCookie, _, err = d.Get("headers", "response", "add", setCookieHeader).AsString(); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	return weights, setCookie, nil
+}
+
+// matchOf reads back what one of Tranche's routes matches.
+func matchOf(route providers.Field) ([]trancheapi.HTTPMatch, error) {
+	requests, _, err := route.Get("match").AsList()
+	if err != nil {
+		return nil, err
+	}
+	return decodeMatchRequests(requests)
 }
 
 const setCookieHeader = "Set-Cookie"
 
 // stickyOf reads the affinity back from the sticky route and the cookie the canary's
 // destination sets: nil unless both are there with this rollout's value.
-func stickyOf(route map[string]any, setCookie, value string) *providers.Sticky {
+func stickyOf(route *providers.Field, setCookie, value string) (*providers.Sticky, error) {
 	s, v, ok := providers.ParseSetCookie(setCookie)
 	if route == nil || !ok || v != value {
-		return nil
+		return nil, nil
 	}
-	requests, _, _ := unstructured.NestedSlice(route, "match")
-	decoded, err := decodeMatchRequests(requests)
-	if err != nil || !equality.Semantic.DeepEqual(decoded, []trancheapi.HTTPMatch{s.StickyMatch(value)}) {
-		return nil
+	decoded, err := matchOf(*route)
+	if err != nil {
+		return nil, err
 	}
-	return &s
+	if !equality.Semantic.DeepEqual(decoded, []trancheapi.HTTPMatch{s.StickyMatch(value)}) {
+		return nil, nil
+	}
+	return &s, nil
 }
 
 func unreadable(vs *unstructured.Unstructured, why string) error {
-	return fmt.Errorf("VirtualService %s/%s: %s: %w", vs.GetNamespace(), vs.GetName(), why, providers.ErrUnreadable)
+	return providers.Unreadable(providers.Fields(vs).Invalid(why))
 }

@@ -7,6 +7,7 @@ package smi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,11 +44,7 @@ func (r *Router) object(ro *trancheapi.Rollout) (*unstructured.Unstructured, err
 	if mapping.GroupVersionKind.Version == "v1alpha1" {
 		return nil, fmt.Errorf("the cluster serves TrafficSplit v1alpha1 only, whose weights are quantities: Tranche needs v1alpha2 or later: %w", providers.ErrUnsupported)
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(mapping.GroupVersionKind)
-	u.SetNamespace(ro.Namespace)
-	u.SetName(ro.Name)
-	return u, nil
+	return providers.NewUnstructured(mapping.GroupVersionKind, ro.Namespace, ro.Name), nil
 }
 
 // Reconcile creates the TrafficSplit, sending everything to the primary, or brings the
@@ -55,8 +52,10 @@ func (r *Router) object(ro *trancheapi.Rollout) (*unstructured.Unstructured, err
 func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.update(ctx, ro, func(ts *unstructured.Unstructured) error {
 		current, err := routesOf(ts, ro)
-		if err != nil {
-			current = providers.Routes{}
+		if errors.Is(err, providers.ErrUnreadable) {
+			current = providers.Routes{} // all traffic to the primary again, as SetRoutes repairs
+		} else if err != nil {
+			return err
 		}
 		return setSpec(ts, ro, current)
 	})
@@ -105,9 +104,12 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func
 	return providers.UpdateControlled(ctx, r.c, ro, ts, mutate)
 }
 
-// setSpec writes the apex Service and the weighted backends; spec.matches (v1alpha3 and
-// later), the user's, is kept.
+// setSpec writes the apex Service and the weighted backends. The rest of the spec is the
+// user's (spec.matches, v1alpha3 and later), and is kept: a spec of the wrong type cannot be.
 func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
+	if _, _, err := providers.Fields(ts).Get("spec").AsMap(); err != nil {
+		return providers.Malformed(err)
+	}
 	names := ro.ServiceNames()
 	if err := unstructured.SetNestedField(ts.Object, names.Apex, "spec", "service"); err != nil {
 		return err
@@ -119,26 +121,46 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 	}, "spec", "backends")
 }
 
-// routesOf reads the weights, which SMI makes relative.
+// routesOf reads the weights, which SMI makes relative. The backends are Tranche's: a field
+// of theirs of the wrong type is unreadable, and SetRoutes writes them again.
 func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
+	spec := providers.Fields(ts).Get("spec")
+	if _, _, err := spec.AsMap(); err != nil {
+		return providers.Routes{}, providers.Malformed(err)
+	}
+	weights, err := weightsOf(spec.Get("backends"))
+	if err != nil {
+		return providers.Routes{}, providers.Unreadable(err)
+	}
 	names := ro.ServiceNames()
-	backends, _, _ := unstructured.NestedSlice(ts.Object, "spec", "backends")
+	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
+	if len(weights) != 2 || err != nil {
+		return providers.Routes{}, providers.Unreadable(spec.Get("backends").Invalid("are not the primary and the canary"))
+	}
+	return providers.Routes{CanaryWeight: percent}, nil
+}
+
+// weightsOf adds up the weight of each Service of the backends.
+func weightsOf(backends providers.Field) (map[string]int32, error) {
+	list, _, err := backends.AsList()
+	if err != nil {
+		return nil, err
+	}
 	weights := map[string]int32{}
-	for _, b := range backends {
-		m, _ := b.(map[string]any)
-		name, _ := m["service"].(string)
-		switch w := m["weight"].(type) {
-		case int64:
-			weights[name] += int32(w)
-		case float64:
+	for _, b := range list {
+		name, _, err := b.Get("service").AsString()
+		if err != nil {
+			return nil, err
+		}
+		w, found, err := b.Get("weight").AsFloat()
+		if err != nil {
+			return nil, err
+		}
+		if found {
 			weights[name] += int32(w)
 		}
 	}
-	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
-	if len(weights) != 2 || err != nil {
-		return providers.Routes{}, fmt.Errorf("TrafficSplit %s/%s: its backends are not the primary and the canary: %w", ts.GetNamespace(), ts.GetName(), providers.ErrUnreadable)
-	}
-	return providers.Routes{CanaryWeight: percent}, nil
+	return weights, nil
 }
 
 // BuiltinQueries are over linkerd-proxy's metrics, linkerd-smi being the SMI implementation

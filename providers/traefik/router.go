@@ -94,11 +94,7 @@ func supported(routes providers.Routes) error {
 }
 
 func newService(ro *trancheapi.Rollout) *unstructured.Unstructured {
-	ts := &unstructured.Unstructured{}
-	ts.SetGroupVersionKind(GVK)
-	ts.SetNamespace(ro.Namespace)
-	ts.SetName(ro.Name)
-	return ts
+	return providers.NewUnstructured(GVK, ro.Namespace, ro.Name)
 }
 
 // update changes the Rollout's TraefikService as mutate says (see providers.UpdateControlled).

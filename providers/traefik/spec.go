@@ -24,11 +24,17 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 		return b
 	}
 	if routes.MirrorPercent > 0 {
-		if weighted, ok, _ := unstructured.NestedMap(ts.Object, "spec", "weighted"); ok {
+		weighted, ok, err := section(ts, "weighted")
+		if err != nil {
+			return err
+		}
+		if ok {
 			if err := setSticky(ts, weighted, nil); err != nil {
 				return err
 			}
-			_ = unstructured.SetNestedMap(ts.Object, weighted, "spec", "weighted")
+			if err := unstructured.SetNestedMap(ts.Object, weighted, "spec", "weighted"); err != nil {
+				return err
+			}
 		}
 		if err := stash(ts, "weighted", "services"); err != nil {
 			return err
@@ -62,13 +68,21 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 // stashPrefix names the annotations that keep a section's user fields while it is away.
 const stashPrefix = "tranche.dev/traefik-"
 
-// stash removes spec.<section>, keeping its fields other than Tranche's in an annotation.
-func stash(ts *unstructured.Unstructured, section string, tranches ...string) error {
-	fields, ok, _ := unstructured.NestedMap(ts.Object, "spec", section)
-	if !ok {
-		return nil
+// section reads spec.weighted or spec.mirroring. Tranche writes its backends there, and the
+// user may have fields of their own there, which Tranche keeps: a section of the wrong type
+// is theirs to fix.
+func section(ts *unstructured.Unstructured, name string) (map[string]any, bool, error) {
+	fields, ok, err := providers.Fields(ts).Get("spec", name).AsMap()
+	return fields, ok, providers.Malformed(err)
+}
+
+// stash removes spec.<name>, keeping its fields other than Tranche's in an annotation.
+func stash(ts *unstructured.Unstructured, name string, tranches ...string) error {
+	fields, ok, err := section(ts, name)
+	if err != nil || !ok {
+		return err
 	}
-	unstructured.RemoveNestedField(ts.Object, "spec", section)
+	unstructured.RemoveNestedField(ts.Object, "spec", name)
 	for _, f := range tranches {
 		delete(fields, f)
 	}
@@ -83,51 +97,101 @@ func stash(ts *unstructured.Unstructured, section string, tranches ...string) er
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[stashPrefix+section] = string(data)
+	annotations[stashPrefix+name] = string(data)
 	ts.SetAnnotations(annotations)
 	return nil
 }
 
-// unstash returns spec.<section>, or the fields stashed for it when it is absent.
-func unstash(ts *unstructured.Unstructured, section string) (map[string]any, error) {
-	if fields, ok, _ := unstructured.NestedMap(ts.Object, "spec", section); ok {
-		return fields, nil
+// unstash returns spec.<name>, or the fields stashed for it when it is absent.
+func unstash(ts *unstructured.Unstructured, name string) (map[string]any, error) {
+	if fields, ok, err := section(ts, name); err != nil || ok {
+		return fields, err
 	}
 	fields := map[string]any{}
 	annotations := ts.GetAnnotations()
-	if data, ok := annotations[stashPrefix+section]; ok {
+	if data, ok := annotations[stashPrefix+name]; ok {
 		if err := json.Unmarshal([]byte(data), &fields); err != nil {
-			return nil, fmt.Errorf("annotation %s%s: %w", stashPrefix, section, err)
+			return nil, fmt.Errorf("annotation %s%s: %w", stashPrefix, name, err)
 		}
-		delete(annotations, stashPrefix+section)
+		delete(annotations, stashPrefix+name)
 		ts.SetAnnotations(annotations)
 	}
 	return fields, nil
 }
 
 // routesOf reads the split the TraefikService says. Anything else than the two backends
-// Tranche writes is unreadable: SetRoutes writes them again.
+// Tranche writes is unreadable, a field of theirs of the wrong type too: SetRoutes writes
+// them again.
 func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
-	names := ro.ServiceNames()
-	if mirroring, ok, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring"); ok {
-		mirrors, _, _ := unstructured.NestedSlice(mirroring, "mirrors")
-		if mirroring["name"] != names.Primary || len(mirrors) != 1 {
-			return providers.Routes{}, unreadable(ts, "its mirroring is not the primary mirrored to the canary")
+	if _, mirrored, err := section(ts, "mirroring"); err != nil || mirrored {
+		if err != nil {
+			return providers.Routes{}, err
 		}
-		mirror, _ := mirrors[0].(map[string]any)
-		percent, ok := number(mirror["percent"])
-		if mirror["name"] != names.Canary || !ok {
-			return providers.Routes{}, unreadable(ts, "its mirror is not the canary with a percent")
+		routes, err := mirrorOf(providers.Fields(ts).Get("spec", "mirroring"), ro)
+		if err != nil {
+			return providers.Routes{}, providers.Unreadable(err)
 		}
-		return providers.Routes{MirrorPercent: int32(percent)}, nil
+		return routes, nil
 	}
-	services, _, _ := unstructured.NestedSlice(ts.Object, "spec", "weighted", "services")
+	if _, _, err := section(ts, "weighted"); err != nil {
+		return providers.Routes{}, err
+	}
+	routes, err := weightsOf(providers.Fields(ts).Get("spec", "weighted"), ro)
+	if err == nil {
+		routes.Sticky, err = stickyOf(ts)
+	}
+	if err != nil {
+		return providers.Routes{}, providers.Unreadable(err)
+	}
+	return routes, nil
+}
+
+// mirrorOf reads a mirroring section: the primary, mirrored to the canary.
+func mirrorOf(mirroring providers.Field, ro *trancheapi.Rollout) (providers.Routes, error) {
+	names := ro.ServiceNames()
+	name, _, err := mirroring.Get("name").AsString()
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	mirrors, _, err := mirroring.Get("mirrors").AsList()
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	if name != names.Primary || len(mirrors) != 1 {
+		return providers.Routes{}, mirroring.Invalid("is not the primary mirrored to the canary")
+	}
+	mirror, _, err := mirrors[0].Get("name").AsString()
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	percent, found, err := mirrors[0].Get("percent").AsInt()
+	if err != nil {
+		return providers.Routes{}, err
+	}
+	if mirror != names.Canary || !found {
+		return providers.Routes{}, mirrors[0].Invalid("is not the canary with a percent")
+	}
+	return providers.Routes{MirrorPercent: int32(percent)}, nil
+}
+
+// weightsOf reads a weighted section's split between the primary and the canary.
+func weightsOf(weighted providers.Field, ro *trancheapi.Rollout) (providers.Routes, error) {
+	names := ro.ServiceNames()
+	services, _, err := weighted.Get("services").AsList()
+	if err != nil {
+		return providers.Routes{}, err
+	}
 	weights := map[string]int32{}
 	for _, s := range services {
-		service, _ := s.(map[string]any)
-		name, _ := service["name"].(string)
-		w, ok := number(service["weight"])
-		if !ok {
+		name, _, err := s.Get("name").AsString()
+		if err != nil {
+			return providers.Routes{}, err
+		}
+		w, found, err := s.Get("weight").AsInt()
+		if err != nil {
+			return providers.Routes{}, err
+		}
+		if !found {
 			w = 1 // Traefik's default weight
 		}
 		weights[name] += int32(w)
@@ -135,23 +199,9 @@ func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 	// Traefik weights are relative; Tranche writes percents, so this is exact for its own.
 	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
 	if len(weights) != 2 || err != nil {
-		return providers.Routes{}, unreadable(ts, "its weighted services are not the primary and the canary")
+		return providers.Routes{}, weighted.Get("services").Invalid("are not the primary and the canary")
 	}
-	return providers.Routes{CanaryWeight: percent, Sticky: stickyOf(ts)}, nil
-}
-
-func number(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), n == float64(int64(n))
-	}
-	return 0, false
-}
-
-func unreadable(ts *unstructured.Unstructured, why string) error {
-	return fmt.Errorf("TraefikService %s/%s: %s: %w", ts.GetNamespace(), ts.GetName(), why, providers.ErrUnreadable)
+	return providers.Routes{CanaryWeight: percent}, nil
 }
 
 // Traefik names a TraefikService's backends <namespace>-<service>-<port>@kubernetescrd in

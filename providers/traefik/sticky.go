@@ -59,15 +59,21 @@ func setSticky(ts *unstructured.Unstructured, weighted map[string]any, s *provid
 }
 
 // stickyOf reads Tranche's sticky cookie back; nil when the sticky section is not Tranche's.
-func stickyOf(ts *unstructured.Unstructured) *providers.Sticky {
+func stickyOf(ts *unstructured.Unstructured) (*providers.Sticky, error) {
 	if _, owned := ts.GetAnnotations()[stickyStash]; !owned {
-		return nil
+		return nil, nil
 	}
-	name, _, _ := unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
-	maxAge, _, _ := unstructured.NestedFieldNoCopy(ts.Object, "spec", "weighted", "sticky", "cookie", "maxAge")
-	seconds, ok := number(maxAge)
-	if name == "" || !ok || seconds <= 0 {
-		return nil
+	cookie := providers.Fields(ts).Get("spec", "weighted", "sticky", "cookie")
+	name, _, err := cookie.Get("name").AsString()
+	if err != nil {
+		return nil, err
 	}
-	return &providers.Sticky{Cookie: name, MaxAge: time.Duration(seconds) * time.Second}
+	seconds, found, err := cookie.Get("maxAge").AsInt()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" || !found || seconds <= 0 {
+		return nil, nil
+	}
+	return &providers.Sticky{Cookie: name, MaxAge: time.Duration(seconds) * time.Second}, nil
 }
