@@ -14,10 +14,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -185,6 +188,23 @@ func (e *engineEnv) assertPrimaryOnly(image string) {
 		return ok && w == 0 && ptr.Deref(e.deployment(target).Spec.Replicas, 1) == 0
 	}, 10*time.Second, 50*time.Millisecond, "routes back on the primary and the canary scaled to zero")
 	assert.Equal(e.t, image, e.deployment(target + trancheapi.PrimarySuffix).Spec.Template.Spec.Containers[0].Image)
+}
+
+// reconcileNow reconciles the Rollout once, beside the running controller and reading the
+// API server directly, and returns when the reconciler asked to look again and the events it
+// recorded: what the controller decides now, and whether anything is due before the world
+// changes. Call it when the Rollout is at rest: the running controller writes nothing then.
+func (e *engineEnv) reconcileNow() (ctrl.Result, []string) {
+	e.t.Helper()
+	recorder := events.NewFakeRecorder(16)
+	r := &RolloutReconciler{Client: cp.Client, Recorder: recorder, Providers: registry.Default(), Now: time.Now, PrometheusAddress: prom.URL()}
+	result, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(e.ro)})
+	require.NoError(e.t, err)
+	var said []string
+	for len(recorder.Events) > 0 {
+		said = append(said, <-recorder.Events)
+	}
+	return result, said
 }
 
 func retryUpdate(key types.NamespacedName, mutate func(*appsv1.Deployment)) error {

@@ -78,9 +78,14 @@ func TestBadCanaryIsRolledBackAtFivePercent(t *testing.T) {
 	assert.True(t, metaCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionFalse))
 	waitForEvent(t, ro, "RolledBack")
 
-	// The same bad revision is not tried again.
-	time.Sleep(3 * time.Second)
+	// The same bad revision is not tried again: decided once more, the controller keeps it
+	// rolled back, says nothing, and means to look again only at the resync. (After the
+	// scale-down nothing more happens: the simulation bad-canary-at-5 ends there.)
+	result, said := e.reconcileNow()
+	assert.Equal(t, resyncInterval, result.RequeueAfter, "nothing is due")
+	assert.Empty(t, said, "nothing to tell")
 	assert.Equal(t, trancheapi.PhaseFailed, e.get().Status.Phase)
+	assert.Zero(t, ptr.Deref(e.deployment("podinfo").Spec.Replicas, 1), "the canary stays scaled down")
 	assert.Equal(t, []int32{0, 5, 0}, e.weights.list())
 }
 
@@ -190,7 +195,10 @@ func TestManualApprovalWaitsThenPromotes(t *testing.T) {
 	waiting := e.waitForPhase(trancheapi.PhaseWaitingApproval, time.Minute)
 	assert.Equal(t, int32(1), waiting.Status.CurrentStep)
 	assert.Contains(t, waiting.Status.Message, "kubectl tranche promote")
-	time.Sleep(3 * time.Second)
+	// The controller goes on judging the canary (one more analysis run) and goes on waiting.
+	// (For how long it waits, see the simulation manual-approval.)
+	require.Eventually(t, func() bool { return e.get().Status.LastAnalysisAt.After(waiting.Status.LastAnalysisAt.Time) },
+		30*time.Second, 50*time.Millisecond, "another analysis run while waiting")
 	assert.Equal(t, trancheapi.PhaseWaitingApproval, e.get().Status.Phase, "it waits for a person")
 	assert.Equal(t, []int32{0, 5, 50}, e.weights.list())
 
@@ -306,6 +314,7 @@ func engineCompareRollout(ns string, hold time.Duration) *trancheapi.Rollout {
 }
 
 func createCompareTemplate(t *testing.T, ns string) {
+	t.Helper()
 	require.NoError(t, cp.Client.Create(context.Background(), &trancheapi.MetricTemplate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "compare-errors"},
 		Spec: trancheapi.MetricTemplateSpec{

@@ -56,6 +56,7 @@ func (s *slackReceiver) received() []string {
 // subscribe creates a Slack NotificationProvider whose Secret points at url, and subscribes
 // ro to it with severity.
 func subscribe(t *testing.T, ro *trancheapi.Rollout, url string, timeout time.Duration, severity trancheapi.Severity) {
+	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, cp.Client.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: "slack"},
