@@ -1,12 +1,3 @@
-// Package istio is the istio provider: a VirtualService named after the Rollout splits the
-// Rollout's hosts between the primary and canary Services, and DestinationRules
-// <rollout>-primary and <rollout>-canary give both the same traffic policy (mutual TLS,
-// circuit breaking), so that the canary is judged under the mesh's real conditions.
-//
-// Tranche owns two HTTP routes of the VirtualService, named tranche (the split, with the
-// mirror) and tranche-match (A/B: the matching requests to the canary), and the spec of its
-// DestinationRules. Routes a user adds to the VirtualService, and labels and annotations,
-// are kept.
 package istio
 
 import (

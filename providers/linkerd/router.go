@@ -1,10 +1,3 @@
-// Package linkerd is the linkerd provider. Linkerd splits a Service's traffic as a Gateway API
-// HTTPRoute attached to that Service says (Gateway API's mesh mode, GAMMA), so the Router is
-// the gatewayAPI provider's, attached to the Rollout's Service, with the query templates over
-// linkerd-proxy's metrics (providers.LinkerdProxy).
-//
-// Clusters that run the linkerd-smi extension and split with TrafficSplits use the smi
-// provider, which reads the same linkerd-proxy metrics.
 package linkerd
 
 import (

@@ -1,12 +1,3 @@
-// Package nginx is the nginx provider (ingress-nginx): a canary Ingress named
-// <rollout>-canary beside the user's Ingress, with the same rules and TLS, every backend
-// turned to the canary Service, and ingress-nginx's canary annotations saying how much of the
-// traffic, or which requests, it takes. The user's Ingress is only read: its changes are
-// copied at every reconcile.
-//
-// ingress-nginx can match one header (exactly or by a regular expression) and one cookie
-// (whose value "always" sends to the canary), but no query parameter and no mirror: Tranche
-// refuses those rather than ignoring them.
 package nginx
 
 import (

@@ -1,8 +1,3 @@
-// Package smi is the smi provider: a TrafficSplit named after the Rollout sends the Rollout's
-// Service's traffic to the primary and canary Services by weight. The TrafficSplit is written
-// in whichever version of split.smi-spec.io the cluster serves, from v1alpha2 on: their
-// weighted backends are the same, so one implementation reads the served version from the
-// API server and adapts.
 package smi
 
 import (

@@ -1,14 +1,3 @@
-// Package traefik is the traefik provider: a TraefikService named after the Rollout, which the
-// user's IngressRoute sends its traffic to. Tranche owns the TraefikService's weighted or
-// mirroring section; its other fields, labels and annotations are the user's and are kept.
-//
-// A weight step writes
-//
-//	spec.weighted.services: [{name: <target>-primary, port, weight: 100-w}, {name: <target>-canary, port, weight: w}]
-//
-// and a mirror step, which Traefik expresses as a different kind of TraefikService,
-//
-//	spec.mirroring: {name: <target>-primary, port, mirrors: [{name: <target>-canary, port, percent: p}]}
 package traefik
 
 import (
