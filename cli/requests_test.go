@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/cli"
@@ -80,7 +81,12 @@ func TestPauseHoldsAndResumeReleases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "already paused")
 
-	time.Sleep(3 * time.Second) // longer than the step's hold
+	// Decided once more, the paused rollout stays at its step, and the controller means to look
+	// again only at its resync, long after the step's hold: nothing moves it on but a resume.
+	// (The simulation pause-and-resume in controllers holds a pause for minutes.)
+	result, err := probe.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+	require.NoError(t, err)
+	assert.Greater(t, result.RequeueAfter, time.Minute, "nothing is due")
 	held := waitFor(t, key, "the pause", inPhase(trancheapi.PhasePaused))
 	assert.EqualValues(t, 5, held.Status.CanaryWeight, "a paused rollout stays at its step")
 
