@@ -38,7 +38,8 @@ type simWorld struct {
 	gate        func(kind trancheapi.WebhookType, t time.Duration) bool
 	script      []scripted // changes made by people, in time order
 	analysisRun int
-	sureAfter   time.Duration // how long into a step a Compare metric's verdict becomes final; 0: never
+	sureAfter   time.Duration     // how long into a step a Compare metric's verdict becomes final; 0: never
+	onDecide    func(w *simWorld) // called with each decision's status in place, for tests that watch a run
 }
 
 // stepStart is when the current step's hold began, as the status says.
@@ -190,6 +191,9 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 		}
 		require.False(t, lagging && p.status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
 		w.ro.Status = roundTrip(t, p.status)
+		if w.onDecide != nil {
+			w.onDecide(w)
+		}
 		w.checkInvariants(t, p)
 		done := w.apply(p.action)
 		fmt.Fprintf(&out, "%8s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
