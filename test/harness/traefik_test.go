@@ -90,6 +90,7 @@ func TestTraefikRoutesByHTTPRouteWeights(t *testing.T) {
 
 // startBackend serves body on ip at a free port and returns the port.
 func startBackend(t *testing.T, ip, body string) int32 {
+	t.Helper()
 	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		require.FailNowf(t, "no loopback address", "cannot listen on %s (the test needs 127.0.0.2 and 127.0.0.3 on the loopback interface, as Linux has): %v", ip, err)
@@ -103,6 +104,7 @@ func startBackend(t *testing.T, ip, body string) int32 {
 }
 
 func startTraefik(t *testing.T) *harness.Traefik {
+	t.Helper()
 	kubeconfig, err := cp.Kubeconfig(t.TempDir())
 	require.NoError(t, err)
 	traefik, err := harness.StartTraefik(harness.TraefikOptions{Kubeconfig: kubeconfig})
@@ -120,6 +122,7 @@ func startTraefik(t *testing.T) *harness.Traefik {
 // enough: envtest runs no namespace controller, so the objects in it would stay, and with them
 // the ClusterIPs of the Services, which the next test needs again.
 func create(ctx context.Context, t *testing.T, obj client.Object) {
+	t.Helper()
 	require.NoError(t, cp.Client.Create(ctx, obj))
 	t.Cleanup(func() { _ = cp.Client.Delete(context.Background(), obj) })
 }
@@ -127,6 +130,7 @@ func create(ctx context.Context, t *testing.T, obj client.Object) {
 // createService makes a Service without selector whose ClusterIP is where the backend listens.
 // Its port must be the backend's: with nativeLB, Traefik sends to ClusterIP:port.
 func createService(ctx context.Context, t *testing.T, ns, name, ip string, port int32) {
+	t.Helper()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec:       corev1.ServiceSpec{ClusterIP: ip, Ports: []corev1.ServicePort{{Name: "http", Port: port}}},
@@ -137,6 +141,7 @@ func createService(ctx context.Context, t *testing.T, ns, name, ip string, port 
 // createGateway makes a GatewayClass for Traefik and a Gateway listening on Traefik's web
 // entrypoint, whose port the listener must name.
 func createGateway(ctx context.Context, t *testing.T, ns string, port int32) {
+	t.Helper()
 	class := &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "traefik-" + ns},
 		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"},
@@ -174,6 +179,7 @@ func httpRoute(ns string, primaryPort, canaryPort int32) *gatewayv1.HTTPRoute {
 // the primary and canary Services. Traefik names it …-wrr@kubernetesgateway and its children
 // …-svc-<ns>-<service>-<index>.
 func waitForWeights(ctx context.Context, t *testing.T, traefik *harness.Traefik, ns string, primary, canary int) {
+	t.Helper()
 	want := map[string]int{"primary": primary, "canary": canary}
 	var got map[string]int
 	for ctx.Err() == nil {
@@ -221,6 +227,7 @@ func routeWeights(traefik *harness.Traefik, ns string) map[string]int {
 
 // waitForTraffic waits until a request through Traefik reaches a backend.
 func waitForTraffic(ctx context.Context, t *testing.T, traefik *harness.Traefik) {
+	t.Helper()
 	var last string
 	for ctx.Err() == nil {
 		body, code, err := get(traefik.WebURL())
@@ -260,6 +267,7 @@ func get(url string) (string, int, error) {
 
 // canaryRequestsInMetrics sums traefik_service_requests_total over the canary's series.
 func canaryRequestsInMetrics(t *testing.T, traefik *harness.Traefik, ns string) float64 {
+	t.Helper()
 	body, code, err := get(traefik.MetricsURL())
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code)
