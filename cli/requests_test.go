@@ -28,6 +28,25 @@ func TestPromotePassesTheManualGate(t *testing.T) {
 	assert.Equal(t, ro.Status.CanaryRevision, ro.Status.StableRevision)
 }
 
+// TestPromotesInQuickSuccessionEachCount: a token per request, so two promotes a moment apart
+// pass two manual gates.
+func TestPromotesInQuickSuccessionEachCount(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, 0, true), step(100, 0, true))
+	release(t, key, "app:2")
+	waitFor(t, key, "the first gate", inPhase(trancheapi.PhaseWaitingApproval))
+
+	_, err := cli.Promote(context.Background(), cp.Client, key, false)
+	require.NoError(t, err)
+	first := waitFor(t, key, "the second gate", func(ro *trancheapi.Rollout) bool {
+		return ro.Status.Phase == trancheapi.PhaseWaitingApproval && ro.Status.CurrentStep == 1
+	})
+	_, err = cli.Promote(context.Background(), cp.Client, key, false)
+	require.NoError(t, err)
+	second := waitFor(t, key, "promotion", inPhase(trancheapi.PhaseSucceeded))
+	assert.NotEqual(t, first.Status.HandledRequests.Promote, second.Status.HandledRequests.Promote, "a token of its own for each")
+}
+
 func TestPromoteFullSkipsTheRemainingSteps(t *testing.T) {
 	t.Parallel()
 	key := deploy(t, step(5, time.Hour, false), step(50, time.Hour, false), step(100, time.Hour, false))
