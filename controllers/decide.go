@@ -318,7 +318,10 @@ func (d *decider) wait(message string, recheck time.Duration) {
 		return
 	}
 	d.say(message)
-	d.requeueIn(min(recheck, deadline.Sub(d.w.now)+time.Millisecond))
+	if d.st.Phase.UnderWay() {
+		recheck = min(recheck, deadline.Sub(d.w.now)+time.Millisecond) // wake for the rollback
+	}
+	d.requeueIn(recheck)
 }
 
 func (d *decider) say(message string) { d.st.Message = message }
