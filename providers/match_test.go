@@ -8,19 +8,14 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/conformance"
 )
 
-func exact(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
-}
-
-func prefix(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchPrefix}
-}
-
-func regex(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
-}
+var (
+	exact  = conformance.Exact
+	prefix = conformance.Prefix
+	regex  = conformance.Regex
+)
 
 // TestValueRegexReadsBack: what ValueRegex writes, ValueFromRegex reads back exactly, also
 // for values that look like the encoding of another comparison.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -34,14 +35,39 @@ type Capabilities struct {
 	// BuiltinMetrics says the provider has built-in query templates.
 	BuiltinMetrics bool
 	// RoutingObjects lists the objects the Router writes, as empty objects of the right type
-	// with their namespace and name: repeated calls must leave their resourceVersion alone.
+	// (unstructured ones with their kind) with their namespace and name: repeated calls must
+	// leave their resourceVersion alone, and a label and an annotation the suite adds to
+	// each, as a user would, must stay.
 	RoutingObjects func(ro *trancheapi.Rollout) []client.Object
-	// Foreign edits the routing objects the way a user would.
+	// Foreign, when set, edits the routing objects further the way a user would, in the
+	// fields the provider says are the user's.
 	Foreign ForeignEdit
+	// WrongTypes are fields of the wrong type the suite plants in the routing objects, for a
+	// provider that reads them as unstructured: each is an error naming the object and the
+	// field, whose sentinel says whose field it is (see WrongType).
+	WrongTypes map[string]WrongType
+}
+
+// WrongType is a field of the wrong type in a routing object, as clusters whose CRD has no
+// schema let a user or a tool leave one (see WriteUnchecked). When the field is Tranche's,
+// Routes fails with providers.ErrUnreadable and SetRoutes repairs it. When it is the user's,
+// Tranche can neither keep nor repair it: Reconcile fails with providers.ErrMalformed, so do
+// SetRoutes and Routes unless they do not read that object, and nothing is written to it.
+type WrongType struct {
+	// Object is the routing object, as an empty object of its kind with its namespace and name.
+	Object func(ro *trancheapi.Rollout) *unstructured.Unstructured
+	// Plant changes the object's content as read from the API server.
+	Plant func(obj map[string]any)
+	// Says is what the error says after the object's kind, namespace and name, such as
+	// "spec.http[0].route is a string, not a list".
+	Says string
+	// Users says the field is the user's.
+	Users bool
 }
 
 // ForeignEdit is a user's change to the routing objects: Add makes it, Check fails the test
-// unless it is still there.
+// unless it is still there. Either may be nil: a Check alone checks what no user edit
+// should change (an object the Router only reads, say).
 type ForeignEdit struct {
 	Add   func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout)
 	Check func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout)
@@ -64,6 +90,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("Mirror", s.mirror)
 	t.Run("Sticky", s.sticky)
 	t.Run("HandBack", s.handBack)
+	t.Run("FieldsOfTheWrongType", s.wrongTypes)
 	t.Run("BuiltinQueries", s.builtin)
 	t.Run("FeaturesAreWhatItDoes", s.features)
 }
@@ -204,19 +231,29 @@ func (s *suite) reconcileKeeps(t *testing.T) {
 func (s *suite) foreign(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	s.caps.Foreign.Add(t.Context(), t, s.c, f.ro)
+	f.addMetadata(t)
+	if add := s.caps.Foreign.Add; add != nil {
+		add(t.Context(), t, s.c, f.ro)
+	}
+	check := func() {
+		t.Helper()
+		f.checkMetadata(t)
+		if check := s.caps.Foreign.Check; check != nil {
+			check(t.Context(), t, s.c, f.ro)
+		}
+	}
 	f.reconcile(t)
-	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+	check()
 	for _, r := range s.split() {
 		f.set(t, r)
 		f.requireRoutes(t, r)
-		s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+		check()
 		f.reconcile(t)
-		s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+		check()
 	}
 	f.handBack(t)
 	f.requireRoutes(t, providers.Routes{})
-	s.caps.Foreign.Check(t.Context(), t, s.c, f.ro)
+	check()
 }
 
 func (s *suite) matching(t *testing.T) {
@@ -303,6 +340,45 @@ func (s *suite) builtin(t *testing.T) {
 			rendered, err := Render(query, SampleVars())
 			require.NoError(t, err)
 			require.NotContains(t, rendered, "{{")
+		})
+	}
+}
+
+func (s *suite) wrongTypes(t *testing.T) {
+	if len(s.caps.WrongTypes) == 0 {
+		t.Skip("the provider reads its objects with their Go types")
+	}
+	for name, w := range s.caps.WrongTypes {
+		t.Run(name, func(t *testing.T) {
+			f := s.setup(t)
+			f.reconcile(t)
+			obj := w.Object(f.ro)
+			Get(t, s.c, obj)
+			w.Plant(obj.Object)
+			WriteUnchecked(t, s.c, obj)
+			says := obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName() + ": " + w.Says
+			routes := providers.Routes{CanaryWeight: s.partial()}
+			if !w.Users {
+				_, err := f.router.Routes(t.Context(), f.ro)
+				require.ErrorIs(t, err, providers.ErrUnreadable, "Routes")
+				require.ErrorContains(t, err, says, "Routes")
+				f.set(t, routes)
+				f.requireRoutes(t, routes)
+				return
+			}
+			for method, err := range map[string]error{
+				"Reconcile": f.router.Reconcile(t.Context(), f.ro),
+				"SetRoutes": f.router.SetRoutes(t.Context(), f.ro, routes),
+				"Routes":    func() error { _, err := f.router.Routes(t.Context(), f.ro); return err }(),
+			} {
+				if err != nil || method == "Reconcile" {
+					require.ErrorIs(t, err, providers.ErrMalformed, method)
+					require.ErrorContains(t, err, says, method)
+				}
+			}
+			after := w.Object(f.ro)
+			Get(t, s.c, after)
+			require.Equal(t, obj.GetResourceVersion(), after.GetResourceVersion(), "%s was written", says)
 		})
 	}
 }

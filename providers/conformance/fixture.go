@@ -8,6 +8,7 @@ import (
 	"testing"
 	"text/template"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,13 +83,69 @@ func (f *fixture) requireRoutes(t *testing.T, want providers.Routes) {
 func (f *fixture) versions(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, obj := range f.caps.RoutingObjects(f.ro) {
-		key := client.ObjectKeyFromObject(obj)
-		obj = obj.DeepCopyObject().(client.Object)
-		require.NoError(t, f.c.Get(t.Context(), key, obj))
-		out[fmt.Sprintf("%T %s", obj, key)] = obj.GetResourceVersion()
+	for _, obj := range f.routingObjects(t) {
+		out[fmt.Sprintf("%T %s", obj, client.ObjectKeyFromObject(obj))] = obj.GetResourceVersion()
 	}
 	return out
+}
+
+// The label and the annotation the suite gives every routing object, as a user (or a policy
+// tool) would: whatever the Router does, they stay.
+const (
+	userLabel, userLabelValue           = "example.com/team", "checkout"
+	userAnnotation, userAnnotationValue = "example.com/oncall", "checkout-team"
+)
+
+// routingObjects are the Rollout's routing objects as the API server has them.
+func (f *fixture) routingObjects(t *testing.T) []client.Object {
+	t.Helper()
+	var out []client.Object
+	for _, obj := range f.caps.RoutingObjects(f.ro) {
+		obj = obj.DeepCopyObject().(client.Object)
+		Get(t, f.c, obj)
+		out = append(out, obj)
+	}
+	return out
+}
+
+func (f *fixture) addMetadata(t *testing.T) {
+	t.Helper()
+	for _, obj := range f.routingObjects(t) {
+		labels, annotations := obj.GetLabels(), obj.GetAnnotations()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		labels[userLabel], annotations[userAnnotation] = userLabelValue, userAnnotationValue
+		obj.SetLabels(labels)
+		obj.SetAnnotations(annotations)
+		require.NoError(t, f.c.Update(t.Context(), obj), "labelling %T %s", obj, client.ObjectKeyFromObject(obj))
+	}
+}
+
+func (f *fixture) checkMetadata(t *testing.T) {
+	t.Helper()
+	for _, obj := range f.routingObjects(t) {
+		key := client.ObjectKeyFromObject(obj)
+		assert.Equal(t, userLabelValue, obj.GetLabels()[userLabel], "the user's label on %T %s", obj, key)
+		assert.Equal(t, userAnnotationValue, obj.GetAnnotations()[userAnnotation], "the user's annotation on %T %s", obj, key)
+	}
+}
+
+// Exact, Prefix and Regex are the comparisons of a header, a cookie or a query parameter
+// named name with value, for tables of matches.
+func Exact(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
+}
+
+func Prefix(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchPrefix}
+}
+
+func Regex(name, value string) trancheapi.StringMatch {
+	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
 }
 
 // SampleMatch is the A/B match the suite routes with: one of each kind of condition and
@@ -161,13 +218,29 @@ func Golden(t *testing.T, name string, v any, update bool) {
 	require.Equal(t, string(want), string(got))
 }
 
+// Steps say how GoldenSteps shows a provider's object, of type T.
+type Steps[T client.Object] struct {
+	// Prefix starts the name of every golden file.
+	Prefix string
+	// Match is the A/B match to route with; nil routes with a header and a cookie.
+	Match []trancheapi.HTTPMatch
+	// Object is the object shown, as an empty object of its type with its namespace and name
+	// (and its kind, for unstructured): a copy of it is read after every step.
+	Object T
+	// Show is what of the object read the golden files hold.
+	Show func(T) any
+	// Update rewrites the golden files rather than comparing with them (each provider's
+	// tests have an -update flag).
+	Update bool
+}
+
 // GoldenSteps drives router through each kind of step its Features say it takes (a canary
 // weight, an A/B match, a mirror, a weight with session affinity, blue/green's switch, and
-// back to the primary) and compares what read returns after each with the golden file
-// <prefix><step>. match is the A/B match to route with; nil routes with a header and a
-// cookie.
-func GoldenSteps(t *testing.T, router providers.Router, ro *trancheapi.Rollout, prefix string, match []trancheapi.HTTPMatch, read func(t *testing.T) any, update bool) {
+// back to the primary) and compares what steps show of their object after each with the
+// golden file testdata/<prefix><step>.yaml.
+func GoldenSteps[T client.Object](t *testing.T, c client.Client, router providers.Router, ro *trancheapi.Rollout, steps Steps[T]) {
 	t.Helper()
+	match := steps.Match
 	if match == nil {
 		match = []trancheapi.HTTPMatch{
 			{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always", Type: trancheapi.MatchExact}}},
@@ -195,7 +268,11 @@ func GoldenSteps(t *testing.T, router providers.Router, ro *trancheapi.Rollout, 
 		}
 		t.Run(s.name, func(t *testing.T) {
 			require.NoError(t, router.SetRoutes(t.Context(), ro, s.routes))
-			Golden(t, prefix+s.name, read(t), update)
+			// A fresh object for every read: decoding into a used one would keep the map
+			// entries (annotations, selectors) of the step before.
+			obj := steps.Object.DeepCopyObject().(T)
+			Get(t, c, obj)
+			Golden(t, steps.Prefix+s.name, steps.Show(obj), steps.Update)
 		})
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 )
 
 // The types of a promtool rule unit test file (`promtool test rules`), which evaluates PromQL
@@ -52,6 +55,46 @@ func Expect(query string, want *float64) PromExprTest {
 }
 
 func Value(v float64) *float64 { return &v }
+
+// BuiltinSeries are a data plane's series, named as the data plane names them, for the
+// cases every provider's built-in queries are held to (see CheckBuiltinQueries), for the
+// Rollout of SampleVars.
+type BuiltinSeries struct {
+	// Canary are the series of a canary that answered 180 of 240 requests with success, 99%
+	// of them within 280 ms (9/10 into a 100–300 ms bucket), beside series of others (the
+	// primary, another namespace, a look-alike Service) with values that would change either
+	// answer were they selected. The success rate must read 75 and the duration 280.
+	Canary []PromSeries
+	// Failing are the series of a canary that failed every request: its success rate reads
+	// 0, not no data.
+	Failing []PromSeries
+	// Others are series of others alone: neither query answers.
+	Others []PromSeries
+	// More, when set, are cases of the provider's own, over the two queries as rendered.
+	More func(success, duration string) []PromTestGroup
+}
+
+// CheckBuiltinQueries evaluates router's built-in queries, rendered for SampleVars, with
+// Prometheus's own engine over the series s gives.
+func CheckBuiltinQueries(t *testing.T, router providers.Router, s BuiltinSeries) {
+	t.Helper()
+	success := RenderBuiltin(t, router, trancheapi.BuiltinRequestSuccessRate)
+	duration := RenderBuiltin(t, router, trancheapi.BuiltinRequestDuration)
+	groups := []PromTestGroup{{
+		Name: "the canary's requests", Interval: "1m", InputSeries: s.Canary,
+		PromQLExprTest: []PromExprTest{Expect(success, Value(75)), Expect(duration, Value(280))},
+	}, {
+		Name: "a canary failing every request reads 0, not no data", Interval: "1m", InputSeries: s.Failing,
+		PromQLExprTest: []PromExprTest{Expect(success, Value(0))},
+	}, {
+		Name: "no series of the canary: no answer", Interval: "1m", InputSeries: s.Others,
+		PromQLExprTest: []PromExprTest{Expect(success, nil), Expect(duration, nil)},
+	}}
+	if s.More != nil {
+		groups = append(groups, s.More(success, duration)...)
+	}
+	CheckPromQL(t, groups)
+}
 
 // CheckPromQL runs the groups with `promtool test rules`: Prometheus's own engine evaluates
 // each expression over the series given, with no server and no scraping.

@@ -9,21 +9,16 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/conformance"
 )
 
 var testTarget = target{namespace: "shop", primary: "podinfo-primary", canary: "podinfo-canary", port: 80}
 
-func exact(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchExact}
-}
-
-func prefix(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchPrefix}
-}
-
-func regex(name, value string) trancheapi.StringMatch {
-	return trancheapi.StringMatch{Name: name, Value: value, Type: trancheapi.MatchRegularExpression}
-}
+var (
+	exact  = conformance.Exact
+	prefix = conformance.Prefix
+	regex  = conformance.Regex
+)
 
 // TestMatchesReadBack checks that what SetRoutes writes, Routes reads back exactly, also for
 // values that look like the encoding of another comparison.

@@ -3,17 +3,15 @@ package gatewayapi_test
 import (
 	"testing"
 
-	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/gatewayapi"
 )
 
-// TestBuiltinQueriesOnPrometheus evaluates the built-in queries with Prometheus's engine over
-// series shaped as Traefik and Istio's Envoy export them, for the Rollout of SampleVars.
-// Series of the primary, of another route, of another namespace and of a look-alike Service
-// carry values that would change every answer, were they selected.
+// TestBuiltinQueriesOnPrometheus evaluates the built-in queries over series shaped as Traefik
+// and Istio's Envoy export them, for the Rollout of SampleVars. Series of the primary, of
+// another route, of another namespace and of a look-alike Service would change every
+// answer, were they selected.
 func TestBuiltinQueriesOnPrometheus(t *testing.T) {
-	success := render(t, trancheapi.BuiltinRequestSuccessRate)
-	duration := render(t, trancheapi.BuiltinRequestDuration)
 	const (
 		ab         = "httproute-shop-frontend-gw-gateways-public-ep-web-0-9d1c55e2b4d3a7f01bc2-svc-shop-podinfo-canary-0@kubernetesgateway"
 		traefikReq = "traefik_service_requests_total"
@@ -27,9 +25,9 @@ func TestBuiltinQueriesOnPrometheus(t *testing.T) {
 	envoy := func(metric, cluster, label string) string {
 		return metric + `{envoy_cluster_name="` + cluster + `",` + label + `}`
 	}
-	groups := []conformance.PromTestGroup{{
-		Name: "traefik: the canary's requests through Tranche's rule and the match rule", Interval: "1m",
-		InputSeries: []conformance.PromSeries{
+	conformance.CheckBuiltinQueries(t, gatewayapi.New(nil), conformance.BuiltinSeries{
+		// Traefik's: the canary's requests through Tranche's rule and through the match rule.
+		Canary: []conformance.PromSeries{
 			conformance.PerMinute(traefik(traefikReq, traefikCanary, `code="200"`), 120),
 			conformance.PerMinute(traefik(traefikReq, ab, `code="200"`), 60),
 			conformance.PerMinute(traefik(traefikReq, traefikCanary, `code="502"`), 60),
@@ -41,34 +39,28 @@ func TestBuiltinQueriesOnPrometheus(t *testing.T) {
 			conformance.PerMinute(traefik(traefikDur, traefikPrimary, `le="0.1"`), 0),
 			conformance.PerMinute(traefik(traefikDur, traefikPrimary, `le="+Inf"`), 60000),
 		},
-		// 180 of 240 requests succeed; the 99th percentile is 9/10 into the 0.1–0.3 s bucket.
-		PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(280))},
-	}, {
-		Name: "envoy (Istio's cluster names)", Interval: "1m",
-		InputSeries: []conformance.PromSeries{
-			conformance.PerMinute(envoy(envoyReq, istioCanary, `envoy_response_code="200"`), 4500),
-			conformance.PerMinute(envoy(envoyReq, istioCanary, `envoy_response_code="503"`), 1500),
-			conformance.PerMinute(envoy(envoyReq, istioPrimary, `envoy_response_code="503"`), 6000),
-			conformance.PerMinute(envoy(envoyReq, istioElsewhere, `envoy_response_code="503"`), 6000),
-			conformance.PerMinute(envoy(envoyReq, istioLookalike, `envoy_response_code="503"`), 6000),
-			conformance.PerMinute(envoy(envoyDur, istioCanary, `le="10"`), 3000),
-			conformance.PerMinute(envoy(envoyDur, istioCanary, `le="50"`), 6000),
-			conformance.PerMinute(envoy(envoyDur, istioCanary, `le="+Inf"`), 6000),
-			conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="10"`), 0),
-			conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="+Inf"`), 6000),
-		},
-		PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(49.2))},
-	}, {
-		Name: "a canary failing every request reads 0, not no data", Interval: "1m",
-		InputSeries:    []conformance.PromSeries{conformance.PerMinute(traefik(traefikReq, traefikCanary, `code="502"`), 60)},
-		PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(0))},
-	}, {
-		Name: "no series of the canary: no answer", Interval: "1m",
-		InputSeries: []conformance.PromSeries{
+		Failing: []conformance.PromSeries{conformance.PerMinute(traefik(traefikReq, traefikCanary, `code="502"`), 60)},
+		Others: []conformance.PromSeries{
 			conformance.PerMinute(traefik(traefikReq, traefikPrimary, `code="200"`), 60),
 			conformance.PerMinute(envoy(envoyReq, istioPrimary, `envoy_response_code="200"`), 60),
 		},
-		PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, nil), conformance.Expect(duration, nil)},
-	}}
-	conformance.CheckPromQL(t, groups)
+		More: func(success, duration string) []conformance.PromTestGroup {
+			return []conformance.PromTestGroup{{
+				Name: "envoy (Istio's cluster names)", Interval: "1m",
+				InputSeries: []conformance.PromSeries{
+					conformance.PerMinute(envoy(envoyReq, istioCanary, `envoy_response_code="200"`), 4500),
+					conformance.PerMinute(envoy(envoyReq, istioCanary, `envoy_response_code="503"`), 1500),
+					conformance.PerMinute(envoy(envoyReq, istioPrimary, `envoy_response_code="503"`), 6000),
+					conformance.PerMinute(envoy(envoyReq, istioElsewhere, `envoy_response_code="503"`), 6000),
+					conformance.PerMinute(envoy(envoyReq, istioLookalike, `envoy_response_code="503"`), 6000),
+					conformance.PerMinute(envoy(envoyDur, istioCanary, `le="10"`), 3000),
+					conformance.PerMinute(envoy(envoyDur, istioCanary, `le="50"`), 6000),
+					conformance.PerMinute(envoy(envoyDur, istioCanary, `le="+Inf"`), 6000),
+					conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="10"`), 0),
+					conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="+Inf"`), 6000),
+				},
+				PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(49.2))},
+			}}
+		},
+	})
 }

@@ -26,11 +26,6 @@ const (
 	istioLookalike = "outbound|80||mypodinfo-canary.shop.svc.cluster.local"
 )
 
-func render(t *testing.T, metric trancheapi.BuiltinMetric) string {
-	t.Helper()
-	return conformance.RenderBuiltin(t, gatewayapi.New(nil), metric)
-}
-
 // selectors returns the regular expressions of the label matchers name=~"..." in a query,
 // anchored as Prometheus anchors them.
 func selectors(t *testing.T, query, label string) []*regexp.Regexp {
@@ -62,7 +57,7 @@ func TestBuiltinQueriesSelectTheCanary(t *testing.T) {
 		{trancheapi.BuiltinRequestDuration, []string{"1000 * histogram_quantile(0.99", "traefik_service_request_duration_seconds_bucket", "envoy_cluster_upstream_rq_time_bucket", "sum by (le)"}},
 	} {
 		t.Run(string(tc.metric), func(t *testing.T) {
-			query := render(t, tc.metric)
+			query := conformance.RenderBuiltin(t, gatewayapi.New(nil), tc.metric)
 			for _, want := range tc.metrics {
 				assert.Contains(t, query, want)
 			}

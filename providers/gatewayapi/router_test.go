@@ -3,7 +3,6 @@ package gatewayapi_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -26,33 +25,24 @@ import (
 
 var cp *harness.ControlPlane
 
+var update = flag.Bool("update", false, "rewrite the golden files")
+
 func TestMain(m *testing.M) {
-	crds, err := harness.GatewayAPICRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.GatewayAPICRDs())}))
 }
 
 // newRollout names the Rollout differently from its target, so that a mix-up of the route's
 // name (the Rollout's) and the Services' (the target's) shows.
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "frontend"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider: trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{
-				ParentRefs: []trancheapi.ParentReference{{Name: "public", Namespace: ptr.To("gateways")}},
-				Hostnames:  []string{"podinfo.example.com"},
-			}},
-		},
-	}
+	return conformance.NewRollout(cp.Namespace(t), "frontend", "podinfo", 80, trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{
+		ParentRefs: []trancheapi.ParentReference{{Name: "public", Namespace: ptr.To("gateways")}},
+		Hostnames:  []string{"podinfo.example.com"},
+	}})
 }
 
-func routeKey(ro *trancheapi.Rollout) client.ObjectKey {
-	return client.ObjectKey{Namespace: ro.Namespace, Name: ro.Name}
+// routeOf is the Rollout's HTTPRoute, empty, to read.
+func routeOf(ro *trancheapi.Rollout) *gatewayv1.HTTPRoute {
+	return &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
 }
 
 func TestConformance(t *testing.T) {
@@ -63,10 +53,8 @@ func TestConformance(t *testing.T) {
 		Mirror:         true,
 		Sticky:         true,
 		BuiltinMetrics: true,
-		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
-			return []client.Object{&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}}
-		},
-		Foreign: conformance.ForeignEdit{Add: addUserFields, Check: checkUserFields},
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} },
+		Foreign:        conformance.ForeignEdit{Add: addUserFields, Check: checkUserFields},
 	})
 }
 
@@ -85,13 +73,11 @@ func tranchesRule(t *testing.T, route *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute
 	return nil
 }
 
-// addUserFields edits the route as a user would: a rule of their own, a filter and a timeout
-// on Tranche's rule, a label and an annotation.
+// addUserFields edits the route as a user would: a rule of their own, and a filter and a
+// timeout on Tranche's rule.
 func addUserFields(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-	route := &gatewayv1.HTTPRoute{}
-	require.NoError(t, c.Get(ctx, routeKey(ro), route))
-	route.Labels["team"] = "shop"
-	route.Annotations = map[string]string{"example.com/oncall": "shop-team"}
+	route := routeOf(ro)
+	conformance.Get(t, c, route)
 	rule := tranchesRule(t, route)
 	rule.Filters = append(rule.Filters, gatewayv1.HTTPRouteFilter{
 		Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
@@ -113,10 +99,8 @@ func addUserFields(ctx context.Context, t *testing.T, c client.Client, ro *tranc
 
 func checkUserFields(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 	t.Helper()
-	route := &gatewayv1.HTTPRoute{}
-	require.NoError(t, c.Get(ctx, routeKey(ro), route))
-	assert.Equal(t, "shop", route.Labels["team"])
-	assert.Equal(t, "shop-team", route.Annotations["example.com/oncall"])
+	route := routeOf(ro)
+	conformance.Get(t, c, route)
 	rule := tranchesRule(t, route)
 	assert.True(t, slices.ContainsFunc(rule.Filters, func(f gatewayv1.HTTPRouteFilter) bool {
 		return f.RequestHeaderModifier != nil && len(f.RequestHeaderModifier.Set) == 1 && f.RequestHeaderModifier.Set[0].Value == "shop"
@@ -129,22 +113,18 @@ func checkUserFields(ctx context.Context, t *testing.T, c client.Client, ro *tra
 	}), "the user's rule is gone: %+v", route.Spec.Rules)
 }
 
-// start creates a Rollout (with no Services: this provider does not need them to write the
-// route) and reconciles it.
+// start creates a Rollout with its Services, and reconciles it.
 func start(t *testing.T) (*trancheapi.Rollout, providers.Router) {
 	t.Helper()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(t.Context(), ro))
-	router := gatewayapi.New(cp.Client)
-	require.NoError(t, router.Reconcile(t.Context(), ro))
-	return ro, router
+	return ro, conformance.Start(t, cp.Client, ro, gatewayapi.New)
 }
 
 func getRoute(t *testing.T, ro *trancheapi.Rollout) *gatewayv1.HTTPRoute {
 	t.Helper()
-	route := &gatewayv1.HTTPRoute{}
-	require.NoError(t, cp.Client.Get(t.Context(), routeKey(ro), route))
-	return route
+	r := routeOf(ro)
+	conformance.Get(t, cp.Client, r)
+	return r
 }
 
 func TestNewRouteShape(t *testing.T) {
@@ -340,19 +320,12 @@ func TestUnreadableWeightsAreRepairedBySetRoutes(t *testing.T) {
 	assert.Equal(t, providers.Routes{CanaryWeight: 5}, got)
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // TestObjectsWritten shows the HTTPRoute for each kind of step.
 func TestObjectsWritten(t *testing.T) {
 	ro := newRollout(t)
-	conformance.Create(t, cp.Client, ro)
-	router := gatewayapi.New(cp.Client)
-	require.NoError(t, router.Reconcile(t.Context(), ro))
-	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
-		route := &gatewayv1.HTTPRoute{}
-		require.NoError(t, cp.Client.Get(t.Context(), routeKey(ro), route))
-		return route.Spec
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, gatewayapi.New), ro, conformance.Steps[*gatewayv1.HTTPRoute]{
+		Object: routeOf(ro), Show: func(r *gatewayv1.HTTPRoute) any { return r.Spec }, Update: *update,
+	})
 }
 
 // The spec's timeouts go on Tranche's rule, in the format the API server accepts, and from
@@ -364,12 +337,9 @@ func TestTheSpecsTimeoutsAreWritten(t *testing.T) {
 		Request:        &metav1.Duration{Duration: 1500 * time.Millisecond},
 		BackendRequest: &metav1.Duration{Duration: 500 * time.Millisecond},
 	}
-	conformance.Create(t, cp.Client, ro)
-	router := gatewayapi.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
+	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}))
-	route := &gatewayv1.HTTPRoute{}
-	require.NoError(t, cp.Client.Get(ctx, routeKey(ro), route))
+	route := getRoute(t, ro)
 	want := &gatewayv1.HTTPRouteTimeouts{Request: ptr.To(gatewayv1.Duration("1s500ms")), BackendRequest: ptr.To(gatewayv1.Duration("500ms"))}
 	require.Len(t, route.Spec.Rules, 2, "Tranche's rule and the sticky rule")
 	for _, rule := range route.Spec.Rules {
@@ -378,8 +348,7 @@ func TestTheSpecsTimeoutsAreWritten(t *testing.T) {
 
 	ro.Spec.Provider.GatewayAPI.Timeouts.Request.Duration = 30 * time.Second
 	require.NoError(t, router.Reconcile(ctx, ro))
-	require.NoError(t, cp.Client.Get(ctx, routeKey(ro), route))
-	for _, rule := range route.Spec.Rules {
+	for _, rule := range getRoute(t, ro).Spec.Rules {
 		assert.Equal(t, ptr.To(gatewayv1.Duration("30s")), rule.Timeouts.Request)
 	}
 }

@@ -3,7 +3,6 @@ package istio_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/istio"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -26,44 +26,30 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestMain installs Istio's own CRDs, from the istio.io/api module.
 func TestMain(m *testing.M) {
-	crds, err := harness.IstioCRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.IstioCRDs())}))
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "cart"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "cart"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider: trancheapi.Provider{Istio: &trancheapi.IstioProvider{
-				Gateways: []string{"mesh"},
-				TrafficPolicy: &trancheapi.IstioTrafficPolicy{
-					TLS:              &trancheapi.IstioTLS{Mode: "ISTIO_MUTUAL"},
-					OutlierDetection: &trancheapi.IstioOutlierDetection{Consecutive5xxErrors: ptr.To[int32](5), Interval: &metav1.Duration{Duration: 10 * time.Second}},
-					ConnectionPool:   &trancheapi.IstioConnectionPool{MaxConnections: ptr.To[int32](100), HTTP2MaxRequests: ptr.To[int32](200)},
-				},
-				Retries: &trancheapi.IstioRetries{Attempts: 3, PerTryTimeout: &metav1.Duration{Duration: 2 * time.Second}, RetryOn: "5xx,reset"},
-				Timeout: &metav1.Duration{Duration: 10 * time.Second},
-			}},
+	return conformance.NewRollout(cp.Namespace(t), "cart", "cart", 80, trancheapi.Provider{Istio: &trancheapi.IstioProvider{
+		Gateways: []string{"mesh"},
+		TrafficPolicy: &trancheapi.IstioTrafficPolicy{
+			TLS:              &trancheapi.IstioTLS{Mode: "ISTIO_MUTUAL"},
+			OutlierDetection: &trancheapi.IstioOutlierDetection{Consecutive5xxErrors: ptr.To[int32](5), Interval: &metav1.Duration{Duration: 10 * time.Second}},
+			ConnectionPool:   &trancheapi.IstioConnectionPool{MaxConnections: ptr.To[int32](100), HTTP2MaxRequests: ptr.To[int32](200)},
 		},
-	}
+		Retries: &trancheapi.IstioRetries{Attempts: 3, PerTryTimeout: &metav1.Duration{Duration: 2 * time.Second}, RetryOn: "5xx,reset"},
+		Timeout: &metav1.Duration{Duration: 10 * time.Second},
+	}})
 }
 
-func object(kind string, ns, name string) *unstructured.Unstructured {
-	gvk := istio.VirtualService
-	if kind == "DestinationRule" {
-		gvk = istio.DestinationRule
-	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
+func virtualService(ro *trancheapi.Rollout) *unstructured.Unstructured {
+	return providers.NewUnstructured(istio.VirtualService, ro.Namespace, ro.Name)
+}
+
+// destinationRules are the Rollout's primary and canary DestinationRules.
+func destinationRules(ro *trancheapi.Rollout) (primary, canary *unstructured.Unstructured) {
+	p, c := istio.DestinationRuleNames(ro)
+	return providers.NewUnstructured(istio.DestinationRule, ro.Namespace, p), providers.NewUnstructured(istio.DestinationRule, ro.Namespace, c)
 }
 
 // userRoute is a route a user added to the VirtualService: it must survive.
@@ -82,57 +68,80 @@ func TestConformance(t *testing.T) {
 		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
-			primary, canary := istio.DestinationRuleNames(ro)
-			return []client.Object{object("VirtualService", ro.Namespace, ro.Name), object("DestinationRule", ro.Namespace, primary), object("DestinationRule", ro.Namespace, canary)}
+			primary, canary := destinationRules(ro)
+			return []client.Object{virtualService(ro), primary, canary}
 		},
 		Foreign: conformance.ForeignEdit{
 			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				vs := object("VirtualService", ro.Namespace, ro.Name)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+				vs := virtualService(ro)
+				conformance.Get(t, c, vs)
 				http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 				require.NoError(t, unstructured.SetNestedSlice(vs.Object, append([]any{userRoute}, http...), "spec", "http"))
-				vs.SetAnnotations(map[string]string{"example.com/owner": "cart"})
 				require.NoError(t, c.Update(ctx, vs))
 				// And a load balancer on the primary's DestinationRule.
-				primary, _ := istio.DestinationRuleNames(ro)
-				dr := object("DestinationRule", ro.Namespace, primary)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+				dr, _ := destinationRules(ro)
+				conformance.Get(t, c, dr)
 				require.NoError(t, unstructured.SetNestedField(dr.Object, "LEAST_REQUEST", "spec", "trafficPolicy", "loadBalancer", "simple"))
 				require.NoError(t, c.Update(ctx, dr))
 			},
 			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				vs := object("VirtualService", ro.Namespace, ro.Name)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(vs), vs))
+				vs := virtualService(ro)
+				conformance.Get(t, c, vs)
 				http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 				require.NotEmpty(t, http)
 				require.Equal(t, userRoute, http[0], "the user's route, first as they put it")
-				require.Equal(t, "cart", vs.GetAnnotations()["example.com/owner"])
-				primary, _ := istio.DestinationRuleNames(ro)
-				dr := object("DestinationRule", ro.Namespace, primary)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+				dr, _ := destinationRules(ro)
+				conformance.Get(t, c, dr)
 				lb, _, _ := unstructured.NestedString(dr.Object, "spec", "trafficPolicy", "loadBalancer", "simple")
 				require.Equal(t, "LEAST_REQUEST", lb, "the user's load balancer")
 				mode, _, _ := unstructured.NestedString(dr.Object, "spec", "trafficPolicy", "tls", "mode")
 				require.Equal(t, "ISTIO_MUTUAL", mode, "beside the Rollout's mutual TLS")
 			},
 		},
+		WrongTypes: map[string]conformance.WrongType{
+			"in Tranche's split route": {
+				Object: virtualService,
+				Plant:  func(vs map[string]any) { httpRoute(vs, 0)["route"] = "cart-primary" },
+				Says:   "spec.http[0].route is a string, not a list",
+			},
+			"a route of the user's that is not one": {
+				Object: virtualService,
+				Plant: func(vs map[string]any) {
+					spec := vs["spec"].(map[string]any)
+					spec["http"] = append([]any{"maintenance-page"}, spec["http"].([]any)...)
+				},
+				Says:  "spec.http[0] is a string, not an object",
+				Users: true,
+			},
+			"the user's traffic policy": {
+				Object: func(ro *trancheapi.Rollout) *unstructured.Unstructured {
+					primary, _ := destinationRules(ro)
+					return primary
+				},
+				Plant: func(dr map[string]any) { dr["spec"].(map[string]any)["trafficPolicy"] = "LEAST_REQUEST" },
+				Says:  "spec.trafficPolicy is a string, not an object",
+				Users: true,
+			},
+		},
 	})
+}
+
+// httpRoute is the i-th HTTP route of a VirtualService's content.
+func httpRoute(vs map[string]any, i int) map[string]any {
+	return vs["spec"].(map[string]any)["http"].([]any)[i].(map[string]any)
 }
 
 // TestObjectsWritten shows the VirtualService and a DestinationRule for each kind of step.
 func TestObjectsWritten(t *testing.T) {
-	ctx := context.Background()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := istio.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
-	primary, _ := istio.DestinationRuleNames(ro)
-	dr := object("DestinationRule", ro.Namespace, primary)
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(dr), dr))
+	router := conformance.Start(t, cp.Client, ro, istio.New)
+	dr, _ := destinationRules(ro)
+	conformance.Get(t, cp.Client, dr)
 	conformance.Golden(t, "destinationrule-primary", dr.Object["spec"], *update)
-	conformance.GoldenSteps(t, router, ro, "virtualservice-", nil, func(t *testing.T) any {
-		vs := object("VirtualService", ro.Namespace, ro.Name)
-		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(vs), vs))
-		return vs.Object["spec"]
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, router, ro, conformance.Steps[*unstructured.Unstructured]{
+		Prefix: "virtualservice-",
+		Object: virtualService(ro),
+		Show:   func(vs *unstructured.Unstructured) any { return vs.Object["spec"] },
+		Update: *update,
+	})
 }

@@ -1,7 +1,6 @@
 package kubernetes_test
 
 import (
-	"context"
 	"flag"
 	"os"
 	"testing"
@@ -22,51 +21,30 @@ import (
 
 var cp *harness.ControlPlane
 
+var update = flag.Bool("update", false, "rewrite the golden files")
+
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &cp, harness.Options{}))
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "frontend"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
-		},
-	}
+	return conformance.NewRollout(cp.Namespace(t), "frontend", "podinfo", 80, trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}})
 }
 
 func apexKey(ro *trancheapi.Rollout) client.ObjectKey {
 	return client.ObjectKey{Namespace: ro.Namespace, Name: ro.ServiceNames().Apex}
 }
 
+func apexService(ro *trancheapi.Rollout) *corev1.Service {
+	key := apexKey(ro)
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+}
+
 func TestConformance(t *testing.T) {
 	conformance.Run(t, cp.Client, newRollout, kubernetes.New, conformance.Capabilities{
-		Weights: []int32{0, 100},
-		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object {
-			key := apexKey(ro)
-			return []client.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
-		},
-		Foreign: conformance.ForeignEdit{Add: addTeamLabel, Check: checkTeamLabel},
+		Weights:        []int32{0, 100},
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{apexService(ro)} },
 	})
-}
-
-// addTeamLabel labels and annotates the apex Service, as a user (or a policy tool) would.
-func addTeamLabel(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-	svc := &corev1.Service{}
-	require.NoError(t, c.Get(ctx, apexKey(ro), svc))
-	svc.Labels["team"] = "shop"
-	svc.Annotations = map[string]string{"example.com/oncall": "shop-team"}
-	require.NoError(t, c.Update(ctx, svc))
-}
-
-func checkTeamLabel(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-	t.Helper()
-	svc := &corev1.Service{}
-	require.NoError(t, c.Get(ctx, apexKey(ro), svc))
-	assert.Equal(t, "shop", svc.Labels["team"])
-	assert.Equal(t, "shop-team", svc.Annotations["example.com/oncall"])
 }
 
 func TestReconcileNamesTheMissingService(t *testing.T) {
@@ -123,17 +101,14 @@ func TestHandBackWithoutTheCanaryService(t *testing.T) {
 	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, got.Spec.Selector)
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // TestObjectsWritten shows the Service clients call for each step blue/green takes.
 func TestObjectsWritten(t *testing.T) {
 	ro := newRollout(t)
-	conformance.Create(t, cp.Client, ro)
-	router := kubernetes.New(cp.Client)
-	require.NoError(t, router.Reconcile(t.Context(), ro))
-	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
-		svc := &corev1.Service{}
-		require.NoError(t, cp.Client.Get(t.Context(), apexKey(ro), svc))
-		return map[string]any{"selector": svc.Spec.Selector, "ports": svc.Spec.Ports}
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, kubernetes.New), ro, conformance.Steps[*corev1.Service]{
+		Object: apexService(ro),
+		Show: func(svc *corev1.Service) any {
+			return map[string]any{"selector": svc.Spec.Selector, "ports": svc.Spec.Ports}
+		},
+		Update: *update,
+	})
 }

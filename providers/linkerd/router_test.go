@@ -1,9 +1,7 @@
 package linkerd_test
 
 import (
-	"context"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -21,25 +19,15 @@ import (
 
 var cp *harness.ControlPlane
 
+var update = flag.Bool("update", false, "rewrite the golden files")
+
 // TestMain installs the Gateway API CRDs: Linkerd follows HTTPRoutes attached to Services.
 func TestMain(m *testing.M) {
-	crds, err := harness.GatewayAPICRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.GatewayAPICRDs())}))
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "orders"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "orders"},
-			Service:   trancheapi.ServiceSpec{Port: 8080},
-			Provider:  trancheapi.Provider{Linkerd: &trancheapi.LinkerdProvider{}},
-		},
-	}
+	return conformance.NewRollout(cp.Namespace(t), "orders", "orders", 8080, trancheapi.Provider{Linkerd: &trancheapi.LinkerdProvider{}})
 }
 
 func route(ro *trancheapi.Rollout) *gatewayv1.HTTPRoute {
@@ -54,32 +42,15 @@ func TestConformance(t *testing.T) {
 		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
-		Foreign: conformance.ForeignEdit{
-			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				r := route(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(r), r))
-				r.Labels["team"] = "orders"
-				r.Annotations = map[string]string{"example.com/owner": "orders"}
-				require.NoError(t, c.Update(ctx, r))
-			},
-			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				r := route(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(r), r))
-				require.Equal(t, "orders", r.Labels["team"])
-				require.Equal(t, "orders", r.Annotations["example.com/owner"])
-			},
-		},
 	})
 }
 
 // The route attaches to the Rollout's Service, as Linkerd's mesh mode expects.
 func TestTheRouteAttachesToTheService(t *testing.T) {
-	ctx := context.Background()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	require.NoError(t, linkerd.New(cp.Client).Reconcile(ctx, ro))
+	conformance.Start(t, cp.Client, ro, linkerd.New)
 	r := route(ro)
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(r), r))
+	conformance.Get(t, cp.Client, r)
 	require.Len(t, r.Spec.ParentRefs, 1)
 	parent := r.Spec.ParentRefs[0]
 	assert.Equal(t, gatewayv1.Kind("Service"), *parent.Kind)
@@ -88,17 +59,10 @@ func TestTheRouteAttachesToTheService(t *testing.T) {
 	assert.Empty(t, r.Spec.Hostnames)
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // TestObjectsWritten shows the HTTPRoute on the Service for each kind of step.
 func TestObjectsWritten(t *testing.T) {
 	ro := newRollout(t)
-	conformance.Create(t, cp.Client, ro)
-	router := linkerd.New(cp.Client)
-	require.NoError(t, router.Reconcile(t.Context(), ro))
-	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
-		route := &gatewayv1.HTTPRoute{}
-		require.NoError(t, cp.Client.Get(t.Context(), client.ObjectKey{Namespace: ro.Namespace, Name: ro.Name}, route))
-		return route.Spec
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, linkerd.New), ro, conformance.Steps[*gatewayv1.HTTPRoute]{
+		Object: route(ro), Show: func(r *gatewayv1.HTTPRoute) any { return r.Spec }, Update: *update,
+	})
 }

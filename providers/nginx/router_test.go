@@ -45,21 +45,22 @@ func userIngress(ns string) *networkingv1.Ingress {
 	}
 }
 
+// newRollout creates the user's Ingress in a namespace of the test's own, and returns the
+// Rollout that routes with it.
 func newRollout(t *testing.T) *trancheapi.Rollout {
 	ns := cp.Namespace(t)
-	require.NoError(t, cp.Client.Create(context.Background(), userIngress(ns)))
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "storefront"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "storefront"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider:  trancheapi.Provider{NGINX: &trancheapi.NGINXProvider{IngressRef: trancheapi.LocalObjectReference{Name: "storefront"}}},
-		},
-	}
+	require.NoError(t, cp.Client.Create(t.Context(), userIngress(ns)))
+	return conformance.NewRollout(ns, "storefront", "storefront", 80,
+		trancheapi.Provider{NGINX: &trancheapi.NGINXProvider{IngressRef: trancheapi.LocalObjectReference{Name: "storefront"}}})
+}
+
+// named is an empty Ingress of that name, to read.
+func named(ns, name string) *networkingv1.Ingress {
+	return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 }
 
 func canary(ro *trancheapi.Rollout) *networkingv1.Ingress {
-	return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: nginx.CanaryName(ro)}}
+	return named(ro.Namespace, nginx.CanaryName(ro))
 }
 
 // supportedMatch is what ingress-nginx can match: a header alone, and the cookie "always".
@@ -80,22 +81,10 @@ func TestConformance(t *testing.T) {
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{canary(ro)} },
 		Foreign: conformance.ForeignEdit{
-			// The user's Ingress is the shared object: Tranche never writes it. On the canary
-			// Ingress, a label and an annotation of the user's stay.
-			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				ing := canary(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ing), ing))
-				ing.Labels["team"] = "shop"
-				ing.Annotations["example.com/owner"] = "shop"
-				require.NoError(t, c.Update(ctx, ing))
-			},
+			// The user's Ingress is only read: whatever the steps, it stays as it was.
 			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				ing := canary(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ing), ing))
-				require.Equal(t, "shop", ing.Labels["team"])
-				require.Equal(t, "shop", ing.Annotations["example.com/owner"])
-				user := &networkingv1.Ingress{}
-				require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: "storefront"}, user))
+				user := named(ro.Namespace, "storefront")
+				conformance.Get(t, c, user)
 				require.Equal(t, userIngress(ro.Namespace).Spec, user.Spec, "the user's Ingress is untouched")
 				require.Equal(t, "8m", user.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
 			},
@@ -105,25 +94,22 @@ func TestConformance(t *testing.T) {
 
 // TestObjectsWritten shows the canary Ingress for each kind of step.
 func TestObjectsWritten(t *testing.T) {
-	ctx := context.Background()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := nginx.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
-	conformance.GoldenSteps(t, router, ro, "", supportedMatch(), func(t *testing.T) any {
-		ing := canary(ro)
-		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
-		return map[string]any{"annotations": ing.Annotations, "spec": ing.Spec}
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, nginx.New), ro, conformance.Steps[*networkingv1.Ingress]{
+		Match:  supportedMatch(),
+		Object: canary(ro),
+		Show: func(ing *networkingv1.Ingress) any {
+			return map[string]any{"annotations": ing.Annotations, "spec": ing.Spec}
+		},
+		Update: *update,
+	})
 }
 
 // What ingress-nginx cannot do is refused, saying what it can.
 func TestUnsupportedMatchesAreRefused(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := nginx.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
+	router := conformance.Start(t, cp.Client, ro, nginx.New)
 	header := func(name string) trancheapi.StringMatch { return trancheapi.StringMatch{Name: name, Value: "on"} }
 	for name, match := range map[string][]trancheapi.HTTPMatch{
 		"two headers in one match":   {{Headers: []trancheapi.StringMatch{header("a"), header("b")}}},
@@ -139,7 +125,7 @@ func TestUnsupportedMatchesAreRefused(t *testing.T) {
 }
 
 func TestAMissingIngressIsTheUsersToFix(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	ro := newRollout(t)
 	ro.Spec.Provider.NGINX.IngressRef.Name = "no-such-ingress"
 	require.NoError(t, cp.Client.Create(ctx, ro))
@@ -154,18 +140,16 @@ func TestAMissingIngressIsTheUsersToFix(t *testing.T) {
 func TestTheUsersAffinityYieldsWhileTheCanaryIsSticky(t *testing.T) {
 	ctx := t.Context()
 	ro := newRollout(t)
-	user := &networkingv1.Ingress{}
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: "storefront"}, user))
+	user := named(ro.Namespace, "storefront")
+	conformance.Get(t, cp.Client, user)
 	user.Annotations["nginx.ingress.kubernetes.io/affinity"] = "cookie"
 	user.Annotations["nginx.ingress.kubernetes.io/session-cookie-name"] = "route"
 	require.NoError(t, cp.Client.Update(ctx, user))
-	conformance.Create(t, cp.Client, ro)
-	router := nginx.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
+	router := conformance.Start(t, cp.Client, ro, nginx.New)
 
 	cookieName := func() string {
 		ing := canary(ro)
-		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing))
+		conformance.Get(t, cp.Client, ing)
 		return ing.Annotations["nginx.ingress.kubernetes.io/session-cookie-name"]
 	}
 	require.Equal(t, "route", cookieName(), "the user's affinity applies to the canary's requests")

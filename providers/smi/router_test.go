@@ -9,17 +9,20 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/smi"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
 var cp *harness.ControlPlane
+
+var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestMain installs the SMI TrafficSplit CRD of smi-sdk-go, which serves v1alpha4.
 func TestMain(m *testing.M) {
@@ -28,33 +31,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	crds, err := harness.SMICRDs(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+	code := harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.SMICRDs(dir))})
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "payments"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "payments"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider:  trancheapi.Provider{SMI: &trancheapi.SMIProvider{}},
-		},
-	}
+	return conformance.NewRollout(cp.Namespace(t), "payments", "payments", 80, trancheapi.Provider{SMI: &trancheapi.SMIProvider{}})
 }
 
 func split(ro *trancheapi.Rollout) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion("split.smi-spec.io/v1alpha4")
-	u.SetKind("TrafficSplit")
-	u.SetNamespace(ro.Namespace)
-	u.SetName(ro.Name)
-	return u
+	gvk := schema.GroupVersionKind{Group: smi.Kind.Group, Version: "v1alpha4", Kind: smi.Kind.Kind}
+	return providers.NewUnstructured(gvk, ro.Namespace, ro.Name)
 }
 
 func TestConformance(t *testing.T) {
@@ -64,20 +52,36 @@ func TestConformance(t *testing.T) {
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{split(ro)} },
 		Foreign: conformance.ForeignEdit{
-			// A user narrows the split to some routes (spec.matches) and labels it.
+			// A user narrows the split to some routes: spec.matches.
 			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 				ts := split(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+				conformance.Get(t, c, ts)
 				require.NoError(t, unstructured.SetNestedSlice(ts.Object, []any{map[string]any{"kind": "HTTPRouteGroup", "name": "api"}}, "spec", "matches"))
-				ts.SetLabels(map[string]string{"team": "payments"})
 				require.NoError(t, c.Update(ctx, ts))
 			},
 			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 				ts := split(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+				conformance.Get(t, c, ts)
 				matches, _, _ := unstructured.NestedSlice(ts.Object, "spec", "matches")
 				require.Len(t, matches, 1, "the user's matches")
-				require.Equal(t, "payments", ts.GetLabels()["team"])
+			},
+		},
+		WrongTypes: map[string]conformance.WrongType{
+			// Left out, it would send everything to the other backend.
+			"a weight of Tranche's backends": {
+				Object: split,
+				Plant: func(ts map[string]any) {
+					backends := ts["spec"].(map[string]any)["backends"].([]any)
+					backends[0].(map[string]any)["weight"] = "100"
+				},
+				Says: "spec.backends[0].weight is a string, not a number",
+			},
+			// The spec holds the user's matches beside Tranche's backends.
+			"the spec": {
+				Object: split,
+				Plant:  func(ts map[string]any) { ts["spec"] = "payments" },
+				Says:   "spec is a string, not an object",
+				Users:  true,
 			},
 		},
 	})
@@ -85,28 +89,23 @@ func TestConformance(t *testing.T) {
 
 // The TrafficSplit is written in the version the API server serves.
 func TestTheServedVersionIsWritten(t *testing.T) {
-	ctx := context.Background()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	require.NoError(t, smi.New(cp.Client).Reconcile(ctx, ro))
+	conformance.Start(t, cp.Client, ro, smi.New)
 	ts := split(ro)
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	assert.Equal(t, "split.smi-spec.io/v1alpha4", ts.GetAPIVersion())
 	service, _, _ := unstructured.NestedString(ts.Object, "spec", "service")
 	assert.Equal(t, "payments", service)
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // TestObjectsWritten shows the TrafficSplit for each kind of step.
 func TestObjectsWritten(t *testing.T) {
 	ro := newRollout(t)
-	conformance.Create(t, cp.Client, ro)
-	router := smi.New(cp.Client)
-	require.NoError(t, router.Reconcile(t.Context(), ro))
-	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
-		ts := split(ro)
-		require.NoError(t, cp.Client.Get(t.Context(), client.ObjectKeyFromObject(ts), ts))
-		return map[string]any{"apiVersion": ts.GetAPIVersion(), "spec": ts.Object["spec"]}
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, smi.New), ro, conformance.Steps[*unstructured.Unstructured]{
+		Object: split(ro),
+		Show: func(ts *unstructured.Unstructured) any {
+			return map[string]any{"apiVersion": ts.GetAPIVersion(), "spec": ts.Object["spec"]}
+		},
+		Update: *update,
+	})
 }

@@ -1,16 +1,13 @@
 package traefik_test
 
 import (
-	"context"
 	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,35 +20,23 @@ import (
 
 var cp *harness.ControlPlane
 
+var update = flag.Bool("update", false, "rewrite the golden files")
+
 // TestMain installs Traefik's own CRDs, from the Traefik module.
 func TestMain(m *testing.M) {
-	crds, err := harness.TraefikCRDs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.TraefikCRDs())}))
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {
-	return &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: cp.Namespace(t), Name: "api"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "api"},
-			Service:   trancheapi.ServiceSpec{Port: 8080},
-			Provider:  trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}},
-		},
-	}
+	return conformance.NewRollout(cp.Namespace(t), "api", "api", 8080, trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{}})
 }
 
 func service(ro *trancheapi.Rollout) *unstructured.Unstructured {
-	ts := &unstructured.Unstructured{}
-	ts.SetGroupVersionKind(traefik.GVK)
-	ts.SetNamespace(ro.Namespace)
-	ts.SetName(ro.Name)
-	return ts
+	return providers.NewUnstructured(traefik.GVK, ro.Namespace, ro.Name)
 }
 
+// The spec of the TraefikService is Tranche's, but for the user's fields of a section: see
+// TestUserFieldsOfASectionComeBack for sticky sessions.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, cp.Client, newRollout, traefik.New, conformance.Capabilities{
 		Weights:        []int32{0, 1, 5, 33, 50, 99, 100},
@@ -60,21 +45,22 @@ func TestConformance(t *testing.T) {
 		Sticky:         true,
 		BuiltinMetrics: true,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{service(ro)} },
-		Foreign: conformance.ForeignEdit{
-			// A user labels and annotates the TraefikService; its spec is Tranche's (see
-			// TestUserFieldsOfASectionComeBack for sticky sessions).
-			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				ts := service(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-				ts.SetLabels(map[string]string{"team": "payments"})
-				ts.SetAnnotations(map[string]string{"example.com/owner": "payments"})
-				require.NoError(t, c.Update(ctx, ts))
+		WrongTypes: map[string]conformance.WrongType{
+			// Read as Traefik's default weight, it would be a split Tranche did not write.
+			"a weight of Tranche's backends": {
+				Object: service,
+				Plant: func(ts map[string]any) {
+					services := ts["spec"].(map[string]any)["weighted"].(map[string]any)["services"].([]any)
+					services[0].(map[string]any)["weight"] = "100"
+				},
+				Says: "spec.weighted.services[0].weight is a string, not a whole number",
 			},
-			Check: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
-				ts := service(ro)
-				require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-				require.Equal(t, "payments", ts.GetLabels()["team"])
-				require.Equal(t, "payments", ts.GetAnnotations()["example.com/owner"])
+			// The section holds the user's fields beside Tranche's backends (sticky sessions).
+			"the weighted section": {
+				Object: service,
+				Plant:  func(ts map[string]any) { ts["spec"].(map[string]any)["weighted"] = "api-primary" },
+				Says:   "spec.weighted is a string, not an object",
+				Users:  true,
 			},
 		},
 	})
@@ -83,23 +69,21 @@ func TestConformance(t *testing.T) {
 // Traefik serves a TraefikService's weighted section or its mirroring one, not both: the
 // fields a user set in the weighted section wait through a mirror step and come back.
 func TestUserFieldsOfASectionComeBack(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := traefik.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
+	router := conformance.Start(t, cp.Client, ro, traefik.New)
 	ts := service(ro)
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	require.NoError(t, unstructured.SetNestedField(ts.Object, "session", "spec", "weighted", "sticky", "cookie", "name"))
 	require.NoError(t, cp.Client.Update(ctx, ts))
 
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	_, weighted, _ := unstructured.NestedMap(ts.Object, "spec", "weighted")
 	assert.False(t, weighted, "no weighted section while mirroring: Traefik would serve it instead")
 
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 10}))
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	name, _, _ := unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
 	assert.Equal(t, "session", name)
 	assert.Empty(t, stashed(ts), "nothing left waiting")
@@ -110,7 +94,7 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	// Tranche's affinity takes the sticky section for its time, then gives the user's back.
 	sticky := providers.Routes{CanaryWeight: 10, Sticky: conformance.SampleSticky()}
 	require.NoError(t, router.SetRoutes(ctx, ro, sticky))
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	name, _, _ = unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
 	assert.Equal(t, "tranche-canary", name)
 	routes, err = router.Routes(ctx, ro)
@@ -119,7 +103,7 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	for _, r := range []providers.Routes{{MirrorPercent: 20}, {CanaryWeight: 10}} {
 		require.NoError(t, router.SetRoutes(ctx, ro, r))
 	}
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	name, _, _ = unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
 	assert.Equal(t, "session", name, "the user's sticky section is back")
 	assert.Empty(t, stashed(ts), "nothing left waiting")
@@ -136,20 +120,16 @@ func stashed(ts *unstructured.Unstructured) []string {
 	return keys
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // TestObjectsWritten shows the TraefikService for each kind of step.
 func TestObjectsWritten(t *testing.T) {
-	ctx := context.Background()
 	ro := newRollout(t)
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := traefik.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
-	conformance.GoldenSteps(t, router, ro, "", nil, func(t *testing.T) any {
-		ts := service(ro)
-		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
-		return map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}
-	}, *update)
+	conformance.GoldenSteps(t, cp.Client, conformance.Start(t, cp.Client, ro, traefik.New), ro, conformance.Steps[*unstructured.Unstructured]{
+		Object: service(ro),
+		Show: func(ts *unstructured.Unstructured) any {
+			return map[string]any{"spec": ts.Object["spec"], "annotations": ts.GetAnnotations()}
+		},
+		Update: *update,
+	})
 }
 
 // With nativeLB, Traefik is told to reach both Services at their ClusterIPs.
@@ -157,12 +137,10 @@ func TestNativeLBGoesOnBothServices(t *testing.T) {
 	ctx := t.Context()
 	ro := newRollout(t)
 	ro.Spec.Provider.Traefik.NativeLB = true
-	require.NoError(t, cp.Client.Create(ctx, ro))
-	router := traefik.New(cp.Client)
-	require.NoError(t, router.Reconcile(ctx, ro))
+	router := conformance.Start(t, cp.Client, ro, traefik.New)
 	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5}))
 	ts := service(ro)
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ts), ts))
+	conformance.Get(t, cp.Client, ts)
 	services, _, _ := unstructured.NestedSlice(ts.Object, "spec", "weighted", "services")
 	require.Len(t, services, 2)
 	for _, s := range services {
