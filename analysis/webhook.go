@@ -25,7 +25,8 @@ type Payload struct {
 	// Type is the webhook's type, which tells the endpoint why it is called (see
 	// trancheapi.WebhookType).
 	Type string `json:"type"`
-	// Message says what happened, for Event webhooks; empty for the others.
+	// Message says what happened: the event, for Event webhooks; the Rollout's status
+	// message, for PostRollout and Rollback; empty for gates and analysis calls.
 	Message string `json:"message"`
 	// Metadata is the webhook's metadata from the Rollout, passed on unchanged.
 	Metadata map[string]string `json:"metadata,omitempty"`
