@@ -24,28 +24,30 @@ var providerBlocks = map[string]string{
 	"kubernetes": `{kubernetes: {}}`,
 }
 
-// TestTheAPIRefusesWhatAProviderCannotDo asks every provider for every kind of step and for
-// session affinity: the API server's rules (checked here offline, with the CRD's own schema)
-// accept the ask exactly when the provider's Features say it can do it.
+// TestTheAPIRefusesWhatAProviderCannotDo asks every provider for every kind of step, for
+// session affinity and for a built-in metric: the API server's rules (checked here offline,
+// with the CRD's own schema) accept the ask exactly when the provider's Features say it can
+// do it.
 func TestTheAPIRefusesWhatAProviderCannotDo(t *testing.T) {
 	schemas, err := lint.LoadSchemas()
 	require.NoError(t, err)
 	asks := map[string]string{
-		"a 5% step":        `steps: [{weight: 5}, {weight: 100}]`,
-		"an A/B step":      `steps: [{match: [{headers: [{name: x-canary, value: always}]}]}, {weight: 100}]`,
-		"a mirror step":    `steps: [{mirror: 50}, {weight: 100}]`,
-		"session affinity": `steps: [{weight: 0}, {weight: 100}], sessionAffinity: {}`,
+		"a 5% step":         `steps: [{weight: 5}, {weight: 100}], analysis: null`,
+		"an A/B step":       `steps: [{match: [{headers: [{name: x-canary, value: always}]}]}, {weight: 100}], analysis: null`,
+		"a mirror step":     `steps: [{mirror: 50}, {weight: 100}], analysis: null`,
+		"session affinity":  `steps: [{weight: 0}, {weight: 100}], analysis: null, sessionAffinity: {}`,
+		"a built-in metric": `steps: [{weight: 0}, {weight: 100}], analysis: {metrics: [{name: success, builtin: request-success-rate, min: 99}]}`,
 	}
 	for _, name := range apiProviders {
 		features := registry.Default()[name](nil).Features()
 		can := map[string]bool{
 			"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror,
-			"session affinity": features.Sticky,
+			"session affinity": features.Sticky, "a built-in metric": features.Metrics != "",
 		}
 		for askName, ask := range asks {
 			t.Run(name+"/"+askName, func(t *testing.T) {
 				obj, err := validationcases.Patched(validationcases.ValidRollout, fmt.Sprintf(
-					`{spec: {provider: null, analysis: null, %s}}`, ask))
+					`{spec: {provider: null, %s}}`, ask))
 				require.NoError(t, err)
 				obj.Object["spec"].(map[string]any)["provider"] = mustYAML(t, providerBlocks[name])
 				obj.SetNamespace("default")
