@@ -95,7 +95,6 @@ func setInt(m map[string]any, key string, v *int32) {
 // setVirtualService writes the hosts, gateways and Tranche's routes; the user's routes
 // keep their places, and Tranche's go after them the first time.
 func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
-	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
 	p := ro.Spec.Provider.Istio
 	if p == nil {
 		return fmt.Errorf("the Rollout %s/%s has no spec.provider.istio", ro.Namespace, ro.Name)
@@ -104,75 +103,16 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 	if err != nil {
 		return err
 	}
-	hosts := []any{names.Apex}
-	if len(p.Hosts) > 0 {
-		hosts = toAny(p.Hosts)
-	}
-	if err := unstructured.SetNestedSlice(vs.Object, hosts, "spec", "hosts"); err != nil {
+	if err := setHosts(vs, ro, p); err != nil {
 		return err
 	}
-	if len(p.Gateways) > 0 {
-		_ = unstructured.SetNestedSlice(vs.Object, toAny(p.Gateways), "spec", "gateways")
-	} else {
-		unstructured.RemoveNestedField(vs.Object, "spec", "gateways")
-	}
-
-	destination := func(host string) map[string]any {
-		return map[string]any{"host": host, "port": map[string]any{"number": port}}
-	}
-	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
-	canary := map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)}
-	split := map[string]any{
-		"name":  splitRoute,
-		"route": []any{map[string]any{"destination": destination(names.Primary), "weight": int64(primaryWeight)}, canary},
-	}
-	if routes.MirrorPercent > 0 {
-		split["mirror"] = destination(names.Canary)
-		split["mirrorPercentage"] = map[string]any{"value": float64(routes.MirrorPercent)}
-	}
-	var match map[string]any
-	if len(routes.Match) > 0 {
-		requests, err := matchRequests(routes.Match)
-		if err != nil {
-			return err
-		}
-		match = map[string]any{
-			"name":  matchRoute,
-			"match": requests,
-			"route": []any{map[string]any{"destination": destination(names.Canary)}},
-		}
-	}
-	var sticky map[string]any
-	if s := routes.Sticky; s != nil {
-		value := providers.StickyValue(ro)
-		marks := map[string]any{"response": map[string]any{"add": map[string]any{setCookieHeader: s.SetCookie(value)}}}
-		canary["headers"] = marks
-		requests, err := matchRequests([]trancheapi.HTTPMatch{s.StickyMatch(value)})
-		if err != nil {
-			return err
-		}
-		sticky = map[string]any{
-			"name":  stickyRoute,
-			"match": requests,
-			"route": []any{map[string]any{"destination": destination(names.Canary), "headers": runtime.DeepCopyJSONValue(marks)}},
-		}
+	split, match, sticky, err := trancheRoutes(ro, routes)
+	if err != nil {
+		return err
 	}
 	for _, route := range []map[string]any{split, match, sticky} {
-		if route == nil {
-			continue
-		}
-		if p.Retries != nil {
-			retries := map[string]any{"attempts": int64(p.Retries.Attempts)}
-			if p.Retries.PerTryTimeout != nil {
-				retries["perTryTimeout"] = p.Retries.PerTryTimeout.Duration.String()
-			}
-			if p.Retries.RetryOn != "" {
-				retries["retryOn"] = p.Retries.RetryOn
-			}
-			route["retries"] = retries
-		}
-		if p.Timeout != nil {
-			route["timeout"] = p.Timeout.Duration.String()
+		if route != nil {
+			setRouteOptions(route, p)
 		}
 	}
 	http = placeRoute(http, matchRoute, match, splitRoute)
@@ -183,6 +123,81 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 		out[i] = r.value
 	}
 	return unstructured.SetNestedSlice(vs.Object, runtime.DeepCopyJSONValue(out).([]any), "spec", "http")
+}
+
+// setHosts writes the hosts the VirtualService serves (the apex Service unless the spec names
+// others) and the gateways it is bound to.
+func setHosts(vs *unstructured.Unstructured, ro *trancheapi.Rollout, p *trancheapi.IstioProvider) error {
+	hosts := []any{ro.ServiceNames().Apex}
+	if len(p.Hosts) > 0 {
+		hosts = toAny(p.Hosts)
+	}
+	if err := unstructured.SetNestedSlice(vs.Object, hosts, "spec", "hosts"); err != nil {
+		return err
+	}
+	if len(p.Gateways) > 0 {
+		return unstructured.SetNestedSlice(vs.Object, toAny(p.Gateways), "spec", "gateways")
+	}
+	unstructured.RemoveNestedField(vs.Object, "spec", "gateways")
+	return nil
+}
+
+// trancheRoutes builds Tranche's HTTP routes for a split: the weighted split (with the
+// mirror), and when asked the A/B match route and the sticky route; nil for those not asked.
+func trancheRoutes(ro *trancheapi.Rollout, routes providers.Routes) (split, match, sticky map[string]any, err error) {
+	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
+	destination := func(host string) map[string]any {
+		return map[string]any{"host": host, "port": map[string]any{"number": port}}
+	}
+	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
+	canary := map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)}
+	split = map[string]any{
+		"name":  splitRoute,
+		"route": []any{map[string]any{"destination": destination(names.Primary), "weight": int64(primaryWeight)}, canary},
+	}
+	if routes.MirrorPercent > 0 {
+		split["mirror"] = destination(names.Canary)
+		split["mirrorPercentage"] = map[string]any{"value": float64(routes.MirrorPercent)}
+	}
+	if len(routes.Match) > 0 {
+		requests, err := matchRequests(routes.Match)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		match = map[string]any{"name": matchRoute, "match": requests, "route": []any{map[string]any{"destination": destination(names.Canary)}}}
+	}
+	if s := routes.Sticky; s != nil {
+		value := providers.StickyValue(ro)
+		marks := map[string]any{"response": map[string]any{"add": map[string]any{setCookieHeader: s.SetCookie(value)}}}
+		canary["headers"] = marks
+		requests, err := matchRequests([]trancheapi.HTTPMatch{s.StickyMatch(value)})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sticky = map[string]any{
+			"name":  stickyRoute,
+			"match": requests,
+			"route": []any{map[string]any{"destination": destination(names.Canary), "headers": runtime.DeepCopyJSONValue(marks)}},
+		}
+	}
+	return split, match, sticky, nil
+}
+
+// setRouteOptions gives one of Tranche's routes the retries and the timeout of the spec.
+func setRouteOptions(route map[string]any, p *trancheapi.IstioProvider) {
+	if p.Retries != nil {
+		retries := map[string]any{"attempts": int64(p.Retries.Attempts)}
+		if p.Retries.PerTryTimeout != nil {
+			retries["perTryTimeout"] = p.Retries.PerTryTimeout.Duration.String()
+		}
+		if p.Retries.RetryOn != "" {
+			retries["retryOn"] = p.Retries.RetryOn
+		}
+		route["retries"] = retries
+	}
+	if p.Timeout != nil {
+		route["timeout"] = p.Timeout.Duration.String()
+	}
 }
 
 // httpRoute is one of the VirtualService's HTTP routes, the user's or Tranche's, by name.
