@@ -42,12 +42,10 @@ type PrometheusOptions struct {
 // configuration and data in a temporary folder. Kill, Restart and Stop are for one goroutine
 // at a time; URL and WaitForSeries may be called from any.
 type Prometheus struct {
-	binary string
-	dir    string
-	addr   string
-	auth   bool
-	cmd    *exec.Cmd
-	exited chan struct{}
+	dir  string
+	addr string
+	auth bool
+	proc *Process
 }
 
 // StartPrometheus starts the prometheus binary found on PATH (else /usr/bin/prometheus, where
@@ -61,7 +59,8 @@ func StartPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Prometheus{binary: binary, dir: dir, auth: opts.BasicAuth}
+	p := &Prometheus{dir: dir, auth: opts.BasicAuth}
+	p.proc = &Process{Name: "prometheus", Path: binary, LogFile: filepath.Join(dir, "prometheus.log"), Ready: p.ready}
 	if err := p.writeConfig(opts); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -133,77 +132,29 @@ func (p *Prometheus) URL() string {
 // scraped, and waits until it is ready. Rollout tests use Kill and Restart to take Prometheus
 // away in the middle of a rollout and give it back.
 func (p *Prometheus) Restart() error {
-	if p.cmd != nil {
-		return errors.New("harness: prometheus is already running")
-	}
-	args := []string{
+	p.proc.Args = []string{
 		"--config.file=" + filepath.Join(p.dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + filepath.Join(p.dir, "data"),
 		"--web.listen-address=" + p.addr,
 		"--log.level=warn",
 	}
 	if p.auth {
-		args = append(args, "--web.config.file="+filepath.Join(p.dir, "web.yml"))
+		p.proc.Args = append(p.proc.Args, "--web.config.file="+filepath.Join(p.dir, "web.yml"))
 	}
-	logFile, err := os.OpenFile(filepath.Join(p.dir, "prometheus.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	return p.proc.Start(context.Background())
+}
+
+func (p *Prometheus) ready(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL()+"/-/ready", nil)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(p.binary, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("harness: starting %s: %w", p.binary, err)
-	}
-	p.cmd, p.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(p.exited)
-	if err := p.waitReady(30 * time.Second); err != nil {
-		_ = p.Kill()
-		return err
-	}
-	return nil
-}
-
-func (p *Prometheus) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("harness: prometheus exited before it was ready:\n%s", p.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		req, _ := http.NewRequest(http.MethodGet, p.URL()+"/-/ready", nil)
-		if resp, err := p.do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("harness: prometheus not ready after %s:\n%s", limit, p.logTail())
-}
-
-func (p *Prometheus) logTail() string {
-	data, _ := os.ReadFile(filepath.Join(p.dir, "prometheus.log"))
-	if len(data) > 2000 {
-		data = data[len(data)-2000:]
-	}
-	return string(data)
+	return okResponse(p.do(req))
 }
 
 // Kill stops the server at once, as a crash would, keeping its address and data for Restart.
 func (p *Prometheus) Kill() error {
-	if p.cmd == nil {
-		return nil
-	}
-	err := p.cmd.Process.Kill()
-	<-p.exited
-	p.cmd = nil
-	if errors.Is(err, os.ErrProcessDone) {
-		err = nil
-	}
-	return err
+	return p.proc.Kill()
 }
 
 // Stop kills the server and removes its configuration and data.

@@ -1,17 +1,15 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ErrNoTraefik is returned (wrapped) when no traefik binary has been built, so that tests can
@@ -32,13 +30,11 @@ type TraefikOptions struct {
 // /ping, /api and /metrics on a second address. Kill, Restart and Stop are for one goroutine
 // at a time; the URL methods may be called from any.
 type Traefik struct {
-	binary string
-	dir    string
-	opts   TraefikOptions
-	web    string // the "web" entrypoint: the traffic
-	api    string // the "traefik" entrypoint: /ping, /api, /metrics
-	cmd    *exec.Cmd
-	exited chan struct{}
+	dir  string
+	opts TraefikOptions
+	web  string // the "web" entrypoint: the traffic
+	api  string // the "traefik" entrypoint: /ping, /api, /metrics
+	proc *Process
 }
 
 // FindTraefik returns the traefik binary the tests use: TRAEFIK_BINARY, else the newest one
@@ -78,7 +74,11 @@ func StartTraefik(opts TraefikOptions) (*Traefik, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Traefik{binary: binary, dir: dir, opts: opts}
+	t := &Traefik{dir: dir, opts: opts}
+	t.proc = &Process{
+		Name: "traefik", Path: binary, LogFile: filepath.Join(dir, "traefik.log"),
+		Ready: func(ctx context.Context) error { return getOK(ctx, t.APIURL()+"/ping") },
+	}
 	// Another process may take a free port before Traefik binds it: try a few.
 	for attempt := 0; attempt < 3; attempt++ {
 		if t.web, err = FreeAddress(); err != nil {
@@ -146,69 +146,18 @@ func EnvironFor(kubeconfig string) []string {
 // Restart starts Traefik again after Kill, on the same addresses, and waits until it answers
 // /ping. It reads its whole configuration from the API server again, as after a crash.
 func (t *Traefik) Restart() error {
-	if t.cmd != nil {
-		return errors.New("harness: traefik is already running")
-	}
-	logFile, err := os.OpenFile(filepath.Join(t.dir, "traefik.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(t.binary, t.args()...)
-	cmd.Env = EnvironFor(t.opts.Kubeconfig)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("harness: starting %s: %w", t.binary, err)
-	}
-	t.cmd, t.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(t.exited)
-	if err := t.waitReady(30 * time.Second); err != nil {
-		_ = t.Kill()
-		return err
-	}
-	return nil
-}
-
-func (t *Traefik) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-t.exited:
-			return fmt.Errorf("harness: traefik exited before it was ready:\n%s", t.LogTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if resp, err := http.Get(t.APIURL() + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("harness: traefik not ready after %s:\n%s", limit, t.LogTail())
+	t.proc.Args, t.proc.Env = t.args(), EnvironFor(t.opts.Kubeconfig)
+	return t.proc.Start(context.Background())
 }
 
 // LogTail is the end of Traefik's log, for the message of a failed test.
 func (t *Traefik) LogTail() string {
-	data, _ := os.ReadFile(filepath.Join(t.dir, "traefik.log"))
-	if len(data) > 4000 {
-		data = data[len(data)-4000:]
-	}
-	return string(data)
+	return t.proc.LogTail()
 }
 
 // Kill stops Traefik at once, as a crash would, keeping its addresses for Restart.
 func (t *Traefik) Kill() error {
-	if t.cmd == nil {
-		return nil
-	}
-	err := t.cmd.Process.Kill()
-	<-t.exited
-	t.cmd = nil
-	if errors.Is(err, os.ErrProcessDone) {
-		err = nil
-	}
-	return err
+	return t.proc.Kill()
 }
 
 // Stop kills Traefik and removes its log.
