@@ -1,97 +1,93 @@
 #!/usr/bin/env bash
-# Builds the binaries of a real Kubernetes control plane (kube-apiserver and etcd) and kubectl
-# from the Go module proxy and caches them under bin/k8s/<versions>/, the folder envtest reads
-# through KUBEBUILDER_ASSETS. A second run finds the binaries and does nothing. kubectl is
-# there for the plugin's test (kubectl finds `kubectl tranche` on the PATH); it is built from
-# the same wrapper module as kube-apiserver, so most of its packages are compiled already.
+# Builds a real Kubernetes control plane — kube-apiserver, etcd, kube-controller-manager and
+# kube-scheduler — with kubectl and kwok (which plays nodes and kubelets), from the Go module
+# proxy, and caches them in OUT_DIR (the folder envtest reads through KUBEBUILDER_ASSETS). A
+# second run finds the binaries and does nothing.
 #
-# Neither module can be installed with `go install pkg@version` (both carry replace
-# directives), so each is built from a small throwaway wrapper module that requires it.
+# The Kubernetes commands and kwok are tools of Tranche's own module
+# (the `tool` block of go.mod, which also fixes their versions): built in the module's build
+# graph, they reuse the packages Tranche's own build and tests compile (client-go,
+# apimachinery, apiserver, gRPC, ...), where a module of their own would resolve other versions
+# and compile all of it again. Run under the Makefile, which sets the same GOFLAGS for every
+# build, so that the compiled packages are shared.
 #
-# Usage: hack/build-control-plane.sh [OUT_DIR]   (prints OUT_DIR on its last line)
+# etcd is built in a throwaway wrapper module instead: as a tool of Tranche's module its server
+# would raise the gRPC and OpenTelemetry versions everything else compiles against. (Its go.mod
+# carries relative replace directives, so `go install pkg@version` is refused; as a dependency
+# of the wrapper those are ignored.)
+#
+# Usage: hack/build-control-plane.sh OUT_DIR   (prints OUT_DIR on its last line)
 set -euo pipefail
 
-KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/bin/k8s/${KUBE_VERSION}-etcd-${ETCD_VERSION}}"
+out="${1:?usage: hack/build-control-plane.sh OUT_DIR}"
 work="$root/bin/.build"
+tools=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
 step() { printf '==> %s\n' "$*" >&2; }
 fail() { printf 'build-control-plane: %s\n' "$*" >&2; exit 1; }
 
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -x "$out/kubectl" ]]; then
-  step "control plane ${KUBE_VERSION} / etcd ${ETCD_VERSION} already built in $out"
+missing=()
+for tool in "${tools[@]}" etcd; do
+  [[ -x "$out/$tool" ]] || missing+=("$tool")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  step "control plane already built in $out"
   echo "$out"
   exit 0
 fi
 command -v go >/dev/null || fail "go is not on PATH; install Go 1.26 or newer"
-export GOFLAGS=-mod=mod
 mkdir -p "$out" "$work"
+cd "$root"
 
-# kube_wrapper makes the wrapper module for k8s.io/kubernetes's commands and prints its
-# folder. k8s.io/kubernetes maps each staging module to ./staging/src/...; the wrapper must map
-# them to the published k8s.io/<name> v0.<minor>.<patch> instead. The list is read from the
-# module's own go.mod so that it follows the version.
-kube_wrapper() {
-  local staging="v0.${KUBE_VERSION#v1.}" dir wrapper="$work/kube-${KUBE_VERSION}"
-  step "downloading k8s.io/kubernetes@${KUBE_VERSION} (first time: a few minutes)"
-  dir="$(cd "$work" && go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$dir" && -f "$dir/go.mod" ]] || fail "could not download k8s.io/kubernetes@${KUBE_VERSION} from the Go module proxy"
-  mkdir -p "$wrapper"
-  {
-    echo "module tranche.dev/build/kube"
-    echo
-    echo "go 1.26.0"
-    echo
-    echo "require k8s.io/kubernetes ${KUBE_VERSION}"
-    echo
-    echo "replace ("
-    sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._/-]*\) => \./staging/src/.*#\t\1 => \1 '"$staging"'#p' "$dir/go.mod"
-    echo ")"
-  } >"$wrapper/go.mod"
-  grep -q "k8s.io/api => k8s.io/api" "$wrapper/go.mod" || fail "found no staging replace directives in $dir/go.mod"
-  step "resolving the dependencies of kube-apiserver and kubectl"
-  (cd "$wrapper" && go get -tool k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) >&2 \
-    || fail "go get of kube-apiserver and kubectl failed (see above)"
-  echo "$wrapper"
+# module_version MODULE is the version of MODULE that go.mod requires.
+module_version() {
+  go list -m -f '{{.Version}}' "$1" || fail "go.mod does not require $1"
 }
 
-# build_kube_command NAME builds k8s.io/kubernetes/cmd/NAME, with the version it reports.
-build_kube_command() {
-  local name="$1" wrapper="$2"
-  local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
-  local v=k8s.io/component-base/version
-  (cd "$wrapper" && go build -trimpath -o "$out/$name" \
-    -ldflags "-s -w -X $v.gitVersion=${KUBE_VERSION} -X $v.gitMajor=1 -X $v.gitMinor=${minor} -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z" \
-    "k8s.io/kubernetes/cmd/$name") || fail "compiling $name failed (see above)"
-}
-
-# etcd: as a dependency of the wrapper its own relative replace directives are ignored.
 build_etcd() {
   local wrapper="$work/etcd-${ETCD_VERSION}"
   mkdir -p "$wrapper"
   printf 'module tranche.dev/build/etcd\n\ngo 1.26.0\n' >"$wrapper/go.mod"
   step "resolving etcd ${ETCD_VERSION}"
-  (cd "$wrapper" && go get -tool "go.etcd.io/etcd/server/v3@${ETCD_VERSION}") || fail "go get of etcd failed (see above)"
+  (cd "$wrapper" && GOFLAGS=-mod=mod go get -tool "go.etcd.io/etcd/server/v3@${ETCD_VERSION}") || fail "go get of etcd failed (see above)"
   step "compiling etcd ${ETCD_VERSION} (first time: about a minute)"
   (cd "$wrapper" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3) \
     || fail "compiling etcd failed (see above)"
 }
 
-[[ -x "$out/etcd" ]] || build_etcd
-if [[ ! -x "$out/kube-apiserver" || ! -x "$out/kubectl" ]]; then
-  wrapper="$(kube_wrapper)"
-  if [[ ! -x "$out/kube-apiserver" ]]; then
-    step "compiling kube-apiserver ${KUBE_VERSION} (first time: about 5 minutes on 2 cores)"
-    build_kube_command kube-apiserver "$wrapper"
-  fi
-  if [[ ! -x "$out/kubectl" ]]; then
-    step "compiling kubectl ${KUBE_VERSION} (first time: a minute or two more)"
-    build_kube_command kubectl "$wrapper"
-  fi
-fi
+# build_tools NAME... builds the module's tools of those names in one go build, which compiles
+# what they share once and links them in parallel. The Kubernetes commands get the version
+# they report from ldflags (without it they say v0.0.0 and clients complain).
+build_tools() {
+  local kube kwok minor packages=() v=k8s.io/component-base/version
+  kube="$(module_version k8s.io/kubernetes)" && kwok="$(module_version sigs.k8s.io/kwok)" || exit 1
+  minor="${kube#v1.}"; minor="${minor%%.*}"
+  for name in "$@"; do
+    case "$name" in
+      kwok) packages+=(sigs.k8s.io/kwok/cmd/kwok) ;;
+      *) packages+=("k8s.io/kubernetes/cmd/$name") ;;
+    esac
+  done
+  step "compiling $* (Kubernetes ${kube}, kwok ${kwok}; first time: about 8 minutes on 2 cores)"
+  go build -o "$out/" -ldflags "-s -w -X $v.gitVersion=${kube} -X $v.gitMajor=1 -X $v.gitMinor=${minor} \
+    -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z" \
+    "${packages[@]}" || fail "compiling $* failed (see above)"
+}
+
+wanted=()
+for tool in "${missing[@]}"; do
+  case "$tool" in
+    etcd) build_etcd ;;
+    *) wanted+=("$tool") ;;
+  esac
+done
+[[ ${#wanted[@]} -eq 0 ]] || build_tools "${wanted[@]}"
 "$out/kube-apiserver" --version >&2 || fail "the built kube-apiserver does not run"
+"$out/kube-controller-manager" --version >&2 || fail "the built kube-controller-manager does not run"
+"$out/kube-scheduler" --version >&2 || fail "the built kube-scheduler does not run"
 "$out/kubectl" version --client >&2 || fail "the built kubectl does not run"
+"$out/kwok" --version >&2 || fail "the built kwok does not run"
 step "control plane ready in $out"
 echo "$out"

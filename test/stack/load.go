@@ -15,9 +15,21 @@ type Load struct {
 	url, host string
 	client    *http.Client
 
-	mu     sync.Mutex
-	counts LoadCounts
+	mu       sync.Mutex
+	counts   LoadCounts
+	failures []Failure // the first maxFailures
 }
+
+// Failure is one request the clients saw fail: when it was sent, and what came back.
+type Failure struct {
+	At     time.Time
+	Reason string // the status and the start of the body, or the client's error
+}
+
+func (f Failure) String() string { return f.At.Format("15:04:05.000") + " " + f.Reason }
+
+// maxFailures bounds the failures a Load keeps: enough to see when and why they began.
+const maxFailures = 50
 
 // LoadCounts are totals since the load started.
 type LoadCounts struct {
@@ -90,27 +102,51 @@ func (l *Load) send(ctx context.Context) {
 		return
 	}
 	req.Host = l.host
+	sent := time.Now()
 	resp, err := l.client.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
-			l.record("", false)
+			l.fail(sent, err.Error())
 		}
 		return
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	l.record(strings.TrimSpace(string(body)), err == nil && resp.StatusCode == http.StatusOK)
+	answer := strings.TrimSpace(string(body))
+	switch {
+	case err != nil:
+		l.fail(sent, "reading the answer: "+err.Error())
+	case resp.StatusCode != http.StatusOK:
+		l.fail(sent, resp.Status+": "+answer[:min(len(answer), 80)])
+	default:
+		l.mu.Lock()
+		l.counts.Sent++
+		l.counts.ByVersion[answer]++
+		l.mu.Unlock()
+	}
 }
 
-func (l *Load) record(version string, ok bool) {
+func (l *Load) fail(sent time.Time, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.counts.Sent++
-	if !ok {
-		l.counts.Failed++
-		return
+	l.counts.Failed++
+	if len(l.failures) < maxFailures {
+		l.failures = append(l.failures, Failure{At: sent, Reason: reason})
 	}
-	l.counts.ByVersion[version]++
+}
+
+// Failures returns the failed requests sent from from to to (of the first maxFailures).
+func (l *Load) Failures(from, to time.Time) []Failure {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var in []Failure
+	for _, f := range l.failures {
+		if !f.At.Before(from) && !f.At.After(to) {
+			in = append(in, f)
+		}
+	}
+	return in
 }
 
 // Counts returns the totals so far.
