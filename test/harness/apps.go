@@ -2,18 +2,12 @@ package harness
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -72,8 +66,7 @@ type appProcess struct {
 	service       string
 	addr          string
 	spec          appSpec
-	cmd           *exec.Cmd
-	exited        chan struct{}
+	proc          *Process
 	serving       bool
 	unwantedSince time.Time
 }
@@ -164,7 +157,7 @@ func (a *Apps) plan(services []corev1.Service, deployments []appsv1.Deployment, 
 		}
 		wanted[svc.Name] = true
 		p := a.running[svc.Name]
-		if p != nil && (p.addr != addr || !p.spec.equal(spec) || p.hasExited()) {
+		if p != nil && (p.addr != addr || !p.spec.equal(spec) || !p.proc.Running()) {
 			toStop = append(toStop, p)
 			delete(a.running, svc.Name)
 			p = nil
@@ -237,45 +230,19 @@ func replicasOf(d *appsv1.Deployment) int32 {
 }
 
 func (a *Apps) start(p *appProcess) error {
-	logFile, err := os.OpenFile(filepath.Join(a.LogDir, p.service+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+	p.proc = &Process{
+		Name: "the demo app of " + p.service, Path: a.Binary,
+		Args:    append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...),
+		LogFile: filepath.Join(a.LogDir, p.service+".log"),
+		Grace:   5 * time.Second,
 	}
-	defer logFile.Close() // the child has its own descriptor
-	fmt.Fprintf(logFile, "--- %s %s %v on %s\n", time.Now().Format(time.RFC3339), p.spec.version, p.spec.args, p.addr)
-	args := append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...)
-	p.cmd = exec.Command(a.Binary, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	DieWithParent(p.cmd)
-	if err := p.cmd.Start(); err != nil {
-		return fmt.Errorf("harness: starting the demo app %s: %w", a.Binary, err)
-	}
-	p.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(p.cmd, p.exited)
-	return nil
-}
-
-func (p *appProcess) hasExited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
+	return p.proc.Start(context.Background())
 }
 
 // stop asks the process to finish its requests and exit, and kills it if it has not within
 // a few seconds.
 func (p *appProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return
-		}
-		<-p.exited
-	}
+	_ = p.proc.Stop()
 }
 
 func (a *Apps) stopAll() {
@@ -298,13 +265,8 @@ func stopProcesses(processes []*appProcess) {
 	wg.Wait()
 }
 
-var healthClient = &http.Client{Timeout: 200 * time.Millisecond}
-
 func answers(addr string) bool {
-	resp, err := healthClient.Get("http://" + addr + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	return getOK(ctx, "http://"+addr+"/healthz") == nil
 }

@@ -1,13 +1,12 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os/exec"
+	"io/fs"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -23,11 +22,10 @@ type Manager struct {
 	// Log gets the output of every run, one after the other.
 	Log io.Writer
 
-	cmd    *exec.Cmd
-	exited chan struct{}
+	proc Process
 }
 
-// Start starts the manager and waits until it reports ready.
+// Start starts the manager, also again after Kill, and waits until it reports ready.
 func (m *Manager) Start() error {
 	probe, err := FreeAddress()
 	if err != nil {
@@ -37,58 +35,23 @@ func (m *Manager) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(binary, append([]string{"--health-probe-bind-address=" + probe}, m.Args...)...)
-	cmd.Env = EnvironFor(m.Kubeconfig)
-	cmd.Stdout, cmd.Stderr = m.Log, m.Log
-	DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the manager %s (run `make build`): %w", binary, err)
+	m.proc.Name, m.proc.Path, m.proc.Env, m.proc.Output = "the manager", binary, EnvironFor(m.Kubeconfig), m.Log
+	m.proc.Args = append([]string{"--health-probe-bind-address=" + probe}, m.Args...)
+	m.proc.Ready = func(ctx context.Context) error { return getOK(ctx, "http://"+probe+"/readyz") }
+	m.proc.Grace = 15 * time.Second
+	err = m.proc.Start(context.Background())
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: run `make build`", err)
 	}
-	m.cmd, m.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(m.exited) }()
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.After(30 * time.Second)
-	for {
-		if resp, err := client.Get("http://" + probe + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-m.exited:
-			return errors.New("the manager exited before it was ready")
-		case <-deadline:
-			return errors.New("the manager was not ready within 30s")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return err
 }
 
 // Kill kills the manager at once, with no chance to clean up, and waits until it is gone.
 func (m *Manager) Kill() error {
-	if m.cmd == nil {
-		return nil
-	}
-	err := m.cmd.Process.Kill()
-	<-m.exited
-	m.cmd = nil
-	return err
+	return m.proc.Kill()
 }
 
 // Stop asks the manager to stop (SIGTERM) and waits up to 15 s before killing it.
 func (m *Manager) Stop() error {
-	if m.cmd == nil {
-		return nil
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-		m.cmd = nil
-		return nil
-	case <-time.After(15 * time.Second):
-		_ = m.Kill()
-		return errors.New("the manager did not stop within 15s of SIGTERM")
-	}
+	return m.proc.Stop()
 }
