@@ -33,6 +33,10 @@ type ControlPlane struct {
 	Client client.WithWatch
 	// Scheme holds the kinds of client-go, Tranche and Gateway API (v1).
 	Scheme *runtime.Scheme
+	// Assets is the folder of the control plane's binaries.
+	Assets string
+	// Workloads run when Options.Workloads asked for them, else nil.
+	Workloads *Workloads
 
 	env *envtest.Environment
 }
@@ -44,6 +48,8 @@ type Options struct {
 	// APIServerArgs set kube-apiserver flags (name without dashes → value) over envtest's
 	// defaults, such as a loopback service-cluster-ip-range for a local data plane.
 	APIServerArgs map[string]string
+	// Workloads, when set, starts the real controllers, scheduler and kwok nodes too.
+	Workloads *WorkloadOptions
 }
 
 // Start starts a control plane. The binaries come from KUBEBUILDER_ASSETS, or else from the
@@ -82,12 +88,23 @@ func Start(opts Options) (*ControlPlane, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	return &ControlPlane{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+	cp := &ControlPlane{Config: cfg, Client: c, Scheme: scheme, Assets: assets, env: env}
+	if opts.Workloads != nil {
+		if cp.Workloads, err = cp.StartWorkloads(context.Background(), *opts.Workloads); err != nil {
+			_ = env.Stop()
+			return nil, err
+		}
+	}
+	return cp, nil
 }
 
-// Stop stops the API server and etcd.
+// Stop stops the workloads' programs, if any, then the API server and etcd.
 func (cp *ControlPlane) Stop() error {
-	return cp.env.Stop()
+	var errs []error
+	if cp.Workloads != nil {
+		errs = append(errs, cp.Workloads.Stop())
+	}
+	return errors.Join(append(errs, cp.env.Stop())...)
 }
 
 // Kubeconfig writes a kubeconfig for a cluster admin to a file in dir and returns its path,

@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &cp, harness.Options{
 		CRDDirectories: []string{crds},
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "127.0.0.0/28"},
+		Workloads:      &harness.WorkloadOptions{},
 	}))
 }
 

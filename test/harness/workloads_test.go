@@ -1,0 +1,174 @@
+package harness_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+func deployment(ns, name string, replicas int32, behaviour string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "demo:v1"}}},
+			},
+		},
+	}
+	if behaviour != "" {
+		d.Spec.Template.Annotations = map[string]string{harness.PodBehaviourAnnotation: behaviour}
+	}
+	return d
+}
+
+// eventually polls ok every 100 ms for up to limit and fails with what the last look saw.
+func eventually(t *testing.T, limit time.Duration, what string, ok func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		done, saw := ok()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v; last seen: %s", what, limit, saw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var podNetwork = &net.IPNet{IP: net.IPv4(10, 244, 0, 0), Mask: net.CIDRMask(16, 32)}
+
+func TestADeploymentRunsOnTheRealControllersAndKwokNodes(t *testing.T) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	c := cp.Client
+	require.NoError(t, c.Create(ctx, deployment(ns, "web", 3, "")))
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	require.NoError(t, c.Create(ctx, svc))
+
+	d := &appsv1.Deployment{}
+	eventually(t, 30*time.Second, "the Deployment is available", func() (bool, string) {
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, d))
+		return d.Status.AvailableReplicas == 3, d.Status.String()
+	})
+
+	var pods corev1.PodList
+	require.NoError(t, c.List(ctx, &pods, client.InNamespace(ns)))
+	require.Len(t, pods.Items, 3)
+	ips := map[string]bool{}
+	for _, pod := range pods.Items {
+		assert.Contains(t, cp.Workloads.Nodes, pod.Spec.NodeName, "scheduled onto a kwok node")
+		assert.Equal(t, corev1.PodRunning, pod.Status.Phase)
+		ip := net.ParseIP(pod.Status.PodIP)
+		if assert.NotNil(t, ip, "pod %s has an IP", pod.Name) {
+			assert.True(t, podNetwork.Contains(ip), "pod IP %s is in its node's pod CIDR", ip)
+		}
+		ips[pod.Status.PodIP] = true
+	}
+	assert.Len(t, ips, 3, "each pod has an IP of its own")
+
+	// The endpointslice controller lists the ready pods behind the Service.
+	eventually(t, 10*time.Second, "the EndpointSlice lists the three ready pods", func() (bool, string) {
+		var slices discoveryv1.EndpointSliceList
+		require.NoError(t, c.List(ctx, &slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: "web"}))
+		ready := map[string]bool{}
+		for _, slice := range slices.Items {
+			for _, e := range slice.Endpoints {
+				if ptr.Deref(e.Conditions.Ready, false) {
+					ready[e.Addresses[0]] = true
+				}
+			}
+		}
+		return assert.ObjectsAreEqual(ips, ready), fmt.Sprint("ready endpoints ", ready)
+	})
+}
+
+func TestAPodTemplateCanStayUnreadyOrCrash(t *testing.T) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	c := cp.Client
+	require.NoError(t, c.Create(ctx, deployment(ns, "unready", 1, harness.PodNeverReady)))
+	require.NoError(t, c.Create(ctx, deployment(ns, "crashing", 1, harness.PodCrash)))
+
+	podOf := func(app string) (*corev1.Pod, bool) {
+		var pods corev1.PodList
+		require.NoError(t, c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": app}))
+		if len(pods.Items) != 1 || pods.Items[0].Status.Phase != corev1.PodRunning {
+			return nil, false
+		}
+		return &pods.Items[0], true
+	}
+	eventually(t, 30*time.Second, "the never-ready pod runs, unready", func() (bool, string) {
+		pod, ok := podOf("unready")
+		return ok && len(pod.Status.ContainerStatuses) == 1 && !pod.Status.ContainerStatuses[0].Ready && isReady(pod) == corev1.ConditionFalse, "no running pod"
+	})
+	eventually(t, 30*time.Second, "the crashing pod loops", func() (bool, string) {
+		pod, ok := podOf("crashing")
+		if !ok || len(pod.Status.ContainerStatuses) != 1 {
+			return false, "no running pod"
+		}
+		s := pod.Status.ContainerStatuses[0]
+		return s.State.Waiting != nil && s.State.Waiting.Reason == "CrashLoopBackOff" && s.RestartCount > 0, s.String()
+	})
+	// Neither counts as available, as a cluster would say.
+	for _, name := range []string{"unready", "crashing"} {
+		d := &appsv1.Deployment{}
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d))
+		assert.Zero(t, d.Status.AvailableReplicas, name)
+		assert.Equal(t, int32(1), d.Status.UnavailableReplicas, name)
+	}
+}
+
+func isReady(pod *corev1.Pod) corev1.ConditionStatus {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status
+		}
+	}
+	return corev1.ConditionUnknown
+}
+
+func TestAJobCompletesOnKwok(t *testing.T) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "hook", Image: "hook:v1"}},
+		}}},
+	}
+	require.NoError(t, cp.Client.Create(ctx, job))
+	eventually(t, 30*time.Second, "the Job completes", func() (bool, string) {
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(job), job))
+		for _, cond := range job.Status.Conditions {
+			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
+				return true, ""
+			}
+		}
+		return false, job.Status.String()
+	})
+	assert.Equal(t, int32(1), job.Status.Succeeded)
+}
