@@ -170,7 +170,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 		}
 	}
 	whole := stack.Between(good[0], good[len(good)-1])
-	assert.Zero(t, whole.Clients.Failed, "clients saw failures during a healthy release:\n%s", failuresDuring(load, good))
+	assert.Zero(t, whole.Clients.Failed, "clients saw failures during a healthy release:\n%s", stack.FailuresDuring(load, good))
 	assert.Greater(t, whole.Clients.ByVersion["v2"], 0)
 	after := stack.Between(good[len(good)-5], good[len(good)-1]).Clients
 	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after promotion, v2 answers everything")
@@ -193,23 +193,6 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	})
 	require.NoError(t, err)
 	fmt.Printf("REPORT html=%s png=%s\n", htmlPath, pngPath)
-}
-
-// failuresDuring lists the failed requests of the samples' time, each with the Rollout's
-// phase and weight as last sampled before it, to tell when in the rollout they came.
-func failuresDuring(load *stack.Load, samples []stack.Sample) string {
-	var b strings.Builder
-	for _, f := range load.Failures(samples[0].At, samples[len(samples)-1].At) {
-		at := samples[0]
-		for _, s := range samples {
-			if s.At.After(f.At) {
-				break
-			}
-			at = s
-		}
-		fmt.Fprintf(&b, "%s (%s, weight %d, sampled %s before)\n", f, at.Phase, at.Weight, f.At.Sub(at.At).Round(time.Millisecond))
-	}
-	return b.String()
 }
 
 func weightsOf(samples []stack.Sample) []int32 {
@@ -244,7 +227,7 @@ func TestBlueGreenSwitchesAllTrafficAtOnce(t *testing.T) {
 	shares := settledShares(samples)
 	t.Logf("measured canary share by weight: %v", shares)
 	assert.InDelta(t, 100, shares[100], 0.5, "all traffic on the new version during the switch")
-	assert.Zero(t, stack.Between(samples[0], samples[len(samples)-1]).Clients.Failed, "clients saw failures:\n%s", failuresDuring(load, samples))
+	assert.Zero(t, stack.Between(samples[0], samples[len(samples)-1]).Clients.Failed, "clients saw failures:\n%s", stack.FailuresDuring(load, samples))
 
 	// While the new version waits at 0%, the old one answers everything.
 	waiting := stack.StepsOf(samples)[0].Window.Clients

@@ -1,9 +1,15 @@
 // Package harness starts the real components Tranche's tests run against: a kube-apiserver
-// and etcd (through controller-runtime's envtest) with Tranche's CRDs installed; a real
-// Prometheus server (Debian's package, `make prometheus`) as a plain process on 127.0.0.1,
-// with an in-process exporter whose request metrics tests set by hand; and, in later
-// suites, a data plane and demo applications.
+// and etcd (through controller-runtime's envtest) with Tranche's CRDs installed; on request
+// (Options.Workloads) the real kube-controller-manager and kube-scheduler with kwok playing
+// the nodes' kubelets, so that Deployments, ReplicaSets, pods, Jobs, HPAs and EndpointSlices
+// behave as in a cluster; a real Prometheus server (Debian's package, `make prometheus`) as a
+// plain process on 127.0.0.1, with an in-process exporter whose request metrics tests set by
+// hand; Traefik as the data plane; and the demo app's processes.
 //
 // A test package starts one control plane in TestMain and shares it; each test isolates
 // itself in a namespace of its own (see ControlPlane.Namespace).
+//
+// Kubelet, which writes Deployment status itself with no pods at all, is still what the
+// controllers', plugin's and Argo CD suites, the demo's stack, the chaos tests and the scale
+// bench run on; they move to Workloads one by one.
 package harness

@@ -3,6 +3,7 @@ package stack
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,6 +78,26 @@ func (w Window) CanaryErrorRate() float64 {
 		return -1
 	}
 	return 100 * w.CanaryFail / w.Canary
+}
+
+// FailuresDuring lists the failed requests of the samples' time, each with the Rollout's
+// phase and weight as last sampled before it, to tell when in the rollout they came.
+func FailuresDuring(load *Load, samples []Sample) string {
+	if len(samples) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range load.Failures(samples[0].At, samples[len(samples)-1].At) {
+		at := samples[0]
+		for _, s := range samples {
+			if s.At.After(f.At) {
+				break
+			}
+			at = s
+		}
+		fmt.Fprintf(&b, "%s (%s, weight %d, sampled %s before)\n", f, at.Phase, at.Weight, f.At.Sub(at.At).Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 // Recorder samples a Rollout, its route at the data plane and its load every Period.
