@@ -104,6 +104,9 @@ func run(ctx context.Context, o options) error {
 	if _, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized); err != nil {
 		return err
 	}
+	if err := stack.WaitServed(ctx, s.Traefik.WebURL(), hostname, 30*time.Second); err != nil {
+		return err
+	}
 	fmt.Printf("    Initialized: v1 serves all traffic; sending %d requests a second through the gateway\n", o.rate)
 	load := stack.StartLoad(ctx, s.Traefik.WebURL(), hostname, o.rate)
 

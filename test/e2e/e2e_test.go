@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 }
 
 // deploy creates the app at v1 and its Rollout, waits until the Rollout is initialized and
-// starts the load on host; the load stops when the test ends.
+// Traefik serves host, and starts the load on host; the load stops when the test ends.
 func deploy(t *testing.T, ro *trancheapi.Rollout, host string) *stack.Load {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,6 +82,7 @@ func deploy(t *testing.T, ro *trancheapi.Rollout, host string) *stack.Load {
 	})
 	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
+	require.NoError(t, stack.WaitServed(ctx, s.Traefik.WebURL(), host, 30*time.Second))
 	return stack.StartLoad(ctx, s.Traefik.WebURL(), host, requestsPerSecond)
 }
 

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -57,6 +58,37 @@ func (c LoadCounts) Minus(earlier LoadCounts) LoadCounts {
 		}
 	}
 	return d
+}
+
+// WaitServed waits up to limit until the gateway at baseURL answers a request for host with
+// 200, as it does once the data plane has read the route. Tranche's Initialized phase does
+// not say so yet: it counts a route once the API server has it, and Traefik reads it a
+// moment later (longer on a busy machine), answering 404 meanwhile.
+func WaitServed(ctx context.Context, baseURL, host string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	last := "no answer"
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/", nil)
+		if err != nil {
+			return err
+		}
+		req.Host = host
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the gateway did not serve %s within %v (last answer: %s)", host, limit, last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // StartLoad sends perSecond requests a second to baseURL with the Host header host, until ctx

@@ -47,3 +47,20 @@ func TestLoadKeepsItsFailuresWithTimeAndReason(t *testing.T) {
 	samples := []Sample{{At: start}, {At: time.Now(), Phase: "Progressing", Weight: 5}}
 	assert.Contains(t, FailuresDuring(load, samples), "502 Bad Gateway")
 }
+
+func TestWaitServedWaitsForTheRoute(t *testing.T) {
+	var routed atomic.Bool
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !routed.Load() || r.Host != "shop.test" {
+			http.NotFound(w, r) // as Traefik answers before it has read the route
+			return
+		}
+		_, _ = w.Write([]byte("v1\n"))
+	}))
+	defer server.Close()
+	err := WaitServed(context.Background(), server.URL, "shop.test", 200*time.Millisecond)
+	require.ErrorContains(t, err, "404 Not Found")
+
+	time.AfterFunc(100*time.Millisecond, func() { routed.Store(true) })
+	require.NoError(t, WaitServed(context.Background(), server.URL, "shop.test", 5*time.Second))
+}

@@ -1,0 +1,187 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ServiceProxy plays kube-proxy for the Services of a namespace: on each Service's ClusterIP
+// and port it accepts connections and sends each to one of the Service's ready endpoints, as
+// the endpointslice controller lists them, in turn. So a request reaches a pod only while
+// Kubernetes itself says the pod is ready.
+//
+// The ClusterIPs must be loopback addresses (the API server's service-cluster-ip-range), to
+// listen on. Pod IPs cannot be (the API server refuses them in EndpointSlices): the proxy
+// reaches a pod at the loopback twin of its IP (PodTwin), where the program playing the pod
+// listens.
+type ServiceProxy struct {
+	Client    client.Client
+	Namespace string
+
+	mu        sync.Mutex
+	listeners map[string]*proxyListener // by ClusterIP:port
+}
+
+// PodTwin is the loopback address standing in for a pod IP: 10.244.a.b is 127.244.a.b.
+func PodTwin(podIP string) (string, error) {
+	ip := net.ParseIP(podIP).To4()
+	if ip == nil {
+		return "", fmt.Errorf("harness: pod IP %q is not an IPv4 address", podIP)
+	}
+	return net.IPv4(127, ip[1], ip[2], ip[3]).String(), nil
+}
+
+type proxyListener struct {
+	listener net.Listener
+	mu       sync.Mutex
+	backends []string // the ready endpoints' twins with the target port
+	next     int
+}
+
+// Run keeps a listener for every Service port in line with the EndpointSlices until ctx is
+// done, looking every 100 ms, then closes them.
+func (p *ServiceProxy) Run(ctx context.Context) {
+	defer p.closeAll()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.sync(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *ServiceProxy) sync(ctx context.Context) {
+	var services corev1.ServiceList
+	var slices discoveryv1.EndpointSliceList
+	if p.Client.List(ctx, &services, client.InNamespace(p.Namespace)) != nil ||
+		p.Client.List(ctx, &slices, client.InNamespace(p.Namespace)) != nil {
+		return
+	}
+	wanted := map[string][]string{}
+	for _, svc := range services.Items {
+		ip := net.ParseIP(svc.Spec.ClusterIP)
+		if ip == nil || !ip.IsLoopback() {
+			continue
+		}
+		for _, port := range svc.Spec.Ports {
+			address := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))
+			wanted[address] = readyBackends(slices.Items, svc.Name, port.Name)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.listeners == nil {
+		p.listeners = map[string]*proxyListener{}
+	}
+	for address, l := range p.listeners {
+		if _, ok := wanted[address]; !ok {
+			_ = l.listener.Close()
+			delete(p.listeners, address)
+		}
+	}
+	for address, backends := range wanted {
+		l := p.listeners[address]
+		if l == nil {
+			listener, err := net.Listen("tcp", address)
+			if err != nil {
+				continue // tried again at the next sync
+			}
+			l = &proxyListener{listener: listener}
+			p.listeners[address] = l
+			go l.serve()
+		}
+		l.mu.Lock()
+		l.backends = backends
+		l.mu.Unlock()
+	}
+}
+
+// readyBackends are the twins, with target ports, of the ready endpoints the slices of
+// service list for its port named portName.
+func readyBackends(slices []discoveryv1.EndpointSlice, service, portName string) []string {
+	var backends []string
+	for _, slice := range slices {
+		if slice.Labels[discoveryv1.LabelServiceName] != service {
+			continue
+		}
+		for _, port := range slice.Ports {
+			if ptr.Deref(port.Name, "") != portName || port.Port == nil {
+				continue
+			}
+			for _, e := range slice.Endpoints {
+				if !ptr.Deref(e.Conditions.Ready, false) || len(e.Addresses) == 0 {
+					continue
+				}
+				if twin, err := PodTwin(e.Addresses[0]); err == nil {
+					backends = append(backends, net.JoinHostPort(twin, strconv.Itoa(int(*port.Port))))
+				}
+			}
+		}
+	}
+	return backends
+}
+
+func (l *proxyListener) serve() {
+	for {
+		conn, err := l.listener.Accept()
+		if err != nil {
+			return // closed
+		}
+		go l.forward(conn)
+	}
+}
+
+// forward sends a connection to the next ready backend; without one, it is refused, as
+// kube-proxy rejects connections to a Service with no ready endpoints.
+func (l *proxyListener) forward(conn net.Conn) {
+	defer conn.Close()
+	l.mu.Lock()
+	if len(l.backends) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	backend := l.backends[l.next%len(l.backends)]
+	l.next++
+	l.mu.Unlock()
+	upstream, err := net.DialTimeout("tcp", backend, time.Second)
+	if err != nil {
+		return
+	}
+	defer upstream.Close()
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(upstream, conn)
+		if tcp, ok := upstream.(*net.TCPConn); ok {
+			_ = tcp.CloseWrite()
+		}
+		close(done)
+	}()
+	_, _ = io.Copy(conn, upstream)
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.CloseWrite()
+	}
+	<-done
+}
+
+func (p *ServiceProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for address, l := range p.listeners {
+		_ = l.listener.Close()
+		delete(p.listeners, address)
+	}
+}
