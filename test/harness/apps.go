@@ -54,7 +54,12 @@ func (s appSpec) equal(o appSpec) bool { return s.version == o.version && slices
 
 // specOf reads the demo app's version and flags from the first container of the template.
 func specOf(d *appsv1.Deployment) appSpec {
-	c := d.Spec.Template.Spec.Containers[0]
+	return containerSpec(d.Spec.Template.Spec.Containers[0])
+}
+
+// containerSpec is what a container asks the demo app to be: the image's tag is the
+// version, the args are its flags.
+func containerSpec(c corev1.Container) appSpec {
 	version := "latest"
 	if i := strings.LastIndex(c.Image, ":"); i >= 0 && !strings.Contains(c.Image[i:], "/") {
 		version = c.Image[i+1:]
@@ -164,21 +169,27 @@ func (a *Apps) plan(services []corev1.Service, deployments []appsv1.Deployment, 
 		}
 		if p == nil {
 			toStart = append(toStart, &appProcess{service: svc.Name, addr: addr, spec: spec})
-			continue
 		}
-		p.unwantedSince = time.Time{}
 	}
-	for name, p := range a.running {
+	return append(toStop, drained(a.running, wanted, now)...), toStart
+}
+
+// drained takes out of running the processes unwanted for drainTime by now, and starts the
+// drain of those unwanted since this look.
+func drained[K comparable](running map[K]*appProcess, wanted map[K]bool, now time.Time) []*appProcess {
+	var done []*appProcess
+	for key, p := range running {
 		switch {
-		case wanted[name]:
+		case wanted[key]:
+			p.unwantedSince = time.Time{}
 		case p.unwantedSince.IsZero():
 			p.unwantedSince = now
 		case now.Sub(p.unwantedSince) >= drainTime:
-			toStop = append(toStop, p)
-			delete(a.running, name)
+			done = append(done, p)
+			delete(running, key)
 		}
 	}
-	return toStop, toStart
+	return done
 }
 
 // probe marks the processes that answer as serving.
@@ -246,14 +257,19 @@ func (p *appProcess) stop() {
 }
 
 func (a *Apps) stopAll() {
-	a.mu.Lock()
+	stopProcesses(takeAll(&a.mu, a.running))
+}
+
+// takeAll empties running under mu and returns what it held.
+func takeAll[K comparable](mu *sync.Mutex, running map[K]*appProcess) []*appProcess {
+	mu.Lock()
+	defer mu.Unlock()
 	var all []*appProcess
-	for name, p := range a.running {
+	for key, p := range running {
 		all = append(all, p)
-		delete(a.running, name)
+		delete(running, key)
 	}
-	a.mu.Unlock()
-	stopProcesses(all)
+	return all
 }
 
 // stopProcesses stops the processes at once and waits until they have all exited.

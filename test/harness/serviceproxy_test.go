@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,13 +43,7 @@ func TestServiceProxySendsToReadyEndpointsOnly(t *testing.T) {
 	unready := withLabels(deployment(ns, "proxied-unready", 1, harness.PodNeverReady), map[string]string{"app": "proxied", "variant": "unready"})
 	require.NoError(t, c.Create(ctx, d))
 	require.NoError(t, c.Create(ctx, unready))
-	require.NoError(t, c.Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "proxied"},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: "127.0.0.9", Selector: map[string]string{"app": "proxied"},
-			Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(9000)}},
-		},
-	}))
+	require.NoError(t, c.Create(ctx, selectingService(ns, "proxied", "127.0.0.9", 8080, 9000)))
 	pods, readyIPs := endpoints(t, ns, "proxied", 2, 1)
 	for ip, pod := range pods {
 		twin, err := harness.PodTwin(ip)
@@ -119,6 +114,17 @@ func endpoints(t *testing.T, ns, service string, ready, unready int) (map[string
 	return pods, isReady
 }
 
+// selectingService is a Service for the pods labelled app: name, at a fixed ClusterIP.
+func selectingService(ns, name, clusterIP string, port, targetPort int32) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: clusterIP, Selector: map[string]string{"app": name},
+			Ports: []corev1.ServicePort{{Name: "http", Port: port, TargetPort: intstr.FromInt32(targetPort)}},
+		},
+	}
+}
+
 func withLabels(d *appsv1.Deployment, labels map[string]string) *appsv1.Deployment {
 	d.Spec.Selector.MatchLabels = map[string]string{"variant": labels["variant"]}
 	d.Spec.Template.Labels = labels
@@ -146,5 +152,5 @@ func ask(url string) (string, error) {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return string(body), err
+	return strings.TrimSpace(string(body)), err
 }

@@ -1,0 +1,126 @@
+package harness
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// PodApps plays the container runtime for the demo app on Workloads' kwok nodes: for every
+// pod of Namespace that kwok started (Running, with an IP), it runs one demo app process on
+// the loopback twin of the pod's IP (PodTwin) and its first container's first port (9898
+// without one), as the pod's spec says: the version is the image's tag, the flags are the
+// container's args. kwok says when the pod is Ready and the endpointslice controller lists
+// it; ServiceProxy sends it traffic only then. A pod that is gone keeps its process for
+// drainTime, as a preStop hook holds a real one while the data plane catches up.
+type PodApps struct {
+	Client    client.Client
+	Namespace string
+	// Binary is the demo app's executable.
+	Binary string
+	// LogDir receives one log file per pod.
+	LogDir string
+
+	mu      sync.Mutex
+	running map[types.UID]*appProcess
+}
+
+// demoAppPort is where the demo app listens when its container declares no port.
+const demoAppPort = 9898
+
+// Run keeps a process for every started pod until ctx is done, looking every 100 ms, then
+// stops them all.
+func (a *PodApps) Run(ctx context.Context) {
+	defer a.stopAll()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var pods corev1.PodList
+		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
+			toStop, toStart := a.plan(pods.Items, time.Now())
+			stopProcesses(toStop)
+			a.startAll(toStart)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Address is where the process playing pod listens, or false while kwok has not started it.
+func (a *PodApps) Address(pod *corev1.Pod) (string, bool) {
+	addr, _, ok := podApp(pod)
+	return addr, ok
+}
+
+// plan returns the processes to stop (pods gone for drainTime, or whose process exited)
+// and those to start.
+func (a *PodApps) plan(pods []corev1.Pod, now time.Time) (toStop, toStart []*appProcess) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[types.UID]*appProcess{}
+	}
+	wanted := map[types.UID]bool{}
+	for i := range pods {
+		pod := &pods[i]
+		addr, spec, ok := podApp(pod)
+		if !ok {
+			continue
+		}
+		wanted[pod.UID] = true
+		if p := a.running[pod.UID]; p != nil {
+			if p.proc.Running() {
+				continue
+			}
+			toStop = append(toStop, p) // it exited: start it again, as a kubelet restarts a container
+		}
+		p := &appProcess{service: pod.Name, addr: addr, spec: spec}
+		a.running[pod.UID] = p
+		toStart = append(toStart, p)
+	}
+	return append(toStop, drained(a.running, wanted, now)...), toStart
+}
+
+// podApp is where and as what the demo app runs for pod, once kwok has started it; a pod
+// being deleted runs on until it is gone.
+func podApp(pod *corev1.Pod) (string, appSpec, bool) {
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" || len(pod.Spec.Containers) == 0 {
+		return "", appSpec{}, false
+	}
+	twin, err := PodTwin(pod.Status.PodIP)
+	if err != nil {
+		return "", appSpec{}, false
+	}
+	c := pod.Spec.Containers[0]
+	port := int32(demoAppPort)
+	if len(c.Ports) > 0 {
+		port = c.Ports[0].ContainerPort
+	}
+	return net.JoinHostPort(twin, strconv.Itoa(int(port))), containerSpec(c), true
+}
+
+func (a *PodApps) startAll(processes []*appProcess) {
+	for _, p := range processes {
+		p.proc = &Process{
+			Name: "the demo app of pod " + p.service, Path: a.Binary,
+			Args:    append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...),
+			LogFile: filepath.Join(a.LogDir, p.service+".log"),
+			Grace:   5 * time.Second,
+		}
+		_ = p.proc.Start(context.Background()) // one that failed is started again at the next look
+	}
+}
+
+func (a *PodApps) stopAll() {
+	stopProcesses(takeAll(&a.mu, a.running))
+}
