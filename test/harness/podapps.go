@@ -4,9 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,10 +18,8 @@ import (
 // the loopback twin of the pod's IP (PodTwin) and its first container's first port (9898
 // without one), as the pod's spec says: the version is the image's tag, the flags are the
 // container's args. kwok says when the pod is Ready and the endpointslice controller lists
-// it; ServiceProxy sends it traffic only then. When the pod is gone (kwok deletes a pod at
-// once) its process gets SIGTERM, as a kubelet's container would, and finishes the requests
-// it has: the demo app closes its idle connections, so that the data plane's next request
-// opens one to a pod still there.
+// it; ServiceProxy sends it traffic only then. A pod that is gone keeps its process for
+// drainTime, as a preStop hook holds a real one while the data plane catches up.
 type PodApps struct {
 	Client    client.Client
 	Namespace string
@@ -34,29 +30,6 @@ type PodApps struct {
 
 	mu      sync.Mutex
 	running map[types.UID]*appProcess
-}
-
-// appSpec is what a pod's container asks the demo app to be.
-type appSpec struct {
-	version string
-	args    []string
-}
-
-// containerSpec reads it from the container: the image's tag is the version, the args are
-// the flags.
-func containerSpec(c corev1.Container) appSpec {
-	version := "latest"
-	if i := strings.LastIndex(c.Image, ":"); i >= 0 && !strings.Contains(c.Image[i:], "/") {
-		version = c.Image[i+1:]
-	}
-	return appSpec{version: version, args: slices.Clone(c.Args)}
-}
-
-type appProcess struct {
-	pod  string
-	addr string
-	spec appSpec
-	proc *Process
 }
 
 // demoAppPort is where the demo app listens when its container declares no port.
@@ -71,7 +44,7 @@ func (a *PodApps) Run(ctx context.Context) {
 	for {
 		var pods corev1.PodList
 		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
-			toStop, toStart := a.plan(pods.Items)
+			toStop, toStart := a.plan(pods.Items, time.Now())
 			stopProcesses(toStop)
 			a.startAll(toStart)
 		}
@@ -89,9 +62,9 @@ func (a *PodApps) Address(pod *corev1.Pod) (string, bool) {
 	return addr, ok
 }
 
-// plan returns the processes to stop (their pods are gone, or they exited) and those to
-// start.
-func (a *PodApps) plan(pods []corev1.Pod) (toStop, toStart []*appProcess) {
+// plan returns the processes to stop (pods gone for drainTime, or whose process exited)
+// and those to start.
+func (a *PodApps) plan(pods []corev1.Pod, now time.Time) (toStop, toStart []*appProcess) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.running == nil {
@@ -111,17 +84,11 @@ func (a *PodApps) plan(pods []corev1.Pod) (toStop, toStart []*appProcess) {
 			}
 			toStop = append(toStop, p) // it exited: start it again, as a kubelet restarts a container
 		}
-		p := &appProcess{pod: pod.Name, addr: addr, spec: spec}
+		p := &appProcess{service: pod.Name, addr: addr, spec: spec}
 		a.running[pod.UID] = p
 		toStart = append(toStart, p)
 	}
-	for uid, p := range a.running {
-		if !wanted[uid] {
-			toStop = append(toStop, p)
-			delete(a.running, uid)
-		}
-	}
-	return toStop, toStart
+	return append(toStop, drained(a.running, wanted, now)...), toStart
 }
 
 // podApp is where and as what the demo app runs for pod, once kwok has started it; a pod
@@ -145,9 +112,9 @@ func podApp(pod *corev1.Pod) (string, appSpec, bool) {
 func (a *PodApps) startAll(processes []*appProcess) {
 	for _, p := range processes {
 		p.proc = &Process{
-			Name: "the demo app of pod " + p.pod, Path: a.Binary,
+			Name: "the demo app of pod " + p.service, Path: a.Binary,
 			Args:    append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...),
-			LogFile: filepath.Join(a.LogDir, p.pod+".log"),
+			LogFile: filepath.Join(a.LogDir, p.service+".log"),
 			Grace:   5 * time.Second,
 		}
 		_ = p.proc.Start(context.Background()) // one that failed is started again at the next look
@@ -155,22 +122,5 @@ func (a *PodApps) startAll(processes []*appProcess) {
 }
 
 func (a *PodApps) stopAll() {
-	a.mu.Lock()
-	var all []*appProcess
-	for uid, p := range a.running {
-		all = append(all, p)
-		delete(a.running, uid)
-	}
-	a.mu.Unlock()
-	stopProcesses(all)
-}
-
-// stopProcesses stops the processes (SIGTERM, then SIGKILL after their grace) and waits
-// until they have all exited.
-func stopProcesses(processes []*appProcess) {
-	var wg sync.WaitGroup
-	for _, p := range processes {
-		wg.Go(func() { _ = p.proc.Stop() })
-	}
-	wg.Wait()
+	stopProcesses(takeAll(&a.mu, a.running))
 }
