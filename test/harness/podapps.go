@@ -18,8 +18,11 @@ import (
 // the loopback twin of the pod's IP (PodTwin) and its first container's first port (9898
 // without one), as the pod's spec says: the version is the image's tag, the flags are the
 // container's args. kwok says when the pod is Ready and the endpointslice controller lists
-// it; ServiceProxy sends it traffic only then. A pod that is gone keeps its process for
-// drainTime, as a preStop hook holds a real one while the data plane catches up.
+// it; ServiceProxy sends it traffic only then. When the pod is gone (kwok deletes a pod at
+// once) its process gets SIGTERM, as a kubelet's container would, and finishes the requests
+// it has: the demo app closes its idle connections, so that the data plane's next request
+// opens one to a pod still there. (Kept for drainTime, as the stack's per-Service processes
+// are, Traefik's keep-alive connections stayed on the old pods after a promotion.)
 type PodApps struct {
 	Client    client.Client
 	Namespace string
@@ -44,7 +47,7 @@ func (a *PodApps) Run(ctx context.Context) {
 	for {
 		var pods corev1.PodList
 		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
-			toStop, toStart := a.plan(pods.Items, time.Now())
+			toStop, toStart := a.plan(pods.Items)
 			stopProcesses(toStop)
 			a.startAll(toStart)
 		}
@@ -62,9 +65,9 @@ func (a *PodApps) Address(pod *corev1.Pod) (string, bool) {
 	return addr, ok
 }
 
-// plan returns the processes to stop (pods gone for drainTime, or whose process exited)
-// and those to start.
-func (a *PodApps) plan(pods []corev1.Pod, now time.Time) (toStop, toStart []*appProcess) {
+// plan returns the processes to stop (their pods are gone, or they exited) and those to
+// start.
+func (a *PodApps) plan(pods []corev1.Pod) (toStop, toStart []*appProcess) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.running == nil {
@@ -88,7 +91,13 @@ func (a *PodApps) plan(pods []corev1.Pod, now time.Time) (toStop, toStart []*app
 		a.running[pod.UID] = p
 		toStart = append(toStart, p)
 	}
-	return append(toStop, drained(a.running, wanted, now)...), toStart
+	for uid, p := range a.running {
+		if !wanted[uid] {
+			toStop = append(toStop, p)
+			delete(a.running, uid)
+		}
+	}
+	return toStop, toStart
 }
 
 // podApp is where and as what the demo app runs for pod, once kwok has started it; a pod
