@@ -80,16 +80,7 @@ type appProcess struct {
 // stops them all.
 func (a *Apps) Run(ctx context.Context) {
 	defer a.stopAll()
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
-	for {
-		a.sync(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
+	lookEvery(ctx, 100*time.Millisecond, a.sync)
 }
 
 // Serving reports whether every Service that selects d reaches a process running d's pod

@@ -42,21 +42,14 @@ const demoAppPort = 9898
 // stops them all.
 func (a *PodApps) Run(ctx context.Context) {
 	defer a.stopAll()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	lookEvery(ctx, 100*time.Millisecond, func(ctx context.Context) {
 		var pods corev1.PodList
 		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
 			toStop, toStart := a.plan(pods.Items)
 			stopProcesses(toStop)
 			a.startAll(toStart)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	})
 }
 
 // Address is where the process playing pod listens, or false while kwok has not started it.

@@ -52,16 +52,7 @@ type proxyListener struct {
 // done, looking every 100 ms, then closes them.
 func (p *ServiceProxy) Run(ctx context.Context) {
 	defer p.closeAll()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		p.sync(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	lookEvery(ctx, 100*time.Millisecond, p.sync)
 }
 
 func (p *ServiceProxy) sync(ctx context.Context) {
