@@ -296,7 +296,7 @@ func TestAClientThatReachedTheCanaryStaysOnIt(t *testing.T) {
 func TestTheTraefikProviderThroughTraefik(t *testing.T) {
 	const app, host = "search", "search.e2e.test"
 	ro := stack.CanaryRollout(namespace, app, host, 8*time.Second, 4*time.Second)
-	// The stack's Services have no endpoints: Traefik reaches them at their ClusterIPs.
+	// The pods' IPs are not reachable here: Traefik sends to the ClusterIPs, where the stack's proxy is.
 	ro.Spec.Provider = trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{NativeLB: true}}
 	ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
 	route := stack.IngressRoute(namespace, app, host, app)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,8 +23,7 @@ import (
 // it; ServiceProxy sends it traffic only then. When the pod is gone (kwok deletes a pod at
 // once) its process gets SIGTERM, as a kubelet's container would, and finishes the requests
 // it has: the demo app closes its idle connections, so that the data plane's next request
-// opens one to a pod still there. (Kept for drainTime, as the stack's per-Service processes
-// are, Traefik's keep-alive connections stayed on the old pods after a promotion.)
+// opens one to a pod still there.
 type PodApps struct {
 	Client    client.Client
 	Namespace string
@@ -33,6 +34,29 @@ type PodApps struct {
 
 	mu      sync.Mutex
 	running map[types.UID]*appProcess
+}
+
+// appSpec is what a pod's container asks the demo app to be.
+type appSpec struct {
+	version string
+	args    []string
+}
+
+// containerSpec reads it from the container: the image's tag is the version, the args are
+// the flags.
+func containerSpec(c corev1.Container) appSpec {
+	version := "latest"
+	if i := strings.LastIndex(c.Image, ":"); i >= 0 && !strings.Contains(c.Image[i:], "/") {
+		version = c.Image[i+1:]
+	}
+	return appSpec{version: version, args: slices.Clone(c.Args)}
+}
+
+type appProcess struct {
+	pod  string
+	addr string
+	spec appSpec
+	proc *Process
 }
 
 // demoAppPort is where the demo app listens when its container declares no port.
@@ -80,7 +104,7 @@ func (a *PodApps) plan(pods []corev1.Pod) (toStop, toStart []*appProcess) {
 			}
 			toStop = append(toStop, p) // it exited: start it again, as a kubelet restarts a container
 		}
-		p := &appProcess{service: pod.Name, addr: addr, spec: spec}
+		p := &appProcess{pod: pod.Name, addr: addr, spec: spec}
 		a.running[pod.UID] = p
 		toStart = append(toStart, p)
 	}
@@ -114,9 +138,9 @@ func podApp(pod *corev1.Pod) (string, appSpec, bool) {
 func (a *PodApps) startAll(processes []*appProcess) {
 	for _, p := range processes {
 		p.proc = &Process{
-			Name: "the demo app of pod " + p.service, Path: a.Binary,
+			Name: "the demo app of pod " + p.pod, Path: a.Binary,
 			Args:    append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...),
-			LogFile: filepath.Join(a.LogDir, p.service+".log"),
+			LogFile: filepath.Join(a.LogDir, p.pod+".log"),
 			Grace:   5 * time.Second,
 		}
 		_ = p.proc.Start(context.Background()) // one that failed is started again at the next look
@@ -124,5 +148,22 @@ func (a *PodApps) startAll(processes []*appProcess) {
 }
 
 func (a *PodApps) stopAll() {
-	stopProcesses(takeAll(&a.mu, a.running))
+	a.mu.Lock()
+	var all []*appProcess
+	for uid, p := range a.running {
+		all = append(all, p)
+		delete(a.running, uid)
+	}
+	a.mu.Unlock()
+	stopProcesses(all)
+}
+
+// stopProcesses stops the processes (SIGTERM, then SIGKILL after their grace) and waits
+// until they have all exited.
+func stopProcesses(processes []*appProcess) {
+	var wg sync.WaitGroup
+	for _, p := range processes {
+		wg.Go(func() { _ = p.proc.Stop() })
+	}
+	wg.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,8 +28,13 @@ import (
 type ServiceProxy struct {
 	Client    client.Client
 	Namespace string
+	// Log, when set, gets a line for every change of a Service's backends and for every
+	// connection the proxy could not forward, with the time: what to read when a data plane
+	// saw a connection fail.
+	Log io.Writer
 
 	mu        sync.Mutex
+	logMu     sync.Mutex
 	listeners map[string]*proxyListener // by ClusterIP:port
 }
 
@@ -42,6 +48,8 @@ func PodTwin(podIP string) (string, error) {
 }
 
 type proxyListener struct {
+	address  string
+	log      func(format string, args ...any)
 	listener net.Listener
 	mu       sync.Mutex
 	backends []string // the ready endpoints' twins with the target port
@@ -57,9 +65,9 @@ func (p *ServiceProxy) Run(ctx context.Context) {
 
 func (p *ServiceProxy) sync(ctx context.Context) {
 	var services corev1.ServiceList
-	var slices discoveryv1.EndpointSliceList
+	var endpointSlices discoveryv1.EndpointSliceList
 	if p.Client.List(ctx, &services, client.InNamespace(p.Namespace)) != nil ||
-		p.Client.List(ctx, &slices, client.InNamespace(p.Namespace)) != nil {
+		p.Client.List(ctx, &endpointSlices, client.InNamespace(p.Namespace)) != nil {
 		return
 	}
 	wanted := map[string][]string{}
@@ -70,7 +78,7 @@ func (p *ServiceProxy) sync(ctx context.Context) {
 		}
 		for _, port := range svc.Spec.Ports {
 			address := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))
-			wanted[address] = readyBackends(slices.Items, svc.Name, port.Name)
+			wanted[address] = readyBackends(endpointSlices.Items, svc.Name, port.Name)
 		}
 	}
 	p.mu.Lock()
@@ -91,11 +99,14 @@ func (p *ServiceProxy) sync(ctx context.Context) {
 			if err != nil {
 				continue // tried again at the next sync
 			}
-			l = &proxyListener{listener: listener}
+			l = &proxyListener{address: address, log: p.logf, listener: listener}
 			p.listeners[address] = l
 			go l.serve()
 		}
 		l.mu.Lock()
+		if !slices.Equal(l.backends, backends) {
+			p.logf("%s: backends %v", address, backends)
+		}
 		l.backends = backends
 		l.mu.Unlock()
 	}
@@ -103,9 +114,9 @@ func (p *ServiceProxy) sync(ctx context.Context) {
 
 // readyBackends are the twins, with target ports, of the ready endpoints the slices of
 // service list for its port named portName.
-func readyBackends(slices []discoveryv1.EndpointSlice, service, portName string) []string {
+func readyBackends(endpointSlices []discoveryv1.EndpointSlice, service, portName string) []string {
 	var backends []string
-	for _, slice := range slices {
+	for _, slice := range endpointSlices {
 		if slice.Labels[discoveryv1.LabelServiceName] != service {
 			continue
 		}
@@ -123,6 +134,7 @@ func readyBackends(slices []discoveryv1.EndpointSlice, service, portName string)
 			}
 		}
 	}
+	slices.Sort(backends) // in one order whatever the slices' order, for the log
 	return backends
 }
 
@@ -143,6 +155,7 @@ func (l *proxyListener) forward(conn net.Conn) {
 	l.mu.Lock()
 	if len(l.backends) == 0 {
 		l.mu.Unlock()
+		l.log("%s: refused a connection from %s: no ready endpoint", l.address, conn.RemoteAddr())
 		return
 	}
 	backend := l.backends[l.next%len(l.backends)]
@@ -150,6 +163,7 @@ func (l *proxyListener) forward(conn net.Conn) {
 	l.mu.Unlock()
 	upstream, err := net.DialTimeout("tcp", backend, time.Second)
 	if err != nil {
+		l.log("%s: closed a connection from %s: %v", l.address, conn.RemoteAddr(), err)
 		return
 	}
 	defer upstream.Close()
@@ -166,6 +180,15 @@ func (l *proxyListener) forward(conn net.Conn) {
 		_ = tcp.CloseWrite()
 	}
 	<-done
+}
+
+func (p *ServiceProxy) logf(format string, args ...any) {
+	if p.Log == nil {
+		return
+	}
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	fmt.Fprintf(p.Log, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
 }
 
 func (p *ServiceProxy) closeAll() {

@@ -72,6 +72,20 @@ var kwokStages string
 // default 15 s, so that a test sees it act within seconds.
 const hpaSyncPeriod = "1s"
 
+// A node's kubelet says it is alive by renewing the node's Lease, every quarter of the lease's
+// duration; the node-lifecycle controller marks a node whose Lease was not renewed within the
+// grace period NotReady, and every pod on it unready, as if the node had died. kwok renews the
+// Leases every 2 s here. The grace period is 20 s rather than the default 50 s so that a test
+// of the heartbeat (TestNodesStayReady) is short: without a Lease kwok set a node's status once
+// and the nodes "died" every 50 s, taking every endpoint with them for a few hundred
+// milliseconds, which a data plane answers with 502.
+const (
+	nodeLeaseSeconds = 8
+	// NodeMonitorGracePeriod is how long a node may go without a heartbeat before the
+	// node-lifecycle controller takes it for dead.
+	NodeMonitorGracePeriod = 20 * time.Second
+)
+
 // StartWorkloads starts kube-controller-manager, kube-scheduler and kwok from the folder of
 // the control plane's binaries, creates the nodes and waits until they take pods.
 func (cp *ControlPlane) StartWorkloads(ctx context.Context, opts WorkloadOptions) (*Workloads, error) {
@@ -115,12 +129,14 @@ func (w *Workloads) start(ctx context.Context, cp *ControlPlane, dir string, opt
 	programs := []*Process{
 		cp.component(dir, "kube-controller-manager", managerPort, kubeconfig,
 			"--controllers="+strings.Join(controllers, ","), "--use-service-account-credentials=false",
-			"--horizontal-pod-autoscaler-sync-period="+hpaSyncPeriod),
+			"--horizontal-pod-autoscaler-sync-period="+hpaSyncPeriod,
+			"--node-monitor-grace-period="+NodeMonitorGracePeriod.String()),
 		cp.component(dir, "kube-scheduler", schedulerPort, kubeconfig),
 		{
 			Name: "kwok", Path: filepath.Join(cp.Assets, "kwok"), LogFile: filepath.Join(dir, "kwok.log"),
 			Args: []string{"--kubeconfig=" + kubeconfig, "--config=" + stages, "--node-ip=127.0.0.1",
-				"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=true"},
+				"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=true",
+				"--node-lease-duration-seconds=" + strconv.Itoa(nodeLeaseSeconds)},
 		},
 	}
 	for _, p := range programs {

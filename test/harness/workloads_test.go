@@ -172,3 +172,54 @@ func TestAJobCompletesOnKwok(t *testing.T) {
 	})
 	assert.Equal(t, int32(1), job.Status.Succeeded)
 }
+
+// kwok renews each node's Lease, as a kubelet does: past the node-lifecycle controller's grace
+// period (and the 5 s it takes to look), the nodes are still Ready and so are their pods. Without
+// the heartbeat the controller marked them NotReady and took every pod's endpoint away.
+func TestNodesStayReady(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	c := cp.Client
+	require.NoError(t, c.Create(ctx, deployment(ns, "steady", 1, "")))
+	eventually(t, 30*time.Second, "the pod is ready", func() (bool, string) {
+		ready, saw := readyPods(ctx, c, ns, "steady")
+		return ready == 1, saw
+	})
+	watchUntil := time.Now().Add(harness.NodeMonitorGracePeriod + 7*time.Second)
+	for time.Now().Before(watchUntil) {
+		if ready, saw := readyPods(ctx, c, ns, "steady"); ready != 1 {
+			t.Fatalf("the pod went unready: %s", saw)
+		}
+		var nodes corev1.NodeList
+		require.NoError(t, c.List(ctx, &nodes))
+		for _, n := range nodes.Items {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
+					t.Fatalf("node %s went %s: %s", n.Name, cond.Status, cond.Message)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// readyPods counts the Ready pods of app, and says what each pod is.
+func readyPods(ctx context.Context, c client.Client, ns, app string) (int, string) {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": app}); err != nil {
+		return 0, err.Error()
+	}
+	ready, saw := 0, ""
+	for _, p := range pods.Items {
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady {
+				saw += fmt.Sprintf("%s Ready=%s (%s); ", p.Name, cond.Status, cond.Reason)
+				if cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+	}
+	return ready, saw
+}

@@ -15,8 +15,8 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// AppPort is the port of the apps' Services. The demo app listens on it at each Service's
-// ClusterIP, so every Service can use the same one.
+// AppPort is the port of the apps' Services and the one the demo app listens on in each pod
+// (harness.PodApps' default).
 const AppPort = 9898
 
 // Image is the demo app's image at a version; the harness runs the version its tag names.

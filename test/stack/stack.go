@@ -1,8 +1,11 @@
 // Package stack runs Tranche end to end on one machine, every part a real program on
-// 127.0.0.1: kube-apiserver and etcd, Traefik as the Gateway API data plane, Prometheus
+// 127.0.0.1: kube-apiserver and etcd, the real kube-controller-manager and kube-scheduler
+// with kwok nodes (harness.Workloads), Traefik as the Gateway API data plane, Prometheus
 // scraping Traefik every second, the Tranche manager built from the tree, the demo app
-// (test/apps/demoapp) as the processes behind the Services, and a load generator sending
-// requests through the gateway. `make demo` and the end-to-end tests (`make e2e`) run on it.
+// (test/apps/demoapp) as one process per pod, reached through each Service's ClusterIP
+// (harness.ServiceProxy, which sends only to the pods the endpointslice controller lists as
+// ready), and a load generator sending requests through the gateway. `make demo` and the
+// end-to-end tests (`make e2e`) run on it.
 package stack
 
 import (
@@ -13,9 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -23,9 +24,9 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// ServiceCIDR is the API server's Service range. It is loopback, because the demo app's
-// processes listen on their Services' ClusterIPs and Traefik sends to ClusterIP:port: the
-// API server refuses loopback addresses in EndpointSlices, so ClusterIPs are the way in.
+// ServiceCIDR is the API server's Service range. It is loopback, because Traefik sends to
+// ClusterIP:port, where the ServiceProxy listens: the API server refuses loopback addresses
+// in EndpointSlices, so the pods' own IPs cannot be reached, and ClusterIPs are the way in.
 const ServiceCIDR = "127.0.10.0/24"
 
 // Names of the objects the stack creates.
@@ -52,13 +53,13 @@ type Stack struct {
 	ControlPlane *harness.ControlPlane
 	Traefik      *harness.Traefik
 	Prometheus   *harness.Prometheus
-	Apps         *harness.Apps
+	Apps         *harness.PodApps
 	Kubeconfig   string
 
 	manager    *harness.Manager
 	managerLog *os.File
 	cancel     context.CancelFunc
-	done       chan struct{} // closed when the kubelet and the apps have stopped
+	done       chan struct{} // closed when the apps and the proxy have stopped
 	stopOnce   sync.Once
 }
 
@@ -86,6 +87,7 @@ func Start(opts Options) (s *Stack, err error) {
 	if s.ControlPlane, err = harness.Start(harness.Options{
 		CRDDirectories: []string{gatewayCRDs, traefikCRDs},
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": ServiceCIDR},
+		Workloads:      &harness.WorkloadOptions{LogDir: opts.Dir},
 	}); err != nil {
 		return s, err
 	}
@@ -116,17 +118,25 @@ func Start(opts Options) (s *Stack, err error) {
 	return s, s.startManager()
 }
 
-// startWorkloads runs the demo app's processes and the simulated kubelet, which holds a
-// Deployment unready until the processes playing its pods answer.
+// startWorkloads runs the demo app for every pod kwok starts, and the proxy that sends each
+// Service's connections to its ready pods.
 func (s *Stack) startWorkloads(ctx context.Context) {
-	s.Apps = &harness.Apps{Client: s.ControlPlane.Client, Namespace: s.Namespace, Binary: s.DemoApp, LogDir: s.Dir}
-	kubelet := &harness.Kubelet{
-		Client: s.ControlPlane.Client, Namespace: s.Namespace, Delay: 200 * time.Millisecond,
-		NotReady: func(d *appsv1.Deployment) bool { return !s.Apps.Serving(d) },
+	s.Apps = &harness.PodApps{Client: s.ControlPlane.Client, Namespace: s.Namespace, Binary: s.DemoApp, LogDir: s.Dir}
+	proxy := &harness.ServiceProxy{Client: s.ControlPlane.Client, Namespace: s.Namespace}
+	proxyLog, err := os.Create(filepath.Join(s.Dir, "service-proxy.log"))
+	if err == nil {
+		proxy.Log = proxyLog
 	}
 	appsDone := make(chan struct{})
 	go func() { s.Apps.Run(ctx); close(appsDone) }()
-	go func() { kubelet.Run(ctx); <-appsDone; close(s.done) }()
+	go func() {
+		proxy.Run(ctx)
+		if proxyLog != nil {
+			_ = proxyLog.Close()
+		}
+		<-appsDone
+		close(s.done)
+	}()
 }
 
 // createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint.
