@@ -107,39 +107,53 @@ func request(ctx context.Context, c client.Client, key types.NamespacedName, ann
 }
 
 // Pause holds the rollout where it is; a Rollout with no rollout under way holds the next
-// one at its first step. Pausing a paused Rollout changes nothing.
+// one at its first step. Pausing a paused Rollout changes nothing. The step it names is the
+// one of the Rollout the annotation was written over: a Rollout that changed meanwhile (the
+// controller writes its status all the time) is read again.
 func Pause(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
-	ro, err := getRollout(ctx, c, key)
-	if err != nil {
-		return "", err
-	}
-	if ro.Annotations[trancheapi.AnnotationPaused] == "true" {
-		return fmt.Sprintf("rollout %s is already paused", key.Name), nil
-	}
-	paused := "true"
-	if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, &paused); err != nil {
-		return "", err
-	}
-	if !ro.Status.Phase.UnderWay() {
-		return fmt.Sprintf("rollout %s paused: the next rollout will hold at its first step", key.Name), nil
-	}
-	return fmt.Sprintf("rollout %s paused at step %d", key.Name, ro.Status.CurrentStep+1), nil
+	var said string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ro, err := getRollout(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		if ro.Annotations[trancheapi.AnnotationPaused] == "true" {
+			said = fmt.Sprintf("rollout %s is already paused", key.Name)
+			return nil
+		}
+		paused := "true"
+		if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, &paused); err != nil {
+			return err
+		}
+		said = fmt.Sprintf("rollout %s paused at step %d", key.Name, ro.Status.CurrentStep+1)
+		if !ro.Status.Phase.UnderWay() {
+			said = fmt.Sprintf("rollout %s paused: the next rollout will hold at its first step", key.Name)
+		}
+		return nil
+	})
+	return said, err
 }
 
 // Resume releases a paused rollout; the hold of its step starts again. Resuming a Rollout
 // that is not paused changes nothing.
 func Resume(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
-	ro, err := getRollout(ctx, c, key)
-	if err != nil {
-		return "", err
-	}
-	if _, ok := ro.Annotations[trancheapi.AnnotationPaused]; !ok {
-		return fmt.Sprintf("rollout %s is not paused", key.Name), nil
-	}
-	if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, nil); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("rollout %s resumed", key.Name), nil
+	var said string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ro, err := getRollout(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		if _, ok := ro.Annotations[trancheapi.AnnotationPaused]; !ok {
+			said = fmt.Sprintf("rollout %s is not paused", key.Name)
+			return nil
+		}
+		if err := annotate(ctx, c, ro, trancheapi.AnnotationPaused, nil); err != nil {
+			return err
+		}
+		said = fmt.Sprintf("rollout %s resumed", key.Name)
+		return nil
+	})
+	return said, err
 }
 
 func getRollout(ctx context.Context, c client.Client, key types.NamespacedName) (*trancheapi.Rollout, error) {

@@ -2,12 +2,16 @@ package cli_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/cli"
@@ -132,4 +136,41 @@ func TestStatusExitsZeroOnPromotionAndOneOnFailure(t *testing.T) {
 	out, err = kubectl(t, key.Namespace, "status", key.Name, "--timeout=1m")
 	assert.ErrorContains(t, err, "did not succeed")
 	assert.Contains(t, out, "Aborted")
+}
+
+// A Rollout that changes between the plugin's read and its write (the controller writes its
+// status all the time) is read again: pause and resume neither fail nor write over a change.
+func TestPauseAndResumeWriteOverAChangedRolloutAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key := deploy(t, step(5, time.Minute, false), step(100, 0, false))
+	changes := 0
+	racing := interceptor.NewClient(cp.Client, interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if changes < 2 { // someone else writes first, twice
+				changes++
+				other := &trancheapi.Rollout{}
+				require.NoError(t, c.Get(ctx, key, other))
+				before := other.DeepCopy()
+				metav1.SetMetaDataLabel(&other.ObjectMeta, "test.tranche.dev/change", strconv.Itoa(changes))
+				require.NoError(t, c.Patch(ctx, other, client.MergeFrom(before)))
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+
+	out, err := cli.Pause(ctx, racing, key)
+	require.NoError(t, err)
+	assert.Contains(t, out, "paused")
+	ro := &trancheapi.Rollout{}
+	require.NoError(t, cp.Client.Get(ctx, key, ro))
+	assert.Equal(t, "true", ro.Annotations[trancheapi.AnnotationPaused])
+	assert.Equal(t, "2", ro.Labels["test.tranche.dev/change"], "the other writes stay")
+
+	changes = 0
+	out, err = cli.Resume(ctx, racing, key)
+	require.NoError(t, err)
+	assert.Contains(t, out, "resumed")
+	require.NoError(t, cp.Client.Get(ctx, key, ro))
+	assert.NotContains(t, ro.Annotations, trancheapi.AnnotationPaused)
 }

@@ -11,10 +11,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -40,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}, writeKubeconfig, startKubelet, startController))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}}, writeKubeconfig, startController))
 }
 
 func writeKubeconfig(_ context.Context, cp *harness.ControlPlane) error {
@@ -52,13 +54,11 @@ func writeKubeconfig(_ context.Context, cp *harness.ControlPlane) error {
 	return err
 }
 
-func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {
-	go (&harness.Kubelet{Client: cp.Client, Delay: 200 * time.Millisecond}).Run(ctx)
-	return nil
-}
-
 func startController(ctx context.Context, cp *harness.ControlPlane) error {
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{ByObject: controllers.CacheObjects(labels.Everything())},
+	})
 	if err != nil {
 		return err
 	}

@@ -41,8 +41,15 @@ func TestListAndGetShowWhatTheControllerSays(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Equal(t, []string{"app", "Progressing", "1/2", "5%", ro.Status.StableRevision, canary, "-"}, row(t, out, "app")[:7])
 
-	out, err = kubectl(t, key.Namespace, "get", key.Name)
-	require.NoError(t, err, out)
+	// The message can change between two reads (until the routes read back it says what they
+	// still say): get must show the one the status has when it ran, read again after it.
+	for range 10 {
+		out, err = kubectl(t, key.Namespace, "get", key.Name)
+		require.NoError(t, err, out)
+		if ro = getRollout(t, key); strings.Contains(out, "Message:    "+ro.Status.Message+"\n") {
+			break
+		}
+	}
 	for _, want := range []string{
 		"Phase:      Progressing\n",
 		"Message:    " + ro.Status.Message + "\n",

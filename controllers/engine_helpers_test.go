@@ -25,7 +25,7 @@ import (
 )
 
 // Images of the demo app the tests release. The traffic generator gives a canary running
-// badImage 30% errors; the simulated kubelet never makes neverReadyImage ready.
+// badImage 30% errors.
 const (
 	goodImage  = "podinfo:6.0.0"
 	goodImage2 = "podinfo:6.1.0"
@@ -116,10 +116,17 @@ func startScenarioAt(t testing.TB, address string, exporter *harness.Exporter, r
 }
 
 // release changes the target's image, as a commit in Git would.
-func (e *engineEnv) release(image string) {
+func (e *engineEnv) release(image string) { e.t.Helper(); e.releaseWith(image, "") }
+
+// releaseWith changes the target's image and what kwok makes of its pods
+// (harness.PodBehaviourAnnotation; "" is a pod that becomes ready).
+func (e *engineEnv) releaseWith(image, behaviour string) {
 	e.t.Helper()
 	key := types.NamespacedName{Namespace: e.ns, Name: e.ro.Spec.TargetRef.Name}
-	require.NoError(e.t, retryUpdate(key, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = image }))
+	require.NoError(e.t, retryUpdate(key, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Image = image
+		harness.SetPodBehaviour(&d.Spec.Template, behaviour)
+	}))
 }
 
 func (e *engineEnv) annotate(key, value string) {

@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,7 +96,7 @@ func TestCanaryNeverReadyIsRolledBackAtTheDeadline(t *testing.T) {
 	ro := canaryRollout(cp.Namespace(t))
 	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 3 * time.Second}
 	e := startScenario(t, prom, exporter, ro)
-	e.release(neverReadyImage)
+	e.releaseWith(goodImage2, harness.PodNeverReady)
 
 	got := e.waitForPhase(trancheapi.PhaseFailed, 30*time.Second)
 	assert.Equal(t, []int32{0}, e.weights.list(), "a canary that is not ready never gets traffic")
@@ -220,22 +222,45 @@ func TestNewRevisionMidRolloutStartsAgain(t *testing.T) {
 	e.assertPrimaryOnly(goodImage3)
 }
 
-func TestDeletingARolloutHandsTrafficBackToThePrimary(t *testing.T) {
+// Deleted mid-rollout, a Rollout leaves the app serving as its Deployment declares it: the
+// target has the primary's replicas back and is ready, and the apex Service (the name the
+// app's clients know) selects its pods and stays, while the garbage collector deletes the
+// primary and the rest. Created again, the Rollout takes the apex Service back.
+func TestDeletingARolloutLeavesTheAppServing(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	e := startScenario(t, prom, exporter, canaryRollout(cp.Namespace(t)))
 	primaryReplicas := ptr.Deref(e.deployment("podinfo-primary").Spec.Replicas, 1)
 	e.release(goodImage2)
 	e.waitForWeight(50, time.Minute)
 
-	require.NoError(t, cp.Client.Delete(context.Background(), e.ro))
+	require.NoError(t, cp.Client.Delete(ctx, e.ro))
 	require.Eventually(t, func() bool {
-		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(e.ro), &trancheapi.Rollout{})
+		err := cp.Client.Get(ctx, client.ObjectKeyFromObject(e.ro), &trancheapi.Rollout{})
 		return apierrors.IsNotFound(err)
-	}, 10*time.Second, 50*time.Millisecond, "the finalizer lets the Rollout go")
-	w, ok := harness.RoutedCanaryWeight(context.Background(), cp.Client, e.ns, e.ro.Name)
-	assert.True(t, ok)
-	assert.Equal(t, int32(0), w, "all traffic back on the primary")
-	assert.Equal(t, primaryReplicas, ptr.Deref(e.deployment("podinfo").Spec.Replicas, 0), "the target has its replicas back")
+	}, 30*time.Second, 50*time.Millisecond, "the finalizer lets the Rollout go")
+	target := e.deployment("podinfo")
+	assert.Equal(t, primaryReplicas, ptr.Deref(target.Spec.Replicas, 0), "the target has its replicas back")
+	apex := &corev1.Service{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo"}, apex))
+	assert.Empty(t, apex.OwnerReferences, "the apex Service outlives the Rollout")
+	assert.Equal(t, target.Spec.Selector.MatchLabels, apex.Spec.Selector, "the apex Service selects the target's pods")
+	require.Eventually(t, func() bool {
+		err := cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo-primary"}, &appsv1.Deployment{})
+		return apierrors.IsNotFound(err)
+	}, 30*time.Second, 100*time.Millisecond, "the garbage collector deletes the primary")
+	var slices discoveryv1.EndpointSliceList
+	require.NoError(t, cp.Client.List(ctx, &slices, client.InNamespace(e.ns), client.MatchingLabels{discoveryv1.LabelServiceName: "podinfo"}))
+	assert.Equal(t, int(primaryReplicas), readyEndpoints(slices.Items), "the apex Service's endpoints are the target's ready pods")
+
+	again := canaryRollout(e.ns)
+	require.NoError(t, cp.Client.Create(ctx, again))
+	e.waitForPhase(trancheapi.PhaseInitialized, time.Minute)
+	require.Eventually(t, func() bool {
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo"}, apex))
+		return metav1.IsControlledBy(apex, e.get()) && apex.Annotations[trancheapi.AnnotationHandedOver] == "" &&
+			apex.Spec.Selector["app"] == "podinfo"+trancheapi.PrimarySuffix
+	}, 30*time.Second, 100*time.Millisecond, "the Rollout created again takes the apex Service back and points it at the primary: %v", apex)
 }
 
 func metaCondition(ro *trancheapi.Rollout, kind string, status metav1.ConditionStatus) bool {

@@ -61,6 +61,7 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Rollout one step towards its spec and records what it saw in status.
@@ -79,7 +80,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}()
 
 	if !ro.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, s)
+		return r.finalize(ctx, s)
 	}
 	if err := r.addFinalizer(ctx, s); err != nil {
 		return ctrl.Result{}, err

@@ -68,6 +68,9 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, s *scope) 
 	if serves, err := r.primaryServes(ctx, ro); err != nil || !serves {
 		return err == nil, 0, err
 	}
+	if err := r.takeBackApex(ctx, ro, apex.Spec.Selector); err != nil {
+		return false, 0, err
+	}
 	_, err = s.router.Routes(ctx, ro)
 	missing := apierrors.IsNotFound(err)
 	if err := s.router.Reconcile(ctx, ro); err != nil {
@@ -77,6 +80,28 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, s *scope) 
 		return false, staleRetryDelay, nil
 	}
 	return true, 0, nil
+}
+
+// handedOverTo reports whether svc is the apex Service a deleted Rollout of ro's name left
+// behind (see handOverApex).
+func handedOverTo(svc *corev1.Service, ro *trancheapi.Rollout) bool {
+	return svc.Annotations[trancheapi.AnnotationHandedOver] != "" && svc.Labels[providers.LabelRollout] == ro.Name &&
+		metav1.GetControllerOf(svc) == nil
+}
+
+// takeBackApex points an apex Service taken back from a deleted Rollout at the primary, once
+// the primary serves: until then it kept selecting the target's pods, which served meanwhile.
+func (r *RolloutReconciler) takeBackApex(ctx context.Context, ro *trancheapi.Rollout, primarySelector map[string]string) error {
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.ServiceNames().Apex}
+	_, err := providers.Update(ctx, r.Client, key, func(svc *corev1.Service) error {
+		if svc.Annotations[trancheapi.AnnotationHandedOver] == "" {
+			return nil // not taken back, or taken back and pointed at the primary already
+		}
+		svc.Spec.Selector = maps.Clone(primarySelector)
+		delete(svc.Annotations, trancheapi.AnnotationHandedOver)
+		return nil
+	})
+	return err
 }
 
 // primaryServes reports whether the primary may be routed to: once a Rollout is initialized
@@ -90,7 +115,11 @@ func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Ro
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
-	return err == nil && workloadOf(primary, true).ready, err
+	if err != nil {
+		return false, err
+	}
+	p, err := r.servingReady(ctx, ro, ro.ServiceNames().Primary, workloadOf(primary, true))
+	return p.ready, err
 }
 
 // ensureService creates a Service, or brings its ports and labels in line. The selector of
@@ -101,7 +130,12 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 	}
 	_, err = providers.Update(ctx, r.Client, client.ObjectKeyFromObject(want), func(svc *corev1.Service) error {
 		if !metav1.IsControlledBy(svc, ro) {
-			return specError{fmt.Errorf("Service %q exists and is not Tranche's: rename it, or delete it so that Tranche can create its own", svc.Name)}
+			if !handedOverTo(svc, ro) {
+				return specError{fmt.Errorf("Service %q exists and is not Tranche's: rename it, or delete it so that Tranche can create its own", svc.Name)}
+			}
+			if err := controllerutil.SetControllerReference(ro, svc, r.Scheme()); err != nil {
+				return err
+			}
 		}
 		svc.Spec.Ports = want.Spec.Ports
 		if ownSelector {

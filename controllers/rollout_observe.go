@@ -22,7 +22,12 @@ import (
 // observe reads the world decide needs: the workloads and what the data plane is told.
 func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error) {
 	ro := s.rollout
-	w := world{now: r.Now(), rollout: ro, target: workloadOf(s.target, false)}
+	names := ro.ServiceNames()
+	w := world{now: r.Now(), rollout: ro}
+	var err error
+	if w.target, err = r.servingReady(ctx, ro, names.Canary, workloadOf(s.target, false)); err != nil {
+		return w, err
+	}
 	primary := &appsv1.Deployment{}
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 	switch err := r.Get(ctx, key, primary); {
@@ -30,7 +35,10 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 	case err != nil:
 		return w, err
 	default:
-		p := workloadOf(primary, true)
+		p, err := r.servingReady(ctx, ro, names.Primary, workloadOf(primary, true))
+		if err != nil {
+			return w, err
+		}
 		w.primary = &p
 	}
 	routes, err := s.router.Routes(ctx, ro)

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -17,6 +18,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
+	"github.com/tranche-dev/tranche/providers"
 )
 
 // Field indexes over Rollouts, so that a change to a referenced object finds its Rollouts
@@ -62,12 +64,24 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}). // the primary
 		Owns(&corev1.Service{}).
+		// A slice is the endpointslice controller's, not the Rollout's: it carries the
+		// Service's labels, the Rollout's name among them.
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
 		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).
 		Named("rollout").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).
 		Complete(r)
+}
+
+// rolloutOfLabels maps an object Tranche's labels name a Rollout in to that Rollout.
+func rolloutOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetLabels()[providers.LabelRollout]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
 // rolloutsFor maps an object to the Rollouts whose index field holds key(object).

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
@@ -19,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers/registry"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -28,9 +26,6 @@ import (
 // cp is the package's control plane; the Rollout controller runs against it in-process, and
 // a simulated kubelet makes Deployments ready, except those whose image says never-ready.
 var cp *harness.ControlPlane
-
-// neverReadyImage is the image of pods the simulated kubelet never makes ready.
-const neverReadyImage = "podinfo:never-ready"
 
 // prom scrapes exporter, whose counters the scenarios' traffic generators drive.
 var (
@@ -78,24 +73,15 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds, istioCRDs}}, startWatcher, startKubelet, startController)
+	return harness.Main(m, &cp, harness.Options{
+		CRDDirectories: []string{crds, istioCRDs},
+		Workloads:      &harness.WorkloadOptions{Nodes: 4, PodReadyDelay: 300 * time.Millisecond},
+	}, startWatcher, startController)
 }
 
 func startWatcher(_ context.Context, cp *harness.ControlPlane) (err error) {
 	watcher, err = client.NewWithWatch(cp.Config, client.Options{Scheme: cp.Scheme})
 	return err
-}
-
-func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {
-	k := &harness.Kubelet{
-		Client: cp.Client,
-		Delay:  300 * time.Millisecond,
-		NotReady: func(d *appsv1.Deployment) bool {
-			return d.Spec.Template.Spec.Containers[0].Image == neverReadyImage
-		},
-	}
-	go k.Run(ctx)
-	return nil
 }
 
 // shardLabel keeps a Rollout away from the package's controller, for tests that run their
@@ -119,7 +105,7 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:  cp.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: sel}}},
+		Cache:   cache.Options{ByObject: CacheObjects(sel)},
 		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// Several managers run in one process in these tests.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

@@ -29,4 +29,7 @@ const (
 	LabelRollout = "tranche.dev/rollout"
 	// AnnotationRevision records, on the primary, the pod-template hash it was copied from.
 	AnnotationRevision = "tranche.dev/revision"
+	// AnnotationHandedOver marks the apex Service a deleted Rollout left behind, selecting
+	// the target's pods: a Rollout of the same name created again takes it back.
+	AnnotationHandedOver = "tranche.dev/handed-over"
 )

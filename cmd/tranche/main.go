@@ -140,7 +140,7 @@ func run(ctx context.Context, o options) error {
 	}
 	cfg.QPS, cfg.Burst = o.qps, o.burst
 	cacheOpts := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{&trancheapi.Rollout{}: {Label: o.selector}},
+		ByObject: controllers.CacheObjects(o.selector),
 		// Nothing here reads managedFields, and they are a good part of every object's size.
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}

@@ -31,7 +31,9 @@ import (
 
 var cp *harness.ControlPlane
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m, &cp, harness.Options{})) }
+func TestMain(m *testing.M) {
+	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}}))
+}
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil)
@@ -186,9 +188,6 @@ func TestManager(t *testing.T) {
 	assert.Equal(t, trancheapi.ReasonTargetNotFound, ready.Reason)
 	assert.Equal(t, `Deployment "podinfo" not found in namespace "`+ns+`": create it, or fix spec.targetRef.name`, ready.Message)
 
-	kubeletCtx, stopKubelet := context.WithCancel(ctx)
-	defer stopKubelet()
-	go (&harness.Kubelet{Client: cp.Client, Namespace: ns}).Run(kubeletCtx)
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
 	ready = waitForReady(t, ro, metav1.ConditionTrue)
 	assert.Equal(t, string(trancheapi.PhaseInitialized), ready.Reason, ready.Message)
@@ -259,9 +258,6 @@ func TestLeaderFailover(t *testing.T) {
 		"--leader-elect-lease-duration=" + lease.String(), "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=" + retry.String()}
 	managers := []*managerProcess{startManager(t, args...), startManager(t, args...)}
 
-	kubeletCtx, stopKubelet := context.WithCancel(ctx)
-	defer stopKubelet()
-	go (&harness.Kubelet{Client: cp.Client, Namespace: ns}).Run(kubeletCtx)
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
 	ro := &trancheapi.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},

@@ -28,10 +28,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -47,7 +49,7 @@ import (
 
 var cp *harness.ControlPlane
 
-// badImage is an image whose pods the simulated kubelet never makes ready.
+// badImage is the image of a release whose pods crash-loop (harness.PodCrash).
 const badImage = "podinfo:crashloop"
 
 func TestMain(m *testing.M) {
@@ -56,23 +58,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}}, startKubelet, startController))
-}
-
-func startKubelet(ctx context.Context, cp *harness.ControlPlane) error {
-	k := &harness.Kubelet{
-		Client: cp.Client,
-		Delay:  200 * time.Millisecond,
-		NotReady: func(d *appsv1.Deployment) bool {
-			return d.Spec.Template.Spec.Containers[0].Image == badImage
-		},
-	}
-	go k.Run(ctx)
-	return nil
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}}, startController))
 }
 
 func startController(ctx context.Context, cp *harness.ControlPlane) error {
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme: cp.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: crcache.Options{ByObject: controllers.CacheObjects(labels.Everything())},
+	})
 	if err != nil {
 		return err
 	}
@@ -359,6 +352,7 @@ func TestArgoCDSyncsARolloutThroughItsLife(t *testing.T) {
 	// A bad image in Git: its pods never become ready, the rollout rolls back, health is
 	// Degraded, and syncing again does not start it over.
 	d.Spec.Template.Spec.Containers[0].Image = badImage
+	harness.SetPodBehaviour(&d.Spec.Template, harness.PodCrash)
 	argo.commit("deployment", d)
 	argo.sync()
 	failed := waitFor(t, ns, "podinfo", 30*time.Second, phaseIs(trancheapi.PhaseFailed))

@@ -5,11 +5,11 @@
 // some of its requests. Whatever happens, every rollout must end as its canary deserves, no
 // request may be routed to a workload that is not ready, no revision may be promoted twice
 // and no secret may show in the logs, events or status. The manager is the real binary; the
-// API server, etcd and Prometheus are real; the harness plays kubelet. `make e2e` runs it.
+// API server, etcd, Prometheus, kube-controller-manager and kube-scheduler are real; kwok
+// plays the nodes (harness.Workloads). `make e2e` runs it.
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -50,8 +50,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// Three Services a Rollout: envtest's /24 holds 85 Rollouts.
-	if cp, err = harness.Start(harness.Options{CRDDirectories: []string{crds}, APIServerArgs: map[string]string{"service-cluster-ip-range": "10.96.0.0/16"}}); err != nil {
+	// Three Services a Rollout: envtest's /24 holds 85 Rollouts. Up to three pods a Rollout
+	// (the primary's, the canary's and a surge's), 254 a node.
+	if cp, err = harness.Start(harness.Options{
+		CRDDirectories: []string{crds},
+		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/16"},
+		Workloads:      &harness.WorkloadOptions{Nodes: 4, PodReadyDelay: 300 * time.Millisecond},
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -83,9 +88,6 @@ func run(m *testing.M) int {
 	}))
 	defer slack.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go (&harness.Kubelet{Client: cp.Client, Delay: 300 * time.Millisecond}).Run(ctx)
 	return m.Run()
 }
 

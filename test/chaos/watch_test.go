@@ -11,14 +11,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // watcher sees every change of the namespace's routes and primaries as it happens and keeps
-// what the checks need: routing to a workload that was not ready, promotions.
+// what the checks need: routing to a backend that was not ready, promotions.
 type watcher struct {
 	ns string
 
@@ -50,10 +54,11 @@ func startWatcher(t *testing.T, ns string) *watcher {
 	return w
 }
 
-// routed checks, as soon as a route changes, that each backend it sends requests to is a
-// workload whose replicas are all ready: read from the API server, not a cache, so that it is
-// the state at the moment of routing (the simulated kubelet holds a changed workload unready
-// for a while, well beyond the time this takes).
+// routed checks, as soon as a route changes, that each backend it sends requests to is ready
+// as Kubernetes says it: the workload's replicas all run its current template and are ready
+// (the deployment controller's word), and the Service's EndpointSlices list that many ready
+// endpoints and none unready (the endpointslice controller's, from the pods' readiness). Read
+// from the API server, not a cache, so that it is the state at the moment of routing.
 func (w *watcher) routed(ctx context.Context, obj any) {
 	route, ok := obj.(*gatewayv1.HTTPRoute)
 	if !ok {
@@ -67,19 +72,52 @@ func (w *watcher) routed(ctx context.Context, obj any) {
 			if ref.Weight != nil && *ref.Weight == 0 {
 				continue
 			}
-			name := string(ref.Name)
-			workload := strings.TrimSuffix(name, "-canary") // the canary Service selects the target
-			d := &appsv1.Deployment{}
-			if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: workload}, d); err != nil {
-				w.violate("route %s (version %s) sends requests to %s, whose workload %s cannot be read: %v", route.Name, route.ResourceVersion, name, workload, err)
-				continue
-			}
-			if !allReady(d) {
-				w.violate("route %s (version %s) sends requests to %s while %s is not ready (%d of %d ready, generation %d, observed %d)",
-					route.Name, route.ResourceVersion, name, workload, d.Status.ReadyReplicas, replicas(d), d.Generation, d.Status.ObservedGeneration)
+			if problem := w.notReady(ctx, string(ref.Name)); problem != "" {
+				ro := &trancheapi.Rollout{}
+				_ = cp.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: route.Name}, ro)
+				w.violate("route %s (version %s, the Rollout %s) sends requests to %s while %s",
+					route.Name, route.ResourceVersion, ro.Status.Phase, ref.Name, problem)
 			}
 		}
 	}
+}
+
+// notReady says what is not ready behind the Service, or "" when all is.
+func (w *watcher) notReady(ctx context.Context, service string) string {
+	workload := strings.TrimSuffix(service, "-canary") // the canary Service selects the target
+	d := &appsv1.Deployment{}
+	if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: workload}, d); err != nil {
+		return fmt.Sprintf("its workload %s cannot be read: %v", workload, err)
+	}
+	if !allReady(d) {
+		return fmt.Sprintf("%s is not ready (%d of %d ready, generation %d, observed %d)",
+			workload, d.Status.ReadyReplicas, replicas(d), d.Generation, d.Status.ObservedGeneration)
+	}
+	var slices discoveryv1.EndpointSliceList
+	if err := cp.Client.List(ctx, &slices, client.InNamespace(w.ns), client.MatchingLabels{discoveryv1.LabelServiceName: service}); err != nil {
+		return fmt.Sprintf("its EndpointSlices cannot be read: %v", err)
+	}
+	ready, unready := endpoints(slices.Items)
+	if ready < int(replicas(d)) || unready > 0 {
+		return fmt.Sprintf("its EndpointSlices list %d ready endpoints and %d unready for %d replicas", ready, unready, replicas(d))
+	}
+	return ""
+}
+
+// endpoints counts the ready endpoints of the slices, and the unready ones that are not
+// terminating (a terminating pod is on its way out, and gets no new connections).
+func endpoints(slices []discoveryv1.EndpointSlice) (ready, unready int) {
+	for _, slice := range slices {
+		for _, e := range slice.Endpoints {
+			switch {
+			case ptr.Deref(e.Conditions.Ready, false):
+				ready++
+			case !ptr.Deref(e.Conditions.Terminating, false):
+				unready++
+			}
+		}
+	}
+	return ready, unready
 }
 
 func (w *watcher) violate(format string, args ...any) {

@@ -56,6 +56,19 @@ const (
 	PodCrash = "crash"
 )
 
+// SetPodBehaviour sets what kwok makes of a template's pods: behaviour is PodNeverReady,
+// PodCrash, or "" for pods that become ready.
+func SetPodBehaviour(template *corev1.PodTemplateSpec, behaviour string) {
+	if behaviour == "" {
+		delete(template.Annotations, PodBehaviourAnnotation)
+		return
+	}
+	if template.Annotations == nil {
+		template.Annotations = map[string]string{}
+	}
+	template.Annotations[PodBehaviourAnnotation] = behaviour
+}
+
 // controllers are the kube-controller-manager controllers Workloads run. The full names:
 // kube-controller-manager exits at once on some of the short ones. node-lifecycle takes the
 // not-ready taint off a node once kwok reports it Ready; without it nothing is scheduled.
@@ -130,8 +143,12 @@ func (w *Workloads) start(ctx context.Context, cp *ControlPlane, dir string, opt
 		cp.component(dir, "kube-controller-manager", managerPort, kubeconfig,
 			"--controllers="+strings.Join(controllers, ","), "--use-service-account-credentials=false",
 			"--horizontal-pod-autoscaler-sync-period="+hpaSyncPeriod,
-			"--node-monitor-grace-period="+NodeMonitorGracePeriod.String()),
-		cp.component(dir, "kube-scheduler", schedulerPort, kubeconfig),
+			"--node-monitor-grace-period="+NodeMonitorGracePeriod.String(),
+			// The default 20 requests a second, made for a shared API server, made the scale
+			// bench's 200 Deployments take a minute and a half to get their pods.
+			"--kube-api-qps=500", "--kube-api-burst=1000",
+			"--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20", "--concurrent-service-endpoint-syncs=20"),
+		cp.component(dir, "kube-scheduler", schedulerPort, kubeconfig, "--kube-api-qps=500", "--kube-api-burst=1000"),
 		{
 			Name: "kwok", Path: filepath.Join(cp.Assets, "kwok"), LogFile: filepath.Join(dir, "kwok.log"),
 			Args: []string{"--kubeconfig=" + kubeconfig, "--config=" + stages, "--node-ip=127.0.0.1",

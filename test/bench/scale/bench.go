@@ -55,7 +55,6 @@ func (b *bench) run(ctx context.Context) (result, error) {
 			return result{}, err
 		}
 	}
-	go (&harness.Kubelet{Client: c, Delay: 100 * time.Millisecond}).Run(ctx)
 
 	watcher, err := cache.New(b.cp.Config, cache.Options{Scheme: b.cp.Scheme})
 	if err != nil {

@@ -55,8 +55,14 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	// Each Rollout has three Services: a /24 (envtest's default) is full at 85 Rollouts.
-	cp, err := harness.Start(harness.Options{CRDDirectories: []string{crds}, APIServerArgs: map[string]string{"service-cluster-ip-range": "10.96.0.0/12"}})
+	// Each Rollout has three Services: a /24 (envtest's default) is full at 85 Rollouts. It
+	// runs up to three pods at once (the primary's, the canary's, a surge), 254 to a kwok
+	// node: a node for every 80 Rollouts.
+	cp, err := harness.Start(harness.Options{
+		CRDDirectories: []string{crds},
+		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
+		Workloads:      &harness.WorkloadOptions{Nodes: n/80 + 1, PodReadyDelay: 100 * time.Millisecond, LogDir: dir},
+	})
 	if err != nil {
 		return result{}, err
 	}

@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+func TestReadyEndpoints(t *testing.T) {
+	endpoint := func(address, pod string, ready bool) discoveryv1.Endpoint {
+		e := discoveryv1.Endpoint{Addresses: []string{address}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)}}
+		if pod != "" {
+			e.TargetRef = &corev1.ObjectReference{Kind: "Pod", UID: types.UID(pod)}
+		}
+		return e
+	}
+	slice := func(endpoints ...discoveryv1.Endpoint) discoveryv1.EndpointSlice {
+		return discoveryv1.EndpointSlice{Endpoints: endpoints}
+	}
+	tests := []struct {
+		name   string
+		slices []discoveryv1.EndpointSlice
+		want   int
+	}{
+		{"no slice yet", nil, 0},
+		{"a slice with no endpoint yet", []discoveryv1.EndpointSlice{slice()}, 0},
+		{"ready and unready", []discoveryv1.EndpointSlice{slice(endpoint("10.0.0.1", "a", true), endpoint("10.0.0.2", "b", false))}, 1},
+		{"readiness not said is not ready", []discoveryv1.EndpointSlice{{Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}}}, 0},
+		{"a pod in an IPv4 and an IPv6 slice counts once", []discoveryv1.EndpointSlice{
+			slice(endpoint("10.0.0.1", "a", true)), slice(endpoint("fd00::1", "a", true)),
+		}, 1},
+		{"endpoints without pods count by address", []discoveryv1.EndpointSlice{
+			slice(endpoint("10.0.0.1", "", true), endpoint("10.0.0.2", "", true)), slice(endpoint("10.0.0.1", "", true)),
+		}, 2},
+		{"slices of one Service add up", []discoveryv1.EndpointSlice{
+			slice(endpoint("10.0.0.1", "a", true)), slice(endpoint("10.0.0.2", "b", true)),
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, readyEndpoints(tt.slices))
+		})
+	}
+}
