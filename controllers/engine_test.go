@@ -104,6 +104,21 @@ func TestCanaryNeverReadyIsRolledBackAtTheDeadline(t *testing.T) {
 	e.assertPrimaryOnly(goodImage)
 }
 
+// A canary whose pods crash again and again (kwok's CrashLoopBackOff, through the real
+// deployment controller) never gets traffic and is rolled back at the deadline.
+func TestCrashLoopingCanaryIsRolledBackAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	ro := canaryRollout(cp.Namespace(t))
+	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 3 * time.Second}
+	e := startScenario(t, prom, exporter, ro)
+	e.releaseWith(goodImage2, harness.PodCrash)
+
+	got := e.waitForPhase(trancheapi.PhaseFailed, 30*time.Second)
+	assert.Equal(t, []int32{0}, e.weights.list(), "a crash-looping canary never gets traffic")
+	assert.Contains(t, got.Status.Message, "progress deadline")
+	e.assertPrimaryOnly(goodImage)
+}
+
 func TestPrometheusDownNeverPromotes(t *testing.T) {
 	t.Parallel()
 	ownProm, err := harness.StartPrometheus(harness.PrometheusOptions{Targets: []string{exporter.Address()}})
