@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 func TestReadyEndpoints(t *testing.T) {
@@ -45,4 +47,26 @@ func TestReadyEndpoints(t *testing.T) {
 			assert.Equal(t, tt.want, readyEndpoints(tt.slices))
 		})
 	}
+}
+
+func TestOnlySliceUpdatesThatChangeReadinessStartAReconcile(t *testing.T) {
+	slice := func(ready ...bool) *discoveryv1.EndpointSlice {
+		s := &discoveryv1.EndpointSlice{}
+		for i, r := range ready {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+				Addresses: []string{fmt.Sprintf("10.0.0.%d", i+1)}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(r)},
+			})
+		}
+		return s
+	}
+	terminating := slice(true, true)
+	terminating.Endpoints[1].Conditions.Ready = ptr.To(true)
+	terminating.Endpoints[1].Conditions.Terminating = ptr.To(true)
+	update := func(old, new *discoveryv1.EndpointSlice) bool {
+		return readyEndpointsChanged.Update(ctrlevent.UpdateEvent{ObjectOld: old, ObjectNew: new})
+	}
+	assert.True(t, update(slice(true, false), slice(true, true)), "a pod became ready")
+	assert.True(t, update(slice(true, true), slice(true)), "a pod went")
+	assert.False(t, update(slice(true, false), slice(false, true)), "as many ready as before")
+	assert.False(t, update(slice(true, true), terminating), "only a condition other than ready changed")
 }

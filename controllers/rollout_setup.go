@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -66,7 +67,8 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&corev1.Service{}).
 		// A slice is the endpointslice controller's, not the Rollout's: it carries the
 		// Service's labels, the Rollout's name among them.
-		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels),
+			builder.WithPredicates(readyEndpointsChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
 		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).
@@ -74,6 +76,15 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).
 		Complete(r)
 }
+
+// readyEndpointsChanged lets through the slice updates that change how many ready endpoints
+// a slice lists, the one thing the Rollout reads of it; the others (a pod's serving or
+// terminating state, hints) would only start reconciles that find nothing to do.
+var readyEndpointsChanged = predicate.Funcs{UpdateFunc: func(e ctrlevent.UpdateEvent) bool {
+	old, ok1 := e.ObjectOld.(*discoveryv1.EndpointSlice)
+	slice, ok2 := e.ObjectNew.(*discoveryv1.EndpointSlice)
+	return !ok1 || !ok2 || readyEndpoints([]discoveryv1.EndpointSlice{*old}) != readyEndpoints([]discoveryv1.EndpointSlice{*slice})
+}}
 
 // rolloutOfLabels maps an object Tranche's labels name a Rollout in to that Rollout.
 func rolloutOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
