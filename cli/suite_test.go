@@ -26,8 +26,8 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// The commands are tested against a real API server with the Rollout controller running and
-// a simulated kubelet making Deployments ready.
+// The commands are tested against a real API server with the Rollout controller, the real
+// controllers and kwok nodes running.
 var (
 	cp         *harness.ControlPlane
 	kubeconfig string

@@ -60,7 +60,6 @@ func TestOnlySliceUpdatesThatChangeReadinessStartAReconcile(t *testing.T) {
 		return s
 	}
 	terminating := slice(true, true)
-	terminating.Endpoints[1].Conditions.Ready = ptr.To(true)
 	terminating.Endpoints[1].Conditions.Terminating = ptr.To(true)
 	update := func(old, new *discoveryv1.EndpointSlice) bool {
 		return readyEndpointsChanged.Update(ctrlevent.UpdateEvent{ObjectOld: old, ObjectNew: new})

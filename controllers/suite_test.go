@@ -23,8 +23,8 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// cp is the package's control plane; the Rollout controller runs against it in-process, and
-// a simulated kubelet makes Deployments ready, except those whose image says never-ready.
+// cp is the package's control plane, with the real controllers and kwok nodes
+// (harness.Workloads); the Rollout controller runs against it in-process.
 var cp *harness.ControlPlane
 
 // prom scrapes exporter, whose counters the scenarios' traffic generators drive.

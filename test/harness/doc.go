@@ -9,9 +9,7 @@
 // A test package starts one control plane in TestMain and shares it; each test isolates
 // itself in a namespace of its own (see ControlPlane.Namespace).
 //
-// The controllers', plugin's and Argo CD suites, the chaos tests and the demo's stack (`make
-// demo`, `make e2e`) run on Workloads; the stack adds PodApps, playing each pod's container,
-// and ServiceProxy, playing kube-proxy. Kubelet, which writes Deployment status itself with
-// no pods at all, is left to the scale bench (`make bench-scale`), whose tens of thousands of
-// Rollouts would otherwise need as many pods scheduled on two cores.
+// Every suite that runs workloads (the controllers', plugin's, manager's and Argo CD suites,
+// the chaos tests, the scale bench and the demo's stack) runs on Workloads; the stack adds
+// PodApps, playing each pod's container, and ServiceProxy, playing kube-proxy.
 package harness

@@ -92,7 +92,7 @@ func Deployment(namespace, name, image string) *appsv1.Deployment {
 }
 
 // SetImage releases a new version of a Deployment, as a CI pipeline would: a merge patch of
-// its image, with no optimistic lock, since controllers and the Kubelet write it too.
+// its image, with no optimistic lock, since controllers write it too.
 func SetImage(ctx context.Context, c client.Client, namespace, name, image string) error {
 	d := &appsv1.Deployment{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {

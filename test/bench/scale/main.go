@@ -1,6 +1,6 @@
 // Command scale is the scale bench of the manager: against a real API server (envtest) and
-// Prometheus, it creates N Rollouts with their Deployments (a simulated kubelet makes them
-// ready), waits until every one is initialized, then releases a new version to 10% of them at
+// Prometheus, it creates N Rollouts with their Deployments (the real controllers and kwok
+// nodes run their pods), waits until every one is initialized, then releases a new version to 10% of them at
 // once, each walking three short steps judged by a fast analysis against Prometheus. It
 // reads the manager's own metrics (the real binary, a process of its own) and prints, per
 // size: memory, CPU, reconcile latency, the lag between a step being due and its weight being
