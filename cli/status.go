@@ -24,31 +24,37 @@ type Outcome struct {
 	Message   string
 }
 
-// Judge decides the outcome from the Rollout and the revision of its target's pod template
-// ("" when the target cannot be read). A status about another revision (the controller has
-// not seen the new one yet) or an older spec is not an outcome: a pipeline that applies a
-// change and then asks must not be answered about the release before.
-func Judge(ro *trancheapi.Rollout, targetRevision string) Outcome {
+// Judge decides the outcome from the Rollout and its target Deployment (nil when it cannot
+// be read). The target's revision is the one the controller recorded in status.target, once
+// it has seen the target's latest generation. A status about another revision (the
+// controller has not seen the new one yet) or an older spec is not an outcome: a pipeline
+// that applies a change and then asks must not be answered about the release before.
+func Judge(ro *trancheapi.Rollout, target *appsv1.Deployment) Outcome {
 	st := ro.Status
 	if c := apimeta.FindStatusCondition(st.Conditions, trancheapi.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue &&
 		c.ObservedGeneration == ro.Generation {
 		return Outcome{Ended: true, Message: "stalled: " + c.Message}
 	}
-	idle := !st.Phase.UnderWay() && st.Phase != trancheapi.PhasePromoting && st.Phase != trancheapi.PhaseInitializing && st.Phase != ""
 	switch {
 	case st.ObservedGeneration != ro.Generation:
 		return Outcome{Message: "waiting for the controller to see the latest spec"}
 	case pendingRequest(ro) != "":
 		return Outcome{Message: fmt.Sprintf("waiting for the controller to act on the %s request", pendingRequest(ro))}
-	case targetRevision == "":
+	case target == nil:
 		return Outcome{Message: "waiting for the target Deployment"}
-	case idle && st.StableRevision == targetRevision:
+	case st.Target.Generation < target.Generation:
+		return Outcome{Message: fmt.Sprintf("waiting for the controller to see generation %d of the target Deployment", target.Generation)}
+	}
+	revision := st.Target.Revision
+	idle := !st.Phase.UnderWay() && st.Phase != trancheapi.PhasePromoting && st.Phase != trancheapi.PhaseInitializing && st.Phase != ""
+	switch {
+	case idle && st.StableRevision == revision:
 		// Also after a failed rollout when the target was set back to the stable revision.
-		return Outcome{Ended: true, Succeeded: true, Message: fmt.Sprintf("revision %s serves all traffic", targetRevision)}
-	case (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted) && st.CanaryRevision == targetRevision:
+		return Outcome{Ended: true, Succeeded: true, Message: fmt.Sprintf("revision %s serves all traffic", revision)}
+	case (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted) && st.CanaryRevision == revision:
 		return Outcome{Ended: true, Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
-	case st.CanaryRevision != targetRevision && st.StableRevision != targetRevision:
-		return Outcome{Message: fmt.Sprintf("waiting for the controller to see revision %s", targetRevision)}
+	case st.CanaryRevision != revision && st.StableRevision != revision:
+		return Outcome{Message: fmt.Sprintf("waiting for the controller to see revision %s", revision)}
 	}
 	return Outcome{Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
 }
@@ -76,9 +82,9 @@ func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progre
 	last, out := "", Outcome{}
 	for {
 		ro, err := getRollout(ctx, c, key)
-		var revision string
+		var target *appsv1.Deployment
 		if err == nil {
-			revision, err = targetRevision(ctx, c, ro)
+			target, err = getTarget(ctx, c, ro)
 		}
 		switch {
 		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
@@ -86,7 +92,7 @@ func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progre
 		case err != nil && ctx.Err() == nil:
 			out.Message = fmt.Sprintf("%v (trying again)", err) // the API server may be away a moment
 		case err == nil:
-			out = Judge(ro, revision)
+			out = Judge(ro, target)
 		}
 		if out.Message != last && progress != nil && ctx.Err() == nil {
 			progress(out.Message)
@@ -106,16 +112,31 @@ func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progre
 	}
 }
 
-// targetRevision is the revision of the target Deployment's pod template, or "" while it
-// does not exist.
-func targetRevision(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (string, error) {
+// getTarget reads the Rollout's target Deployment: nil while it does not exist.
+func getTarget(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (*appsv1.Deployment, error) {
 	d := &appsv1.Deployment{}
 	err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}, d)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return nil, nil
 	case err != nil:
-		return "", fmt.Errorf("reading the target Deployment %s: %w", ro.Spec.TargetRef.Name, err)
+		return nil, fmt.Errorf("reading the target Deployment %s: %w", ro.Spec.TargetRef.Name, err)
 	}
-	return trancheapi.TemplateRevision(d.Spec.Template), nil
+	return d, nil
+}
+
+// targetRevision is the revision of the target Deployment's pod template as the controller
+// recorded it, "" while the target does not exist, and an error while the controller has not
+// seen the target's latest generation: the plugin never hashes a template itself (the
+// revision covers more than the template).
+func targetRevision(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (string, error) {
+	d, err := getTarget(ctx, c, ro)
+	switch {
+	case err != nil || d == nil:
+		return "", err
+	case ro.Status.Target.Generation < d.Generation:
+		return "", fmt.Errorf("rollout %s: the controller has not seen generation %d of the target Deployment %s yet: try again in a moment",
+			ro.Name, d.Generation, d.Name)
+	}
+	return ro.Status.Target.Revision, nil
 }

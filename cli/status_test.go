@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -49,9 +50,22 @@ func TestJudge(t *testing.T) {
 		{"stalled", stalled, "a", true, false},
 		{"stalled on an older spec", staleStall, "a", true, true},
 	}
+	unseen := rollout(trancheapi.PhaseSucceeded, "b", "b", 1, 1)
+	unseen.Status.Target = trancheapi.TargetStatus{Generation: 1, Revision: "b"}
+	t.Run("the target changed since the controller saw it", func(t *testing.T) {
+		got := cli.Judge(unseen, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2}})
+		assert.False(t, got.Ended, got.Message)
+		assert.Contains(t, got.Message, "generation 2")
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := cli.Judge(tt.ro, tt.target)
+			// The controller saw the target's latest generation, and recorded its revision.
+			var target *appsv1.Deployment
+			if tt.target != "" {
+				target = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 4}}
+				tt.ro.Status.Target = trancheapi.TargetStatus{Generation: 4, Revision: tt.target}
+			}
+			got := cli.Judge(tt.ro, target)
 			assert.Equal(t, tt.ended, got.Ended, got.Message)
 			assert.Equal(t, tt.promoted, got.Succeeded, got.Message)
 			assert.NotEmpty(t, got.Message)

@@ -18,6 +18,11 @@ type world struct {
 	target  workload            // the user's Deployment: the version under test
 	primary *workload           // the stable version; nil until it is created
 	routes  providers.Routes    // what the data plane is told now
+	// declared is the replica count the target's owner gave it (see declaredReplicas), 0
+	// when none is known; autoscaler, when set, holds the bounds of the HorizontalPodAutoscaler
+	// that scales the target, and then declared is not used.
+	declared   int32
+	autoscaler *autoscaling
 	// routesUnknown is true when the routing objects could not be read as a split (a person
 	// edited them by hand, a rule was deleted): decide then sets the routes it wants.
 	routesUnknown bool
@@ -29,9 +34,10 @@ type world struct {
 
 // workload is what decide needs to know of a Deployment.
 type workload struct {
-	revision string // pod-template hash
-	replicas int32  // spec.replicas
-	ready    bool   // every desired replica is updated and available
+	revision   string // pod-template hash
+	generation int64  // metadata.generation
+	replicas   int32  // spec.replicas
+	ready      bool   // every desired replica is updated and available
 }
 
 // analysisRun is the result of one analysis run: a check per metric and per Rollout webhook.
@@ -82,6 +88,7 @@ const (
 	actCreatePrimary            // create <target>-primary from the target's pod template
 	actUpdatePrimary            // copy the target's pod template to the primary
 	actScaleTarget              // set the target's replicas
+	actScalePrimary             // set the primary's replicas
 	actSetRoutes                // tell the data plane a new split
 )
 
@@ -102,6 +109,10 @@ type event struct {
 func decide(w world) plan {
 	d := &decider{w: w, st: *w.rollout.Status.DeepCopy()}
 	d.run()
+	d.st.Target = trancheapi.TargetStatus{Generation: w.target.generation, Revision: w.target.revision, DeclaredReplicas: w.declared}
+	if w.autoscaler != nil {
+		d.st.Target.DeclaredReplicas, d.st.Target.Autoscaler = 0, w.autoscaler.name
+	}
 	if d.p.action.kind != actSetRoutes {
 		d.st.RoutesSetAt = nil // the data plane says what was asked, or nothing is asked of it
 	}
@@ -133,6 +144,9 @@ func (d *decider) run() {
 		d.initialize()
 		return
 	}
+	if d.primaryOutOfStep() {
+		return
+	}
 	if steps := d.w.rollout.Spec.EffectiveSteps(); int(d.st.CurrentStep) >= len(steps) {
 		// The spec lost steps mid-rollout: carry on from its last.
 		d.st.CurrentStep = int32(len(steps) - 1)
@@ -160,7 +174,7 @@ func (d *decider) initialize() {
 		// The action and the wait after it say the same, so that the wait costs no write.
 		d.say("Starting the primary Deployment from the target; waiting until it is ready")
 		if d.w.primary == nil {
-			d.p.action = action{kind: actCreatePrimary, replicas: max(d.w.target.replicas, 1)}
+			d.p.action = action{kind: actCreatePrimary, replicas: d.firstPrimaryReplicas()}
 		}
 	case !d.routesAre(providers.Routes{}):
 		d.say("Routing all traffic to the primary")
@@ -174,6 +188,43 @@ func (d *decider) initialize() {
 		d.emit(false, "Initialized", d.st.Message)
 		d.scaleCanaryDown() // idle does it again if this fails
 	}
+}
+
+// firstPrimaryReplicas is the count the primary is created with: the target's, within its
+// autoscaler's bounds, or the count its owner declared.
+func (d *decider) firstPrimaryReplicas() int32 {
+	n := max(d.w.target.replicas, 1)
+	switch {
+	case d.w.autoscaler != nil:
+		return d.w.autoscaler.clamp(n)
+	case d.w.declared > 0:
+		return d.w.declared
+	}
+	return n
+}
+
+// canaryReplicas is the count the canary is scaled up to for a rollout: the primary's, within
+// the autoscaler's bounds (the autoscaler then takes over), or the count the owner declared.
+func (d *decider) canaryReplicas() int32 {
+	switch {
+	case d.w.autoscaler != nil:
+		return d.w.autoscaler.clamp(d.w.primary.replicas)
+	case d.w.declared > 0:
+		return d.w.declared
+	}
+	return d.w.primary.replicas
+}
+
+// primaryOutOfStep scales the primary to the count the target's owner declared, when no
+// autoscaler scales it: the owner's edit in Git (or kubectl scale) lands on the target, which
+// is not what serves. It changes nothing of the rollout, which goes on at the next reconcile
+// (the primary's own change starts it).
+func (d *decider) primaryOutOfStep() bool {
+	if d.w.autoscaler != nil || d.w.declared == 0 || d.w.primary.replicas == d.w.declared {
+		return false
+	}
+	d.p.action = action{kind: actScalePrimary, replicas: d.w.declared}
+	return true
 }
 
 // scaleCanaryDown scales the target to zero once the primary has served all traffic for
@@ -232,7 +283,7 @@ func (d *decider) start() {
 	d.st.ScaleDownAt = nil
 	d.say(canaryWaitMessage(rev))
 	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
-	d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
+	d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
 	// Look again at once: a target that is up already (a retry right after an abort, before
 	// it was scaled down) changes no more, so no event would come.
 	d.requeueIn(time.Millisecond)

@@ -64,7 +64,7 @@ func (d *decider) canaryServes() bool {
 	switch {
 	case d.w.target.replicas == 0:
 		d.say("Scaling the canary up")
-		d.p.action = action{kind: actScaleTarget, replicas: d.w.primary.replicas}
+		d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
 		return false
 	case !d.w.target.ready:
 		if !d.routesAre(providers.Routes{}) {

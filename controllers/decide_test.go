@@ -97,3 +97,54 @@ func TestNextSecondRoundsUp(t *testing.T) {
 		assert.Equal(t, tc.want, nextSecond(tc.in), "nextSecond(%s)", tc.in.Format(time.RFC3339Nano))
 	}
 }
+
+// TestReplicaDecisions pins who sets which count: the owner's declared count, or the
+// autoscaler's bounds, never both.
+func TestReplicaDecisions(t *testing.T) {
+	now := simStart.Add(time.Hour)
+	ro := func(st trancheapi.RolloutStatus) *trancheapi.Rollout {
+		r := simRollout(weightStep(5, time.Minute))
+		r.Status = st
+		return r
+	}
+	idle := trancheapi.RolloutStatus{Phase: trancheapi.PhaseSucceeded, StableRevision: "rev1", CanaryRevision: "rev1",
+		ScaleDownAt: ptr.To(metav1.NewTime(now.Add(-time.Minute)))}
+	bounds := &autoscaling{name: "podinfo", min: 2, max: 4}
+	primaryAt := func(n int32) *workload { return &workload{revision: "rev1", replicas: n, ready: true} }
+
+	cases := []struct {
+		name         string
+		w            world
+		wantKind     actionKind
+		wantReplicas int32
+	}{
+		{"a new primary takes the declared count", world{rollout: ro(trancheapi.RolloutStatus{}), target: workload{revision: "rev1", replicas: 0}, declared: 3},
+			actCreatePrimary, 3},
+		{"a new primary takes the target's count within its autoscaler's bounds",
+			world{rollout: ro(trancheapi.RolloutStatus{}), target: workload{revision: "rev1", replicas: 7}, autoscaler: bounds},
+			actCreatePrimary, 4},
+		{"an idle primary follows the declared count", world{rollout: ro(idle), target: workload{revision: "rev1", replicas: 5}, primary: primaryAt(3), declared: 5},
+			actScalePrimary, 5},
+		{"an autoscaled primary is left to its autoscaler", world{rollout: ro(idle), target: workload{revision: "rev1", replicas: 5}, primary: primaryAt(3), autoscaler: bounds},
+			actScaleTarget, 0},
+		{"a canary starts at the declared count", world{rollout: ro(idle), target: workload{revision: "rev2"}, primary: primaryAt(3), declared: 3},
+			actScaleTarget, 3},
+		{"an autoscaled canary starts within its autoscaler's bounds", world{rollout: ro(idle), target: workload{revision: "rev2"}, primary: primaryAt(6), autoscaler: bounds},
+			actScaleTarget, 4},
+		{"with no count known the canary takes the primary's", world{rollout: ro(idle), target: workload{revision: "rev2"}, primary: primaryAt(3)},
+			actScaleTarget, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.w.now = now
+			p := decide(tc.w)
+			assert.Equal(t, tc.wantKind, p.action.kind, p.status.Message)
+			assert.Equal(t, tc.wantReplicas, p.action.replicas)
+			if tc.w.autoscaler != nil {
+				assert.Equal(t, trancheapi.TargetStatus{Revision: tc.w.target.revision, Autoscaler: "podinfo"}, p.status.Target)
+			} else {
+				assert.Equal(t, tc.w.declared, p.status.Target.DeclaredReplicas)
+			}
+		})
+	}
+}

@@ -32,6 +32,13 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 		return r.updatePrimary(ctx, ro, target)
 	case actScaleTarget:
 		return r.scaleTarget(ctx, ro, a.replicas)
+	case actScalePrimary:
+		key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
+		_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
+			d.Spec.Replicas = &a.replicas
+			return nil
+		})
+		return err
 	case actSetRoutes:
 		return s.router.SetRoutes(ctx, ro, a.routes)
 	}

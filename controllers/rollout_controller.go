@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -59,6 +60,7 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tranche.dev,resources=metrictemplates;notificationproviders,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
@@ -125,7 +127,9 @@ type scope struct {
 	// what differs from it, under its resourceVersion.
 	written *trancheapi.Rollout
 	target  *appsv1.Deployment // the user's Deployment, once resolved
-	router  providers.Router   // the Rollout's provider, once resolved
+	// autoscaler is the HorizontalPodAutoscaler that scales the target, if any, once resolved
+	autoscaler *autoscalingv2.HorizontalPodAutoscaler
+	router     providers.Router // the Rollout's provider, once resolved
 }
 
 // resolve reads what the Rollout refers to and finds its Router. A missing reference is a
@@ -139,6 +143,9 @@ func (r *RolloutReconciler) resolve(ctx context.Context, s *scope) error {
 		return p
 	}
 	s.target = refs.target
+	if s.autoscaler, err = targetAutoscaler(ctx, r.Client, s.rollout); err != nil {
+		return err
+	}
 	s.router, err = r.Providers.For(r.Client, s.rollout)
 	return err
 }

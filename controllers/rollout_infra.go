@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -62,6 +63,9 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, s *scope) 
 	}
 	if created {
 		return false, 0, nil
+	}
+	if err := r.ensurePrimaryAutoscaler(ctx, ro, s.autoscaler); err != nil {
+		return false, 0, err
 	}
 	// New routing objects send everything to the primary: made before it serves, they would
 	// send what they take to no one. Until then the reconcile goes on to start the primary.
@@ -158,22 +162,28 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 }
 
 // restoreTarget gives the target the primary's replica count back, so that deleting a
-// Rollout leaves a serving Deployment behind.
+// Rollout leaves a serving Deployment behind, the count its owner's from then on.
 func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Rollout) error {
 	primary := &appsv1.Deployment{}
-	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
-	if err := r.Get(ctx, key, primary); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}, primary); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	return r.scaleTarget(ctx, ro, replicasOf(primary))
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
+	_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
+		d.Spec.Replicas = ptr.To(replicasOf(primary))
+		delete(d.Annotations, trancheapi.AnnotationScaledTo)
+		return nil
+	})
+	return client.IgnoreNotFound(err)
 }
 
-// scaleTarget sets the target's replicas: the one field of the user's Deployment Tranche
-// writes.
+// scaleTarget sets the target's replicas, the one field of the user's Deployment Tranche
+// writes, and records in the same write that the count is Tranche's (see declaredReplicas).
 func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) error {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
 	_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
 		d.Spec.Replicas = ptr.To(replicas)
+		metav1.SetMetaDataAnnotation(&d.ObjectMeta, trancheapi.AnnotationScaledTo, strconv.Itoa(int(replicas)))
 		return nil
 	})
 	return client.IgnoreNotFound(err)

@@ -23,7 +23,10 @@ import (
 func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error) {
 	ro := s.rollout
 	names := ro.ServiceNames()
-	w := world{now: r.Now(), rollout: ro}
+	w := world{now: r.Now(), rollout: ro, autoscaler: autoscalingOf(s.autoscaler)}
+	if w.autoscaler == nil {
+		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
+	}
 	var err error
 	if w.target, err = r.servingReady(ctx, ro, names.Canary, workloadOf(s.target, false)); err != nil {
 		return w, err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,8 +31,13 @@ const (
 	indexProviders = "spec.notify.providerRef"
 )
 
+// FieldManager is the name Tranche's writes carry in the objects' managedFields, whatever the
+// binary's name: people (and tests) read there who set a field last.
+const FieldManager = "tranche"
+
 // SetupWithManager registers the reconciler, its indexes and its watches.
 func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.Client = client.WithFieldOwner(r.Client, FieldManager)
 	if r.Notifier != nil {
 		if r.Notifier.Resolve == nil {
 			r.Notifier.Resolve = r.notificationTarget
@@ -65,6 +71,8 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}). // the primary
 		Owns(&corev1.Service{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}). // the primary's
+		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, autoscaledKey))).
 		// A slice is the endpointslice controller's, not the Rollout's: it carries the
 		// Service's labels, the Rollout's name among them.
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels),
@@ -116,6 +124,15 @@ func (r *RolloutReconciler) rolloutsFor(field string, key func(client.Object) (s
 // targetKey: a workload is the target of Rollouts in its own namespace only.
 func targetKey(obj client.Object) (string, []client.ListOption) {
 	return obj.GetName(), []client.ListOption{client.InNamespace(obj.GetNamespace())}
+}
+
+// autoscaledKey: an autoscaler concerns the Rollouts whose target it scales.
+func autoscaledKey(obj client.Object) (string, []client.ListOption) {
+	hpa := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
+		return "", nil
+	}
+	return hpa.Spec.ScaleTargetRef.Name, []client.ListOption{client.InNamespace(obj.GetNamespace())}
 }
 
 // namespacedKey: templates and providers may be referred to from any namespace.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,7 +62,7 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 // workloadOf is what decide needs to know of a Deployment. The primary's revision is the one
 // it was copied from, recorded in an annotation; the target's is its template's hash.
 func workloadOf(d *appsv1.Deployment, primary bool) workload {
-	w := workload{replicas: replicasOf(d)}
+	w := workload{replicas: replicasOf(d), generation: d.Generation}
 	if primary {
 		w.revision = d.Annotations[trancheapi.AnnotationRevision]
 	} else {
@@ -70,6 +71,18 @@ func workloadOf(d *appsv1.Deployment, primary bool) workload {
 	w.ready = w.replicas > 0 && deploymentHealth(d).status == health.HealthStatusHealthy &&
 		d.Status.ReadyReplicas >= w.replicas
 	return w
+}
+
+// declaredReplicas is the replica count the target's owner gave it: its count now, unless
+// that is the count Tranche gave it (the annotation says which), and then the count recorded
+// when the owner last gave one. Zero is never taken for the owner's: it is what Tranche
+// scales an idle target to, and a primary scaled to zero would take the app down.
+func declaredReplicas(target *appsv1.Deployment, recorded int32) int32 {
+	n := replicasOf(target)
+	if n == 0 || target.Annotations[trancheapi.AnnotationScaledTo] == strconv.Itoa(int(n)) {
+		return recorded
+	}
+	return n
 }
 
 func replicasOf(d *appsv1.Deployment) int32 {

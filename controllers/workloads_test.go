@@ -79,3 +79,30 @@ func TestWorkloadReadiness(t *testing.T) {
 		})
 	}
 }
+
+func TestDeclaredReplicas(t *testing.T) {
+	target := func(replicas *int32, scaledTo string) *appsv1.Deployment {
+		d := harness.Deployment("shop", "podinfo", "podinfo:1")
+		d.Spec.Replicas = replicas
+		if scaledTo != "" {
+			d.Annotations = map[string]string{trancheapi.AnnotationScaledTo: scaledTo}
+		}
+		return d
+	}
+	cases := []struct {
+		name     string
+		target   *appsv1.Deployment
+		recorded int32
+		want     int32
+	}{
+		{"a new target's count is its owner's", target(ptr.To[int32](3), ""), 0, 3},
+		{"no count is the API server's default", target(nil, ""), 0, 1},
+		{"the count Tranche set is not the owner's", target(ptr.To[int32](0), "0"), 3, 3},
+		{"a canary scaled up by Tranche keeps the recorded count", target(ptr.To[int32](3), "3"), 4, 4},
+		{"a count set over Tranche's is the owner's", target(ptr.To[int32](5), "0"), 3, 5},
+		{"zero is never the owner's", target(ptr.To[int32](0), "3"), 3, 3},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, declaredReplicas(tc.target, tc.recorded), tc.name)
+	}
+}

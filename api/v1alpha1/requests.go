@@ -32,4 +32,7 @@ const (
 	// AnnotationHandedOver marks the apex Service a deleted Rollout left behind, selecting
 	// the target's pods: a Rollout of the same name created again takes it back.
 	AnnotationHandedOver = "tranche.dev/handed-over"
+	// AnnotationScaledTo records, on the target, the replica count Tranche last gave it: a
+	// count that differs was given by the target's owner (see TargetStatus.DeclaredReplicas).
+	AnnotationScaledTo = "tranche.dev/scaled-to"
 )

@@ -263,6 +263,12 @@ type RolloutStatus struct {
 	// +optional
 	HandledRequests HandledRequests `json:"handledRequests,omitempty"`
 
+	// target is what the controller last saw of the target Deployment: clients compare its
+	// generation with the target's to know whether the revisions above are about the
+	// target's latest spec.
+	// +optional
+	Target TargetStatus `json:"target,omitempty"`
+
 	// message says in a sentence what the rollout is doing or waiting for.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -277,6 +283,26 @@ type RolloutStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TargetStatus is what the controller last saw of the target Deployment.
+type TargetStatus struct {
+	// generation is the target's metadata.generation the controller last saw.
+	// +optional
+	Generation int64 `json:"generation,omitempty"`
+	// revision is the revision of the target's pod template at that generation.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// declaredReplicas is the replica count the target's owner (Git, kubectl scale) last
+	// gave it, which the primary runs at. It is kept here because the target's own count is
+	// Tranche's to change: zero while no rollout is under way. Unset while an autoscaler
+	// scales the target.
+	// +optional
+	DeclaredReplicas int32 `json:"declaredReplicas,omitempty"`
+	// autoscaler names the HorizontalPodAutoscaler that scales the target; the primary has
+	// its own copy of it, named as the primary.
+	// +optional
+	Autoscaler string `json:"autoscaler,omitempty"`
 }
 
 // HandledRequests holds the tokens of the requests the controller acted on last.
