@@ -49,13 +49,14 @@ func TestRBACHasNoWildcards(t *testing.T) {
 	}
 }
 
-// Secrets are read one by one where a MetricTemplate or NotificationProvider names one:
-// never listed or watched, which would read every Secret of the cluster.
-func TestSecretsAreOnlyGot(t *testing.T) {
+// Secrets are read one by one where a MetricTemplate, a NotificationProvider or a target's
+// pods name one, and written only as the primary's copies of a target's: never listed or
+// watched, which would read every Secret of the cluster, and never deleted.
+func TestSecretsAreOnlyGotAndCopied(t *testing.T) {
 	for file, rs := range rules(t) {
 		for _, r := range rs {
 			if slices.Contains(r.Resources, "secrets") {
-				assert.Equal(t, []string{"get"}, r.Verbs, "%s: %+v", file, r)
+				assert.Equal(t, []string{"create", "get", "patch", "update"}, r.Verbs, "%s: %+v", file, r)
 			}
 		}
 	}

@@ -38,6 +38,8 @@ type workload struct {
 	generation int64  // metadata.generation
 	replicas   int32  // spec.replicas
 	ready      bool   // every desired replica is updated and available
+	// configured is true when the revision covers ConfigMaps or Secrets the pods read
+	configured bool
 }
 
 // analysisRun is the result of one analysis run: a check per metric and per Rollout webhook.
@@ -284,6 +286,11 @@ func (d *decider) start() {
 	d.say(canaryWaitMessage(rev))
 	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
 	d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
+	if d.w.target.configured && d.w.target.replicas > 0 {
+		// Pods that are up read the configuration they started with: new ones are made
+		// (canaryServes scales the canary up again) so that the canary runs the new one.
+		d.p.action.replicas = 0
+	}
 	// Look again at once: a target that is up already (a retry right after an abort, before
 	// it was scaled down) changes no more, so no event would come.
 	d.requeueIn(time.Millisecond)

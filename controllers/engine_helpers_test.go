@@ -91,10 +91,16 @@ func startScenario(t testing.TB, prom *harness.Prometheus, exporter *harness.Exp
 // startScenarioAt is startScenario with the template asking the Prometheus at address.
 func startScenarioAt(t testing.TB, address string, exporter *harness.Exporter, ro *trancheapi.Rollout) *engineEnv {
 	t.Helper()
+	return startScenarioWith(t, address, exporter, ro, harness.Deployment(ro.Namespace, ro.Spec.TargetRef.Name, goodImage))
+}
+
+// startScenarioWith is startScenarioAt with a target of the test's own.
+func startScenarioWith(t testing.TB, address string, exporter *harness.Exporter, ro *trancheapi.Rollout, target *appsv1.Deployment) *engineEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ns := ro.Namespace
-	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, ro.Spec.TargetRef.Name, goodImage)))
+	require.NoError(t, cp.Client.Create(ctx, target))
 	require.NoError(t, cp.Client.Create(ctx, &trancheapi.MetricTemplate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "error-rate"},
 		Spec: trancheapi.MetricTemplateSpec{

@@ -68,7 +68,7 @@ func TestPrimaryFollowsItsAutoscaler(t *testing.T) {
 		return apierrors.IsNotFound(err)
 	}, 10*time.Second, 50*time.Millisecond, "the primary's autoscaler is deleted with the user's")
 
-	tranche, autoscalers, fights := writes.Tally(FieldManager, "podinfo", "podinfo-primary")
+	tranche, autoscalers, fights := writes.Tally(FieldManager, time.Time{}, "podinfo", "podinfo-primary")
 	t.Logf("replica counts set: %d by Tranche, %d by the autoscalers", tranche, autoscalers)
 	assert.Positive(t, autoscalers, "the autoscalers set counts (the watch sees who writes)")
 	assert.Empty(t, fights, "no count set by one was reset by the other")

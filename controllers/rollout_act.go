@@ -20,16 +20,22 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 	case actNone:
 		return nil
 	case actCreatePrimary:
-		primary, err := desiredPrimary(ro, target, a.replicas)
+		primary, err := desiredPrimary(ro, target, a.replicas, s.configs)
 		if err != nil {
 			return specError{err}
+		}
+		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
+			return err
 		}
 		if err := controllerutil.SetControllerReference(ro, primary, r.Scheme()); err != nil {
 			return err
 		}
 		return r.Create(ctx, primary)
 	case actUpdatePrimary:
-		return r.updatePrimary(ctx, ro, target)
+		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
+			return err
+		}
+		return r.updatePrimary(ctx, ro, target, s.configs)
 	case actScaleTarget:
 		return r.scaleTarget(ctx, ro, a.replicas)
 	case actScalePrimary:
@@ -45,9 +51,10 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 	return fmt.Errorf("unknown action %d", a.kind)
 }
 
-// updatePrimary copies the target's pod template to the primary, keeping its replicas.
-func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment) error {
-	want, err := desiredPrimary(ro, target, 0)
+// updatePrimary copies the target's pod template to the primary, keeping its replicas; the
+// copies of the configuration it uses are written first.
+func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, configs map[configRef]configData) error {
+	want, err := desiredPrimary(ro, target, 0, configs)
 	if err != nil {
 		return specError{err}
 	}

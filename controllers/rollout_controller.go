@@ -53,6 +53,10 @@ type RolloutReconciler struct {
 
 	// webhooks delivers the calls of notification webhooks; SetupWithManager makes it.
 	webhooks *notify.Dispatcher
+	// uncached reads the ConfigMaps and Secrets a target uses from the API server: the
+	// manager's cache holds only their metadata (SetupWithManager sets it; nil reads through
+	// Client).
+	uncached client.Reader
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
@@ -62,7 +66,8 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -117,7 +122,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		// rollout, and meanwhile the primary serves everything.
 		return r.stop(ctx, s, err, sendToPrimary)
 	}
-	return ctrl.Result{RequeueAfter: requeueAfter(p)}, nil
+	after := requeueAfter(p)
+	if tracksSecrets(s.configs) {
+		after = min(after, secretPollInterval)
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // scope is what one reconcile works on, gathered as it goes.
@@ -130,6 +139,10 @@ type scope struct {
 	// autoscaler is the HorizontalPodAutoscaler that scales the target, if any, once resolved
 	autoscaler *autoscalingv2.HorizontalPodAutoscaler
 	router     providers.Router // the Rollout's provider, once resolved
+	// configs is the target's tracked configuration (see configs.go), and configObjects the
+	// ConfigMaps and Secrets it was read from.
+	configs       map[configRef]configData
+	configObjects []client.Object
 }
 
 // resolve reads what the Rollout refers to and finds its Router. A missing reference is a
@@ -144,6 +157,9 @@ func (r *RolloutReconciler) resolve(ctx context.Context, s *scope) error {
 	}
 	s.target = refs.target
 	if s.autoscaler, err = targetAutoscaler(ctx, r.Client, s.rollout); err != nil {
+		return err
+	}
+	if s.configs, s.configObjects, err = r.trackedConfigs(ctx, s.target); err != nil {
 		return err
 	}
 	s.router, err = r.Providers.For(r.Client, s.rollout)

@@ -28,7 +28,9 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
 	}
 	var err error
-	if w.target, err = r.servingReady(ctx, ro, names.Canary, workloadOf(s.target, false)); err != nil {
+	target := workloadOf(s.target, false)
+	target.revision, target.configured = revisionOf(s.target.Spec.Template, s.configs), len(s.configs) > 0
+	if w.target, err = r.servingReady(ctx, ro, names.Canary, target); err != nil {
 		return w, err
 	}
 	primary := &appsv1.Deployment{}

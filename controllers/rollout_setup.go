@@ -26,7 +26,9 @@ import (
 // Field indexes over Rollouts, so that a change to a referenced object finds its Rollouts
 // without listing them all.
 const (
-	indexTarget    = "spec.targetRef.name"
+	indexTarget = "spec.targetRef.name"
+	// indexConfigs indexes Deployments by the ConfigMaps and Secrets their pods use.
+	indexConfigs   = "spec.template.configRefs"
 	indexTemplates = "spec.analysis.metrics.templateRef"
 	indexProviders = "spec.notify.providerRef"
 )
@@ -38,6 +40,7 @@ const FieldManager = "tranche"
 // SetupWithManager registers the reconciler, its indexes and its watches.
 func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Client = client.WithFieldOwner(r.Client, FieldManager)
+	r.uncached = mgr.GetAPIReader()
 	if r.Notifier != nil {
 		if r.Notifier.Resolve == nil {
 			r.Notifier.Resolve = r.notificationTarget
@@ -64,6 +67,15 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 			return err
 		}
 	}
+	if err := indexer.IndexField(ctx, &appsv1.Deployment{}, indexConfigs, func(o client.Object) []string {
+		var keys []string
+		for _, ref := range configRefs(&o.(*appsv1.Deployment).Spec.Template.Spec) {
+			keys = append(keys, ref.String())
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
 
 	return ctrl.NewControllerManagedBy(mgr).
 		// Spec changes, and requests from people (annotations); not our own status writes.
@@ -78,6 +90,10 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels),
 			builder.WithPredicates(readyEndpointsChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
+		// Only the metadata of ConfigMaps is cached: a change to one's data is a new
+		// resourceVersion; the data is read where a target uses it. Secrets are never listed
+		// or watched (that would read every Secret of the cluster): see secretPollInterval.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsUsing), builder.OnlyMetadata).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
 		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).
 		Named("rollout").
@@ -119,6 +135,22 @@ func (r *RolloutReconciler) rolloutsFor(field string, key func(client.Object) (s
 		}
 		return requests
 	}
+}
+
+// rolloutsUsing maps a ConfigMap to the Rollouts whose targets' pods use it.
+func (r *RolloutReconciler) rolloutsUsing(ctx context.Context, obj client.Object) []reconcile.Request {
+	var targets appsv1.DeploymentList
+	ref := configRef{name: obj.GetName()}
+	if err := r.List(ctx, &targets, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexConfigs: ref.String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the Deployments that use a ConfigMap", "configMap", ref.name)
+		return nil
+	}
+	byTarget := r.rolloutsFor(indexTarget, targetKey)
+	var requests []reconcile.Request
+	for i := range targets.Items {
+		requests = append(requests, byTarget(ctx, &targets.Items[i])...)
+	}
+	return requests
 }
 
 // targetKey: a workload is the target of Rollouts in its own namespace only.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -29,8 +30,11 @@ func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
 }
 
 // desiredPrimary is the primary Deployment for a target: the target's pod template with the
-// primary's labels, the given replicas, and the template's revision in an annotation.
-func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas int32) (*appsv1.Deployment, error) {
+// primary's labels and the primary's copies of the tracked configuration, the given replicas,
+// and the target's revision in an annotation. With tracked configuration the revision is on
+// the pod template too, so that new configuration alone rolls the primary's pods (an
+// environment variable is read only when a container starts).
+func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas int32, configs map[configRef]configData) (*appsv1.Deployment, error) {
 	labels, err := primarySelector(target)
 	if err != nil {
 		return nil, err
@@ -42,8 +46,14 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 	for k, v := range labels {
 		template.Labels[k] = v
 	}
+	selectPrimaryPods(&template.Spec, target.Spec.Selector.MatchLabels)
+	withPrimaryConfigs(&template.Spec, configs)
+	revision := revisionOf(target.Spec.Template, configs)
+	if len(configs) > 0 {
+		metav1.SetMetaDataAnnotation(&template.ObjectMeta, trancheapi.AnnotationRevision, revision)
+	}
 	annotations := providers.Annotations()
-	annotations[trancheapi.AnnotationRevision] = trancheapi.TemplateRevision(target.Spec.Template)
+	annotations[trancheapi.AnnotationRevision] = revision
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ro.Namespace,
@@ -57,6 +67,55 @@ func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas 
 			Template: template,
 		},
 	}, nil
+}
+
+// selectPrimaryPods rewrites the label selectors of a primary's pod spec that select the
+// target's pods (pod affinity and anti-affinity terms, topology spread constraints) to select
+// the primary's instead: copied as they are, they would spread or pack the primary's pods by
+// the canary's, which come and go. A selector requirement is rewritten where it names a key of
+// the target's selector with its value; other requirements are the user's and are kept.
+func selectPrimaryPods(spec *corev1.PodSpec, targetLabels map[string]string) {
+	rewrite := func(sel *metav1.LabelSelector) {
+		if sel == nil {
+			return
+		}
+		for k, v := range sel.MatchLabels {
+			if targetLabels[k] == v {
+				sel.MatchLabels[k] = v + trancheapi.PrimarySuffix
+			}
+		}
+		for i := range sel.MatchExpressions {
+			req := &sel.MatchExpressions[i]
+			want, ok := targetLabels[req.Key]
+			if !ok || (req.Operator != metav1.LabelSelectorOpIn && req.Operator != metav1.LabelSelectorOpNotIn) {
+				continue
+			}
+			for j, v := range req.Values {
+				if v == want {
+					req.Values[j] = v + trancheapi.PrimarySuffix
+				}
+			}
+		}
+	}
+	terms := func(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm) {
+		for i := range required {
+			rewrite(required[i].LabelSelector)
+		}
+		for i := range preferred {
+			rewrite(preferred[i].PodAffinityTerm.LabelSelector)
+		}
+	}
+	if a := spec.Affinity; a != nil {
+		if a.PodAffinity != nil {
+			terms(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution, a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
+		if a.PodAntiAffinity != nil {
+			terms(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+		}
+	}
+	for i := range spec.TopologySpreadConstraints {
+		rewrite(spec.TopologySpreadConstraints[i].LabelSelector)
+	}
 }
 
 // workloadOf is what decide needs to know of a Deployment. The primary's revision is the one

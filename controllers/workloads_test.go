@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -32,7 +33,7 @@ func TestDesiredPrimary(t *testing.T) {
 	target := harness.Deployment("shop", "podinfo", "podinfo:1")
 	target.Spec.Template.Labels["tier"] = "frontend"
 
-	primary, err := desiredPrimary(ro, target, 3)
+	primary, err := desiredPrimary(ro, target, 3, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "podinfo-primary", primary.Name)
 	assert.Equal(t, int32(3), *primary.Spec.Replicas)
@@ -44,8 +45,47 @@ func TestDesiredPrimary(t *testing.T) {
 	assert.Equal(t, "web", primary.Labels[trancheapi.LabelRollout])
 
 	target.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpExists}}
-	_, err = desiredPrimary(ro, target, 3)
+	_, err = desiredPrimary(ro, target, 3, nil)
 	require.ErrorContains(t, err, "must select its pods with matchLabels only")
+}
+
+func TestThePrimarysSelectorsSelectThePrimarysPods(t *testing.T) {
+	ro := &trancheapi.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}}
+	target := harness.Deployment("shop", "podinfo", "podinfo:1")
+	own := func() *metav1.LabelSelector {
+		return &metav1.LabelSelector{
+			MatchLabels: map[string]string{"app": "podinfo", "zone": "eu"},
+			MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"podinfo", "cache"}},
+				{Key: "app", Operator: metav1.LabelSelectorOpExists},
+			},
+		}
+	}
+	other := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "database"}}
+	target.Spec.Template.Spec.Affinity = &corev1.Affinity{
+		PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution:  []corev1.PodAffinityTerm{{LabelSelector: own(), TopologyKey: "kubernetes.io/hostname"}},
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: corev1.PodAffinityTerm{LabelSelector: own()}}},
+		},
+		PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{LabelSelector: other.DeepCopy()}}},
+	}
+	target.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, LabelSelector: own()}}
+
+	primary, err := desiredPrimary(ro, target, 1, nil)
+	require.NoError(t, err)
+	want := &metav1.LabelSelector{
+		MatchLabels: map[string]string{"app": "podinfo-primary", "zone": "eu"},
+		MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"podinfo-primary", "cache"}},
+			{Key: "app", Operator: metav1.LabelSelectorOpExists},
+		},
+	}
+	spec := primary.Spec.Template.Spec
+	assert.Equal(t, want, spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector)
+	assert.Equal(t, want, spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.LabelSelector)
+	assert.Equal(t, want, spec.TopologySpreadConstraints[0].LabelSelector)
+	assert.Equal(t, other, spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector, "a selector of other pods is kept")
+	assert.Equal(t, own(), target.Spec.Template.Spec.TopologySpreadConstraints[0].LabelSelector, "the target is not changed")
 }
 
 func TestWorkloadReadiness(t *testing.T) {

@@ -35,4 +35,8 @@ const (
 	// AnnotationScaledTo records, on the target, the replica count Tranche last gave it: a
 	// count that differs was given by the target's owner (see TargetStatus.DeclaredReplicas).
 	AnnotationScaledTo = "tranche.dev/scaled-to"
+	// AnnotationConfigTracking on a ConfigMap or Secret the target's pods use, set to
+	// ConfigTrackingDisabled, keeps it out of the target's revision: both versions share it.
+	AnnotationConfigTracking = "tranche.dev/config-tracking"
+	ConfigTrackingDisabled   = "disabled"
 )

@@ -63,6 +63,7 @@ func TestReplicasFollowGitAndTheAutoscaler(t *testing.T) {
 			}}},
 		},
 	}
+	autoscaled := time.Now()
 	require.NoError(t, c.Create(ctx, hpa))
 	t.Cleanup(func() { _ = c.Delete(context.Background(), hpa) })
 	waitServing(t, app+trancheapi.PrimarySuffix, 3)
@@ -72,7 +73,7 @@ func TestReplicasFollowGitAndTheAutoscaler(t *testing.T) {
 	waitServing(t, app+trancheapi.PrimarySuffix, 3)
 	assert.Equal(t, app, ro.Status.Target.Autoscaler)
 
-	byTranche, byAutoscalers, fights := writes.Tally("tranche", app, app+trancheapi.PrimarySuffix)
+	byTranche, byAutoscalers, fights := writes.Tally("tranche", autoscaled, app, app+trancheapi.PrimarySuffix)
 	t.Logf("replica counts set on the autoscaled Deployments: %d by Tranche, %d by the autoscalers", byTranche, byAutoscalers)
 	assert.Empty(t, fights, "no count set by one was set back by the other")
 	failures := load.Failures(started, time.Now())

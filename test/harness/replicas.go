@@ -83,11 +83,11 @@ const autoscalerManager = "kube-controller-manager"
 // it back: the HPA controller of Workloads looks every second.
 const fightWindow = 5 * time.Second
 
-// Tally counts the writes to the autoscaled Deployments by the field manager controller and
-// by the HPA controller, and lists the fights: controller changing a count an autoscaler set
+// Tally counts the writes since a time (when the autoscalers were made) to the autoscaled
+// Deployments by the field manager controller and by the HPA controller, and lists the fights: controller changing a count an autoscaler set
 // (other than scaling to or from zero, which turns the autoscaler off and on), or an
 // autoscaler changing a count controller had just set.
-func (rw *ReplicaWrites) Tally(controller string, autoscaled ...string) (byController, byAutoscalers int, fights []string) {
+func (rw *ReplicaWrites) Tally(controller string, since time.Time, autoscaled ...string) (byController, byAutoscalers int, fights []string) {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	watched := map[string]bool{}
@@ -96,7 +96,7 @@ func (rw *ReplicaWrites) Tally(controller string, autoscaled ...string) (byContr
 	}
 	last := map[string]ReplicaWrite{}
 	for _, w := range rw.writes {
-		if !watched[w.Deployment] {
+		if !watched[w.Deployment] || w.At.Before(since) {
 			continue
 		}
 		prev, hadPrev := last[w.Deployment]
