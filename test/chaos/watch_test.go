@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -54,11 +55,13 @@ func startWatcher(t *testing.T, ns string) *watcher {
 	return w
 }
 
-// routed checks, as soon as a route changes, that each backend it sends requests to is ready
-// as Kubernetes says it: the workload's replicas all run its current template and are ready
-// (the deployment controller's word), and the Service's EndpointSlices list that many ready
-// endpoints and none unready (the endpointslice controller's, from the pods' readiness). Read
-// from the API server, not a cache, so that it is the state at the moment of routing.
+// routed checks, for each version of a route, that each backend it sends requests to was
+// ready as Kubernetes said it when that version was written: the workload's replicas all ran
+// its current template and were ready (the deployment controller's word), and the Service's
+// EndpointSlices listed that many ready endpoints and none unready (the endpointslice
+// controller's, from the pods' readiness). The workload and the slices are listed at the
+// route's own resourceVersion, so a watcher that falls behind the writes still judges each
+// route by the world it was written into.
 func (w *watcher) routed(ctx context.Context, obj any) {
 	route, ok := obj.(*gatewayv1.HTTPRoute)
 	if !ok {
@@ -72,34 +75,52 @@ func (w *watcher) routed(ctx context.Context, obj any) {
 			if ref.Weight != nil && *ref.Weight == 0 {
 				continue
 			}
-			if problem := w.notReady(ctx, string(ref.Name)); problem != "" {
-				ro := &trancheapi.Rollout{}
-				_ = cp.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: route.Name}, ro)
+			if problem := w.notReady(ctx, string(ref.Name), route.ResourceVersion); problem != "" {
 				w.violate("route %s (version %s, the Rollout %s) sends requests to %s while %s",
-					route.Name, route.ResourceVersion, ro.Status.Phase, ref.Name, problem)
+					route.Name, route.ResourceVersion, w.phaseAt(ctx, route.Name, route.ResourceVersion), ref.Name, problem)
 			}
 		}
 	}
 }
 
-// notReady says what is not ready behind the Service, or "" when all is.
-func (w *watcher) notReady(ctx context.Context, service string) string {
-	workload := strings.TrimSuffix(service, "-canary") // the canary Service selects the target
-	d := &appsv1.Deployment{}
-	if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: workload}, d); err != nil {
-		return fmt.Sprintf("its workload %s cannot be read: %v", workload, err)
+// at lists what the namespace held at the resourceVersion. Each List needs its own: the
+// client writes the selectors into Raw.
+func (w *watcher) at(resourceVersion string) *client.ListOptions {
+	return &client.ListOptions{Namespace: w.ns, Raw: &metav1.ListOptions{
+		ResourceVersion: resourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchExact,
+	}}
+}
+
+// phaseAt is the Rollout's phase at the resourceVersion, for the violation's message.
+func (w *watcher) phaseAt(ctx context.Context, rollout, resourceVersion string) string {
+	var list trancheapi.RolloutList
+	if err := cp.Client.List(ctx, &list, w.at(resourceVersion), client.MatchingFields{"metadata.name": rollout}); err != nil || len(list.Items) != 1 {
+		return fmt.Sprintf("unread: %v", err)
 	}
+	return string(list.Items[0].Status.Phase)
+}
+
+// notReady says what was not ready behind the Service at the resourceVersion, or "" when
+// all was.
+func (w *watcher) notReady(ctx context.Context, service, resourceVersion string) string {
+	workload := strings.TrimSuffix(service, "-canary") // the canary Service selects the target
+	var deployments appsv1.DeploymentList
+	err := cp.Client.List(ctx, &deployments, w.at(resourceVersion), client.MatchingFields{"metadata.name": workload})
+	if err != nil || len(deployments.Items) != 1 {
+		return fmt.Sprintf("its workload %s cannot be read at that version (%d found): %v", workload, len(deployments.Items), err)
+	}
+	d := &deployments.Items[0]
 	if !allReady(d) {
-		return fmt.Sprintf("%s is not ready (%d of %d ready, generation %d, observed %d)",
-			workload, d.Status.ReadyReplicas, replicas(d), d.Generation, d.Status.ObservedGeneration)
+		return fmt.Sprintf("%s was not ready (%d of %d ready, %d updated, generation %d, observed %d)",
+			workload, d.Status.ReadyReplicas, replicas(d), d.Status.UpdatedReplicas, d.Generation, d.Status.ObservedGeneration)
 	}
 	var slices discoveryv1.EndpointSliceList
-	if err := cp.Client.List(ctx, &slices, client.InNamespace(w.ns), client.MatchingLabels{discoveryv1.LabelServiceName: service}); err != nil {
-		return fmt.Sprintf("its EndpointSlices cannot be read: %v", err)
+	if err := cp.Client.List(ctx, &slices, w.at(resourceVersion), client.MatchingLabels{discoveryv1.LabelServiceName: service}); err != nil {
+		return fmt.Sprintf("its EndpointSlices cannot be read at that version: %v", err)
 	}
 	ready, unready := endpoints(slices.Items)
 	if ready < int(replicas(d)) || unready > 0 {
-		return fmt.Sprintf("its EndpointSlices list %d ready endpoints and %d unready for %d replicas", ready, unready, replicas(d))
+		return fmt.Sprintf("its EndpointSlices listed %d ready endpoints and %d unready for %d replicas", ready, unready, replicas(d))
 	}
 	return ""
 }
