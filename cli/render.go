@@ -146,7 +146,7 @@ func RenderView(w io.Writer, v View, now time.Time, color bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s\n", ro.Name)
 	fmt.Fprintf(tw, "Namespace:\t%s\n", ro.Namespace)
-	fmt.Fprintf(tw, "Target:\tDeployment %s\n", ro.Spec.TargetRef.Name)
+	fmt.Fprintf(tw, "Target:\t%s %s\n", ro.Spec.TargetRef.Kind, ro.Spec.TargetRef.Name)
 	fmt.Fprintf(tw, "Provider:\t%s\n", providers.Name(ro))
 	fmt.Fprintf(tw, "Phase:\t%s\n", s.phase(st.Phase))
 	if st.Message != "" {

@@ -24,12 +24,12 @@ type Outcome struct {
 	Message   string
 }
 
-// Judge decides the outcome from the Rollout and its target Deployment (nil when it cannot
+// Judge decides the outcome from the Rollout and its target's metadata (nil when it cannot
 // be read). The target's revision is the one the controller recorded in status.target, once
 // it has seen the target's latest generation. A status about another revision (the
 // controller has not seen the new one yet) or an older spec is not an outcome: a pipeline
 // that applies a change and then asks must not be answered about the release before.
-func Judge(ro *trancheapi.Rollout, target *appsv1.Deployment) Outcome {
+func Judge(ro *trancheapi.Rollout, target *metav1.PartialObjectMetadata) Outcome {
 	st := ro.Status
 	if c := apimeta.FindStatusCondition(st.Conditions, trancheapi.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue &&
 		c.ObservedGeneration == ro.Generation {
@@ -41,9 +41,9 @@ func Judge(ro *trancheapi.Rollout, target *appsv1.Deployment) Outcome {
 	case pendingRequest(ro) != "":
 		return Outcome{Message: fmt.Sprintf("waiting for the controller to act on the %s request", pendingRequest(ro))}
 	case target == nil:
-		return Outcome{Message: "waiting for the target Deployment"}
+		return Outcome{Message: fmt.Sprintf("waiting for the target %s", ro.Spec.TargetRef.Kind)}
 	case st.Target.Generation < target.Generation:
-		return Outcome{Message: fmt.Sprintf("waiting for the controller to see generation %d of the target Deployment", target.Generation)}
+		return Outcome{Message: fmt.Sprintf("waiting for the controller to see generation %d of the target %s", target.Generation, ro.Spec.TargetRef.Kind)}
 	}
 	revision := st.Target.Revision
 	idle := !st.Phase.UnderWay() && st.Phase != trancheapi.PhasePromoting && st.Phase != trancheapi.PhaseInitializing && st.Phase != ""
@@ -82,7 +82,7 @@ func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progre
 	last, out := "", Outcome{}
 	for {
 		ro, err := getRollout(ctx, c, key)
-		var target *appsv1.Deployment
+		var target *metav1.PartialObjectMetadata
 		if err == nil {
 			target, err = getTarget(ctx, c, ro)
 		}
@@ -112,20 +112,23 @@ func Wait(ctx context.Context, c client.Client, key types.NamespacedName, progre
 	}
 }
 
-// getTarget reads the Rollout's target Deployment: nil while it does not exist.
-func getTarget(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (*appsv1.Deployment, error) {
-	d := &appsv1.Deployment{}
-	err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}, d)
+// getTarget reads the metadata of the Rollout's target (a Deployment or a DaemonSet): nil
+// while it does not exist.
+func getTarget(ctx context.Context, c client.Client, ro *trancheapi.Rollout) (*metav1.PartialObjectMetadata, error) {
+	ref := ro.Spec.TargetRef
+	target := &metav1.PartialObjectMetadata{}
+	target.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(ref.Kind))
+	err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ref.Name}, target)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading the target Deployment %s: %w", ro.Spec.TargetRef.Name, err)
+		return nil, fmt.Errorf("reading the target %s %s: %w", ref.Kind, ref.Name, err)
 	}
-	return d, nil
+	return target, nil
 }
 
-// targetRevision is the revision of the target Deployment's pod template as the controller
+// targetRevision is the revision of the target's pod template as the controller
 // recorded it, "" while the target does not exist, and an error while the controller has not
 // seen the target's latest generation: the plugin never hashes a template itself (the
 // revision covers more than the template).
@@ -135,8 +138,8 @@ func targetRevision(ctx context.Context, c client.Client, ro *trancheapi.Rollout
 	case err != nil || d == nil:
 		return "", err
 	case ro.Status.Target.Generation < d.Generation:
-		return "", fmt.Errorf("rollout %s: the controller has not seen generation %d of the target Deployment %s yet: try again in a moment",
-			ro.Name, d.Generation, d.Name)
+		return "", fmt.Errorf("rollout %s: the controller has not seen generation %d of the target %s %s yet: try again in a moment",
+			ro.Name, d.Generation, ro.Spec.TargetRef.Kind, d.Name)
 	}
 	return ro.Status.Target.Revision, nil
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -53,16 +52,16 @@ func TestJudge(t *testing.T) {
 	unseen := rollout(trancheapi.PhaseSucceeded, "b", "b", 1, 1)
 	unseen.Status.Target = trancheapi.TargetStatus{Generation: 1, Revision: "b"}
 	t.Run("the target changed since the controller saw it", func(t *testing.T) {
-		got := cli.Judge(unseen, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2}})
+		got := cli.Judge(unseen, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Generation: 2}})
 		assert.False(t, got.Ended, got.Message)
 		assert.Contains(t, got.Message, "generation 2")
 	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The controller saw the target's latest generation, and recorded its revision.
-			var target *appsv1.Deployment
+			var target *metav1.PartialObjectMetadata
 			if tt.target != "" {
-				target = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 4}}
+				target = &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Generation: 4}}
 				tt.ro.Status.Target = trancheapi.TargetStatus{Generation: 4, Revision: tt.target}
 			}
 			got := cli.Judge(tt.ro, target)

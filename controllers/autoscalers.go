@@ -54,21 +54,21 @@ func targetAutoscaler(ctx context.Context, c client.Reader, ro *trancheapi.Rollo
 	var found *autoscalingv2.HorizontalPodAutoscaler
 	for i := range list.Items {
 		hpa := &list.Items[i]
-		if !scalesDeployment(hpa, ro.Spec.TargetRef.Name) {
+		if !scales(hpa, ro.Spec.TargetRef) {
 			continue
 		}
 		if found != nil {
-			return nil, specError{fmt.Errorf("HorizontalPodAutoscalers %q and %q both scale the Deployment %q: delete one of them",
-				found.Name, hpa.Name, ro.Spec.TargetRef.Name)}
+			return nil, specError{fmt.Errorf("HorizontalPodAutoscalers %q and %q both scale the %s %q: delete one of them",
+				found.Name, hpa.Name, ro.Spec.TargetRef.Kind, ro.Spec.TargetRef.Name)}
 		}
 		found = hpa
 	}
 	return found, nil
 }
 
-func scalesDeployment(hpa *autoscalingv2.HorizontalPodAutoscaler, name string) bool {
+func scales(hpa *autoscalingv2.HorizontalPodAutoscaler, target trancheapi.TargetRef) bool {
 	ref := hpa.Spec.ScaleTargetRef
-	return ref.Kind == "Deployment" && ref.Name == name && (ref.APIVersion == "apps/v1" || ref.APIVersion == "")
+	return ref.Kind == target.Kind && ref.Name == target.Name && (ref.APIVersion == "apps/v1" || ref.APIVersion == "")
 }
 
 // desiredPrimaryAutoscaler is the user's autoscaler, pointed at the primary.

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -169,9 +168,9 @@ func withPrimaryConfigs(spec *corev1.PodSpec, tracked map[configRef]configData) 
 // opted out, service account tokens (the API server writes those) and those that do not
 // exist: a pod that needs a missing one does not start, which the canary's readiness
 // catches, and an optional one is simply absent. objects holds what was read, for the copies.
-func (r *RolloutReconciler) trackedConfigs(ctx context.Context, target *appsv1.Deployment) (tracked map[configRef]configData, objects []client.Object, err error) {
-	for _, ref := range configRefs(&target.Spec.Template.Spec) {
-		obj, data, err := r.readConfig(ctx, target.Namespace, ref)
+func (r *RolloutReconciler) trackedConfigs(ctx context.Context, target client.Object) (tracked map[configRef]configData, objects []client.Object, err error) {
+	for _, ref := range configRefs(&podTemplate(target).Spec) {
+		obj, data, err := r.readConfig(ctx, target.GetNamespace(), ref)
 		switch {
 		case apierrors.IsNotFound(err):
 			continue
@@ -248,7 +247,7 @@ func (r *RolloutReconciler) writePrimaryConfigs(ctx context.Context, ro *tranche
 		case *corev1.Secret:
 			_, err = providers.Update(ctx, r.Client, client.ObjectKeyFromObject(w), func(s *corev1.Secret) error {
 				if !metav1.IsControlledBy(s, ro) {
-					return notOurs("Secret", s.Name, obj.GetName())
+					return notOurs(s, "Secret", obj.GetName())
 				}
 				s.Data, s.Labels = w.Data, w.Labels
 				return nil
@@ -256,7 +255,7 @@ func (r *RolloutReconciler) writePrimaryConfigs(ctx context.Context, ro *tranche
 		case *corev1.ConfigMap:
 			_, err = providers.Update(ctx, r.Client, client.ObjectKeyFromObject(w), func(cm *corev1.ConfigMap) error {
 				if !metav1.IsControlledBy(cm, ro) {
-					return notOurs("ConfigMap", cm.Name, obj.GetName())
+					return notOurs(cm, "ConfigMap", obj.GetName())
 				}
 				cm.Data, cm.BinaryData, cm.Labels = w.Data, w.BinaryData, w.Labels
 				return nil
@@ -272,7 +271,14 @@ func (r *RolloutReconciler) writePrimaryConfigs(ctx context.Context, ro *tranche
 	return nil
 }
 
-func notOurs(kind, name, original string) error {
-	return specError{fmt.Errorf("%s %q exists and is not Tranche's: Tranche gives the primary a copy of %q under that name; rename or delete it, or annotate %q with %s: %s",
-		kind, name, original, original, trancheapi.AnnotationConfigTracking, trancheapi.ConfigTrackingDisabled)}
+// notOurs is the error for a copy's name taken by an object the Rollout does not control:
+// the user's, or the copy another Rollout whose target uses the same original keeps.
+func notOurs(copied client.Object, kind, original string) error {
+	optOut := fmt.Sprintf("annotate %q with %s: %s", original, trancheapi.AnnotationConfigTracking, trancheapi.ConfigTrackingDisabled)
+	if owner := metav1.GetControllerOf(copied); owner != nil && owner.Kind == "Rollout" {
+		return specError{fmt.Errorf("%s %q is the primary's copy for the Rollout %q, whose target uses %q too: a %s two Rollouts track cannot have one copy for both; give each target its own, or %s",
+			kind, copied.GetName(), owner.Name, original, kind, optOut)}
+	}
+	return specError{fmt.Errorf("%s %q exists and is not Tranche's: Tranche gives the primary a copy of %q under that name; rename or delete it, or %s",
+		kind, copied.GetName(), original, optOut)}
 }

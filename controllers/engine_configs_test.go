@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,4 +98,34 @@ func setData(t *testing.T, ns, name, key, value string) {
 	patch := client.MergeFrom(cm.DeepCopy())
 	cm.Data[key] = value
 	require.NoError(t, cp.Client.Patch(context.Background(), cm, patch))
+}
+
+// TestAConfigMapTwoRolloutsTrackIsRefusedByTheSecond: the primary's copy has one owner, so
+// the second Rollout whose target uses the same ConfigMap stalls, saying whose copy it is
+// and what to do, and its target keeps serving as it is.
+func TestAConfigMapTwoRolloutsTrackIsRefusedByTheSecond(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ro := canaryRollout(cp.Namespace(t))
+	ns := ro.Namespace
+	require.NoError(t, cp.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared"}, Data: map[string]string{"a": "1"}}))
+	usingShared := func(name string) *appsv1.Deployment {
+		d := harness.Deployment(ns, name, goodImage)
+		d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{
+			{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "shared"}}},
+		}
+		return d
+	}
+	startScenarioWith(t, prom.URL(), exporter, ro, usingShared("podinfo"))
+
+	second := canaryRollout(ns)
+	second.Name, second.Spec.TargetRef.Name = "cart", "cart"
+	require.NoError(t, cp.Client.Create(ctx, usingShared("cart")))
+	require.NoError(t, cp.Client.Create(ctx, second))
+	stalled := waitForCondition(t, second, trancheapi.ConditionStalled, metav1.ConditionTrue, trancheapi.ReasonInvalidSpec)
+	assert.Contains(t, stalled.Message, `ConfigMap "shared-primary" is the primary's copy for the Rollout "podinfo"`)
+	assert.Contains(t, stalled.Message, trancheapi.AnnotationConfigTracking)
+	waitForEvent(t, second, trancheapi.ReasonInvalidSpec)
+	err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "cart-primary"}, &appsv1.Deployment{})
+	assert.True(t, apierrors.IsNotFound(err), "no primary is made on a copy that is not the Rollout's: %v", err)
 }

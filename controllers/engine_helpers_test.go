@@ -94,8 +94,9 @@ func startScenarioAt(t testing.TB, address string, exporter *harness.Exporter, r
 	return startScenarioWith(t, address, exporter, ro, harness.Deployment(ro.Namespace, ro.Spec.TargetRef.Name, goodImage))
 }
 
-// startScenarioWith is startScenarioAt with a target of the test's own.
-func startScenarioWith(t testing.TB, address string, exporter *harness.Exporter, ro *trancheapi.Rollout, target *appsv1.Deployment) *engineEnv {
+// startScenarioWith is startScenarioAt with a target of the test's own, a Deployment or a
+// DaemonSet.
+func startScenarioWith(t testing.TB, address string, exporter *harness.Exporter, ro *trancheapi.Rollout, target client.Object) *engineEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -115,7 +116,7 @@ func startScenarioWith(t testing.TB, address string, exporter *harness.Exporter,
 			env.traffic.compare = rand.New(rand.NewPCG(1, 2))
 		}
 	}
-	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef.Name)
+	go env.traffic.run(ctx, exporter, ns, ro.Name, ro.Spec.TargetRef)
 	harness.WatchCanaryWeight(ctx, watcher, ns, ro.Name, env.weights.add)
 	env.waitForPhase(trancheapi.PhaseInitialized, 30*time.Second)
 	return env
@@ -129,9 +130,10 @@ func (e *engineEnv) release(image string) { e.t.Helper(); e.releaseWith(image, "
 func (e *engineEnv) releaseWith(image, behaviour string) {
 	e.t.Helper()
 	key := types.NamespacedName{Namespace: e.ns, Name: e.ro.Spec.TargetRef.Name}
-	require.NoError(e.t, retryUpdate(key, func(d *appsv1.Deployment) {
-		d.Spec.Template.Spec.Containers[0].Image = image
-		harness.SetPodBehaviour(&d.Spec.Template, behaviour)
+	require.NoError(e.t, retryUpdateWorkload(e.ro.Spec.TargetRef.Kind, key, func(obj client.Object) {
+		template := podTemplate(obj)
+		template.Spec.Containers[0].Image = image
+		harness.SetPodBehaviour(template, behaviour)
 	}))
 }
 
@@ -221,14 +223,20 @@ func (e *engineEnv) reconcileNow() (ctrl.Result, []string) {
 }
 
 func retryUpdate(key types.NamespacedName, mutate func(*appsv1.Deployment)) error {
+	return retryUpdateWorkload(trancheapi.KindDeployment, key, func(obj client.Object) { mutate(obj.(*appsv1.Deployment)) })
+}
+
+// retryUpdateWorkload updates a workload of the kind, as a person would: read, change,
+// write, and again on a conflict.
+func retryUpdateWorkload(kind string, key types.NamespacedName, mutate func(client.Object)) error {
 	var err error
 	for range 10 {
-		d := &appsv1.Deployment{}
-		if err = cp.Client.Get(context.Background(), key, d); err != nil {
+		obj := newWorkload(kind)
+		if err = cp.Client.Get(context.Background(), key, obj); err != nil {
 			return err
 		}
-		mutate(d)
-		if err = cp.Client.Update(context.Background(), d); err == nil {
+		mutate(obj)
+		if err = cp.Client.Update(context.Background(), obj); err == nil {
 			return nil
 		}
 	}

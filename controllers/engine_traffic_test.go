@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -48,7 +48,15 @@ func (tr *traffic) serveBoth(exporter *harness.Exporter, ns, target, image strin
 	}
 }
 
-func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route, target string) {
+func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route string, targetRef trancheapi.TargetRef) {
+	target := targetRef.Name
+	image := func() (string, bool) {
+		obj := newWorkload(targetRef.Kind)
+		if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, obj); err != nil {
+			return "", false
+		}
+		return podTemplate(obj).Spec.Containers[0].Image, true
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -58,16 +66,16 @@ func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, rout
 		case <-tick.C:
 		}
 		weight, ok := harness.RoutedCanaryWeight(ctx, cp.Client, ns, route)
-		d := &appsv1.Deployment{}
-		if tr.compare != nil && ok && cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) == nil {
-			tr.serveBoth(exporter, ns, target, d.Spec.Template.Spec.Containers[0].Image, weight)
+		canary, read := image()
+		if tr.compare != nil && ok && read {
+			tr.serveBoth(exporter, ns, target, canary, weight)
 			continue
 		}
-		if !ok || weight == 0 || cp.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: target}, d) != nil {
+		if !ok || weight == 0 || !read {
 			continue
 		}
 		n, failed := int(weight), 0
-		if d.Spec.Template.Spec.Containers[0].Image == badImage {
+		if canary == badImage {
 			failed = max(n*3/10, 1)
 			tr.firstBad.CompareAndSwap(0, time.Now().UnixNano())
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,9 +14,10 @@ import (
 
 // references is what a Rollout refers to, as found in the cluster.
 type references struct {
-	// targetKey names the target; target is nil when it does not exist.
-	targetKey types.NamespacedName
-	target    *appsv1.Deployment
+	// targetKind and targetKey name the target; target is nil when it does not exist.
+	targetKind string
+	targetKey  types.NamespacedName
+	target     client.Object // a Deployment or a DaemonSet
 
 	templates        int
 	missingTemplates []objectRef
@@ -47,8 +47,8 @@ func (refs references) problem() *problem {
 	case refs.target == nil:
 		return &problem{
 			reason: trancheapi.ReasonTargetNotFound,
-			message: fmt.Sprintf("Deployment %q not found in namespace %q: create it, or fix spec.targetRef.name",
-				refs.targetKey.Name, refs.targetKey.Namespace),
+			message: fmt.Sprintf("%s %q not found in namespace %q: create it, or fix spec.targetRef",
+				refs.targetKind, refs.targetKey.Name, refs.targetKey.Namespace),
 		}
 	case len(refs.missingTemplates) > 0:
 		return &problem{
@@ -75,13 +75,13 @@ func describeMissing(missing []objectRef) string {
 // readReferences looks up everything the Rollout refers to. Missing objects are recorded,
 // not returned as errors; only failures to ask the API server are errors.
 func readReferences(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (references, error) {
-	refs := references{targetKey: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}}
+	refs := references{targetKind: ro.Spec.TargetRef.Kind, targetKey: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}}
 
-	target := &appsv1.Deployment{}
+	target := newWorkload(refs.targetKind)
 	switch err := c.Get(ctx, refs.targetKey, target); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return refs, fmt.Errorf("reading target Deployment %s: %w", refs.targetKey, err)
+		return refs, fmt.Errorf("reading target %s %s: %w", refs.targetKind, refs.targetKey, err)
 	default:
 		refs.target = target
 	}

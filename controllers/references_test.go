@@ -27,15 +27,15 @@ func TestReferencesProblem(t *testing.T) {
 		},
 		{
 			name:        "target missing",
-			refs:        references{targetKey: target},
+			refs:        references{targetKind: trancheapi.KindDeployment, targetKey: target},
 			wantReason:  trancheapi.ReasonTargetNotFound,
-			wantMessage: `Deployment "podinfo" not found in namespace "shop": create it, or fix spec.targetRef.name`,
+			wantMessage: `Deployment "podinfo" not found in namespace "shop": create it, or fix spec.targetRef`,
 		},
 		{
 			name:        "target missing wins over a missing template",
-			refs:        references{targetKey: target, missingTemplates: []objectRef{template}},
+			refs:        references{targetKind: trancheapi.KindDaemonSet, targetKey: target, missingTemplates: []objectRef{template}},
 			wantReason:  trancheapi.ReasonTargetNotFound,
-			wantMessage: `Deployment "podinfo" not found in namespace "shop": create it, or fix spec.targetRef.name`,
+			wantMessage: `DaemonSet "podinfo" not found in namespace "shop": create it, or fix spec.targetRef`,
 		},
 		{
 			name:        "template missing",

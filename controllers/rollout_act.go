@@ -4,70 +4,82 @@ import (
 	"context"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 )
 
-// act carries out the one action decide chose.
+// act carries out the one action decide chose. The workloads it writes are remembered as
+// written (see writtenGenerations).
 func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 	ro, target := s.rollout, s.target
+	var written client.Object
+	var err error
 	switch a.kind {
 	case actNone:
 		return nil
 	case actCreatePrimary:
-		primary, err := desiredPrimary(ro, target, a.replicas, s.configs)
-		if err != nil {
-			return specError{err}
-		}
-		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
-			return err
-		}
-		if err := controllerutil.SetControllerReference(ro, primary, r.Scheme()); err != nil {
-			return err
-		}
-		return r.Create(ctx, primary)
+		written, err = r.createPrimary(ctx, s, a.replicas)
 	case actUpdatePrimary:
 		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
 			return err
 		}
-		return r.updatePrimary(ctx, ro, target, s.configs)
+		written, err = r.updatePrimary(ctx, ro, target, s.configs)
 	case actScaleTarget:
-		return r.scaleTarget(ctx, ro, a.replicas)
+		written, err = r.scaleTarget(ctx, ro, a.replicas)
+		err = client.IgnoreNotFound(err) // deleted meanwhile: the next reconcile says so
 	case actScalePrimary:
 		key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
-		_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
-			d.Spec.Replicas = &a.replicas
+		written, err = updateWorkload(ctx, r.Client, workloadKind(target), key, func(primary client.Object) error {
+			scale(primary, a.replicas)
 			return nil
 		})
-		return err
 	case actSetRoutes:
 		return s.router.SetRoutes(ctx, ro, a.routes)
+	default:
+		return fmt.Errorf("unknown action %d", a.kind)
 	}
-	return fmt.Errorf("unknown action %d", a.kind)
+	if err == nil && written != nil {
+		r.writes.record(client.ObjectKeyFromObject(ro), written)
+	}
+	return err
 }
 
-// updatePrimary copies the target's pod template to the primary, keeping its replicas; the
-// copies of the configuration it uses are written first.
-func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment, configs map[configRef]configData) error {
+// createPrimary creates the primary from the target, after the copies of the configuration
+// it uses.
+func (r *RolloutReconciler) createPrimary(ctx context.Context, s *scope, replicas int32) (client.Object, error) {
+	primary, err := desiredPrimary(s.rollout, s.target, replicas, s.configs)
+	if err != nil {
+		return nil, specError{err}
+	}
+	if err := r.writePrimaryConfigs(ctx, s.rollout, s.configObjects); err != nil {
+		return nil, err
+	}
+	if err := controllerutil.SetControllerReference(s.rollout, primary, r.Scheme()); err != nil {
+		return nil, err
+	}
+	return primary, r.Create(ctx, primary)
+}
+
+// updatePrimary copies the target's pod template to the primary, keeping its replicas.
+func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target client.Object, configs map[configRef]configData) (client.Object, error) {
 	want, err := desiredPrimary(ro, target, 0, configs)
 	if err != nil {
-		return specError{err}
+		return nil, specError{err}
 	}
-	key := types.NamespacedName{Namespace: ro.Namespace, Name: want.Name}
-	_, err = providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
-		d.Spec.Template = want.Spec.Template
-		if d.Annotations == nil {
-			d.Annotations = map[string]string{}
+	return updateWorkload(ctx, r.Client, workloadKind(target), client.ObjectKeyFromObject(want), func(primary client.Object) error {
+		*podTemplate(primary) = *podTemplate(want)
+		annotations := primary.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
 		}
-		d.Annotations[trancheapi.AnnotationRevision] = want.Annotations[trancheapi.AnnotationRevision]
+		annotations[trancheapi.AnnotationRevision] = want.GetAnnotations()[trancheapi.AnnotationRevision]
+		primary.SetAnnotations(annotations)
 		return nil
 	})
-	return err
 }
 
 // setStatus writes what decide chose into the Rollout's status and conditions.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,13 +56,15 @@ type RolloutReconciler struct {
 	// manager's cache holds only their metadata (SetupWithManager sets it; nil reads through
 	// Client).
 	uncached client.Reader
+	// writes remembers the workloads as Tranche last wrote them.
+	writes writtenGenerations
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=tranche.dev,resources=metrictemplates;notificationproviders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;daemonsets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
@@ -103,6 +104,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	p, err := r.decide(ctx, s)
+	if errors.Is(err, errBehindOwnWrite) {
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+	}
 	if err != nil {
 		return r.stop(ctx, s, err, keepRoutes)
 	}
@@ -135,7 +139,7 @@ type scope struct {
 	// written is the Rollout as this reconcile last read or wrote it: the status patch sends
 	// what differs from it, under its resourceVersion.
 	written *trancheapi.Rollout
-	target  *appsv1.Deployment // the user's Deployment, once resolved
+	target  client.Object // the user's Deployment or DaemonSet, once resolved
 	// autoscaler is the HorizontalPodAutoscaler that scales the target, if any, once resolved
 	autoscaler *autoscalingv2.HorizontalPodAutoscaler
 	router     providers.Router // the Rollout's provider, once resolved

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,7 +58,7 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 	if err := r.restoreTarget(ctx, ro); err != nil {
 		return ctrl.Result{}, err
 	}
-	target := &appsv1.Deployment{}
+	target := newWorkload(ro.Spec.TargetRef.Kind)
 	switch err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}, target); {
 	case apierrors.IsNotFound(err):
 		// Nothing to hand the apex Service to: it goes with the Rollout.
@@ -76,27 +75,28 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 		}
 		if !w.ready {
 			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TargetNotReady", "Delete",
-				"The Deployment %q was not ready %s after the Rollout was deleted: its Service %q selects its pods all the same",
-				target.Name, waited.Round(time.Second), ro.ServiceNames().Apex)
+				"The %s %q was not ready %s after the Rollout was deleted: its Service %q selects its pods all the same",
+				workloadKind(target), target.GetName(), waited.Round(time.Second), ro.ServiceNames().Apex)
 		}
 		if err := r.handOverApex(ctx, ro, target); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	forgetMetrics(ro.Namespace, ro.Name)
+	r.writes.forget(client.ObjectKeyFromObject(ro))
 	return ctrl.Result{}, r.patchFinalizers(ctx, s, controllerutil.RemoveFinalizer)
 }
 
 // handOverApex points the apex Service at the target's pods and takes the Rollout's owner
 // reference off it, so that the garbage collector leaves it; the annotation says a Rollout
 // of the same name may take it back (see ensureService).
-func (r *RolloutReconciler) handOverApex(ctx context.Context, ro *trancheapi.Rollout, target *appsv1.Deployment) error {
+func (r *RolloutReconciler) handOverApex(ctx context.Context, ro *trancheapi.Rollout, target client.Object) error {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.ServiceNames().Apex}
 	_, err := providers.Update(ctx, r.Client, key, func(svc *corev1.Service) error {
 		if !metav1.IsControlledBy(svc, ro) {
 			return nil // not Tranche's to hand over (or handed over already)
 		}
-		svc.Spec.Selector = maps.Clone(target.Spec.Selector.MatchLabels)
+		svc.Spec.Selector = maps.Clone(podSelector(target).MatchLabels)
 		metav1.SetMetaDataAnnotation(&svc.ObjectMeta, trancheapi.AnnotationHandedOver, "true")
 		svc.OwnerReferences = slices.DeleteFunc(svc.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ro.UID })
 		return nil

@@ -8,12 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -52,7 +50,7 @@ func (r *RolloutReconciler) ensureInfrastructure(ctx context.Context, s *scope) 
 	if err != nil {
 		return false, 0, specError{err}
 	}
-	apex, primary, canary := providers.DesiredServices(ro, primarySel, target.Spec.Selector.MatchLabels)
+	apex, primary, canary := providers.DesiredServices(ro, primarySel, podSelector(target).MatchLabels)
 	created := false
 	for _, svc := range []*corev1.Service{apex, primary, canary} {
 		made, err := r.ensureService(ctx, ro, svc, svc != apex)
@@ -114,7 +112,7 @@ func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Ro
 	if ro.Status.Phase != "" && ro.Status.Phase != trancheapi.PhaseInitializing {
 		return true, nil
 	}
-	primary := &appsv1.Deployment{}
+	primary := newWorkload(ro.Spec.TargetRef.Kind)
 	err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}, primary)
 	if apierrors.IsNotFound(err) {
 		return false, nil
@@ -161,30 +159,39 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 	return false, err
 }
 
-// restoreTarget gives the target the primary's replica count back, so that deleting a
-// Rollout leaves a serving Deployment behind, the count its owner's from then on.
+// restoreTarget gives the target the primary's replica count back (a DaemonSet: runs it on
+// its nodes again), so that deleting a Rollout leaves a serving workload behind, the count
+// its owner's from then on.
 func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Rollout) error {
-	primary := &appsv1.Deployment{}
+	kind := ro.Spec.TargetRef.Kind
+	primary := newWorkload(kind)
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}, primary); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
-	_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
-		d.Spec.Replicas = ptr.To(replicasOf(primary))
-		delete(d.Annotations, trancheapi.AnnotationScaledTo)
+	_, err := updateWorkload(ctx, r.Client, kind, key, func(target client.Object) error {
+		scale(target, max(replicasOf(primary), 1))
+		annotations := target.GetAnnotations()
+		delete(annotations, trancheapi.AnnotationScaledTo)
+		target.SetAnnotations(annotations)
 		return nil
 	})
 	return client.IgnoreNotFound(err)
 }
 
-// scaleTarget sets the target's replicas, the one field of the user's Deployment Tranche
-// writes, and records in the same write that the count is Tranche's (see declaredReplicas).
-func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) error {
+// scaleTarget sets the target's replicas (a DaemonSet's: parks it, or runs it on every node),
+// the one field of the user's workload Tranche writes, and records in the same write that
+// the count is Tranche's (see declaredReplicas).
+func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) (client.Object, error) {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
-	_, err := providers.Update(ctx, r.Client, key, func(d *appsv1.Deployment) error {
-		d.Spec.Replicas = ptr.To(replicas)
-		metav1.SetMetaDataAnnotation(&d.ObjectMeta, trancheapi.AnnotationScaledTo, strconv.Itoa(int(replicas)))
+	return updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
+		scale(target, replicas)
+		annotations := target.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[trancheapi.AnnotationScaledTo] = strconv.Itoa(int(replicas))
+		target.SetAnnotations(annotations)
 		return nil
 	})
-	return client.IgnoreNotFound(err)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,18 +26,24 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 	if w.autoscaler == nil {
 		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
 	}
+	rollout := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
+	if r.writes.behind(rollout, s.target) {
+		return w, errBehindOwnWrite
+	}
 	var err error
 	target := workloadOf(s.target, false)
-	target.revision, target.configured = revisionOf(s.target.Spec.Template, s.configs), len(s.configs) > 0
+	target.revision, target.configured = revisionOf(*podTemplate(s.target), s.configs), len(s.configs) > 0
 	if w.target, err = r.servingReady(ctx, ro, names.Canary, target); err != nil {
 		return w, err
 	}
-	primary := &appsv1.Deployment{}
+	primary := newWorkload(ro.Spec.TargetRef.Kind)
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 	switch err := r.Get(ctx, key, primary); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return w, err
+	case r.writes.behind(rollout, primary):
+		return w, errBehindOwnWrite
 	default:
 		p, err := r.servingReady(ctx, ro, names.Primary, workloadOf(primary, true))
 		if err != nil {

@@ -26,8 +26,9 @@ import (
 // Field indexes over Rollouts, so that a change to a referenced object finds its Rollouts
 // without listing them all.
 const (
-	indexTarget = "spec.targetRef.name"
-	// indexConfigs indexes Deployments by the ConfigMaps and Secrets their pods use.
+	indexTarget = "spec.targetRef" // kind/name
+	// indexConfigs indexes Deployments and DaemonSets by the ConfigMaps and Secrets their
+	// pods use.
 	indexConfigs   = "spec.template.configRefs"
 	indexTemplates = "spec.analysis.metrics.templateRef"
 	indexProviders = "spec.notify.providerRef"
@@ -58,7 +59,9 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}
 	indexer := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{
-		indexTarget:    func(o client.Object) []string { return []string{o.(*trancheapi.Rollout).Spec.TargetRef.Name} },
+		indexTarget: func(o client.Object) []string {
+			return []string{targetIndexKey(o.(*trancheapi.Rollout).Spec.TargetRef)}
+		},
 		indexTemplates: func(o client.Object) []string { return keyStrings(templateRefs(o.(*trancheapi.Rollout))) },
 		indexProviders: func(o client.Object) []string { return keyStrings(providerRefs(o.(*trancheapi.Rollout))) },
 	}
@@ -67,21 +70,24 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 			return err
 		}
 	}
-	if err := indexer.IndexField(ctx, &appsv1.Deployment{}, indexConfigs, func(o client.Object) []string {
-		var keys []string
-		for _, ref := range configRefs(&o.(*appsv1.Deployment).Spec.Template.Spec) {
-			keys = append(keys, ref.String())
+	for _, kind := range []client.Object{&appsv1.Deployment{}, &appsv1.DaemonSet{}} {
+		if err := indexer.IndexField(ctx, kind, indexConfigs, func(o client.Object) []string {
+			var keys []string
+			for _, ref := range configRefs(&podTemplate(o).Spec) {
+				keys = append(keys, ref.String())
+			}
+			return keys
+		}); err != nil {
+			return err
 		}
-		return keys
-	}); err != nil {
-		return err
 	}
 
 	return ctrl.NewControllerManagedBy(mgr).
 		// Spec changes, and requests from people (annotations); not our own status writes.
 		For(&trancheapi.Rollout{}, builder.WithPredicates(
 						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&appsv1.Deployment{}). // the primary
+		Owns(&appsv1.Deployment{}). // the primary, of the target's kind
+		Owns(&appsv1.DaemonSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}). // the primary's
 		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, autoscaledKey))).
@@ -90,6 +96,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(rolloutOfLabels),
 			builder.WithPredicates(readyEndpointsChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTarget, targetKey))).
 		// Only the metadata of ConfigMaps is cached: a change to one's data is a new
 		// resourceVersion; the data is read where a target uses it. Secrets are never listed
 		// or watched (that would read every Secret of the cluster): see secretPollInterval.
@@ -139,32 +146,50 @@ func (r *RolloutReconciler) rolloutsFor(field string, key func(client.Object) (s
 
 // rolloutsUsing maps a ConfigMap to the Rollouts whose targets' pods use it.
 func (r *RolloutReconciler) rolloutsUsing(ctx context.Context, obj client.Object) []reconcile.Request {
-	var targets appsv1.DeploymentList
 	ref := configRef{name: obj.GetName()}
-	if err := r.List(ctx, &targets, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexConfigs: ref.String()}); err != nil {
+	using := []client.ListOption{client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexConfigs: ref.String()}}
+	var deployments appsv1.DeploymentList
+	var daemonSets appsv1.DaemonSetList
+	var targets []client.Object
+	if err := r.List(ctx, &deployments, using...); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing the Deployments that use a ConfigMap", "configMap", ref.name)
 		return nil
 	}
+	if err := r.List(ctx, &daemonSets, using...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the DaemonSets that use a ConfigMap", "configMap", ref.name)
+		return nil
+	}
+	for i := range deployments.Items {
+		targets = append(targets, &deployments.Items[i])
+	}
+	for i := range daemonSets.Items {
+		targets = append(targets, &daemonSets.Items[i])
+	}
 	byTarget := r.rolloutsFor(indexTarget, targetKey)
 	var requests []reconcile.Request
-	for i := range targets.Items {
-		requests = append(requests, byTarget(ctx, &targets.Items[i])...)
+	for _, target := range targets {
+		requests = append(requests, byTarget(ctx, target)...)
 	}
 	return requests
 }
 
 // targetKey: a workload is the target of Rollouts in its own namespace only.
 func targetKey(obj client.Object) (string, []client.ListOption) {
-	return obj.GetName(), []client.ListOption{client.InNamespace(obj.GetNamespace())}
+	ref := trancheapi.TargetRef{Kind: workloadKind(obj), Name: obj.GetName()}
+	return targetIndexKey(ref), []client.ListOption{client.InNamespace(obj.GetNamespace())}
+}
+
+// targetIndexKey is a target's key in indexTarget: a Deployment and a DaemonSet may share
+// a name.
+func targetIndexKey(ref trancheapi.TargetRef) string {
+	return ref.Kind + "/" + ref.Name
 }
 
 // autoscaledKey: an autoscaler concerns the Rollouts whose target it scales.
 func autoscaledKey(obj client.Object) (string, []client.ListOption) {
 	hpa := obj.(*autoscalingv2.HorizontalPodAutoscaler)
-	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
-		return "", nil
-	}
-	return hpa.Spec.ScaleTargetRef.Name, []client.ListOption{client.InNamespace(obj.GetNamespace())}
+	ref := trancheapi.TargetRef{Kind: hpa.Spec.ScaleTargetRef.Kind, Name: hpa.Spec.ScaleTargetRef.Name}
+	return targetIndexKey(ref), []client.ListOption{client.InNamespace(obj.GetNamespace())}
 }
 
 // namespacedKey: templates and providers may be referred to from any namespace.

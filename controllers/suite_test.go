@@ -23,9 +23,11 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// cp is the package's control plane, with the real controllers and kwok nodes
+// cp is the package's control plane, with the real controllers and suiteNodes kwok nodes
 // (harness.Workloads); the Rollout controller runs against it in-process.
 var cp *harness.ControlPlane
+
+const suiteNodes = 4
 
 // prom scrapes exporter, whose counters the scenarios' traffic generators drive.
 var (
@@ -75,7 +77,7 @@ func run(m *testing.M) int {
 	}
 	return harness.Main(m, &cp, harness.Options{
 		CRDDirectories: []string{crds, istioCRDs},
-		Workloads:      &harness.WorkloadOptions{Nodes: 4, PodReadyDelay: 300 * time.Millisecond},
+		Workloads:      &harness.WorkloadOptions{Nodes: suiteNodes, PodReadyDelay: 300 * time.Millisecond},
 	}, startWatcher, startController)
 }
 

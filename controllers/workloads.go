@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -17,10 +18,10 @@ import (
 // in trancheapi.PrimarySuffix: the primary's pods must never match the target's selector, or
 // the canary Service would send traffic to them. Only matchLabels can be rewritten; a
 // selector with matchExpressions is refused.
-func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
-	sel := target.Spec.Selector
+func primarySelector(target client.Object) (map[string]string, error) {
+	sel := podSelector(target)
 	if sel == nil || len(sel.MatchLabels) == 0 || len(sel.MatchExpressions) > 0 {
-		return nil, fmt.Errorf("the target Deployment %q must select its pods with matchLabels only", target.Name)
+		return nil, fmt.Errorf("the target %s %q must select its pods with matchLabels only", workloadKind(target), target.GetName())
 	}
 	labels := make(map[string]string, len(sel.MatchLabels))
 	for k, v := range sel.MatchLabels {
@@ -29,44 +30,38 @@ func primarySelector(target *appsv1.Deployment) (map[string]string, error) {
 	return labels, nil
 }
 
-// desiredPrimary is the primary Deployment for a target: the target's pod template with the
-// primary's labels and the primary's copies of the tracked configuration, the given replicas,
-// and the target's revision in an annotation. With tracked configuration the revision is on
-// the pod template too, so that new configuration alone rolls the primary's pods (an
-// environment variable is read only when a container starts).
-func desiredPrimary(ro *trancheapi.Rollout, target *appsv1.Deployment, replicas int32, configs map[configRef]configData) (*appsv1.Deployment, error) {
+// desiredPrimary is the primary for a target, of the target's kind: the target's pod
+// template with the primary's labels and the primary's copies of the tracked configuration,
+// the given replicas, and the target's revision in an annotation. With tracked configuration
+// the revision is on the pod template too, so that new configuration alone rolls the
+// primary's pods (an environment variable is read only when a container starts).
+func desiredPrimary(ro *trancheapi.Rollout, target client.Object, replicas int32, configs map[configRef]configData) (client.Object, error) {
 	labels, err := primarySelector(target)
 	if err != nil {
 		return nil, err
 	}
-	template := *target.Spec.Template.DeepCopy()
+	template := *podTemplate(target).DeepCopy()
 	if template.Labels == nil {
 		template.Labels = map[string]string{}
 	}
 	for k, v := range labels {
 		template.Labels[k] = v
 	}
-	selectPrimaryPods(&template.Spec, target.Spec.Selector.MatchLabels)
+	selectPrimaryPods(&template.Spec, podSelector(target).MatchLabels)
 	withPrimaryConfigs(&template.Spec, configs)
-	revision := revisionOf(target.Spec.Template, configs)
+	revision := revisionOf(*podTemplate(target), configs)
 	if len(configs) > 0 {
 		metav1.SetMetaDataAnnotation(&template.ObjectMeta, trancheapi.AnnotationRevision, revision)
 	}
 	annotations := providers.Annotations()
 	annotations[trancheapi.AnnotationRevision] = revision
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:   ro.Namespace,
-			Name:        target.Name + trancheapi.PrimarySuffix,
-			Labels:      providers.Labels(ro),
-			Annotations: annotations,
-		},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: template,
-		},
-	}, nil
+	meta := metav1.ObjectMeta{
+		Namespace:   ro.Namespace,
+		Name:        target.GetName() + trancheapi.PrimarySuffix,
+		Labels:      providers.Labels(ro),
+		Annotations: annotations,
+	}
+	return newPrimary(target, meta, &metav1.LabelSelector{MatchLabels: labels}, template, replicas), nil
 }
 
 // selectPrimaryPods rewrites the label selectors of a primary's pod spec that select the
@@ -118,35 +113,32 @@ func selectPrimaryPods(spec *corev1.PodSpec, targetLabels map[string]string) {
 	}
 }
 
-// workloadOf is what decide needs to know of a Deployment. The primary's revision is the one
+// workloadOf is what decide needs to know of a workload. The primary's revision is the one
 // it was copied from, recorded in an annotation; the target's is its template's hash.
-func workloadOf(d *appsv1.Deployment, primary bool) workload {
-	w := workload{replicas: replicasOf(d), generation: d.Generation}
+func workloadOf(obj client.Object, primary bool) workload {
+	w := workload{replicas: replicasOf(obj), generation: obj.GetGeneration()}
 	if primary {
-		w.revision = d.Annotations[trancheapi.AnnotationRevision]
+		w.revision = obj.GetAnnotations()[trancheapi.AnnotationRevision]
 	} else {
-		w.revision = trancheapi.TemplateRevision(d.Spec.Template)
+		w.revision = trancheapi.TemplateRevision(*podTemplate(obj))
 	}
-	w.ready = w.replicas > 0 && deploymentHealth(d).status == health.HealthStatusHealthy &&
-		d.Status.ReadyReplicas >= w.replicas
+	w.ready = w.replicas > 0 && healthOf(obj).status == health.HealthStatusHealthy && readyReplicas(obj) >= w.replicas
 	return w
 }
 
 // declaredReplicas is the replica count the target's owner gave it: its count now, unless
 // that is the count Tranche gave it (the annotation says which), and then the count recorded
 // when the owner last gave one. Zero is never taken for the owner's: it is what Tranche
-// scales an idle target to, and a primary scaled to zero would take the app down.
-func declaredReplicas(target *appsv1.Deployment, recorded int32) int32 {
-	n := replicasOf(target)
-	if n == 0 || target.Annotations[trancheapi.AnnotationScaledTo] == strconv.Itoa(int(n)) {
+// scales an idle target to, and a primary scaled to zero would take the app down. A
+// DaemonSet declares none: it runs on every node.
+func declaredReplicas(target client.Object, recorded int32) int32 {
+	d, ok := target.(*appsv1.Deployment)
+	if !ok {
+		return 0
+	}
+	n := replicasOf(d)
+	if n == 0 || d.Annotations[trancheapi.AnnotationScaledTo] == strconv.Itoa(int(n)) {
 		return recorded
 	}
 	return n
-}
-
-func replicasOf(d *appsv1.Deployment) int32 {
-	if d.Spec.Replicas == nil {
-		return 1 // the API server's default
-	}
-	return *d.Spec.Replicas
 }

@@ -33,8 +33,9 @@ func TestDesiredPrimary(t *testing.T) {
 	target := harness.Deployment("shop", "podinfo", "podinfo:1")
 	target.Spec.Template.Labels["tier"] = "frontend"
 
-	primary, err := desiredPrimary(ro, target, 3, nil)
+	obj, err := desiredPrimary(ro, target, 3, nil)
 	require.NoError(t, err)
+	primary := obj.(*appsv1.Deployment)
 	assert.Equal(t, "podinfo-primary", primary.Name)
 	assert.Equal(t, int32(3), *primary.Spec.Replicas)
 	assert.Equal(t, map[string]string{"app": "podinfo-primary"}, primary.Spec.Selector.MatchLabels)
@@ -47,6 +48,44 @@ func TestDesiredPrimary(t *testing.T) {
 	target.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpExists}}
 	_, err = desiredPrimary(ro, target, 3, nil)
 	require.ErrorContains(t, err, "must select its pods with matchLabels only")
+}
+
+func TestADaemonSetsPrimaryIsADaemonSetThatRunsEverywhere(t *testing.T) {
+	ro := &trancheapi.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "agent"}}
+	target := harness.DaemonSet("shop", "agent", "agent:1")
+	target.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	target.Spec.MinReadySeconds = 5
+	scale(target, 0)
+	require.True(t, parked(target))
+
+	obj, err := desiredPrimary(ro, target, 0, nil)
+	require.NoError(t, err)
+	primary, ok := obj.(*appsv1.DaemonSet)
+	require.True(t, ok, "the primary of a DaemonSet is a DaemonSet, not a %T", obj)
+	assert.Equal(t, "agent-primary", primary.Name)
+	assert.Equal(t, map[string]string{"kubernetes.io/os": "linux"}, primary.Spec.Template.Spec.NodeSelector,
+		"the primary runs where the owner said, never parked")
+	assert.Equal(t, map[string]string{"app": "agent-primary"}, primary.Spec.Selector.MatchLabels)
+	assert.Equal(t, int32(5), primary.Spec.MinReadySeconds)
+	assert.Contains(t, target.Spec.Template.Spec.NodeSelector, trancheapi.NodeSelectorParked, "the target is not changed")
+	assert.Equal(t, trancheapi.TemplateRevision(target.Spec.Template), primary.Annotations[trancheapi.AnnotationRevision])
+}
+
+func TestParkingADaemonSetIsNotANewRevision(t *testing.T) {
+	for name, selector := range map[string]map[string]string{"no nodeSelector": nil, "the owner's nodeSelector": {"disk": "ssd"}} {
+		t.Run(name, func(t *testing.T) {
+			ds := harness.DaemonSet("shop", "agent", "agent:1")
+			ds.Spec.Template.Spec.NodeSelector = selector
+			before := trancheapi.TemplateRevision(ds.Spec.Template)
+			scale(ds, 0)
+			assert.True(t, parked(ds))
+			assert.Equal(t, int32(0), replicasOf(ds), "a parked DaemonSet runs nothing, whatever its status says yet")
+			assert.Equal(t, before, trancheapi.TemplateRevision(ds.Spec.Template))
+			scale(ds, 3)
+			assert.False(t, parked(ds))
+			assert.Equal(t, selector, ds.Spec.Template.Spec.NodeSelector, "running again gives the owner's selector back as it was")
+		})
+	}
 }
 
 func TestThePrimarysSelectorsSelectThePrimarysPods(t *testing.T) {
@@ -71,8 +110,9 @@ func TestThePrimarysSelectorsSelectThePrimarysPods(t *testing.T) {
 	}
 	target.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, LabelSelector: own()}}
 
-	primary, err := desiredPrimary(ro, target, 1, nil)
+	obj, err := desiredPrimary(ro, target, 1, nil)
 	require.NoError(t, err)
+	primary := obj.(*appsv1.Deployment)
 	want := &metav1.LabelSelector{
 		MatchLabels: map[string]string{"app": "podinfo-primary", "zone": "eu"},
 		MatchExpressions: []metav1.LabelSelectorRequirement{
@@ -116,6 +156,39 @@ func TestWorkloadReadiness(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.Equal(t, tc.want, workloadOf(tc.d, false).ready)
+		})
+	}
+}
+
+func TestDaemonSetReadiness(t *testing.T) {
+	ready := func(nodes int32) *appsv1.DaemonSet {
+		ds := harness.DaemonSet("shop", "agent", "agent:1")
+		ds.Generation, ds.Status = 1, appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: nodes,
+			CurrentNumberScheduled: nodes, UpdatedNumberScheduled: nodes, NumberReady: nodes, NumberAvailable: nodes}
+		return ds
+	}
+	parkedOne := ready(3)
+	scale(parkedOne, 0)
+	rolling := ready(3)
+	rolling.Status.UpdatedNumberScheduled = 2
+	notReady := ready(3)
+	notReady.Status.NumberReady, notReady.Status.NumberAvailable = 2, 2
+
+	for name, tc := range map[string]struct {
+		ds       *appsv1.DaemonSet
+		replicas int32
+		want     bool
+	}{
+		"on every node and ready": {ready(3), 3, true},
+		"no node to run on":       {ready(0), 0, false},
+		"parked":                  {parkedOne, 0, false},
+		"one node not updated":    {rolling, 3, false},
+		"one pod not ready":       {notReady, 3, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := workloadOf(tc.ds, false)
+			assert.Equal(t, tc.replicas, w.replicas)
+			assert.Equal(t, tc.want, w.ready)
 		})
 	}
 }

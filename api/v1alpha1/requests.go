@@ -35,6 +35,10 @@ const (
 	// AnnotationScaledTo records, on the target, the replica count Tranche last gave it: a
 	// count that differs was given by the target's owner (see TargetStatus.DeclaredReplicas).
 	AnnotationScaledTo = "tranche.dev/scaled-to"
+	// NodeSelectorParked is the nodeSelector key, with the value "true", that parks an idle
+	// DaemonSet target: no node has the label, so it runs no pod. A DaemonSet has no replica
+	// count to scale to zero. The revision leaves it out (see TemplateRevision).
+	NodeSelectorParked = "tranche.dev/parked"
 	// AnnotationConfigTracking on a ConfigMap or Secret the target's pods use, set to
 	// ConfigTrackingDisabled, keeps it out of the target's revision: both versions share it.
 	AnnotationConfigTracking = "tranche.dev/config-tracking"

@@ -126,6 +126,12 @@ type SessionAffinity struct {
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
+// The kinds of workload a Rollout can target.
+const (
+	KindDeployment = "Deployment"
+	KindDaemonSet  = "DaemonSet"
+)
+
 // TargetRef points at the workload a Rollout manages, in the Rollout's namespace.
 type TargetRef struct {
 	// apiVersion of the target. Default and only value: apps/v1.
@@ -134,9 +140,12 @@ type TargetRef struct {
 	// +kubebuilder:validation:Enum=apps/v1
 	APIVersion string `json:"apiVersion,omitempty"`
 
-	// kind of the target. Only Deployment is supported.
+	// kind of the target: Deployment or DaemonSet. The primary is of the same kind. A
+	// DaemonSet runs a pod on every node it may schedule on, the canary's as the primary's;
+	// while no rollout runs, Tranche parks the canary with a nodeSelector no node has
+	// (NodeSelectorParked), as it scales a Deployment to zero.
 	// +required
-	// +kubebuilder:validation:Enum=Deployment
+	// +kubebuilder:validation:Enum=Deployment;DaemonSet
 	Kind string `json:"kind"`
 
 	// name of the target. It must be a DNS label of at most 55 characters, because the

@@ -186,7 +186,7 @@ func TestManager(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	ready := waitForReady(t, ro, metav1.ConditionFalse)
 	assert.Equal(t, trancheapi.ReasonTargetNotFound, ready.Reason)
-	assert.Equal(t, `Deployment "podinfo" not found in namespace "`+ns+`": create it, or fix spec.targetRef.name`, ready.Message)
+	assert.Equal(t, `Deployment "podinfo" not found in namespace "`+ns+`": create it, or fix spec.targetRef`, ready.Message)
 
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
 	ready = waitForReady(t, ro, metav1.ConditionTrue)

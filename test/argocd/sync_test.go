@@ -21,6 +21,7 @@ import (
 	gitopssync "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync"
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/kube"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/tracing"
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2/textlogger"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -95,6 +97,7 @@ type argoCD struct {
 	ns     string
 	repo   string
 	engine engine.GitOpsEngine
+	cache  cache.ClusterCache
 }
 
 func newArgoCD(t *testing.T, app string) *argoCD {
@@ -105,7 +108,7 @@ func newArgoCD(t *testing.T, app string) *argoCD {
 			return un.GetAnnotations()[trackingAnnotation], false
 		}),
 	)
-	a := &argoCD{t: t, app: app, ns: ns, repo: t.TempDir(), engine: engine.NewEngine(cp.Config, clusterCache)}
+	a := &argoCD{t: t, app: app, ns: ns, repo: t.TempDir(), engine: engine.NewEngine(cp.Config, clusterCache), cache: clusterCache}
 	stop, err := a.engine.Run()
 	require.NoError(t, err)
 	t.Cleanup(stop)
@@ -159,17 +162,66 @@ func (a *argoCD) isManaged(r *cache.Resource) bool {
 // it is live, since Tranche scales the target.
 func (a *argoCD) sync() {
 	a.t.Helper()
+	results, err := a.operate()
+	require.NoError(a.t, err)
+	for _, r := range results {
+		require.NotEqual(a.t, common.ResultCodeSyncFailed, r.Status, "%s: %s", r.ResourceKey, r.Message)
+	}
+}
+
+// operate runs one sync operation to its end as Argo CD's application controller does: each
+// pass compares the repository with the live objects afresh (hooks included) and carries the
+// operation's state on, so that hooks are seen to complete and a sync wave waits on the health
+// of the one before. (gitops-engine's engine.Sync keeps the live objects it started with,
+// which never shows a hook or a resource changing.)
+func (a *argoCD) operate() ([]common.ResourceSyncResult, error) {
+	a.t.Helper()
 	target := a.manifests()
 	for _, obj := range target {
 		a.respectIgnoredDifferences(obj)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	results, err := a.engine.Sync(ctx, target, a.isManaged, "HEAD", a.ns, gitopssync.WithPrune(true),
-		gitopssync.WithHealthOverride(argocd.HealthOverride{}))
-	require.NoError(a.t, err)
-	for _, r := range results {
-		require.NotEqual(a.t, common.ResultCodeSyncFailed, r.Status, "%s: %s", r.ResourceKey, r.Message)
+	kubectl := &kube.KubectlCmd{Log: textlogger.NewLogger(textlogger.NewConfig()), Tracer: tracing.NopTracer{}}
+	var phase common.OperationPhase
+	var message string
+	var results []common.ResourceSyncResult
+	started := metav1.Now()
+	skipHooks := false
+	for pass := 0; ; pass++ {
+		live, err := a.cache.GetManagedLiveObjs(target, a.isManaged)
+		if err != nil {
+			return nil, err
+		}
+		reconciled := gitopssync.Reconcile(target, live, a.ns, a.cache)
+		if pass == 0 {
+			// As Argo CD: hooks run only for a sync that changes something.
+			d, err := diff.DiffArray(ctx, reconciled.Target, reconciled.Live)
+			if err != nil {
+				return nil, err
+			}
+			skipHooks = !d.Modified
+		}
+		syncCtx, cleanup, err := gitopssync.NewSyncContext("HEAD", reconciled, cp.Config, cp.Config, kubectl, a.ns,
+			gitopssync.WithPrune(true), gitopssync.WithHealthOverride(argocd.HealthOverride{}), gitopssync.WithSkipHooks(skipHooks),
+			gitopssync.WithInitialState(phase, message, results, started))
+		if err != nil {
+			return nil, err
+		}
+		syncCtx.Sync(ctx)
+		phase, message, results = syncCtx.GetState()
+		cleanup()
+		if phase.Completed() {
+			if phase == common.OperationError {
+				return results, fmt.Errorf("sync operation failed: %s", message)
+			}
+			return results, nil
+		}
+		select {
+		case <-ctx.Done():
+			return results, fmt.Errorf("sync operation still %s: %s: %w", phase, message, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

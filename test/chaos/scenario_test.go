@@ -102,7 +102,8 @@ func (s *scenarioRun) run() {
 
 	for i := range s.rollouts {
 		name := appName(i)
-		require.NoError(t, cp.Client.Create(ctx, harness.Deployment(s.ns, name, "app:1")))
+		require.NoError(t, cp.Client.Create(ctx, appSecret(s.ns, name)))
+		require.NoError(t, cp.Client.Create(ctx, usingSecret(harness.Deployment(s.ns, name, "app:1"))))
 		require.NoError(t, cp.Client.Create(ctx, s.rollout(name)))
 	}
 	s.waitUntilAll("initialized", func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == trancheapi.PhaseInitialized })
@@ -272,6 +273,10 @@ func (s *scenarioRun) check(ctx context.Context) {
 		require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: ro.Name + "-primary"}, primary))
 		image := map[bool]string{false: "app:2", true: "app:1"}[s.bad[ro.Name]]
 		assert.Equal(t, image, primary.Spec.Template.Spec.Containers[0].Image, "%s: the primary runs the wrong version", ro.Name)
+		copied := &corev1.Secret{}
+		require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: ro.Name + "-credentials-primary"}, copied),
+			"%s: the primary has its copy of the app's Secret", ro.Name)
+		assert.Equal(t, appSecretValue, string(copied.Data["DB_PASSWORD"]))
 	}
 	violations, changes := s.watch.routing()
 	t.Logf("%d routing changes checked", changes)
@@ -295,11 +300,29 @@ func (s *scenarioRun) checkNoSecretShows(ctx context.Context, rollouts []tranche
 	statuses, err := json.Marshal(statusesOf(rollouts))
 	require.NoError(t, err)
 	for name, text := range map[string][]byte{"the manager's log": logs, "the events": eventsJSON, "the status": statuses} {
-		for _, secret := range []string{harness.PrometheusPassword, slackToken, strings.Split(slackToken, "/")[2]} {
+		for _, secret := range []string{harness.PrometheusPassword, slackToken, strings.Split(slackToken, "/")[2], appSecretValue} {
 			assert.NotContains(t, string(text), secret, "a planted secret shows in %s", name)
 		}
 	}
 	t.Logf("no secret in %d bytes of logs, %d events, %d statuses", len(logs), len(events.Items), len(rollouts))
+}
+
+// appSecretValue is in every app's Secret, which its pods read and whose copy Tranche
+// writes for the primary: a value Tranche handles that must never show.
+const appSecretValue = "planted-app-password-93c1"
+
+func appSecret(ns, app string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-credentials"},
+		Data: map[string][]byte{"DB_PASSWORD": []byte(appSecretValue)}}
+}
+
+// usingSecret makes the app's pods read its Secret, which makes the Secret part of its
+// revision.
+func usingSecret(d *appsv1.Deployment) *appsv1.Deployment {
+	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: d.Name + "-credentials"},
+	}}}
+	return d
 }
 
 func statusesOf(rollouts []trancheapi.Rollout) []trancheapi.RolloutStatus {

@@ -69,10 +69,15 @@ func run(m *testing.M) int {
 // Traefik serves host, and starts the load on host; the load stops when the test ends.
 func deploy(t *testing.T, ro *trancheapi.Rollout, host string) *stack.Load {
 	t.Helper()
+	return deployApp(t, ro, stack.App(namespace, ro.Name, "v1"), host)
+}
+
+// deployApp is deploy with an app of the test's own, a Deployment or a DaemonSet.
+func deployApp(t *testing.T, ro *trancheapi.Rollout, app client.Object, host string) *stack.Load {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := s.ControlPlane.Client
-	app := stack.App(namespace, ro.Name, "v1")
 	require.NoError(t, c.Create(ctx, app))
 	require.NoError(t, c.Create(ctx, ro))
 	t.Cleanup(func() {
@@ -90,6 +95,15 @@ func deploy(t *testing.T, ro *trancheapi.Rollout, host string) *stack.Load {
 // samples and how it ended.
 func release(t *testing.T, app string, load *stack.Load, version string, args ...string) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
+	return releaseBy(t, app, load, func(ctx context.Context) error {
+		return stack.Release(ctx, s.ControlPlane.Client, namespace, app, version, args...)
+	})
+}
+
+// releaseBy is release with a change of the test's own: a new version is whatever change
+// makes one.
+func releaseBy(t *testing.T, app string, load *stack.Load, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
+	t.Helper()
 	ctx := context.Background()
 	rec := &stack.Recorder{
 		Client: s.ControlPlane.Client, Namespace: namespace, Rollout: app, Target: app,
@@ -101,9 +115,15 @@ func release(t *testing.T, app string, load *stack.Load, version string, args ..
 	time.Sleep(300 * time.Millisecond) // a sample before the release
 	before := &trancheapi.Rollout{}
 	require.NoError(t, s.ControlPlane.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, before))
-	require.NoError(t, stack.Release(ctx, s.ControlPlane.Client, namespace, app, version, args...))
+	require.NoError(t, change(ctx))
 	ro := waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
-	time.Sleep(time.Second) // what the clients see once the rollout has ended
+	// A rollback ends the rollout and then routes all traffic back: wait until the routing
+	// object reads back what was asked (status.routesSetAt is cleared then), and then a second
+	// for what the clients see once the data plane has taken it.
+	require.Eventually(t, func() bool {
+		return s.ControlPlane.Client.Get(ctx, client.ObjectKeyFromObject(ro), ro) == nil && ro.Status.RoutesSetAt == nil
+	}, 30*time.Second, 50*time.Millisecond, "the routes never read back after the rollout ended")
+	time.Sleep(time.Second)
 	stop()
 	<-done
 	return rec.Samples(), ro
@@ -123,6 +143,26 @@ func waitForEnd(t *testing.T, app, previous string, limit time.Duration) *tranch
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// assertPromotedStepByStep checks a healthy release through the default steps as the data
+// plane and the clients saw it: each step's measured canary share within 2 points of its
+// weight, no client failure, and version answering everything once promoted. It returns
+// what the clients saw during the release.
+func assertPromotedStepByStep(t *testing.T, load *stack.Load, samples []stack.Sample, version string) stack.LoadCounts {
+	t.Helper()
+	shares := settledShares(samples)
+	t.Logf("measured canary share by weight: %v", shares)
+	for _, weight := range []int32{5, 50, 100} {
+		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
+			assert.InDelta(t, float64(weight), shares[weight], 2, "the data plane's split at %d%%", weight)
+		}
+	}
+	whole := stack.Between(samples[0], samples[len(samples)-1]).Clients
+	assert.Zero(t, whole.Failed, "clients saw failures during a healthy release:\n%s", stack.FailuresDuring(load, samples))
+	after := stack.Between(samples[len(samples)-5], samples[len(samples)-1]).Clients
+	assert.Equal(t, map[string]int{version: after.Sent}, after.ByVersion, "after promotion, %s answers everything", version)
+	return whole
 }
 
 // settledShares is the canary share the data plane measured in each step of a weight,
@@ -163,18 +203,8 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 
 	good, ro := release(t, app, load, "v2")
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
-	shares := settledShares(good)
-	t.Logf("measured canary share by weight: %v", shares)
-	for _, weight := range []int32{5, 50, 100} {
-		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
-			assert.InDelta(t, float64(weight), shares[weight], 2, "the data plane's split at %d%%", weight)
-		}
-	}
-	whole := stack.Between(good[0], good[len(good)-1])
-	assert.Zero(t, whole.Clients.Failed, "clients saw failures during a healthy release:\n%s", stack.FailuresDuring(load, good))
-	assert.Greater(t, whole.Clients.ByVersion["v2"], 0)
-	after := stack.Between(good[len(good)-5], good[len(good)-1]).Clients
-	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after promotion, v2 answers everything")
+	whole := assertPromotedStepByStep(t, load, good, "v2")
+	assert.Greater(t, whole.ByVersion["v2"], 0)
 
 	bad, ro := release(t, app, load, "v3", "--error-rate=0.3")
 	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
@@ -184,7 +214,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	during := stack.Between(bad[0], failed)
 	fmt.Printf("BENCH e2e_bad_requests=%d e2e_rollback_seconds=%.1f\n", during.Clients.Failed, failed.At.Sub(bad[0].At).Seconds())
 	assert.Positive(t, during.Clients.Failed, "the bad canary failed requests")
-	after = stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
+	after := stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
 	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after the rollback, v2 answers everything")
 
 	dir := reportDir(t)

@@ -91,6 +91,13 @@ func Deployment(namespace, name, image string) *appsv1.Deployment {
 	}
 }
 
+// DaemonSet is a DaemonSet of one container whose pods are labelled app=<name>, as
+// Deployment makes a Deployment.
+func DaemonSet(namespace, name, image string) *appsv1.DaemonSet {
+	d := Deployment(namespace, name, image)
+	return &appsv1.DaemonSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+}
+
 // SetImage releases a new version of a Deployment, as a CI pipeline would: a merge patch of
 // its image, with no optimistic lock, since controllers write it too.
 func SetImage(ctx context.Context, c client.Client, namespace, name, image string) error {

@@ -19,7 +19,9 @@ import (
 // pod of Namespace that kwok started (Running, with an IP), it runs one demo app process on
 // the loopback twin of the pod's IP (PodTwin) and its first container's first port (9898
 // without one), as the pod's spec says: the version is the image's tag, the flags are the
-// container's args. kwok says when the pod is Ready and the endpointslice controller lists
+// container's args, with the environment a kubelet would give it (containerEnv: its env and
+// envFrom, ConfigMaps and Secrets read when the process starts, $(NAME) expanded in the args).
+// kwok says when the pod is Ready and the endpointslice controller lists
 // it; ServiceProxy sends it traffic only then. When the pod is gone (kwok deletes a pod at
 // once) its process gets SIGTERM, as a kubelet's container would, and finishes the requests
 // it has: the demo app closes its idle connections, so that the data plane's next request
@@ -53,10 +55,12 @@ func containerSpec(c corev1.Container) appSpec {
 }
 
 type appProcess struct {
-	pod  string
-	addr string
-	spec appSpec
-	proc *Process
+	pod       string
+	namespace string
+	addr      string
+	spec      appSpec
+	container corev1.Container
+	proc      *Process
 }
 
 // demoAppPort is where the demo app listens when its container declares no port.
@@ -71,7 +75,7 @@ func (a *PodApps) Run(ctx context.Context) {
 		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
 			toStop, toStart := a.plan(pods.Items)
 			stopProcesses(toStop)
-			a.startAll(toStart)
+			a.startAll(ctx, toStart)
 		}
 	})
 }
@@ -99,12 +103,12 @@ func (a *PodApps) plan(pods []corev1.Pod) (toStop, toStart []*appProcess) {
 		}
 		wanted[pod.UID] = true
 		if p := a.running[pod.UID]; p != nil {
-			if p.proc.Running() {
-				continue
+			if p.proc == nil || p.proc.Running() {
+				continue // starting, or running
 			}
 			toStop = append(toStop, p) // it exited: start it again, as a kubelet restarts a container
 		}
-		p := &appProcess{pod: pod.Name, addr: addr, spec: spec}
+		p := &appProcess{pod: pod.Name, namespace: pod.Namespace, addr: addr, spec: spec, container: pod.Spec.Containers[0]}
 		a.running[pod.UID] = p
 		toStart = append(toStart, p)
 	}
@@ -135,15 +139,38 @@ func podApp(pod *corev1.Pod) (string, appSpec, bool) {
 	return net.JoinHostPort(twin, strconv.Itoa(int(port))), containerSpec(c), true
 }
 
-func (a *PodApps) startAll(processes []*appProcess) {
+func (a *PodApps) startAll(ctx context.Context, processes []*appProcess) {
 	for _, p := range processes {
-		p.proc = &Process{
-			Name: "the demo app of pod " + p.pod, Path: a.Binary,
-			Args:    append([]string{"--listen=" + p.addr, "--version=" + p.spec.version}, p.spec.args...),
+		env, err := containerEnv(ctx, a.Client, p.namespace, p.container)
+		if err != nil {
+			a.forget(p) // as a kubelet does, not started until what it needs is there: looked at again next time
+			continue
+		}
+		args := []string{"--listen=" + p.addr, "--version=" + p.spec.version}
+		for _, arg := range p.spec.args {
+			args = append(args, expand(arg, env))
+		}
+		proc := &Process{
+			Name: "the demo app of pod " + p.pod, Path: a.Binary, Args: args, Env: environ(env),
 			LogFile: filepath.Join(a.LogDir, p.pod+".log"),
 			Grace:   5 * time.Second,
 		}
-		_ = p.proc.Start(context.Background()) // one that failed is started again at the next look
+		_ = proc.Start(context.Background()) // one that failed is started again at the next look
+		a.mu.Lock()
+		p.proc = proc
+		a.mu.Unlock()
+	}
+}
+
+// forget drops a process that was planned and not started, so that the next look plans it
+// again.
+func (a *PodApps) forget(p *appProcess) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for uid, q := range a.running {
+		if q == p {
+			delete(a.running, uid)
+		}
 	}
 }
 
@@ -163,7 +190,9 @@ func (a *PodApps) stopAll() {
 func stopProcesses(processes []*appProcess) {
 	var wg sync.WaitGroup
 	for _, p := range processes {
-		wg.Go(func() { _ = p.proc.Stop() })
+		if p.proc != nil { // nil: planned, not started
+			wg.Go(func() { _ = p.proc.Stop() })
+		}
 	}
 	wg.Wait()
 }

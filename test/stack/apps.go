@@ -6,6 +6,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -29,16 +31,36 @@ func App(ns, name, version string, args ...string) *appsv1.Deployment {
 	return d
 }
 
-// Release changes the app's pod template to a version and flags, as a CI pipeline would.
+// DaemonSetApp is a DaemonSet of the demo app at a version: a pod on every node.
+func DaemonSetApp(ns, name, version string, args ...string) *appsv1.DaemonSet {
+	ds := harness.DaemonSet(ns, name, Image(version))
+	ds.Spec.Template.Spec.Containers[0].Args = args
+	return ds
+}
+
+// Release changes the app's pod template to a version and flags, as a CI pipeline would. The
+// app is a Deployment or, where no Deployment has its name, a DaemonSet.
 func Release(ctx context.Context, c client.Client, ns, name, version string, args ...string) error {
-	d := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	var app client.Object = &appsv1.Deployment{}
+	err := c.Get(ctx, key, app)
+	if apierrors.IsNotFound(err) {
+		app = &appsv1.DaemonSet{}
+		err = c.Get(ctx, key, app)
+	}
+	if err != nil {
 		return err
 	}
-	patch := client.MergeFrom(d.DeepCopy())
-	d.Spec.Template.Spec.Containers[0].Image = Image(version)
-	d.Spec.Template.Spec.Containers[0].Args = args
-	return c.Patch(ctx, d, patch)
+	patch := client.MergeFrom(app.DeepCopyObject().(client.Object))
+	var container *corev1.Container
+	switch a := app.(type) {
+	case *appsv1.Deployment:
+		container = &a.Spec.Template.Spec.Containers[0]
+	case *appsv1.DaemonSet:
+		container = &a.Spec.Template.Spec.Containers[0]
+	}
+	container.Image, container.Args = Image(version), args
+	return c.Patch(ctx, app, patch)
 }
 
 // Thresholds the canary Rollout judges with; the report draws the error rate it allows.
