@@ -71,6 +71,51 @@ func TestArgoCDWavesWaitForTheRollout(t *testing.T) {
 	assert.Equal(t, "podinfo:1.1", announced(t, ns), "the later wave is not applied after a failed rollout")
 }
 
+// TestArgoCDWavesWaitAtAManualGate: a Rollout waiting for approval is Suspended, which holds
+// a sync with a later wave until someone promotes, as with any suspended resource.
+func TestArgoCDWavesWaitAtAManualGate(t *testing.T) {
+	argo := newArgoCD(t, "gated")
+	ns := argo.ns
+	d, ro := app("podinfo:1.0") // 5%, 50%, then 100% once a person approves
+	argo.commit("deployment", d)
+	argo.commit("rollout", ro)
+	argo.commit("announce", announcement("podinfo:1.0"))
+	argo.sync()
+	waitFor(t, ns, "podinfo", 30*time.Second, phaseIs(trancheapi.PhaseInitialized))
+
+	d.Spec.Template.Spec.Containers[0].Image = "podinfo:1.1"
+	argo.commit("deployment", d)
+	argo.commit("announce", announcement("podinfo:1.1"))
+	type outcome struct {
+		results []common.ResourceSyncResult
+		err     error
+	}
+	ended := make(chan outcome, 1)
+	go func() {
+		results, err := argo.operate()
+		ended <- outcome{results, err}
+	}()
+	waitFor(t, ns, "podinfo", 30*time.Second, phaseIs(trancheapi.PhaseWaitingApproval))
+	argo.waitForHealth("podinfo", health.HealthStatusSuspended)
+	select {
+	case o := <-ended:
+		t.Fatalf("the sync ended while the Rollout waited for approval: %v %+v", o.err, o.results)
+	case <-time.After(3 * time.Second): // six passes of the operation
+	}
+	assert.Equal(t, "podinfo:1.0", announced(t, ns), "the later wave waits at the gate")
+
+	argo.press("podinfo", "promote")
+	select {
+	case o := <-ended:
+		require.NoError(t, o.err)
+		assertNoFailure(t, o.results)
+	case <-time.After(time.Minute):
+		t.Fatal("the sync did not end after the promotion")
+	}
+	assert.Equal(t, trancheapi.PhaseSucceeded, waitFor(t, ns, "podinfo", time.Second, phaseIs(trancheapi.PhaseSucceeded)).Status.Phase)
+	assert.Equal(t, "podinfo:1.1", announced(t, ns))
+}
+
 func assertNoFailure(t *testing.T, results []common.ResourceSyncResult) {
 	t.Helper()
 	for _, r := range results {
