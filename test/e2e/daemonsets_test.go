@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -23,6 +24,7 @@ func TestADaemonSetCanaryIsPromotedAndABadOneRolledBack(t *testing.T) {
 	const app, host = "agent", "agent.e2e.test"
 	ro := stack.CanaryRollout(namespace, app, host, 6*time.Second, 3*time.Second)
 	ro.Spec.TargetRef.Kind = trancheapi.KindDaemonSet
+	ro.Spec.ScaleDownDelay = &metav1.Duration{Duration: 2 * time.Second} // parked soon after each rollout, for the last check
 	load := deployApp(t, ro, stack.DaemonSetApp(namespace, app, "v1"), host)
 	primary := daemonSet(t, app+trancheapi.PrimarySuffix)
 	require.Equal(t, int32(len(s.ControlPlane.Workloads.Nodes)), primary.Status.DesiredNumberScheduled, "the primary runs on every node")
