@@ -118,12 +118,15 @@ func releaseBy(t *testing.T, app string, load *stack.Load, change func(context.C
 	require.NoError(t, change(ctx))
 	ro := waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
 	// A rollback ends the rollout and then routes all traffic back: wait until the routing
-	// object reads back what was asked (status.routesSetAt is cleared then), and then a second
-	// for what the clients see once the data plane has taken it.
+	// object reads back what was asked (status.routesSetAt is cleared then), and then two
+	// seconds of what the clients see once the data plane has taken it. The checks of "after"
+	// look at the last second or so: not at the switch itself, when a request may still go on
+	// a kept-alive connection to a pod of the old version that is draining, as it may in any
+	// cluster.
 	require.Eventually(t, func() bool {
 		return s.ControlPlane.Client.Get(ctx, client.ObjectKeyFromObject(ro), ro) == nil && ro.Status.RoutesSetAt == nil
 	}, 30*time.Second, 50*time.Millisecond, "the routes never read back after the rollout ended")
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	stop()
 	<-done
 	return rec.Samples(), ro
