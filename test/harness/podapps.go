@@ -36,6 +36,9 @@ type PodApps struct {
 
 	mu      sync.Mutex
 	running map[types.UID]*appProcess
+	// draining holds, by address, the processes of pods that are gone and still finishing
+	// their requests.
+	draining map[string]*Process
 }
 
 // appSpec is what a pod's container asks the demo app to be.
@@ -74,7 +77,7 @@ func (a *PodApps) Run(ctx context.Context) {
 		var pods corev1.PodList
 		if a.Client.List(ctx, &pods, client.InNamespace(a.Namespace)) == nil {
 			toStop, toStart := a.plan(pods.Items)
-			stopProcesses(toStop)
+			a.drain(toStop)
 			a.startAll(ctx, toStart)
 		}
 	})
@@ -139,8 +142,48 @@ func podApp(pod *corev1.Pod) (string, appSpec, bool) {
 	return net.JoinHostPort(twin, strconv.Itoa(int(port))), containerSpec(c), true
 }
 
+// drain stops the processes without waiting for them: each finishes its requests (the demo
+// app answers for a moment after SIGTERM, as a pod with a preStop pause does) while the
+// other pods' processes go on being looked after.
+func (a *PodApps) drain(processes []*appProcess) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.draining == nil {
+		a.draining = map[string]*Process{}
+	}
+	for _, p := range processes {
+		if p.proc == nil {
+			continue
+		}
+		proc, addr := p.proc, p.addr
+		a.draining[addr] = proc
+		go func() {
+			_ = proc.Stop()
+			a.mu.Lock()
+			if a.draining[addr] == proc {
+				delete(a.draining, addr)
+			}
+			a.mu.Unlock()
+		}()
+	}
+}
+
+// takeAddress kills a draining process that still holds addr: kwok gave its pod's address
+// to a new pod, and in a cluster an address is given again only once the old pod's
+// containers are gone.
+func (a *PodApps) takeAddress(addr string) {
+	a.mu.Lock()
+	old := a.draining[addr]
+	delete(a.draining, addr)
+	a.mu.Unlock()
+	if old != nil {
+		_ = old.Kill()
+	}
+}
+
 func (a *PodApps) startAll(ctx context.Context, processes []*appProcess) {
 	for _, p := range processes {
+		a.takeAddress(p.addr)
 		env, err := containerEnv(ctx, a.Client, p.namespace, p.container)
 		if err != nil {
 			a.forget(p) // as a kubelet does, not started until what it needs is there: looked at again next time
@@ -180,6 +223,9 @@ func (a *PodApps) stopAll() {
 	for uid, p := range a.running {
 		all = append(all, p)
 		delete(a.running, uid)
+	}
+	for addr, proc := range a.draining {
+		all = append(all, &appProcess{addr: addr, proc: proc})
 	}
 	a.mu.Unlock()
 	stopProcesses(all)

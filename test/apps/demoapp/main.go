@@ -27,6 +27,7 @@ func main() {
 	version := flag.String("version", "v1", "Version to answer with.")
 	errorRate := flag.Float64("error-rate", 0, "Share of requests answered 500, from 0 to 1.")
 	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
+	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
 	flag.Parse()
 	if *errorRate < 0 || *errorRate > 1 {
 		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
@@ -39,6 +40,12 @@ func main() {
 	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
+		// As a pod with a preStop pause: the proxies in front of a Service drop a terminating
+		// pod a moment after it is told to stop, so for drain-delay it still answers (each
+		// answer closes its connection, so that the next request goes to a pod still there),
+		// and only then stops listening.
+		server.SetKeepAlivesEnabled(false)
+		time.Sleep(*drainDelay)
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = server.Shutdown(shutdown)
