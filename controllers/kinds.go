@@ -115,6 +115,16 @@ func scale(obj client.Object, replicas int32) {
 	}
 }
 
+// setAnnotation is metav1.SetMetaDataAnnotation for an object of either kind.
+func setAnnotation(obj client.Object, key, value string) {
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[key] = value
+	obj.SetAnnotations(annotations)
+}
+
 func parked(ds *appsv1.DaemonSet) bool {
 	_, ok := ds.Spec.Template.Spec.NodeSelector[trancheapi.NodeSelectorParked]
 	return ok

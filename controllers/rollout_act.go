@@ -72,12 +72,7 @@ func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Ro
 	}
 	return updateWorkload(ctx, r.Client, workloadKind(target), client.ObjectKeyFromObject(want), func(primary client.Object) error {
 		*podTemplate(primary) = *podTemplate(want)
-		annotations := primary.GetAnnotations()
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations[trancheapi.AnnotationRevision] = want.GetAnnotations()[trancheapi.AnnotationRevision]
-		primary.SetAnnotations(annotations)
+		setAnnotation(primary, trancheapi.AnnotationRevision, want.GetAnnotations()[trancheapi.AnnotationRevision])
 		return nil
 	})
 }

@@ -186,12 +186,7 @@ func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Roll
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
 	return updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
 		scale(target, replicas)
-		annotations := target.GetAnnotations()
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations[trancheapi.AnnotationScaledTo] = strconv.Itoa(int(replicas))
-		target.SetAnnotations(annotations)
+		setAnnotation(target, trancheapi.AnnotationScaledTo, strconv.Itoa(int(replicas)))
 		return nil
 	})
 }
