@@ -18,6 +18,8 @@ type world struct {
 	target  workload            // the user's Deployment: the version under test
 	primary *workload           // the stable version; nil until it is created
 	routes  providers.Routes    // what the data plane is told now
+	// acceptance is the data plane's word on those routes: a split counts once it is taken.
+	acceptance providers.Acceptance
 	// declared is the replica count the target's owner gave it (see declaredReplicas), 0
 	// when none is known; autoscaler, when set, holds the bounds of the HorizontalPodAutoscaler
 	// that scales the target, and then declared is not used.

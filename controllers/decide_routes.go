@@ -19,8 +19,14 @@ const (
 	maxRouteCheckDelay = 10 * time.Second
 )
 
-// routesAre reports whether the data plane is known to split traffic as r says.
+// routesAre reports whether the data plane is known to split traffic as r says: the routing
+// objects say it, and the data plane took them (or is one that says nothing either way).
 func (d *decider) routesAre(r providers.Routes) bool {
+	return d.routesSay(r) && d.w.acceptance.Taken()
+}
+
+// routesSay reports whether the routing objects hold r, whatever the data plane made of them.
+func (d *decider) routesSay(r providers.Routes) bool {
 	return !d.w.routesUnknown && equalRoutes(d.w.routes, r)
 }
 
@@ -29,6 +35,9 @@ func (d *decider) routesAre(r providers.Routes) bool {
 // differs), but the asks space out, and a data plane that does not take the split within the
 // progress deadline rolls a rollout under way back; then setRoutes reports false.
 func (d *decider) setRoutes(r providers.Routes) bool {
+	if d.routesSay(r) && d.w.acceptance.State == providers.Refused {
+		return d.refused(r)
+	}
 	d.p.action = action{kind: actSetRoutes, routes: r}
 	d.st.CanaryWeight = r.CanaryWeight
 	d.st.StepStartedAt = nil
@@ -46,10 +55,30 @@ func (d *decider) setRoutes(r providers.Routes) bool {
 	return true
 }
 
+// refused answers a data plane that refused the routes r, which the routing objects hold. A
+// split that gives the canary traffic is a failed step: the rollout rolls back to the routes
+// the data plane took before it began, all traffic to the primary. Those refused too are not
+// the split's fault (a listener that does not allow the route, a hostname no listener has):
+// the Rollout stalls with the parent's words until its user fixes what the data plane refuses,
+// and Tranche looks again meanwhile, since a route's status is not watched. It reports false:
+// the routes asked for are not set.
+func (d *decider) refused(r providers.Routes) bool {
+	if !isPrimaryOnly(r) && d.st.Phase.UnderWay() {
+		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("the data plane refused the split (%s): %s", describeRoutes(r), d.w.acceptance))
+		return false
+	}
+	d.p.stalled = &problem{reason: trancheapi.ReasonRoutesRefused, recheck: maxRouteCheckDelay,
+		message: fmt.Sprintf("The data plane refused the routes (%s): %s", describeRoutes(r), d.w.acceptance)}
+	return false
+}
+
 // saidRoutes describes what the data plane says now.
 func (d *decider) saidRoutes() string {
-	if d.w.routesUnknown {
+	switch {
+	case d.w.routesUnknown:
 		return "something that is not a split"
+	case !d.w.acceptance.Taken():
+		return fmt.Sprintf("%s, but %s", describeRoutes(d.w.routes), d.w.acceptance)
 	}
 	return describeRoutes(d.w.routes)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,6 +37,9 @@ type objectRef struct {
 type problem struct {
 	reason  string
 	message string
+	// recheck, when set, is how soon to look again: for a problem no watched object's
+	// change would announce the end of.
+	recheck time.Duration
 }
 
 func (p *problem) Error() string { return p.message }

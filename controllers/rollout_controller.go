@@ -231,9 +231,9 @@ func (r *RolloutReconciler) stop(ctx context.Context, s *scope, err error, toPri
 	}
 	r.setStalled(s.rollout, p)
 	if !toPrimary {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: p.recheck}, nil
 	}
-	return ctrl.Result{}, r.protectStable(ctx, s.rollout)
+	return ctrl.Result{RequeueAfter: p.recheck}, r.protectStable(ctx, s.rollout)
 }
 
 // protectStable sends all traffic to the primary when a rollout under way cannot go on.

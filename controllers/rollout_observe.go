@@ -55,6 +55,9 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 	switch {
 	case err == nil:
 		w.routes = routes
+		if w.acceptance, err = s.router.Acceptance(ctx, ro); err != nil {
+			return w, fmt.Errorf("reading the data plane's word on the routes: %w", err)
+		}
 	case apierrors.IsNotFound(err) && (ro.Status.Phase == "" || ro.Status.Phase == trancheapi.PhaseInitializing):
 		// None yet: they are made once the primary serves.
 		w.routesUnknown = true

@@ -55,6 +55,9 @@ type Router interface {
 	// Routes reads back what the data plane is told now. When the routing objects exist but
 	// cannot be read as a split, the error wraps ErrUnreadable: SetRoutes repairs them.
 	Routes(ctx context.Context, ro *trancheapi.Rollout) (Routes, error)
+	// Acceptance reads the data plane's word on the routing objects as they are now; a
+	// Router whose data plane writes none embeds NoStatus.
+	Acceptance(ctx context.Context, ro *trancheapi.Rollout) (Acceptance, error)
 	// BuiltinQueries are the PromQL templates of the built-in metrics for this data plane,
 	// in the MetricTemplate query syntax; none for a data plane without request metrics.
 	BuiltinQueries() Queries
@@ -76,6 +79,9 @@ type Features struct {
 	Sticky bool
 	// Metrics names the data plane the built-in metrics come from ("" for none).
 	Metrics string
+	// Status names where the data plane says it took a split ("" when it does not: the
+	// split counts once the routing objects read back). See Router.Acceptance.
+	Status string
 }
 
 // Factory builds a Router that talks to the cluster through c.

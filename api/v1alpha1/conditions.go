@@ -26,4 +26,6 @@ const (
 	ReasonTemplateNotFound   = "TemplateNotFound"
 	ReasonProviderNotFound   = "NotificationProviderNotFound"
 	ReasonReferencesResolved = "ReferencesResolved"
+	// ReasonRoutesRefused: the data plane refused routes that send all traffic to the primary.
+	ReasonRoutesRefused = "RoutesRefused"
 )

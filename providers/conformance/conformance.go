@@ -34,6 +34,11 @@ type Capabilities struct {
 	Sticky bool
 	// BuiltinMetrics says the provider has built-in query templates.
 	BuiltinMetrics bool
+	// Unconfirmed is what Acceptance says of a split the suite sets: no data plane runs
+	// under the suite to take it. Pending for a provider whose data plane always reports on
+	// the routing objects; Unreported (the zero value) for one whose data plane says nothing,
+	// or reports only where it is set up to (istiod's status), and leaves no word here.
+	Unconfirmed providers.AcceptanceState
 	// RoutingObjects lists the objects the Router writes, as empty objects of the right type
 	// (unstructured ones with their kind) with their namespace and name: repeated calls must
 	// leave their resourceVersion alone, and a label and an annotation the suite adds to
@@ -92,6 +97,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("HandBack", s.handBack)
 	t.Run("FieldsOfTheWrongType", s.wrongTypes)
 	t.Run("BuiltinQueries", s.builtin)
+	t.Run("DataPlaneWord", s.dataPlaneWord)
 	t.Run("FeaturesAreWhatItDoes", s.features)
 }
 
@@ -103,6 +109,25 @@ func (s *suite) features(t *testing.T) {
 	require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
 	require.Equal(t, s.caps.Sticky, f.Sticky, "Features().Sticky")
 	require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
+	if s.caps.Unconfirmed == providers.Pending {
+		require.NotEmpty(t, f.Status, "Features().Status: where the data plane reports")
+	}
+}
+
+// dataPlaneWord holds Acceptance to Capabilities.Unconfirmed: with no data plane to take a
+// split, a provider whose data plane reports waits for its word; the others report nothing.
+func (s *suite) dataPlaneWord(t *testing.T) {
+	f := s.setup(t)
+	f.reconcile(t)
+	f.set(t, providers.Routes{CanaryWeight: s.partial()})
+	got, err := f.router.Acceptance(t.Context(), f.ro)
+	require.NoError(t, err)
+	if s.caps.Unconfirmed != providers.Pending {
+		require.Equal(t, providers.Acceptance{State: providers.Unreported}, got)
+		return
+	}
+	require.Equal(t, providers.Pending, got.State, "nothing runs here that could have taken the split: %s", got)
+	require.NotEmpty(t, got.Parent, "whose word is awaited")
 }
 
 type suite struct {

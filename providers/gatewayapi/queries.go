@@ -45,5 +45,8 @@ func (r *Router) BuiltinQueries() providers.Queries { return r.queries }
 // Features says what the gatewayAPI provider does; a Router made with NewWith for a mesh
 // says the same but for what that mesh lacks (see package linkerd).
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Traefik, Envoy (Istio, Contour)"}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Traefik, Envoy (Istio, Contour)", Status: routeStatus}
 }
+
+// routeStatus is where a Gateway API implementation says it took a route.
+const routeStatus = "route status (every parent: Accepted, ResolvedRefs)"

@@ -53,6 +53,7 @@ func TestConformance(t *testing.T) {
 		Mirror:         true,
 		Sticky:         true,
 		BuiltinMetrics: true,
+		Unconfirmed:    providers.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} },
 		Foreign:        conformance.ForeignEdit{Add: addUserFields, Check: checkUserFields},
 	})

@@ -140,5 +140,5 @@ func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
 
 // Features says what Istio's VirtualService does.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Istio's standard metrics"}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Istio's standard metrics", Status: statusWord}
 }

@@ -20,6 +20,7 @@ import (
 // selector while the primary takes all traffic, and the canary Service's once the canary
 // does. It owns no objects, only that one field of the apex Service.
 type Router struct {
+	providers.NoStatus
 	c client.Client
 }
 

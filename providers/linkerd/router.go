@@ -34,5 +34,5 @@ func (r *router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 
 // Features says what Linkerd does with an HTTPRoute: no mirroring.
 func (r *router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Sticky: true, Metrics: "linkerd-proxy"}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Sticky: true, Metrics: "linkerd-proxy", Status: r.Router.Features().Status}
 }

@@ -12,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -41,6 +42,7 @@ func TestConformance(t *testing.T) {
 		Match:          true,
 		Sticky:         true,
 		BuiltinMetrics: true,
+		Unconfirmed:    providers.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
 	})
 }

@@ -36,6 +36,7 @@ const cookieAlways = "always"
 
 // Router splits traffic with the canary Ingress.
 type Router struct {
+	providers.NoStatus
 	c client.Client
 }
 

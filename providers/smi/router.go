@@ -22,6 +22,7 @@ var Kind = schema.GroupKind{Group: "split.smi-spec.io", Kind: "TrafficSplit"}
 
 // Router splits traffic with the Rollout's TrafficSplit.
 type Router struct {
+	providers.NoStatus
 	c client.Client
 }
 

@@ -22,6 +22,7 @@ var GVK = schema.GroupVersionKind{Group: "traefik.io", Version: "v1alpha1", Kind
 
 // Router splits traffic with the Rollout's TraefikService.
 type Router struct {
+	providers.NoStatus
 	c client.Client
 }
 

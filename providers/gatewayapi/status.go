@@ -1,0 +1,108 @@
+package gatewayapi
+
+import (
+	"context"
+	"fmt"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// Acceptance reads the route's status: the split is the data plane's once every parentRef's
+// entry in status.parents says Accepted and ResolvedRefs of the route's current generation.
+func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+	route := &gatewayv1.HTTPRoute{}
+	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
+		return providers.Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	if err := controlled(route, ro); err != nil {
+		return providers.Acceptance{}, err
+	}
+	return acceptance(route), nil
+}
+
+// acceptance is what the route's parents say of it as it is now. A refusal outweighs a
+// parent that has not spoken yet: it is news only the user can act on.
+func acceptance(route *gatewayv1.HTTPRoute) providers.Acceptance {
+	var pending *providers.Acceptance
+	for _, ref := range route.Spec.ParentRefs {
+		word := parentWord(route, ref)
+		switch word.State {
+		case providers.Refused:
+			return word
+		case providers.Pending:
+			if pending == nil {
+				pending = &word
+			}
+		}
+	}
+	if pending != nil {
+		return *pending
+	}
+	return providers.Acceptance{State: providers.Accepted}
+}
+
+// parentWord is what one parent says of the route: every controller that reports on the
+// parent must have accepted this generation and resolved its references.
+func parentWord(route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) providers.Acceptance {
+	name := parentName(route.Namespace, ref)
+	reported := false
+	for _, st := range route.Status.Parents {
+		if !sameParent(route.Namespace, st.ParentRef, ref) {
+			continue
+		}
+		reported = true
+		for _, kind := range []gatewayv1.RouteConditionType{gatewayv1.RouteConditionAccepted, gatewayv1.RouteConditionResolvedRefs} {
+			c := apimeta.FindStatusCondition(st.Conditions, string(kind))
+			switch {
+			case c == nil || c.ObservedGeneration < route.Generation:
+				return providers.Acceptance{State: providers.Pending, Parent: name}
+			case c.Status != metav1.ConditionTrue:
+				return providers.Acceptance{State: providers.Refused, Parent: name,
+					Reason: fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason), Message: c.Message}
+			}
+		}
+	}
+	if !reported {
+		return providers.Acceptance{State: providers.Pending, Parent: name}
+	}
+	return providers.Acceptance{State: providers.Accepted, Parent: name}
+}
+
+// sameParent compares parent references with the API's defaults filled in: a Gateway of
+// Gateway API's group, in the route's namespace.
+func sameParent(namespace string, a, b gatewayv1.ParentReference) bool {
+	return parentName(namespace, a) == parentName(namespace, b) &&
+		deref(a.SectionName) == deref(b.SectionName) && deref(a.Port) == deref(b.Port)
+}
+
+// parentName is the parent as people name it: kind namespace/name, with the defaults of a
+// parentRef filled in.
+func parentName(namespace string, ref gatewayv1.ParentReference) string {
+	group, kind := gatewayv1.GroupName, "Gateway"
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	if ref.Namespace != nil {
+		namespace = string(*ref.Namespace)
+	}
+	if group != gatewayv1.GroupName && group != "" {
+		kind += "." + group
+	}
+	return fmt.Sprintf("%s %s/%s", kind, namespace, ref.Name)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

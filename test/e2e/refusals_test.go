@@ -1,0 +1,87 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/stack"
+)
+
+// A Gateway of the test's own stops taking the route mid-rollout (its listener's hostname no
+// longer matches the route's, and Traefik says Accepted=False in the route's status): the
+// refused split rolls the canary back with Traefik's reason, and since Traefik refuses the
+// routes back to the primary too, the Rollout stalls with its words until the Gateway is put
+// right, after which the primary serves everything again.
+func TestASplitTheDataPlaneRefusesRollsBack(t *testing.T) {
+	const app, host = "ledger", "ledger.e2e.test"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	gateway := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ledger-gateway"},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: stack.GatewayClass, Listeners: []gatewayv1.Listener{{
+			Name: "web", Port: s.Traefik.WebPort(), Protocol: gatewayv1.HTTPProtocolType, Hostname: ptr.To(gatewayv1.Hostname(host)),
+		}}},
+	}
+	require.NoError(t, c.Create(ctx, gateway))
+	t.Cleanup(func() { _ = c.Delete(context.Background(), gateway) })
+	ro := stack.CanaryRollout(namespace, app, host, time.Minute, 5*time.Second)
+	ro.Spec.Provider.GatewayAPI.ParentRefs = []trancheapi.ParentReference{{Name: gateway.Name}}
+	load := deploy(t, ro, host)
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2"))
+	_, err := waitForStep(app, 5, time.Minute)
+	require.NoError(t, err)
+
+	setListenerHostname(t, gateway, "elsewhere.e2e.test")
+	ended := waitForEnd(t, app, "", time.Minute)
+	assert.Equal(t, trancheapi.PhaseFailed, ended.Status.Phase)
+	assert.Contains(t, ended.Status.Message, "the data plane refused the split (weight 5%): Gateway e2e/ledger-gateway refused the route: Accepted=False (NoMatchingListenerHostname)")
+	stalled, err := waitFor(app, 30*time.Second, func(ro *trancheapi.Rollout) bool {
+		return apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
+	})
+	require.NoError(t, err, "the routes back to the primary are refused too: the Rollout stalls")
+	cond := apimeta.FindStatusCondition(stalled.Status.Conditions, trancheapi.ConditionStalled)
+	assert.Equal(t, trancheapi.ReasonRoutesRefused, cond.Reason)
+	assert.Contains(t, cond.Message, "NoMatchingListenerHostname")
+	canary := &appsv1.Deployment{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, canary))
+	assert.Positive(t, ptr.Deref(canary.Spec.Replicas, 0), "the canary stays up while the routes back to the primary are refused")
+
+	setListenerHostname(t, gateway, host)
+	_, err = waitFor(app, 30*time.Second, func(ro *trancheapi.Rollout) bool {
+		return !apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
+	})
+	require.NoError(t, err, "the stall ends once Traefik takes the routes back to the primary")
+	deadline := time.Now().Add(30 * time.Second)
+	var window stack.LoadCounts
+	for time.Now().Before(deadline) {
+		before := load.Counts()
+		time.Sleep(2 * time.Second)
+		if window = load.Counts().Minus(before); window.Sent > 0 && window.ByVersion["v1"] == window.Sent {
+			return
+		}
+	}
+	t.Fatalf("two seconds of requests after the Gateway was put right: %+v, want all answered by v1", window)
+}
+
+// setListenerHostname changes the hostname of the Gateway's one listener.
+func setListenerHostname(t *testing.T, gateway *gatewayv1.Gateway, hostname string) {
+	t.Helper()
+	c := s.ControlPlane.Client
+	require.NoError(t, c.Get(context.Background(), client.ObjectKeyFromObject(gateway), gateway))
+	before := gateway.DeepCopy()
+	gateway.Spec.Listeners[0].Hostname = ptr.To(gatewayv1.Hostname(hostname))
+	require.NoError(t, c.Patch(context.Background(), gateway, client.MergeFrom(before)))
+}
