@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}}, writeKubeconfig, startController))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true}, writeKubeconfig, startController))
 }
 
 func writeKubeconfig(_ context.Context, cp *harness.ControlPlane) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -90,7 +91,11 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n nee
 func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) []trancheapi.CheckResult {
 	at := metav1.NewTime(now)
 	var checks []trancheapi.CheckResult
-	for _, m := range ro.Spec.Analysis.Metrics {
+	metrics := ro.Spec.Analysis.Metrics
+	if m, ok := trafficCheck(ro); ok {
+		metrics = append(slices.Clip(metrics), m)
+	}
+	for _, m := range metrics {
 		c := r.evaluate(ctx, ro, router, m, now)
 		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final, Message: c.Message, At: at}
 		switch {
@@ -98,6 +103,8 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 			result.Message = c.Err.Error()
 		case !c.HasValue && c.Message == "":
 			result.Message = "the query returned no data"
+		case m.Name == trafficCheckName && c.Verdict == trancheapi.VerdictFail:
+			result.Message = trafficMessage(m, result.Value)
 		}
 		checks = append(checks, result)
 	}

@@ -78,6 +78,7 @@ func run(m *testing.M) int {
 	return harness.Main(m, &cp, harness.Options{
 		CRDDirectories: []string{crds, istioCRDs},
 		Workloads:      &harness.WorkloadOptions{Nodes: suiteNodes, PodReadyDelay: 300 * time.Millisecond},
+		AcceptRoutes:   true,
 	}, startWatcher, startController)
 }
 

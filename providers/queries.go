@@ -39,6 +39,9 @@ type RequestMetrics struct {
 	Requests string
 	// Canary holds the label matchers that select the canary's series of both metrics.
 	Canary string
+	// Primary holds those that select the primary's series of the request counter, for the
+	// canary's share of the requests; "" when the data plane's metrics cannot tell them.
+	Primary string
 	// Succeeded is the matcher that leaves the failed requests out, such as code!~"5..".
 	Succeeded string
 	// DurationBuckets is the name of the duration histogram's _bucket series.
@@ -55,6 +58,10 @@ type RequestMetrics struct {
 // request reads 0 rather than no data; without any request series there is no answer.
 //
 // request-duration is the 99th percentile of the canary's request duration in milliseconds.
+//
+// traffic-share is the percent of the requests to the primary and the canary that the canary
+// received. Either side without series counts 0 while the other has some, so that a canary
+// the data plane sends nothing reads 0; without any series there is no answer.
 func (m RequestMetrics) Queries() Queries {
 	window := `[{{ .Interval }}]`
 	duration := `histogram_quantile(0.99, sum by (le) (
@@ -63,13 +70,22 @@ func (m RequestMetrics) Queries() Queries {
 	if m.DurationInSeconds {
 		duration = "1000 * " + duration
 	}
-	return Queries{
+	queries := Queries{
 		trancheapi.BuiltinRequestSuccessRate: `100 * (
   (sum(rate(` + m.Requests + `{` + m.Canary + `, ` + m.Succeeded + `}` + window + `)) or vector(0))
   / sum(rate(` + m.Requests + `{` + m.Canary + `}` + window + `))
 )`,
 		trancheapi.BuiltinRequestDuration: duration,
 	}
+	if m.Primary != "" {
+		rate := func(selector string) string {
+			return `sum(rate(` + m.Requests + `{` + selector + `}` + window + `))`
+		}
+		canary, primary := rate(m.Canary), rate(m.Primary)
+		canary, primary = `(`+canary+` or 0 * `+primary+`)`, `(`+primary+` or 0 * `+canary+`)`
+		queries[trancheapi.BuiltinTrafficShare] = "100 * " + canary + "\n/ (" + canary + " + " + primary + ")"
+	}
+	return queries
 }
 
 // Either joins the queries of several families of metrics with PromQL's `or`, for a
@@ -100,6 +116,7 @@ func Either(families ...Queries) Queries {
 var LinkerdProxy = RequestMetrics{
 	Requests:        "response_total",
 	Canary:          `namespace="{{ .Namespace }}", deployment="{{ .Canary }}", direction="inbound"`,
+	Primary:         `namespace="{{ .Namespace }}", deployment="{{ .Primary }}", direction="inbound"`,
 	Succeeded:       `classification!="failure"`,
 	DurationBuckets: "response_latency_ms_bucket",
 }.Queries()

@@ -47,6 +47,27 @@ type Analysis struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	Webhooks []Webhook `json:"webhooks,omitempty"`
+
+	// verifyTraffic checks, at every run of a step that splits traffic by weight, that the
+	// canary received the share of requests the step gives it, as the data plane's own
+	// metrics count them (the built-in metric traffic-share): a data plane that does not
+	// follow the weight fails the run like any failed metric. It needs a provider with
+	// built-in metrics. With session affinity only a share below the weight fails, since
+	// kept clients add to it; a step that gives the canary traffic fails when it received
+	// none, whatever the tolerance.
+	// +optional
+	VerifyTraffic *VerifyTraffic `json:"verifyTraffic,omitempty"`
+}
+
+// VerifyTraffic says how far the canary's measured share of requests may be from its weight.
+type VerifyTraffic struct {
+	// tolerance is how far the measured share may be from the step's weight, in percentage
+	// points either way. Default: 5.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=50
+	Tolerance int32 `json:"tolerance,omitempty"`
 }
 
 // Metric is one measurement and how it is judged.
@@ -168,7 +189,7 @@ const (
 )
 
 // BuiltinMetric names a query that every provider ships for its data plane.
-// +kubebuilder:validation:Enum=request-success-rate;request-duration
+// +kubebuilder:validation:Enum=request-success-rate;request-duration;traffic-share
 type BuiltinMetric string
 
 // The built-in metrics.
@@ -177,6 +198,9 @@ const (
 	BuiltinRequestSuccessRate BuiltinMetric = "request-success-rate"
 	// BuiltinRequestDuration is the 99th percentile of request duration, in milliseconds.
 	BuiltinRequestDuration BuiltinMetric = "request-duration"
+	// BuiltinTrafficShare is the percent of the requests to the primary and the canary
+	// that the canary received, 0 to 100.
+	BuiltinTrafficShare BuiltinMetric = "traffic-share"
 )
 
 // Judge is how a metric's values become a verdict.

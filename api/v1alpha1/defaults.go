@@ -138,7 +138,15 @@ func (m *Metric) EffectiveCompare() CompareSpec {
 // webhook of type Rollout.
 func (s *RolloutSpec) HasAnalysis() bool {
 	a := s.Analysis
-	return a != nil && (len(a.Metrics) > 0 || s.HasWebhook(WebhookRollout))
+	return a != nil && (len(a.Metrics) > 0 || a.VerifyTraffic != nil || s.HasWebhook(WebhookRollout))
+}
+
+// EffectiveTolerance is the tolerance with its default.
+func (v *VerifyTraffic) EffectiveTolerance() int32 {
+	if v.Tolerance == 0 {
+		return 5
+	}
+	return v.Tolerance
 }
 
 // HasWebhook reports whether the Rollout has a webhook of the type.

@@ -63,12 +63,15 @@ type BuiltinSeries struct {
 	// Canary are the series of a canary that answered 180 of 240 requests with success, 99%
 	// of them within 280 ms (9/10 into a 100–300 ms bucket), beside series of others (the
 	// primary, another namespace, a look-alike Service) with values that would change either
-	// answer were they selected. The success rate must read 75 and the duration 280.
+	// answer were they selected. The success rate must read 75 and the duration 280. Among
+	// them, the primary's requests number 6000 a minute: where the provider has a
+	// traffic-share query, the canary's share reads 3.8 (240 of 6240).
 	Canary []PromSeries
 	// Failing are the series of a canary that failed every request: its success rate reads
-	// 0, not no data.
+	// 0, not no data, and it has all the traffic (100).
 	Failing []PromSeries
-	// Others are series of others alone: neither query answers.
+	// Others are series of others alone, the primary's among them: neither query answers,
+	// and the canary's share of the traffic reads 0.
 	Others []PromSeries
 	// More, when set, are cases of the provider's own, over the two queries as rendered.
 	More func(success, duration string) []PromTestGroup
@@ -90,6 +93,17 @@ func CheckBuiltinQueries(t *testing.T, router providers.Router, s BuiltinSeries)
 		Name: "no series of the canary: no answer", Interval: "1m", InputSeries: s.Others,
 		PromQLExprTest: []PromExprTest{Expect(success, nil), Expect(duration, nil)},
 	}}
+	if _, ok := router.BuiltinQueries()[trancheapi.BuiltinTrafficShare]; ok {
+		share := RenderBuiltin(t, router, trancheapi.BuiltinTrafficShare)
+		groups[0].PromQLExprTest = append(groups[0].PromQLExprTest, Expect(share, Value(3.8)))
+		groups[1].PromQLExprTest = append(groups[1].PromQLExprTest, Expect(share, Value(100)))
+		groups[2].PromQLExprTest = append(groups[2].PromQLExprTest, Expect(share, Value(0)))
+		groups = append(groups, PromTestGroup{
+			Name: "no series of either: no share", Interval: "1m",
+			InputSeries:    []PromSeries{PerMinute(`unrelated_requests_total{service="podinfo"}`, 60)},
+			PromQLExprTest: []PromExprTest{Expect(share, nil)},
+		})
+	}
 	if s.More != nil {
 		groups = append(groups, s.More(success, duration)...)
 	}

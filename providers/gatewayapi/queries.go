@@ -8,33 +8,37 @@ import (
 // of metrics the common implementations export, joined with PromQL's `or`: whichever has
 // series answers (Traefik's when both do).
 
-// traefikCanary selects Traefik's series of the canary's backendRefs in the Rollout's route.
-// Traefik names a backendRef's service
+// traefikSeries selects Traefik's series of the backendRefs to the canary's (or the
+// primary's) Service in the Rollout's route. Traefik names a backendRef's service
 // httproute-<ns>-<route>-gw-<gwNs>-<gw>-ep-<entrypoint>-<rule>-<hash>-svc-<ns>-<svc>-<backend>@kubernetesgateway.
 // The gateway, rule and backend positions are left open: requests through every Gateway
 // count, so do the match rule's, and a rule inserted before Tranche's (which shifts the
 // indexes) does not hide the series.
-const traefikCanary = `service=~"httproute-{{ .Namespace }}-{{ .Rollout }}-gw-.+-svc-{{ .Namespace }}-{{ .Target }}-canary-[0-9]+@kubernetesgateway"`
+func traefikSeries(workload string) string {
+	return `service=~"httproute-{{ .Namespace }}-{{ .Rollout }}-gw-.+-svc-{{ .Namespace }}-{{ .Target }}-` + workload + `-[0-9]+@kubernetesgateway"`
+}
 
-// envoyCanary selects Envoy clusters named after the canary Service of the Rollout's
-// namespace, such as Istio's outbound|80||podinfo-canary.shop.svc.cluster.local and Contour's
-// shop/podinfo-canary/80/da39a3ee5e. The Service name and the namespace must each stand
-// between separators, so that podinfo-canary does not also select mypodinfo-canary. Envoy
-// Gateway names clusters after route rules rather than Services, so its users need a
-// MetricTemplate.
-const envoyCanary = `envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Target }}-canary([^-a-z0-9].*)?", ` +
-	`envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Namespace }}([^-a-z0-9].*)?"`
+// envoySeries selects Envoy clusters named after the canary (or the primary) Service of the
+// Rollout's namespace, such as Istio's outbound|80||podinfo-canary.shop.svc.cluster.local
+// and Contour's shop/podinfo-canary/80/da39a3ee5e. The Service name and the namespace must
+// each stand between separators, so that podinfo-canary does not also select
+// mypodinfo-canary. Envoy Gateway names clusters after route rules rather than Services, so
+// its users need a MetricTemplate.
+func envoySeries(workload string) string {
+	return `envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Target }}-` + workload + `([^-a-z0-9].*)?", ` +
+		`envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Namespace }}([^-a-z0-9].*)?"`
+}
 
 // builtinQueries are the gatewayAPI provider's built-in query templates, for Traefik and for
 // Envoy based implementations that name clusters after Services (Istio, Contour). Traefik
 // measures seconds, Envoy's upstream_rq_time milliseconds.
 var builtinQueries = providers.Either(
 	providers.RequestMetrics{
-		Requests: "traefik_service_requests_total", Canary: traefikCanary, Succeeded: `code!~"5.."`,
+		Requests: "traefik_service_requests_total", Canary: traefikSeries("canary"), Primary: traefikSeries("primary"), Succeeded: `code!~"5.."`,
 		DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
 	}.Queries(),
 	providers.RequestMetrics{
-		Requests: "envoy_cluster_upstream_rq", Canary: envoyCanary, Succeeded: `envoy_response_code!~"5.."`,
+		Requests: "envoy_cluster_upstream_rq", Canary: envoySeries("canary"), Primary: envoySeries("primary"), Succeeded: `envoy_response_code!~"5.."`,
 		DurationBuckets: "envoy_cluster_upstream_rq_time_bucket",
 	}.Queries(),
 )

@@ -3,6 +3,7 @@ package gatewayapi_test
 import (
 	"testing"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 )
@@ -59,7 +60,10 @@ func TestBuiltinQueriesOnPrometheus(t *testing.T) {
 					conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="10"`), 0),
 					conformance.PerMinute(envoy(envoyDur, istioPrimary, `le="+Inf"`), 6000),
 				},
-				PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(49.2))},
+				PromQLExprTest: []conformance.PromExprTest{
+					conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(49.2)),
+					conformance.Expect(conformance.RenderBuiltin(t, gatewayapi.New(nil), trancheapi.BuiltinTrafficShare), conformance.Value(50)),
+				},
 			}}
 		},
 	})

@@ -127,11 +127,14 @@ func decodeString(name string, condition providers.Field) (trancheapi.StringMatc
 
 // Istio's standard metrics, reported by the canary's sidecars (reporter="destination") for
 // the target Deployment's workload.
-const canaryWorkload = `reporter="destination", destination_workload_namespace="{{ .Namespace }}", destination_workload="{{ .Canary }}"`
+const (
+	canaryWorkload  = `reporter="destination", destination_workload_namespace="{{ .Namespace }}", destination_workload="{{ .Canary }}"`
+	primaryWorkload = `reporter="destination", destination_workload_namespace="{{ .Namespace }}", destination_workload="{{ .Primary }}"`
+)
 
 // builtinQueries are over Istio's standard metrics, which measure milliseconds.
 var builtinQueries = providers.RequestMetrics{
-	Requests: "istio_requests_total", Canary: canaryWorkload, Succeeded: `response_code!~"5.."`,
+	Requests: "istio_requests_total", Canary: canaryWorkload, Primary: primaryWorkload, Succeeded: `response_code!~"5.."`,
 	DurationBuckets: "istio_request_duration_milliseconds_bucket",
 }.Queries()
 

@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/api/v1alpha1/validationcases"
 	"github.com/tranche-dev/tranche/cli/lint"
+	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/registry"
 )
 
@@ -37,12 +39,14 @@ func TestTheAPIRefusesWhatAProviderCannotDo(t *testing.T) {
 		"a mirror step":     `steps: [{mirror: 50}, {weight: 100}], analysis: null`,
 		"session affinity":  `steps: [{weight: 0}, {weight: 100}], analysis: null, sessionAffinity: {}`,
 		"a built-in metric": `steps: [{weight: 0}, {weight: 100}], analysis: {metrics: [{name: success, builtin: request-success-rate, min: 99}]}`,
+		"verified traffic":  `steps: [{weight: 0}, {weight: 100}], analysis: {verifyTraffic: {}}`,
 	}
 	for _, name := range apiProviders {
 		features := registry.Default()[name](nil).Features()
 		can := map[string]bool{
 			"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror,
 			"session affinity": features.Sticky, "a built-in metric": features.Metrics != "",
+			"verified traffic": hasQuery(registry.Default()[name](nil).BuiltinQueries(), trancheapi.BuiltinTrafficShare),
 		}
 		for askName, ask := range asks {
 			t.Run(name+"/"+askName, func(t *testing.T) {
@@ -66,4 +70,9 @@ func mustYAML(t *testing.T, doc string) map[string]any {
 	obj, err := validationcases.Patched(`{apiVersion: v1, kind: X, metadata: {name: x}}`, fmt.Sprintf(`{spec: %s}`, doc))
 	require.NoError(t, err)
 	return obj.Object["spec"].(map[string]any)
+}
+
+func hasQuery(q providers.Queries, metric trancheapi.BuiltinMetric) bool {
+	_, ok := q[metric]
+	return ok
 }

@@ -205,12 +205,16 @@ func weightsOf(weighted providers.Field, ro *trancheapi.Rollout) (providers.Rout
 }
 
 // Traefik names a TraefikService's backends <namespace>-<service>-<port>@kubernetescrd in
-// traefik_service_* metrics, so the canary's series are those of its Service.
-const canarySeries = `service=~"{{ .Namespace }}-{{ .Target }}-canary-[0-9]+@kubernetescrd"`
+// traefik_service_* metrics, so the canary's series are those of its Service, and the
+// primary's those of the primary's.
+const (
+	canarySeries  = `service=~"{{ .Namespace }}-{{ .Target }}-canary-[0-9]+@kubernetescrd"`
+	primarySeries = `service=~"{{ .Namespace }}-{{ .Target }}-primary-[0-9]+@kubernetescrd"`
+)
 
 // builtinQueries are over Traefik's own metrics, which measure seconds.
 var builtinQueries = providers.RequestMetrics{
-	Requests: "traefik_service_requests_total", Canary: canarySeries, Succeeded: `code!~"5.."`,
+	Requests: "traefik_service_requests_total", Canary: canarySeries, Primary: primarySeries, Succeeded: `code!~"5.."`,
 	DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
 }.Queries()
 

@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}}, startController))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true}, startController))
 }
 
 func startController(ctx context.Context, cp *harness.ControlPlane) error {

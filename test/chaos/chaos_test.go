@@ -56,6 +56,7 @@ func run(m *testing.M) int {
 		CRDDirectories: []string{crds},
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/16"},
 		Workloads:      &harness.WorkloadOptions{Nodes: 4, PodReadyDelay: 300 * time.Millisecond},
+		AcceptRoutes:   true,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

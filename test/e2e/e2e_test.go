@@ -202,12 +202,23 @@ func firstAt(samples []stack.Sample, phase trancheapi.Phase) (stack.Sample, int)
 
 func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	const app = "shop"
-	load := deploy(t, stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second), "shop.e2e.test")
+	ro := stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second)
+	ro.Spec.Analysis.VerifyTraffic = &trancheapi.VerifyTraffic{}
+	load := deploy(t, ro, "shop.e2e.test")
 
+	word := &stack.RouteWord{Client: s.ControlPlane.Client, Namespace: namespace, Name: app, Period: 20 * time.Millisecond}
+	watching, stopWatching := context.WithCancel(context.Background())
+	go word.Run(watching)
 	good, ro := release(t, app, load, "v2")
+	stopWatching()
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
 	whole := assertPromotedStepByStep(t, load, good, "v2")
 	assert.Greater(t, whole.ByVersion["v2"], 0)
+	requireTrafficChecksPassed(t, ro)
+	median, longest := stack.MedianAndMax(word.Waits())
+	fmt.Printf("BENCH e2e_dataplane_word_seconds_median=%.2f e2e_dataplane_word_seconds_max=%.2f e2e_dataplane_word_routes=%d\n",
+		median.Seconds(), longest.Seconds(), len(word.Waits()))
+	assert.GreaterOrEqual(t, len(word.Waits()), 3, "Traefik said each split of the steps")
 
 	bad, ro := release(t, app, load, "v3", "--error-rate=0.3")
 	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
@@ -332,6 +343,7 @@ func TestTheTraefikProviderThroughTraefik(t *testing.T) {
 	// The pods' IPs are not reachable here: Traefik sends to the ClusterIPs, where the stack's proxy is.
 	ro.Spec.Provider = trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{NativeLB: true}}
 	ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
+	ro.Spec.Analysis.VerifyTraffic = &trancheapi.VerifyTraffic{}
 	route := stack.IngressRoute(namespace, app, host, app)
 	require.NoError(t, s.ControlPlane.Client.Create(context.Background(), route))
 	t.Cleanup(func() { _ = s.ControlPlane.Client.Delete(context.Background(), route) })
@@ -361,6 +373,22 @@ func TestTheTraefikProviderThroughTraefik(t *testing.T) {
 	for _, check := range trancheapi.LatestChecks(ended.Status.LastChecks) {
 		assert.Equal(t, trancheapi.VerdictPass, check.Verdict, "%s: %s %s", check.Metric, check.Value, check.Message)
 	}
+	requireTrafficChecksPassed(t, ended)
+}
+
+// requireTrafficChecksPassed checks that the Rollout measured the canary's share of traffic
+// (spec.analysis.verifyTraffic), and that every measurement it keeps passed.
+func requireTrafficChecksPassed(t *testing.T, ro *trancheapi.Rollout) {
+	t.Helper()
+	var measured []string
+	for _, check := range ro.Status.LastChecks {
+		if check.Metric == "traffic/share" {
+			measured = append(measured, check.Value)
+			assert.Equal(t, trancheapi.VerdictPass, check.Verdict, "the canary's share %s%%: %s", check.Value, check.Message)
+		}
+	}
+	require.NotEmpty(t, measured, "no check of the canary's share of traffic")
+	t.Logf("the canary's measured shares: %v", measured)
 }
 
 // requireStickyClients has clients that keep cookies, as browsers do, each ask once (some

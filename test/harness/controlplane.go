@@ -39,6 +39,8 @@ type ControlPlane struct {
 	Workloads *Workloads
 
 	env *envtest.Environment
+	// stopAccepting ends the route acceptor, if one runs.
+	stopAccepting context.CancelFunc
 }
 
 // Options change what a control plane is started with.
@@ -50,6 +52,10 @@ type Options struct {
 	APIServerArgs map[string]string
 	// Workloads, when set, starts the real controllers, scheduler and kwok nodes too.
 	Workloads *WorkloadOptions
+	// AcceptRoutes, for tests that run no data plane, has every HTTPRoute accepted in its
+	// status by each of its parents, as a Gateway API implementation would say it (see
+	// acceptRoutes): Tranche counts a gatewayAPI split only once its parents say so.
+	AcceptRoutes bool
 }
 
 // Start starts a control plane. The binaries come from KUBEBUILDER_ASSETS, or else from the
@@ -88,7 +94,12 @@ func Start(opts Options) (*ControlPlane, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	cp := &ControlPlane{Config: cfg, Client: c, Scheme: scheme, Assets: assets, env: env}
+	cp := &ControlPlane{Config: cfg, Client: c, Scheme: scheme, Assets: assets, env: env, stopAccepting: func() {}}
+	if opts.AcceptRoutes {
+		ctx, cancel := context.WithCancel(context.Background())
+		cp.stopAccepting = cancel
+		go acceptRoutes(ctx, c)
+	}
 	if opts.Workloads != nil {
 		if cp.Workloads, err = cp.StartWorkloads(context.Background(), *opts.Workloads); err != nil {
 			_ = env.Stop()
@@ -100,6 +111,7 @@ func Start(opts Options) (*ControlPlane, error) {
 
 // Stop stops the workloads' programs, if any, then the API server and etcd.
 func (cp *ControlPlane) Stop() error {
+	cp.stopAccepting()
 	var errs []error
 	if cp.Workloads != nil {
 		errs = append(errs, cp.Workloads.Stop())

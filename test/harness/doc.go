@@ -12,4 +12,11 @@
 // Every suite that runs workloads (the controllers', plugin's, manager's and Argo CD suites,
 // the chaos tests, the scale bench and the demo's stack) runs on Workloads; the stack adds
 // PodApps, playing each pod's container, and ServiceProxy, playing kube-proxy.
+//
+// One part stays played where no data plane runs: a gatewayAPI split counts once the
+// route's parents say in its status that they took it, and without Traefik nothing would.
+// Options.AcceptRoutes then writes what a Gateway API implementation writes, every parent
+// Accepted with its references resolved at each generation, for the suites that test the
+// engine, the plugin and Argo CD, the chaos tests and the scale bench. What a real data plane
+// says, refusals included, is tested through Traefik (test/e2e), where the acceptor is off.
 package harness

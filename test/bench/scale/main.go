@@ -62,6 +62,7 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 		CRDDirectories: []string{crds},
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
 		Workloads:      &harness.WorkloadOptions{Nodes: n/80 + 1, PodReadyDelay: 100 * time.Millisecond, LogDir: dir},
+		AcceptRoutes:   true,
 	})
 	if err != nil {
 		return result{}, err

@@ -85,3 +85,37 @@ func setListenerHostname(t *testing.T, gateway *gatewayv1.Gateway, hostname stri
 	gateway.Spec.Listeners[0].Hostname = ptr.To(gatewayv1.Hostname(hostname))
 	require.NoError(t, c.Patch(context.Background(), gateway, client.MergeFrom(before)))
 }
+
+// With the traefik provider, an IngressRoute that sends the host's requests to the primary's
+// Service instead of the TraefikService Tranche weights leaves the canary none of them,
+// whatever the weights say; Tranche's objects read back as written, and Traefik writes no
+// status on them. The traffic check measures the canary's share at 0% in the 5% step and
+// the canary is rolled back.
+func TestATrafficCheckCatchesADataPlaneThatIgnoresTheWeights(t *testing.T) {
+	const app, host = "billing", "billing.e2e.test"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	ro := stack.CanaryRollout(namespace, app, host, time.Minute, 4*time.Second)
+	ro.Spec.Provider = trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{NativeLB: true}}
+	ro.Spec.Analysis.VerifyTraffic = &trancheapi.VerifyTraffic{}
+	route := stack.IngressRoute(namespace, app, host, app)
+	routes := route.Object["spec"].(map[string]any)["routes"].([]any)
+	routes[0].(map[string]any)["services"] = []any{map[string]any{"kind": "Service", "name": app + "-primary", "port": int64(stack.AppPort), "nativeLB": true}}
+	require.NoError(t, c.Create(ctx, route))
+	t.Cleanup(func() { _ = c.Delete(context.Background(), route) })
+	deploy(t, ro, host)
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2"))
+
+	ended := waitForEnd(t, app, "", 2*time.Minute)
+	require.Equal(t, trancheapi.PhaseFailed, ended.Status.Phase, ended.Status.Message)
+	assert.Zero(t, ended.Status.CurrentStep, "rolled back in the first step")
+	var caught bool
+	for _, check := range ended.Status.LastChecks {
+		if check.Metric == "traffic/share" && check.Verdict == trancheapi.VerdictFail {
+			caught = true
+			assert.Equal(t, "0", check.Value)
+			assert.Contains(t, check.Message, "the canary received 0% of the requests")
+		}
+	}
+	assert.True(t, caught, "a failed check of the canary's share: %+v", ended.Status.LastChecks)
+}

@@ -1,0 +1,56 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"k8s.io/utils/ptr"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+func TestTheTrafficCheckHoldsTheShareToTheStepsWeight(t *testing.T) {
+	ab := trancheapi.Step{Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "always"}}}}}
+	mirror := trancheapi.Step{Weight: ptr.To[int32](0), Mirror: ptr.To[int32](50)}
+	rollout := func(step int32, tolerance int32, sticky bool, steps ...trancheapi.Step) *trancheapi.Rollout {
+		ro := simRollout(steps...)
+		ro.Spec.Analysis = &trancheapi.Analysis{VerifyTraffic: &trancheapi.VerifyTraffic{Tolerance: tolerance}}
+		if sticky {
+			ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}
+		}
+		ro.Status.CurrentStep = step
+		return ro
+	}
+	hold := time.Minute
+	for _, tc := range []struct {
+		name      string
+		ro        *trancheapi.Rollout
+		low, high *float64 // nil high: no upper bound; both nil: no check
+	}{
+		{"within the default tolerance of 50%", rollout(1, 0, false, weightStep(5, hold), weightStep(50, hold)), ptr.To(45.0), ptr.To(55.0)},
+		{"at 5% with the default tolerance a canary given nothing still fails", rollout(0, 0, false, weightStep(5, hold)), ptr.To(leastShare), ptr.To(10.0)},
+		{"a tolerance of 2 at 5%", rollout(0, 2, false, weightStep(5, hold)), ptr.To(3.0), ptr.To(7.0)},
+		{"all of it at 100%", rollout(0, 5, false, weightStep(100, hold)), ptr.To(95.0), ptr.To(100.0)},
+		{"none of it at 0%", rollout(0, 5, false, weightStep(0, hold)), ptr.To(0.0), ptr.To(5.0)},
+		{"kept clients add to the share: no upper bound", rollout(0, 5, true, weightStep(20, hold)), ptr.To(15.0), nil},
+		{"an A/B step has no share to check", rollout(0, 5, false, ab), nil, nil},
+		{"a mirror step has no share to check", rollout(0, 5, false, mirror), nil, nil},
+		{"a step past the spec's is its last", rollout(4, 5, false, weightStep(5, hold), weightStep(50, hold)), ptr.To(45.0), ptr.To(55.0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, ok := trafficCheck(tc.ro)
+			if tc.low == nil {
+				assert.False(t, ok)
+				return
+			}
+			assert.True(t, ok)
+			assert.Equal(t, trafficCheckName, m.Name)
+			assert.Equal(t, trancheapi.BuiltinTrafficShare, m.Builtin)
+			assert.Equal(t, tc.low, m.Min)
+			assert.Equal(t, tc.high, m.Max)
+		})
+	}
+	_, ok := trafficCheck(simRollout(weightStep(5, hold)))
+	assert.False(t, ok, "no check unless the Rollout asks for it")
+}
