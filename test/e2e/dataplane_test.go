@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -86,11 +87,12 @@ func setListenerHostname(t *testing.T, gateway *gatewayv1.Gateway, hostname stri
 	require.NoError(t, c.Patch(context.Background(), gateway, client.MergeFrom(before)))
 }
 
-// With the traefik provider, an IngressRoute that sends the host's requests to the primary's
-// Service instead of the TraefikService Tranche weights leaves the canary none of them,
-// whatever the weights say; Tranche's objects read back as written, and Traefik writes no
-// status on them. The traffic check measures the canary's share at 0% in the 5% step and
-// the canary is rolled back.
+// With the traefik provider, an IngressRoute that sends the host's requests to a
+// TraefikService of the user's, holding only the primary's Service, instead of the one
+// Tranche weights, leaves the canary none of them whatever the weights say; Tranche's objects
+// read back as written, and Traefik writes no status on them. Traefik counts the requests
+// under the primary's Service, as it would through Tranche's TraefikService: the traffic
+// check measures the canary's share at 0% in the 5% step and the canary is rolled back.
 func TestATrafficCheckCatchesADataPlaneThatIgnoresTheWeights(t *testing.T) {
 	const app, host = "billing", "billing.e2e.test"
 	ctx := context.Background()
@@ -98,11 +100,18 @@ func TestATrafficCheckCatchesADataPlaneThatIgnoresTheWeights(t *testing.T) {
 	ro := stack.CanaryRollout(namespace, app, host, time.Minute, 4*time.Second)
 	ro.Spec.Provider = trancheapi.Provider{Traefik: &trancheapi.TraefikProvider{NativeLB: true}}
 	ro.Spec.Analysis.VerifyTraffic = &trancheapi.VerifyTraffic{}
-	route := stack.IngressRoute(namespace, app, host, app)
-	routes := route.Object["spec"].(map[string]any)["routes"].([]any)
-	routes[0].(map[string]any)["services"] = []any{map[string]any{"kind": "Service", "name": app + "-primary", "port": int64(stack.AppPort), "nativeLB": true}}
-	require.NoError(t, c.Create(ctx, route))
-	t.Cleanup(func() { _ = c.Delete(context.Background(), route) })
+	stable := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService",
+		"metadata": map[string]any{"namespace": namespace, "name": app + "-stable"},
+		"spec": map[string]any{"weighted": map[string]any{"services": []any{map[string]any{
+			"name": app + "-primary", "port": int64(stack.AppPort), "weight": int64(1), "nativeLB": true,
+		}}}},
+	}}
+	route := stack.IngressRoute(namespace, app, host, app+"-stable")
+	for _, obj := range []client.Object{stable, route} {
+		require.NoError(t, c.Create(ctx, obj))
+		t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
+	}
 	deploy(t, ro, host)
 	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2"))
 
