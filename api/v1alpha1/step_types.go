@@ -81,7 +81,7 @@ type HTTPMatch struct {
 // StringMatch matches one named value of a request. A regular expression must compile: the
 // rule below fails to evaluate on one that does not, and the API server then refuses the
 // Rollout with the parse error.
-// +kubebuilder:validation:XValidation:rule="self.type != 'RegularExpression' || ''.findAll(self.value).size() >= 0",message="value must be a regular expression in RE2 syntax"
+// +kubebuilder:validation:XValidation:rule="self.type != 'RegularExpression' || 'a'.findAll(self.value).size() >= 0",message="value must be a regular expression in RE2 syntax"
 type StringMatch struct {
 	// name of the header, cookie or query parameter.
 	// +required
