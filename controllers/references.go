@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
@@ -22,6 +23,8 @@ type references struct {
 
 	templates        int
 	missingTemplates []objectRef
+	// badTemplate, when set, says which template's queries do not render, and why.
+	badTemplate      string
 	providers        int
 	missingProviders []objectRef
 }
@@ -59,6 +62,8 @@ func (refs references) problem() *problem {
 			reason:  trancheapi.ReasonTemplateNotFound,
 			message: "MetricTemplate " + describeMissing(refs.missingTemplates) + ": create it, or fix the reference",
 		}
+	case refs.badTemplate != "":
+		return &problem{reason: trancheapi.ReasonTemplateInvalid, message: refs.badTemplate}
 	case len(refs.missingProviders) > 0:
 		return &problem{
 			reason:  trancheapi.ReasonProviderNotFound,
@@ -94,6 +99,11 @@ func readReferences(ctx context.Context, c client.Reader, ro *trancheapi.Rollout
 	if refs.templates, refs.missingTemplates, err = resolve(ctx, c, templateRefs(ro), &trancheapi.MetricTemplate{}); err != nil {
 		return refs, err
 	}
+	if len(refs.missingTemplates) == 0 {
+		if refs.badTemplate, err = unrenderedTemplate(ctx, c, ro); err != nil {
+			return refs, err
+		}
+	}
 	if refs.providers, refs.missingProviders, err = resolve(ctx, c, providerRefs(ro), &trancheapi.NotificationProvider{}); err != nil {
 		return refs, err
 	}
@@ -115,6 +125,29 @@ func templateRefs(ro *trancheapi.Rollout) []objectRef {
 		}
 	}
 	return refs
+}
+
+// unrenderedTemplate renders the queries of every MetricTemplate the Rollout refers to, as
+// an analysis run would: a template that does not parse, or uses a variable there is none
+// of, would make every run inconclusive, so it stalls the Rollout instead, with the parse
+// error. It returns what to tell the user, or "" when every query renders.
+func unrenderedTemplate(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (string, error) {
+	vars := analysis.VarsFor(ro)
+	for _, ref := range templateRefs(ro) {
+		tmpl := &trancheapi.MetricTemplate{}
+		if err := c.Get(ctx, ref.key, tmpl); err != nil {
+			return "", fmt.Errorf("reading %s: %w", ref.key, err)
+		}
+		for _, q := range []struct{ field, query string }{{"query", tmpl.Spec.Query}, {"totalQuery", tmpl.Spec.TotalQuery}} {
+			if q.query == "" {
+				continue
+			}
+			if _, err := analysis.Render(q.query, vars); err != nil {
+				return fmt.Sprintf("MetricTemplate %q (%s): spec.%s does not render: %v: fix the template", ref.key.String(), ref.field, q.field, err), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // providerRefs lists the NotificationProviders a Rollout refers to.

@@ -24,6 +24,7 @@ const (
 	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonTargetNotFound     = "TargetNotFound"
 	ReasonTemplateNotFound   = "TemplateNotFound"
+	ReasonTemplateInvalid    = "TemplateInvalid"
 	ReasonProviderNotFound   = "NotificationProviderNotFound"
 	ReasonReferencesResolved = "ReferencesResolved"
 	// ReasonRoutesRefused: the data plane refused routes that send all traffic to the primary.
