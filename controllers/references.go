@@ -127,23 +127,37 @@ func templateRefs(ro *trancheapi.Rollout) []objectRef {
 	return refs
 }
 
-// unrenderedTemplate renders the queries of every MetricTemplate the Rollout refers to, as
-// an analysis run would: a template that does not parse, or uses a variable there is none
+// unrenderedTemplate renders the queries of every MetricTemplate the Rollout's metrics use,
+// with the variables an analysis run gives them (a Compare metric's those of one workload,
+// and its totalQuery too): a template that does not parse, or uses a variable there is none
 // of, would make every run inconclusive, so it stalls the Rollout instead, with the parse
 // error. It returns what to tell the user, or "" when every query renders.
 func unrenderedTemplate(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (string, error) {
-	vars := analysis.VarsFor(ro)
-	for _, ref := range templateRefs(ro) {
-		tmpl := &trancheapi.MetricTemplate{}
-		if err := c.Get(ctx, ref.key, tmpl); err != nil {
-			return "", fmt.Errorf("reading %s: %w", ref.key, err)
+	if ro.Spec.Analysis == nil {
+		return "", nil
+	}
+	for i, m := range ro.Spec.Analysis.Metrics {
+		if m.TemplateRef == nil {
+			continue
 		}
-		for _, q := range []struct{ field, query string }{{"query", tmpl.Spec.Query}, {"totalQuery", tmpl.Spec.TotalQuery}} {
+		key := namespaced(*m.TemplateRef, ro.Namespace)
+		tmpl := &trancheapi.MetricTemplate{}
+		if err := c.Get(ctx, key, tmpl); err != nil {
+			return "", fmt.Errorf("reading %s: %w", key, err)
+		}
+		vars := analysis.VarsFor(ro)
+		queries := []struct{ field, query string }{{"query", tmpl.Spec.Query}}
+		if m.Judge == trancheapi.JudgeCompare {
+			vars = vars.ForWorkload(ro, true, ro.Spec.EffectiveInterval())
+			queries = append(queries, struct{ field, query string }{"totalQuery", tmpl.Spec.TotalQuery})
+		}
+		for _, q := range queries {
 			if q.query == "" {
 				continue
 			}
 			if _, err := analysis.Render(q.query, vars); err != nil {
-				return fmt.Sprintf("MetricTemplate %q (%s): spec.%s does not render: %v: fix the template", ref.key.String(), ref.field, q.field, err), nil
+				return fmt.Sprintf("MetricTemplate %q (spec.analysis.metrics[%d].templateRef): spec.%s does not render: %v: fix the template",
+					key.String(), i, q.field, err), nil
 			}
 		}
 	}

@@ -81,7 +81,8 @@ func TestATemplateThatDoesNotRenderStallsTheRollout(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, newDeployment(ns, "podinfo")))
 	tmpl := &trancheapi.MetricTemplate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "errors"},
-		Spec:       trancheapi.MetricTemplateSpec{Query: `sum(rate(errors_total{namespace="{{ .Namespace }}"[1m]))`, TotalQuery: `sum(rate(requests_total{pod=~"{{ .Pod }}"}[1m]))`},
+		// A Threshold metric's totalQuery is not used: only its query must render.
+		Spec: trancheapi.MetricTemplateSpec{Query: `sum(rate(errors_total{pod=~"{{ .Pod }}"}[1m]))`, TotalQuery: `{{ .Window`},
 	}
 	require.NoError(t, cp.Client.Create(ctx, tmpl))
 	ro := newRollout(ns, "podinfo")
@@ -91,12 +92,12 @@ func TestATemplateThatDoesNotRenderStallsTheRollout(t *testing.T) {
 	require.NoError(t, cp.Client.Create(ctx, ro))
 
 	stalled := waitForCondition(t, ro, trancheapi.ConditionStalled, metav1.ConditionTrue, trancheapi.ReasonTemplateInvalid)
-	assert.Contains(t, stalled.Message, `MetricTemplate "`+ns+`/errors" (spec.analysis.metrics[0].templateRef): spec.totalQuery does not render`)
+	assert.Contains(t, stalled.Message, `MetricTemplate "`+ns+`/errors" (spec.analysis.metrics[0].templateRef): spec.query does not render`)
 	assert.Contains(t, stalled.Message, "Pod", "the parse error names the variable there is none of")
 	waitForEvent(t, ro, trancheapi.ReasonTemplateInvalid)
 
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(tmpl), tmpl))
-	tmpl.Spec.TotalQuery = `sum(rate(requests_total{namespace="{{ .Namespace }}"}[1m]))`
+	tmpl.Spec.Query = `sum(rate(errors_total{namespace="{{ .Namespace }}"}[1m]))`
 	require.NoError(t, cp.Client.Update(ctx, tmpl))
 	waitForCondition(t, ro, trancheapi.ConditionReady, metav1.ConditionTrue)
 }

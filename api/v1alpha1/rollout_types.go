@@ -19,6 +19,7 @@ import (
 // +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`,priority=1
 // +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="a Rollout's name must be at most 63 characters: Tranche labels the objects it makes with it (tranche.dev/rollout), and a label value is at most 63"
 type Rollout struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

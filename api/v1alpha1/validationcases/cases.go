@@ -74,6 +74,8 @@ var Invalid = []Case{
 		[]string{"spec.steps[0].match[0]", "a match needs at least one of headers, cookies or queryParams"}},
 	{"unknown match type", ValidRollout, `{spec: {steps: [{match: [{headers: [{name: x, value: y, type: Glob}]}]}]}}`,
 		[]string{"spec.steps[0].match[0].headers[0].type", "Unsupported value", "Glob"}},
+	{"a Rollout name longer than a label value", ValidRollout, `{metadata: {name: ` + strings.Repeat("a", 64) + `}}`,
+		[]string{"at most 63 characters", "tranche.dev/rollout"}},
 	{"a regular expression that does not compile", ValidRollout, `{spec: {steps: [{match: [{headers: [{name: x-beta, value: "[0-9", type: RegularExpression}]}]}]}}`,
 		[]string{"spec.steps[0].match[0].headers[0]", "missing closing ]"}},
 	{"verifyTraffic with a tolerance above 50", ValidRollout, `{spec: {analysis: {verifyTraffic: {tolerance: 60}}}}`,
