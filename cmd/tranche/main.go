@@ -154,8 +154,12 @@ func run(ctx context.Context, o options) error {
 		Scheme: scheme,
 		Cache:  cacheOpts,
 		// Secrets are read one at a time where a MetricTemplate names one: caching them
-		// would need the right to list every Secret in the cluster.
-		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// would need the right to list every Secret in the cluster. Gateways and their
+		// classes are read only for a split that needs a feature beyond Gateway API's core
+		// (see providers/gatewayapi), and often live outside --namespaces.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{
+			&corev1.Secret{}, &gatewayv1.Gateway{}, &gatewayv1.GatewayClass{},
+		}}},
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,

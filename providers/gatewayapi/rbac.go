@@ -2,3 +2,4 @@ package gatewayapi
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways;gatewayclasses,verbs=get

@@ -49,6 +49,9 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err != nil {
 		return err
 	}
+	if err := r.requireFeatures(ctx, ro, t, timeoutFeatures(t)); err != nil {
+		return err
+	}
 	err = r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
 		ensureRoute(route, ro, t)
 		return refreshCanaryRules(route, t)
@@ -90,6 +93,9 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	}
 	t, err := r.targetOf(ro)
 	if err != nil {
+		return err
+	}
+	if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {
 		return err
 	}
 	return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {

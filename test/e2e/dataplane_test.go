@@ -128,3 +128,42 @@ func TestATrafficCheckCatchesADataPlaneThatIgnoresTheWeights(t *testing.T) {
 	}
 	assert.True(t, caught, "a failed check of the canary's share: %+v", ended.Status.LastChecks)
 }
+
+// Traefik's GatewayClass does not list HTTPRouteRequestMirror among its supportedFeatures
+// (Traefik 3.7 answers every request of a rule with a RequestMirror filter with a 500, and
+// still says Accepted): a mirror step through gatewayAPI is never written. The Rollout stalls
+// with the reason, and the primary answers every client meanwhile.
+func TestAMirrorStepTheGatewayCannotDoIsNeverWritten(t *testing.T) {
+	const app, host = "audit", "audit.e2e.test"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	ro := stack.CanaryRollout(namespace, app, host, 10*time.Second, 5*time.Second)
+	ro.Spec.Steps = []trancheapi.Step{
+		{Weight: ptr.To[int32](0), Mirror: ptr.To[int32](50), Hold: &metav1.Duration{Duration: 10 * time.Second}},
+		{Weight: ptr.To[int32](100)},
+	}
+	load := deploy(t, ro, host)
+	before := load.Counts()
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2"))
+
+	stalled, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
+		return apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
+	})
+	require.NoError(t, err, "the mirror step stalls the Rollout")
+	cond := apimeta.FindStatusCondition(stalled.Status.Conditions, trancheapi.ConditionStalled)
+	assert.Equal(t, trancheapi.ReasonInvalidSpec, cond.Reason)
+	assert.Contains(t, cond.Message, "which does not list HTTPRouteRequestMirror among its supportedFeatures")
+	time.Sleep(2 * time.Second)
+	window := load.Counts().Minus(before)
+	require.Positive(t, window.Sent)
+	assert.Zero(t, window.Failed, "no client failed: %+v", window)
+	assert.Equal(t, window.Sent, window.ByVersion["v1"], "the primary answered every client: %+v", window)
+
+	route := &gatewayv1.HTTPRoute{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, route))
+	for _, rule := range route.Spec.Rules {
+		for _, f := range rule.Filters {
+			assert.NotEqual(t, gatewayv1.HTTPRouteFilterRequestMirror, f.Type, "a RequestMirror filter was written")
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package gatewayapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// An implementation lists the Gateway API features it supports (GEP-2162 names) in its
+// GatewayClass's status.supportedFeatures. Tranche's splits use core features only, but for
+// a mirror step's RequestMirror filter and the route timeouts of the spec. An implementation
+// without them may take the route and fail its requests all the same: Traefik 3.7 answers
+// every request of a rule that has a filter it lacks with a 500, and still says Accepted.
+const (
+	featureRequestMirror  gatewayv1.FeatureName = "HTTPRouteRequestMirror"
+	featureRequestTimeout gatewayv1.FeatureName = "HTTPRouteRequestTimeout"
+	featureBackendTimeout gatewayv1.FeatureName = "HTTPRouteBackendTimeout"
+)
+
+// featureUse says what each feature is for, in the message of a refusal.
+var featureUse = map[gatewayv1.FeatureName]string{
+	featureRequestMirror:  "a mirror step's RequestMirror filter would fail the requests of Tranche's rule there: leave out the step's mirror, or use a data plane that mirrors",
+	featureRequestTimeout: "spec.provider.gatewayAPI.timeouts.request would not be kept: leave it out, or use a data plane that supports it",
+	featureBackendTimeout: "spec.provider.gatewayAPI.timeouts.backendRequest would not be kept: leave it out, or use a data plane that supports it",
+}
+
+// timeoutFeatures lists the features the spec's timeouts need.
+func timeoutFeatures(t target) []gatewayv1.FeatureName {
+	var needed []gatewayv1.FeatureName
+	if t.timeouts != nil && t.timeouts.Request != nil {
+		needed = append(needed, featureRequestTimeout)
+	}
+	if t.timeouts != nil && t.timeouts.BackendRequest != nil {
+		needed = append(needed, featureBackendTimeout)
+	}
+	return needed
+}
+
+// splitFeatures lists the features a split needs beyond the core ones. Routes that send
+// everything to the primary need none: nothing may keep them from being written.
+func splitFeatures(routes providers.Routes) []gatewayv1.FeatureName {
+	if routes.MirrorPercent > 0 {
+		return []gatewayv1.FeatureName{featureRequestMirror}
+	}
+	return nil
+}
+
+// requireFeatures fails, wrapping providers.ErrUnsupported, when the GatewayClass of a
+// parent Gateway lists its supported features and needed are not all among them. A class
+// that lists none says nothing either way (an implementation older than GEP-2162), and so
+// do parents that are not Gateways (a mesh's Service) and a Gateway or class that cannot be
+// read: the route's status tells of those.
+func (r *Router) requireFeatures(ctx context.Context, ro *trancheapi.Rollout, t target, needed []gatewayv1.FeatureName) error {
+	if len(needed) == 0 {
+		return nil
+	}
+	for _, ref := range t.attachment.ParentRefs {
+		if ref.Kind != nil && *ref.Kind != "Gateway" {
+			continue
+		}
+		key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
+		if ref.Namespace != nil {
+			key.Namespace = *ref.Namespace
+		}
+		gateway := &gatewayv1.Gateway{}
+		if err := r.c.Get(ctx, key, gateway); err != nil {
+			continue
+		}
+		class := &gatewayv1.GatewayClass{}
+		if err := r.c.Get(ctx, client.ObjectKey{Name: string(gateway.Spec.GatewayClassName)}, class); err != nil || len(class.Status.SupportedFeatures) == 0 {
+			continue
+		}
+		for _, feature := range needed {
+			if !slices.ContainsFunc(class.Status.SupportedFeatures, func(f gatewayv1.SupportedFeature) bool { return f.Name == feature }) {
+				return fmt.Errorf("Gateway %s is of GatewayClass %s (%s), which does not list %s among its supportedFeatures: %s: %w",
+					key, class.Name, class.Spec.ControllerName, feature, featureUse[feature], providers.ErrUnsupported)
+			}
+		}
+	}
+	return nil
+}
