@@ -65,16 +65,7 @@ func TestASplitTheDataPlaneRefusesRollsBack(t *testing.T) {
 		return !apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
 	})
 	require.NoError(t, err, "the stall ends once Traefik takes the routes back to the primary")
-	deadline := time.Now().Add(30 * time.Second)
-	var window stack.LoadCounts
-	for time.Now().Before(deadline) {
-		before := load.Counts()
-		time.Sleep(2 * time.Second)
-		if window = load.Counts().Minus(before); window.Sent > 0 && window.ByVersion["v1"] == window.Sent {
-			return
-		}
-	}
-	t.Fatalf("two seconds of requests after the Gateway was put right: %+v, want all answered by v1", window)
+	requireAllAnsweredBy(t, load, "v1", "after the Gateway was put right")
 }
 
 // setListenerHostname changes the hostname of the Gateway's one listener.

@@ -301,16 +301,23 @@ func TestRollbackWhileTheDataPlaneRestarts(t *testing.T) {
 	require.NoError(t, s.Traefik.Restart())
 
 	// Routing comes back as Tranche last set it: all of it to v1.
+	requireAllAnsweredBy(t, load, "v1", "after Traefik came back")
+}
+
+// requireAllAnsweredBy waits, up to 30 s, for two seconds of the load's requests answered by
+// version alone, and fails the test if none come; after says after what, for the message.
+func requireAllAnsweredBy(t *testing.T, load *stack.Load, version, after string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var window stack.LoadCounts
 	for time.Now().Before(deadline) {
 		before := load.Counts()
 		time.Sleep(2 * time.Second)
-		if window = load.Counts().Minus(before); window.Sent > 0 && window.ByVersion["v1"] == window.Sent {
+		if window = load.Counts().Minus(before); window.Sent > 0 && window.ByVersion[version] == window.Sent {
 			return
 		}
 	}
-	t.Fatalf("two seconds of requests after Traefik came back: %+v, want all answered by v1", window)
+	t.Fatalf("two seconds of requests %s: %+v, want all answered by %s", after, window, version)
 }
 
 // waitForWeight waits until the Rollout's status says the canary has weight.
