@@ -150,7 +150,7 @@ func run(ctx context.Context, o options) error {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme: scheme,
 		Cache:  cacheOpts,
 		// Secrets are read one at a time where a MetricTemplate names one: caching them
@@ -169,7 +169,8 @@ func run(ctx context.Context, o options) error {
 		LeaseDuration:                 &o.leaseDuration,
 		RenewDeadline:                 &o.renewDeadline,
 		RetryPeriod:                   &o.retryPeriod,
-	})
+	}
+	mgr, err := startupRetry(ctx, func() (ctrl.Manager, error) { return ctrl.NewManager(cfg, mgrOpts) })
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
