@@ -149,4 +149,23 @@ func TestNativeLBGoesOnBothServices(t *testing.T) {
 	routes, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
 	assert.Equal(t, providers.Routes{CanaryWeight: 5}, routes)
+
+	// A mirror reaches the primary, and the canary it copies requests to, the same way.
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
+	conformance.Get(t, cp.Client, ts)
+	mirroring, _, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring")
+	assert.Equal(t, true, mirroring["nativeLB"], "the mirroring's own service, the primary: %v", mirroring)
+	mirrors, _, _ := unstructured.NestedSlice(mirroring, "mirrors")
+	require.Len(t, mirrors, 1)
+	assert.Equal(t, true, mirrors[0].(map[string]any)["nativeLB"], "%v", mirrors[0])
+	routes, err = router.Routes(ctx, ro)
+	require.NoError(t, err)
+	assert.Equal(t, providers.Routes{MirrorPercent: 20}, routes)
+
+	// Back to a split, nothing of the mirroring stays behind.
+	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
+	conformance.Get(t, cp.Client, ts)
+	_, found, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring")
+	assert.False(t, found, "%v", ts.Object["spec"])
+	assert.Empty(t, ts.GetAnnotations()["tranche.dev/traefik-mirroring"], "nothing of the user's to keep")
 }

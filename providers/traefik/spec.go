@@ -3,6 +3,7 @@ package traefik
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -45,10 +46,14 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 		}
 		mirror := backend(names.Canary)
 		mirror["percent"] = int64(routes.MirrorPercent)
-		mirroring["name"], mirroring["port"], mirroring["mirrors"] = names.Primary, port, []any{mirror}
+		// The mirroring's own service, the primary, answers the clients: it is a backend
+		// like the others (with nativeLB when they have it, or Traefik sends to pod IPs).
+		delete(mirroring, "nativeLB")
+		maps.Copy(mirroring, backend(names.Primary))
+		mirroring["mirrors"] = []any{mirror}
 		return unstructured.SetNestedMap(ts.Object, mirroring, "spec", "mirroring")
 	}
-	if err := stash(ts, "mirroring", "name", "port", "mirrors"); err != nil {
+	if err := stash(ts, "mirroring", "name", "port", "nativeLB", "mirrors"); err != nil {
 		return err
 	}
 	weighted, err := unstash(ts, "weighted")

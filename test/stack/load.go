@@ -14,6 +14,7 @@ import (
 // clients saw: the version that answered and every failure (a 5xx or no answer at all).
 type Load struct {
 	url, host string
+	header    http.Header // sent with every request, besides Host
 	client    *http.Client
 
 	mu       sync.Mutex
@@ -95,9 +96,15 @@ func WaitServed(ctx context.Context, baseURL, host string, limit time.Duration) 
 // is done. Requests go out on schedule whether or not earlier ones have been answered, as
 // real clients' do, up to 64 in flight; beyond that they are dropped (and counted).
 func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
+	return StartLoadWithHeader(ctx, baseURL, host, perSecond, nil)
+}
+
+// StartLoadWithHeader is StartLoad with header sent in every request: the clients an A/B
+// step's match selects.
+func StartLoadWithHeader(ctx context.Context, baseURL, host string, perSecond int, header http.Header) *Load {
 	perSecond = max(perSecond, 1)
 	l := &Load{
-		url: baseURL + "/", host: host,
+		url: baseURL + "/", host: host, header: header,
 		client: &http.Client{
 			Timeout:   2 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64},
@@ -134,6 +141,9 @@ func (l *Load) send(ctx context.Context) {
 		return
 	}
 	req.Host = l.host
+	for name, values := range l.header {
+		req.Header[name] = values
+	}
 	sent := time.Now()
 	resp, err := l.client.Do(req)
 	if err != nil {

@@ -172,6 +172,52 @@ func (r *Recorder) sample(ctx context.Context) Sample {
 // ReadPlaneCounts reads Traefik's request counters of the Rollout's route. Traefik names a
 // backendRef's service httproute-<ns>-<route>-gw-…-svc-<ns>-<service>-<index>@kubernetesgateway.
 func ReadPlaneCounts(ctx context.Context, metricsURL, ns, route, target string) PlaneCounts {
+	routePrefix := `service="httproute-` + ns + "-" + route + "-gw-"
+	primary, canary := "-svc-"+ns+"-"+target+"-primary-", "-svc-"+ns+"-"+target+"-canary-"
+	return readCounts(ctx, metricsURL, func(line string) backend {
+		switch {
+		case !strings.Contains(line, routePrefix):
+			return neither
+		case strings.Contains(line, primary):
+			return primaryBackend
+		case strings.Contains(line, canary):
+			return canaryBackend
+		}
+		return neither
+	})
+}
+
+// ReadServiceCounts reads Traefik's request counters of the primary's and the canary's
+// Services as a TraefikService's backends, which Traefik names <ns>-<service>-<port>@kubernetescrd:
+// those of every request sent to them, mirrored ones included.
+func ReadServiceCounts(ctx context.Context, metricsURL, ns, target string, port int) PlaneCounts {
+	series := func(service string) string {
+		return fmt.Sprintf(`service="%s-%s-%d@kubernetescrd"`, ns, service, port)
+	}
+	primary, canary := series(target+"-primary"), series(target+"-canary")
+	return readCounts(ctx, metricsURL, func(line string) backend {
+		switch {
+		case strings.Contains(line, primary):
+			return primaryBackend
+		case strings.Contains(line, canary):
+			return canaryBackend
+		}
+		return neither
+	})
+}
+
+// backend is which of the Rollout's workloads a line of Traefik's metrics counts for.
+type backend int
+
+const (
+	neither backend = iota
+	primaryBackend
+	canaryBackend
+)
+
+// readCounts sums Traefik's traefik_service_requests_total by the backend backendOf says
+// each line counts for.
+func readCounts(ctx context.Context, metricsURL string, backendOf func(line string) backend) PlaneCounts {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
 		return PlaneCounts{}
@@ -181,24 +227,26 @@ func ReadPlaneCounts(ctx context.Context, metricsURL, ns, route, target string) 
 		return PlaneCounts{}
 	}
 	defer resp.Body.Close()
-	routePrefix := `service="httproute-` + ns + "-" + route + "-gw-"
-	primary, canary := "-svc-"+ns+"-"+target+"-primary-", "-svc-"+ns+"-"+target+"-canary-"
 	counts := PlaneCounts{Seen: resp.StatusCode == http.StatusOK}
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(make([]byte, 64*1024), 1024*1024)
 	for lines.Scan() {
 		line := lines.Text()
-		if !strings.HasPrefix(line, "traefik_service_requests_total{") || !strings.Contains(line, routePrefix) {
+		if !strings.HasPrefix(line, "traefik_service_requests_total{") {
+			continue
+		}
+		of := backendOf(line)
+		if of == neither {
 			continue
 		}
 		value, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
 			continue
 		}
-		switch {
-		case strings.Contains(line, primary):
+		switch of {
+		case primaryBackend:
 			counts.Primary += value
-		case strings.Contains(line, canary):
+		case canaryBackend:
 			counts.Canary += value
 			if strings.Contains(line, `code="5`) {
 				counts.CanaryFailed += value
