@@ -185,7 +185,9 @@ func (r *RolloutReconciler) decide(ctx context.Context, s *scope) (plan, error) 
 	}
 	p := decide(w)
 	for asked := 0; p.need.any() && asked < maxQuestions; asked++ {
-		w = r.answer(ctx, s, w, p.need)
+		if w, err = r.answer(ctx, s, w, p.need); err != nil {
+			return plan{}, err
+		}
 		p = decide(w)
 	}
 	return p, nil

@@ -73,10 +73,14 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 }
 
 // answer fetches what decide asked for: an analysis run, or a gate's answer.
-func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n need) world {
+func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n need) (world, error) {
 	ro := s.rollout
 	if n.analysis {
-		w.analysis = &analysisRun{checks: r.runAnalysis(ctx, ro, s.router, w.now, w.target.revision)}
+		checks, err := r.runAnalysis(ctx, ro, s.router, w.now, w.target.revision)
+		if err != nil {
+			return w, err
+		}
+		w.analysis = &analysisRun{checks: checks}
 	}
 	if n.gate != "" {
 		if w.gates == nil {
@@ -84,11 +88,13 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n nee
 		}
 		w.gates[n.gate] = r.askGate(ctx, ro, n.gate, w.target.revision)
 	}
-	return w
+	return w, nil
 }
 
-// runAnalysis evaluates every metric and calls every Rollout webhook once.
-func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) []trancheapi.CheckResult {
+// runAnalysis evaluates every metric and calls every Rollout webhook once. It fails, and
+// makes no run, when the API server fails to give what a metric's query needs (see
+// errRunNotMade).
+func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) ([]trancheapi.CheckResult, error) {
 	at := metav1.NewTime(now)
 	var checks []trancheapi.CheckResult
 	metrics := ro.Spec.Analysis.Metrics
@@ -97,6 +103,9 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 	}
 	for _, m := range metrics {
 		c := r.evaluate(ctx, ro, router, m, now)
+		if errors.Is(c.Err, errRunNotMade) {
+			return nil, c.Err
+		}
 		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final, Message: c.Message, At: at}
 		switch {
 		case c.Err != nil:
@@ -115,8 +124,16 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		}
 		checks = append(checks, result)
 	}
-	return checks
+	return checks, nil
 }
+
+// errRunNotMade is wrapped by the errors that keep an analysis run from being made: the API
+// server did not give a metric's MetricTemplate or credentials this time (a timeout, an
+// overload). It is not the canary's doing, and an inconclusive run it would be: three of
+// them in a row roll a good canary back. The reconcile fails instead, and the run is made
+// when it is retried. A Secret that is not there, or not Tranche's to read, is the user's to
+// fix: that run is inconclusive and its check says why.
+var errRunNotMade = errors.New("the analysis run could not be made")
 
 // evaluate runs one metric's query against its Prometheus and judges the value.
 func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric, now time.Time) analysis.Check {
@@ -194,7 +211,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 	}
 	tmpl := &trancheapi.MetricTemplate{}
 	if err := r.Get(ctx, namespaced(*m.TemplateRef, ro.Namespace), tmpl); err != nil {
-		return src, err
+		return src, fmt.Errorf("%w: reading MetricTemplate %s: %w", errRunNotMade, m.TemplateRef.Name, err)
 	}
 	cfg := &src.cfg
 	if p := tmpl.Spec.Prometheus; p != nil {
@@ -208,7 +225,11 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 		if p.SecretRef != nil {
 			secret := &corev1.Secret{}
 			if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
-				return querySource{}, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
+				err = fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
+				if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+					err = fmt.Errorf("%w: %w", errRunNotMade, err)
+				}
+				return querySource{}, err
 			}
 			cfg.BearerToken = string(secret.Data["token"])
 			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
