@@ -1,18 +1,21 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
 )
 
 // BenchmarkRolloutLatency measures, against the real API server and Prometheus (scraping
 // every second), how fast a bad canary is rolled back and how much a good one spends beyond
-// its holds, with a 10 s analysis interval. Run it with `make bench`.
+// its holds, with a 10 s analysis interval, and what each step waits for the data plane's word. Run it with `make bench`.
 func BenchmarkRolloutLatency(b *testing.B) {
 	const interval, hold = 10 * time.Second, 10 * time.Second
 	rollout := func() *trancheapi.Rollout {
@@ -38,9 +41,12 @@ func BenchmarkRolloutLatency(b *testing.B) {
 		// Good canary: from the release to all traffic back on the promoted primary, less the
 		// holds the steps ask for.
 		good := startScenario(b, prom, exporter, rollout())
+		timing, stopTiming := context.WithCancel(context.Background())
+		steps := timeSteps(timing, client.ObjectKeyFromObject(good.ro))
 		released := time.Now()
 		good.release(goodImage2)
 		good.waitForPhase(trancheapi.PhaseSucceeded, 3*time.Minute)
+		stopTiming()
 		promoted := good.weights.firstAfter(0, released.Add(time.Second))
 		holds := time.Duration(len(good.ro.Spec.Steps)) * hold
 		overhead := (promoted.Sub(released) - holds).Seconds()
@@ -48,5 +54,16 @@ func BenchmarkRolloutLatency(b *testing.B) {
 		b.ReportMetric(rollback, "rollback_s")
 		b.ReportMetric(overhead, "good_overhead_s")
 		fmt.Printf("BENCH rollback_seconds=%.1f good_overhead_seconds=%.1f\n", rollback, overhead)
+
+		// The data plane's word on each split (here the harness's, which plays a Gateway's
+		// in milliseconds) and how long after it the step's hold started.
+		words, noticing := steps.times()
+		if len(noticing) < len(good.ro.Spec.Steps) {
+			b.Fatalf("%d holds timed after the data plane's word, want one a step; words waited %v", len(noticing), words)
+		}
+		wordMedian, wordMax := harness.MedianAndMax(words)
+		noticeMedian, noticeMax := harness.MedianAndMax(noticing)
+		fmt.Printf("BENCH dataplane_word_seconds_median=%.3f dataplane_word_seconds_max=%.3f hold_after_word_seconds_median=%.3f hold_after_word_seconds_max=%.3f steps=%d\n",
+			wordMedian.Seconds(), wordMax.Seconds(), noticeMedian.Seconds(), noticeMax.Seconds(), len(noticing))
 	}
 }

@@ -215,7 +215,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	whole := assertPromotedStepByStep(t, load, good, "v2")
 	assert.Greater(t, whole.ByVersion["v2"], 0)
 	requireTrafficChecksPassed(t, ro)
-	median, longest := stack.MedianAndMax(word.Waits())
+	median, longest := harness.MedianAndMax(word.Waits())
 	fmt.Printf("BENCH e2e_dataplane_word_seconds_median=%.2f e2e_dataplane_word_seconds_max=%.2f e2e_dataplane_word_routes=%d\n",
 		median.Seconds(), longest.Seconds(), len(word.Waits()))
 	assert.GreaterOrEqual(t, len(word.Waits()), 3, "Traefik said each split of the steps")

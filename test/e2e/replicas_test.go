@@ -35,7 +35,7 @@ func TestReplicasFollowGitAndTheAutoscaler(t *testing.T) {
 	writes, err := harness.WatchReplicaWrites(ctx, watcher, namespace)
 	require.NoError(t, err)
 	started := time.Now()
-	load := deploy(t, stack.CanaryRollout(namespace, app, host, 6*time.Second, 3*time.Second), host)
+	load := deploy(t, stack.CanaryRollout(namespace, app, host, 4*time.Second, 3*time.Second), host)
 
 	// Idle: the count Git now says reaches the primary.
 	declareReplicas(t, app, 3)

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -82,6 +83,30 @@ func accepted(route *gatewayv1.HTTPRoute) bool {
 		}
 	}
 	return true
+}
+
+// RouteSaid reports whether every parent in the route's status accepted generation gen or a
+// later one.
+func RouteSaid(route *gatewayv1.HTTPRoute, gen int64) bool {
+	if len(route.Status.Parents) == 0 {
+		return false
+	}
+	for _, p := range route.Status.Parents {
+		c := apimeta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
+		if c == nil || c.ObservedGeneration < gen {
+			return false
+		}
+	}
+	return true
+}
+
+// MedianAndMax of durations, 0 for none.
+func MedianAndMax(ds []time.Duration) (median, longest time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	sorted := slices.Sorted(slices.Values(ds))
+	return sorted[len(sorted)/2], sorted[len(sorted)-1]
 }
 
 func pause(ctx context.Context, d time.Duration) {

@@ -6,9 +6,10 @@ import (
 	"sync"
 	"time"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/tranche-dev/tranche/test/harness"
 )
 
 // RouteWord times the data plane's word on an HTTPRoute: from when a generation of it is
@@ -54,26 +55,11 @@ func (w *RouteWord) observe(route *gatewayv1.HTTPRoute, now time.Time) {
 		w.seen[gen] = now
 		w.pending = gen
 	}
-	if w.pending == 0 || !saidOf(route, w.pending) {
+	if w.pending == 0 || !harness.RouteSaid(route, w.pending) {
 		return
 	}
 	w.waited = append(w.waited, now.Sub(w.seen[w.pending]))
 	w.pending = 0
-}
-
-// saidOf reports whether every parent in the route's status accepted generation gen or a
-// later one.
-func saidOf(route *gatewayv1.HTTPRoute, gen int64) bool {
-	if len(route.Status.Parents) == 0 {
-		return false
-	}
-	for _, p := range route.Status.Parents {
-		c := apimeta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
-		if c == nil || c.ObservedGeneration < gen {
-			return false
-		}
-	}
-	return true
 }
 
 // Waits are the times the data plane took to say each generation, in the order said.
@@ -81,13 +67,4 @@ func (w *RouteWord) Waits() []time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.waited)
-}
-
-// MedianAndMax of durations, 0 for none.
-func MedianAndMax(ds []time.Duration) (median, longest time.Duration) {
-	if len(ds) == 0 {
-		return 0, 0
-	}
-	sorted := slices.Sorted(slices.Values(ds))
-	return sorted[len(sorted)/2], sorted[len(sorted)-1]
 }

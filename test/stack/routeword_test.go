@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/tranche-dev/tranche/test/harness"
 )
 
 func TestRouteWordTimesEachGenerationUntilEveryParentSaysIt(t *testing.T) {
@@ -29,7 +31,7 @@ func TestRouteWordTimesEachGenerationUntilEveryParentSaysIt(t *testing.T) {
 	w.observe(route(3, 2, 2), at(400))
 	w.observe(route(3, 4, 4), at(450)) // past it
 	assert.Equal(t, []time.Duration{0, 200 * time.Millisecond, 50 * time.Millisecond}, w.Waits())
-	median, longest := MedianAndMax(w.Waits())
+	median, longest := harness.MedianAndMax(w.Waits())
 	assert.Equal(t, 50*time.Millisecond, median)
 	assert.Equal(t, 200*time.Millisecond, longest)
 }
