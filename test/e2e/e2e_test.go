@@ -216,7 +216,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	assert.Greater(t, whole.ByVersion["v2"], 0)
 	requireTrafficChecksPassed(t, ro)
 	median, longest := harness.MedianAndMax(word.Waits())
-	fmt.Printf("BENCH e2e_dataplane_word_seconds_median=%.2f e2e_dataplane_word_seconds_max=%.2f e2e_dataplane_word_routes=%d\n",
+	fmt.Printf("BENCH e2e_dataplane_word_seconds_median=%.3f e2e_dataplane_word_seconds_max=%.3f e2e_dataplane_word_routes=%d\n",
 		median.Seconds(), longest.Seconds(), len(word.Waits()))
 	assert.GreaterOrEqual(t, len(word.Waits()), 3, "Traefik said each split of the steps")
 
