@@ -11,6 +11,9 @@ BIN := $(CURDIR)/bin
 # Every build shares one Go build cache: the same flags for the tests, the binaries and the
 # tools built from go.mod's tool block, so that a package compiled for one is not compiled again.
 export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
+# And no cgo: the image's manager must be static, and a package compiled with cgo and without
+# is compiled twice. Nothing here needs a C library.
+export CGO_ENABLED := 0
 
 ## Pinned versions of everything the build fetches. The tools of go.mod's tool block
 ## (controller-gen, kube-apiserver, kube-controller-manager, kubectl, kwok) take their
@@ -118,6 +121,18 @@ build: ## Build the manager into bin/tranche and the kubectl plugin into bin/kub
 	go build -o $(BIN)/tranche ./cmd/tranche
 	go build -o $(BIN)/kubectl-tranche ./cmd/kubectl-tranche
 	install -m 0755 hack/kubectl_complete-tranche $(BIN)/kubectl_complete-tranche
+
+# The image's labels: the version git describes, the commit, and the commit's time, which is
+# also the image's creation time (so that two builds of one commit have one digest).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_ARCH ?= $(shell go env GOARCH)
+
+.PHONY: image
+image: ## Build the manager's OCI image, without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it too. Prints its digest.
+	go run ./hack/image -layout $(BIN)/image/oci -arch $(IMAGE_ARCH) -version $(VERSION) -revision "$(REVISION)" \
+		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE))
 
 .PHONY: demoapp
 demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.

@@ -27,6 +27,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	// The image carries no CA bundle: Slack, Teams and HTTPS Prometheus are verified with
+	// the roots this embeds, where the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/controllers"
 	"github.com/tranche-dev/tranche/notify"

@@ -119,10 +119,16 @@ type managerProcess struct {
 // when the test ends, and its logs are shown when the test failed.
 func startManager(t *testing.T, args ...string) *managerProcess {
 	t.Helper()
+	return startManagerBinary(t, buildManager(t), args...)
+}
+
+// startManagerBinary is startManager with a manager binary of the test's own.
+func startManagerBinary(t *testing.T, binary string, args ...string) *managerProcess {
+	t.Helper()
 	kubeconfig, err := cp.Kubeconfig(t.TempDir())
 	require.NoError(t, err)
 	m := &managerProcess{probes: freeAddress(t), metrics: freeAddress(t), exited: make(chan error, 1), logs: &lockedBuffer{}}
-	m.cmd = exec.Command(buildManager(t), append([]string{"--health-probe-bind-address=" + m.probes, "--metrics-bind-address=" + m.metrics}, args...)...)
+	m.cmd = exec.Command(binary, append([]string{"--health-probe-bind-address=" + m.probes, "--metrics-bind-address=" + m.metrics}, args...)...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
 	require.NoError(t, m.cmd.Start())

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"io"
+	"log"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// The image make image builds, as a cluster gets it: pushed to a registry, pulled back by
+// its digest, its config as a container runtime reads it, and the manager from its one layer
+// carrying out a rollout against the API server. Two builds of one source have one digest.
+func TestTheImage(t *testing.T) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	repo := strings.TrimPrefix(reg.URL, "http://") + "/tranche"
+	labels := []string{"-version", "v0.1.0-test", "-revision", "0123abcd", "-created", "1700000000"}
+	pushedLayout := t.TempDir()
+	digest := makeImage(t, append(labels, "-layout", pushedLayout, "-push", repo+":v0.1.0-test")...)
+	assert.Equal(t, digest, makeImage(t, append(labels, "-layout", t.TempDir())...), "two builds of one source, two digests")
+	index, err := layout.ImageIndexFromPath(pushedLayout)
+	require.NoError(t, err)
+	manifest, err := index.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, manifest.Manifests, 1)
+	assert.Equal(t, digest, manifest.Manifests[0].Digest.String(), "the OCI layout holds the image pushed")
+
+	ref, err := name.NewDigest(repo + "@" + digest)
+	require.NoError(t, err)
+	img, err := remote.Image(ref)
+	require.NoError(t, err)
+	pulled, err := img.Digest()
+	require.NoError(t, err)
+	require.Equal(t, digest, pulled.String())
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/tranche"}, cfg.Config.Entrypoint)
+	assert.Empty(t, cfg.Config.Cmd)
+	assert.Equal(t, "65532:65532", cfg.Config.User, "a user that is not root")
+	assert.Equal(t, "linux", cfg.OS)
+	assert.Equal(t, runtime.GOARCH, cfg.Architecture)
+	assert.Equal(t, time.Unix(1700000000, 0).UTC(), cfg.Created.UTC())
+	assert.Equal(t, map[string]string{
+		"org.opencontainers.image.title":    "tranche",
+		"org.opencontainers.image.source":   "https://github.com/tranche-dev/tranche",
+		"org.opencontainers.image.version":  "v0.1.0-test",
+		"org.opencontainers.image.revision": "0123abcd",
+		"org.opencontainers.image.created":  "2023-11-14T22:13:20Z",
+	}, cfg.Config.Labels)
+
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	require.Len(t, layers, 1)
+	files := untar(t, layers[0])
+	require.Equal(t, []string{"tranche"}, slices.Sorted(maps.Keys(files)), "the manager alone: no shell, no other file")
+	binary := filepath.Join(t.TempDir(), "tranche")
+	require.NoError(t, os.WriteFile(binary, files["tranche"].data, os.FileMode(files["tranche"].mode)))
+	assert.Equal(t, int64(0o555), files["tranche"].mode, "runnable by any user, writable by none")
+	exe, err := elf.Open(binary)
+	require.NoError(t, err)
+	for _, prog := range exe.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, prog.Type, "the manager is static: the image has no dynamic loader")
+	}
+	require.NoError(t, exe.Close())
+
+	runsARollout(t, binary)
+}
+
+// runsARollout runs binary as the manager of a namespace and releases a new version of a
+// Deployment through it: blue/green, a short hold on each side.
+func runsARollout(t *testing.T, binary string) {
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	startManagerBinary(t, binary, "--leader-elect=false", "--namespaces="+ns)
+	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
+	ro := &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
+			Steps: []trancheapi.Step{
+				{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: time.Second}},
+				{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: time.Second}},
+			},
+		},
+	}
+	require.NoError(t, cp.Client.Create(ctx, ro))
+	waitForReady(t, ro, metav1.ConditionTrue)
+	require.NoError(t, harness.SetImage(ctx, cp.Client, ns, "podinfo", "podinfo:6.1.0"))
+	require.Eventually(t, func() bool {
+		got := &trancheapi.Rollout{}
+		return cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got) == nil &&
+			got.Status.Phase == trancheapi.PhaseSucceeded && got.Status.StableRevision == got.Status.CanaryRevision
+	}, time.Minute, 100*time.Millisecond, "the image's manager did not carry out the rollout")
+	primary := &appsv1.Deployment{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podinfo-primary"}, primary))
+	assert.Equal(t, "podinfo:6.1.0", primary.Spec.Template.Spec.Containers[0].Image)
+}
+
+// makeImage runs make image's program with args from the module's root and returns the
+// digest it prints.
+func makeImage(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append([]string{"run", "./hack/image"}, args...)...)
+	cmd.Dir = filepath.Join("..", "..")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "go run ./hack/image: %s", stderr.String())
+	digest := strings.TrimSpace(string(out))
+	require.True(t, strings.HasPrefix(digest, "sha256:"), "the program printed %q, not a digest", digest)
+	return digest
+}
+
+type tarFile struct {
+	mode int64
+	data []byte
+}
+
+// untar reads a layer's files by name.
+func untar(t *testing.T, layer interface {
+	Uncompressed() (io.ReadCloser, error)
+}) map[string]tarFile {
+	t.Helper()
+	rc, err := layer.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	files := map[string]tarFile{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		files[hdr.Name] = tarFile{mode: hdr.Mode, data: data}
+	}
+}

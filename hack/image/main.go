@@ -1,0 +1,97 @@
+// Command image builds the manager's OCI image without a container engine: the manager,
+// built static for linux, alone on an empty base, run as a non-root user, with the OCI labels.
+// It writes the image as an OCI layout, pushes it when asked, and prints its digest. Run it
+// from the module's root (make image does).
+//
+// Nothing in the image depends on when or where it is built: the binary is built with
+// -trimpath, and the file's time and the image's creation time are -created (the commit's
+// time, say), so two builds of one source have one digest.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "image:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var spec imageSpec
+	var layoutDir, push, arch string
+	var created int64
+	fs := flag.NewFlagSet("image", flag.ContinueOnError)
+	fs.StringVar(&arch, "arch", runtime.GOARCH, "The architecture to build the image for.")
+	fs.StringVar(&layoutDir, "layout", "", "Directory to write the image into as an OCI layout; emptied first.")
+	fs.StringVar(&push, "push", "", "Reference to push the image to (registry/repository:tag); none by default.")
+	fs.StringVar(&spec.Version, "version", "dev", "The version the image's labels give.")
+	fs.StringVar(&spec.Revision, "revision", "", "The source revision (commit) the image's labels give.")
+	fs.StringVar(&spec.Source, "source", "https://github.com/tranche-dev/tranche", "The source repository the image's labels give.")
+	fs.Int64Var(&created, "created", 0, "Creation time of the image and its file, in seconds since the epoch.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if layoutDir == "" {
+		return fmt.Errorf("-layout is required: make image passes it")
+	}
+	var err error
+	if spec.Binary, err = buildManager(arch); err != nil {
+		return err
+	}
+	spec.Platform = v1.Platform{OS: "linux", Architecture: arch}
+	spec.Created = time.Unix(created, 0).UTC()
+	img, err := build(spec)
+	if err != nil {
+		return err
+	}
+	if err := writeLayout(layoutDir, img, spec.Version); err != nil {
+		return fmt.Errorf("writing the OCI layout: %w", err)
+	}
+	if push != "" {
+		ref, err := name.ParseReference(push)
+		if err != nil {
+			return fmt.Errorf("-push %q: %w", push, err)
+		}
+		if err := remote.Write(ref, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+			return fmt.Errorf("pushing to %s: %w", ref, err)
+		}
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	fmt.Println(digest)
+	return nil
+}
+
+// buildManager builds ./cmd/tranche for linux on arch, static (no cgo: the image has no C
+// library) and stripped, and returns the binary.
+func buildManager(arch string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "tranche-image-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "tranche")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/tranche")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("building the manager for linux/%s: %w", arch, err)
+	}
+	return os.ReadFile(out)
+}
