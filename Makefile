@@ -46,10 +46,13 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs, RBAC roles and Argo CD's argocd-cm snippet into config/.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs, RBAC roles and Argo CD's argocd-cm snippet into config/, and copy the CRDs and roles into the chart.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./api/...;./controllers/...;./providers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/argocd-cm > config/argocd/argocd-cm.yaml
+	@# The chart installs the same CRDs and grants the same rules as config/ (see charts/tranche).
+	cp config/crd/bases/*.yaml charts/tranche/crds/
+	mkdir -p charts/tranche/files && cp config/rbac/role.yaml config/rbac/leader_election_role.yaml charts/tranche/files/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the deepcopy methods of the API types.
@@ -68,6 +71,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(TIMED) vet go vet ./...
+	cd test/chart && go vet ./...
 
 .PHONY: test
 test: verify vet tools prometheus ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
@@ -77,6 +81,8 @@ test: verify vet tools prometheus ## Run all tests against a real control plane,
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" \
 		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./...
+	@# The chart's tests are a module of their own (see test/chart/doc.go).
+	cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: e2e
 e2e: build demoapp tools prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
@@ -133,6 +139,10 @@ IMAGE_ARCH ?= $(shell go env GOARCH)
 image: ## Build the manager's OCI image, without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it too. Prints its digest.
 	go run ./hack/image -layout $(BIN)/image/oci -arch $(IMAGE_ARCH) -version $(VERSION) -revision "$(REVISION)" \
 		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE))
+
+.PHONY: release
+release: ## Cross-build the kubectl plugin for linux, darwin and windows on amd64 and arm64 into bin/release: an archive each, checksums.txt and the krew manifest tranche.yaml (VERSION=v1.2.3).
+	go run ./hack/release -version $(VERSION) -out $(BIN)/release -created $(SOURCE_DATE_EPOCH)
 
 .PHONY: demoapp
 demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.

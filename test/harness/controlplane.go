@@ -47,6 +47,9 @@ type ControlPlane struct {
 type Options struct {
 	// CRDDirectories are installed besides Tranche's own CRDs.
 	CRDDirectories []string
+	// WithoutTrancheCRDs leaves Tranche's CRDs out, for a test that installs them itself
+	// (as the Helm chart does).
+	WithoutTrancheCRDs bool
 	// APIServerArgs set kube-apiserver flags (name without dashes → value) over envtest's
 	// defaults, such as a loopback service-cluster-ip-range for a local data plane.
 	APIServerArgs map[string]string
@@ -76,9 +79,13 @@ func Start(opts Options) (*ControlPlane, error) {
 	utilruntime.Must(trancheapi.AddToScheme(scheme))
 	utilruntime.Must(gatewayv1.Install(scheme))
 
+	crds := opts.CRDDirectories
+	if !opts.WithoutTrancheCRDs {
+		crds = append([]string{filepath.Join(root, "config", "crd", "bases")}, crds...)
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.CRDDirectories...),
+		CRDDirectoryPaths:     crds,
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
