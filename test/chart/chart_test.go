@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -33,10 +35,24 @@ var update = flag.Bool("update", false, "rewrite the golden renderings in testda
 
 var cp *harness.ControlPlane
 
-func TestMain(m *testing.M) {
-	// No Tranche CRDs: the chart installs them.
-	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}, WithoutTrancheCRDs: true},
-		func(context.Context, *harness.ControlPlane) error { return apiextensionsv1.AddToScheme(cp.Scheme) }))
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "tranche-chart-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// Every provider's kinds, for the manager to route through; no Tranche CRDs: the chart
+	// installs them.
+	crds := conformance.MustCRDs(harness.GatewayAPICRDs())
+	crds = append(crds, conformance.MustCRDs(harness.TraefikCRDs())...)
+	crds = append(crds, conformance.MustCRDs(harness.IstioCRDs())...)
+	crds = append(crds, conformance.MustCRDs(harness.SMICRDs(dir))...)
+	return harness.Main(m, &cp, harness.Options{
+		CRDDirectories: crds, WithoutTrancheCRDs: true, AcceptRoutes: true, Workloads: &harness.WorkloadOptions{},
+	}, func(context.Context, *harness.ControlPlane) error { return apiextensionsv1.AddToScheme(cp.Scheme) })
 }
 
 const releaseNamespace = "tranche-system"
@@ -164,7 +180,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 // uninstalled: the CRDs stay, as Helm leaves them, and the rest goes.
 func TestInstallUpgradeUninstall(t *testing.T) {
 	ctx := context.Background()
-	cfg := configuration(t)
+	cfg := configuration(t, releaseNamespace)
 	chrt, err := loader.Load(chartDir)
 	require.NoError(t, err)
 
@@ -224,17 +240,16 @@ func render(values map[string]any) (string, error) {
 	return rel.(*releasev1.Release).Manifest, nil
 }
 
-// configuration is Helm's, on the test API server.
-func configuration(t *testing.T) *action.Configuration {
+// configuration is Helm's, on the test API server, keeping its releases in namespace.
+func configuration(t *testing.T, namespace string) *action.Configuration {
 	t.Helper()
 	kubeconfig, err := cp.Kubeconfig(t.TempDir())
 	require.NoError(t, err)
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &kubeconfig
-	namespace := releaseNamespace
 	flags.Namespace = &namespace
 	cfg := action.NewConfiguration()
-	require.NoError(t, cfg.Init(flags, releaseNamespace, "secret"))
+	require.NoError(t, cfg.Init(flags, namespace, "secret"))
 	return cfg
 }
 

@@ -1,0 +1,180 @@
+package chart
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/kube"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
+)
+
+// The manager, run as the chart's ServiceAccount with a token from the TokenRequest API and
+// the chart's RBAC alone, carries out a rollout with each provider, leader election on: it
+// is never refused anything it asks the API server.
+func TestTheManagerNeedsNoMoreThanTheChartGrants(t *testing.T) {
+	ctx := context.Background()
+	const release, namespace = "perms", "tranche-perms"
+	install := action.NewInstall(configuration(t, namespace))
+	install.ReleaseName, install.Namespace, install.CreateNamespace = release, namespace, true
+	install.WaitStrategy, install.Timeout = kube.StatusWatcherStrategy, time.Minute
+	chrt, err := loader.Load(chartDir)
+	require.NoError(t, err)
+	_, err = install.RunWithContext(ctx, chrt, map[string]any{"replicas": int64(0)}) // the manager runs here, as the test's
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = action.NewUninstall(configuration(t, namespace)).Run(release) })
+
+	clientset, err := kubernetes.NewForConfig(cp.Config)
+	require.NoError(t, err)
+	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, release+"-tranche",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	logs := &lockedLog{}
+	manager := exec.Command(buildManager(t), "--leader-elect=true", "--leader-election-namespace="+namespace,
+		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0", "--log-level=debug")
+	manager.Env = append(os.Environ(), "KUBECONFIG="+tokenKubeconfig(t, token.Status.Token))
+	manager.Stdout, manager.Stderr = logs, logs
+	require.NoError(t, manager.Start())
+	t.Cleanup(func() { _ = manager.Process.Kill(); _ = manager.Wait() })
+
+	apps := cp.Namespace(t)
+	var rollouts []*trancheapi.Rollout
+	for name, provider := range providersOf(t, apps) {
+		require.NoError(t, cp.Client.Create(ctx, harness.Deployment(apps, name, "app:1")))
+		ro := &trancheapi.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Namespace: apps, Name: name},
+			Spec: trancheapi.RolloutSpec{
+				TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: name},
+				Service:   trancheapi.ServiceSpec{Port: 8080},
+				Provider:  provider,
+				Steps:     []trancheapi.Step{{Weight: ptr.To[int32](50), Hold: &metav1.Duration{Duration: time.Second}}},
+			},
+		}
+		if provider.Kubernetes != nil {
+			ro.Spec.Steps[0].Weight = ptr.To[int32](100)
+		}
+		require.NoError(t, cp.Client.Create(ctx, ro))
+		rollouts = append(rollouts, ro)
+	}
+	waitForPhases(t, rollouts, trancheapi.PhaseInitialized)
+	for _, ro := range rollouts {
+		require.NoError(t, harness.SetImage(ctx, cp.Client, apps, ro.Name, "app:2"))
+	}
+	waitForPhases(t, rollouts, trancheapi.PhaseSucceeded)
+
+	lease := &coordinationv1.Lease{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "tranche.dev"}, lease), "the manager's Lease")
+	assert.NotEmpty(t, ptr.Deref(lease.Spec.HolderIdentity, ""), "the manager leads")
+	said := logs.String()
+	require.NotEmpty(t, said)
+	for _, line := range strings.Split(said, "\n") {
+		assert.NotContains(t, strings.ToLower(line), "forbidden", "the chart's RBAC refused the manager something")
+	}
+}
+
+// providersOf is a provider of each kind, by the name of the app that rolls out through it,
+// with what each needs of the user's made in ns.
+func providersOf(t *testing.T, ns string) map[string]trancheapi.Provider {
+	t.Helper()
+	ingress := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "web.example.test", IngressRuleValue: networkingv1.IngressRuleValue{
+			HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 8080}}},
+			}}},
+		}}}},
+	}
+	require.NoError(t, cp.Client.Create(context.Background(), ingress))
+	return map[string]trancheapi.Provider{
+		"shop":     {GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}},
+		"orders":   {Istio: &trancheapi.IstioProvider{}},
+		"ledger":   {Linkerd: &trancheapi.LinkerdProvider{}},
+		"billing":  {SMI: &trancheapi.SMIProvider{}},
+		"web":      {NGINX: &trancheapi.NGINXProvider{IngressRef: trancheapi.LocalObjectReference{Name: ingress.Name}}},
+		"search":   {Traefik: &trancheapi.TraefikProvider{}},
+		"checkout": {Kubernetes: &trancheapi.KubernetesProvider{}},
+	}
+}
+
+func waitForPhases(t *testing.T, rollouts []*trancheapi.Rollout, phase trancheapi.Phase) {
+	t.Helper()
+	var behind []string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		behind = behind[:0]
+		for _, ro := range rollouts {
+			got := &trancheapi.Rollout{}
+			if err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(ro), got); err != nil || got.Status.Phase != phase {
+				behind = append(behind, fmt.Sprintf("%s (%s: %s)", ro.Name, got.Status.Phase, got.Status.Message))
+			}
+		}
+		if len(behind) == 0 {
+			return
+		}
+	}
+	t.Fatalf("not %s after a minute: %s", phase, strings.Join(behind, "; "))
+}
+
+// tokenKubeconfig writes a kubeconfig that reaches the test API server with token alone.
+func tokenKubeconfig(t *testing.T, token string) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
+	cfg.AuthInfos["manager"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["manager"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "manager", Namespace: corev1.NamespaceDefault}
+	cfg.CurrentContext = "manager"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
+	return path
+}
+
+// buildManager builds the manager from the module's root.
+func buildManager(t *testing.T) string {
+	t.Helper()
+	binary := filepath.Join(t.TempDir(), "tranche")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, "./cmd/tranche")
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building the manager: %s", out)
+	return binary
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
