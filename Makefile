@@ -78,11 +78,15 @@ test: verify vet tools prometheus ## Run all tests against a real control plane,
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop those left
 	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
+	@# The chart's tests are a module of their own (see test/chart/doc.go); they run beside
+	@# the others, mostly waiting on their API server.
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	(cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...) & chart=$$!; \
+	status=0; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" \
-		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./...
-	@# The chart's tests are a module of their own (see test/chart/doc.go).
-	cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...
+		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./... || status=$$?; \
+	wait $$chart || status=1; \
+	exit $$status
 
 .PHONY: e2e
 e2e: build demoapp tools prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.

@@ -31,8 +31,10 @@ type Outcome struct {
 // that applies a change and then asks must not be answered about the release before.
 func Judge(ro *trancheapi.Rollout, target *metav1.PartialObjectMetadata) Outcome {
 	st := ro.Status
+	// A rollout's own end (Stalled with the phase as its reason) is judged below, against
+	// the revision asked about: it may be the release before.
 	if c := apimeta.FindStatusCondition(st.Conditions, trancheapi.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue &&
-		c.ObservedGeneration == ro.Generation {
+		c.ObservedGeneration == ro.Generation && c.Reason != string(st.Phase) {
 		return Outcome{Ended: true, Message: "stalled: " + c.Message}
 	}
 	switch {

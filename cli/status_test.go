@@ -26,6 +26,9 @@ func TestJudge(t *testing.T) {
 	retryHandled.Status.HandledRequests.Retry = "t2"
 	staleStall := rollout(trancheapi.PhaseInitialized, "a", "a", 3, 3)
 	staleStall.Status.Conditions = stalled.Status.Conditions
+	// As the controller writes a rolled-back rollout: Stalled, its reason the phase.
+	rolledBack := rollout(trancheapi.PhaseFailed, "a", "b", 1, 1)
+	rolledBack.Status.Conditions = []metav1.Condition{{Type: trancheapi.ConditionStalled, Status: metav1.ConditionTrue, ObservedGeneration: 1, Reason: "Failed"}}
 
 	tests := []struct {
 		name            string
@@ -46,6 +49,8 @@ func TestJudge(t *testing.T) {
 		{"failed, then the target set back to the stable revision", rollout(trancheapi.PhaseFailed, "a", "b", 1, 1), "a", true, true},
 		{"failed, a retry not yet seen", retried, "b", false, false},
 		{"failed again after the retry", retryHandled, "b", true, false},
+		{"rolled back, and Stalled as the controller says it", rolledBack, "b", true, false},
+		{"rolled back and Stalled; a fix is on its way", rolledBack, "c", false, false},
 		{"stalled", stalled, "a", true, false},
 		{"stalled on an older spec", staleStall, "a", true, true},
 	}

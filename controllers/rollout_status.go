@@ -29,7 +29,8 @@ func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *problem) {
 
 // setPhaseConditions derives the conditions from the phase decide chose: Ready while the
 // stable version serves all traffic with nothing in progress, Reconciling while a rollout is
-// under way, Promoted for the outcome of the last rollout, Analysis for the last run.
+// under way, Stalled (with the phase as its reason) once one was rolled back or aborted,
+// Promoted for the outcome of the last rollout, Analysis for the last run.
 func setPhaseConditions(ro *trancheapi.Rollout) {
 	st := &ro.Status
 	phase, message := string(st.Phase), st.Message
@@ -43,6 +44,9 @@ func setPhaseConditions(ro *trancheapi.Rollout) {
 		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, phase, message)
 		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionReconciling)
 		setCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionFalse, phase, message)
+		// Nothing moves until a new revision or a retry: kstatus (Flux, kubectl wait) reads
+		// Stalled as Failed, which a rolled-back release is.
+		setCondition(ro, trancheapi.ConditionStalled, metav1.ConditionTrue, phase, message)
 	default: // Initializing, Progressing, WaitingApproval, Paused, Promoting
 		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, phase, message)
 		setCondition(ro, trancheapi.ConditionReconciling, metav1.ConditionTrue, phase, message)

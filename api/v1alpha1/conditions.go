@@ -9,7 +9,9 @@ const (
 	// ConditionReconciling is True while the controller is moving the Rollout towards its spec.
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled is True when the controller cannot make progress until the user
-	// changes something; its message says what.
+	// changes something; its message says what. A rollout that was rolled back or aborted
+	// is Stalled too, with its phase (Failed, Aborted) as the reason: the stable version
+	// serves, and nothing moves until a new revision or a retry.
 	ConditionStalled = "Stalled"
 	// ConditionPromoted is True once the canary revision has been promoted to primary.
 	ConditionPromoted = "Promoted"

@@ -46,8 +46,10 @@ if status == nil or status.phase == nil or status.phase == "" then
   return hs
 end
 
+-- A Stalled condition whose reason is the phase is a rollout's own end (rolled back,
+-- aborted): the phase tells of it below. Any other is a spec that cannot work.
 local stalled = condition(status, "Stalled")
-if stalled ~= nil and stalled.status == "True" then
+if stalled ~= nil and stalled.status == "True" and stalled.reason ~= status.phase then
   hs.status = "Degraded"
   hs.message = "Stalled: " .. (stalled.message or stalled.reason or "")
   return hs

@@ -133,3 +133,15 @@ func TestHealthOfABareRollout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Health{Status: "Progressing", Message: "step 1/3, canary weight 0%: stepping"}, h)
 }
+
+// A rolled-back rollout is Stalled with its phase as the reason (for kstatus): Argo CD tells
+// of it by the phase, not as a spec that cannot work.
+func TestARolledBackRolloutIsDegradedByItsPhase(t *testing.T) {
+	const said = "Rolled back revision abc: 2 failed analysis runs"
+	ro := rollout(trancheapi.PhaseFailed, at(0, 0, said))
+	ro.Status.Conditions = []metav1.Condition{{Type: trancheapi.ConditionStalled, Status: metav1.ConditionTrue, Reason: string(trancheapi.PhaseFailed), Message: said}}
+	h, err := RolloutHealth(object(t, ro))
+	require.NoError(t, err)
+	assert.Equal(t, "Degraded", h.Status)
+	assert.Equal(t, said, h.Message)
+}
