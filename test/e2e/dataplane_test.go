@@ -50,7 +50,8 @@ func TestASplitTheDataPlaneRefusesRollsBack(t *testing.T) {
 	assert.Equal(t, trancheapi.PhaseFailed, ended.Status.Phase)
 	assert.Contains(t, ended.Status.Message, "the data plane refused the split (weight 5%): Gateway e2e/ledger-gateway refused the route: Accepted=False (NoMatchingListenerHostname)")
 	stalled, err := waitFor(app, 30*time.Second, func(ro *trancheapi.Rollout) bool {
-		return apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
+		c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == trancheapi.ReasonRoutesRefused
 	})
 	require.NoError(t, err, "the routes back to the primary are refused too: the Rollout stalls")
 	cond := apimeta.FindStatusCondition(stalled.Status.Conditions, trancheapi.ConditionStalled)
@@ -61,10 +62,12 @@ func TestASplitTheDataPlaneRefusesRollsBack(t *testing.T) {
 	assert.Positive(t, ptr.Deref(canary.Spec.Replicas, 0), "the canary stays up while the routes back to the primary are refused")
 
 	setListenerHostname(t, gateway, host)
+	// What stalls it then is the rollback alone: Stalled with the phase as its reason.
 	_, err = waitFor(app, 30*time.Second, func(ro *trancheapi.Rollout) bool {
-		return !apimeta.IsStatusConditionTrue(ro.Status.Conditions, trancheapi.ConditionStalled)
+		c := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
+		return c != nil && c.Reason == string(trancheapi.PhaseFailed)
 	})
-	require.NoError(t, err, "the stall ends once Traefik takes the routes back to the primary")
+	require.NoError(t, err, "the stall on the refused routes ends once Traefik takes the routes back to the primary")
 	requireAllAnsweredBy(t, load, "v1", "after the Gateway was put right")
 }
 
