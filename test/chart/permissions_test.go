@@ -1,8 +1,10 @@
 package chart
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v4/pkg/action"
@@ -32,7 +35,7 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// The manager, run as the chart's ServiceAccount with a token from the TokenRequest API and
+// The manager from the image, run as the chart's ServiceAccount with a token from the TokenRequest API and
 // the chart's RBAC alone, carries out a rollout with each provider, leader election on: it
 // is never refused anything it asks the API server.
 func TestTheManagerNeedsNoMoreThanTheChartGrants(t *testing.T) {
@@ -53,7 +56,7 @@ func TestTheManagerNeedsNoMoreThanTheChartGrants(t *testing.T) {
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	logs := &lockedLog{}
-	manager := exec.Command(buildManager(t), "--leader-elect=true", "--leader-election-namespace="+namespace,
+	manager := exec.Command(imageManager(t), "--leader-elect=true", "--leader-election-namespace="+namespace,
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0", "--log-level=debug")
 	manager.Env = append(os.Environ(), "KUBECONFIG="+tokenKubeconfig(t, token.Status.Token))
 	manager.Stdout, manager.Stderr = logs, logs
@@ -151,15 +154,40 @@ func tokenKubeconfig(t *testing.T, token string) string {
 	return path
 }
 
-// buildManager builds the manager from the module's root.
-func buildManager(t *testing.T) string {
+// imageManager builds the manager's image as make image does and returns the binary from its
+// one layer: the manager as a cluster runs it.
+func imageManager(t *testing.T) string {
 	t.Helper()
-	binary := filepath.Join(t.TempDir(), "tranche")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, "./cmd/tranche")
+	dir := t.TempDir()
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "./hack/image", "-layout", filepath.Join(dir, "oci"))
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the manager: %s", out)
-	return binary
+	require.NoError(t, err, "building the image: %s", out)
+	index, err := layout.ImageIndexFromPath(filepath.Join(dir, "oci"))
+	require.NoError(t, err)
+	manifest, err := index.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, manifest.Manifests, 1)
+	img, err := index.Image(manifest.Manifests[0].Digest)
+	require.NoError(t, err)
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	require.Len(t, layers, 1)
+	rc, err := layers[0].Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		require.NoError(t, err, "the image's layer has no tranche")
+		if hdr.Name == "tranche" {
+			data, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			binary := filepath.Join(dir, "tranche")
+			require.NoError(t, os.WriteFile(binary, data, 0o755))
+			return binary
+		}
+	}
 }
 
 type lockedLog struct {
