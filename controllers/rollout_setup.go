@@ -7,6 +7,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
@@ -82,7 +85,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		}
 	}
 
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Spec changes, and requests from people (annotations); not our own status writes.
 		For(&trancheapi.Rollout{}, builder.WithPredicates(
 						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -102,10 +105,36 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		// or watched (that would read every Secret of the cluster): see secretPollInterval.
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsUsing), builder.OnlyMetadata).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
-		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey))).
-		Named("rollout").
+		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey)))
+	if servesKind(mgr, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
+		// A split counts once the route's parents say so in its status: watched, the step's
+		// hold starts when they write it, not at the next look (which setRoutes still
+		// schedules, for a cluster whose Gateway API arrives after the manager starts).
+		b = b.Watches(&gatewayv1.HTTPRoute{},
+			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &trancheapi.Rollout{}, handler.OnlyControllerOwner()),
+			builder.WithPredicates(routeStatusChanged))
+	}
+	return b.Named("rollout").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).
 		Complete(r)
+}
+
+// servesKind reports whether the API server serves kind (its CRD is installed).
+func servesKind(mgr ctrl.Manager, kind schema.GroupVersionKind) bool {
+	_, err := mgr.GetRESTMapper().RESTMapping(kind.GroupKind(), kind.Version)
+	return err == nil
+}
+
+// routeStatusChanged lets through what a route's parents say of it (its status), and a route
+// that is gone; Tranche's own writes of the spec are already followed by a look.
+var routeStatusChanged = predicate.Funcs{
+	CreateFunc:  func(ctrlevent.CreateEvent) bool { return false },
+	GenericFunc: func(ctrlevent.GenericEvent) bool { return false },
+	UpdateFunc: func(e ctrlevent.UpdateEvent) bool {
+		old, ok1 := e.ObjectOld.(*gatewayv1.HTTPRoute)
+		route, ok2 := e.ObjectNew.(*gatewayv1.HTTPRoute)
+		return !ok1 || !ok2 || !equality.Semantic.DeepEqual(old.Status, route.Status)
+	},
 }
 
 // readyEndpointsChanged lets through the slice updates that change how many ready endpoints
