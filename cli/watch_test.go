@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/cli"
+	"github.com/tranche-dev/tranche/test/harness"
 )
 
 // TestGetWatchShowsEachChange: get -w shows a Rollout that does not exist yet as such, then
@@ -183,22 +183,7 @@ func watching(t *testing.T, ns string, args ...string) (*syncBuffer, func() erro
 }
 
 // syncBuffer is a command's output, written by the command's goroutine and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer struct{ harness.Output }
 
 // waitFor waits until the output has text.
 func (b *syncBuffer) waitFor(t *testing.T, text string) {

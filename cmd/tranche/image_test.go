@@ -1,11 +1,9 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"debug/elf"
-	"errors"
 	"io"
 	"log"
 	"maps"
@@ -27,7 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -78,11 +75,12 @@ func TestTheImage(t *testing.T) {
 	layers, err := img.Layers()
 	require.NoError(t, err)
 	require.Len(t, layers, 1)
-	files := untar(t, layers[0])
+	files, err := harness.LayerFiles(layers[0])
+	require.NoError(t, err)
 	require.Equal(t, []string{"tranche"}, slices.Sorted(maps.Keys(files)), "the manager alone: no shell, no other file")
 	binary := filepath.Join(t.TempDir(), "tranche")
-	require.NoError(t, os.WriteFile(binary, files["tranche"].data, os.FileMode(files["tranche"].mode)))
-	assert.Equal(t, int64(0o555), files["tranche"].mode, "runnable by any user, writable by none")
+	require.NoError(t, os.WriteFile(binary, files["tranche"].Data, os.FileMode(files["tranche"].Mode)))
+	assert.Equal(t, int64(0o555), files["tranche"].Mode, "runnable by any user, writable by none")
 	exe, err := elf.Open(binary)
 	require.NoError(t, err)
 	for _, prog := range exe.Progs {
@@ -100,18 +98,7 @@ func runsARollout(t *testing.T, binary string) {
 	ns := cp.Namespace(t)
 	startManagerBinary(t, binary, "--leader-elect=false", "--namespaces="+ns)
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
-	ro := &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
-			Steps: []trancheapi.Step{
-				{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: time.Second}},
-				{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: time.Second}},
-			},
-		},
-	}
+	ro := blueGreen(ns, time.Second)
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	waitForReady(t, ro, metav1.ConditionTrue)
 	require.NoError(t, harness.SetImage(ctx, cp.Client, ns, "podinfo", "podinfo:6.1.0"))
@@ -138,31 +125,4 @@ func makeImage(t *testing.T, args ...string) string {
 	digest := strings.TrimSpace(string(out))
 	require.True(t, strings.HasPrefix(digest, "sha256:"), "the program printed %q, not a digest", digest)
 	return digest
-}
-
-type tarFile struct {
-	mode int64
-	data []byte
-}
-
-// untar reads a layer's files by name.
-func untar(t *testing.T, layer interface {
-	Uncompressed() (io.ReadCloser, error)
-}) map[string]tarFile {
-	t.Helper()
-	rc, err := layer.Uncompressed()
-	require.NoError(t, err)
-	defer rc.Close()
-	files := map[string]tarFile{}
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return files
-		}
-		require.NoError(t, err)
-		data, err := io.ReadAll(tr)
-		require.NoError(t, err)
-		files[hdr.Name] = tarFile{mode: hdr.Mode, data: data}
-	}
 }

@@ -112,7 +112,7 @@ type managerProcess struct {
 	cmd             *exec.Cmd
 	probes, metrics string
 	exited          chan error
-	logs            *lockedBuffer
+	logs            *harness.Output
 }
 
 // startManager runs the manager with its probe and metrics addresses and args; it is killed
@@ -127,7 +127,7 @@ func startManagerBinary(t *testing.T, binary string, args ...string) *managerPro
 	t.Helper()
 	kubeconfig, err := cp.Kubeconfig(t.TempDir())
 	require.NoError(t, err)
-	m := &managerProcess{probes: freeAddress(t), metrics: freeAddress(t), exited: make(chan error, 1), logs: &lockedBuffer{}}
+	m := &managerProcess{probes: freeAddress(t), metrics: freeAddress(t), exited: make(chan error, 1), logs: &harness.Output{}}
 	m.cmd = exec.Command(binary, append([]string{"--health-probe-bind-address=" + m.probes, "--metrics-bind-address=" + m.metrics}, args...)...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
@@ -151,23 +151,6 @@ func (m *managerProcess) leads() bool {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return strings.Contains(string(data), `leader_election_master_status{name="tranche.dev"} 1`)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestManager runs the built binary against a real API server, as it runs in a cluster.
@@ -265,18 +248,7 @@ func TestLeaderFailover(t *testing.T) {
 	managers := []*managerProcess{startManager(t, args...), startManager(t, args...)}
 
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "podinfo", "podinfo:6.0.0")))
-	ro := &trancheapi.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
-		Spec: trancheapi.RolloutSpec{
-			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
-			Service:   trancheapi.ServiceSpec{Port: 80},
-			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
-			Steps: []trancheapi.Step{
-				{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: 4 * time.Second}},
-				{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: 4 * time.Second}},
-			},
-		},
-	}
+	ro := blueGreen(ns, 4*time.Second)
 	require.NoError(t, cp.Client.Create(ctx, ro))
 	waitForReady(t, ro, metav1.ConditionTrue)
 
@@ -316,4 +288,21 @@ func TestLeaderFailover(t *testing.T) {
 	got := &trancheapi.Rollout{}
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKeyFromObject(ro), got))
 	assert.Equal(t, got.Status.StableRevision, got.Status.CanaryRevision, "the tested revision is the stable one")
+}
+
+// blueGreen is a Rollout of the Deployment podinfo through the kubernetes provider: no
+// traffic for the new version for hold, then all of it for hold.
+func blueGreen(ns string, hold time.Duration) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{
+			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"},
+			Service:   trancheapi.ServiceSpec{Port: 80},
+			Provider:  trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}},
+			Steps: []trancheapi.Step{
+				{Weight: ptr.To[int32](0), Hold: &metav1.Duration{Duration: hold}},
+				{Weight: ptr.To[int32](100), Hold: &metav1.Duration{Duration: hold}},
+			},
+		},
+	}
 }

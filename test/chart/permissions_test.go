@@ -1,16 +1,13 @@
 package chart
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +52,7 @@ func TestTheManagerNeedsNoMoreThanTheChartGrants(t *testing.T) {
 	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, release+"-tranche",
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	logs := &lockedLog{}
+	logs := &harness.Output{}
 	manager := exec.Command(imageManager(t), "--leader-elect=true", "--leader-election-namespace="+namespace,
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0", "--log-level=debug")
 	manager.Env = append(os.Environ(), "KUBECONFIG="+tokenKubeconfig(t, token.Status.Token))
@@ -173,36 +170,11 @@ func imageManager(t *testing.T) string {
 	layers, err := img.Layers()
 	require.NoError(t, err)
 	require.Len(t, layers, 1)
-	rc, err := layers[0].Uncompressed()
+	files, err := harness.LayerFiles(layers[0])
 	require.NoError(t, err)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		require.NoError(t, err, "the image's layer has no tranche")
-		if hdr.Name == "tranche" {
-			data, err := io.ReadAll(tr)
-			require.NoError(t, err)
-			binary := filepath.Join(dir, "tranche")
-			require.NoError(t, os.WriteFile(binary, data, 0o755))
-			return binary
-		}
-	}
-}
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	manager, ok := files["tranche"]
+	require.True(t, ok, "the image's layer has no tranche")
+	binary := filepath.Join(dir, "tranche")
+	require.NoError(t, os.WriteFile(binary, manager.Data, 0o755))
+	return binary
 }
