@@ -74,7 +74,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 	cd test/chart && go vet ./...
 
 .PHONY: test
-test: verify vet tools prometheus ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
+test: verify vet tools prometheus chromium ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop those left
 	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
@@ -184,7 +184,11 @@ envtest-assets: ## Build kube-apiserver, etcd, kube-controller-manager, kubectl 
 
 .PHONY: prometheus
 prometheus: ## Install the Prometheus server the tests start (Debian's package, as root) unless one is on PATH.
-	hack/install-prometheus.sh
+	hack/install-debian-package.sh prometheus prometheus
+
+.PHONY: chromium
+chromium: ## Install the headless browser of the dashboard's tests (Debian's package, as root) unless one is on PATH.
+	hack/install-debian-package.sh chromium chromium
 
 .PHONY: traefik
 traefik: $(TRAEFIK) ## Build Traefik, the Gateway API data plane, from the Go module proxy (cached in bin/).

@@ -167,22 +167,52 @@ func RenderView(w io.Writer, v View, now time.Time, color bool) error {
 // progress draws the steps on one line: done ones ticked, the current one marked, with the
 // time left of its hold.
 func (s style) progress(ro *trancheapi.Rollout, now time.Time) string {
-	st := ro.Status
+	marks := map[StepState]struct{ color, mark string }{
+		StepDone: {green, "✔ "}, StepCurrent: {blue, "▶ "}, StepFailed: {red, "✘ "}, StepAhead: {faint, "· "},
+	}
 	var parts []string
-	for i, step := range ro.Spec.EffectiveSteps() {
-		label := stepLabel(step)
-		switch {
-		case st.Phase == trancheapi.PhaseSucceeded || st.Phase == trancheapi.PhasePromoting || i < int(st.CurrentStep) && st.Phase.UnderWay():
-			parts = append(parts, s.paint(green, "✔ "+label))
-		case i == int(st.CurrentStep) && st.Phase.UnderWay():
-			parts = append(parts, s.paint(blue, "▶ "+label+holdLeft(step, st, now)))
-		case i == int(st.CurrentStep) && (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted):
-			parts = append(parts, s.paint(red, "✘ "+label))
-		default:
-			parts = append(parts, s.paint(faint, "· "+label))
-		}
+	for _, step := range Steps(ro, now) {
+		m := marks[step.State]
+		parts = append(parts, s.paint(m.color, m.mark+step.Label+step.Left))
 	}
 	return strings.Join(parts, "  ")
+}
+
+// StepState is where a rollout is with one of its steps.
+type StepState string
+
+const (
+	StepDone    StepState = "done"
+	StepCurrent StepState = "current"
+	StepFailed  StepState = "failed" // the step the rollout failed or was aborted at
+	StepAhead   StepState = "ahead"
+)
+
+// StepProgress is one step of a Rollout as the views show it.
+type StepProgress struct {
+	Label string    `json:"label"`
+	State StepState `json:"state"`
+	// Left is " (1m left)" while the current step holds.
+	Left string `json:"left,omitempty"`
+}
+
+// Steps is where the rollout is with each of its steps at now.
+func Steps(ro *trancheapi.Rollout, now time.Time) []StepProgress {
+	st := ro.Status
+	var steps []StepProgress
+	for i, step := range ro.Spec.EffectiveSteps() {
+		p := StepProgress{Label: stepLabel(step), State: StepAhead}
+		switch {
+		case st.Phase == trancheapi.PhaseSucceeded || st.Phase == trancheapi.PhasePromoting || i < int(st.CurrentStep) && st.Phase.UnderWay():
+			p.State = StepDone
+		case i == int(st.CurrentStep) && st.Phase.UnderWay():
+			p.State, p.Left = StepCurrent, holdLeft(step, st, now)
+		case i == int(st.CurrentStep) && (st.Phase == trancheapi.PhaseFailed || st.Phase == trancheapi.PhaseAborted):
+			p.State = StepFailed
+		}
+		steps = append(steps, p)
+	}
+	return steps
 }
 
 // stepLabel is the step's label, with "+approval" when it waits for one.

@@ -115,9 +115,16 @@ func deploy(t *testing.T, steps ...trancheapi.Step) types.NamespacedName {
 // deployIn is deploy in namespace ns.
 func deployIn(t *testing.T, ns string, steps ...trancheapi.Step) types.NamespacedName {
 	t.Helper()
+	return deployWith(t, ns, func(spec *trancheapi.RolloutSpec) { spec.Steps = steps })
+}
+
+// deployWith is deploy in namespace ns of the Rollout edit makes of a canary with the
+// default steps.
+func deployWith(t *testing.T, ns string, edit func(*trancheapi.RolloutSpec)) types.NamespacedName {
+	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, cp.Client.Create(ctx, harness.Deployment(ns, "app", "app:1")))
-	require.NoError(t, cp.Client.Create(ctx, &trancheapi.Rollout{
+	ro := &trancheapi.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"},
 		Spec: trancheapi.RolloutSpec{
 			TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "app"},
@@ -125,10 +132,11 @@ func deployIn(t *testing.T, ns string, steps ...trancheapi.Step) types.Namespace
 			Provider: trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{
 				ParentRefs: []trancheapi.ParentReference{{Name: "public"}},
 			}},
-			Steps:            steps,
 			ProgressDeadline: &metav1.Duration{Duration: time.Minute},
 		},
-	}))
+	}
+	edit(&ro.Spec)
+	require.NoError(t, cp.Client.Create(ctx, ro))
 	key := types.NamespacedName{Namespace: ns, Name: "app"}
 	waitFor(t, key, "Initialized", func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == trancheapi.PhaseInitialized })
 	return key

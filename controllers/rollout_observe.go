@@ -118,7 +118,7 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		checks = append(checks, result)
 	}
 	for _, hook := range ro.Spec.WebhooksOf(trancheapi.WebhookRollout) {
-		result := trancheapi.CheckResult{Metric: "webhook/" + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
+		result := trancheapi.CheckResult{Metric: trancheapi.WebhookCheckPrefix + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
 		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
 		}

@@ -6,9 +6,8 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
-// trafficCheckName names the check of spec.analysis.verifyTraffic in status.lastChecks. The
-// slash keeps it apart from the metrics' names, which cannot have one.
-const trafficCheckName = "traffic/share"
+// trafficCheckName names the check of spec.analysis.verifyTraffic in status.lastChecks.
+const trafficCheckName = trancheapi.TrafficCheckName
 
 // leastShare is the share below which a canary a step gives traffic has received none, as
 // far as the check is concerned, whatever the tolerance: a data plane that ignored the split

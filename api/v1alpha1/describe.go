@@ -7,6 +7,17 @@ import (
 
 // Short descriptions of parts of a Rollout, for the plugin's views and notifications.
 
+// The names of the checks in status.lastChecks that are not spec.analysis.metrics: the slash
+// keeps them apart from the metrics' names, which cannot have one.
+const (
+	// TrafficCheckName names the check of spec.analysis.verifyTraffic: the canary's measured
+	// share of requests, in percent.
+	TrafficCheckName = "traffic/share"
+	// WebhookCheckPrefix starts the name of a Rollout webhook's check; the webhook's name
+	// follows.
+	WebhookCheckPrefix = "webhook/"
+)
+
 // Label says what a step does in a few characters: "5%", "match", "mirror 100%".
 func (s Step) Label() string {
 	switch {

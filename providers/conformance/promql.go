@@ -124,7 +124,7 @@ func CheckPromQL(t *testing.T, groups []PromTestGroup) {
 }
 
 // findPromtool finds the promtool that comes with Prometheus: on PATH, else where Debian's
-// package puts it (hack/install-prometheus.sh installs that package).
+// package puts it (`make prometheus` installs that package).
 func findPromtool(t *testing.T) string {
 	t.Helper()
 	if path, err := exec.LookPath("promtool"); err == nil {
@@ -134,6 +134,6 @@ func findPromtool(t *testing.T) string {
 	if _, err := os.Stat(debian); err == nil {
 		return debian
 	}
-	require.FailNow(t, "promtool not found: install Prometheus (hack/install-prometheus.sh), which comes with it")
+	require.FailNow(t, "promtool not found: install Prometheus (`make prometheus`), which comes with it")
 	return ""
 }

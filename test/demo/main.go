@@ -134,6 +134,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("    export KUBECONFIG=%s PATH=\"$PWD/bin:$PATH\"\n", s.Kubeconfig)
 		fmt.Printf("    kubectl -n %s get rollouts,deployments,services,httproutes\n", namespace)
 		fmt.Printf("    kubectl tranche -n %s get %s -w\n", namespace, app)
+		fmt.Printf("    kubectl tranche -n %s dashboard   # then open the address it prints\n", namespace)
 		<-ctx.Done()
 	}
 	report, _ := filepath.Abs(htmlPath)

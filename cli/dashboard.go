@@ -1,0 +1,421 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// The dashboard is a web page served on the loopback interface with the user's kubeconfig.
+// It shows what list and get show, computed by the same functions (dashboard_model.go), from
+// the same watches, and sends the same requests as the commands. It is pushed every change
+// as server-sent events.
+//
+// Only the dashboard's own page can act through it: every request must name the server's
+// own address as its Host (a page of another site whose name resolves to 127.0.0.1 names its
+// own), no request may come from another origin, and an action must carry the token that is
+// written into the page, which no other page can read (browsers keep other origins from
+// reading our responses, and we allow none).
+
+//go:embed web
+var webFiles embed.FS
+
+// DashboardOptions say what a dashboard shows and allows.
+type DashboardOptions struct {
+	// Namespace is the namespace whose Rollouts it shows; "" for all.
+	Namespace string
+	// ReadOnly hides every action, and refuses it if sent anyway.
+	ReadOnly bool
+}
+
+// Dashboard serves the web page.
+type Dashboard struct {
+	client   client.WithWatch
+	opts     DashboardOptions
+	token    string
+	rollouts *RolloutWatch
+	page     *template.Template
+
+	mu      sync.Mutex
+	history map[types.UID]*History
+	changed chan struct{} // closed, and replaced, at every change of the Rollouts
+}
+
+// NewDashboard makes a dashboard that reads through c.
+func NewDashboard(c client.WithWatch, opts DashboardOptions) (*Dashboard, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	page, err := template.ParseFS(webFiles, "web/index.html")
+	if err != nil {
+		return nil, err
+	}
+	d := &Dashboard{
+		client: c, opts: opts, token: hex.EncodeToString(secret), page: page,
+		history: map[types.UID]*History{}, changed: make(chan struct{}),
+	}
+	return d, nil
+}
+
+// follow records the history of every Rollout at each change, and tells the pages.
+func (d *Dashboard) follow(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.rollouts.Changed():
+		}
+		rollouts, err := d.rollouts.Rollouts()
+		d.mu.Lock()
+		if err == nil {
+			seen := map[types.UID]*History{}
+			for i := range rollouts {
+				ro := &rollouts[i]
+				h := d.history[ro.UID]
+				if h == nil {
+					h = &History{}
+				}
+				h.Observe(ro, time.Now())
+				seen[ro.UID] = h
+			}
+			d.history = seen // a deleted Rollout's history goes with it
+		}
+		close(d.changed)
+		d.changed = make(chan struct{})
+		d.mu.Unlock()
+	}
+}
+
+// next is closed at the next change of the Rollouts.
+func (d *Dashboard) next() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
+}
+
+func (d *Dashboard) historyOf(ro *trancheapi.Rollout) History {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := d.history[ro.UID]
+	if h == nil {
+		return History{}
+	}
+	return History{Traffic: append([]TrafficPoint(nil), h.Traffic...), Checks: h.Checks}
+}
+
+// Serve follows the Rollouts and serves the dashboard on l until ctx ends; once only. l
+// must listen on a loopback address.
+func (d *Dashboard) Serve(ctx context.Context, l net.Listener) error {
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok || !addr.IP.IsLoopback() {
+		return fmt.Errorf("the dashboard listens on the loopback interface only, not on %s", l.Addr())
+	}
+	d.rollouts = WatchRollouts(ctx, d.client, d.opts.Namespace)
+	go d.follow(ctx)
+	srv := &http.Server{Handler: d.handler(addr.Port), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+		_ = srv.Close() // the event streams do not end by themselves
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// handler is the dashboard's HTTP handler when it is served on 127.0.0.1:port.
+func (d *Dashboard) handler(port int) http.Handler {
+	assets, _ := fs.Sub(webFiles, "web")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", d.servePage)
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	mux.HandleFunc("GET /api/rollouts", d.serveList)
+	mux.HandleFunc("GET /api/rollouts/{namespace}/{name}", d.serveRollout)
+	mux.HandleFunc("GET /api/stream", d.serveStream)
+	mux.HandleFunc("POST /api/rollouts/{namespace}/{name}/{action}", d.serveAction)
+	return sameOrigin(port, mux)
+}
+
+// sameOrigin refuses every request that does not come from the dashboard's own page: the
+// Host must be the dashboard's own address, and a request a browser marks as coming from
+// another origin is refused. It also tells the browser to load nothing from elsewhere and to
+// show the page in no other page's frame.
+func sameOrigin(port int, next http.Handler) http.Handler {
+	hosts := map[string]bool{}
+	for _, h := range []string{"127.0.0.1", "localhost"} {
+		hosts[net.JoinHostPort(h, strconv.Itoa(port))] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		origin := r.Header.Get("Origin")
+		switch {
+		case !hosts[r.Host]:
+			http.Error(w, "this dashboard answers on 127.0.0.1:"+strconv.Itoa(port)+" only, not on "+r.Host, http.StatusMisdirectedRequest)
+		case origin != "" && !hosts[trimScheme(origin)]:
+			http.Error(w, "requests from "+origin+" are refused: only the dashboard's own page may use it", http.StatusForbidden)
+		case r.Header.Get("Sec-Fetch-Site") == "cross-site":
+			http.Error(w, "requests from other sites are refused: only the dashboard's own page may use it", http.StatusForbidden)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func trimScheme(origin string) string {
+	const scheme = "http://"
+	if len(origin) > len(scheme) && origin[:len(scheme)] == scheme {
+		return origin[len(scheme):]
+	}
+	return "" // not http: not ours
+}
+
+func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = d.page.Execute(w, struct {
+		Token     string
+		ReadOnly  bool
+		Namespace string
+	}{d.token, d.opts.ReadOnly, d.opts.Namespace})
+}
+
+func (d *Dashboard) rows() ([]Row, error) {
+	rollouts, err := d.rollouts.Rollouts()
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, 0, len(rollouts))
+	for i := range rollouts {
+		rows = append(rows, RowOf(&rollouts[i]))
+	}
+	return rows, nil
+}
+
+func (d *Dashboard) serveList(w http.ResponseWriter, _ *http.Request) {
+	rows, err := d.rows()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, rows)
+}
+
+// key is the Rollout a request names, if the dashboard shows its namespace.
+func (d *Dashboard) key(w http.ResponseWriter, r *http.Request) (types.NamespacedName, bool) {
+	key := types.NamespacedName{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+	if d.opts.Namespace != "" && key.Namespace != d.opts.Namespace {
+		http.Error(w, fmt.Sprintf("this dashboard shows namespace %s only (start it with --all-namespaces for every one)", d.opts.Namespace), http.StatusNotFound)
+		return key, false
+	}
+	return key, true
+}
+
+func (d *Dashboard) serveRollout(w http.ResponseWriter, r *http.Request) {
+	key, ok := d.key(w, r)
+	if !ok {
+		return
+	}
+	v, err := LoadView(r.Context(), d.client, key)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	writeJSON(w, PageOf(v, d.historyOf(v.Rollout), time.Now()))
+}
+
+// streamTick is how often a stream looks whether the page it follows changed without a
+// change of the Rollout: the time left of a hold.
+const streamTick = time.Second
+
+// serveStream sends the list, and with namespace and name the page of that Rollout, at
+// every change: events "list", "page" and "problem" (why there is nothing to show).
+func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming is not supported", http.StatusInternalServerError)
+		return
+	}
+	ctx := r.Context()
+	var view *ViewWatch
+	var viewChanged <-chan struct{}
+	if r.URL.Query().Get("name") != "" {
+		r.SetPathValue("namespace", r.URL.Query().Get("namespace"))
+		r.SetPathValue("name", r.URL.Query().Get("name"))
+		key, ok := d.key(w, r)
+		if !ok {
+			return
+		}
+		view = WatchView(ctx, d.client, key)
+		viewChanged = view.Changed()
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	tick := time.NewTicker(streamTick)
+	defer tick.Stop()
+	sent := map[string][]byte{}
+	send := func(event string, v any) bool {
+		data, err := json.Marshal(v)
+		if err != nil || bytes.Equal(sent[event], data) {
+			return err == nil
+		}
+		sent[event] = data
+		_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+		return err == nil
+	}
+	for {
+		next := d.next()
+		var problem string
+		if rows, err := d.rows(); err == nil {
+			if !send("list", rows) {
+				return
+			}
+		} else if !errors.Is(err, errNotListed) {
+			problem = err.Error()
+		}
+		if view != nil {
+			if v, err := view.View(); err == nil {
+				if !send("page", PageOf(v, d.historyOf(v.Rollout), time.Now())) {
+					return
+				}
+			} else if !errors.Is(err, errNotListed) {
+				problem = err.Error()
+			}
+		}
+		if !send("problem", problem) {
+			return
+		}
+		flusher.Flush()
+		select {
+		case <-ctx.Done():
+			return
+		case <-next:
+		case <-viewChanged:
+		case <-tick.C:
+		}
+	}
+}
+
+// tokenHeader carries the token of the page in every action it sends.
+const tokenHeader = "X-Tranche-Token"
+
+// serveAction sends a request about a Rollout, as the command of the same name would.
+func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case d.opts.ReadOnly:
+		http.Error(w, "this dashboard is read-only (it was started with --read-only): it sends no requests", http.StatusForbidden)
+		return
+	case subtle.ConstantTimeCompare([]byte(r.Header.Get(tokenHeader)), []byte(d.token)) != 1:
+		http.Error(w, "the request does not carry the dashboard page's token: only the dashboard's own page may act", http.StatusForbidden)
+		return
+	}
+	key, ok := d.key(w, r)
+	if !ok {
+		return
+	}
+	act, ok := actions[r.PathValue("action")]
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown action %q", r.PathValue("action")), http.StatusNotFound)
+		return
+	}
+	said, err := act(r.Context(), d.client, key)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	writeJSON(w, map[string]string{"message": said})
+}
+
+// actions are the requests the page can send, by name: the commands' own functions.
+var actions = map[string]func(context.Context, client.Client, types.NamespacedName) (string, error){
+	ActionPromote: func(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
+		return Promote(ctx, c, key, false)
+	},
+	ActionPromoteFull: func(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
+		return Promote(ctx, c, key, true)
+	},
+	ActionAbort:  Abort,
+	ActionRetry:  Retry,
+	ActionPause:  Pause,
+	ActionResume: Resume,
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// dashboardPort is where `kubectl tranche dashboard` listens unless told otherwise.
+const dashboardPort = 3170
+
+func newDashboardCommand(o *Options) *cobra.Command {
+	var all, readOnly bool
+	var port int
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Short: "Serve a web page of the Rollouts on 127.0.0.1: live, with the steps, traffic, checks, events and the requests",
+		Long: "Serve a web page on 127.0.0.1 that shows the Rollouts of the namespace (or, with -A, of all namespaces)\n" +
+			"as the API server changes them, and sends promote, abort, retry, pause and resume as the commands do,\n" +
+			"with your kubeconfig. Open the address it prints. Only that page can act through it; --read-only allows no action.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			opts := DashboardOptions{ReadOnly: readOnly}
+			if !all {
+				if opts.Namespace, err = o.namespace(); err != nil {
+					return err
+				}
+			}
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				return fmt.Errorf("listening for the dashboard: %w (--port picks another port, 0 any free one)", err)
+			}
+			d, err := NewDashboard(c, opts)
+			if err != nil {
+				return err
+			}
+			what := "namespace " + opts.Namespace
+			if all {
+				what = "all namespaces"
+			}
+			if readOnly {
+				what += ", read-only"
+			}
+			fmt.Fprintf(o.Streams.Out, "Tranche dashboard of %s: http://%s/ (interrupt to stop)\n", what, l.Addr())
+			return d.Serve(cmd.Context(), l)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "Show the Rollouts of every namespace.")
+	cmd.Flags().BoolVar(&readOnly, "read-only", false, "Show the Rollouts only: no button, and every request refused.")
+	cmd.Flags().IntVar(&port, "port", dashboardPort, "The port to listen on, on 127.0.0.1 (0: any free port).")
+	return cmd
+}
