@@ -73,6 +73,15 @@ type plan struct {
 	// Aborted), and took how long it lasted.
 	ended trancheapi.Phase
 	took  time.Duration
+	// passed are the steps that passed in this decision: how long each held, by its index.
+	passed []passedStep
+}
+
+// passedStep is a step that passed, and how long it held from the data plane taking its
+// split: its hold and any wait for analysis.
+type passedStep struct {
+	index int32
+	held  time.Duration
 }
 
 // need asks the reconciler for something decide cannot observe cheaply; the reconciler

@@ -32,6 +32,9 @@ func (d *decider) progress() {
 		if !d.hold(step) {
 			return
 		}
+		if d.st.StepStartedAt != nil {
+			d.p.passed = append(d.p.passed, passedStep{index: d.st.CurrentStep, held: max(0, d.w.now.Sub(d.st.StepStartedAt.Time))})
+		}
 		if int(d.st.CurrentStep)+1 >= len(steps) {
 			d.finishSteps()
 			return

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tranche-dev/tranche/notify"
@@ -14,8 +16,8 @@ import (
 var (
 	rolloutInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tranche_rollout_info",
-		Help: "A Rollout's provider and revisions; always 1.",
-	}, []string{"namespace", "name", "provider", "stable_revision", "canary_revision"})
+		Help: "A Rollout's provider, target and revisions; always 1.",
+	}, []string{"namespace", "name", "provider", "target", "stable_revision", "canary_revision"})
 	rolloutPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tranche_rollout_phase",
 		Help: "1 for a Rollout's current phase, 0 for the others.",
@@ -33,6 +35,15 @@ var (
 		Name: "tranche_analysis_checks_total",
 		Help: "Analysis checks run, by verdict.",
 	}, []string{"namespace", "name", "metric", "verdict"})
+	analysisValue = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tranche_analysis_value",
+		Help: "The value a metric's latest check measured (metric traffic/share: the canary's measured share, in percent).",
+	}, []string{"namespace", "name", "metric"})
+	stepDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tranche_step_duration_seconds",
+		Help:    "Time a step held, from the data plane taking its split to the step passing; step counts from 1.",
+		Buckets: prometheus.ExponentialBuckets(5, 2, 10), // 5 s to about 43 min
+	}, []string{"namespace", "name", "step"})
 )
 
 var allPhases = []trancheapi.Phase{
@@ -42,14 +53,15 @@ var allPhases = []trancheapi.Phase{
 }
 
 func init() {
-	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, notify.Notifications, notify.WebhookCalls)
+	metrics.Registry.MustRegister(rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, analysisValue, stepDuration,
+		notify.Notifications, notify.WebhookCalls)
 }
 
 // observeMetrics updates the metrics from a reconcile's plan.
 func observeMetrics(ro *trancheapi.Rollout, p plan) {
 	ns, name, st := ro.Namespace, ro.Name, p.status
 	rolloutInfo.DeletePartialMatch(prometheus.Labels{"namespace": ns, "name": name})
-	rolloutInfo.WithLabelValues(ns, name, providers.Name(ro), st.StableRevision, st.CanaryRevision).Set(1)
+	rolloutInfo.WithLabelValues(ns, name, providers.Name(ro), ro.Spec.TargetRef.Name, st.StableRevision, st.CanaryRevision).Set(1)
 	for _, phase := range allPhases {
 		v := 0.0
 		if phase == st.Phase {
@@ -60,10 +72,17 @@ func observeMetrics(ro *trancheapi.Rollout, p plan) {
 	canaryWeight.WithLabelValues(ns, name).Set(float64(st.CanaryWeight))
 	if p.analysed {
 		for _, c := range st.LastChecks {
-			if c.At.Equal(st.LastAnalysisAt) {
-				analysisChecks.WithLabelValues(ns, name, c.Metric, string(c.Verdict)).Inc()
+			if !c.At.Equal(st.LastAnalysisAt) {
+				continue
+			}
+			analysisChecks.WithLabelValues(ns, name, c.Metric, string(c.Verdict)).Inc()
+			if v, err := strconv.ParseFloat(c.Value, 64); err == nil {
+				analysisValue.WithLabelValues(ns, name, c.Metric).Set(v)
 			}
 		}
+	}
+	for _, step := range p.passed {
+		stepDuration.WithLabelValues(ns, name, strconv.Itoa(int(step.index)+1)).Observe(step.held.Seconds())
 	}
 	if p.ended != "" {
 		rolloutDuration.WithLabelValues(ns, name, string(p.ended)).Observe(p.took.Seconds())
@@ -74,7 +93,7 @@ func observeMetrics(ro *trancheapi.Rollout, p plan) {
 // has the notification webhooks' counter.
 func forgetMetrics(ns, name string) {
 	labels := prometheus.Labels{"namespace": ns, "name": name}
-	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks} {
+	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, analysisValue, stepDuration} {
 		vec.DeletePartialMatch(labels)
 	}
 	notify.ForgetRollout(ns, name)

@@ -35,7 +35,8 @@ func TestDeletedRolloutLeavesNoSeries(t *testing.T) {
 		families[s.family] = true
 	}
 	for _, family := range []string{"tranche_rollout_info", "tranche_rollout_phase", "tranche_rollout_canary_weight",
-		"tranche_rollout_duration_seconds", "tranche_analysis_checks_total", "tranche_webhook_calls_total"} {
+		"tranche_rollout_duration_seconds", "tranche_analysis_checks_total", "tranche_analysis_value", "tranche_step_duration_seconds",
+		"tranche_webhook_calls_total"} {
 		assert.True(t, families[family], "the rollout made no %s series to forget", family)
 	}
 

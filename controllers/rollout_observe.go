@@ -206,7 +206,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 	src := querySource{cfg: analysis.PrometheusConfig{Address: r.PrometheusAddress}}
 	if m.TemplateRef == nil {
 		var err error
-		src.query, err = router.BuiltinQueries().Query(m.Builtin)
+		src.query, err = providers.BuiltinQueries(router).Query(m.Builtin)
 		return src, err
 	}
 	tmpl := &trancheapi.MetricTemplate{}

@@ -8,7 +8,7 @@ set -euo pipefail
 make="${1:-make}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-snapshot() { find api config charts -type f \( -name '*.go' -o -name '*.yaml' \) -print0 | sort -z | xargs -0 sha256sum; }
+snapshot() { find api config charts -type f \( -name '*.go' -o -name '*.yaml' -o -name '*.json' \) -print0 | sort -z | xargs -0 sha256sum; }
 before="$(snapshot)"
 "$make" --no-print-directory manifests generate >/dev/null
 after="$(snapshot)"

@@ -88,11 +88,35 @@ func (m RequestMetrics) Queries() Queries {
 	return queries
 }
 
+// BuiltinQueries are the PromQL templates of a Router's built-in metrics, in the
+// MetricTemplate query syntax: those of its families of request metrics, joined by Either.
+func BuiltinQueries(r Router) Queries {
+	var families []Queries
+	for _, m := range r.RequestMetrics() {
+		families = append(families, m.Queries())
+	}
+	return Either(families...)
+}
+
+// OfPrimary are the same metrics with the primary's series in the canary's place, for a
+// dashboard to set the primary beside the canary; false when the metrics cannot tell the
+// primary's series.
+func (m RequestMetrics) OfPrimary() (RequestMetrics, bool) {
+	if m.Primary == "" {
+		return RequestMetrics{}, false
+	}
+	m.Canary, m.Primary = m.Primary, m.Canary
+	return m, true
+}
+
 // Either joins the queries of several families of metrics with PromQL's `or`, for a
 // provider whose data plane may be one of several implementations: whichever family has
 // series answers (the first when several do). A metric is in the result when every family
-// has it.
+// has it; no family has no queries.
 func Either(families ...Queries) Queries {
+	if len(families) == 0 {
+		return nil
+	}
 	joined := Queries{}
 	for metric := range families[0] {
 		var parts []string
@@ -108,7 +132,7 @@ func Either(families ...Queries) Queries {
 	return joined
 }
 
-// LinkerdProxy are the built-in queries over linkerd-proxy's metrics, which the linkerd
+// LinkerdProxy are linkerd-proxy's request metrics, which the linkerd
 // provider uses and the smi provider too (linkerd-smi being the SMI implementation in use).
 // The proxy of each pod counts the requests it receives (direction="inbound") by the
 // Deployment it belongs to: the canary's are those of the target Deployment. Linkerd
@@ -119,4 +143,4 @@ var LinkerdProxy = RequestMetrics{
 	Primary:         `namespace="{{ .Namespace }}", deployment="{{ .Primary }}", direction="inbound"`,
 	Succeeded:       `classification!="failure"`,
 	DurationBuckets: "response_latency_ms_bucket",
-}.Queries()
+}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestQueryOfAnUnknownMetric(t *testing.T) {
-	_, err := providers.LinkerdProxy.Query("request-rate")
+	_, err := providers.LinkerdProxy.Queries().Query("request-rate")
 	require.ErrorIs(t, err, providers.ErrUnsupported)
 	assert.ErrorContains(t, err, `built-in metric "request-rate" is not one this provider knows (it knows request-duration, request-success-rate, traffic-share)`)
 

@@ -58,9 +58,10 @@ type Router interface {
 	// Acceptance reads the data plane's word on the routing objects as they are now; a
 	// Router whose data plane writes none embeds NoStatus.
 	Acceptance(ctx context.Context, ro *trancheapi.Rollout) (Acceptance, error)
-	// BuiltinQueries are the PromQL templates of the built-in metrics for this data plane,
-	// in the MetricTemplate query syntax; none for a data plane without request metrics.
-	BuiltinQueries() Queries
+	// RequestMetrics are the families of request metrics this data plane may export, the
+	// preferred first; none for a data plane without request metrics. The built-in metrics'
+	// queries are made from them (BuiltinQueries), and so are the dashboard's (config/grafana).
+	RequestMetrics() []RequestMetrics
 	// Features says what the provider can do. The conformance suite holds each provider to
 	// it, and the README's table of providers is made from it.
 	Features() Features

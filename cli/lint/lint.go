@@ -185,7 +185,7 @@ func (c *rolloutChecker) check(ctx context.Context) []Finding {
 func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, path *field.Path) (string, analysis.PrometheusConfig, bool) {
 	cfg := analysis.PrometheusConfig{Address: c.opts.Prometheus}
 	if m.TemplateRef == nil {
-		q, err := router.BuiltinQueries().Query(m.Builtin)
+		q, err := providers.BuiltinQueries(router).Query(m.Builtin)
 		if err != nil {
 			c.report(path.Child("builtin"), false, "%v", err)
 			return "", cfg, false

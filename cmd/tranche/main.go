@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -143,6 +144,8 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("finding the cluster: %w", err)
 	}
 	cfg.QPS, cfg.Burst = o.qps, o.burst
+	// The API client's latency, for the dashboard's controller health (config/grafana).
+	metrics.RegisterRESTClientMetrics(metrics.MetricRequestLatency)
 	cacheOpts := cache.Options{
 		ByObject: controllers.CacheObjects(o.selector),
 		// Nothing here reads managedFields, and they are a good part of every object's size.

@@ -356,7 +356,7 @@ func (s *suite) builtin(t *testing.T) {
 	router := s.factory(s.c)
 	for _, metric := range []trancheapi.BuiltinMetric{trancheapi.BuiltinRequestSuccessRate, trancheapi.BuiltinRequestDuration} {
 		t.Run(string(metric), func(t *testing.T) {
-			query, err := router.BuiltinQueries().Query(metric)
+			query, err := providers.BuiltinQueries(router).Query(metric)
 			if !s.caps.BuiltinMetrics {
 				require.ErrorIs(t, err, providers.ErrUnsupported)
 				return

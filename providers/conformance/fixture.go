@@ -194,7 +194,7 @@ func Render(query string, vars Vars) (string, error) {
 // there is none or it does not render.
 func RenderBuiltin(t *testing.T, router providers.Router, metric trancheapi.BuiltinMetric) string {
 	t.Helper()
-	query, err := router.BuiltinQueries().Query(metric)
+	query, err := providers.BuiltinQueries(router).Query(metric)
 	require.NoError(t, err)
 	rendered, err := Render(query, SampleVars())
 	require.NoError(t, err)

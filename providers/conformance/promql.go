@@ -93,7 +93,7 @@ func CheckBuiltinQueries(t *testing.T, router providers.Router, s BuiltinSeries)
 		Name: "no series of the canary: no answer", Interval: "1m", InputSeries: s.Others,
 		PromQLExprTest: []PromExprTest{Expect(success, nil), Expect(duration, nil)},
 	}}
-	if _, ok := router.BuiltinQueries()[trancheapi.BuiltinTrafficShare]; ok {
+	if _, ok := providers.BuiltinQueries(router)[trancheapi.BuiltinTrafficShare]; ok {
 		share := RenderBuiltin(t, router, trancheapi.BuiltinTrafficShare)
 		groups[0].PromQLExprTest = append(groups[0].PromQLExprTest, Expect(share, Value(3.8)))
 		groups[1].PromQLExprTest = append(groups[1].PromQLExprTest, Expect(share, Value(100)))

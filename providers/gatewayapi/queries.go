@@ -29,22 +29,22 @@ func envoySeries(workload string) string {
 		`envoy_cluster_name=~"(.*[^-a-z0-9])?{{ .Namespace }}([^-a-z0-9].*)?"`
 }
 
-// builtinQueries are the gatewayAPI provider's built-in query templates, for Traefik and for
-// Envoy based implementations that name clusters after Services (Istio, Contour). Traefik
-// measures seconds, Envoy's upstream_rq_time milliseconds.
-var builtinQueries = providers.Either(
-	providers.RequestMetrics{
+// requestMetrics are the gatewayAPI provider's families of request metrics: Traefik's, and
+// those of Envoy based implementations that name clusters after Services (Istio, Contour).
+// Traefik measures seconds, Envoy's upstream_rq_time milliseconds.
+var requestMetrics = []providers.RequestMetrics{
+	{
 		Requests: "traefik_service_requests_total", Canary: traefikSeries("canary"), Primary: traefikSeries("primary"), Succeeded: `code!~"5.."`,
 		DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
-	}.Queries(),
-	providers.RequestMetrics{
+	},
+	{
 		Requests: "envoy_cluster_upstream_rq", Canary: envoySeries("canary"), Primary: envoySeries("primary"), Succeeded: `envoy_response_code!~"5.."`,
 		DurationBuckets: "envoy_cluster_upstream_rq_time_bucket",
-	}.Queries(),
-)
+	},
+}
 
-// BuiltinQueries are the query templates of the built-in metrics.
-func (r *Router) BuiltinQueries() providers.Queries { return r.queries }
+// RequestMetrics are the data plane's families of request metrics.
+func (r *Router) RequestMetrics() []providers.RequestMetrics { return r.metrics }
 
 // Features says what the gatewayAPI provider does; a Router made with NewWith for a mesh
 // says the same but for what that mesh lacks (see package linkerd).

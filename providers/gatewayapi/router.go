@@ -20,7 +20,7 @@ import (
 type Router struct {
 	c       client.Client
 	attach  func(*trancheapi.Rollout) (Attachment, error)
-	queries providers.Queries
+	metrics []providers.RequestMetrics
 }
 
 var _ providers.Router = (*Router)(nil)
@@ -28,14 +28,14 @@ var _ providers.Router = (*Router)(nil)
 // New returns the gatewayAPI Router, which attaches the route as spec.provider.gatewayAPI
 // says. It is a providers.Factory.
 func New(c client.Client) providers.Router {
-	return &Router{c: c, attach: fromSpec, queries: builtinQueries}
+	return &Router{c: c, attach: fromSpec, metrics: requestMetrics}
 }
 
 // NewWith returns a Router for a provider that routes with an HTTPRoute of its own making
 // (a mesh, such as Linkerd, in Gateway API's mesh mode): attach says what the route attaches
-// to, queries are the provider's built-in query templates.
-func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, error), queries providers.Queries) *Router {
-	return &Router{c: c, attach: attach, queries: queries}
+// to, metrics are its data plane's request metrics.
+func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, error), metrics ...providers.RequestMetrics) *Router {
+	return &Router{c: c, attach: attach, metrics: metrics}
 }
 
 // Reconcile creates the route, sending everything to the primary, or brings an existing

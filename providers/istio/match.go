@@ -132,14 +132,16 @@ const (
 	primaryWorkload = `reporter="destination", destination_workload_namespace="{{ .Namespace }}", destination_workload="{{ .Primary }}"`
 )
 
-// builtinQueries are over Istio's standard metrics, which measure milliseconds.
-var builtinQueries = providers.RequestMetrics{
+// requestMetrics are Istio's standard metrics, which measure milliseconds.
+var requestMetrics = providers.RequestMetrics{
 	Requests: "istio_requests_total", Canary: canaryWorkload, Primary: primaryWorkload, Succeeded: `response_code!~"5.."`,
 	DurationBuckets: "istio_request_duration_milliseconds_bucket",
-}.Queries()
+}
 
-// BuiltinQueries are the query templates of the built-in metrics.
-func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
+// RequestMetrics are the data plane's request metrics.
+func (r *Router) RequestMetrics() []providers.RequestMetrics {
+	return []providers.RequestMetrics{requestMetrics}
+}
 
 // Features says what Istio's VirtualService does.
 func (r *Router) Features() providers.Features {

@@ -106,9 +106,9 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 	}
 }
 
-// BuiltinQueries are none: plain Services have no proxy that counts requests, so there is no
+// RequestMetrics are none: plain Services have no proxy that counts requests, so there is no
 // metric to build a built-in query on. The API rejects built-in metrics with this provider.
-func (r *Router) BuiltinQueries() providers.Queries { return nil }
+func (r *Router) RequestMetrics() []providers.RequestMetrics { return nil }
 
 // Features: the kubernetes provider switches all traffic at once, with nothing to measure it by.
 func (r *Router) Features() providers.Features { return providers.Features{} }

@@ -89,14 +89,16 @@ func unreadable(ing *networkingv1.Ingress, why string) error {
 // ingress-nginx counts requests by Ingress: the canary Ingress's are the canary's.
 const canarySeries = `namespace="{{ .Namespace }}", ingress="{{ .Rollout }}-canary"`
 
-// builtinQueries are over ingress-nginx's metrics, which measure seconds.
-var builtinQueries = providers.RequestMetrics{
+// requestMetrics are ingress-nginx's metrics, which measure seconds.
+var requestMetrics = providers.RequestMetrics{
 	Requests: "nginx_ingress_controller_requests", Canary: canarySeries, Succeeded: `status!~"5.."`,
 	DurationBuckets: "nginx_ingress_controller_request_duration_seconds_bucket", DurationInSeconds: true,
-}.Queries()
+}
 
-// BuiltinQueries are the query templates of the built-in metrics.
-func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
+// RequestMetrics are the data plane's request metrics.
+func (r *Router) RequestMetrics() []providers.RequestMetrics {
+	return []providers.RequestMetrics{requestMetrics}
+}
 
 // Features says what ingress-nginx's canary can do.
 func (r *Router) Features() providers.Features {

@@ -46,7 +46,7 @@ func TestTheAPIRefusesWhatAProviderCannotDo(t *testing.T) {
 		can := map[string]bool{
 			"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror,
 			"session affinity": features.Sticky, "a built-in metric": features.Metrics != "",
-			"verified traffic": hasQuery(registry.Default()[name](nil).BuiltinQueries(), trancheapi.BuiltinTrafficShare),
+			"verified traffic": hasQuery(providers.BuiltinQueries(registry.Default()[name](nil)), trancheapi.BuiltinTrafficShare),
 		}
 		for askName, ask := range asks {
 			t.Run(name+"/"+askName, func(t *testing.T) {

@@ -159,9 +159,10 @@ func weightsOf(backends providers.Field) (map[string]int32, error) {
 	return weights, nil
 }
 
-// BuiltinQueries are over linkerd-proxy's metrics, linkerd-smi being the SMI implementation
-// in use today.
-func (r *Router) BuiltinQueries() providers.Queries { return providers.LinkerdProxy }
+// RequestMetrics are linkerd-proxy's, linkerd-smi being the SMI implementation in use today.
+func (r *Router) RequestMetrics() []providers.RequestMetrics {
+	return []providers.RequestMetrics{providers.LinkerdProxy}
+}
 
 // Features says what a TrafficSplit can do.
 func (r *Router) Features() providers.Features {

@@ -217,14 +217,16 @@ const (
 	primarySeries = `service=~"{{ .Namespace }}-{{ .Target }}-primary-[0-9]+@kubernetescrd"`
 )
 
-// builtinQueries are over Traefik's own metrics, which measure seconds.
-var builtinQueries = providers.RequestMetrics{
+// requestMetrics are Traefik's own metrics, which measure seconds.
+var requestMetrics = providers.RequestMetrics{
 	Requests: "traefik_service_requests_total", Canary: canarySeries, Primary: primarySeries, Succeeded: `code!~"5.."`,
 	DurationBuckets: "traefik_service_request_duration_seconds_bucket", DurationInSeconds: true,
-}.Queries()
+}
 
-// BuiltinQueries are the query templates of the built-in metrics.
-func (r *Router) BuiltinQueries() providers.Queries { return builtinQueries }
+// RequestMetrics are the data plane's request metrics.
+func (r *Router) RequestMetrics() []providers.RequestMetrics {
+	return []providers.RequestMetrics{requestMetrics}
+}
 
 // Features says what a TraefikService can do.
 func (r *Router) Features() providers.Features {

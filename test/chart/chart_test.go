@@ -75,6 +75,7 @@ var everything = map[string]any{
 	"metrics":                     map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}},
 	"defaultNotificationProvider": "tranche-system/slack",
 	"leaderElection":              map[string]any{"namespace": "tranche-leases"},
+	"grafanaDashboard":            map[string]any{"enabled": true, "namespace": "monitoring", "folder": "Delivery"},
 }
 
 func TestTheChartLints(t *testing.T) {
@@ -110,8 +111,8 @@ func TestTheChartRendersAsGolden(t *testing.T) {
 	}
 }
 
-// The chart installs the CRDs config/ has and grants the rules controller-gen writes there
-// from the code, and nothing with a wildcard.
+// The chart installs the CRDs config/ has, grants the rules controller-gen writes there from
+// the code, and nothing with a wildcard, and ships the Grafana dashboard config/ has.
 func TestTheChartMatchesConfig(t *testing.T) {
 	bases, err := filepath.Glob(filepath.Join(configDir, "crd", "bases", "*.yaml"))
 	require.NoError(t, err)
@@ -127,7 +128,11 @@ func TestTheChartMatchesConfig(t *testing.T) {
 	rendered, err := render(everything)
 	require.NoError(t, err)
 	roles := map[string][]rbacv1.PolicyRule{}
+	var dashboard string
 	for _, obj := range objects(t, rendered) {
+		if obj.GetKind() == "ConfigMap" && obj.GetLabels()["grafana_dashboard"] == "1" {
+			dashboard, _, _ = unstructured.NestedString(obj.Object, "data", "tranche.json")
+		}
 		if kind := obj.GetKind(); kind == "ClusterRole" || kind == "Role" {
 			rules, _, err := unstructured.NestedSlice(obj.Object, "rules")
 			require.NoError(t, err)
@@ -146,6 +151,9 @@ func TestTheChartMatchesConfig(t *testing.T) {
 			}
 		}
 	}
+	want, err := os.ReadFile(filepath.Join(configDir, "grafana", "tranche.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), dashboard, "the chart's dashboard ConfigMap holds another dashboard than config/grafana/tranche.json: make manifests copies it")
 }
 
 // Values the manager could not run with are refused before anything is written, with a

@@ -204,6 +204,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	const app = "shop"
 	ro := stack.CanaryRollout(namespace, app, "shop.e2e.test", 10*time.Second, 5*time.Second)
 	ro.Spec.Analysis.VerifyTraffic = &trancheapi.VerifyTraffic{}
+	subscribeForPanels(t, ro)
 	load := deploy(t, ro, "shop.e2e.test")
 
 	word := &stack.RouteWord{Client: s.ControlPlane.Client, Namespace: namespace, Name: app, Period: 20 * time.Millisecond}
@@ -211,7 +212,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	go word.Run(watching)
 	good, ro := release(t, app, load, "v2")
 	stopWatching()
-	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
+	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, "%s; the last checks: %+v", ro.Status.Message, ro.Status.LastChecks)
 	whole := assertPromotedStepByStep(t, load, good, "v2")
 	assert.Greater(t, whole.ByVersion["v2"], 0)
 	requireTrafficChecksPassed(t, ro)
@@ -238,6 +239,9 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	})
 	require.NoError(t, err)
 	fmt.Printf("REPORT html=%s png=%s\n", htmlPath, pngPath)
+
+	// This rollout made every kind of series the Grafana dashboard shows; it still exists.
+	checkGrafanaPanels(t, app)
 }
 
 func weightsOf(samples []stack.Sample) []int32 {

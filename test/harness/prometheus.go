@@ -233,3 +233,30 @@ func (p *Prometheus) countResults(ctx context.Context, query string) (int, error
 	err = json.Unmarshal(answer.Data.Result, &series)
 	return len(series), err
 }
+
+// LabelValues are the values of label among the series match selects, as Grafana's
+// label_values(match, label) lists them for a dashboard variable.
+func (p *Prometheus) LabelValues(ctx context.Context, label, match string) ([]string, error) {
+	u := p.URL() + "/api/v1/label/" + url.PathEscape(label) + "/values?" + url.Values{"match[]": {match}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Status string   `json:"status"`
+		Error  string   `json:"error"`
+		Data   []string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return nil, fmt.Errorf("harness: %s from %s: %w", resp.Status, u, err)
+	}
+	if answer.Status != "success" {
+		return nil, fmt.Errorf("harness: %s from %s: %s", resp.Status, u, answer.Error)
+	}
+	return answer.Data, nil
+}

@@ -58,6 +58,8 @@ type Stack struct {
 
 	manager    *harness.Manager
 	managerLog *os.File
+	// managerMetrics is where the manager serves its metrics, which Prometheus scrapes.
+	managerMetrics string
 	cancel     context.CancelFunc
 	done       chan struct{} // closed when the apps and the proxy have stopped
 	stopOnce   sync.Once
@@ -106,8 +108,13 @@ func Start(opts Options) (s *Stack, err error) {
 	}}); err != nil {
 		return s, err
 	}
+	// Prometheus scrapes the manager as well as Traefik, as a cluster's would (the Grafana
+	// dashboard's panels are tested on what it scraped); the manager starts last.
+	if s.managerMetrics, err = harness.FreeAddress(); err != nil {
+		return s, err
+	}
 	if s.Prometheus, err = harness.StartPrometheus(harness.PrometheusOptions{
-		Targets: []string{strings.TrimPrefix(s.Traefik.APIURL(), "http://")},
+		Targets: []string{strings.TrimPrefix(s.Traefik.APIURL(), "http://"), s.managerMetrics},
 	}); err != nil {
 		return s, err
 	}
@@ -171,7 +178,7 @@ func (s *Stack) startManager() error {
 	s.managerLog = log
 	s.manager = &harness.Manager{
 		Binary: s.Manager, Kubeconfig: s.Kubeconfig, Log: log,
-		Args: []string{"--leader-elect=false", "--metrics-bind-address=0",
+		Args: []string{"--leader-elect=false", "--metrics-bind-address=" + s.managerMetrics,
 			"--prometheus-address=" + s.Prometheus.URL(), "--namespaces=" + s.Namespace},
 	}
 	if err := s.manager.Start(); err != nil {
