@@ -60,9 +60,9 @@ type Stack struct {
 	managerLog *os.File
 	// managerMetrics is where the manager serves its metrics, which Prometheus scrapes.
 	managerMetrics string
-	cancel     context.CancelFunc
-	done       chan struct{} // closed when the apps and the proxy have stopped
-	stopOnce   sync.Once
+	cancel         context.CancelFunc
+	done           chan struct{} // closed when the apps and the proxy have stopped
+	stopOnce       sync.Once
 }
 
 // Start starts everything in order (each part needs the ones before) and returns once the
