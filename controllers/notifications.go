@@ -2,9 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -22,6 +19,7 @@ func (r *RolloutReconciler) notify(ro *trancheapi.Rollout, reason, message strin
 	if !ok {
 		return
 	}
+	news.Cluster = r.ClusterName
 	refs := ro.Spec.Notify
 	if len(refs) == 0 && r.DefaultNotificationProvider != nil {
 		p := *r.DefaultNotificationProvider
@@ -38,24 +36,5 @@ func (r *RolloutReconciler) notify(ro *trancheapi.Rollout, reason, message strin
 // notificationTarget reads a NotificationProvider and the URL from its Secret, for the
 // dispatcher, at the moment it sends.
 func (r *RolloutReconciler) notificationTarget(ctx context.Context, key types.NamespacedName) (notify.Target, error) {
-	p := &trancheapi.NotificationProvider{}
-	if err := r.Get(ctx, key, p); err != nil {
-		return notify.Target{}, fmt.Errorf("reading NotificationProvider %s: %w", key, err)
-	}
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.SecretRef.Name}, secret); err != nil {
-		return notify.Target{}, fmt.Errorf("reading the Secret of NotificationProvider %s: %w", key, err)
-	}
-	address := string(secret.Data["address"])
-	if address == "" {
-		return notify.Target{}, fmt.Errorf("the Secret %s of NotificationProvider %s has no key address: put the endpoint's URL there", p.Spec.SecretRef.Name, key)
-	}
-	t := notify.Target{
-		Type: p.Spec.Type, URL: address,
-		Slack: notify.SlackOptions{Channel: p.Spec.Channel, Username: p.Spec.Username, IconEmoji: p.Spec.IconEmoji},
-	}
-	if p.Spec.Timeout != nil {
-		t.Timeout = p.Spec.Timeout.Duration
-	}
-	return t, nil
+	return notify.ReadTarget(ctx, r.Client, key)
 }

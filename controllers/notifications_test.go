@@ -15,7 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
@@ -158,4 +161,86 @@ func TestABadReferenceIsNews(t *testing.T) {
 	require.Eventually(t, func() bool { return len(slack.received()) > 0 }, 20*time.Second, 50*time.Millisecond)
 	assert.Contains(t, slack.received()[0], ns+"/podinfo stalled: MetricTemplate")
 	assert.Contains(t, slack.received()[0], "no-such-template")
+}
+
+// shapeMessages gives the Slack provider of ro's namespace message templates.
+func shapeMessages(t *testing.T, ns string, templates map[string]trancheapi.MessageTemplate) {
+	t.Helper()
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &trancheapi.NotificationProvider{}
+		if err := cp.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "slack"}, p); err != nil {
+			return err
+		}
+		p.Spec.Templates = templates
+		return cp.Client.Update(context.Background(), p)
+	}))
+}
+
+// providerReadyIs waits until the Slack provider of ns has a Ready condition of status for
+// its generation, and returns it.
+func providerReadyIs(t *testing.T, ns string, status metav1.ConditionStatus) metav1.Condition {
+	t.Helper()
+	var ready *metav1.Condition
+	require.Eventually(t, func() bool {
+		p := &trancheapi.NotificationProvider{}
+		if cp.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "slack"}, p) != nil {
+			return false
+		}
+		ready = meta.FindStatusCondition(p.Status.Conditions, trancheapi.ConditionReady)
+		return p.Status.ObservedGeneration == p.Generation && ready != nil && ready.Status == status
+	}, 10*time.Second, 20*time.Millisecond, "the provider's Ready condition never became %s: %+v", status, ready)
+	return *ready
+}
+
+func TestProviderTemplatesShapeTheMessages(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityInfo)
+	shapeMessages(t, ro.Namespace, map[string]trancheapi.MessageTemplate{
+		"Default":  {Title: "{{ .Cluster }}: {{ .Rollout }} {{ .Title }}", Text: "{{ .Kind }}, canary at {{ .Weight }}%"},
+		"Promoted": {Text: "{{ .Canary }} serves all traffic{{ range .Checks }}; {{ .Metric }} {{ .Value }}{{ end }}"},
+	})
+	ready := providerReadyIs(t, ro.Namespace, metav1.ConditionTrue)
+	assert.Equal(t, "The templates render every kind of news", ready.Message)
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+
+	require.Eventually(t, func() bool { return len(slack.received()) >= 4 }, 20*time.Second, 50*time.Millisecond)
+	got := slack.received()
+	require.Len(t, got, 4, "%q", got)
+	assert.Equal(t, "test-cluster: podinfo rollout started: Started, canary at 0%", got[0])
+	assert.Regexp(t, `^test-cluster: podinfo step passed: StepReached, canary at (5|50)%$`, got[1])
+	promoted := e.get().Status.StableRevision
+	assert.Regexp(t, `^test-cluster: podinfo promoted: `+promoted+` serves all traffic; \S+ \S+`, got[3], "the Default title, Promoted's own text")
+}
+
+func TestABrokenTemplateIsReportedAndTheDefaultWordsSent(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityInfo)
+	shapeMessages(t, ro.Namespace, map[string]trancheapi.MessageTemplate{
+		"Promoted": {Text: "{{ .Revision }} is out"}, // parses, but TemplateData has no Revision
+	})
+	ready := providerReadyIs(t, ro.Namespace, metav1.ConditionFalse)
+	assert.Equal(t, trancheapi.ReasonTemplateInvalid, ready.Reason)
+	assert.Contains(t, ready.Message, "templates.Promoted.text, for news Promoted")
+	assert.Contains(t, ready.Message, "can't evaluate field Revision")
+	provider := &trancheapi.NotificationProvider{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: "slack"}}
+	waitForEvent(t, provider, trancheapi.ReasonTemplateInvalid)
+
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	require.Eventually(t, func() bool { return len(slack.received()) >= 4 }, 20*time.Second, 50*time.Millisecond)
+	assert.Equal(t, e.ns+"/podinfo promoted: Promoted revision "+e.get().Status.StableRevision, slack.received()[3], "Tranche's own words")
+
+	shapeMessages(t, ro.Namespace, map[string]trancheapi.MessageTemplate{"Promoted": {Text: "{{ .Canary }} is out"}})
+	providerReadyIs(t, ro.Namespace, metav1.ConditionTrue)
 }

@@ -49,6 +49,8 @@ type RolloutReconciler struct {
 	Notifier *notify.Dispatcher
 	// DefaultNotificationProvider gets the news of Rollouts that subscribe to none.
 	DefaultNotificationProvider *types.NamespacedName
+	// ClusterName is the cluster's name in the news, for notification templates.
+	ClusterName string
 
 	// webhooks delivers the calls of notification webhooks; SetupWithManager makes it.
 	webhooks *notify.Dispatcher

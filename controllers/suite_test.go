@@ -91,6 +91,9 @@ func startWatcher(_ context.Context, cp *harness.ControlPlane) (err error) {
 // own (see TestControllerRestartResumes).
 const shardLabel = "tranche.dev/test-shard"
 
+// testCluster is the cluster's name the controllers of the tests give the news.
+const testCluster = "test-cluster"
+
 // startController runs the package's Rollout controller until the tests end.
 func startController(ctx context.Context, cp *harness.ControlPlane) error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
@@ -124,8 +127,13 @@ func runController(ctx context.Context, selector string) (<-chan struct{}, error
 		PrometheusAddress: prom.URL(), // for built-in metrics; every test template names its own
 		Concurrency:       4,
 		Notifier:          &notify.Dispatcher{},
+		ClusterName:       testCluster,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return nil, err
+	}
+	providers := &NotificationProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tranche")}
+	if err := providers.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	stopped := make(chan struct{})

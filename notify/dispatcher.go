@@ -26,6 +26,29 @@ type Target struct {
 	URL     string // secret: never logged nor put in an error
 	Slack   SlackOptions
 	Timeout time.Duration
+	// Templates shape the messages; TemplateErr says why some did not parse (those are
+	// not used).
+	Templates   Templates
+	TemplateErr error
+}
+
+// ErrOwnWords says that a message went out with Tranche's own words where a provider's
+// template failed.
+var ErrOwnWords = errors.New("sent with Tranche's own words where a template failed")
+
+// Message is the body a target gets for the news, shaped by its templates; a template that
+// fails leaves the default words, and the error, wrapping ErrOwnWords, says so (the body is
+// good either way).
+func Message(t Target, n News) (body []byte, templateErr error) {
+	shaped, err := t.Templates.Apply(n)
+	if err = errors.Join(t.TemplateErr, err); err != nil {
+		err = fmt.Errorf("%w: %w", ErrOwnWords, err)
+	}
+	body, perr := Payload(t, shaped)
+	if perr != nil {
+		return nil, perr
+	}
+	return body, err
 }
 
 // Resolver reads a NotificationProvider and its Secret.
@@ -87,7 +110,8 @@ type Dispatcher struct {
 	Now         func() time.Time
 	// After runs f after d; nil: time.AfterFunc. Tests make it record and run at once.
 	After func(d time.Duration, f func())
-	// Log receives one line per failed delivery, with no URL in it. nil: discarded.
+	// Log receives one line per failed delivery, and one per message sent with Tranche's own
+	// words because a template failed, with no URL in it. nil: discarded.
 	Log func(provider types.NamespacedName, err error)
 
 	once     sync.Once
@@ -277,8 +301,12 @@ func (d *Dispatcher) attempt(ctx context.Context, job *delivery) (time.Duration,
 		if target, err = d.Resolve(ctx, job.provider); err != nil {
 			return backoff(job.attempt), err // the provider or its Secret may be created in a moment
 		}
-		if body, err = Payload(target, job.news); err != nil {
-			return 0, err
+		var templateErr error
+		if body, templateErr = Message(target, job.news); body == nil {
+			return 0, templateErr
+		}
+		if templateErr != nil && d.Log != nil && job.attempt == 1 {
+			d.Log(job.provider, templateErr)
 		}
 	}
 	retryAfter, err := d.post(ctx, target, body)
@@ -295,6 +323,22 @@ func (d *Dispatcher) attempt(ctx context.Context, job *delivery) (time.Duration,
 		return retryAfter, err
 	}
 	return backoff(job.attempt), err
+}
+
+// SendNow delivers the news to a target once, and waits for its answer: for trying a
+// provider out (`kubectl tranche notify test`), not for a rollout's news, which Send
+// delivers in the background. The error says why the message was not delivered, or that it
+// went out with Tranche's own words where a template failed.
+func (d *Dispatcher) SendNow(ctx context.Context, t Target, n News) error {
+	d.init()
+	body, templateErr := Message(t, n)
+	if body == nil {
+		return templateErr
+	}
+	if _, err := d.post(ctx, t, body); err != nil {
+		return err
+	}
+	return templateErr
 }
 
 // backoff is the wait after the given failed attempt: 1s, 2s, 4s, ...

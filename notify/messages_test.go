@@ -6,56 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func news(kind notify.Kind) notify.News {
-	n := notify.News{
-		Kind: kind, Rollout: "podinfo", Namespace: "shop", Phase: trancheapi.PhaseProgressing,
-		Stable: "7f9c2a1b3d", Canary: "1a2b3c4d5e", Step: 2, Steps: []string{"5%", "50%", "100%"}, Weight: 50,
-		Message: "Step 2/3: weight 50%",
-		Checks: []notify.Check{
-			{Metric: "success-rate", Value: "99.7", Threshold: ">= 99", Verdict: trancheapi.VerdictPass},
-			{Metric: "latency-p99", Value: "230", Threshold: "<= 500", Verdict: trancheapi.VerdictPass},
-		},
-		At: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
-	}
-	switch kind {
-	case notify.Started:
-		n.Step, n.Weight, n.Checks, n.Message = 1, 0, nil, "Rolling out revision 1a2b3c4d5e (stable: 7f9c2a1b3d): scaling the canary up"
-	case notify.WaitingApproval:
-		n.Step, n.Weight, n.Phase = 3, 50, trancheapi.PhaseWaitingApproval
-		n.Message = "Step 3 waits for approval: kubectl tranche promote podinfo -n shop"
-	case notify.Promoted:
-		n.Step, n.Weight, n.Phase, n.Stable = 0, 0, trancheapi.PhaseSucceeded, "1a2b3c4d5e"
-		n.Message = "Promoted revision 1a2b3c4d5e"
-	case notify.RolledBack:
-		n.Step, n.Weight, n.Phase = 0, 0, trancheapi.PhaseFailed
-		n.Checks[1] = notify.Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
-		n.Message = "Rolled back revision 1a2b3c4d5e: 2 failed analysis runs"
-	case notify.Aborted:
-		n.Step, n.Weight, n.Phase = 0, 0, trancheapi.PhaseAborted
-		n.Message = "Rolled back revision 1a2b3c4d5e: aborted on request"
-	case notify.AnalysisFailing:
-		n.Checks[1] = notify.Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
-		n.Message = "Analysis failed (1/2): latency-p99 = 612"
-	case notify.Stalled:
-		n.Step, n.Weight, n.Checks, n.Phase = 0, 0, nil, trancheapi.PhaseInitialized
-		n.Message = `MetricTemplate "errors" does not exist: create it, or fix the reference <spec.analysis>`
-	}
-	return n
-}
+func news(kind notify.Kind) notify.News { return notify.Sample(kind) }
 
-var kinds = []notify.Kind{notify.Started, notify.StepReached, notify.WaitingApproval, notify.Promoted, notify.RolledBack, notify.Aborted, notify.AnalysisFailing, notify.Stalled}
+var kinds = notify.Kinds
 
 // slackShape is the part of an incoming webhook message Slack checks.
 type slackShape struct {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"time"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -51,16 +52,20 @@ type News struct {
 	Kind      Kind
 	Rollout   string
 	Namespace string
-	Message   string // the controller's own words, as in the event
-	Phase     trancheapi.Phase
-	Stable    string // revisions
-	Canary    string
-	Attempt   string // when this rollout of Canary started: a retry is another attempt
-	Step      int    // 1-based: the step under way, or the one rolled back from; 0 otherwise
-	Steps     []string
-	Weight    int32
-	Checks    []Check
-	At        time.Time
+	Cluster   string // the manager's --cluster-name; "" when it has none
+	Message   string // the controller's own words, as in the event, or the provider's template's
+	// Headline, when set, is the provider's template's title of the message; else the
+	// message type writes its own (see headline).
+	Headline string
+	Phase    trancheapi.Phase
+	Stable   string // revisions
+	Canary   string
+	Attempt  string // when this rollout of Canary started: a retry is another attempt
+	Step     int    // 1-based: the step under way, or the one rolled back from; 0 otherwise
+	Steps    []string
+	Weight   int32
+	Checks   []Check
+	At       time.Time
 }
 
 // Check is a metric's latest result against its threshold.
@@ -114,4 +119,13 @@ func checksOf(ro *trancheapi.Rollout) []Check {
 		}
 	}
 	return checks
+}
+
+// headline is the title of the news: the provider's template's, else the Rollout and what
+// happened to it, such as "shop/podinfo promoted".
+func headline(n News) string {
+	if n.Headline != "" {
+		return n.Headline
+	}
+	return fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind])
 }

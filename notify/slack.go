@@ -100,7 +100,7 @@ var icons = map[Kind]string{
 // metrics against their thresholds and, when the rollout waits for a person, the commands
 // to promote or abort it.
 func Slack(n News, opts SlackOptions) ([]byte, error) {
-	title := fmt.Sprintf("%s %s/%s %s", icons[n.Kind], n.Namespace, n.Rollout, titles[n.Kind])
+	title := icons[n.Kind] + " " + headline(n)
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: cut(cmp.Or(title, "-"), slackHeaderMax), Emoji: true}},
 		{Type: "section", Text: mrkdwn(escapedCut(cmp.Or(n.Message, "-"), slackSectionMax))},
@@ -123,7 +123,7 @@ func Slack(n News, opts SlackOptions) ([]byte, error) {
 			n.Rollout, n.Namespace, n.Rollout, n.Namespace), slackSectionMax))})
 	}
 	return json.Marshal(slackMessage{
-		Text:    escapedCut(fmt.Sprintf("%s/%s %s: %s", n.Namespace, n.Rollout, titles[n.Kind], n.Message), slackFallback),
+		Text:    escapedCut(headline(n)+": "+n.Message, slackFallback),
 		Channel: opts.Channel, Username: opts.Username, IconEmoji: opts.IconEmoji,
 		Attachments: []slackAttachment{{Color: colorOf(n.Kind), Blocks: blocks}},
 	})

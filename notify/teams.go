@@ -41,7 +41,7 @@ func Teams(n News) ([]byte, error) {
 		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", cmp.Or(c.Value, "-"), c.Threshold, c.Verdict)})
 	}
 	body := []any{
-		teamsText{Type: "TextBlock", Text: cut(fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind]), teamsTitleMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
+		teamsText{Type: "TextBlock", Text: cut(headline(n), teamsTitleMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
 		teamsText{Type: "TextBlock", Text: cut(cmp.Or(n.Message, "-"), teamsTextMax), Wrap: true},
 		teamsFacts{Type: "FactSet", Facts: facts},
 	}
@@ -105,6 +105,8 @@ type webhookNews struct {
 	Severity  string    `json:"severity"`
 	Rollout   string    `json:"rollout"`
 	Namespace string    `json:"namespace"`
+	Cluster   string    `json:"cluster,omitempty"`
+	Title     string    `json:"title"`
 	Message   string    `json:"message"`
 	Phase     string    `json:"phase"`
 	Stable    string    `json:"stableRevision"`
@@ -120,7 +122,7 @@ type webhookNews struct {
 func Webhook(n News) ([]byte, error) {
 	return json.Marshal(webhookNews{
 		Kind: n.Kind, Severity: string(n.Kind.Severity()), Rollout: n.Rollout, Namespace: n.Namespace,
-		Message: n.Message, Phase: string(n.Phase), Stable: n.Stable, Canary: n.Canary, Step: n.Step,
+		Cluster: n.Cluster, Title: headline(n), Message: n.Message, Phase: string(n.Phase), Stable: n.Stable, Canary: n.Canary, Step: n.Step,
 		Steps: n.Steps, Weight: n.Weight, Checks: n.Checks, At: n.At,
 	})
 }

@@ -7,9 +7,11 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // never in the spec.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=tnp,categories=tranche
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Channel",type=string,JSONPath=`.spec.channel`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type NotificationProvider struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -18,6 +20,24 @@ type NotificationProvider struct {
 	// spec says where and how to send.
 	// +required
 	Spec NotificationProviderSpec `json:"spec"`
+
+	// status is the controller's word on the spec.
+	// +optional
+	Status NotificationProviderStatus `json:"status,omitempty"`
+}
+
+// NotificationProviderStatus says whether the provider's templates work.
+type NotificationProviderStatus struct {
+	// observedGeneration is the generation of the spec the conditions are about.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is False, with reason TemplateInvalid, while a template does not
+	// parse or render; the default message of that kind of news is sent instead.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // NotificationProviderSpec describes one notification endpoint.
@@ -58,7 +78,36 @@ type NotificationProviderSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1m')",message="timeout must be between 0s (excluded) and 1m"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// templates shape the messages, by kind of news: Started, StepReached, WaitingApproval,
+	// Promoted, RolledBack, Aborted, AnalysisFailing, Stalled, and Default for every kind.
+	// Each is a title and a text, Go templates (text/template) over the fields that
+	// docs/notifications.md lists ({{ .Rollout }}, {{ .Phase }}, {{ .Weight }}, ...); a part a
+	// kind's template leaves out is Default's, else Tranche's own words. A template that does
+	// not parse or render makes the provider's Ready condition False and is not used:
+	// Tranche's own words are sent in its place.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=9
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['Default', 'Started', 'StepReached', 'WaitingApproval', 'Promoted', 'RolledBack', 'Aborted', 'AnalysisFailing', 'Stalled'])",message="templates are by kind of news: Default, Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, AnalysisFailing or Stalled"
+	Templates map[string]MessageTemplate `json:"templates,omitempty"`
 }
+
+// MessageTemplate is a message's title and text, as Go templates.
+// +kubebuilder:validation:XValidation:rule="has(self.title) || has(self.text)",message="a template needs a title, a text or both"
+type MessageTemplate struct {
+	// title replaces the message's heading (Tranche's: "shop/podinfo promoted").
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Title string `json:"title,omitempty"`
+
+	// text replaces the message's text (Tranche's: the controller's words, {{ .Message }}).
+	// +optional
+	// +kubebuilder:validation:MaxLength=8192
+	Text string `json:"text,omitempty"`
+}
+
+// TemplateDefault names the template of the kinds of news that have none of their own.
+const TemplateDefault = "Default"
 
 // NotificationType is the kind of a notification endpoint.
 // +kubebuilder:validation:Enum=Slack;MSTeams;Webhook

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -121,6 +122,14 @@ func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) 
 			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, tmpl); err == nil {
 				templates[tmpl.Namespace+"/"+tmpl.Name] = tmpl
 			}
+		case "NotificationProvider":
+			p := &trancheapi.NotificationProvider{}
+			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, p); err == nil {
+				for _, bad := range each(notify.CheckTemplates(p.Spec.Templates)) {
+					findings = append(findings, Finding{Source: doc.Source, Object: name, Field: "spec.templates",
+						Message: bad.Error() + " (the controller would send Tranche's own words in its place)"})
+				}
+			}
 		}
 		if err != nil {
 			findings = append(findings, Finding{Source: doc.Source, Object: name, Message: err.Error()})
@@ -130,6 +139,17 @@ func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) 
 		findings = append(findings, c.check(ctx)...)
 	}
 	return findings
+}
+
+// each is the errors errors.Join joined, or err alone.
+func each(err error) []error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 // rolloutChecker checks what the API server cannot see in one valid Rollout.

@@ -51,13 +51,24 @@ spec:
   targetRef: {kind: Deployment, name: mesh}
   service: {port: 80}
   provider: {osm: {}}
+---
+apiVersion: tranche.dev/v1alpha1
+kind: NotificationProvider
+metadata: {name: slack}
+spec:
+  type: Slack
+  secretRef: {name: slack}
+  templates:
+    Default: {title: "{{ .Cluster }}: {{ .Rollout }} {{ .Title }}"}
+    Promoted: {text: "{{ .Revision }} is out"}
+    Aborted: {text: "{{ .Rollout "}
 `
 
 func lintFiles(t *testing.T, prometheus string) []string {
 	t.Helper()
 	docs, err := lint.Read("app.yaml", strings.NewReader(files))
 	require.NoError(t, err)
-	require.Len(t, docs, 5)
+	require.Len(t, docs, 6)
 	schemas, err := lint.LoadSchemas()
 	require.NoError(t, err)
 	var lines []string
@@ -73,6 +84,8 @@ func lintFiles(t *testing.T, prometheus string) []string {
 var offline = []string{
 	`app.yaml: Rollout/mesh: error: spec.provider.osm: Forbidden: unknown field: remove it, or check its spelling and indentation`,
 	`app.yaml: Rollout/mesh: error: spec.provider: Invalid value: set exactly one provider: gatewayAPI, istio, linkerd, smi, nginx, traefik or kubernetes`,
+	`app.yaml: NotificationProvider/slack: error: spec.templates: templates.Aborted.text: at 1: unclosed action (the controller would send Tranche's own words in its place)`,
+	`app.yaml: NotificationProvider/slack: error: spec.templates: templates.Promoted.text, for news Promoted: at 1:3: executing "Promoted.text" at <.Revision>: can't evaluate field Revision in type notify.TemplateData (the controller would send Tranche's own words in its place)`,
 	`app.yaml: Rollout/shop: error: spec.analysis.metrics[1]: the query of metric broken does not render: query template uses {{ .App }}, which is not a variable: use .Rollout, .Namespace, .Target, .Primary, .Canary, .Service, .Interval, .Workload, .WorkloadService, .Window`,
 	`app.yaml: Rollout/shop: warning: spec.analysis.metrics[2].templateRef: MetricTemplate shop/not-here is not among the files checked: its query was not checked`,
 }
@@ -89,9 +102,9 @@ func TestLintAsksPrometheus(t *testing.T) {
 	t.Cleanup(func() { _ = prom.Stop() })
 
 	got := lintFiles(t, prom.URL())
-	want := append(offline[:2:2], `app.yaml: Rollout/shop: warning: spec.analysis.metrics[0]: metric success returns no data from `+prom.URL()+
+	want := append(offline[:4:4], `app.yaml: Rollout/shop: warning: spec.analysis.metrics[0]: metric success returns no data from `+prom.URL()+
 		` now (expected before a release sends the canary traffic)`)
-	want = append(want, offline[2:]...)
+	want = append(want, offline[4:]...)
 	assert.Equal(t, want, got)
 }
 

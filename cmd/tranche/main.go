@@ -71,6 +71,7 @@ type options struct {
 	logLevel            zapcore.Level
 	concurrency         int
 	defaultNotification *types.NamespacedName
+	clusterName         string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -94,6 +95,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Requests the manager may send to the API server at once, above --kube-api-qps.")
 	fs.StringVar(&defaultNotification, "default-notification-provider", os.Getenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER"),
 		"NotificationProvider (namespace/name) that gets the news of Rollouts that name none. Default: $TRANCHE_DEFAULT_NOTIFICATION_PROVIDER, else none.")
+	fs.StringVar(&o.clusterName, "cluster-name", "", "The cluster's name, for notification templates ({{ .Cluster }}) and webhook bodies. Default: none.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -190,12 +192,17 @@ func run(ctx context.Context, o options) error {
 		PrometheusAddress: o.prometheusAddress,
 		Concurrency:       o.concurrency,
 		Notifier: &notify.Dispatcher{Log: func(provider types.NamespacedName, err error) {
-			ctrl.Log.Info("Notification not delivered", "provider", provider.String(), "error", err.Error())
+			ctrl.Log.Info("Notification not delivered as asked", "provider", provider.String(), "error", err.Error())
 		}},
 		DefaultNotificationProvider: o.defaultNotification,
+		ClusterName:                 o.clusterName,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Rollout controller: %w", err)
+	}
+	providers := &controllers.NotificationProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tranche")}
+	if err := providers.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the NotificationProvider controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -48,7 +48,12 @@ var layers = []layer{
 	{name: "notify", packages: []string{"notify/..."}, mayUse: []string{"api/..."}},
 	{name: "controllers", packages: []string{"controllers/..."}, mayUse: []string{"api/...", "analysis/...", "providers", "notify/..."}},
 	// config/crd is the CRDs as data: lint checks a Rollout against their schema offline.
-	{name: "the plugin", packages: []string{"cli/..."}, mayUse: []string{"api/...", "analysis/...", "providers", "providers/registry", "config/crd"}},
+	// notify: lint renders a NotificationProvider's templates, and notify test sends the
+	// samples, as the manager would.
+	{name: "the plugin", packages: []string{"cli/..."}, mayUse: []string{"api/...", "analysis/...", "providers", "providers/registry", "notify", "config/crd"}},
+	// The Grafana dashboard's panels of the canary beside the primary are made from each
+	// provider's request metrics, as the built-in queries are.
+	{name: "the Grafana dashboard", packages: []string{"config/grafana"}, mayUse: []string{"api/...", "providers", "providers/registry"}},
 	{name: "config", packages: []string{"config/..."}, mayUse: []string{"api/..."}},
 	// The binaries, the scripts' programs and the tests wire everything together.
 	{name: "commands", packages: []string{"cmd/...", "hack/..."}, mayUse: []string{"..."}},

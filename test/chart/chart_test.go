@@ -74,6 +74,7 @@ var everything = map[string]any{
 	"podDisruptionBudget":         map[string]any{"enabled": true},
 	"metrics":                     map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}},
 	"defaultNotificationProvider": "tranche-system/slack",
+	"clusterName":                 "prod-eu",
 	"leaderElection":              map[string]any{"namespace": "tranche-leases"},
 	"grafanaDashboard":            map[string]any{"enabled": true, "namespace": "monitoring", "folder": "Delivery"},
 }

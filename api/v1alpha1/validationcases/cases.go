@@ -194,6 +194,10 @@ var Invalid = []Case{
 		[]string{"spec.secretRef", "Required value"}},
 	{"URL in clear", ValidProvider, `{spec: {address: "https://hooks.slack.test/x"}}`,
 		[]string{"spec.address", "unknown field"}},
+	{"template of no kind of news", ValidProvider, `{spec: {templates: {Deployed: {text: "{{ .Rollout }}"}}}}`,
+		[]string{"spec.templates", "templates are by kind of news: Default, Started"}},
+	{"empty template", ValidProvider, `{spec: {templates: {Promoted: {}}}}`,
+		[]string{"spec.templates[Promoted]", "a template needs a title, a text or both"}},
 	{"bad Slack channel", ValidProvider, `{spec: {channel: "Releases!"}}`,
 		[]string{"spec.channel", "should match"}},
 }
