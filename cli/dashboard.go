@@ -12,13 +12,15 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -120,7 +122,7 @@ func (d *Dashboard) historyOf(ro *trancheapi.Rollout) History {
 	if h == nil {
 		return History{}
 	}
-	return History{Traffic: append([]TrafficPoint(nil), h.Traffic...), Checks: h.Checks}
+	return History{Traffic: slices.Clone(h.Traffic), Checks: maps.Clone(h.Checks)} // follow goes on writing h
 }
 
 // Serve follows the Rollouts and serves the dashboard on l until ctx ends; once only. l
@@ -177,7 +179,7 @@ func sameOrigin(port int, next http.Handler) http.Handler {
 		switch {
 		case !hosts[r.Host]:
 			http.Error(w, "this dashboard answers on 127.0.0.1:"+strconv.Itoa(port)+" only, not on "+r.Host, http.StatusMisdirectedRequest)
-		case origin != "" && !hosts[trimScheme(origin)]:
+		case origin != "" && !ownOrigin(origin, hosts):
 			http.Error(w, "requests from "+origin+" are refused: only the dashboard's own page may use it", http.StatusForbidden)
 		case r.Header.Get("Sec-Fetch-Site") == "cross-site":
 			http.Error(w, "requests from other sites are refused: only the dashboard's own page may use it", http.StatusForbidden)
@@ -187,12 +189,10 @@ func sameOrigin(port int, next http.Handler) http.Handler {
 	})
 }
 
-func trimScheme(origin string) string {
-	const scheme = "http://"
-	if len(origin) > len(scheme) && origin[:len(scheme)] == scheme {
-		return origin[len(scheme):]
-	}
-	return "" // not http: not ours
+// ownOrigin reports whether an Origin header names the dashboard's own page.
+func ownOrigin(origin string, hosts map[string]bool) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Scheme == "http" && u.Path == "" && hosts[u.Host]
 }
 
 func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
@@ -226,9 +226,9 @@ func (d *Dashboard) serveList(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, rows)
 }
 
-// key is the Rollout a request names, if the dashboard shows its namespace.
-func (d *Dashboard) key(w http.ResponseWriter, r *http.Request) (types.NamespacedName, bool) {
-	key := types.NamespacedName{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+// key is the Rollout named, if the dashboard shows its namespace; else it answers why not.
+func (d *Dashboard) key(w http.ResponseWriter, namespace, name string) (types.NamespacedName, bool) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
 	if d.opts.Namespace != "" && key.Namespace != d.opts.Namespace {
 		http.Error(w, fmt.Sprintf("this dashboard shows namespace %s only (start it with --all-namespaces for every one)", d.opts.Namespace), http.StatusNotFound)
 		return key, false
@@ -237,7 +237,7 @@ func (d *Dashboard) key(w http.ResponseWriter, r *http.Request) (types.Namespace
 }
 
 func (d *Dashboard) serveRollout(w http.ResponseWriter, r *http.Request) {
-	key, ok := d.key(w, r)
+	key, ok := d.key(w, r.PathValue("namespace"), r.PathValue("name"))
 	if !ok {
 		return
 	}
@@ -267,7 +267,7 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("name") != "" {
 		r.SetPathValue("namespace", r.URL.Query().Get("namespace"))
 		r.SetPathValue("name", r.URL.Query().Get("name"))
-		key, ok := d.key(w, r)
+		key, ok := d.key(w, r.PathValue("namespace"), r.PathValue("name"))
 		if !ok {
 			return
 		}
@@ -334,7 +334,7 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the request does not carry the dashboard page's token: only the dashboard's own page may act", http.StatusForbidden)
 		return
 	}
-	key, ok := d.key(w, r)
+	key, ok := d.key(w, r.PathValue("namespace"), r.PathValue("name"))
 	if !ok {
 		return
 	}
@@ -369,53 +369,4 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// dashboardPort is where `kubectl tranche dashboard` listens unless told otherwise.
-const dashboardPort = 3170
-
-func newDashboardCommand(o *Options) *cobra.Command {
-	var all, readOnly bool
-	var port int
-	cmd := &cobra.Command{
-		Use:   "dashboard",
-		Short: "Serve a web page of the Rollouts on 127.0.0.1: live, with the steps, traffic, checks, events and the requests",
-		Long: "Serve a web page on 127.0.0.1 that shows the Rollouts of the namespace (or, with -A, of all namespaces)\n" +
-			"as the API server changes them, and sends promote, abort, retry, pause and resume as the commands do,\n" +
-			"with your kubeconfig. Open the address it prints. Only that page can act through it; --read-only allows no action.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			opts := DashboardOptions{ReadOnly: readOnly}
-			if !all {
-				if opts.Namespace, err = o.namespace(); err != nil {
-					return err
-				}
-			}
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-			if err != nil {
-				return fmt.Errorf("listening for the dashboard: %w (--port picks another port, 0 any free one)", err)
-			}
-			d, err := NewDashboard(c, opts)
-			if err != nil {
-				return err
-			}
-			what := "namespace " + opts.Namespace
-			if all {
-				what = "all namespaces"
-			}
-			if readOnly {
-				what += ", read-only"
-			}
-			fmt.Fprintf(o.Streams.Out, "Tranche dashboard of %s: http://%s/ (interrupt to stop)\n", what, l.Addr())
-			return d.Serve(cmd.Context(), l)
-		},
-	}
-	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "Show the Rollouts of every namespace.")
-	cmd.Flags().BoolVar(&readOnly, "read-only", false, "Show the Rollouts only: no button, and every request refused.")
-	cmd.Flags().IntVar(&port, "port", dashboardPort, "The port to listen on, on 127.0.0.1 (0: any free port).")
-	return cmd
 }

@@ -103,16 +103,12 @@ func (s style) checks(results []trancheapi.CheckResult) string {
 		return s.paint(faint, "-")
 	}
 	var failing []string
-	worst := trancheapi.VerdictPass
 	for _, r := range trancheapi.LatestChecks(results) {
-		if r.Verdict == trancheapi.VerdictPass {
-			continue
-		}
-		failing = append(failing, r.Metric)
-		if worst != trancheapi.VerdictFail {
-			worst = r.Verdict
+		if r.Verdict != trancheapi.VerdictPass {
+			failing = append(failing, r.Metric)
 		}
 	}
+	worst := worstVerdict(results)
 	if len(failing) == 0 {
 		return s.verdict(worst)
 	}
