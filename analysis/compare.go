@@ -40,7 +40,8 @@ type CompareRun struct {
 
 // Compare judges the canary against the primary with the sequential tests of package
 // sequential (docs/analysis.md). A Fail or Pass the test is sure of is Final; while unsure,
-// a run passes without being final, and says how long a verdict may take.
+// an ErrorRate run is Undecided and says how long a verdict may take. The latency test has
+// no bound for better: while it has not found the canary slower, a run passes (not Final).
 func Compare(ctx context.Context, q CompareQuerier, run CompareRun, at time.Time) Check {
 	if run.Spec.Kind == trancheapi.CompareLatency {
 		return compareLatency(ctx, q, run, at)
@@ -86,10 +87,29 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 	if counts.CanaryRequests < test.MinRequests {
 		return insufficient(c, run.Spec, fmt.Sprintf("%.0f of the %.0f requests the canary must serve before a verdict", counts.CanaryRequests, test.MinRequests))
 	}
-	c.Verdict = trancheapi.VerdictPass
-	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way)%s", result.LogLR, needed, estimate(test, counts, run))
+	c.Verdict = trancheapi.VerdictUndecided
+	c.Needs = timeNeeded(test, counts, run)
+	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way)%s", result.LogLR, needed, estimate(test, counts, run, c.Needs))
 	return c
 }
+
+// timeNeeded is about how long into the step the rate test takes to catch the regression it
+// is built for, in the traffic seen so far; 0 when the traffic does not tell.
+func timeNeeded(test sequential.RateTest, c sequential.Counts, run CompareRun) time.Duration {
+	total := c.CanaryRequests + c.PrimaryRequests
+	if total <= 0 || run.Window <= 0 || c.PrimaryRequests <= 0 {
+		return 0
+	}
+	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
+	seconds := test.TimeNeeded(weight, rps, base)
+	if math.IsInf(seconds, 0) || math.IsNaN(seconds) || seconds > maxNeeded.Seconds() {
+		return maxNeeded
+	}
+	return time.Duration(seconds * float64(time.Second))
+}
+
+// maxNeeded caps the estimate: a primary without errors makes it endless.
+const maxNeeded = 30 * 24 * time.Hour
 
 func rateTest(spec trancheapi.CompareSpec) sequential.RateTest {
 	return sequential.RateTest{
@@ -103,16 +123,15 @@ func rateTest(spec trancheapi.CompareSpec) sequential.RateTest {
 
 // estimate says how long the rate test takes to catch the regression it is built for, in the
 // traffic seen so far, when that is longer than the step's hold.
-func estimate(test sequential.RateTest, c sequential.Counts, run CompareRun) string {
+func estimate(test sequential.RateTest, c sequential.Counts, run CompareRun, needs time.Duration) string {
+	if needs <= run.Hold || needs == 0 {
+		return ""
+	}
+	if c.PrimaryErrors == 0 && c.CanaryErrors == 0 {
+		return fmt.Sprintf("; with no errors in either version, no error rate can be told apart within the step's hold of %s", run.Hold)
+	}
 	total := c.CanaryRequests + c.PrimaryRequests
-	if total <= 0 || run.Window <= 0 || c.PrimaryRequests <= 0 {
-		return ""
-	}
 	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
-	needs := time.Duration(test.TimeNeeded(weight, rps, base) * float64(time.Second))
-	if needs <= run.Hold {
-		return ""
-	}
 	return fmt.Sprintf("; at %.3g%% of %.3g rps with %.3g%% errors, telling a %s error rate apart takes about %s, longer than the step's hold of %s",
 		100*weight, rps, 100*base, times(test.Detect), roughly(needs), run.Hold)
 }

@@ -63,8 +63,8 @@ func TestCompareErrorRates(t *testing.T) {
 	}{
 		{"three times the errors", nil, counts(3000, 300, 57000, 1000), trancheapi.VerdictFail, true, "the canary's error rate is", true},
 		{"the same errors, plenty of them", nil, counts(30000, 600, 30000, 600), trancheapi.VerdictPass, true, "not 100% worse", true},
-		{"too early to tell", nil, counts(1000, 12, 19000, 190), trancheapi.VerdictPass, false, "no verdict yet", true},
-		{"no errors at all", nil, counts(1000, 0, 19000, 0), trancheapi.VerdictPass, false, "no verdict yet", false},
+		{"too early to tell", nil, counts(1000, 12, 19000, 190), trancheapi.VerdictUndecided, false, "no verdict yet", true},
+		{"no errors at all", nil, counts(1000, 0, 19000, 0), trancheapi.VerdictUndecided, false, "no errors in either version, no error rate can be told apart", false},
 		{"too few canary requests: wait", nil, counts(50, 1, 950, 10), trancheapi.VerdictWaiting, false, "50 of the 100 requests", true},
 		{"too few canary requests: fail", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientFail}, counts(50, 1, 950, 10),
 			trancheapi.VerdictFail, false, "not enough data", true},
@@ -86,7 +86,8 @@ func TestCompareErrorRates(t *testing.T) {
 func TestCompareSaysWhenTheHoldIsTooShort(t *testing.T) {
 	// 5% of 20 rps over 5 minutes, 1% errors: a 2x canary takes far longer than 10 minutes.
 	slow := analysis.Compare(context.Background(), counts(300, 3, 5700, 57), errorRun(nil), time.Now())
-	assert.Equal(t, trancheapi.VerdictPass, slow.Verdict)
+	assert.Equal(t, trancheapi.VerdictUndecided, slow.Verdict)
+	assert.InDelta(t, 21*time.Minute, slow.Needs, float64(time.Minute), "the estimate, which an Extend policy holds to")
 	assert.Contains(t, slow.Message, "at 5% of 20 rps with 1% errors, telling a 2× error rate apart takes about 21m,")
 	assert.Contains(t, slow.Message, "longer than the step's hold of 10m0s")
 	// 50% of 500 rps: quick enough, nothing to say.

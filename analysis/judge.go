@@ -39,6 +39,9 @@ type Check struct {
 	Final bool
 	// Message explains the verdict, for a judge that has more to say than the value.
 	Message string
+	// Needs is how long into the step an Undecided test is expected to need for a verdict;
+	// 0 when unknown.
+	Needs time.Duration
 	// Err is why the query failed; nil when it answered, with data or without.
 	Err error
 }

@@ -40,15 +40,16 @@ func RowOf(ro *trancheapi.Rollout) Row {
 	}
 }
 
-// worstVerdict is the worst of the latest checks: Fail over Inconclusive or Waiting over
-// Pass; "" when there are none.
+// worstVerdict is the worst of the latest checks that are not dry runs: Fail over
+// Inconclusive or Waiting over Undecided over Pass; "" when there are none.
 func worstVerdict(results []trancheapi.CheckResult) trancheapi.Verdict {
 	var worst trancheapi.Verdict
 	for _, r := range trancheapi.LatestChecks(results) {
 		switch {
+		case r.DryRun: // shown beside its metric, never the rollout's verdict
 		case worst == "", r.Verdict == trancheapi.VerdictFail:
 			worst = r.Verdict
-		case worst == trancheapi.VerdictPass:
+		case worst == trancheapi.VerdictPass, worst == trancheapi.VerdictUndecided && r.Verdict != trancheapi.VerdictPass:
 			worst = r.Verdict
 		}
 	}
@@ -102,6 +103,8 @@ type CheckPoint struct {
 	// Message is why a verdict is not Pass; for a Compare metric, the judge's evidence.
 	Message string `json:"message,omitempty"`
 	Final   bool   `json:"final,omitempty"`
+	// DryRun marks a dry-run metric's check: shown, never acted on.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // TrafficPoint is the canary's weight at a time, and its measured share of requests where
@@ -249,7 +252,7 @@ func (h *History) Observe(ro *trancheapi.Rollout, now time.Time) {
 }
 
 func pointOf(r trancheapi.CheckResult) CheckPoint {
-	p := CheckPoint{At: r.At.Time, Text: orDash(r.Value), Verdict: string(r.Verdict), Message: r.Message, Final: r.Final}
+	p := CheckPoint{At: r.At.Time, Text: orDash(r.Value), Verdict: string(r.Verdict), Message: r.Message, Final: r.Final, DryRun: r.DryRun}
 	if v, err := strconv.ParseFloat(strings.TrimSpace(r.Value), 64); err == nil {
 		p.Value = &v
 	}

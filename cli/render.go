@@ -104,7 +104,7 @@ func (s style) checks(results []trancheapi.CheckResult) string {
 	}
 	var failing []string
 	for _, r := range trancheapi.LatestChecks(results) {
-		if r.Verdict != trancheapi.VerdictPass {
+		if !r.DryRun && r.Verdict != trancheapi.VerdictPass && r.Verdict != trancheapi.VerdictUndecided {
 			failing = append(failing, r.Metric)
 		}
 	}
@@ -245,6 +245,9 @@ func renderAnalysis(w io.Writer, s style, ro *trancheapi.Rollout, now time.Time)
 		for _, c := range latest {
 			if c.Metric == m.Name {
 				value, verdict, at = orDash(c.Value), s.verdict(c.Verdict), age(c.At.Time, now)+" ago"
+				if c.DryRun {
+					verdict += " (dry run)"
+				}
 			}
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.Name, value, m.Bounds(), verdict, at)

@@ -257,6 +257,7 @@ func (d *decider) start() {
 	d.st.LastAnalysisAt = nil
 	d.st.WaitingSince = now
 	d.st.ScaleDownAt = nil
+	d.recordStart()
 	d.say(canaryWaitMessage(rev))
 	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
 	d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
@@ -274,6 +275,7 @@ func (d *decider) start() {
 // The canary is scaled down after the scale-down delay (by idle, once the routes are back).
 func (d *decider) rollback(phase trancheapi.Phase, why string) {
 	d.st.Phase = phase
+	d.recordStep()
 	d.st.StepStartedAt = nil
 	d.st.WaitingSince = nil
 	d.say(fmt.Sprintf("Rolled back revision %s: %s", d.st.CanaryRevision, why))
@@ -358,8 +360,9 @@ func (d *decider) wait(message string, recheck time.Duration) {
 
 func (d *decider) say(message string) { d.st.Message = message }
 
-// end records that the rollout ended in phase, for the duration metric.
+// end records that the rollout ended in phase, for the duration metric and in the history.
 func (d *decider) end(phase trancheapi.Phase) {
+	d.recordEnd(trancheapi.RolloutOutcome(phase))
 	d.p.ended = phase
 	if d.st.RolloutStartedAt != nil {
 		d.p.took = d.w.now.Sub(d.st.RolloutStartedAt.Time)

@@ -1,10 +1,12 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
@@ -31,34 +33,47 @@ func (d *decider) recordAnalysis(run analysisRun) bool {
 	d.p.analysed = true
 	d.st.LastAnalysisAt = d.now()
 	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
-	if final := finalFailures(run.checks); len(final) > 0 {
-		// A sequential test that is sure needs no second run: roll back now.
-		d.rollback(trancheapi.PhaseFailed, "the canary is worse than the primary: "+strings.Join(final, "; "))
-		return true
-	}
-	failed, inconclusive := verdicts(run.checks)
+	d.reportDryRun(run.checks)
+	tally := analysis.TallyFor(&d.w.rollout.Spec)
+	tally.Failed, tally.Inconclusive = d.st.FailedChecks, d.st.InconclusiveRuns
+	counted := tally.Record(run.checks)
+	d.st.FailedChecks, d.st.InconclusiveRuns = tally.Failed, tally.Inconclusive
+	limit := d.w.rollout.Spec.EffectiveFailureLimit()
 	switch {
-	case len(failed) > 0:
-		d.st.FailedChecks++
-		d.st.InconclusiveRuns = 0
-		d.emit(true, "AnalysisFailed", fmt.Sprintf("Analysis failed (%d/%d): %s",
-			d.st.FailedChecks, d.w.rollout.Spec.EffectiveFailureLimit(), strings.Join(failed, "; ")))
-	case len(inconclusive) > 0:
-		d.st.InconclusiveRuns++
-		if d.st.InconclusiveRuns >= d.w.rollout.Spec.EffectiveInconclusiveLimit() {
-			d.st.FailedChecks++
-			d.st.InconclusiveRuns = 0
-			d.emit(true, "AnalysisInconclusive", fmt.Sprintf("No data for %s: counted as a failed run (%d/%d)",
-				strings.Join(inconclusive, ", "), d.st.FailedChecks, d.w.rollout.Spec.EffectiveFailureLimit()))
-		}
-	default:
-		d.st.InconclusiveRuns = 0
+	case len(counted.Failed) > 0:
+		d.emit(true, "AnalysisFailed", fmt.Sprintf("Analysis failed (%d/%d): %s", tally.Failed, limit, strings.Join(counted.Failed, "; ")))
+	case len(counted.NoData) > 0:
+		d.emit(true, "AnalysisInconclusive", fmt.Sprintf("No data for %s: counted as a failed run (%d/%d)",
+			strings.Join(counted.NoData, ", "), tally.Failed, limit))
 	}
-	if d.st.FailedChecks >= d.w.rollout.Spec.EffectiveFailureLimit() {
-		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%d failed analysis runs", d.st.FailedChecks))
+	if counted.RollBack != "" {
+		d.rollback(trancheapi.PhaseFailed, counted.RollBack)
 		return true
 	}
 	return false
+}
+
+// reportDryRun tells of the dry-run checks that would have failed the run: they are news,
+// never a reason to act.
+func (d *decider) reportDryRun(checks []trancheapi.CheckResult) {
+	var failed []string
+	for _, c := range checks {
+		if c.DryRun && c.Verdict == trancheapi.VerdictFail {
+			failed = append(failed, describeCheck(c))
+		}
+	}
+	if len(failed) > 0 {
+		d.emit(false, "DryRunFailed", "Dry run: would have failed the run: "+strings.Join(failed, "; "))
+	}
+}
+
+// describeCheck is a check in a sentence: its value, and the judge's message when it has one.
+func describeCheck(c trancheapi.CheckResult) string {
+	s := c.Metric + " = " + cmp.Or(c.Value, "no data")
+	if c.Message != "" {
+		s += " (" + c.Message + ")"
+	}
+	return s
 }
 
 // endsHoldEarly reports whether the step may end before its hold: the Rollout opts in, and
@@ -75,6 +90,9 @@ func (d *decider) endsHoldEarly() bool {
 	}
 	sure := false
 	for _, c := range d.lastRun() {
+		if c.DryRun {
+			continue
+		}
 		switch {
 		case c.Verdict != trancheapi.VerdictPass:
 			return false
@@ -99,11 +117,44 @@ func (d *decider) pausedForData() []string {
 	}
 	var names []string
 	for _, c := range d.lastRun() {
-		if c.Verdict == trancheapi.VerdictWaiting && pause[c.Metric] {
+		if !c.DryRun && c.Verdict == trancheapi.VerdictWaiting && pause[c.Metric] {
 			names = append(names, c.Metric)
 		}
 	}
 	return names
+}
+
+// waitingForData names the metrics of the latest run that lack data and whose policy is to
+// wait for it, with what each lacks.
+func (d *decider) waitingForData() []string {
+	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
+		return nil
+	}
+	wait := map[string]bool{}
+	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
+		wait[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == trancheapi.InsufficientWait
+	}
+	var names []string
+	for _, c := range d.lastRun() {
+		if !c.DryRun && c.Verdict == trancheapi.VerdictWaiting && wait[c.Metric] {
+			names = append(names, c.Metric+" ("+c.Message+")")
+		}
+	}
+	return names
+}
+
+// undecided is the checks of the latest run whose Compare test has reached neither bound.
+func (d *decider) undecided() []trancheapi.CheckResult {
+	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
+		return nil
+	}
+	var checks []trancheapi.CheckResult
+	for _, c := range d.lastRun() {
+		if !c.DryRun && c.Verdict == trancheapi.VerdictUndecided {
+			checks = append(checks, c)
+		}
+	}
+	return checks
 }
 
 // lastRun is the checks of the latest analysis run.
@@ -127,7 +178,7 @@ func (d *decider) lastRunPassed() bool {
 		return false
 	}
 	for _, c := range d.lastRun() {
-		if c.Verdict != trancheapi.VerdictPass {
+		if !c.DryRun && c.Verdict != trancheapi.VerdictPass && c.Verdict != trancheapi.VerdictUndecided {
 			return false
 		}
 	}
@@ -149,8 +200,11 @@ func (d *decider) lastRunSummary() string {
 	var notes []string
 	for _, c := range d.lastRun() {
 		switch {
+		case c.DryRun:
 		case c.Verdict == trancheapi.VerdictWaiting:
 			return fmt.Sprintf("; waiting for data (%s: %s)", c.Metric, c.Message)
+		case c.Verdict == trancheapi.VerdictUndecided && c.Message != "":
+			notes = append(notes, c.Metric+" undecided: "+c.Message)
 		case c.Verdict == trancheapi.VerdictPass && c.Message != "":
 			notes = append(notes, c.Metric+": "+c.Message) // a Compare test's state, and how long it may take
 		}
@@ -158,35 +212,13 @@ func (d *decider) lastRunSummary() string {
 	if !d.lastRunPassed() {
 		return "; analysis not passing"
 	}
+	if len(notes) > 0 && len(d.undecided()) > 0 {
+		return "; analysis undecided (" + strings.Join(notes, "; ") + ")"
+	}
 	if len(notes) > 0 {
 		return "; analysis passed (" + strings.Join(notes, "; ") + ")"
 	}
 	return "; analysis passed"
-}
-
-// verdicts names the failed and inconclusive checks of a run.
-// finalFailures describes the checks whose judge failed the canary for good.
-func finalFailures(checks []trancheapi.CheckResult) []string {
-	var out []string
-	for _, c := range checks {
-		if c.Final && c.Verdict == trancheapi.VerdictFail {
-			out = append(out, fmt.Sprintf("%s: %s", c.Metric, c.Message))
-		}
-	}
-	return out
-}
-
-// verdicts names the failed and inconclusive checks of a run.
-func verdicts(checks []trancheapi.CheckResult) (failed, inconclusive []string) {
-	for _, c := range checks {
-		switch c.Verdict {
-		case trancheapi.VerdictFail:
-			failed = append(failed, fmt.Sprintf("%s = %s", c.Metric, c.Value))
-		case trancheapi.VerdictInconclusive:
-			inconclusive = append(inconclusive, c.Metric)
-		}
-	}
-	return failed, inconclusive
 }
 
 // mergeChecks puts a run's checks before the older ones, keeping keptChecks per metric.

@@ -35,6 +35,11 @@ func (d *decider) progress() {
 		if d.st.StepStartedAt != nil {
 			d.p.passed = append(d.p.passed, passedStep{index: d.st.CurrentStep, held: max(0, d.w.now.Sub(d.st.StepStartedAt.Time))})
 		}
+		d.recordStep()
+		for _, c := range d.undecided() {
+			d.emit(false, "AnalysisUndecided", fmt.Sprintf("Step %d/%d passed with %s undecided: %s",
+				d.st.CurrentStep+1, len(steps), c.Metric, c.Message))
+		}
 		if int(d.st.CurrentStep)+1 >= len(steps) {
 			d.finishSteps()
 			return
@@ -172,8 +177,18 @@ func (d *decider) hold(step trancheapi.Step) bool {
 			d.st.CurrentStep+1, strings.Join(waiting, ", "), d.w.rollout.Name, d.w.rollout.Namespace))
 		return false
 	}
+	if waiting := d.waitingForData(); len(waiting) > 0 {
+		// Waiting for data is waiting for something outside the rollout: it ends at the
+		// progress deadline, or a canary that never gets traffic would hold for ever.
+		d.wait(fmt.Sprintf("Step %d/%d has held its %s and lacks the data to judge %s", d.st.CurrentStep+1, steps, hold,
+			strings.Join(waiting, ", ")), d.w.rollout.Spec.EffectiveInterval())
+		return false
+	}
 	if !d.lastRunPassed() {
 		return false // the next analysis run, already scheduled, decides
+	}
+	if !d.settleUndecided(hold) {
+		return false
 	}
 	if step.Approval == trancheapi.ApprovalManual && !d.approve() {
 		d.waitForApproval(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
@@ -181,6 +196,48 @@ func (d *decider) hold(step trancheapi.Step) bool {
 		return false
 	}
 	return true
+}
+
+// settleUndecided applies the compare.undecided policy of each Compare test still undecided
+// when the hold is over. It returns true when the step may pass: every policy is Pass, or an
+// Extend's extension is over. Fail rolls back.
+func (d *decider) settleUndecided(hold time.Duration) bool {
+	undecided := d.undecided()
+	if len(undecided) == 0 {
+		return true
+	}
+	policy := map[string]trancheapi.UndecidedPolicy{}
+	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
+		policy[m.Name] = m.EffectiveCompare().Undecided
+	}
+	start := d.st.StepStartedAt.Time
+	var extendTo time.Time
+	for _, c := range undecided {
+		switch policy[c.Metric] {
+		case trancheapi.UndecidedFail:
+			d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%s was undecided when step %d's hold of %s ended: %s",
+				c.Metric, d.st.CurrentStep+1, hold, c.Message))
+			return false
+		case trancheapi.UndecidedExtend:
+			// For as long as the judge says a verdict takes; without an estimate, as long
+			// as the progress deadline lets it.
+			limit := start.Add(hold + d.w.rollout.Spec.EffectiveProgressDeadline())
+			until := limit
+			if c.Needs != nil && start.Add(c.Needs.Duration).Before(limit) {
+				until = start.Add(c.Needs.Duration)
+			}
+			if until.After(extendTo) {
+				extendTo = until
+			}
+		}
+	}
+	if !d.w.now.Before(extendTo) {
+		return true
+	}
+	d.say(fmt.Sprintf("%s; the hold is extended to %s while the Compare test is undecided", d.st.Message,
+		extendTo.Sub(start).Round(time.Second)))
+	d.requeueIn(extendTo.Sub(d.w.now))
+	return false
 }
 
 // waitForApproval holds the rollout until a person promotes it.

@@ -59,8 +59,8 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 	assert.Equal(t, 0.0, testutil.ToFloat64(rolloutPhase.WithLabelValues(e.ns, "podinfo", "Progressing")))
 	assert.Equal(t, 0.0, testutil.ToFloat64(canaryWeight.WithLabelValues(e.ns, "podinfo")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutInfo.WithLabelValues(e.ns, "podinfo", "gatewayAPI", "podinfo", ro.Status.StableRevision, ro.Status.CanaryRevision)))
-	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass")), 3.0, "one run per step at least")
-	assert.Equal(t, 0.0, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Fail")))
+	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass", "false")), 3.0, "one run per step at least")
+	assert.Equal(t, 0.0, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Fail", "false")))
 	assert.Equal(t, uint64(1), durationsObserved(t, e.ns, "podinfo", trancheapi.PhaseSucceeded), "one finished rollout timed")
 	assert.Equal(t, uint64(0), durationsObserved(t, e.ns, "podinfo", trancheapi.PhaseFailed))
 }

@@ -33,8 +33,8 @@ var (
 	}, []string{"namespace", "name", "result"})
 	analysisChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tranche_analysis_checks_total",
-		Help: "Analysis checks run, by verdict.",
-	}, []string{"namespace", "name", "metric", "verdict"})
+		Help: "Analysis checks run, by verdict; dry_run is true for a dry-run metric's, which are never acted on.",
+	}, []string{"namespace", "name", "metric", "verdict", "dry_run"})
 	analysisValue = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tranche_analysis_value",
 		Help: "The value a metric's latest check measured (metric traffic/share: the canary's measured share, in percent).",
@@ -75,7 +75,7 @@ func observeMetrics(ro *trancheapi.Rollout, p plan) {
 			if !c.At.Equal(st.LastAnalysisAt) {
 				continue
 			}
-			analysisChecks.WithLabelValues(ns, name, c.Metric, string(c.Verdict)).Inc()
+			analysisChecks.WithLabelValues(ns, name, c.Metric, string(c.Verdict), strconv.FormatBool(c.DryRun)).Inc()
 			if v, err := strconv.ParseFloat(c.Value, 64); err == nil {
 				analysisValue.WithLabelValues(ns, name, c.Metric).Set(v)
 			}

@@ -97,7 +97,7 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n nee
 func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) ([]trancheapi.CheckResult, error) {
 	at := metav1.NewTime(now)
 	var checks []trancheapi.CheckResult
-	metrics := ro.Spec.Analysis.Metrics
+	metrics, dryRun := ro.Spec.Analysis.Metrics, ro.Spec.Analysis.DryRun
 	if m, ok := trafficCheck(ro); ok {
 		metrics = append(slices.Clip(metrics), m)
 	}
@@ -106,7 +106,11 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		if errors.Is(c.Err, errRunNotMade) {
 			return nil, c.Err
 		}
-		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final, Message: c.Message, At: at}
+		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final,
+			Message: c.Message, DryRun: dryRun || m.DryRun, At: at}
+		if c.Needs > 0 {
+			result.Needs = &metav1.Duration{Duration: c.Needs.Round(time.Second)}
+		}
 		switch {
 		case c.Err != nil:
 			result.Message = c.Err.Error()
@@ -118,7 +122,7 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		checks = append(checks, result)
 	}
 	for _, hook := range ro.Spec.WebhooksOf(trancheapi.WebhookRollout) {
-		result := trancheapi.CheckResult{Metric: trancheapi.WebhookCheckPrefix + hook.Name, Verdict: trancheapi.VerdictPass, At: at}
+		result := trancheapi.CheckResult{Metric: trancheapi.WebhookCheckPrefix + hook.Name, Verdict: trancheapi.VerdictPass, DryRun: dryRun, At: at}
 		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
 			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
 		}
@@ -142,62 +146,28 @@ func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout
 	if err == nil {
 		prom, err = analysis.NewPrometheus(src.cfg)
 	}
-	var c analysis.Check
-	switch {
-	case err != nil:
-		c = analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
-	case m.Judge == trancheapi.JudgeCompare:
-		c = compare(ctx, prom, ro, m, src, now)
-	default:
-		query, err := analysis.Render(src.query, analysis.VarsFor(ro))
-		if err != nil {
-			c = analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
-			break
-		}
-		c = analysis.Evaluate(ctx, prom, query, now, m.Min, m.Max)
+	if err != nil {
+		return analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
 	}
-	c.Metric = m.Name
-	return c
+	return analysis.EvaluateMetric(ctx, prom, ro, m, src.Source, stepWindowOf(ro), now)
 }
 
-// compare runs a Compare metric: its queries for the canary and for the primary, over the
-// time since the step's split began.
-func compare(ctx context.Context, prom *analysis.Prometheus, ro *trancheapi.Rollout, m trancheapi.Metric, src querySource, now time.Time) analysis.Check {
-	run := analysis.CompareRun{Spec: m.EffectiveCompare(), Look: 1}
+// stepWindowOf is the current step's window, as status has it.
+func stepWindowOf(ro *trancheapi.Rollout) analysis.StepWindow {
+	w := analysis.StepWindow{Interval: ro.Spec.EffectiveInterval()}
 	if started := ro.Status.StepStartedAt; started != nil {
-		run.Window = now.Sub(started.Time)
+		w.Start = started.Time
 	}
-	run.Window = max(run.Window, time.Second)
-	interval := ro.Spec.EffectiveInterval()
-	run.Look = max(1, int((run.Window+interval/2)/interval))
 	if steps := ro.Spec.EffectiveSteps(); int(ro.Status.CurrentStep) < len(steps) {
-		run.Hold = ro.Spec.EffectiveHold(steps[ro.Status.CurrentStep])
+		w.Hold = ro.Spec.EffectiveHold(steps[ro.Status.CurrentStep])
 	}
-	if run.Spec.Kind == trancheapi.CompareErrorRate && src.total == "" {
-		return analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: fmt.Errorf(
-			"MetricTemplate %s has no totalQuery: a Compare metric of kind ErrorRate needs one counting the workload's requests", m.TemplateRef.Name)}
-	}
-	vars := analysis.VarsFor(ro)
-	for _, w := range []struct {
-		canary bool
-		into   *analysis.WorkloadQueries
-	}{{true, &run.Canary}, {false, &run.Primary}} {
-		wv := vars.ForWorkload(ro, w.canary, run.Window)
-		var err error
-		if w.into.Query, err = analysis.Render(src.query, wv); err == nil && src.total != "" {
-			w.into.Total, err = analysis.Render(src.total, wv)
-		}
-		if err != nil {
-			return analysis.Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
-		}
-	}
-	return analysis.Compare(ctx, prom, run, now)
+	return w
 }
 
 // querySource is where a metric's queries come from and the Prometheus to send them to.
 type querySource struct {
-	query, total string
-	cfg          analysis.PrometheusConfig
+	analysis.Source
+	cfg analysis.PrometheusConfig
 }
 
 // querySource finds a metric's queries and the Prometheus to send them to: the
@@ -206,7 +176,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 	src := querySource{cfg: analysis.PrometheusConfig{Address: r.PrometheusAddress}}
 	if m.TemplateRef == nil {
 		var err error
-		src.query, err = providers.BuiltinQueries(router).Query(m.Builtin)
+		src.Query, err = providers.BuiltinQueries(router).Query(m.Builtin)
 		return src, err
 	}
 	tmpl := &trancheapi.MetricTemplate{}
@@ -235,7 +205,7 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
 		}
 	}
-	src.query, src.total = tmpl.Spec.Query, tmpl.Spec.TotalQuery
+	src.Source = analysis.Source{Query: tmpl.Spec.Query, Total: tmpl.Spec.TotalQuery, Template: tmpl.Name}
 	return src, nil
 }
 

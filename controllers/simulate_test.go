@@ -38,8 +38,11 @@ type simWorld struct {
 	gate        func(kind trancheapi.WebhookType, t time.Duration) bool
 	script      []scripted // changes made by people, in time order
 	analysisRun int
-	sureAfter   time.Duration     // how long into a step a Compare metric's verdict becomes final; 0: never
-	onDecide    func(w *simWorld) // called with each decision's status in place, for tests that watch a run
+	sureAfter   time.Duration // how long into a step a Compare metric's verdict becomes final; 0: never
+	needs       time.Duration // what an Undecided check says a verdict needs; 0: unknown
+	// dryRunVerdict, when set, gives the verdicts of dry-run metrics (the others get verdict's).
+	dryRunVerdict func(t time.Duration, w *simWorld) trancheapi.Verdict
+	onDecide      func(w *simWorld) // called with each decision's status in place, for tests that watch a run
 }
 
 // stepStart is when the current step's hold began, as the status says.
@@ -87,13 +90,21 @@ func (w *simWorld) fulfil(obs world, n need) world {
 		run := analysisRun{}
 		for _, m := range w.ro.Spec.Analysis.Metrics {
 			v := w.verdict(w.t, w)
+			if m.DryRun && w.dryRunVerdict != nil {
+				v = w.dryRunVerdict(w.t, w)
+			}
 			// A Compare metric's pass or fail is final once its test is sure: here, from the
 			// sure time on.
 			final := m.Judge == trancheapi.JudgeCompare && w.sureAfter > 0 && w.t-w.stepStart() >= w.sureAfter &&
 				(v == trancheapi.VerdictPass || v == trancheapi.VerdictFail)
-			run.checks = append(run.checks, trancheapi.CheckResult{
-				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, At: metav1.NewTime(obs.now),
-			})
+			c := trancheapi.CheckResult{
+				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, DryRun: m.DryRun, At: metav1.NewTime(obs.now),
+			}
+			if v == trancheapi.VerdictUndecided && w.needs > 0 {
+				c.Needs = &metav1.Duration{Duration: w.needs}
+				c.Message = "no verdict yet"
+			}
+			run.checks = append(run.checks, c)
 		}
 		obs.analysis = &run
 	}
@@ -111,7 +122,11 @@ func describeAnswer(obs world, n need) string {
 	if n.analysis {
 		var parts []string
 		for _, c := range obs.analysis.checks {
-			parts = append(parts, fmt.Sprintf("%s=%s %s", c.Metric, c.Value, c.Verdict))
+			part := fmt.Sprintf("%s=%s %s", c.Metric, c.Value, c.Verdict)
+			if c.DryRun {
+				part += " (dry run)"
+			}
+			parts = append(parts, part)
 		}
 		return "analysis: " + strings.Join(parts, ", ")
 	}
@@ -120,7 +135,7 @@ func describeAnswer(obs world, n need) string {
 
 func valueFor(v trancheapi.Verdict) string {
 	switch v {
-	case trancheapi.VerdictPass:
+	case trancheapi.VerdictPass, trancheapi.VerdictUndecided:
 		return "99.9"
 	case trancheapi.VerdictFail:
 		return "70"

@@ -177,6 +177,47 @@ func TestSimulations(t *testing.T) {
 			w.script = []scripted{at(time.Minute, release("rev2"))}
 			return w
 		},
+		"compare-never-gets-data": func() *simWorld {
+			// The canary gets no traffic: the step holds past its hold for data, until the
+			// progress deadline.
+			w := newSim(compareRollout(false))
+			w.verdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictWaiting }
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"compare-undecided-fails-at-the-end-of-the-hold": func() *simWorld {
+			ro := compareRollout(false)
+			ro.Spec.Analysis.Metrics[0].Compare = &trancheapi.CompareSpec{Undecided: trancheapi.UndecidedFail}
+			w := newSim(ro)
+			w.verdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictUndecided }
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"compare-undecided-passes-by-policy": func() *simWorld {
+			w := newSim(compareRollout(false))
+			w.verdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictUndecided }
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"compare-undecided-extends-the-hold": func() *simWorld {
+			// The judge says a verdict takes 7 minutes: each 5-minute hold is extended to 7.
+			ro := compareRollout(false)
+			ro.Spec.Analysis.Metrics[0].Compare = &trancheapi.CompareSpec{Undecided: trancheapi.UndecidedExtend}
+			w := newSim(ro)
+			w.needs = 7 * time.Minute
+			w.verdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictUndecided }
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"dry-run-metric-fails-beside-a-passing-one": func() *simWorld {
+			ro := canary()
+			ro.Spec.Analysis.Metrics = append(ro.Spec.Analysis.Metrics,
+				trancheapi.Metric{Name: "latency", Builtin: trancheapi.BuiltinRequestDuration, Max: ptr.To(100.0), DryRun: true})
+			w := newSim(ro)
+			w.dryRunVerdict = func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictFail }
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
 		"sticky-sessions": func() *simWorld {
 			ro := canary()
 			ro.Spec.SessionAffinity = &trancheapi.SessionAffinity{}

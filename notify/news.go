@@ -74,6 +74,7 @@ type Check struct {
 	Value     string             `json:"value"`
 	Threshold string             `json:"threshold"`
 	Verdict   trancheapi.Verdict `json:"verdict"`
+	DryRun    bool               `json:"dryRun,omitempty"` // a dry-run metric: its verdict is never acted on
 }
 
 // NewsOf makes the news of an event the controller recorded about ro, or false when the
@@ -114,7 +115,7 @@ func checksOf(ro *trancheapi.Rollout) []Check {
 	for _, m := range ro.Spec.Analysis.Metrics {
 		for _, r := range latest {
 			if r.Metric == m.Name {
-				checks = append(checks, Check{Metric: m.Name, Value: r.Value, Threshold: m.Bounds(), Verdict: r.Verdict})
+				checks = append(checks, Check{Metric: m.Name, Value: r.Value, Threshold: m.Bounds(), Verdict: r.Verdict, DryRun: r.DryRun})
 			}
 		}
 	}
@@ -128,4 +129,12 @@ func headline(n News) string {
 		return n.Headline
 	}
 	return fmt.Sprintf("%s/%s %s", n.Namespace, n.Rollout, titles[n.Kind])
+}
+
+// verdictOf is a check's verdict as a message shows it: a dry run says so.
+func verdictOf(c Check) string {
+	if c.DryRun {
+		return string(c.Verdict) + " (dry run)"
+	}
+	return string(c.Verdict)
 }

@@ -170,7 +170,7 @@ func progress(n News) string {
 func checksTable(checks []Check) string {
 	rows := [][]string{{"metric", "value", "threshold", "verdict"}}
 	for _, c := range checks {
-		rows = append(rows, []string{c.Metric, cmp.Or(c.Value, "-"), c.Threshold, string(c.Verdict)})
+		rows = append(rows, []string{c.Metric, cmp.Or(c.Value, "-"), c.Threshold, verdictOf(c)})
 	}
 	widths := make([]int, 4)
 	for _, row := range rows {

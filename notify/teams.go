@@ -38,7 +38,7 @@ func Teams(n News) ([]byte, error) {
 		facts = append(facts, teamsFact{Title: "Steps", Value: textProgress(n)})
 	}
 	for _, c := range n.Checks {
-		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", cmp.Or(c.Value, "-"), c.Threshold, c.Verdict)})
+		facts = append(facts, teamsFact{Title: c.Metric, Value: fmt.Sprintf("%s (%s): %s", cmp.Or(c.Value, "-"), c.Threshold, verdictOf(c))})
 	}
 	body := []any{
 		teamsText{Type: "TextBlock", Text: cut(headline(n), teamsTitleMax), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},

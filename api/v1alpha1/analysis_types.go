@@ -19,6 +19,11 @@ type Analysis struct {
 	// +optional
 	EndHoldEarly bool `json:"endHoldEarly,omitempty"`
 
+	// dryRun makes every check of the analysis (metrics, verifyTraffic, Rollout webhooks)
+	// a dry run: see Metric.dryRun. Gates are not checks and stay gates. Default: false.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+
 	// failureLimit is how many failed runs roll the canary back. Default: 2.
 	// +optional
 	// +kubebuilder:default=2
@@ -110,6 +115,13 @@ type Metric struct {
 	// compare tunes the Compare judge. Default: every field's default.
 	// +optional
 	Compare *CompareSpec `json:"compare,omitempty"`
+
+	// dryRun evaluates the metric at every run and records, shows, counts and notifies its
+	// verdicts as a dry run, and never acts on them: a failing dry-run metric neither rolls
+	// back nor holds a step, and a passing one neither ends a hold early nor opens a gate.
+	// It is how an analysis earns trust before it may block a release. Default: false.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // CompareSpec tunes how the Compare judge tests the canary against the primary. The test
@@ -165,7 +177,28 @@ type CompareSpec struct {
 	// +optional
 	// +kubebuilder:default=Wait
 	InsufficientData InsufficientDataPolicy `json:"insufficientData,omitempty"`
+
+	// undecided is what an ErrorRate test that has reached neither bound when the step's
+	// hold ends means. Pass: the step passes, and says it passed undecided. Fail: the canary
+	// is rolled back. Extend: the step holds on while the test is undecided, for as
+	// long as the judge estimates a verdict takes at the traffic seen (at most
+	// progressDeadline past the hold), and passes undecided when that is over. Default: Pass.
+	// +optional
+	// +kubebuilder:default=Pass
+	Undecided UndecidedPolicy `json:"undecided,omitempty"`
 }
+
+// UndecidedPolicy is what a Compare test that is still undecided at the end of the hold
+// means.
+// +kubebuilder:validation:Enum=Pass;Fail;Extend
+type UndecidedPolicy string
+
+// The policies for an undecided test.
+const (
+	UndecidedPass   UndecidedPolicy = "Pass"
+	UndecidedFail   UndecidedPolicy = "Fail"
+	UndecidedExtend UndecidedPolicy = "Extend"
+)
 
 // CompareKind is what a Compare metric measures.
 // +kubebuilder:validation:Enum=ErrorRate;Latency

@@ -131,6 +131,9 @@ func (m *Metric) EffectiveCompare() CompareSpec {
 	if c.InsufficientData == "" {
 		c.InsufficientData = InsufficientWait
 	}
+	if c.Undecided == "" {
+		c.Undecided = UndecidedPass
+	}
 	return c
 }
 

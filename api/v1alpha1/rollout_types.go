@@ -290,11 +290,69 @@ type RolloutStatus struct {
 	// +listType=atomic
 	LastChecks []CheckResult `json:"lastChecks,omitempty"`
 
+	// history holds the latest rollouts, newest first, ten at most: when each step held and
+	// how each ended, so that a past release can be replayed against another analysis
+	// (kubectl tranche replay).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	History []RolloutRecord `json:"history,omitempty"`
+
 	// conditions: Ready, Reconciling, Stalled (kstatus), Promoted and Analysis.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RolloutRecord is one rollout of a revision: its steps' windows and how it ended.
+type RolloutRecord struct {
+	// revision rolled out.
+	Revision string `json:"revision"`
+	// startedAt is when the rollout started.
+	StartedAt metav1.Time `json:"startedAt"`
+	// endedAt is when it ended; unset while it is under way.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// outcome is how it ended; unset while it is under way.
+	// +optional
+	Outcome RolloutOutcome `json:"outcome,omitempty"`
+	// message is the status message it ended with.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+	// steps are the steps that held, in order: each from the data plane taking its split to
+	// the step passing or the rollout ending.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Steps []StepRecord `json:"steps,omitempty"`
+}
+
+// RolloutOutcome is how a rollout ended.
+// +kubebuilder:validation:Enum=Succeeded;Failed;Aborted;Replaced
+type RolloutOutcome string
+
+// The outcomes of a rollout: the three end phases, and Replaced when a newer revision
+// arrived before it ended.
+const (
+	OutcomeSucceeded RolloutOutcome = "Succeeded"
+	OutcomeFailed    RolloutOutcome = "Failed"
+	OutcomeAborted   RolloutOutcome = "Aborted"
+	OutcomeReplaced  RolloutOutcome = "Replaced"
+)
+
+// StepRecord is the window one step held in.
+type StepRecord struct {
+	// step is the step's index in spec.steps.
+	Step int32 `json:"step"`
+	// weight is the canary's percent of traffic in the step.
+	// +optional
+	Weight int32 `json:"weight"`
+	// startedAt is when the data plane took the step's split.
+	StartedAt metav1.Time `json:"startedAt"`
+	// endedAt is when the step passed, or the rollout ended.
+	EndedAt metav1.Time `json:"endedAt"`
 }
 
 // TargetStatus is what the controller last saw of the target Deployment.
@@ -374,12 +432,21 @@ type CheckResult struct {
 	// +optional
 	Final bool `json:"final,omitempty"`
 
+	// dryRun is true when the check is a dry run: recorded and shown, never acted on.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+
+	// needs is how long into the step a Compare test that is still Undecided is expected to
+	// take to reach a verdict at the traffic seen so far, when the judge can tell.
+	// +optional
+	Needs *metav1.Duration `json:"needs,omitempty"`
+
 	// at is when the check ran.
 	At metav1.Time `json:"at"`
 }
 
 // Verdict is a judge's answer about one metric.
-// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive;Waiting
+// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive;Waiting;Undecided
 type Verdict string
 
 // The verdicts of a check. Inconclusive (no data, NaN) never counts as a pass.
@@ -390,6 +457,10 @@ const (
 	// VerdictWaiting: a Compare metric without enough requests yet, whose policy is to wait
 	// (or pause): the run neither passes nor counts as inconclusive.
 	VerdictWaiting Verdict = "Waiting"
+	// VerdictUndecided: a Compare test with enough requests that has reached neither of its
+	// bounds. While the step holds it is no failure; when the hold ends, the metric's
+	// compare.undecided policy says what it means.
+	VerdictUndecided Verdict = "Undecided"
 )
 
 // +kubebuilder:object:root=true
