@@ -10,7 +10,8 @@ import (
 // Kind is what a piece of news is about.
 type Kind string
 
-// The kinds of news. Info: started, step reached, waiting for approval, promoted. Error:
+// The kinds of news. Info: started, step reached, waiting for approval, promoted, a dry-run
+// metric failing (never acted on). Error:
 // rolled back, aborted, analysis failing, stalled on bad configuration.
 const (
 	Started         Kind = "Started"
@@ -20,6 +21,7 @@ const (
 	RolledBack      Kind = "RolledBack"
 	Aborted         Kind = "Aborted"
 	AnalysisFailing Kind = "AnalysisFailing"
+	DryRunFailing   Kind = "DryRunFailing"
 	Stalled         Kind = "Stalled"
 )
 
@@ -34,7 +36,8 @@ var kindOfReason = map[string]Kind{
 	"RolledBack":           RolledBack,
 	"AnalysisFailed":       AnalysisFailing,
 	"AnalysisInconclusive": AnalysisFailing, // counted as a failed run
-	"Stalled":              Stalled,         // whatever the Stalled condition's own reason
+	"DryRunFailed":         DryRunFailing,
+	"Stalled":              Stalled, // whatever the Stalled condition's own reason
 }
 
 // Severity is Error for the kinds that need someone's attention, else Info.

@@ -47,6 +47,7 @@ func TestNewsOf(t *testing.T) {
 		{"RolledBack", trancheapi.PhaseAborted, notify.Aborted, 2},
 		{"AnalysisFailed", trancheapi.PhaseProgressing, notify.AnalysisFailing, 2},
 		{"AnalysisInconclusive", trancheapi.PhaseProgressing, notify.AnalysisFailing, 2},
+		{"DryRunFailed", trancheapi.PhaseProgressing, notify.DryRunFailing, 2},
 		{"Stalled", trancheapi.PhaseInitialized, notify.Stalled, 0},
 	} {
 		t.Run(tc.reason+"/"+string(tc.phase), func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 )
 
 // Kinds are the kinds of news, in the order a rollout tells them.
-var Kinds = []Kind{Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, AnalysisFailing, Stalled}
+var Kinds = []Kind{Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, AnalysisFailing, DryRunFailing, Stalled}
 
 // Sample is a piece of news of the kind, about a Rollout shop/podinfo walking 5%, 50% and
 // 100%: what `kubectl tranche notify test` sends, and what templates are tried on before
@@ -42,6 +42,9 @@ func Sample(kind Kind) News {
 	case AnalysisFailing:
 		n.Checks[1] = Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
 		n.Message = "Analysis failed (1/2): latency-p99 = 612"
+	case DryRunFailing:
+		n.Checks = append(n.Checks, Check{Metric: "latency-p95", Value: "310", Threshold: "<= 250", Verdict: trancheapi.VerdictFail, DryRun: true})
+		n.Message = "Dry run: would have failed the run: latency-p95 = 310"
 	case Stalled:
 		n.Step, n.Weight, n.Checks, n.Phase = 0, 0, nil, trancheapi.PhaseInitialized
 		n.Message = `MetricTemplate "errors" does not exist: create it, or fix the reference <spec.analysis>`

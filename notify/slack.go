@@ -81,6 +81,7 @@ var titles = map[Kind]string{
 	RolledBack:      "rolled back",
 	Aborted:         "aborted",
 	AnalysisFailing: "analysis failing",
+	DryRunFailing:   "dry run failing",
 	Stalled:         "stalled",
 }
 
@@ -92,6 +93,7 @@ var icons = map[Kind]string{
 	RolledBack:      ":rewind:",
 	Aborted:         ":stop_button:",
 	AnalysisFailing: ":warning:",
+	DryRunFailing:   ":test_tube:",
 	Stalled:         ":no_entry:",
 }
 
