@@ -158,7 +158,10 @@ func TestDashboardFollowsARolloutAndPromotesIt(t *testing.T) {
 	waitText(t, tab, "the count", "#count", contains("1 of "))
 	run(t, tab, "clearing the filter", chromedp.SendKeys(css("#filter"), strings.Repeat("\b", len(other.Namespace))), chromedp.WaitVisible(css(row(key))))
 
-	run(t, tab, "opening the rollout's page", chromedp.Click(css(row(key)+" a")), chromedp.WaitVisible(css("#rollout")),
+	// The list is drawn again at every update, so a node found for a click may be gone when the
+	// click lands: the click is made in the page, in one go.
+	run(t, tab, "opening the rollout's page", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).click()`, row(key)+" a")),
+		chromedp.WaitVisible(css("#rollout")),
 		chromedp.Evaluate[chromedp.Void](`window.loadedOnce = true`))
 	waitText(t, tab, "the phase", "#phase", contains("Initialized"))
 
