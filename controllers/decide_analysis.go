@@ -105,42 +105,23 @@ func (d *decider) endsHoldEarly() bool {
 	return sure
 }
 
-// pausedForData names the metrics of the latest run that lack data and whose policy is to
-// pause for a person.
-func (d *decider) pausedForData() []string {
+// lackingData is the checks of the latest run that lack data and whose metric's policy for
+// too little data is policy (Wait or Pause).
+func (d *decider) lackingData(policy trancheapi.InsufficientDataPolicy) []trancheapi.CheckResult {
 	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
 		return nil
 	}
-	pause := map[string]bool{}
+	follows := map[string]bool{}
 	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
-		pause[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == trancheapi.InsufficientPause
+		follows[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == policy
 	}
-	var names []string
+	var checks []trancheapi.CheckResult
 	for _, c := range d.lastRun() {
-		if !c.DryRun && c.Verdict == trancheapi.VerdictWaiting && pause[c.Metric] {
-			names = append(names, c.Metric)
+		if !c.DryRun && c.Verdict == trancheapi.VerdictWaiting && follows[c.Metric] {
+			checks = append(checks, c)
 		}
 	}
-	return names
-}
-
-// waitingForData names the metrics of the latest run that lack data and whose policy is to
-// wait for it, with what each lacks.
-func (d *decider) waitingForData() []string {
-	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
-		return nil
-	}
-	wait := map[string]bool{}
-	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
-		wait[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == trancheapi.InsufficientWait
-	}
-	var names []string
-	for _, c := range d.lastRun() {
-		if !c.DryRun && c.Verdict == trancheapi.VerdictWaiting && wait[c.Metric] {
-			names = append(names, c.Metric+" ("+c.Message+")")
-		}
-	}
-	return names
+	return checks
 }
 
 // undecided is the checks of the latest run whose Compare test has reached neither bound.

@@ -172,16 +172,24 @@ func (d *decider) hold(step trancheapi.Step) bool {
 		d.requeueIn(d.st.StepStartedAt.Add(hold).Sub(d.w.now))
 		return false
 	}
-	if waiting := d.pausedForData(); len(waiting) > 0 && !d.approve() {
+	if paused := d.lackingData(trancheapi.InsufficientPause); len(paused) > 0 && !d.approve() {
+		var names []string
+		for _, c := range paused {
+			names = append(names, c.Metric)
+		}
 		d.waitForApproval(fmt.Sprintf("Step %d waits for a person: not enough data to judge %s; kubectl tranche promote %s -n %s goes on, abort rolls back",
-			d.st.CurrentStep+1, strings.Join(waiting, ", "), d.w.rollout.Name, d.w.rollout.Namespace))
+			d.st.CurrentStep+1, strings.Join(names, ", "), d.w.rollout.Name, d.w.rollout.Namespace))
 		return false
 	}
-	if waiting := d.waitingForData(); len(waiting) > 0 {
+	if waiting := d.lackingData(trancheapi.InsufficientWait); len(waiting) > 0 {
 		// Waiting for data is waiting for something outside the rollout: it ends at the
 		// progress deadline, or a canary that never gets traffic would hold for ever.
+		var lacks []string
+		for _, c := range waiting {
+			lacks = append(lacks, c.Metric+" ("+c.Message+")")
+		}
 		d.wait(fmt.Sprintf("Step %d/%d has held its %s and lacks the data to judge %s", d.st.CurrentStep+1, steps, hold,
-			strings.Join(waiting, ", ")), d.w.rollout.Spec.EffectiveInterval())
+			strings.Join(lacks, ", ")), d.w.rollout.Spec.EffectiveInterval())
 		return false
 	}
 	if !d.lastRunPassed() {
