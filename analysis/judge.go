@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
@@ -44,6 +46,23 @@ type Check struct {
 	Needs time.Duration
 	// Err is why the query failed; nil when it answered, with data or without.
 	Err error
+}
+
+// Result is the check as status records it, made at time at; dryRun marks a check that is
+// never acted on.
+func (c Check) Result(dryRun bool, at time.Time) trancheapi.CheckResult {
+	r := trancheapi.CheckResult{Metric: c.Metric, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final,
+		Message: c.Message, DryRun: dryRun, At: metav1.NewTime(at)}
+	if c.Needs > 0 {
+		r.Needs = &metav1.Duration{Duration: c.Needs.Round(time.Second)}
+	}
+	switch {
+	case c.Err != nil:
+		r.Message = c.Err.Error()
+	case !c.HasValue && c.Message == "":
+		r.Message = "the query returned no data"
+	}
+	return r
 }
 
 // ValueString writes the value for status: at most 4 decimals (4 significant digits below 1,

@@ -144,6 +144,60 @@ func (p *Prometheus) Query(ctx context.Context, query string, at time.Time) (flo
 	return single(v)
 }
 
+// Values are one query's answers at the times of a range query, by time in Unix
+// milliseconds: at each time, what Query would have returned then.
+type Values map[int64]Answer
+
+// Answer is one number, or why there is none.
+type Answer struct {
+	Value float64
+	Err   error
+}
+
+// At is the answer at time t: ErrNoData when no series had a value then.
+func (v Values) At(t time.Time) (float64, error) {
+	a, ok := v[t.UnixMilli()]
+	if !ok {
+		return 0, ErrNoData
+	}
+	return a.Value, a.Err
+}
+
+// maxRangePoints is the most points Prometheus returns for one series of a range query.
+const maxRangePoints = 11000
+
+// QueryRange evaluates query at start, start+step, ... up to end, in one request.
+func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (Values, error) {
+	if step <= 0 || end.Before(start) || end.Sub(start)/step >= maxRangePoints {
+		return Values{}, fmt.Errorf("prometheus range query: %s to %s by %s is not a range Prometheus answers", start, end, step)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	v, _, err := p.api.QueryRange(ctx, query, promv1.Range{Start: start, End: end, Step: step}, promv1.WithTimeout(p.timeout))
+	if err != nil {
+		return Values{}, p.redact(fmt.Errorf("prometheus query: %w", err))
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return Values{}, fmt.Errorf("prometheus range query returned a %s, not series", v.Type())
+	}
+	at := map[int64]model.Vector{}
+	for _, series := range m {
+		for _, point := range series.Values {
+			at[int64(point.Timestamp)] = append(at[int64(point.Timestamp)], &model.Sample{Metric: series.Metric, Value: point.Value})
+		}
+		for _, point := range series.Histograms {
+			at[int64(point.Timestamp)] = append(at[int64(point.Timestamp)], &model.Sample{Metric: series.Metric, Histogram: point.Histogram})
+		}
+	}
+	values := Values{}
+	for ms, vector := range at {
+		v, err := single(vector)
+		values[ms] = Answer{Value: v, Err: err}
+	}
+	return values, nil
+}
+
 // single reduces a query result to the one number a judge compares.
 func single(v model.Value) (float64, error) {
 	switch r := v.(type) {

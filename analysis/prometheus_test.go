@@ -262,3 +262,34 @@ func TestClientsShareConnections(t *testing.T) {
 	}
 	assert.LessOrEqual(t, opened.Load(), int64(2), "%d clients opened %d connections", clients, opened.Load())
 }
+
+// TestPrometheusRangeAnswersAsQueryDoes asks a range query and, at each of its times, the
+// same query alone: the answers are the same, and so are the errors.
+func TestPrometheusRangeAnswersAsQueryDoes(t *testing.T) {
+	q, vars := served(t, "orders", 9, 1)
+	prom := q.(*analysis.Prometheus)
+	ctx := context.Background()
+	end := time.Now().Truncate(time.Second)
+	start := end.Add(-4 * time.Second)
+	for _, tmpl := range []string{
+		errorRatio,
+		`tranche_test_requests_total{service="{{ .Service }}"}`, // two series: an error at each time
+		`tranche_test_requests_total{service="nobody"}`,         // no data
+	} {
+		query := mustRender(t, tmpl, vars)
+		values, err := prom.QueryRange(ctx, query, start, end, time.Second)
+		require.NoError(t, err)
+		for at := start; !at.After(end); at = at.Add(time.Second) {
+			want, wantErr := prom.Query(ctx, query, at)
+			got, gotErr := values.At(at)
+			if wantErr != nil {
+				assert.EqualError(t, gotErr, wantErr.Error(), "%s at %s", query, at)
+				continue
+			}
+			require.NoError(t, gotErr, "%s at %s", query, at)
+			assert.Equal(t, want, got, "%s at %s", query, at)
+		}
+	}
+	_, err := prom.QueryRange(ctx, errorRatio, end, start, time.Second)
+	assert.ErrorContains(t, err, "is not a range Prometheus answers")
+}

@@ -48,7 +48,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		newListCommand(o), newGetCommand(o), newStatusCommand(o),
 		newPromoteCommand(o), newAbortCommand(o), newRetryCommand(o), newPauseCommand(o), newResumeCommand(o),
-		newDashboardCommand(o), newLintCommand(o), newNotifyCommand(o), newVersionCommand(o),
+		newDashboardCommand(o), newLintCommand(o), newReplayCommand(o), newNotifyCommand(o), newVersionCommand(o),
 	)
 	return root
 }

@@ -106,17 +106,8 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		if errors.Is(c.Err, errRunNotMade) {
 			return nil, c.Err
 		}
-		result := trancheapi.CheckResult{Metric: m.Name, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final,
-			Message: c.Message, DryRun: dryRun || m.DryRun, At: at}
-		if c.Needs > 0 {
-			result.Needs = &metav1.Duration{Duration: c.Needs.Round(time.Second)}
-		}
-		switch {
-		case c.Err != nil:
-			result.Message = c.Err.Error()
-		case !c.HasValue && c.Message == "":
-			result.Message = "the query returned no data"
-		case m.Name == trafficCheckName && c.Verdict == trancheapi.VerdictFail:
+		result := c.Result(dryRun || m.DryRun, now)
+		if m.Name == trafficCheckName && c.Err == nil && c.Verdict == trancheapi.VerdictFail {
 			result.Message = trafficMessage(m, result.Value)
 		}
 		checks = append(checks, result)

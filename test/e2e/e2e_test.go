@@ -240,6 +240,7 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	require.NoError(t, err)
 	fmt.Printf("REPORT html=%s png=%s\n", htmlPath, pngPath)
 
+	checkReplay(t, app)
 	// This rollout made every kind of series the Grafana dashboard shows; it still exists.
 	checkGrafanaPanels(t, app)
 }
