@@ -21,8 +21,10 @@ type CompareQuerier interface {
 
 // WorkloadQueries are a Compare metric's queries rendered for one workload: Query counts its
 // errors (ErrorRate) or returns its latency buckets (Latency); Total counts its requests.
+// PartQuery and PartTotal are the same counts over one part of the window (see CompareRun).
 type WorkloadQueries struct {
-	Query, Total string
+	Query, Total         string
+	PartQuery, PartTotal string
 }
 
 // CompareRun is one run of a Compare metric: its queries for both workloads, its spec with
@@ -36,6 +38,9 @@ type CompareRun struct {
 	// Window is the time since the step's split began, which the queries count over; Hold
 	// is the step's hold. Both serve the estimate of the time a verdict needs.
 	Window, Hold time.Duration
+	// Part is the length of the parts the error counts are also read in, when the querier
+	// answers range queries (see PartLength); 0: the window's totals alone.
+	Part time.Duration
 }
 
 // Compare judges the canary against the primary with the sequential tests of package
@@ -71,13 +76,16 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 	}
 	test := rateTest(run.Spec)
 	result := test.Judge(counts)
+	if parts, ok := partCounts(ctx, q, run, at, counts); ok {
+		result = test.JudgeParts(parts)
+	}
 	c := Check{Value: result.Ratio, HasValue: !math.IsNaN(result.Ratio)}
 	needed := math.Log(1 / test.Alpha)
 	switch result.Outcome {
 	case sequential.Worse:
 		c.Verdict, c.Final = trancheapi.VerdictFail, true
-		c.Message = fmt.Sprintf("the canary's error rate is %s the primary's: enough evidence of a %d%% regression (%.1f of %.1f)",
-			times(result.Ratio), *run.Spec.Detect, result.LogLR, needed)
+		c.Message = fmt.Sprintf("the canary's error rate is %s the primary's: enough evidence of a %d%% regression (%.1f of %.1f%s)",
+			times(result.Ratio), *run.Spec.Detect, result.LogLR, needed, dispersed(result))
 		return c
 	case sequential.NotWorse:
 		c.Verdict, c.Final = trancheapi.VerdictPass, true
@@ -89,8 +97,18 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 	}
 	c.Verdict = trancheapi.VerdictUndecided
 	c.Needs = timeNeeded(test, counts, run)
-	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way)%s", result.LogLR, needed, estimate(test, counts, run, c.Needs))
+	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way%s)%s", result.LogLR, needed, dispersed(result),
+		estimate(test, counts, run, c.Needs))
 	return c
+}
+
+// dispersed says, when the errors vary more than independent events do, by how much the
+// evidence was weighed down.
+func dispersed(r sequential.RateResult) string {
+	if r.Dispersion < 1.5 { // below that, the noise of the estimate
+		return ""
+	}
+	return fmt.Sprintf("; the errors vary %.1f times as much between parts of the step as independent ones would, and weigh that much less", r.Dispersion)
 }
 
 // timeNeeded is about how long into the step the rate test takes to catch the regression it

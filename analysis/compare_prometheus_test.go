@@ -74,7 +74,7 @@ func compareRunFor(t *testing.T, ns string, kind trancheapi.CompareKind, window 
 	ro := &trancheapi.Rollout{}
 	ro.Namespace, ro.Name, ro.Spec.TargetRef.Name = ns, "app", "app"
 	m := trancheapi.Metric{Judge: trancheapi.JudgeCompare, Compare: &trancheapi.CompareSpec{Kind: kind}}
-	run := analysis.CompareRun{Spec: m.EffectiveCompare(), Look: look, Window: window, Hold: time.Minute}
+	run := analysis.CompareRun{Spec: m.EffectiveCompare(), Look: look, Window: window, Hold: time.Minute, Part: time.Second}
 	vars := analysis.VarsFor(ro)
 	for _, w := range []struct {
 		canary bool
@@ -91,6 +91,12 @@ func compareRunFor(t *testing.T, ns string, kind trancheapi.CompareKind, window 
 		if kind == trancheapi.CompareErrorRate {
 			w.into.Total, err = analysis.Render(compareRequests, wv)
 			require.NoError(t, err)
+			// The counts are also read in parts of a second, one scrape each.
+			pv := vars.ForWorkload(ro, w.canary, run.Part)
+			w.into.PartQuery, err = analysis.Render(compareErrors, pv)
+			require.NoError(t, err)
+			w.into.PartTotal, err = analysis.Render(compareRequests, pv)
+			require.NoError(t, err)
 		}
 	}
 	return run
@@ -98,7 +104,7 @@ func compareRunFor(t *testing.T, ns string, kind trancheapi.CompareKind, window 
 
 // Through the real Prometheus: 20 seeded good canaries are never failed, however often they
 // are looked at, and canaries with twice the errors, or twice as slow, are failed for good
-// within seconds of traffic.
+// within seconds of traffic. The error counts are read in parts too, with range queries.
 func TestCompareThroughPrometheus(t *testing.T) {
 	_, prom := realPrometheus(t)
 	q := newPrometheus(t, analysis.PrometheusConfig{Address: prom.URL()})

@@ -101,3 +101,45 @@ func TestCompareRefusesCountsThatAreNotCounts(t *testing.T) {
 	require.Error(t, c.Err)
 	assert.True(t, strings.Contains(c.Err.Error(), "must count requests"))
 }
+
+// partAnswers plays a Prometheus that also answers range queries: each part query's answers
+// from the first part on.
+type partAnswers struct {
+	answers
+	parts map[string][]float64
+}
+
+func (p partAnswers) QueryRange(_ context.Context, query string, start, end time.Time, step time.Duration) (analysis.Values, error) {
+	values := analysis.Values{}
+	for i, v := range p.parts[query] {
+		at := start.Add(time.Duration(i) * step)
+		if at.After(end) {
+			break
+		}
+		values[at.UnixMilli()] = analysis.Answer{Value: v}
+	}
+	return values, nil
+}
+
+// A split that moves within the step as the base error rate climbs: first 1% of the traffic
+// at 0.1% errors, then half of it at 5%. Both versions fail alike in each part, but over the
+// window's totals the canary has 2.8 times the primary's error rate. Read in parts, each
+// with its own split, the canary is no worse.
+func TestCompareReadsTheCountsInParts(t *testing.T) {
+	run := errorRun(nil)
+	run.Window, run.Part = 3*time.Minute, time.Minute
+	run.Canary.PartQuery, run.Canary.PartTotal = "canary errors/part", "canary requests/part"
+	run.Primary.PartQuery, run.Primary.PartTotal = "primary errors/part", "primary requests/part"
+	totals := counts(51000, 2501, 149000, 2599)
+
+	c := analysis.Compare(context.Background(), totals, run, time.Now())
+	assert.Equal(t, trancheapi.VerdictFail, c.Verdict, "the totals alone: %s", c.Message)
+
+	inParts := partAnswers{answers: totals, parts: map[string][]float64{
+		"canary requests/part": {1000, 25000, 25000}, "canary errors/part": {1, 1250, 1250},
+		"primary requests/part": {99000, 25000, 25000}, "primary errors/part": {99, 1250, 1250},
+	}}
+	c = analysis.Compare(context.Background(), inParts, run, time.Now())
+	assert.Equal(t, trancheapi.VerdictPass, c.Verdict, c.Message)
+	assert.True(t, c.Final, c.Message)
+}

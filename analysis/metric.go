@@ -41,7 +41,7 @@ func EvaluateMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollou
 }
 
 func compareMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollout, m trancheapi.Metric, src Source, step StepWindow, now time.Time) Check {
-	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold}
+	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold, Part: PartLength(max(step.Interval, time.Second))}
 	if !step.Start.IsZero() {
 		run.Window = now.Sub(step.Start)
 	}
@@ -57,10 +57,15 @@ func compareMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollout
 		canary bool
 		into   *WorkloadQueries
 	}{{true, &run.Canary}, {false, &run.Primary}} {
-		wv := vars.ForWorkload(ro, w.canary, run.Window)
+		wv, pv := vars.ForWorkload(ro, w.canary, run.Window), vars.ForWorkload(ro, w.canary, run.Part)
 		var err error
 		if w.into.Query, err = Render(src.Query, wv); err == nil && src.Total != "" {
 			w.into.Total, err = Render(src.Total, wv)
+		}
+		if err == nil && src.Total != "" {
+			// The parts' queries render as the whole window's do.
+			w.into.PartQuery, _ = Render(src.Query, pv)
+			w.into.PartTotal, _ = Render(src.Total, pv)
 		}
 		if err != nil {
 			return Check{Verdict: trancheapi.VerdictInconclusive, Err: err}

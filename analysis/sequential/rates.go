@@ -64,13 +64,52 @@ type RateResult struct {
 	// Ratio is the observed ratio of the error rates; NaN when the primary has no error or
 	// either side no request.
 	Ratio float64
+	// Dispersion is how many times more the canary's share of the errors varied between the
+	// parts than independent errors let it: LogLR is the parts' evidence divided by it. 1
+	// when it did not vary more, or there were too few parts to tell.
+	Dispersion float64
 }
 
 // Judge weighs counts gathered since the split last changed.
 func (t RateTest) Judge(c Counts) RateResult {
-	res := RateResult{LogLR: LogLR(c, t.Tolerated, t.Detect), Ratio: ratio(c)}
+	return t.judge([]Counts{c}, false)
+}
+
+// JudgeParts weighs counts gathered in consecutive parts of one window (a minute each, say).
+//
+// The evidence is summed over the parts, each with its own split: the likelihood ratio of
+// each part's errors is a martingale factor whatever the part's split, so a split that moves
+// within the window (clients piling up on the canary) biases nothing, as it would with the
+// window's totals.
+//
+// The test assumes errors are independent events. Errors that come in clusters (a client
+// retrying, a request failing all its sub-requests) fall on one version a cluster at a time,
+// and the canary's share of them varies between parts more than the binomial model lets it.
+// The parts say so: with Pearson's statistic of the parts' shares, at the ratio the window
+// shows, over its degrees of freedom, above 1. The evidence is then divided by it, as a
+// quasi-likelihood would: about as if each cluster were one error. No failure is final before
+// three parts have errors: until then whether they are independent cannot be told, and one
+// cluster on the canary would look like a regression.
+func (t RateTest) JudgeParts(parts []Counts) RateResult {
+	return t.judge(parts, true)
+}
+
+func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
+	var c Counts
+	evidence := 0.0
+	for _, p := range parts {
+		c.CanaryRequests += p.CanaryRequests
+		c.CanaryErrors += p.CanaryErrors
+		c.PrimaryRequests += p.PrimaryRequests
+		c.PrimaryErrors += p.PrimaryErrors
+		evidence += LogLR(p, t.Tolerated, t.Detect)
+	}
+	res := RateResult{Ratio: ratio(c), Dispersion: Dispersion(parts, fitted(parts))}
+	res.LogLR = evidence / res.Dispersion
 	switch {
 	case c.CanaryRequests < t.MinRequests:
+		res.Outcome = Undecided
+	case partsTell && res.LogLR > 0 && partsWithErrors(parts) < minDispersionParts:
 		res.Outcome = Undecided
 	case res.LogLR >= math.Log(1/t.Alpha):
 		res.Outcome = Worse
@@ -88,6 +127,119 @@ func LogLR(c Counts, r0, r1 float64) float64 {
 	}
 	theta0, theta1 := share(c, r0), share(c, r1)
 	return c.CanaryErrors*math.Log(theta1/theta0) + c.PrimaryErrors*math.Log((1-theta1)/(1-theta0))
+}
+
+// minDispersionParts is the fewest parts with errors that tell a dispersion.
+const minDispersionParts = 3
+
+// stretch is how many consecutive parts the error rate of each version is taken as steady
+// over, for the dispersion of its errors: four parts of 15 s, a minute.
+const stretch = 4
+
+// Dispersion is how many times more the errors vary than independent events would, from
+// three of Pearson's statistics, pooled: the canary's share of the errors in each part,
+// expected at ratio r (which a base rate changing with time leaves alone), and each
+// version's errors in each part of a stretch against the stretch's rate (which tell more,
+// the primary having most of the errors). Over their degrees of freedom and divided by the
+// median of their chi-square (so that it is not smaller than the truth half the time, with
+// few parts), it is about 1 for independent errors and about the mean cluster's weight
+// (E[K²]/E[K] of the number of errors K an event makes) for errors in clusters. It is at
+// least 1, and 1 with fewer than three parts with errors.
+func Dispersion(parts []Counts, r float64) float64 {
+	var statistic, df float64
+	n := 0
+	for _, p := range parts {
+		errors := p.CanaryErrors + p.PrimaryErrors
+		if errors <= 0 || p.CanaryRequests <= 0 || p.PrimaryRequests <= 0 {
+			continue
+		}
+		theta := share(p, r)
+		if theta <= 0 || theta >= 1 {
+			continue
+		}
+		d := p.CanaryErrors - errors*theta
+		statistic += d * d / (errors * theta * (1 - theta))
+		n++
+	}
+	if n < minDispersionParts {
+		return 1
+	}
+	df += float64(n - 1)
+	for start := 0; start+stretch <= len(parts); start += stretch {
+		for _, version := range []func(Counts) (requests, errors float64){
+			func(c Counts) (float64, float64) { return c.CanaryRequests, c.CanaryErrors },
+			func(c Counts) (float64, float64) { return c.PrimaryRequests, c.PrimaryErrors },
+		} {
+			x, k := poissonStatistic(parts[start:start+stretch], version)
+			statistic += x
+			df += k
+		}
+	}
+	median := df * math.Pow(1-2/(9*df), 3)
+	return math.Max(1, statistic/median)
+}
+
+// poissonStatistic is Pearson's statistic of one version's errors in each part against the
+// parts' common rate, and its degrees of freedom: none when the parts have no error.
+func poissonStatistic(parts []Counts, version func(Counts) (requests, errors float64)) (statistic, df float64) {
+	var requests, errors float64
+	for _, p := range parts {
+		n, e := version(p)
+		requests += n
+		errors += e
+	}
+	if errors <= 0 || requests <= 0 {
+		return 0, 0
+	}
+	used := 0
+	for _, p := range parts {
+		n, e := version(p)
+		if n <= 0 {
+			continue
+		}
+		expected := errors * n / requests
+		statistic += (e - expected) * (e - expected) / expected
+		used++
+	}
+	return statistic, float64(max(0, used-1))
+}
+
+func partsWithErrors(parts []Counts) int {
+	n := 0
+	for _, p := range parts {
+		if p.CanaryErrors+p.PrimaryErrors > 0 && p.CanaryRequests > 0 && p.PrimaryRequests > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// fitted is the ratio of error rates the parts show, for the dispersion's expected shares:
+// the one at which the canary's expected errors, each part at its own split, are the errors
+// it had (the maximum-likelihood ratio). The window's totals would not do: under a split
+// that moves with the base error rate, their ratio is not the parts' ratio, and every part
+// would look dispersed from it.
+func fitted(parts []Counts) float64 {
+	excess := func(r float64) float64 {
+		sum := 0.0
+		for _, p := range parts {
+			if p.CanaryRequests > 0 && p.PrimaryRequests > 0 {
+				sum += (p.CanaryErrors+p.PrimaryErrors)*share(p, r) - p.CanaryErrors
+			}
+		}
+		return sum
+	}
+	// The canary's expected errors grow with r: bisect log r.
+	lo, hi := math.Log(1e-6), math.Log(1e6)
+	for range 60 {
+		mid := (lo + hi) / 2
+		if excess(math.Exp(mid)) < 0 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return math.Exp((lo + hi) / 2)
 }
 
 // share is the canary's expected share of the errors when its error rate is r times the

@@ -154,3 +154,109 @@ func TestTimeNeeded(t *testing.T) {
 	assert.Greater(t, test.TimeNeeded(0.05, 100, 0.01), test.TimeNeeded(0.5, 100, 0.01), "less weight, longer")
 	assert.True(t, math.IsInf(test.TimeNeeded(0.05, 0, 0.01), 1))
 }
+
+// parts draws n parts of a window at a weight: Poisson requests, and errors at a base rate
+// (the canary's ratio times it) in events of cluster errors each on average.
+func parts(rng *rand.Rand, n int, weight, rps, base, ratio, cluster float64) []Counts {
+	draw := func(mean float64) float64 { // Poisson by the normal approximation, for large means
+		if mean > 50 {
+			return math.Max(0, math.Round(mean+math.Sqrt(mean)*rng.NormFloat64()))
+		}
+		k, p, limit := 0.0, 1.0, math.Exp(-mean)
+		for p *= rng.Float64(); p > limit; p *= rng.Float64() {
+			k++
+		}
+		return k
+	}
+	errors := func(mean float64) float64 {
+		total := 0.0
+		for range int(draw(mean / cluster)) {
+			total += 1 + math.Floor(math.Log(rng.Float64())/math.Log(1-1/cluster+1e-12))
+		}
+		return total
+	}
+	out := make([]Counts, n)
+	for i := range out {
+		nc, np := draw(rps*weight), draw(rps*(1-weight))
+		out[i] = Counts{CanaryRequests: nc, CanaryErrors: errors(nc * base * ratio), PrimaryRequests: np, PrimaryErrors: errors(np * base)}
+	}
+	return out
+}
+
+func TestDispersionOfIndependentAndClusteredErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	mean := func(cluster, ratio float64) float64 {
+		sum := 0.0
+		for range 200 {
+			sum += Dispersion(parts(rng, 40, 0.2, 6000, 0.01, ratio, cluster), ratio)
+		}
+		return sum / 200
+	}
+	assert.InDelta(t, 1.1, mean(1, 1), 0.15, "independent errors: about 1 (at least 1 by construction)")
+	assert.InDelta(t, 1.1, mean(1, 2), 0.15, "a canary worse throughout is not dispersed")
+	// Geometric clusters of mean 5: E[K²]/E[K] = (2·5² − 5)/5 = 9.
+	assert.InDelta(t, 9, mean(5, 1), 1.5, "clusters of five errors")
+	assert.Equal(t, 1.0, Dispersion([]Counts{{CanaryRequests: 10, CanaryErrors: 5, PrimaryRequests: 10, PrimaryErrors: 0}}, 1), "one part tells nothing")
+}
+
+// The split may move between parts: the evidence summed over the parts, each with its own
+// split, keeps the false-rollback bound where the window's totals lose it.
+func TestJudgePartsWithASplitThatMovesWithTheErrorRate(t *testing.T) {
+	test := RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: 100}
+	rng := rand.New(rand.NewPCG(3, 3))
+	pooled, byPart := 0, 0
+	const runs = 2000
+	for range runs {
+		// The canary's share climbs from 2% to 30% as the base error rate climbs from 0.1% to 3%.
+		var ps []Counts
+		for i := range 10 {
+			x := float64(i) / 9
+			ps = append(ps, parts(rng, 1, 0.02+0.28*x, 3000, 0.001+0.029*x, 1, 1)...)
+		}
+		var total Counts
+		worseByPart := false
+		for k := range ps {
+			total.CanaryRequests += ps[k].CanaryRequests
+			total.CanaryErrors += ps[k].CanaryErrors
+			total.PrimaryRequests += ps[k].PrimaryRequests
+			total.PrimaryErrors += ps[k].PrimaryErrors
+			if test.Judge(total).Outcome == Worse {
+				pooled++
+				break
+			}
+		}
+		for k := range ps {
+			if test.JudgeParts(ps[:k+1]).Outcome == Worse {
+				worseByPart = true
+				break
+			}
+		}
+		if worseByPart {
+			byPart++
+		}
+	}
+	assert.Greater(t, float64(pooled)/runs, 0.05, "the totals of a moving split fail good canaries")
+	assert.LessOrEqual(t, float64(byPart)/runs, test.Alpha, "the parts' evidence keeps its bound")
+}
+
+func TestJudgePartsWeighsClusteredErrorsLess(t *testing.T) {
+	test := RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: 100}
+	rng := rand.New(rand.NewPCG(5, 5))
+	rolled := 0
+	const runs = 1000
+	for range runs {
+		ps := parts(rng, 40, 0.05, 6000, 0.01, 1, 5)
+		for k := range ps {
+			if test.JudgeParts(ps[:k+1]).Outcome == Worse {
+				rolled++
+				break
+			}
+		}
+	}
+	assert.LessOrEqual(t, float64(rolled)/runs, 2*test.Alpha, "clustered errors of a good canary, weighed by their dispersion")
+	c := Counts{CanaryRequests: 5000, CanaryErrors: 150, PrimaryRequests: 5000, PrimaryErrors: 50}
+	assert.Equal(t, Worse, test.Judge(c).Outcome, "the totals alone take the errors as independent")
+	one := test.JudgeParts([]Counts{c})
+	assert.Equal(t, Undecided, one.Outcome, "one part cannot tell whether the errors are independent")
+	assert.Equal(t, test.Judge(c).LogLR, one.LogLR)
+}

@@ -8,18 +8,21 @@ import (
 
 // A judge sees one interval at a time and says whether to roll back now.
 type judge interface {
-	name() string
 	// rollback is asked after each interval k (1, 2, ...), with every interval so far.
 	rollback(k int, seen []interval) bool
 }
 
 // thresholds are what a person who knows the service's baseline would set for the fixed-
-// threshold judges: the error rate and the p99 latency may be half again the baseline's.
+// threshold judges: the error rate and the p99 latency may be some times the baseline's
+// (half again, 1.5, in the peers' tutorials).
 type thresholds struct{ maxErrorRate, maxP99 float64 }
 
-func thresholdsFor(s scenario) thresholds {
-	return thresholds{maxErrorRate: 1.5 * s.baseRate, maxP99: 1.5 * baselineP99}
+func thresholdsFor(s scenario, times float64) thresholds {
+	return thresholds{maxErrorRate: times * s.baseRate, maxP99: times * baselineP99}
 }
+
+// tutorialTimes is the thresholds' multiple of the baseline in the peers' tutorials.
+const tutorialTimes = 1.5
 
 // baselineP99 is the primary's true 99th percentile latency.
 var baselineP99 = medianLatency * math.Exp(latencySpread*2.3263)
@@ -38,8 +41,6 @@ func (t thresholds) failed(iv interval) bool {
 // tutorials' threshold: 5, interval: 1m).
 type flagger struct{ limits thresholds }
 
-func (flagger) name() string { return "flagger-threshold" }
-
 func (j flagger) rollback(k int, seen []interval) bool {
 	failures := 0
 	for _, iv := range seen[:k] {
@@ -53,21 +54,19 @@ func (j flagger) rollback(k int, seen []interval) bool {
 // argo rolls back at the first failed interval (failureLimit: 0).
 type argo struct{ limits thresholds }
 
-func (argo) name() string { return "argo-threshold" }
-
 func (j argo) rollback(k int, seen []interval) bool { return j.limits.failed(seen[k-1]) }
 
-// kayenta compares each interval's canary with its primary by Mann-Whitney at 98%
-// confidence, on errors (each request a 0 or a 1) and on latency, and rolls back when either
-// is worse.
-type kayenta struct{}
+// kayenta compares each interval's canary with its primary by Mann-Whitney, on errors (each
+// request a 0 or a 1) and on latency, and rolls back when either is worse with a z above
+// its bound (at 98% confidence, its default: 2.0537).
+type kayenta struct{ z float64 }
 
-func (kayenta) name() string { return "kayenta-mannwhitney" }
+// kayentaZ is the one-sided bound of Kayenta's default 98% confidence.
+const kayentaZ = 2.0537
 
-func (kayenta) rollback(k int, seen []interval) bool {
+func (j kayenta) rollback(k int, seen []interval) bool {
 	iv := seen[k-1]
-	z := 2.0537 // one-sided 98%
-	return errorsZ(iv.counts) > z || sequential.MannWhitneyZ(iv.canaryLatency, iv.primaryLatency) > z
+	return errorsZ(iv.counts) > j.z || sequential.MannWhitneyZ(iv.canaryLatency, iv.primaryLatency) > j.z
 }
 
 // errorsZ is the Mann-Whitney statistic on requests scored 0 (ok) or 1 (error): with so many
@@ -83,10 +82,13 @@ func errorsZ(c sequential.Counts) float64 {
 }
 
 // tranche is the Compare judge with its defaults: the sequential rate test and the rank test
-// on everything since the step began.
+// on everything since the step began. The rate test reads the counts in parts, as the
+// controller asks Prometheus for them; totalsOnly reads the window's totals alone, as it did
+// before it read parts.
 type tranche struct {
-	rates sequential.RateTest
-	ranks sequential.RankTest
+	rates      sequential.RateTest
+	ranks      sequential.RankTest
+	totalsOnly bool
 }
 
 func newTranche() tranche {
@@ -96,10 +98,9 @@ func newTranche() tranche {
 	}
 }
 
-func (tranche) name() string { return "tranche-compare" }
-
 func (j tranche) rollback(k int, seen []interval) bool {
 	var counts sequential.Counts
+	var parts []sequential.Counts
 	canary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
 	primary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
 	for _, iv := range seen[:k] {
@@ -107,10 +108,15 @@ func (j tranche) rollback(k int, seen []interval) bool {
 		counts.CanaryErrors += iv.counts.CanaryErrors
 		counts.PrimaryRequests += iv.counts.PrimaryRequests
 		counts.PrimaryErrors += iv.counts.PrimaryErrors
+		parts = append(parts, iv.parts[:]...)
 		for i := range buckets {
 			canary.Count[i] += iv.canaryLatency.Count[i]
 			primary.Count[i] += iv.primaryLatency.Count[i]
 		}
 	}
-	return j.rates.Judge(counts).Outcome == sequential.Worse || j.ranks.Judge(canary, primary, k).Outcome == sequential.Worse
+	rates := j.rates.JudgeParts(parts)
+	if j.totalsOnly {
+		rates = j.rates.Judge(counts)
+	}
+	return rates.Outcome == sequential.Worse || j.ranks.Judge(canary, primary, k).Outcome == sequential.Worse
 }

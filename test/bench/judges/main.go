@@ -1,17 +1,17 @@
 // Command judges is the decision-quality bench of the analysis judges: seeded synthetic
 // traffic of canaries whose truth is known (good, or worse on errors or latency), at two
-// weights, three base error rates and three volumes, fed to four judges side by side. It
-// prints a table and one BENCH line per judge. `make bench-judge` runs it.
+// weights, three base error rates and three volumes, fed to the judges side by side: the
+// peers as their tutorials set them, Tranche's Compare judge, and the peers recalibrated to
+// Tranche's false-rollback rate, beside the bound no test can beat. Then traffic with what
+// the steady traces lack (shapes.go). It prints tables, the goals, and BENCH lines.
+// `make bench-judge` runs it.
 package main
 
 import (
 	"flag"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
-	"text/tabwriter"
 )
 
 // horizon is the step's hold, in one-minute intervals: a canary not rolled back by then is
@@ -21,7 +21,7 @@ const horizon = 10
 func main() {
 	runs := flag.Int("runs", 150, "seeded runs per scenario")
 	flag.Parse()
-	report(os.Stdout, bench(*runs))
+	report(os.Stdout, measure(*runs))
 }
 
 // scenarios is the grid: every truth at every weight, base error rate and volume.
@@ -49,128 +49,129 @@ type outcome struct {
 	canaryErrors float64 // error responses the canary served until then
 }
 
-// bench runs every scenario runs times; each run's trace is drawn once, from its own seed,
-// and shown to every judge.
-func bench(runs int) map[string][]outcome {
+// entry is a judge of the lineup, with its name in the tables; build makes it for a scenario
+// (the fixed thresholds are set from the scenario's baseline).
+type entry struct {
+	name  string
+	build func(scenario) judge
+}
+
+// The lineup: the peers as their tutorials set them, Tranche at its defaults, and the peers
+// recalibrated to Tranche's false-rollback rate.
+const (
+	flaggerName = "flagger-threshold"
+	argoName    = "argo-threshold"
+	kayentaName = "kayenta-mannwhitney"
+	trancheName = "tranche-compare"
+	// trancheTotalsName is the Compare judge on the window's totals alone, without parts.
+	trancheTotalsName = "tranche-compare-totals"
+	atTranche         = "@tranche"
+)
+
+func tutorialLineup() []entry {
+	return []entry{
+		{flaggerName, func(s scenario) judge { return flagger{thresholdsFor(s, tutorialTimes)} }},
+		{argoName, func(s scenario) judge { return argo{thresholdsFor(s, tutorialTimes)} }},
+		{kayentaName, func(scenario) judge { return kayenta{kayentaZ} }},
+		{trancheName, func(scenario) judge { return newTranche() }},
+	}
+}
+
+func recalibratedLineup(c calibration) []entry {
+	return []entry{
+		{flaggerName + atTranche, func(s scenario) judge { return flagger{thresholdsFor(s, c.flagger)} }},
+		{argoName + atTranche, func(s scenario) judge { return argo{thresholdsFor(s, c.argo)} }},
+		{kayentaName + atTranche, func(scenario) judge { return kayenta{c.kayentaZ} }},
+	}
+}
+
+// bench runs every scenario of list runs times; each run's trace is drawn once, from its own
+// seed (the scenario's index in list and the run), and shown to every judge.
+func bench(list []scenario, runs int, lineup []entry) map[string][]outcome {
 	results := map[string][]outcome{}
-	for si, s := range scenarios() {
-		judges := []judge{flagger{thresholdsFor(s)}, argo{thresholdsFor(s)}, kayenta{}, newTranche()}
+	for si, s := range list {
+		judges := make([]judge, len(lineup))
+		for i, e := range lineup {
+			judges[i] = e.build(s)
+		}
 		for run := range runs {
 			tr := trace(s, horizon, rand.New(rand.NewPCG(uint64(si), uint64(run))))
-			for _, j := range judges {
-				o := outcome{scenario: s, intervals: horizon}
-				for k := 1; k <= horizon; k++ {
-					o.canaryErrors += tr[k-1].counts.CanaryErrors
-					if j.rollback(k, tr) {
-						o.rolledBack, o.intervals = true, k
-						break
-					}
-				}
-				results[j.name()] = append(results[j.name()], o)
+			for i, j := range judges {
+				o := decide(j, tr)
+				o.scenario = s
+				results[lineup[i].name] = append(results[lineup[i].name], o)
 			}
 		}
 	}
 	return results
 }
 
+// decide shows a trace to a judge one interval at a time until it rolls back or the hold ends.
+func decide(j judge, tr []interval) outcome {
+	o := outcome{intervals: horizon}
+	for k := 1; k <= horizon; k++ {
+		o.canaryErrors += tr[k-1].counts.CanaryErrors
+		if j.rollback(k, tr) {
+			o.rolledBack, o.intervals = true, k
+			break
+		}
+	}
+	return o
+}
+
 func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
 
-// judgeNames in the order the table lists them.
-var judgeNames = []string{"flagger-threshold", "argo-threshold", "kayenta-mannwhitney", "tranche-compare"}
+// findings are everything the bench measured.
+type findings struct {
+	steady map[string][]outcome
+	bound  map[scenario]float64 // the fixed-horizon bound, by error-rate scenario
+	alpha  float64              // Tranche's false-rollback rate on the steady traces
+	cal    calibration
+	shapes []shapeFindings
+}
 
-func report(w io.Writer, results map[string][]outcome) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "judge\tfalse rollback\tdetect err 1.5x\t2x\t5x\tlatency +20%\t+100%\tintervals to decide (median / p95)\tbad requests before rollback (2x err, 100 rps)")
-	for _, name := range judgeNames {
-		s := summarise(results[name])
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d / %d\t%.0f\n", name, s.falseRollback,
-			s.detect[truthKey{1.5, 1}], s.detect[truthKey{2, 1}], s.detect[truthKey{5, 1}], s.detect[truthKey{1, 1.2}], s.detect[truthKey{1, 2}],
-			s.medianIntervals, s.p95Intervals, s.badRequests)
+// shapeFindings are the judges on the traces of one shape.
+type shapeFindings struct {
+	shape    shape
+	outcomes map[string][]outcome
+	bound    map[scenario]float64
+}
+
+// measure runs the bench: the steady grid with the peers as set in their tutorials and with
+// Tranche; the peers recalibrated to Tranche's false-rollback rate; the bound at that rate;
+// then every shape.
+func measure(runs int) findings {
+	steady := scenarios()
+	f := findings{steady: bench(steady, runs, tutorialLineup())}
+	f.alpha = summarise(f.steady[trancheName]).falseRollback
+	f.cal = recalibrate(steady, runs, f.alpha)
+	for name, os := range bench(steady, runs, recalibratedLineup(f.cal)) {
+		f.steady[name] = os
 	}
-	tw.Flush()
+	f.bound = boundPowers(steady, runs, f.alpha)
+	lineup := append([]entry{tutorialLineup()[3], {trancheTotalsName, func(scenario) judge {
+		t := newTranche()
+		t.totalsOnly = true
+		return t
+	}}}, recalibratedLineup(f.cal)...)
+	for _, sh := range shapes {
+		list := shapeScenarios(sh)
+		f.shapes = append(f.shapes, shapeFindings{shape: sh, outcomes: bench(list, runs, lineup), bound: boundPowers(list, runs, f.alpha)})
+	}
+	return f
+}
 
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "2x errors, by weight and volume: detection, median intervals to decide")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "judge")
-	for _, weight := range []float64{0.05, 0.5} {
-		for _, rps := range []float64{20, 100, 500} {
-			fmt.Fprintf(tw, "\t%g%% @ %g rps", weight*100, rps)
+// shapeScenarios is the grid of traffic in a shape, with a good canary and one with twice
+// the errors.
+func shapeScenarios(sh shape) []scenario {
+	var out []scenario
+	for _, s := range scenarios() {
+		if s.latency == 1 && (s.errRatio == 1 || s.errRatio == 2) {
+			s.shape = sh
+			out = append(out, s)
 		}
 	}
-	fmt.Fprintln(tw)
-	for _, name := range judgeNames {
-		fmt.Fprint(tw, name)
-		for _, weight := range []float64{0.05, 0.5} {
-			for _, rps := range []float64{20, 100, 500} {
-				var sel []outcome
-				for _, o := range results[name] {
-					if o.scenario.errRatio == 2 && o.scenario.weight == weight && o.scenario.rps == rps {
-						sel = append(sel, o)
-					}
-				}
-				fmt.Fprintf(tw, "\t%.2f, %d", detected(sel), median(intervalsOf(sel)))
-			}
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "2x errors at 100 rps, by the primary's error rate and weight: detection, median intervals to decide")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "judge")
-	for _, weight := range []float64{0.05, 0.5} {
-		for _, base := range []float64{0.001, 0.01, 0.05} {
-			fmt.Fprintf(tw, "\t%g%% @ %g%% errors", weight*100, base*100)
-		}
-	}
-	fmt.Fprintln(tw)
-	for _, name := range judgeNames {
-		fmt.Fprint(tw, name)
-		for _, weight := range []float64{0.05, 0.5} {
-			for _, base := range []float64{0.001, 0.01, 0.05} {
-				var sel []outcome
-				for _, o := range results[name] {
-					if o.scenario.errRatio == 2 && o.scenario.weight == weight && o.scenario.baseRate == base && o.scenario.rps == 100 {
-						sel = append(sel, o)
-					}
-				}
-				fmt.Fprintf(tw, "\t%.2f, %d", detected(sel), median(intervalsOf(sel)))
-			}
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "2x errors where the data can tell within the hold (Wald's estimate of the time the rate test needs is at most 10 intervals):")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "judge\tdetection\tintervals to decide (median / p95)\tfalse rollback of good canaries in the same traffic")
-	for _, name := range judgeNames {
-		var bad, good []outcome
-		for _, o := range results[name] {
-			if !decidable(o.scenario) {
-				continue
-			}
-			switch {
-			case o.scenario.errRatio == 2:
-				bad = append(bad, o)
-			case o.scenario.good():
-				good = append(good, o)
-			}
-		}
-		in := intervalsOf(bad)
-		fmt.Fprintf(tw, "%s\t%.3f\t%d / %d\t%.3f\n", name, detected(bad), median(in), percentile(in, 0.95), detected(good))
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w)
-	for _, name := range judgeNames {
-		s := summarise(results[name])
-		fmt.Fprintf(w, "BENCH judge=%s false_rollback=%.4f detect_2x=%.4f median_intervals=%d bad_requests=%.0f\n",
-			name, s.falseRollback, s.detect[truthKey{2, 1}], s.medianIntervals2x, s.badRequests)
-	}
+	return out
 }
 
 // decidable says whether the rate test can be expected to catch a 2x canary within the hold
@@ -186,7 +187,9 @@ type summary struct {
 	detect                        map[truthKey]float64
 	medianIntervals, p95Intervals int // over every regression
 	medianIntervals2x             int // over the 2x error regressions
-	badRequests                   float64
+	// medianToRollback and p95ToRollback are over the regressions rolled back.
+	medianToRollback, p95ToRollback int
+	badRequests                     float64
 }
 
 func summarise(outcomes []outcome) summary {
@@ -215,6 +218,14 @@ func summarise(outcomes []outcome) summary {
 	}
 	all := intervalsOf(regressions)
 	s.medianIntervals, s.p95Intervals = median(all), percentile(all, 0.95)
+	var rolledBack []outcome
+	for _, o := range regressions {
+		if o.rolledBack {
+			rolledBack = append(rolledBack, o)
+		}
+	}
+	toRollback := intervalsOf(rolledBack)
+	s.medianToRollback, s.p95ToRollback = median(toRollback), percentile(toRollback, 0.95)
 	s.medianIntervals2x = median(intervalsOf(twice))
 	for _, o := range badAt100 {
 		s.badRequests += o.canaryErrors

@@ -12,17 +12,29 @@ type scenario struct {
 	weight   float64 // the canary's share of requests
 	rps      float64 // requests a second, both versions
 	baseRate float64 // the primary's error rate
-	errRatio float64 // the canary's error rate over the primary's
+	errRatio float64 // the canary's error rate over the primary's, over all its requests
 	latency  float64 // the canary's latency over the primary's
+	shape    shape   // how the traffic differs from steady; nil: steady
+}
+
+// cell is the scenario's traffic, whatever the canary's truth.
+func (s scenario) cell() scenario {
+	s.errRatio, s.latency = 1, 1
+	return s
 }
 
 func (s scenario) good() bool { return s.errRatio == 1 && s.latency == 1 }
 
-// interval is what one analysis interval of one minute shows of both versions.
+// interval is what one analysis interval of one minute shows of both versions: its counts,
+// also in parts of 15 s (as Tranche asks Prometheus for them), and latency histograms.
 type interval struct {
 	counts                        sequential.Counts
+	parts                         [partsPerInterval]sequential.Counts
 	canaryLatency, primaryLatency sequential.Histogram
 }
+
+// partsPerInterval is how many parts of a minute Tranche's judge reads the counts in.
+const partsPerInterval = 4
 
 // Prometheus's default histogram buckets, in seconds.
 var buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)}
@@ -35,22 +47,63 @@ const (
 
 // trace draws the intervals of one run. Requests, errors and the latency buckets' counts are
 // Poisson: the number of requests in a minute, and how they fall, vary as real traffic does.
+// A shape changes the traffic interval by interval.
 func trace(s scenario, intervals int, rng *rand.Rand) []interval {
+	return draw(s, intervals, rng, true)
+}
+
+// draw is trace, with the latency histograms left empty unless latency: the bound reads only
+// the counts, and drawing the buckets is most of the work.
+func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 	out := make([]interval, intervals)
-	perInterval := s.rps * 60
 	for i := range out {
-		nc := poisson(rng, perInterval*s.weight)
-		np := poisson(rng, perInterval*(1-s.weight))
-		out[i] = interval{
-			counts: sequential.Counts{
-				CanaryRequests: nc, CanaryErrors: poisson(rng, nc*math.Min(1, s.baseRate*s.errRatio)),
-				PrimaryRequests: np, PrimaryErrors: poisson(rng, np*s.baseRate),
-			},
-			canaryLatency:  latencies(rng, nc, medianLatency*s.latency),
-			primaryLatency: latencies(rng, np, medianLatency),
+		t := traffic{volume: 1, weight: s.weight, baseRate: s.baseRate, errRatio: s.errRatio, cluster: 1}
+		if s.shape != nil {
+			s.shape.apply(&t, i, intervals, rng)
+		}
+		perPart := s.rps * 60 * t.volume / partsPerInterval
+		c := &out[i].counts
+		for p := range out[i].parts {
+			nc := poisson(rng, perPart*t.weight)
+			np := poisson(rng, perPart*(1-t.weight))
+			part := sequential.Counts{
+				CanaryRequests: nc, CanaryErrors: clustered(rng, nc*math.Min(1, t.baseRate*t.errRatio), t.cluster),
+				PrimaryRequests: np, PrimaryErrors: clustered(rng, np*t.baseRate, t.cluster),
+			}
+			out[i].parts[p] = part
+			c.CanaryRequests += part.CanaryRequests
+			c.CanaryErrors += part.CanaryErrors
+			c.PrimaryRequests += part.PrimaryRequests
+			c.PrimaryErrors += part.PrimaryErrors
+		}
+		if latency {
+			out[i].canaryLatency = latencies(rng, c.CanaryRequests, medianLatency*s.latency)
+			out[i].primaryLatency = latencies(rng, c.PrimaryRequests, medianLatency)
 		}
 	}
 	return out
+}
+
+// traffic is what one interval of a trace is drawn from.
+type traffic struct {
+	volume   float64 // times the scenario's requests a second
+	weight   float64 // the canary's share of the requests
+	baseRate float64 // the primary's error rate
+	errRatio float64 // the canary's error rate over the primary's
+	cluster  float64 // mean number of errors an error event makes (1: independent errors)
+}
+
+// clustered draws the errors of events that each fail cluster requests on average (a
+// geometric number): Poisson errors when cluster is 1.
+func clustered(rng *rand.Rand, mean, cluster float64) float64 {
+	if cluster <= 1 {
+		return poisson(rng, mean)
+	}
+	events, errors := poisson(rng, mean/cluster), 0.0
+	for range int(events) {
+		errors += 1 + math.Floor(math.Log(rng.Float64())/math.Log(1-1/cluster))
+	}
+	return errors
 }
 
 // latencies puts n requests into the buckets, each count Poisson around its expectation.
