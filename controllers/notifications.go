@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/types"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -36,5 +38,11 @@ func (r *RolloutReconciler) notify(ro *trancheapi.Rollout, reason, message strin
 // notificationTarget reads a NotificationProvider and the URL from its Secret, for the
 // dispatcher, at the moment it sends.
 func (r *RolloutReconciler) notificationTarget(ctx context.Context, key types.NamespacedName) (notify.Target, error) {
-	return notify.ReadTarget(ctx, r.Client, key)
+	t, err := notify.ReadTarget(ctx, r.Client, key)
+	if err == nil {
+		if err = r.Isolation.allows(t.URL); err != nil {
+			return notify.Target{}, fmt.Errorf("NotificationProvider %s: %w", key, err)
+		}
+	}
+	return t, err
 }

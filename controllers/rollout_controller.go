@@ -51,6 +51,8 @@ type RolloutReconciler struct {
 	DefaultNotificationProvider *types.NamespacedName
 	// ClusterName is the cluster's name in the news, for notification templates.
 	ClusterName string
+	// Isolation is what a Rollout may refer to and have the controller call.
+	Isolation Isolation
 
 	// webhooks delivers the calls of notification webhooks; SetupWithManager makes it.
 	webhooks *notify.Dispatcher
@@ -154,11 +156,19 @@ type scope struct {
 // resolve reads what the Rollout refers to and finds its Router. A missing reference is a
 // problem only the user can fix.
 func (r *RolloutReconciler) resolve(ctx context.Context, s *scope) error {
+	if p := r.Isolation.refused(s.rollout); p != nil {
+		return p
+	}
 	refs, err := readReferences(ctx, r.Client, s.rollout)
 	if err != nil {
 		return err
 	}
 	if p := refs.problem(); p != nil {
+		return p
+	}
+	if p, err := r.Isolation.refusedPrometheus(ctx, r.Client, s.rollout); err != nil {
+		return err
+	} else if p != nil {
 		return p
 	}
 	s.target = refs.target

@@ -31,4 +31,7 @@ const (
 	ReasonReferencesResolved = "ReferencesResolved"
 	// ReasonRoutesRefused: the data plane refused routes that send all traffic to the primary.
 	ReasonRoutesRefused = "RoutesRefused"
+	// ReasonReferenceRefused: the Rollout refers to an object or an address the controller's
+	// isolation flags refuse (--no-cross-namespace-refs, --namespaces, --allowed-webhook-hosts).
+	ReasonReferenceRefused = "ReferenceRefused"
 )

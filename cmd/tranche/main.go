@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,11 +74,14 @@ type options struct {
 	concurrency         int
 	defaultNotification *types.NamespacedName
 	clusterName         string
+	isolation           controllers.Isolation
+	// leaderElectionID names the Lease: one per shard, so that shards all work at once.
+	leaderElectionID string
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	var namespaces, selector, logLevel, defaultNotification string
+	var namespaces, selector, logLevel, defaultNotification, allowedHosts string
 	fs := flag.NewFlagSet("tranche", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint listens on; 0 turns it off.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address /healthz and /readyz listen on.")
@@ -84,7 +89,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Default: the manager's own namespace when it runs in a cluster.")
 	fs.StringVar(&o.prometheusAddress, "prometheus-address", "http://prometheus.monitoring:9090", "Prometheus server for MetricTemplates that name none.")
 	fs.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch. Default: all.")
-	fs.StringVar(&selector, "shard-selector", "", "Label selector: only Rollouts that match it are reconciled, so that several managers (each with its own --leader-election-namespace or Lease) can split the Rollouts. Default: all.")
+	fs.StringVar(&selector, "shard-selector", "", "Label selector: only Rollouts that match it are reconciled, so that several managers can split the Rollouts (each shard elects its leader on a Lease of its own). Default: all.")
 	fs.StringVar(&selector, "selector", "", "The former name of --shard-selector.")
 	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a leader's lease lasts without renewal: a follower takes over at most this long after the leader dies.")
 	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew its lease before it stops acting.")
@@ -95,6 +100,12 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Requests the manager may send to the API server at once, above --kube-api-qps.")
 	fs.StringVar(&defaultNotification, "default-notification-provider", os.Getenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER"),
 		"NotificationProvider (namespace/name) that gets the news of Rollouts that name none. Default: $TRANCHE_DEFAULT_NOTIFICATION_PROVIDER, else none.")
+	fs.BoolVar(&o.isolation.NoCrossNamespaceRefs, "no-cross-namespace-refs", false,
+		"A Rollout may refer only to MetricTemplates and NotificationProviders in its own namespace (and so to their Secrets): no team's Rollout borrows another team's Prometheus credentials or notification URL.")
+	fs.StringVar(&allowedHosts, "allowed-webhook-hosts", "",
+		"Comma-separated hosts the manager may call at a user's word (Rollout webhooks, MetricTemplates' Prometheus, notification URLs); *.example.com takes its subdomains. Default: any.")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "",
+		"Name of the leader election Lease. Default: tranche.dev, or with --shard-selector one of its own derived from the selector, so that every shard works at once.")
 	fs.StringVar(&o.clusterName, "cluster-name", "", "The cluster's name, for notification templates ({{ .Cluster }}) and webhook bodies. Default: none.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -102,14 +113,20 @@ func parseFlags(args []string) (options, error) {
 	if u, err := url.Parse(o.prometheusAddress); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return o, fmt.Errorf("--prometheus-address %q must be an absolute http or https URL", o.prometheusAddress)
 	}
-	for _, ns := range strings.Split(namespaces, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			o.namespaces = append(o.namespaces, ns)
+	o.namespaces = commaList(namespaces)
+	o.isolation.Namespaces = o.namespaces
+	o.isolation.AllowedHosts = commaList(allowedHosts)
+	for _, host := range o.isolation.AllowedHosts {
+		if strings.ContainsAny(host, "/:@") || strings.Contains(strings.TrimPrefix(host, "*."), "*") {
+			return o, fmt.Errorf("--allowed-webhook-hosts: %q is not a host: give names (api.example.com), subdomains (*.example.com) or IP addresses", host)
 		}
 	}
 	var err error
 	if o.selector, err = labels.Parse(selector); err != nil {
 		return o, fmt.Errorf("--shard-selector: %w", err)
+	}
+	if o.leaderElectionID == "" {
+		o.leaderElectionID = shardLease(o.selector)
 	}
 	if err := o.logLevel.Set(logLevel); err != nil || o.logLevel > zapcore.ErrorLevel {
 		return o, fmt.Errorf("--log-level %q must be debug, info or error", logLevel)
@@ -134,6 +151,29 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
+// commaList is the non-empty items of a comma-separated list.
+func commaList(s string) []string {
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// shardLease is the name of the leader election Lease of the managers of one shard:
+// tranche.dev for all Rollouts, else tranche.dev-<a hash of the selector>. The selector's
+// string is canonical (its requirements sorted), so every replica of a shard finds the same.
+func shardLease(selector labels.Selector) string {
+	if selector.Empty() {
+		return "tranche.dev"
+	}
+	h := fnv.New32a()
+	h.Write([]byte(selector.String()))
+	return fmt.Sprintf("tranche.dev-shard-%08x", h.Sum32())
+}
+
 // run starts the manager and blocks until ctx is done or the manager fails.
 func run(ctx context.Context, o options) error {
 	scheme := runtime.NewScheme()
@@ -146,6 +186,8 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("finding the cluster: %w", err)
 	}
 	cfg.QPS, cfg.Burst = o.qps, o.burst
+	// The lease in the user agent tells the API server's audit log which shard wrote what.
+	cfg.UserAgent = fmt.Sprintf("%s (lease %s)", rest.DefaultKubernetesUserAgent(), o.leaderElectionID)
 	// The API client's latency, for the dashboard's controller health (config/grafana).
 	metrics.RegisterRESTClientMetrics(metrics.MetricRequestLatency)
 	cacheOpts := cache.Options{
@@ -172,7 +214,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
-		LeaderElectionID:              "tranche.dev",
+		LeaderElectionID:              o.leaderElectionID,
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &o.leaseDuration,
@@ -196,6 +238,7 @@ func run(ctx context.Context, o options) error {
 		}},
 		DefaultNotificationProvider: o.defaultNotification,
 		ClusterName:                 o.clusterName,
+		Isolation:                   o.isolation,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Rollout controller: %w", err)
@@ -217,6 +260,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	ctrl.Log.Info("Starting manager", "namespaces", o.namespaces, "selector", o.selector.String(), "leaderElection", o.leaderElect)
+	ctrl.Log.Info("Starting manager", "namespaces", o.namespaces, "selector", o.selector.String(), "leaderElection", o.leaderElect,
+		"lease", o.leaderElectionID, "noCrossNamespaceRefs", o.isolation.NoCrossNamespaceRefs, "allowedWebhookHosts", o.isolation.AllowedHosts)
 	return mgr.Start(ctx)
 }

@@ -26,13 +26,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
 var cp *harness.ControlPlane
 
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}}))
+	// The audit log tells what each manager read and wrote (shards, isolation).
+	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}, Audit: true}))
 }
 
 func TestParseFlags(t *testing.T) {
@@ -41,6 +43,8 @@ func TestParseFlags(t *testing.T) {
 	assert.True(t, o.leaderElect, "leader election is on by default")
 	assert.Equal(t, "http://prometheus.monitoring:9090", o.prometheusAddress)
 	assert.True(t, o.selector.Empty())
+	assert.Equal(t, "tranche.dev", o.leaderElectionID, "one Lease for all Rollouts")
+	assert.Equal(t, controllers.Isolation{}, o.isolation, "no isolation unless asked")
 
 	assert.Nil(t, o.defaultNotification)
 
@@ -56,7 +60,20 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, float32(200), o.qps)
 	assert.Equal(t, 400, o.burst)
 	assert.Equal(t, "tranche.dev/shard in (a,b)", o.selector.String())
+	assert.Regexp(t, `^tranche\.dev-shard-[0-9a-f]{8}$`, o.leaderElectionID, "a Lease of the shard's own")
+	same, err := parseFlags([]string{"--shard-selector=tranche.dev/shard in (b, a)"})
+	require.NoError(t, err)
+	assert.Equal(t, o.leaderElectionID, same.leaderElectionID, "the same selector written otherwise names the same Lease")
+	other, err := parseFlags([]string{"--shard-selector=tranche.dev/shard=c"})
+	require.NoError(t, err)
+	assert.NotEqual(t, o.leaderElectionID, other.leaderElectionID)
+
 	assert.Equal(t, []time.Duration{4 * time.Second, 3 * time.Second, 500 * time.Millisecond}, []time.Duration{o.leaseDuration, o.renewDeadline, o.retryPeriod})
+
+	o, err = parseFlags([]string{"--namespaces=shop", "--no-cross-namespace-refs", "--allowed-webhook-hosts=hooks.slack.com, *.example.com", "--leader-election-id=ours"})
+	require.NoError(t, err)
+	assert.Equal(t, controllers.Isolation{NoCrossNamespaceRefs: true, Namespaces: []string{"shop"}, AllowedHosts: []string{"hooks.slack.com", "*.example.com"}}, o.isolation)
+	assert.Equal(t, "ours", o.leaderElectionID)
 
 	t.Setenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER", "tranche-system/teams")
 	o, err = parseFlags(nil)
@@ -74,6 +91,8 @@ func TestParseFlags(t *testing.T) {
 		{"--log-level=panic", "--log-level"},
 		{"--default-notification-provider=slack", "namespace/name"},
 		{"--default-notification-provider=a/b/c", "namespace/name"},
+		{"--allowed-webhook-hosts=https://hooks.slack.com", "is not a host"},
+		{"--allowed-webhook-hosts=a.*.com", "is not a host"},
 	} {
 		_, err := parseFlags([]string{bad.flag})
 		if assert.Error(t, err, bad.flag) {

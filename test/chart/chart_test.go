@@ -71,6 +71,7 @@ var everything = map[string]any{
 	"image":                       map[string]any{"digest": "sha256:" + strings.Repeat("ab", 32)},
 	"namespaces":                  []any{"shop", "payments"},
 	"shardSelector":               "tranche.dev/shard=a",
+	"allowedWebhookHosts":         []any{"hooks.slack.com", "*.corp.example"},
 	"podDisruptionBudget":         map[string]any{"enabled": true},
 	"metrics":                     map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}},
 	"defaultNotificationProvider": "tranche-system/slack",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,6 +42,8 @@ type ControlPlane struct {
 	env *envtest.Environment
 	// stopAccepting ends the route acceptor, if one runs.
 	stopAccepting context.CancelFunc
+	// auditLog is the API server's audit log, with Options.Audit; auditDir holds it.
+	auditLog, auditDir string
 }
 
 // Options change what a control plane is started with.
@@ -59,6 +62,10 @@ type Options struct {
 	// status by each of its parents, as a Gateway API implementation would say it (see
 	// acceptRoutes): Tranche counts a gatewayAPI split only once its parents say so.
 	AcceptRoutes bool
+	// Audit has the API server log every request (see ControlPlane.Audit), or those
+	// AuditPolicy says (an audit.k8s.io/v1 Policy, such as AuditWrites).
+	Audit       bool
+	AuditPolicy string
 }
 
 // Start starts a control plane. The binaries come from KUBEBUILDER_ASSETS, or else from the
@@ -89,7 +96,19 @@ func Start(opts Options) (*ControlPlane, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
-	for name, value := range opts.APIServerArgs {
+	args := maps.Clone(opts.APIServerArgs)
+	var auditLog, auditDir string
+	if opts.Audit {
+		if auditDir, err = os.MkdirTemp("", "tranche-audit-"); err != nil {
+			return nil, err
+		}
+		var audit map[string]string
+		if audit, auditLog, err = auditArgs(auditDir, opts.AuditPolicy); err != nil {
+			return nil, err
+		}
+		args = mergeArgs(args, audit)
+	}
+	for name, value := range args {
 		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
 	}
 	cfg, err := env.Start()
@@ -101,7 +120,8 @@ func Start(opts Options) (*ControlPlane, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	cp := &ControlPlane{Config: cfg, Client: c, Scheme: scheme, Assets: assets, env: env, stopAccepting: func() {}}
+	cp := &ControlPlane{Config: cfg, Client: c, Scheme: scheme, Assets: assets, env: env, stopAccepting: func() {},
+		auditLog: auditLog, auditDir: auditDir}
 	if opts.AcceptRoutes {
 		ctx, cancel := context.WithCancel(context.Background())
 		cp.stopAccepting = cancel
@@ -123,7 +143,20 @@ func (cp *ControlPlane) Stop() error {
 	if cp.Workloads != nil {
 		errs = append(errs, cp.Workloads.Stop())
 	}
-	return errors.Join(append(errs, cp.env.Stop())...)
+	errs = append(errs, cp.env.Stop())
+	if cp.auditDir != "" {
+		errs = append(errs, os.RemoveAll(cp.auditDir))
+	}
+	return errors.Join(errs...)
+}
+
+// mergeArgs is a with b's flags added.
+func mergeArgs(a, b map[string]string) map[string]string {
+	if a == nil {
+		a = map[string]string{}
+	}
+	maps.Copy(a, b)
+	return a
 }
 
 // Kubeconfig writes a kubeconfig for a cluster admin to a file in dir and returns its path,

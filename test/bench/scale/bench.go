@@ -124,6 +124,14 @@ func (b *bench) run(ctx context.Context) (result, error) {
 	walked := float64(progressing * stepsPerRollout)
 	r.writesPerStep, r.readsPerStep = writes/walked, reads/walked
 	r.writesPerRollout = writes / float64(progressing)
+	byKind, others, err := writesByKind(b.cp, started, time.Now())
+	if err != nil {
+		return r, err
+	}
+	r.writesByKind, r.otherWrites = map[string]float64{}, others
+	for kind, n := range byKind {
+		r.writesByKind[kind] = n / float64(progressing)
+	}
 	runs := after.counter("tranche_analysis_checks_total") - idle.counter("tranche_analysis_checks_total")
 	r.queriesPerInterval = runs / (r.rolledOut.Seconds() / interval.Seconds())
 	return r, nil

@@ -63,6 +63,8 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
 		Workloads:      &harness.WorkloadOptions{Nodes: n/80 + 1, PodReadyDelay: 100 * time.Millisecond, LogDir: dir},
 		AcceptRoutes:   true,
+		// The writes by kind come from the API server's own log.
+		Audit: true, AuditPolicy: harness.AuditWrites,
 	})
 	if err != nil {
 		return result{}, err
