@@ -5,12 +5,15 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -80,4 +83,17 @@ func checkReplay(t *testing.T, app string) {
 	t.Logf("replay with the proposed bound:\n%s", out.String())
 	assert.Contains(t, out.String(), "1 of 2 would have ended otherwise")
 	assert.Contains(t, out.String(), good.Record.Revision+" would have been rolled back: 2 failed analysis runs")
+
+	// lint --backtest, on the same file, says the same.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "proposed.yaml")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	kubeconfig, err := s.ControlPlane.Kubeconfig(dir)
+	require.NoError(t, err)
+	var lintOut bytes.Buffer
+	cmd := cli.NewCommand(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &lintOut, ErrOut: &lintOut})
+	cmd.SetArgs([]string{"lint", "-f", file, "--prometheus", s.Prometheus.URL(), "--backtest", "--kubeconfig", kubeconfig})
+	require.NoError(t, cmd.ExecuteContext(ctx), lintOut.String())
+	assert.Contains(t, lintOut.String(), "1 object(s) read, no errors")
+	assert.Contains(t, lintOut.String(), "1 of 2 would have ended otherwise")
 }
