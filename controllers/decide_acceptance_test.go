@@ -26,6 +26,8 @@ func TestASplitCountsOnceTheDataPlaneTookIt(t *testing.T) {
 	}
 	asked := ptr.To(metav1.NewTime(now.Add(-2 * time.Second)))
 	settingFive := trancheapi.RolloutStatus{Phase: trancheapi.PhaseProgressing, StableRevision: "rev1", CanaryRevision: "rev2", CanaryWeight: 5, RoutesSetAt: asked}
+	settingFiveLong := settingFive
+	settingFiveLong.RoutesSetAt = ptr.To(metav1.NewTime(now.Add(-dataPlaneQuiet)))
 	holdingFive := settingFive
 	holdingFive.RoutesSetAt, holdingFive.StepStartedAt = nil, ptr.To(metav1.NewTime(now.Add(-10*time.Second)))
 	failed := trancheapi.RolloutStatus{Phase: trancheapi.PhaseFailed, StableRevision: "rev1", CanaryRevision: "rev2",
@@ -43,9 +45,14 @@ func TestASplitCountsOnceTheDataPlaneTookIt(t *testing.T) {
 		wantHolding bool
 		wantStalled string // the stall's reason, "" for none
 		wantSaid    string // in the status message or the stall's
+		wantUnsaid  string // not in it
 	}{
-		{name: "a split the data plane has not spoken of yet: asked again, no hold",
+		{name: "a split the data plane has not spoken of yet: asked again, no hold, and no word of it yet",
 			w:        world{rollout: rollout(settingFive), target: *ready("rev2"), primary: ready("rev1"), routes: atFive, acceptance: pending},
+			wantKind: actSetRoutes, wantRoutes: atFive, wantPhase: trancheapi.PhaseProgressing,
+			wantSaid: "weight 5%", wantUnsaid: "the data plane still says"},
+		{name: "a split the data plane has not spoken of for a while: asked again, and said",
+			w:        world{rollout: rollout(settingFiveLong), target: *ready("rev2"), primary: ready("rev1"), routes: atFive, acceptance: pending},
 			wantKind: actSetRoutes, wantRoutes: atFive, wantPhase: trancheapi.PhaseProgressing,
 			wantSaid: "the data plane still says weight 5%, but Gateway gateways/public has not yet taken the route as it is now"},
 		{name: "a split the data plane accepted: the hold starts",
@@ -96,6 +103,9 @@ func TestASplitCountsOnceTheDataPlaneTookIt(t *testing.T) {
 			assert.Equal(t, tc.wantPhase, p.status.Phase, said)
 			assert.Equal(t, tc.wantHolding, p.status.StepStartedAt != nil && p.status.Phase == trancheapi.PhaseProgressing, said)
 			assert.Contains(t, said, tc.wantSaid)
+			if tc.wantUnsaid != "" {
+				assert.NotContains(t, said, tc.wantUnsaid)
+			}
 		})
 	}
 }

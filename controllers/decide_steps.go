@@ -105,11 +105,16 @@ func (d *decider) changeRoutes(want providers.Routes) {
 		return // rolled back: the data plane never took the split
 	}
 	message := fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, len(d.w.rollout.Spec.EffectiveSteps()), describeRoutes(want))
-	if d.st.RoutesSetAt.Time.Before(d.w.now) {
+	if d.w.now.Sub(d.st.RoutesSetAt.Time) >= dataPlaneQuiet {
 		message += fmt.Sprintf("; the data plane still says %s", d.saidRoutes())
 	}
 	d.say(message)
 }
+
+// dataPlaneQuiet is how long the data plane may take a split before the status says it has
+// not yet: data planes take one in milliseconds to a second or two, and saying so sooner would
+// cost a status write a step that commits no decision.
+const dataPlaneQuiet = 5 * time.Second
 
 // firstTraffic reports whether the routes about to be set are the first of this rollout to
 // send the canary any traffic: no earlier step did, and none does now.
