@@ -16,6 +16,8 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // DefaultPrometheusTimeout bounds a query when PrometheusConfig.Timeout is zero; it is the
@@ -39,6 +41,32 @@ type PrometheusConfig struct {
 	Username, Password string
 	// InsecureSkipVerify accepts any TLS certificate from the server.
 	InsecureSkipVerify bool
+}
+
+// TemplateConfig is how to reach the Prometheus of a MetricTemplate: its address, else
+// fallback, with its timeout and TLS setting. Its credentials live in a Secret, which the
+// caller reads and gives to WithCredentials.
+func TemplateConfig(p *trancheapi.PrometheusSource, fallback string) PrometheusConfig {
+	cfg := PrometheusConfig{Address: fallback}
+	if p == nil {
+		return cfg
+	}
+	if p.Address != "" {
+		cfg.Address = p.Address
+	}
+	if p.Timeout != nil {
+		cfg.Timeout = p.Timeout.Duration
+	}
+	cfg.InsecureSkipVerify = p.InsecureSkipVerify
+	return cfg
+}
+
+// WithCredentials is cfg with the credentials of a MetricTemplate's Secret: its token, or
+// its username and password.
+func (cfg PrometheusConfig) WithCredentials(secret map[string][]byte) PrometheusConfig {
+	cfg.BearerToken = string(secret["token"])
+	cfg.Username, cfg.Password = string(secret["username"]), string(secret["password"])
+	return cfg
 }
 
 // Prometheus is a Querier that sends instant queries to a Prometheus server. It is safe for

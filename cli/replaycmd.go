@@ -268,22 +268,16 @@ func templateSource(ctx context.Context, c client.Client, ro *trancheapi.Rollout
 			return analysis.Source{}, cfg, fmt.Errorf("reading MetricTemplate %s: %w", key, err)
 		}
 	}
-	if p := tmpl.Spec.Prometheus; p != nil {
-		if prometheus == "" {
-			cfg.Address = p.Address
+	cfg = analysis.TemplateConfig(tmpl.Spec.Prometheus, "")
+	if prometheus != "" {
+		cfg.Address = prometheus
+	}
+	if p := tmpl.Spec.Prometheus; p != nil && p.SecretRef != nil {
+		secret := &corev1.Secret{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
+			return analysis.Source{}, cfg, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", key, err)
 		}
-		if p.Timeout != nil {
-			cfg.Timeout = p.Timeout.Duration
-		}
-		cfg.InsecureSkipVerify = p.InsecureSkipVerify
-		if p.SecretRef != nil {
-			secret := &corev1.Secret{}
-			if err := c.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
-				return analysis.Source{}, cfg, fmt.Errorf("reading the credentials of MetricTemplate %s: %w", key, err)
-			}
-			cfg.BearerToken = string(secret.Data["token"])
-			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
-		}
+		cfg = cfg.WithCredentials(secret.Data)
 	}
 	if cfg.Address == "" {
 		return analysis.Source{}, cfg, fmt.Errorf("MetricTemplate %s names no Prometheus: give one with --prometheus", key)

@@ -174,27 +174,17 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 	if err := r.Get(ctx, namespaced(*m.TemplateRef, ro.Namespace), tmpl); err != nil {
 		return src, fmt.Errorf("%w: reading MetricTemplate %s: %w", errRunNotMade, m.TemplateRef.Name, err)
 	}
-	cfg := &src.cfg
-	if p := tmpl.Spec.Prometheus; p != nil {
-		if p.Address != "" {
-			cfg.Address = p.Address
-		}
-		if p.Timeout != nil {
-			cfg.Timeout = p.Timeout.Duration
-		}
-		cfg.InsecureSkipVerify = p.InsecureSkipVerify
-		if p.SecretRef != nil {
-			secret := &corev1.Secret{}
-			if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
-				err = fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
-				if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
-					err = fmt.Errorf("%w: %w", errRunNotMade, err)
-				}
-				return querySource{}, err
+	src.cfg = analysis.TemplateConfig(tmpl.Spec.Prometheus, r.PrometheusAddress)
+	if p := tmpl.Spec.Prometheus; p != nil && p.SecretRef != nil {
+		secret := &corev1.Secret{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: tmpl.Namespace, Name: p.SecretRef.Name}, secret); err != nil {
+			err = fmt.Errorf("reading the credentials of MetricTemplate %s: %w", tmpl.Name, err)
+			if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+				err = fmt.Errorf("%w: %w", errRunNotMade, err)
 			}
-			cfg.BearerToken = string(secret.Data["token"])
-			cfg.Username, cfg.Password = string(secret.Data["username"]), string(secret.Data["password"])
+			return querySource{}, err
 		}
+		src.cfg = src.cfg.WithCredentials(secret.Data)
 	}
 	src.Source = analysis.Source{Query: tmpl.Spec.Query, Total: tmpl.Spec.TotalQuery, Template: tmpl.Name}
 	return src, nil

@@ -223,14 +223,8 @@ func (c *rolloutChecker) query(router providers.Router, m trancheapi.Metric, pat
 	}
 	// Credentials live in Secrets, which lint does not read: a server that needs them
 	// answers with an error, reported as such.
-	if p := tmpl.Spec.Prometheus; cfg.Address != "" && p != nil {
-		if p.Address != "" {
-			cfg.Address = p.Address
-		}
-		if p.Timeout != nil {
-			cfg.Timeout = p.Timeout.Duration
-		}
-		cfg.InsecureSkipVerify = p.InsecureSkipVerify
+	if cfg.Address != "" {
+		cfg = analysis.TemplateConfig(tmpl.Spec.Prometheus, cfg.Address)
 	}
 	c.totals[m.Name] = tmpl.Spec.TotalQuery
 	return tmpl.Spec.Query, cfg, true
