@@ -199,6 +199,9 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 	if step <= 0 || end.Before(start) || end.Sub(start)/step >= maxRangePoints {
 		return Values{}, fmt.Errorf("prometheus range query: %s to %s by %s is not a range Prometheus answers", start, end, step)
 	}
+	// Prometheus takes times to the millisecond, rounding: sent whole, the range's times are
+	// those Values.At is asked about (start + k·step, to the millisecond).
+	start, end = start.Truncate(time.Millisecond), end.Truncate(time.Millisecond)
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	v, _, err := p.api.QueryRange(ctx, query, promv1.Range{Start: start, End: end, Step: step}, promv1.WithTimeout(p.timeout))
