@@ -75,9 +75,11 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 		}
 	}
 	test := rateTest(run.Spec)
-	result := test.Judge(counts)
+	var result sequential.RateResult
 	if parts, ok := partCounts(ctx, q, run, at, counts); ok {
 		result = test.JudgeParts(parts)
+	} else {
+		result = test.Judge(counts)
 	}
 	c := Check{Value: result.Ratio, HasValue: !math.IsNaN(result.Ratio)}
 	needed := math.Log(1 / test.Alpha)

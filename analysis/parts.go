@@ -56,15 +56,9 @@ func partCounts(ctx context.Context, q Querier, run CompareRun, at time.Time, to
 	}
 	var sum sequential.Counts
 	for _, p := range parts {
-		sum.CanaryErrors += p.CanaryErrors
-		sum.CanaryRequests += p.CanaryRequests
-		sum.PrimaryErrors += p.PrimaryErrors
-		sum.PrimaryRequests += p.PrimaryRequests
+		sum = sum.Plus(p)
 	}
-	rest := sequential.Counts{
-		CanaryErrors: totals.CanaryErrors - sum.CanaryErrors, CanaryRequests: totals.CanaryRequests - sum.CanaryRequests,
-		PrimaryErrors: totals.PrimaryErrors - sum.PrimaryErrors, PrimaryRequests: totals.PrimaryRequests - sum.PrimaryRequests,
-	}
+	rest := totals.Minus(sum)
 	if rest.CanaryErrors >= 0 && rest.CanaryRequests >= 0 && rest.PrimaryErrors >= 0 && rest.PrimaryRequests >= 0 &&
 		rest.CanaryRequests+rest.PrimaryRequests > 0 {
 		parts = append([]sequential.Counts{rest}, parts...)

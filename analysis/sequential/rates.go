@@ -13,6 +13,22 @@ type Counts struct {
 	PrimaryRequests, PrimaryErrors float64
 }
 
+// Plus is the counts of two windows together.
+func (c Counts) Plus(o Counts) Counts {
+	return Counts{
+		CanaryRequests: c.CanaryRequests + o.CanaryRequests, CanaryErrors: c.CanaryErrors + o.CanaryErrors,
+		PrimaryRequests: c.PrimaryRequests + o.PrimaryRequests, PrimaryErrors: c.PrimaryErrors + o.PrimaryErrors,
+	}
+}
+
+// Minus is c less what o counted: what a window holds beyond a part of it.
+func (c Counts) Minus(o Counts) Counts {
+	return Counts{
+		CanaryRequests: c.CanaryRequests - o.CanaryRequests, CanaryErrors: c.CanaryErrors - o.CanaryErrors,
+		PrimaryRequests: c.PrimaryRequests - o.PrimaryRequests, PrimaryErrors: c.PrimaryErrors - o.PrimaryErrors,
+	}
+}
+
 // Swap exchanges the canary's counts with the primary's.
 func (c Counts) Swap() Counts {
 	return Counts{
@@ -98,10 +114,7 @@ func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
 	var c Counts
 	evidence := 0.0
 	for _, p := range parts {
-		c.CanaryRequests += p.CanaryRequests
-		c.CanaryErrors += p.CanaryErrors
-		c.PrimaryRequests += p.PrimaryRequests
-		c.PrimaryErrors += p.PrimaryErrors
+		c = c.Plus(p)
 		evidence += LogLR(p, t.Tolerated, t.Detect)
 	}
 	res := RateResult{Ratio: ratio(c), Dispersion: Dispersion(parts, fitted(parts))}

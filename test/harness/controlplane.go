@@ -97,6 +97,9 @@ func Start(opts Options) (*ControlPlane, error) {
 		Scheme:                scheme,
 	}
 	args := maps.Clone(opts.APIServerArgs)
+	if args == nil {
+		args = map[string]string{}
+	}
 	var auditLog, auditDir string
 	if opts.Audit {
 		if auditDir, err = os.MkdirTemp("", "tranche-audit-"); err != nil {
@@ -106,7 +109,7 @@ func Start(opts Options) (*ControlPlane, error) {
 		if audit, auditLog, err = auditArgs(auditDir, opts.AuditPolicy); err != nil {
 			return nil, err
 		}
-		args = mergeArgs(args, audit)
+		maps.Copy(args, audit)
 	}
 	for name, value := range args {
 		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
@@ -148,15 +151,6 @@ func (cp *ControlPlane) Stop() error {
 		errs = append(errs, os.RemoveAll(cp.auditDir))
 	}
 	return errors.Join(errs...)
-}
-
-// mergeArgs is a with b's flags added.
-func mergeArgs(a, b map[string]string) map[string]string {
-	if a == nil {
-		a = map[string]string{}
-	}
-	maps.Copy(a, b)
-	return a
 }
 
 // Kubeconfig writes a kubeconfig for a cluster admin to a file in dir and returns its path,

@@ -68,10 +68,7 @@ func boundLimit(good scenario, r, alpha float64) float64 {
 func totals(tr []interval) sequential.Counts {
 	var c sequential.Counts
 	for _, iv := range tr {
-		c.CanaryRequests += iv.counts.CanaryRequests
-		c.CanaryErrors += iv.counts.CanaryErrors
-		c.PrimaryRequests += iv.counts.PrimaryRequests
-		c.PrimaryErrors += iv.counts.PrimaryErrors
+		c = c.Plus(iv.counts)
 	}
 	return c
 }

@@ -104,10 +104,7 @@ func (j tranche) rollback(k int, seen []interval) bool {
 	canary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
 	primary := sequential.Histogram{Upper: buckets, Count: make([]float64, len(buckets))}
 	for _, iv := range seen[:k] {
-		counts.CanaryRequests += iv.counts.CanaryRequests
-		counts.CanaryErrors += iv.counts.CanaryErrors
-		counts.PrimaryRequests += iv.counts.PrimaryRequests
-		counts.PrimaryErrors += iv.counts.PrimaryErrors
+		counts = counts.Plus(iv.counts)
 		parts = append(parts, iv.parts[:]...)
 		for i := range buckets {
 			canary.Count[i] += iv.canaryLatency.Count[i]

@@ -71,10 +71,7 @@ func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 				PrimaryRequests: np, PrimaryErrors: clustered(rng, np*t.baseRate, t.cluster),
 			}
 			out[i].parts[p] = part
-			c.CanaryRequests += part.CanaryRequests
-			c.CanaryErrors += part.CanaryErrors
-			c.PrimaryRequests += part.PrimaryRequests
-			c.PrimaryErrors += part.PrimaryErrors
+			*c = c.Plus(part)
 		}
 		if latency {
 			out[i].canaryLatency = latencies(rng, c.CanaryRequests, medianLatency*s.latency)
