@@ -111,11 +111,13 @@ fuzz: ## Fuzz the decision function, query rendering, webhook payloads and messa
 	done
 
 SCALE_SIZES ?= 1000,10000
+# SCALE_PROFILES, a folder, keeps the manager's heap profile of each size (heap-N.pb.gz).
+SCALE_PROFILES ?=
 
 .PHONY: bench-scale
 bench-scale: build envtest-assets prometheus ## Run the manager with 1,000 then 10,000 Rollouts (SCALE_SIZES); prints a table and BENCH lines per size.
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/scale -sizes $(SCALE_SIZES) -manager $(BIN)/tranche
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/scale -sizes $(SCALE_SIZES) -manager $(BIN)/tranche -profiles "$(SCALE_PROFILES)"
 
 .PHONY: bench-judge
 bench-judge: ## Run the decision-quality bench of the analysis judges beside the bound (seeded, about 15 s); prints tables, the goals and BENCH lines.

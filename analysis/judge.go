@@ -52,7 +52,7 @@ type Check struct {
 // never acted on.
 func (c Check) Result(dryRun bool, at time.Time) trancheapi.CheckResult {
 	r := trancheapi.CheckResult{Metric: c.Metric, Value: c.ValueString(), Verdict: c.Verdict, Final: c.Final,
-		Message: c.Message, DryRun: dryRun, At: metav1.NewTime(at)}
+		Message: c.Message, DryRun: dryRun, At: metav1.NewMicroTime(at)}
 	if c.Needs > 0 {
 		r.Needs = &metav1.Duration{Duration: c.Needs.Round(time.Second)}
 	}

@@ -52,7 +52,7 @@ func TestHistoryKeepsEachCheckOnceAndEachWeightChange(t *testing.T) {
 
 	ro.Status.CanaryWeight = 100
 	ro.Status.LastChecks = append([]trancheapi.CheckResult{
-		{Metric: trancheapi.TrafficCheckName, Value: "97.5", Verdict: trancheapi.VerdictPass, At: ago(0)},
+		{Metric: trancheapi.TrafficCheckName, Value: "97.5", Verdict: trancheapi.VerdictPass, At: agoExact(0)},
 	}, ro.Status.LastChecks...)
 	h.Observe(ro, now.Add(2*time.Second))
 	require.Len(t, h.Traffic, 2)

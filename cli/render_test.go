@@ -25,6 +25,9 @@ var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func ago(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(-d)) }
 
+// agoExact is ago as status keeps the times of steps and analysis runs.
+func agoExact(d time.Duration) metav1.MicroTime { return metav1.NewMicroTime(now.Add(-d)) }
+
 // midStep is a Rollout at its second step, one metric passing and one failing once.
 func midStep() *trancheapi.Rollout {
 	return &trancheapi.Rollout{
@@ -50,14 +53,14 @@ func midStep() *trancheapi.Rollout {
 		},
 		Status: trancheapi.RolloutStatus{
 			Phase: trancheapi.PhaseProgressing, StableRevision: "7f9c2a1b3d", CanaryRevision: "1a2b3c4d5e",
-			CurrentStep: 1, CanaryWeight: 50, FailedChecks: 1, StepStartedAt: ptr.To(ago(2 * time.Minute)),
+			CurrentStep: 1, CanaryWeight: 50, FailedChecks: 1, StepStartedAt: ptr.To(agoExact(2 * time.Minute)),
 			Message: "Step 2/3: weight 50%, held 2m0s of 5m0s; analysis failed (1/2)",
 			LastChecks: []trancheapi.CheckResult{
-				{Metric: "success-rate", Value: "99.7", Verdict: trancheapi.VerdictPass, At: ago(10 * time.Second)},
-				{Metric: "latency-p99", Value: "612", Verdict: trancheapi.VerdictFail, At: ago(10 * time.Second)},
+				{Metric: "success-rate", Value: "99.7", Verdict: trancheapi.VerdictPass, At: agoExact(10 * time.Second)},
+				{Metric: "latency-p99", Value: "612", Verdict: trancheapi.VerdictFail, At: agoExact(10 * time.Second)},
 				// An older run: the views show each metric's newest result only.
-				{Metric: "success-rate", Value: "99.9", Verdict: trancheapi.VerdictPass, At: ago(40 * time.Second)},
-				{Metric: "latency-p99", Value: "210", Verdict: trancheapi.VerdictPass, At: ago(40 * time.Second)},
+				{Metric: "success-rate", Value: "99.9", Verdict: trancheapi.VerdictPass, At: agoExact(40 * time.Second)},
+				{Metric: "latency-p99", Value: "210", Verdict: trancheapi.VerdictPass, At: agoExact(40 * time.Second)},
 			},
 			Conditions: []metav1.Condition{
 				{Type: "Ready", Status: "True", Reason: "ReferencesResolved", Message: "References resolve", LastTransitionTime: ago(3 * time.Hour)},

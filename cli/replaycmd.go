@@ -174,7 +174,7 @@ func withCurrentStep(rec trancheapi.RolloutRecord, live *trancheapi.Rollout, now
 		return rec
 	}
 	rec.Steps = append(slices.Clip(rec.Steps), trancheapi.StepRecord{
-		Step: st.CurrentStep, Weight: st.CanaryWeight, StartedAt: *st.StepStartedAt, EndedAt: metav1.NewTime(now),
+		Step: st.CurrentStep, Weight: st.CanaryWeight, StartedAt: *st.StepStartedAt, EndedAt: metav1.NewMicroTime(now),
 	})
 	return rec
 }

@@ -383,6 +383,16 @@ func (d *decider) requeueIn(dt time.Duration) {
 	}
 }
 
+// nextMillisecond is t rounded up to a whole millisecond: the resolution of Prometheus, so
+// that the parts of a step's counts, timed from the step's start, fall on times it answers
+// for, and rounded up so that no hold is shorter than asked.
+func nextMillisecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
+		return r.Add(time.Millisecond)
+	}
+	return t
+}
+
 // nextSecond is t rounded up to a whole second.
 func nextSecond(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
@@ -393,6 +403,14 @@ func nextSecond(t time.Time) time.Time {
 
 func (d *decider) now() *metav1.Time {
 	t := metav1.NewTime(d.w.now)
+	return &t
+}
+
+// exactNow is now as status keeps the times a hold and its analysis runs are timed from:
+// status keeps microseconds (observe rounds now to a millisecond), so what it shows is what
+// the decisions used, after a restart as well.
+func (d *decider) exactNow() *metav1.MicroTime {
+	t := metav1.NewMicroTime(d.w.now)
 	return &t
 }
 

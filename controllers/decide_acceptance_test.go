@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestASplitCountsOnceTheDataPlaneTookIt(t *testing.T) {
 	settingFiveLong := settingFive
 	settingFiveLong.RoutesSetAt = ptr.To(metav1.NewTime(now.Add(-dataPlaneQuiet)))
 	holdingFive := settingFive
-	holdingFive.RoutesSetAt, holdingFive.StepStartedAt = nil, ptr.To(metav1.NewTime(now.Add(-10*time.Second)))
+	holdingFive.RoutesSetAt, holdingFive.StepStartedAt = nil, ptr.To(metav1.NewMicroTime(now.Add(-10*time.Second)))
 	failed := trancheapi.RolloutStatus{Phase: trancheapi.PhaseFailed, StableRevision: "rev1", CanaryRevision: "rev2",
 		ScaleDownAt: ptr.To(metav1.NewTime(now.Add(-time.Minute)))}
 	pending := providers.Acceptance{State: providers.Pending, Parent: "Gateway gateways/public"}
@@ -108,4 +109,37 @@ func TestASplitCountsOnceTheDataPlaneTookIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAHoldIsTimedFromTheSplit pins that a hold counts from the moment the data plane took
+// the split, to the millisecond, and that the start survives the status's trip through the
+// API server: a hold that waited for the next whole second would make every step up to a
+// second longer than asked.
+func TestAHoldIsTimedFromTheSplit(t *testing.T) {
+	took := simStart.Add(time.Hour + 300*time.Millisecond)
+	ro := simRollout(weightStep(5, time.Minute), weightStep(50, time.Minute), weightStep(100, time.Minute))
+	ro.Spec.Analysis = nil // the hold alone
+	ro.Status = trancheapi.RolloutStatus{Phase: trancheapi.PhaseProgressing, StableRevision: "rev1", CanaryRevision: "rev2",
+		CanaryWeight: 5, RoutesSetAt: ptr.To(metav1.NewTime(took.Add(-time.Second)))}
+	w := world{now: took, rollout: ro, target: workload{revision: "rev2", replicas: 3, ready: true},
+		primary: &workload{revision: "rev1", replicas: 3, ready: true}, routes: providers.Routes{CanaryWeight: 5},
+		acceptance: providers.Acceptance{State: providers.Accepted}}
+
+	p := decide(w)
+	require.NotNil(t, p.status.StepStartedAt)
+	assert.True(t, p.status.StepStartedAt.Time.Equal(took), "the hold starts when the data plane took the split, not at %s",
+		p.status.StepStartedAt.Format(time.RFC3339Nano))
+	assert.Equal(t, time.Minute, p.requeue, "the hold ends a minute later, to the millisecond")
+
+	// As the API server keeps it, and read back a minute later: the step is over.
+	stored, err := json.Marshal(p.status)
+	require.NoError(t, err)
+	w.rollout = ro.DeepCopy()
+	w.rollout.Status = trancheapi.RolloutStatus{}
+	require.NoError(t, json.Unmarshal(stored, &w.rollout.Status))
+	w.now = took.Add(time.Minute)
+	p = decide(w)
+	assert.Equal(t, int32(1), p.status.CurrentStep, "the first step held its minute: %s", p.status.Message)
+	assert.Equal(t, actSetRoutes, p.action.kind)
+	assert.Equal(t, int32(50), p.action.routes.CanaryWeight)
 }

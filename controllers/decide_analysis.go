@@ -31,7 +31,7 @@ func (d *decider) analysisDue() time.Time {
 // It returns true when it rolled back.
 func (d *decider) recordAnalysis(run analysisRun) bool {
 	d.p.analysed = true
-	d.st.LastAnalysisAt = d.now()
+	d.st.LastAnalysisAt = d.exactNow()
 	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
 	d.reportDryRun(run.checks)
 	tally := analysis.TallyFor(&d.w.rollout.Spec)

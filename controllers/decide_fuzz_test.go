@@ -36,7 +36,7 @@ func FuzzDecide(f *testing.F) {
 			ro.Spec.Analysis.EndHoldEarly = final
 		}
 		now := simStart.Add(time.Hour)
-		started := metav1.NewTime(now.Add(-time.Duration(heldSeconds) * time.Second))
+		started := metav1.NewMicroTime(now.Add(-time.Duration(heldSeconds) * time.Second))
 		ro.Status = trancheapi.RolloutStatus{
 			Phase: fuzzPhases[int(phase)%len(fuzzPhases)], CurrentStep: int32(step % 5), CanaryWeight: int32(weight % 101),
 			StableRevision: "rev1", CanaryRevision: "rev2", StepStartedAt: &started, LastAnalysisAt: &started,
@@ -59,7 +59,7 @@ func FuzzDecide(f *testing.F) {
 			routes:  providers.Routes{CanaryWeight: int32(routeWeight % 101)},
 		}
 		v := fuzzVerdicts[int(verdict)%len(fuzzVerdicts)]
-		w.analysis = &analysisRun{checks: []trancheapi.CheckResult{{Metric: "success-rate", Verdict: v, Final: final && (v == trancheapi.VerdictPass || v == trancheapi.VerdictFail), At: metav1.NewTime(now)}}}
+		w.analysis = &analysisRun{checks: []trancheapi.CheckResult{{Metric: "success-rate", Verdict: v, Final: final && (v == trancheapi.VerdictPass || v == trancheapi.VerdictFail), At: metav1.NewMicroTime(now)}}}
 
 		p := decide(w)
 		if p.action.kind == actSetRoutes {

@@ -38,7 +38,7 @@ func (d *decider) recordStep() {
 		return
 	}
 	r.Steps = append(r.Steps, trancheapi.StepRecord{
-		Step: d.st.CurrentStep, Weight: d.w.routes.CanaryWeight, StartedAt: *d.st.StepStartedAt, EndedAt: *d.now(),
+		Step: d.st.CurrentStep, Weight: d.w.routes.CanaryWeight, StartedAt: *d.st.StepStartedAt, EndedAt: *d.exactNow(),
 	})
 }
 

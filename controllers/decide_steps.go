@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
@@ -151,10 +149,7 @@ func (d *decider) preRolloutPassed() bool {
 // its hold with the latest analysis run passing.
 func (d *decider) hold(step trancheapi.Step) bool {
 	if d.st.StepStartedAt == nil {
-		// Status keeps whole seconds: the hold starts at the next one, so that the start
-		// status shows is the one the hold is timed from (after a restart as well) and no
-		// hold is shorter than asked.
-		d.st.StepStartedAt = &metav1.Time{Time: nextSecond(d.w.now)}
+		d.st.StepStartedAt = d.exactNow()
 	}
 	if due := d.analysisDue(); !due.IsZero() {
 		if !d.w.now.Before(due) {

@@ -24,7 +24,7 @@ func TestDecideEdgeCases(t *testing.T) {
 	}
 	promoting := trancheapi.RolloutStatus{Phase: trancheapi.PhasePromoting, StableRevision: "rev1", CanaryRevision: "rev2", CurrentStep: 2, CanaryWeight: 100}
 	progressing := trancheapi.RolloutStatus{Phase: trancheapi.PhaseProgressing, StableRevision: "rev1", CanaryRevision: "rev2", CurrentStep: 1, CanaryWeight: 50,
-		StepStartedAt: ptr.To(metav1.NewTime(now.Add(-10 * time.Second)))}
+		StepStartedAt: ptr.To(metav1.NewMicroTime(now.Add(-10 * time.Second)))}
 	atFifty := providers.Routes{CanaryWeight: 50}
 
 	cases := []struct {

@@ -23,7 +23,7 @@ import (
 func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error) {
 	ro := s.rollout
 	names := ro.ServiceNames()
-	w := world{now: r.Now(), rollout: ro, autoscaler: autoscalingOf(s.autoscaler)}
+	w := world{now: nextMillisecond(r.Now()), rollout: ro, autoscaler: autoscalingOf(s.autoscaler)}
 	if w.autoscaler == nil {
 		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
 	}
@@ -95,7 +95,7 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n nee
 // makes no run, when the API server fails to give what a metric's query needs (see
 // errRunNotMade).
 func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time, revision string) ([]trancheapi.CheckResult, error) {
-	at := metav1.NewTime(now)
+	at := metav1.NewMicroTime(now)
 	var checks []trancheapi.CheckResult
 	metrics, dryRun := ro.Spec.Analysis.Metrics, ro.Spec.Analysis.DryRun
 	if m, ok := trafficCheck(ro); ok {

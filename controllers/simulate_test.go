@@ -98,7 +98,7 @@ func (w *simWorld) fulfil(obs world, n need) world {
 			final := m.Judge == trancheapi.JudgeCompare && w.sureAfter > 0 && w.t-w.stepStart() >= w.sureAfter &&
 				(v == trancheapi.VerdictPass || v == trancheapi.VerdictFail)
 			c := trancheapi.CheckResult{
-				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, DryRun: m.DryRun, At: metav1.NewTime(obs.now),
+				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, DryRun: m.DryRun, At: metav1.NewMicroTime(obs.now),
 			}
 			if v == trancheapi.VerdictUndecided && w.needs > 0 {
 				c.Needs = &metav1.Duration{Duration: w.needs}

@@ -47,7 +47,7 @@ type StepRecord struct {
 	// +optional
 	Weight int32 `json:"weight"`
 	// startedAt is when the data plane took the step's split.
-	StartedAt metav1.Time `json:"startedAt"`
+	StartedAt metav1.MicroTime `json:"startedAt"`
 	// endedAt is when the step passed, or the rollout ended.
-	EndedAt metav1.Time `json:"endedAt"`
+	EndedAt metav1.MicroTime `json:"endedAt"`
 }

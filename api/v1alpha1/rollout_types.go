@@ -244,7 +244,7 @@ type RolloutStatus struct {
 	// stepStartedAt is when the data plane was seen routing as the current step asks; the
 	// step's hold counts from here. Unset while the routes are being changed.
 	// +optional
-	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+	StepStartedAt *metav1.MicroTime `json:"stepStartedAt,omitempty"`
 
 	// routesSetAt is when Tranche began telling the data plane the split it wants now, while
 	// the data plane has not yet said it back; unset once it has. A data plane that does not
@@ -264,7 +264,7 @@ type RolloutStatus struct {
 
 	// lastAnalysisAt is when the analysis last ran.
 	// +optional
-	LastAnalysisAt *metav1.Time `json:"lastAnalysisAt,omitempty"`
+	LastAnalysisAt *metav1.MicroTime `json:"lastAnalysisAt,omitempty"`
 
 	// inconclusiveRuns counts the analysis runs in a row that had no data.
 	// +optional
@@ -392,7 +392,7 @@ type CheckResult struct {
 	Needs *metav1.Duration `json:"needs,omitempty"`
 
 	// at is when the check ran.
-	At metav1.Time `json:"at"`
+	At metav1.MicroTime `json:"at"`
 }
 
 // Verdict is a judge's answer about one metric.

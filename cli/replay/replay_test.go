@@ -69,9 +69,9 @@ func succeeded() trancheapi.RolloutRecord {
 	for i, w := range []int32{5, 50, 100} {
 		start := t0.Add(time.Duration(i) * time.Minute)
 		rec.Steps = append(rec.Steps, trancheapi.StepRecord{Step: int32(i), Weight: w,
-			StartedAt: metav1.NewTime(start), EndedAt: metav1.NewTime(start.Add(time.Minute))})
+			StartedAt: metav1.NewMicroTime(start), EndedAt: metav1.NewMicroTime(start.Add(time.Minute))})
 	}
-	rec.EndedAt = ptr.To(rec.Steps[2].EndedAt)
+	rec.EndedAt = ptr.To(metav1.NewTime(rec.Steps[2].EndedAt.Time))
 	return rec
 }
 

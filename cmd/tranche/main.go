@@ -77,6 +77,7 @@ type options struct {
 	isolation           controllers.Isolation
 	// leaderElectionID names the Lease: one per shard, so that shards all work at once.
 	leaderElectionID string
+	pprofAddr        string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -85,6 +86,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("tranche", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint listens on; 0 turns it off.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address /healthz and /readyz listen on.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address Go's profiles (/debug/pprof/) listen on; 0, the default, turns them off.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Default: the manager's own namespace when it runs in a cluster.")
 	fs.StringVar(&o.prometheusAddress, "prometheus-address", "http://prometheus.monitoring:9090", "Prometheus server for MetricTemplates that name none.")
@@ -213,6 +215,7 @@ func run(ctx context.Context, o options) error {
 		}}},
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
 		LeaderElectionNamespace:       o.leaderElectionNamespace,

@@ -11,6 +11,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +29,7 @@ func main() {
 	sizes := flag.String("sizes", "1000", "comma-separated numbers of Rollouts, one run each")
 	manager := flag.String("manager", "bin/tranche", "the manager binary")
 	limit := flag.Duration("limit", 2*time.Hour, "how long one size may take")
+	profiles := flag.String("profiles", "", "a folder to keep the manager's heap profile in, taken after the rollouts (heap-N.pb.gz)")
 	flag.Parse()
 	for _, field := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(field))
@@ -34,7 +37,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "scale: bad size %q: at least 10 Rollouts\n", field)
 			os.Exit(2)
 		}
-		r, err := runSize(*manager, n, *limit)
+		r, err := runSize(*manager, n, *limit, *profiles)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			os.Exit(1)
@@ -45,7 +48,7 @@ func main() {
 
 // runSize starts a control plane, Prometheus and the manager, runs the bench for n Rollouts
 // and stops everything.
-func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
+func runSize(managerBinary string, n int, limit time.Duration, profiles string) (result, error) {
 	dir, err := os.MkdirTemp("", "tranche-scale-")
 	if err != nil {
 		return result{}, err
@@ -83,6 +86,10 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	pprof, err := harness.FreeAddress()
+	if err != nil {
+		return result{}, err
+	}
 	log, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
 		return result{}, err
@@ -93,7 +100,7 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 		Args: []string{"--leader-elect=false", "--metrics-bind-address=" + metrics,
 			"--prometheus-address=" + prom.URL(), "--log-level=error", "--concurrency=8",
 			// The defaults (50/100) suit a shared cluster; the bench measures the manager, not the limiter.
-			"--kube-api-qps=300", "--kube-api-burst=600"},
+			"--kube-api-qps=300", "--kube-api-burst=600", "--pprof-bind-address=" + pprof},
 	}
 	if err := manager.Start(); err != nil {
 		return result{}, err
@@ -105,6 +112,9 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 	ctrllog.SetLogger(logr.Discard())
 	b := &bench{cp: cp, n: n, metricsURL: "http://" + metrics + "/metrics", prometheus: prom.URL()}
 	r, err := b.run(ctx)
+	if err == nil && profiles != "" {
+		err = saveHeapProfile(ctx, "http://"+pprof+"/debug/pprof/heap", filepath.Join(profiles, fmt.Sprintf("heap-%d.pb.gz", n)))
+	}
 	if err != nil {
 		tail, _ := os.ReadFile(log.Name())
 		if len(tail) > 4000 {
@@ -113,4 +123,32 @@ func runSize(managerBinary string, n int, limit time.Duration) (result, error) {
 		err = fmt.Errorf("%w\nthe manager's log ends:\n%s", err, tail)
 	}
 	return r, err
+}
+
+// saveHeapProfile keeps the manager's heap profile, for `go tool pprof`.
+func saveHeapProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reading the manager's heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reading the manager's heap profile: %s", resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
