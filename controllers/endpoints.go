@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/utils/ptr"
@@ -70,6 +72,36 @@ func CacheObjects(rollouts labels.Selector) map[client.Object]cache.ByObject {
 	}
 	return map[client.Object]cache.ByObject{
 		&trancheapi.Rollout{}:        {Label: rollouts},
-		&discoveryv1.EndpointSlice{}: {Label: labels.NewSelector().Add(*managed)},
+		&discoveryv1.EndpointSlice{}: {Label: labels.NewSelector().Add(*managed), Transform: readinessOnly},
 	}
+}
+
+// readinessOnly keeps of an EndpointSlice what readyEndpoints reads: which endpoints are
+// ready, and the pod (or address) each stands for. The manager never writes a slice, and a
+// slice is most of what it caches for a Rollout otherwise (ports, nodes, zones, hints, and
+// the whole reference to each pod).
+func readinessOnly(obj any) (any, error) {
+	slice, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	kept := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: slice.Namespace, Name: slice.Name, UID: slice.UID, ResourceVersion: slice.ResourceVersion,
+			Labels: slice.Labels,
+		},
+		AddressType: slice.AddressType,
+		Endpoints:   make([]discoveryv1.Endpoint, 0, len(slice.Endpoints)),
+	}
+	for _, e := range slice.Endpoints {
+		endpoint := discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: e.Conditions.Ready}}
+		if len(e.Addresses) > 0 {
+			endpoint.Addresses = []string{e.Addresses[0]}
+		}
+		if e.TargetRef != nil && e.TargetRef.UID != "" {
+			endpoint.TargetRef = &corev1.ObjectReference{UID: e.TargetRef.UID}
+		}
+		kept.Endpoints = append(kept.Endpoints, endpoint)
+	}
+	return kept, nil
 }

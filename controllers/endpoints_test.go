@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
@@ -45,8 +46,42 @@ func TestReadyEndpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, readyEndpoints(tt.slices))
+			var cached []discoveryv1.EndpointSlice
+			for _, slice := range tt.slices {
+				kept, err := readinessOnly(&slice)
+				assert.NoError(t, err)
+				cached = append(cached, *kept.(*discoveryv1.EndpointSlice))
+			}
+			assert.Equal(t, tt.want, readyEndpoints(cached), "as the cache keeps the slices")
 		})
 	}
+}
+
+// TestTheCacheKeepsOfASliceItsReadiness: ports, nodes, zones, hints and the rest of each
+// pod's reference are not kept; the labels the watch maps to a Rollout are.
+func TestTheCacheKeepsOfASliceItsReadiness(t *testing.T) {
+	full := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "podinfo-canary-x1", ResourceVersion: "7",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "podinfo-canary"}, Annotations: map[string]string{"a": "b"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses: []string{"10.0.0.1", "10.0.0.9"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true)},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "podinfo-abc", UID: "u1"},
+			NodeName:  ptr.To("node-1"), Zone: ptr.To("a"),
+		}},
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(8080))}},
+	}
+	kept, err := readinessOnly(full)
+	assert.NoError(t, err)
+	assert.Equal(t, &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "podinfo-canary-x1", ResourceVersion: "7",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "podinfo-canary"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			TargetRef: &corev1.ObjectReference{UID: "u1"},
+		}},
+	}, kept)
 }
 
 func TestOnlySliceUpdatesThatChangeReadinessStartAReconcile(t *testing.T) {

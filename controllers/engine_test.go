@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -55,8 +56,9 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 	waitForEvent(t, ro, "Promoted")
 
 	// The manager's metrics tell the same story.
+	assert.Equal(t, []series{{family: "tranche_rollout_phase", labels: fmt.Sprint(map[string]string{"namespace": e.ns, "name": "podinfo", "phase": "Succeeded"})}},
+		seriesIn(t, "tranche_rollout_phase", e.ns, "podinfo"), "one phase series, the current one")
 	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutPhase.WithLabelValues(e.ns, "podinfo", "Succeeded")))
-	assert.Equal(t, 0.0, testutil.ToFloat64(rolloutPhase.WithLabelValues(e.ns, "podinfo", "Progressing")))
 	assert.Equal(t, 0.0, testutil.ToFloat64(canaryWeight.WithLabelValues(e.ns, "podinfo")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(rolloutInfo.WithLabelValues(e.ns, "podinfo", "gatewayAPI", "podinfo", ro.Status.StableRevision, ro.Status.CanaryRevision)))
 	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass", "false")), 3.0, "one run per step at least")

@@ -1,9 +1,12 @@
 package controllers
 
 import (
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/tranche-dev/tranche/notify"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -20,7 +23,7 @@ var (
 	}, []string{"namespace", "name", "provider", "target", "stable_revision", "canary_revision"})
 	rolloutPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tranche_rollout_phase",
-		Help: "1 for a Rollout's current phase, 0 for the others.",
+		Help: "1, labelled with a Rollout's current phase: one series a Rollout.",
 	}, []string{"namespace", "name", "phase"})
 	canaryWeight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tranche_rollout_canary_weight",
@@ -46,10 +49,41 @@ var (
 	}, []string{"namespace", "name", "step"})
 )
 
-var allPhases = []trancheapi.Phase{
-	trancheapi.PhaseInitializing, trancheapi.PhaseInitialized, trancheapi.PhaseProgressing,
-	trancheapi.PhaseWaitingApproval, trancheapi.PhasePromoting, trancheapi.PhaseSucceeded,
-	trancheapi.PhaseFailed, trancheapi.PhaseAborted, trancheapi.PhasePaused,
+// The info and phase gauges have one series a Rollout, whose labels change with it.
+var (
+	infoSeries  = &oneSeries{vec: rolloutInfo}
+	phaseSeries = &oneSeries{vec: rolloutPhase}
+)
+
+// oneSeries keeps one series a Rollout in a gauge vector, at 1, and remembers its labels so
+// that a change deletes the old series without scanning the vector (a scan on every
+// reconcile costs as much as there are Rollouts).
+type oneSeries struct {
+	vec  *prometheus.GaugeVec
+	mu   sync.Mutex
+	last map[types.NamespacedName][]string
+}
+
+// set makes labels (after namespace and name) the Rollout's one series.
+func (o *oneSeries) set(ns, name string, labels ...string) {
+	values := append([]string{ns, name}, labels...)
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if old, ok := o.last[key]; ok && !slices.Equal(old, values) {
+		o.vec.DeleteLabelValues(old...)
+	}
+	o.vec.WithLabelValues(values...).Set(1)
+	if o.last == nil {
+		o.last = map[types.NamespacedName][]string{}
+	}
+	o.last[key] = values
+}
+
+func (o *oneSeries) forget(ns, name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.last, types.NamespacedName{Namespace: ns, Name: name})
 }
 
 func init() {
@@ -60,15 +94,11 @@ func init() {
 // observeMetrics updates the metrics from a reconcile's plan.
 func observeMetrics(ro *trancheapi.Rollout, p plan) {
 	ns, name, st := ro.Namespace, ro.Name, p.status
-	rolloutInfo.DeletePartialMatch(prometheus.Labels{"namespace": ns, "name": name})
-	rolloutInfo.WithLabelValues(ns, name, providers.Name(ro), ro.Spec.TargetRef.Name, st.StableRevision, st.CanaryRevision).Set(1)
-	for _, phase := range allPhases {
-		v := 0.0
-		if phase == st.Phase {
-			v = 1
-		}
-		rolloutPhase.WithLabelValues(ns, name, string(phase)).Set(v)
-	}
+	infoSeries.set(ns, name, providers.Name(ro), ro.Spec.TargetRef.Name, st.StableRevision, st.CanaryRevision)
+	// One series a Rollout, not one for each phase at 0 or 1: at 10,000 Rollouts the others
+	// were 80,000 series the manager kept and Prometheus scraped for nothing.
+	// sum by (phase) (tranche_rollout_phase) counts the Rollouts in each phase either way.
+	phaseSeries.set(ns, name, string(st.Phase))
 	canaryWeight.WithLabelValues(ns, name).Set(float64(st.CanaryWeight))
 	if p.analysed {
 		for _, c := range st.LastChecks {
@@ -96,5 +126,7 @@ func forgetMetrics(ns, name string) {
 	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{rolloutInfo, rolloutPhase, canaryWeight, rolloutDuration, analysisChecks, analysisValue, stepDuration} {
 		vec.DeletePartialMatch(labels)
 	}
+	infoSeries.forget(ns, name)
+	phaseSeries.forget(ns, name)
 	notify.ForgetRollout(ns, name)
 }

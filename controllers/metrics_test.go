@@ -76,3 +76,15 @@ func seriesOf(t *testing.T, ns, name string) []series {
 	sort.Slice(found, func(i, j int) bool { return found[i].String() < found[j].String() })
 	return found
 }
+
+// seriesIn is seriesOf in one family.
+func seriesIn(t *testing.T, family, ns, name string) []series {
+	t.Helper()
+	var in []series
+	for _, s := range seriesOf(t, ns, name) {
+		if s.family == family {
+			in = append(in, s)
+		}
+	}
+	return in
+}

@@ -75,10 +75,17 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, controllers.Isolation{NoCrossNamespaceRefs: true, Namespaces: []string{"shop"}, AllowedHosts: []string{"hooks.slack.com", "*.example.com"}}, o.isolation)
 	assert.Equal(t, "ours", o.leaderElectionID)
 
+	assert.Zero(t, o.memoryLimit, "no memory limit unless told")
+	o, err = parseFlags([]string{"--memory-limit=512Mi"})
+	require.NoError(t, err)
+	assert.Equal(t, int64(512<<20), o.memoryLimit)
+
 	t.Setenv("TRANCHE_DEFAULT_NOTIFICATION_PROVIDER", "tranche-system/teams")
+	t.Setenv("TRANCHE_MEMORY_LIMIT", "536870912") // as the downward API gives it: bytes
 	o, err = parseFlags(nil)
 	require.NoError(t, err)
 	assert.Equal(t, &types.NamespacedName{Namespace: "tranche-system", Name: "teams"}, o.defaultNotification)
+	assert.Equal(t, int64(512<<20), o.memoryLimit)
 
 	for _, bad := range []struct{ flag, want string }{
 		{"--prometheus-address=prometheus:9090", "--prometheus-address"},
@@ -93,11 +100,28 @@ func TestParseFlags(t *testing.T) {
 		{"--default-notification-provider=a/b/c", "namespace/name"},
 		{"--allowed-webhook-hosts=https://hooks.slack.com", "is not a host"},
 		{"--allowed-webhook-hosts=a.*.com", "is not a host"},
+		{"--memory-limit=lots", "--memory-limit"},
+		{"--memory-limit=-1Gi", "--memory-limit"},
 	} {
 		_, err := parseFlags([]string{bad.flag})
 		if assert.Error(t, err, bad.flag) {
 			assert.Contains(t, err.Error(), bad.want)
 		}
+	}
+}
+
+func TestHeapLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		container  int64
+		gomemlimit string
+		want       int64
+	}{
+		{"no limit known: the runtime's own", 0, "", 0},
+		{"a limit: nine tenths of it for the heap", 512 << 20, "", 483183819},
+		{"GOMEMLIMIT set: it wins", 512 << 20, "400MiB", 0},
+	} {
+		assert.Equal(t, tc.want, heapLimit(tc.container, tc.gomemlimit), tc.name)
 	}
 }
 

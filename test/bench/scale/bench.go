@@ -70,6 +70,14 @@ func (b *bench) run(ctx context.Context) (result, error) {
 	go func() { _ = watcher.Start(ctx) }()
 	watcher.WaitForCacheSync(ctx)
 
+	apiBefore, err := scrapeAPIServer(ctx, b.cp)
+	if err != nil {
+		return result{}, err
+	}
+	managerBefore, err := scrape(ctx, b.metricsURL)
+	if err != nil {
+		return result{}, err
+	}
 	start := time.Now()
 	if err := parallel(ctx, b.n, func(i int) error {
 		ns, name := b.namespace(i), fmt.Sprintf("app-%d", i)
@@ -84,6 +92,15 @@ func (b *bench) run(ctx context.Context) (result, error) {
 		return result{}, fmt.Errorf("initializing: %w", err)
 	}
 	r := result{rollouts: b.n, initialized: time.Since(start)}
+	apiAfter, err := scrapeAPIServer(ctx, b.cp)
+	if err != nil {
+		return r, err
+	}
+	managerAfter, err := scrape(ctx, b.metricsURL)
+	if err != nil {
+		return r, err
+	}
+	r.initializing = busyBetween(apiBefore, apiAfter, managerBefore, managerAfter, r.initialized.Seconds(), workers)
 	// The targets are scaled down after the scale-down delay: let that work end before
 	// measuring the rollouts.
 	if err := b.waitUntilIdle(ctx); err != nil {
@@ -265,19 +282,27 @@ func percentile(values []time.Duration, q float64) time.Duration {
 }
 
 func scrape(ctx context.Context, url string) (metrics, error) {
+	return fetchMetrics(ctx, http.DefaultClient, url)
+}
+
+// fetchMetrics reads a Prometheus text exposition.
+func fetchMetrics(ctx context.Context, httpClient *http.Client, url string) (metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("reading %s: %s", url, resp.Status)
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("reading the manager's metrics: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	return metrics(families), nil
 }

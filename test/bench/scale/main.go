@@ -46,6 +46,9 @@ func main() {
 	}
 }
 
+// workers is the manager's --concurrency.
+const workers = 8
+
 // runSize starts a control plane, Prometheus and the manager, runs the bench for n Rollouts
 // and stops everything.
 func runSize(managerBinary string, n int, limit time.Duration, profiles string) (result, error) {
@@ -98,7 +101,9 @@ func runSize(managerBinary string, n int, limit time.Duration, profiles string) 
 	manager := &harness.Manager{
 		Binary: managerBinary, Kubeconfig: kubeconfig, Log: log,
 		Args: []string{"--leader-elect=false", "--metrics-bind-address=" + metrics,
-			"--prometheus-address=" + prom.URL(), "--log-level=error", "--concurrency=8",
+			"--prometheus-address=" + prom.URL(), "--log-level=error", fmt.Sprintf("--concurrency=%d", workers),
+			// As the Helm chart's default limit has it run.
+			"--memory-limit=512Mi",
 			// The defaults (50/100) suit a shared cluster; the bench measures the manager, not the limiter.
 			"--kube-api-qps=300", "--kube-api-burst=600", "--pprof-bind-address=" + pprof},
 	}

@@ -23,6 +23,8 @@ type result struct {
 	writesByKind       map[string]float64
 	otherWrites        string
 	queriesPerInterval float64
+	// initializing is who did the work while the Rollouts initialized.
+	initializing busy
 }
 
 const mib = 1 << 20
@@ -31,6 +33,7 @@ func (r result) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "rollouts\t%d (%d progressing at once)\n", r.rollouts, max(1, r.rollouts/10))
 	fmt.Fprintf(tw, "all initialized after\t%s\n", r.initialized.Round(time.Second))
+	fmt.Fprintf(tw, "while initializing\t%s\n", r.initializing)
 	fmt.Fprintf(tw, "10%% rolled out in\t%s\n", r.rolledOut.Round(time.Second))
 	fmt.Fprintf(tw, "RSS idle / after the rollouts\t%.0f MiB / %.0f MiB\n", r.idleRSS/mib, r.rss/mib)
 	fmt.Fprintf(tw, "heap in use\t%.0f MiB\n", r.heap/mib)
