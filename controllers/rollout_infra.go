@@ -184,6 +184,9 @@ func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Ro
 // the count is Tranche's (see declaredReplicas).
 func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) (client.Object, error) {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
+	if ro.Spec.TargetRef.Kind != trancheapi.KindDaemonSet {
+		return scaleDeployment(ctx, r.Client, key, replicas)
+	}
 	return updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
 		scale(target, replicas)
 		setAnnotation(target, trancheapi.AnnotationScaledTo, strconv.Itoa(int(replicas)))

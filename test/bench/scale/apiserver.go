@@ -25,8 +25,9 @@ func scrapeAPIServer(ctx context.Context, cp *harness.ControlPlane) (metrics, er
 // API server's, each scraped at its start and end.
 type busy struct {
 	apiServerCPU, managerCPU float64 // CPU seconds
-	// workersBusy is the share of the manager's worker time spent reconciling: near 1, the
-	// manager is the bottleneck; near 0, it waits for the cluster.
+	// workersBusy is the share of the manager's worker time spent in a reconcile, waiting
+	// for the API server's answers included: the manager's CPU beside the API server's says
+	// which of the two did the work.
 	workersBusy float64
 	// byRequest is the API server's time serving each kind of request (verb and resource),
 	// as a share of all its request time, the largest first.
@@ -100,6 +101,6 @@ func (b busy) String() string {
 	for _, s := range b.byRequest[:min(5, len(b.byRequest))] {
 		top = append(top, fmt.Sprintf("%s %.0f%%", s.request, 100*s.fraction))
 	}
-	return fmt.Sprintf("API server CPU %.0f s, manager CPU %.0f s, manager's workers busy %.0f%% of the time; API server's request time: %s",
+	return fmt.Sprintf("API server CPU %.0f s, manager CPU %.0f s, manager's workers in a reconcile %.0f%% of the time (waiting on the API server included); the API server's request time: %s",
 		b.apiServerCPU, b.managerCPU, 100*b.workersBusy, strings.Join(top, ", "))
 }

@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+)
+
+// A release changes the target's template and, a moment later, Tranche scales the target up
+// to be the canary: by then the deployment controller has written the target's status for
+// the new template, so a write locked on the resourceVersion Tranche's cache read met a
+// conflict about every other release, and a reconcile was lost to it. The count is what the
+// write must not overwrite (its owner may scale the target meanwhile), so the lock is on
+// the count alone: a JSON patch that tests it.
+
+// scaleDeployment sets the Deployment's replicas, and the annotation that says the count is
+// Tranche's (see declaredReplicas), in one write that fails only if the count is no longer
+// the one read; it then reads again and retries. It returns the object as written, nil when
+// there was nothing to write.
+func scaleDeployment(ctx context.Context, c client.Client, key client.ObjectKey, replicas int32) (client.Object, error) {
+	var written client.Object
+	err := retry.OnError(retry.DefaultRetry, countChanged, func() error {
+		written = nil
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, key, d); err != nil {
+			return err
+		}
+		var err error
+		written, err = patchReplicas(ctx, c, d, replicas)
+		return err
+	})
+	return written, err
+}
+
+// patchReplicas writes d's replicas and the annotation, testing that the count is still the
+// one d has. It returns the object as written, nil when d needs no write.
+func patchReplicas(ctx context.Context, c client.Client, d *appsv1.Deployment, replicas int32) (client.Object, error) {
+	scaledTo := strconv.Itoa(int(replicas))
+	if d.Spec.Replicas != nil && *d.Spec.Replicas == replicas && d.Annotations[trancheapi.AnnotationScaledTo] == scaledTo {
+		return nil, nil
+	}
+	if d.Spec.Replicas == nil || d.Annotations == nil {
+		// Not as the API server keeps a Deployment (it defaults the count, and the deployment
+		// controller annotates the revision): lock the whole object then.
+		return updateWorkload(ctx, c, trancheapi.KindDeployment, client.ObjectKeyFromObject(d), func(obj client.Object) error {
+			scale(obj, replicas)
+			setAnnotation(obj, trancheapi.AnnotationScaledTo, scaledTo)
+			return nil
+		})
+	}
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	patch, err := json.Marshal([]op{
+		{"test", "/spec/replicas", *d.Spec.Replicas},
+		{"replace", "/spec/replicas", replicas},
+		{"add", "/metadata/annotations/" + jsonPointerEscape(trancheapi.AnnotationScaledTo), scaledTo},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Patch(ctx, d, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// countChanged is the error of a write whose test of the count failed (the API server
+// answers 422), or of the fallback's conflict.
+func countChanged(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsConflict(err)
+}
+
+// jsonPointerEscape escapes a key for a JSON pointer (RFC 6901).
+func jsonPointerEscape(key string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1")
+}
