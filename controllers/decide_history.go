@@ -16,7 +16,7 @@ const keptRollouts = 10
 // recordStart opens the record of the rollout that starts now, closing the one it replaces.
 func (d *decider) recordStart() {
 	d.recordEnd(trancheapi.OutcomeReplaced)
-	history := append([]trancheapi.RolloutRecord{{Revision: d.st.CanaryRevision, StartedAt: *d.now()}}, d.st.History...)
+	history := append([]trancheapi.RolloutRecord{{Revision: d.st.CanaryRevision, StartedAt: *d.exactNow()}}, d.st.History...)
 	d.st.History = history[:min(len(history), keptRollouts)]
 }
 
@@ -48,7 +48,7 @@ func (d *decider) recordEnd(outcome trancheapi.RolloutOutcome) {
 	if r == nil {
 		return
 	}
-	r.EndedAt, r.Outcome = d.now(), outcome
+	r.EndedAt, r.Outcome = d.exactNow(), outcome
 	if outcome != trancheapi.OutcomeReplaced {
 		r.Message = truncate(d.st.Message, 1024)
 	}

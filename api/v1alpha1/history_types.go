@@ -7,10 +7,10 @@ type RolloutRecord struct {
 	// revision rolled out.
 	Revision string `json:"revision"`
 	// startedAt is when the rollout started.
-	StartedAt metav1.Time `json:"startedAt"`
+	StartedAt metav1.MicroTime `json:"startedAt"`
 	// endedAt is when it ended; unset while it is under way.
 	// +optional
-	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	EndedAt *metav1.MicroTime `json:"endedAt,omitempty"`
 	// outcome is how it ended; unset while it is under way.
 	// +optional
 	Outcome RolloutOutcome `json:"outcome,omitempty"`

@@ -65,13 +65,13 @@ func rollout(metrics ...trancheapi.Metric) *trancheapi.Rollout {
 
 // succeeded is the record of a rollout whose three steps each held a minute.
 func succeeded() trancheapi.RolloutRecord {
-	rec := trancheapi.RolloutRecord{Revision: "v2", StartedAt: metav1.NewTime(t0), Outcome: trancheapi.OutcomeSucceeded}
+	rec := trancheapi.RolloutRecord{Revision: "v2", StartedAt: metav1.NewMicroTime(t0), Outcome: trancheapi.OutcomeSucceeded}
 	for i, w := range []int32{5, 50, 100} {
 		start := t0.Add(time.Duration(i) * time.Minute)
 		rec.Steps = append(rec.Steps, trancheapi.StepRecord{Step: int32(i), Weight: w,
 			StartedAt: metav1.NewMicroTime(start), EndedAt: metav1.NewMicroTime(start.Add(time.Minute))})
 	}
-	rec.EndedAt = ptr.To(metav1.NewTime(rec.Steps[2].EndedAt.Time))
+	rec.EndedAt = ptr.To(rec.Steps[2].EndedAt)
 	return rec
 }
 
