@@ -60,17 +60,6 @@ func busyBetween(apiBefore, apiAfter, managerBefore, managerAfter metrics, secon
 	return b
 }
 
-// histogramSum is the sum of a histogram family's observations over its series.
-func (m metrics) histogramSum(name string) float64 {
-	var total float64
-	if f, ok := m[name]; ok {
-		for _, s := range f.Metric {
-			total += s.GetHistogram().GetSampleSum()
-		}
-	}
-	return total
-}
-
 // requestTime is the API server's time serving requests, by verb and resource, long-running
 // requests (watches) aside.
 func (m metrics) requestTime() map[string]float64 {

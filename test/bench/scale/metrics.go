@@ -33,6 +33,17 @@ func (m metrics) counter(name string) float64 {
 	return total
 }
 
+// histogramSum is the sum of a histogram family's observations over its series.
+func (m metrics) histogramSum(name string) float64 {
+	var total float64
+	if f, ok := m[name]; ok {
+		for _, s := range f.Metric {
+			total += s.GetHistogram().GetSampleSum()
+		}
+	}
+	return total
+}
+
 func isWrite(method string) bool {
 	return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE"
 }
