@@ -44,7 +44,7 @@ func Judge(ro *trancheapi.Rollout, target *metav1.PartialObjectMetadata) Outcome
 		return Outcome{Message: fmt.Sprintf("waiting for the controller to act on the %s request", pendingRequest(ro))}
 	case target == nil:
 		return Outcome{Message: fmt.Sprintf("waiting for the target %s", ro.Spec.TargetRef.Kind)}
-	case st.Target.Generation < target.Generation:
+	case !st.Target.Covers(target.Generation, target.Annotations):
 		return Outcome{Message: fmt.Sprintf("waiting for the controller to see generation %d of the target %s", target.Generation, ro.Spec.TargetRef.Kind)}
 	}
 	revision := st.Target.Revision
@@ -139,7 +139,7 @@ func targetRevision(ctx context.Context, c client.Client, ro *trancheapi.Rollout
 	switch {
 	case err != nil || d == nil:
 		return "", err
-	case ro.Status.Target.Generation < d.Generation:
+	case !ro.Status.Target.Covers(d.Generation, d.Annotations):
 		return "", fmt.Errorf("rollout %s: the controller has not seen generation %d of the target %s %s yet: try again in a moment",
 			ro.Name, d.Generation, ro.Spec.TargetRef.Kind, d.Name)
 	}

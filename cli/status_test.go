@@ -61,6 +61,12 @@ func TestJudge(t *testing.T) {
 		assert.False(t, got.Ended, got.Message)
 		assert.Contains(t, got.Message, "generation 2")
 	})
+	t.Run("the target changed since only by Tranche's scale", func(t *testing.T) {
+		got := cli.Judge(unseen, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Generation: 3,
+			Annotations: map[string]string{trancheapi.AnnotationOwnGenerations: "1-3"}}})
+		assert.True(t, got.Ended, got.Message)
+		assert.True(t, got.Succeeded, got.Message)
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The controller saw the target's latest generation, and recorded its revision.

@@ -42,6 +42,8 @@ type workload struct {
 	ready      bool   // every desired replica is updated and available
 	// configured is true when the revision covers ConfigMaps or Secrets the pods read
 	configured bool
+	// annotations are the workload's, as read: not to be changed
+	annotations map[string]string
 }
 
 // analysisRun is the result of one analysis run: a check per metric and per Rollout webhook.
@@ -125,6 +127,11 @@ func decide(w world) plan {
 	d.st.Target = trancheapi.TargetStatus{Generation: w.target.generation, Revision: w.target.revision, DeclaredReplicas: w.declared}
 	if w.autoscaler != nil {
 		d.st.Target.DeclaredReplicas, d.st.Target.Autoscaler = 0, w.autoscaler.name
+	}
+	if seen := w.rollout.Status.Target; seen.Revision == w.target.revision && seen.Covers(w.target.generation, w.target.annotations) {
+		// The generations since are Tranche's own scales: recording them would be a write
+		// that says nothing new.
+		d.st.Target.Generation = seen.Generation
 	}
 	if d.p.action.kind != actSetRoutes {
 		d.st.RoutesSetAt = nil // the data plane says what was asked, or nothing is asked of it

@@ -100,10 +100,14 @@ func TestPrimaryFollowsTheReplicasDeclaredInGit(t *testing.T) {
 	assert.Equal(t, int32(4), ptr.Deref(e.deployment("podinfo-primary").Spec.Replicas, 0))
 	assert.Equal(t, int32(4), got.Status.Target.DeclaredReplicas, "Tranche's own scale-down is not taken for the owner's")
 	assert.Equal(t, got.Status.CanaryRevision, got.Status.Target.Revision)
-	// Tranche's own scale-down made a new generation of the target: the status catches up.
+	// Tranche's own scale-down made a new generation of the target, which says so: the
+	// status about the generation before is about this one, with no write to say it.
 	require.Eventually(t, func() bool {
-		return e.get().Status.Target.Generation == e.deployment("podinfo").Generation
-	}, 10*time.Second, 50*time.Millisecond, "status.target.generation follows the target's")
+		return ptr.Deref(e.deployment("podinfo").Spec.Replicas, 1) == 0
+	}, 10*time.Second, 50*time.Millisecond, "the canary is scaled down")
+	target, st := e.deployment("podinfo"), e.get().Status.Target
+	assert.Less(t, st.Generation, target.Generation, "Tranche scaled the target after the status was written")
+	assert.True(t, st.Covers(target.Generation, target.Annotations), "status %+v is about the target at generation %d (%v)", st, target.Generation, target.Annotations)
 }
 
 func autoscaler(ns, target string, minReplicas, maxReplicas int32) *autoscalingv2.HorizontalPodAutoscaler {

@@ -12,28 +12,26 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
-// act carries out the one action decide chose. The workloads it writes are remembered as
-// written (see writtenGenerations).
+// act carries out the one action decide chose.
 func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 	ro, target := s.rollout, s.target
-	var written client.Object
 	var err error
 	switch a.kind {
 	case actNone:
 		return nil
 	case actCreatePrimary:
-		written, err = r.createPrimary(ctx, s, a.replicas)
+		_, err = r.createPrimary(ctx, s, a.replicas)
 	case actUpdatePrimary:
 		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
 			return err
 		}
-		written, err = r.updatePrimary(ctx, ro, target, s.configs)
+		_, err = r.updatePrimary(ctx, ro, target, s.configs)
 	case actScaleTarget:
-		written, err = r.scaleTarget(ctx, ro, a.replicas)
+		_, err = r.scaleTarget(ctx, ro, a.replicas)
 		err = client.IgnoreNotFound(err) // deleted meanwhile: the next reconcile says so
 	case actScalePrimary:
 		key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
-		written, err = updateWorkload(ctx, r.Client, workloadKind(target), key, func(primary client.Object) error {
+		_, err = updateWorkload(ctx, r.Client, workloadKind(target), key, func(primary client.Object) error {
 			scale(primary, a.replicas)
 			return nil
 		})
@@ -41,9 +39,6 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 		return s.router.SetRoutes(ctx, ro, a.routes)
 	default:
 		return fmt.Errorf("unknown action %d", a.kind)
-	}
-	if err == nil && written != nil {
-		r.writes.record(client.ObjectKeyFromObject(ro), written)
 	}
 	return err
 }

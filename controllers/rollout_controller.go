@@ -60,8 +60,6 @@ type RolloutReconciler struct {
 	// manager's cache holds only their metadata (SetupWithManager sets it; nil reads through
 	// Client).
 	uncached client.Reader
-	// writes remembers the workloads as Tranche last wrote them.
-	writes writtenGenerations
 }
 
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
@@ -79,7 +77,9 @@ type RolloutReconciler struct {
 // Reconcile moves one Rollout one step towards its spec and records what it saw in status.
 func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	ro := &trancheapi.Rollout{}
-	if err := r.Get(ctx, req.NamespacedName, ro); err != nil {
+	if err := r.Get(ctx, req.NamespacedName, ro); errors.Is(err, errBehindOwnWrite) {
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+	} else if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx = ctrl.LoggerInto(ctx, log.FromContext(ctx, "rollout", klog.KObj(ro)))
@@ -108,9 +108,6 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	p, err := r.decide(ctx, s)
-	if errors.Is(err, errBehindOwnWrite) {
-		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
-	}
 	if err != nil {
 		return r.stop(ctx, s, err, keepRoutes)
 	}
@@ -233,11 +230,16 @@ const (
 	sendToPrimary = true
 )
 
-// stop ends a reconcile that cannot go on. An error only the user can fix stalls the
+// stop ends a reconcile that cannot go on. A cache behind Tranche's own write is read again
+// a moment later. An error only the user can fix stalls the
 // Rollout with its message (it is looked at again when the Rollout or what it refers to
 // changes), and with toPrimary a rollout under way sends all traffic to the primary
 // meanwhile. Any other error is transient: it is retried with backoff.
 func (r *RolloutReconciler) stop(ctx context.Context, s *scope, err error, toPrimary bool) (ctrl.Result, error) {
+	if errors.Is(err, errBehindOwnWrite) {
+		// Not a problem: the cache is a moment behind; nothing was decided from it.
+		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+	}
 	p := asProblem(err)
 	if p == nil {
 		setReconcilingError(s.rollout, err)

@@ -83,7 +83,6 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 	forgetMetrics(ro.Namespace, ro.Name)
-	r.writes.forget(client.ObjectKeyFromObject(ro))
 	return ctrl.Result{}, r.patchFinalizers(ctx, s, controllerutil.RemoveFinalizer)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -149,14 +148,14 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *trancheapi.Ro
 		maps.Copy(svc.Labels, want.Labels)
 		return nil
 	})
-	if apierrors.IsNotFound(err) {
-		// AlreadyExists means the cache has not seen a recent create yet: look again later.
-		if err := r.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-			return false, err
-		}
-		return true, nil
+	if !apierrors.IsNotFound(err) {
+		return false, err
 	}
-	return false, err
+	// AlreadyExists means another writer's create is not in the cache yet: look again later.
+	if err := r.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+		return false, err
+	}
+	return true, nil
 }
 
 // restoreTarget gives the target the primary's replica count back (a DaemonSet: runs it on
@@ -173,6 +172,7 @@ func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Ro
 		scale(target, max(replicasOf(primary), 1))
 		annotations := target.GetAnnotations()
 		delete(annotations, trancheapi.AnnotationScaledTo)
+		delete(annotations, trancheapi.AnnotationOwnGenerations)
 		target.SetAnnotations(annotations)
 		return nil
 	})
@@ -188,8 +188,7 @@ func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Roll
 		return scaleDeployment(ctx, r.Client, key, replicas)
 	}
 	return updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
-		scale(target, replicas)
-		setAnnotation(target, trancheapi.AnnotationScaledTo, strconv.Itoa(int(replicas)))
+		scaleAsOwn(target, replicas)
 		return nil
 	})
 }

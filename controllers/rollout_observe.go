@@ -27,10 +27,6 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 	if w.autoscaler == nil {
 		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
 	}
-	rollout := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
-	if r.writes.behind(rollout, s.target) {
-		return w, errBehindOwnWrite
-	}
 	var err error
 	target := workloadOf(s.target, false)
 	target.revision, target.configured = revisionOf(*podTemplate(s.target), s.configs), len(s.configs) > 0
@@ -43,8 +39,6 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return w, err
-	case r.writes.behind(rollout, primary):
-		return w, errBehindOwnWrite
 	default:
 		p, err := r.servingReady(ctx, ro, names.Primary, workloadOf(primary, true))
 		if err != nil {

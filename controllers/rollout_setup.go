@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,7 +45,7 @@ const FieldManager = "tranche"
 
 // SetupWithManager registers the reconciler, its indexes and its watches.
 func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	r.Client = client.WithFieldOwner(r.Client, FieldManager)
+	r.Client = newOwnWrites(client.WithFieldOwner(r.Client, FieldManager), time.Now)
 	r.uncached = mgr.GetAPIReader()
 	if r.Notifier != nil {
 		if r.Notifier.Resolve == nil {

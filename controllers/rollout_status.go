@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -34,9 +36,11 @@ func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *problem) {
 func setPhaseConditions(ro *trancheapi.Rollout) {
 	st := &ro.Status
 	phase, message := string(st.Phase), st.Message
-	apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionStalled)
+	// Stalled is set or removed in each branch, never removed and set again: its
+	// lastTransitionTime must move only when its status does (kstatus and people read it).
 	switch st.Phase {
 	case trancheapi.PhaseInitialized, trancheapi.PhaseSucceeded:
+		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionStalled)
 		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionTrue, phase, message)
 		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionReconciling)
 		setCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionTrue, phase, message)
@@ -48,6 +52,7 @@ func setPhaseConditions(ro *trancheapi.Rollout) {
 		// Stalled as Failed, which a rolled-back release is.
 		setCondition(ro, trancheapi.ConditionStalled, metav1.ConditionTrue, phase, message)
 	default: // Initializing, Progressing, WaitingApproval, Paused, Promoting
+		apimeta.RemoveStatusCondition(&st.Conditions, trancheapi.ConditionStalled)
 		setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, phase, message)
 		setCondition(ro, trancheapi.ConditionReconciling, metav1.ConditionTrue, phase, message)
 		if st.Phase != trancheapi.PhaseInitializing {
@@ -101,7 +106,14 @@ func setCondition(ro *trancheapi.Rollout, kind string, status metav1.ConditionSt
 	})
 }
 
-// equalStatus reports whether two statuses would serialize the same.
+// equalStatus reports whether two statuses would serialize the same: what the API server
+// would store. Times differ in memory below what they keep (a condition's second, a
+// MicroTime's microsecond), and a patch sent for such a difference changes nothing.
 func equalStatus(a, b trancheapi.RolloutStatus) bool {
-	return equality.Semantic.DeepEqual(a, b)
+	if equality.Semantic.DeepEqual(a, b) {
+		return true
+	}
+	aj, aerr := json.Marshal(a)
+	bj, berr := json.Marshal(b)
+	return aerr == nil && berr == nil && bytes.Equal(aj, bj)
 }

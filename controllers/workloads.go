@@ -116,7 +116,7 @@ func selectPrimaryPods(spec *corev1.PodSpec, targetLabels map[string]string) {
 // workloadOf is what decide needs to know of a workload. The primary's revision is the one
 // it was copied from, recorded in an annotation; the target's is its template's hash.
 func workloadOf(obj client.Object, primary bool) workload {
-	w := workload{replicas: replicasOf(obj), generation: obj.GetGeneration()}
+	w := workload{replicas: replicasOf(obj), generation: obj.GetGeneration(), annotations: obj.GetAnnotations()}
 	if primary {
 		w.revision = obj.GetAnnotations()[trancheapi.AnnotationRevision]
 	} else {

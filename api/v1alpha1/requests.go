@@ -35,6 +35,10 @@ const (
 	// AnnotationScaledTo records, on the target, the replica count Tranche last gave it: a
 	// count that differs was given by the target's owner (see TargetStatus.DeclaredReplicas).
 	AnnotationScaledTo = "tranche.dev/scaled-to"
+	// AnnotationOwnGenerations records, on the target, a range of its generations "FROM-TO"
+	// that differ from each other only by Tranche's writes of its replica count (see
+	// TargetStatus.Covers): a status about FROM is about TO too, and needs no write.
+	AnnotationOwnGenerations = "tranche.dev/own-generations"
 	// NodeSelectorParked is the nodeSelector key, with the value "true", that parks an idle
 	// DaemonSet target: no node has the label, so it runs no pod. A DaemonSet has no replica
 	// count to scale to zero. The revision leaves it out (see TemplateRevision).

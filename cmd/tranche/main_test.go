@@ -33,8 +33,10 @@ import (
 var cp *harness.ControlPlane
 
 func TestMain(m *testing.M) {
-	// The audit log tells what each manager read and wrote (shards, isolation).
-	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}, Audit: true}))
+	// The audit log tells what each manager read and wrote (shards, isolation), and what its
+	// status writes carried.
+	os.Exit(harness.Main(m, &cp, harness.Options{Workloads: &harness.WorkloadOptions{}, Audit: true,
+		AuditPolicy: harness.AuditBodies(trancheapi.GroupVersion.Group, "rollouts/status")}))
 }
 
 func TestParseFlags(t *testing.T) {

@@ -39,6 +39,19 @@ rules:
 - level: None
 `
 
+// AuditBodies is a policy that logs every request's metadata, and the bodies of the writes of
+// the group's resources given (a subresource as "resource/subresource"), for tests that say
+// what a write carried.
+func AuditBodies(group string, resources ...string) string {
+	var rules strings.Builder
+	rules.WriteString("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n")
+	for _, r := range resources {
+		fmt.Fprintf(&rules, "- level: Request\n  verbs: [create, update, patch]\n  resources: [{group: %q, resources: [%q]}]\n", group, r)
+	}
+	rules.WriteString("- level: Metadata\n")
+	return rules.String()
+}
+
 // AuditEvent is one request the API server answered.
 type AuditEvent struct {
 	Verb           string    `json:"verb"`
@@ -50,6 +63,8 @@ type AuditEvent struct {
 	ResponseStatus struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
+	// RequestObject is the request's body, where the policy logs it (see AuditBodies).
+	RequestObject json.RawMessage `json:"requestObject,omitempty"`
 }
 
 // Writes reports whether the request changed something.
