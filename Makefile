@@ -123,6 +123,14 @@ bench-scale: build envtest-assets prometheus ## Run the manager with 1,000 then 
 bench-judge: ## Run the decision-quality bench of the analysis judges beside the bound (seeded, about 15 s); prints tables, the goals and BENCH lines.
 	go run ./test/bench/judges -runs 300
 
+PEERS ?= $(BIN)/peers
+
+.PHONY: bench-peers
+bench-peers: build demoapp tools prometheus peers ## Run Tranche beside Flagger (built from its released source) on one stack, good and bad releases at once; prints a table and BENCH lines (PEERS_ARGS: the bench's flags).
+	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" \
+		go run ./test/bench/peers -manager $(BIN)/tranche -demoapp $(BIN)/demoapp -peers $(PEERS) $(PEERS_ARGS)
+
 .PHONY: bench
 bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
@@ -193,6 +201,10 @@ prometheus: ## Install the Prometheus server the tests start (Debian's package, 
 .PHONY: chromium
 chromium: ## Install the headless browser of the dashboard's tests (Debian's package, as root) unless one is on PATH.
 	hack/install-debian-package.sh chromium chromium
+
+.PHONY: peers
+peers: ## Build Flagger and Argo Rollouts from their released source on the Go module proxy, with their CRDs (cached in bin/peers).
+	@$(TIMED) peers hack/build-peers.sh "$(PEERS)" >/dev/null
 
 .PHONY: traefik
 traefik: $(TRAEFIK) ## Build Traefik, the Gateway API data plane, from the Go module proxy (cached in bin/).

@@ -37,7 +37,7 @@ func (m *Manager) Start() error {
 	}
 	m.proc.Name, m.proc.Path, m.proc.Env, m.proc.Output = "the manager", binary, EnvironFor(m.Kubeconfig), m.Log
 	m.proc.Args = append([]string{"--health-probe-bind-address=" + probe}, m.Args...)
-	m.proc.Ready = func(ctx context.Context) error { return getOK(ctx, "http://"+probe+"/readyz") }
+	m.proc.Ready = func(ctx context.Context) error { return GetOK(ctx, "http://"+probe+"/readyz") }
 	m.proc.Grace = 15 * time.Second
 	err = m.proc.Start(context.Background())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -45,6 +45,9 @@ func (m *Manager) Start() error {
 	}
 	return err
 }
+
+// Pid is the running manager's process ID, 0 when it is not running.
+func (m *Manager) Pid() int { return m.proc.Pid() }
 
 // Kill kills the manager at once, with no chance to clean up, and waits until it is gone.
 func (m *Manager) Kill() error {

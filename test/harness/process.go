@@ -139,6 +139,16 @@ func (p *Process) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	}
 }
 
+// Pid is the running program's process ID, 0 when it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Running reports whether the program was started and has not exited.
 func (p *Process) Running() bool {
 	p.mu.Lock()
@@ -244,8 +254,8 @@ func (f *fanOut) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// getOK is the readiness probe most servers answer: a GET of url that returns 200.
-func getOK(ctx context.Context, url string) error {
+// GetOK is the readiness probe most servers answer: a GET of url that returns 200.
+func GetOK(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -77,7 +77,7 @@ func StartTraefik(opts TraefikOptions) (*Traefik, error) {
 	t := &Traefik{dir: dir, opts: opts}
 	t.proc = &Process{
 		Name: "traefik", Path: binary, LogFile: filepath.Join(dir, "traefik.log"),
-		Ready: func(ctx context.Context) error { return getOK(ctx, t.APIURL()+"/ping") },
+		Ready: func(ctx context.Context) error { return GetOK(ctx, t.APIURL()+"/ping") },
 	}
 	// Another process may take a free port before Traefik binds it: try a few.
 	for attempt := 0; attempt < 3; attempt++ {

@@ -45,6 +45,11 @@ type Options struct {
 	Namespace string
 	// Dir receives the logs and the kubeconfig. It is left in place.
 	Dir string
+	// CRDDirectories hold CRDs to install besides Gateway API's and Traefik's (the peers').
+	CRDDirectories []string
+	// AuditPolicy, when set, has the API server keep an audit log by it (see
+	// harness.Options.AuditPolicy and ControlPlane.Audit).
+	AuditPolicy string
 }
 
 // Stack is the running whole. Stop stops every process it started.
@@ -61,14 +66,15 @@ type Stack struct {
 	// managerMetrics is where the manager serves its metrics, which Prometheus scrapes.
 	managerMetrics string
 	cancel         context.CancelFunc
-	done           chan struct{} // closed when the apps and the proxy have stopped
+	ctx            context.Context // ends with Stop
+	workloads      sync.WaitGroup  // the apps and the proxies of each namespace served
 	stopOnce       sync.Once
 }
 
 // Start starts everything in order (each part needs the ones before) and returns once the
 // Gateway is served. On error, what was started is stopped again.
 func Start(opts Options) (s *Stack, err error) {
-	s = &Stack{Options: opts, done: make(chan struct{})}
+	s = &Stack{Options: opts}
 	defer func() {
 		if err != nil {
 			_ = s.Stop()
@@ -87,9 +93,11 @@ func Start(opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	if s.ControlPlane, err = harness.Start(harness.Options{
-		CRDDirectories: []string{gatewayCRDs, traefikCRDs},
+		CRDDirectories: append([]string{gatewayCRDs, traefikCRDs}, opts.CRDDirectories...),
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": ServiceCIDR},
 		Workloads:      &harness.WorkloadOptions{LogDir: opts.Dir},
+		Audit:          opts.AuditPolicy != "",
+		AuditPolicy:    opts.AuditPolicy,
 	}); err != nil {
 		return s, err
 	}
@@ -97,7 +105,7 @@ func Start(opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.ctx, s.cancel = ctx, cancel
 	if err := s.ControlPlane.CreateNamespace(ctx, opts.Namespace); err != nil {
 		return s, err
 	}
@@ -121,29 +129,40 @@ func Start(opts Options) (s *Stack, err error) {
 	if err := s.createGateway(ctx); err != nil {
 		return s, err
 	}
-	s.startWorkloads(ctx)
+	s.Apps = s.serveWorkloads(ctx, opts.Namespace, "")
 	return s, s.startManager()
 }
 
-// startWorkloads runs the demo app for every pod kwok starts, and the proxy that sends each
-// Service's connections to its ready pods.
-func (s *Stack) startWorkloads(ctx context.Context) {
-	s.Apps = &harness.PodApps{Client: s.ControlPlane.Client, Namespace: s.Namespace, Binary: s.DemoApp, LogDir: s.Dir}
-	proxy := &harness.ServiceProxy{Client: s.ControlPlane.Client, Namespace: s.Namespace}
-	proxyLog, err := os.Create(filepath.Join(s.Dir, "service-proxy.log"))
+// ServeNamespace creates another namespace whose pods run the demo app and whose Services
+// are served as the stack's own namespace's are, for apps the stack's manager does not
+// release (the peers' in the bench).
+func (s *Stack) ServeNamespace(ctx context.Context, ns string) (*harness.PodApps, error) {
+	if err := s.ControlPlane.CreateNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	return s.serveWorkloads(s.ctx, ns, ns+"-"), nil
+}
+
+// serveWorkloads runs the demo app for every pod kwok starts in ns, and the proxy that sends
+// each Service's connections to its ready pods, until ctx ends; the logs' names start with
+// prefix.
+func (s *Stack) serveWorkloads(ctx context.Context, ns, prefix string) *harness.PodApps {
+	apps := &harness.PodApps{Client: s.ControlPlane.Client, Namespace: ns, Binary: s.DemoApp, LogDir: s.Dir}
+	proxy := &harness.ServiceProxy{Client: s.ControlPlane.Client, Namespace: ns}
+	proxyLog, err := os.Create(filepath.Join(s.Dir, prefix+"service-proxy.log"))
 	if err == nil {
 		proxy.Log = proxyLog
 	}
-	appsDone := make(chan struct{})
-	go func() { s.Apps.Run(ctx); close(appsDone) }()
+	s.workloads.Add(2)
+	go func() { defer s.workloads.Done(); apps.Run(ctx) }()
 	go func() {
+		defer s.workloads.Done()
 		proxy.Run(ctx)
 		if proxyLog != nil {
 			_ = proxyLog.Close()
 		}
-		<-appsDone
-		close(s.done)
 	}()
+	return apps
 }
 
 // createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint.
@@ -187,6 +206,9 @@ func (s *Stack) startManager() error {
 	return nil
 }
 
+// ManagerPid is the manager's process ID, 0 when it is not running.
+func (s *Stack) ManagerPid() int { return s.manager.Pid() }
+
 // Stop stops the manager, the apps, Prometheus, Traefik and the control plane. Calling it
 // again does nothing.
 func (s *Stack) Stop() error {
@@ -198,9 +220,7 @@ func (s *Stack) Stop() error {
 		}
 		if s.cancel != nil {
 			s.cancel()
-			if s.Apps != nil {
-				<-s.done
-			}
+			s.workloads.Wait()
 		}
 		if s.Prometheus != nil {
 			errs = append(errs, s.Prometheus.Stop())
