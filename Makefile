@@ -126,7 +126,7 @@ bench-judge: ## Run the decision-quality bench of the analysis judges beside the
 PEERS ?= $(BIN)/peers
 
 .PHONY: bench-peers
-bench-peers: build demoapp tools prometheus peers ## Run Tranche beside Flagger (built from its released source) on one stack, good and bad releases at once; prints a table and BENCH lines (PEERS_ARGS: the bench's flags).
+bench-peers: build demoapp tools prometheus peers ## Run Tranche beside Flagger and Argo Rollouts (built from their released source) on one stack, good and bad releases at once; prints a table and BENCH lines (PEERS_ARGS: the bench's flags).
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" \
 		go run ./test/bench/peers -manager $(BIN)/tranche -demoapp $(BIN)/demoapp -peers $(PEERS) $(PEERS_ARGS)

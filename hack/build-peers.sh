@@ -77,7 +77,7 @@ build_argo_rollouts() {
   mkdir -p "$dir/crds"
   cp "$src"/manifests/crds/*-crd.yaml "$dir/crds/"
   step "compiling argo rollouts ${ARGO_ROLLOUTS_VERSION} (first time: several minutes on 2 cores)"
-  build "$src" "$dir/rollouts-controller" ./cmd/rollouts-controller "-X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION}"
+  build "$src" "$dir/rollouts-controller" ./cmd/rollouts-controller "-X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}"
   "$dir/rollouts-controller" --version >&2 || fail "the built rollouts-controller does not run"
 }
 

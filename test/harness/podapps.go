@@ -27,7 +27,10 @@ import (
 // it has: the demo app closes its idle connections, so that the data plane's next request
 // opens one to a pod still there.
 type PodApps struct {
-	Client    client.Client
+	Client client.Client
+	// Namespace is the one whose pods run, "" for every namespace's. Pods of several
+	// namespaces share the nodes' addresses, so one PodApps serves them all: a pod given the
+	// address of another namespace's pod still draining takes it from that pod's process.
 	Namespace string
 	// Binary is the demo app's executable.
 	Binary string

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httputil"
 	"slices"
 	"strconv"
 	"sync"
@@ -32,6 +34,11 @@ type ServiceProxy struct {
 	// connection the proxy could not forward, with the time: what to read when a data plane
 	// saw a connection fail.
 	Log io.Writer
+	// PerRequest sends each HTTP request, rather than each connection, to a ready endpoint in
+	// turn, as a data plane that resolves a Service's endpoints itself does (Traefik and Envoy
+	// by default): a connection kept alive does not stay with a pod that left the Service
+	// while it still runs (a selector changed). Every port's traffic must then be HTTP/1.1.
+	PerRequest bool
 
 	mu        sync.Mutex
 	logMu     sync.Mutex
@@ -51,9 +58,30 @@ type proxyListener struct {
 	address  string
 	log      func(format string, args ...any)
 	listener net.Listener
+	server   *http.Server // with PerRequest
 	mu       sync.Mutex
 	backends []string // the ready endpoints' twins with the target port
 	next     int
+}
+
+// nextBackend is the ready endpoint to send to next, "" when there is none.
+func (l *proxyListener) nextBackend() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.backends) == 0 {
+		return ""
+	}
+	backend := l.backends[l.next%len(l.backends)]
+	l.next++
+	return backend
+}
+
+// close stops accepting, and with PerRequest closes the connections too.
+func (l *proxyListener) close() {
+	if l.server != nil {
+		_ = l.server.Close()
+	}
+	_ = l.listener.Close()
 }
 
 // Run keeps a listener for every Service port in line with the EndpointSlices until ctx is
@@ -88,7 +116,7 @@ func (p *ServiceProxy) sync(ctx context.Context) {
 	}
 	for address, l := range p.listeners {
 		if _, ok := wanted[address]; !ok {
-			_ = l.listener.Close()
+			l.close()
 			delete(p.listeners, address)
 		}
 	}
@@ -101,7 +129,12 @@ func (p *ServiceProxy) sync(ctx context.Context) {
 			}
 			l = &proxyListener{address: address, log: p.logf, listener: listener}
 			p.listeners[address] = l
-			go l.serve()
+			if p.PerRequest {
+				l.server = l.httpServer()
+				go func() { _ = l.server.Serve(listener) }()
+			} else {
+				go l.serve()
+			}
 		}
 		l.mu.Lock()
 		if !slices.Equal(l.backends, backends) {
@@ -152,15 +185,11 @@ func (l *proxyListener) serve() {
 // kube-proxy rejects connections to a Service with no ready endpoints.
 func (l *proxyListener) forward(conn net.Conn) {
 	defer conn.Close()
-	l.mu.Lock()
-	if len(l.backends) == 0 {
-		l.mu.Unlock()
+	backend := l.nextBackend()
+	if backend == "" {
 		l.log("%s: refused a connection from %s: no ready endpoint", l.address, conn.RemoteAddr())
 		return
 	}
-	backend := l.backends[l.next%len(l.backends)]
-	l.next++
-	l.mu.Unlock()
 	upstream, err := net.DialTimeout("tcp", backend, time.Second)
 	if err != nil {
 		l.log("%s: closed a connection from %s: %v", l.address, conn.RemoteAddr(), err)
@@ -182,6 +211,35 @@ func (l *proxyListener) forward(conn net.Conn) {
 	<-done
 }
 
+// httpServer sends each request to the next ready backend; without one it answers 503, as
+// Traefik does for a service with no server.
+func (l *proxyListener) httpServer() *http.Server {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host = "http", r.In.Context().Value(backendKey{}).(string)
+			r.Out.Host = r.In.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			l.log("%s: a request from %s failed: %v", l.address, r.RemoteAddr, err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		backend := l.nextBackend()
+		if backend == "" {
+			l.log("%s: answered 503 to %s: no ready endpoint", l.address, r.RemoteAddr)
+			http.Error(w, "no ready endpoint", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, backend)))
+	})
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// backendKey carries the backend chosen for a request to the proxy's Rewrite.
+type backendKey struct{}
+
 func (p *ServiceProxy) logf(format string, args ...any) {
 	if p.Log == nil {
 		return
@@ -195,7 +253,7 @@ func (p *ServiceProxy) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for address, l := range p.listeners {
-		_ = l.listener.Close()
+		l.close()
 		delete(p.listeners, address)
 	}
 }

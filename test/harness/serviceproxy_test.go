@@ -154,3 +154,73 @@ func ask(url string) (string, error) {
 	body, err := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(body)), err
 }
+
+// With PerRequest, each request goes to a pod the Service selects now: a client that keeps
+// its connection alive reaches the pods of a new selector at once, though the pods it reached
+// before still run (as Argo Rollouts' stable Service is moved between ReplicaSets). Per
+// connection, the proxy would keep sending it to them: what kube-proxy does.
+func TestServiceProxyPerRequestFollowsTheSelector(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := cp.Namespace(t)
+	c := cp.Client
+	blue := withLabels(deployment(ns, "blue", 1, ""), map[string]string{"app": "moved", "variant": "blue"})
+	green := withLabels(deployment(ns, "green", 1, ""), map[string]string{"app": "moved", "variant": "green"})
+	require.NoError(t, c.Create(ctx, blue))
+	require.NoError(t, c.Create(ctx, green))
+	svc := selectingService(ns, "moved", "127.0.0.10", 8080, 9000)
+	svc.Spec.Selector = map[string]string{"variant": "blue"}
+	require.NoError(t, c.Create(ctx, svc))
+	eventually(t, 30*time.Second, "both pods run", func() (bool, string) {
+		var pods corev1.PodList
+		require.NoError(t, c.List(ctx, &pods, client.InNamespace(ns)))
+		n := 0
+		for _, pod := range pods.Items {
+			if pod.Status.PodIP == "" {
+				continue
+			}
+			twin, err := harness.PodTwin(pod.Status.PodIP)
+			require.NoError(t, err)
+			serveOnce(t, net.JoinHostPort(twin, "9000"), pod.Labels["variant"])
+			n++
+		}
+		return n == 2, fmt.Sprint(len(pods.Items), " pods, ", n, " with an IP")
+	})
+
+	go (&harness.ServiceProxy{Client: c, Namespace: ns, PerRequest: true}).Run(ctx)
+	kept := &http.Client{Timeout: time.Second} // keeps its connection alive
+	askKept := func(want string) func() (bool, string) {
+		return func() (bool, string) {
+			got := map[string]int{}
+			for range 10 {
+				if name, err := askWith(kept, "http://127.0.0.10:8080/"); err == nil {
+					got[name]++
+				}
+			}
+			return len(got) == 1 && got[want] == 10, fmt.Sprint(got)
+		}
+	}
+	eventually(t, 10*time.Second, "blue answers", askKept("blue"))
+	require.NoError(t, c.Patch(ctx, svc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"selector":{"variant":"green"}}}`))))
+	eventually(t, 10*time.Second, "green answers the same client, blue still running", askKept("green"))
+}
+
+// serveOnce is serveName for an address that may be served already (by an earlier look).
+func serveOnce(t *testing.T, address, name string) {
+	t.Helper()
+	if l, err := net.Listen("tcp", address); err == nil {
+		_ = l.Close()
+		serveName(t, address, name)
+	}
+}
+
+// askWith sends one request with client.
+func askWith(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(body)), err
+}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ type TraefikOptions struct {
 	Kubeconfig string
 	// Args are appended to the command line, to add or override flags.
 	Args []string
+	// LogDir, when set, keeps Traefik's log (traefik.log) there after it stops.
+	LogDir string
 }
 
 // Traefik is a real Traefik, the Gateway API data plane, running as a plain process on
@@ -75,8 +78,9 @@ func StartTraefik(opts TraefikOptions) (*Traefik, error) {
 		return nil, err
 	}
 	t := &Traefik{dir: dir, opts: opts}
+	logDir := cmp.Or(opts.LogDir, dir)
 	t.proc = &Process{
-		Name: "traefik", Path: binary, LogFile: filepath.Join(dir, "traefik.log"),
+		Name: "traefik", Path: binary, LogFile: filepath.Join(logDir, "traefik.log"),
 		Ready: func(ctx context.Context) error { return GetOK(ctx, t.APIURL()+"/ping") },
 	}
 	// Another process may take a free port before Traefik binds it: try a few.

@@ -50,6 +50,10 @@ type Options struct {
 	// AuditPolicy, when set, has the API server keep an audit log by it (see
 	// harness.Options.AuditPolicy and ControlPlane.Audit).
 	AuditPolicy string
+	// PerRequest has the Services' proxies send each request, not each connection, to a
+	// ready pod (see harness.ServiceProxy.PerRequest): the bench's peers move Services'
+	// selectors between pods that go on running.
+	PerRequest bool
 }
 
 // Stack is the running whole. Stop stops every process it started.
@@ -67,7 +71,7 @@ type Stack struct {
 	managerMetrics string
 	cancel         context.CancelFunc
 	ctx            context.Context // ends with Stop
-	workloads      sync.WaitGroup  // the apps and the proxies of each namespace served
+	workloads      sync.WaitGroup  // the apps and the proxy of each namespace served
 	stopOnce       sync.Once
 }
 
@@ -111,7 +115,7 @@ func Start(opts Options) (s *Stack, err error) {
 	}
 	// Traefik serves both the Gateway API routes and its own IngressRoutes (for the traefik
 	// provider's TraefikServices).
-	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig, Args: []string{
+	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig, LogDir: opts.Dir, Args: []string{
 		"--providers.kubernetescrd=true", "--providers.kubernetescrd.nativeLBByDefault=true",
 	}}); err != nil {
 		return s, err
@@ -129,32 +133,33 @@ func Start(opts Options) (s *Stack, err error) {
 	if err := s.createGateway(ctx); err != nil {
 		return s, err
 	}
-	s.Apps = s.serveWorkloads(ctx, opts.Namespace, "")
+	// The demo app runs for the pods of every namespace (see harness.PodApps.Namespace).
+	s.Apps = &harness.PodApps{Client: s.ControlPlane.Client, Binary: s.DemoApp, LogDir: s.Dir}
+	s.workloads.Go(func() { s.Apps.Run(ctx) })
+	s.serveServices(ctx, opts.Namespace, "")
 	return s, s.startManager()
 }
 
-// ServeNamespace creates another namespace whose pods run the demo app and whose Services
-// are served as the stack's own namespace's are, for apps the stack's manager does not
-// release (the peers' in the bench).
-func (s *Stack) ServeNamespace(ctx context.Context, ns string) (*harness.PodApps, error) {
+// ServeNamespace creates another namespace whose Services are served as the stack's own
+// namespace's are (its pods run the demo app as every namespace's do), for apps the stack's
+// manager does not release (the peers' in the bench).
+func (s *Stack) ServeNamespace(ctx context.Context, ns string) error {
 	if err := s.ControlPlane.CreateNamespace(ctx, ns); err != nil {
-		return nil, err
+		return err
 	}
-	return s.serveWorkloads(s.ctx, ns, ns+"-"), nil
+	s.serveServices(s.ctx, ns, ns+"-")
+	return nil
 }
 
-// serveWorkloads runs the demo app for every pod kwok starts in ns, and the proxy that sends
-// each Service's connections to its ready pods, until ctx ends; the logs' names start with
-// prefix.
-func (s *Stack) serveWorkloads(ctx context.Context, ns, prefix string) *harness.PodApps {
-	apps := &harness.PodApps{Client: s.ControlPlane.Client, Namespace: ns, Binary: s.DemoApp, LogDir: s.Dir}
-	proxy := &harness.ServiceProxy{Client: s.ControlPlane.Client, Namespace: ns}
+// serveServices runs the proxy that sends the connections to each Service of ns to its ready
+// pods, until ctx ends; the log's name starts with prefix.
+func (s *Stack) serveServices(ctx context.Context, ns, prefix string) {
+	proxy := &harness.ServiceProxy{Client: s.ControlPlane.Client, Namespace: ns, PerRequest: s.PerRequest}
 	proxyLog, err := os.Create(filepath.Join(s.Dir, prefix+"service-proxy.log"))
 	if err == nil {
 		proxy.Log = proxyLog
 	}
-	s.workloads.Add(2)
-	go func() { defer s.workloads.Done(); apps.Run(ctx) }()
+	s.workloads.Add(1)
 	go func() {
 		defer s.workloads.Done()
 		proxy.Run(ctx)
@@ -162,7 +167,6 @@ func (s *Stack) serveWorkloads(ctx context.Context, ns, prefix string) *harness.
 			_ = proxyLog.Close()
 		}
 	}()
-	return apps
 }
 
 // createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint.

@@ -1,5 +1,5 @@
-// Command peers runs Tranche beside its peers (Flagger, built from its released source by
-// hack/build-peers.sh) on one stack: the real API server, kube-controller-manager and kwok,
+// Command peers runs Tranche beside its peers (Flagger and Argo Rollouts, built from their
+// released source by hack/build-peers.sh) on one stack: the real API server, kube-controller-manager and kwok,
 // Traefik, Prometheus and the demo app, each controller in a namespace of its own with its own
 // app, the same steady load through Traefik and the same analysis. It releases a good and a
 // bad version several times, at the same moment for all, and prints what each controller
@@ -27,14 +27,15 @@ func main() {
 	rate := flag.Int("rate", 100, "Requests a second each app gets through the gateway.")
 	interval := flag.Duration("interval", 10*time.Second, "Every controller's analysis interval, and each step's hold.")
 	dir := flag.String("dir", "", "Where the logs go (default: a new temporary folder).")
+	only := flag.String("peer", "", "Run Tranche beside this peer alone (flagger or argo-rollouts), not both.")
 	flag.Parse()
-	if err := bench(*manager, *demoApp, *peers, *dir, *releases, *rate, *interval); err != nil {
+	if err := bench(*manager, *demoApp, *peers, *dir, *only, *releases, *rate, *interval); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-peers:", err)
 		os.Exit(1)
 	}
 }
 
-func bench(manager, demoApp, peers, dir string, releases, rate int, interval time.Duration) error {
+func bench(manager, demoApp, peers, dir, only string, releases, rate int, interval time.Duration) error {
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "tranche-bench-peers-"); err != nil {
@@ -48,8 +49,13 @@ func bench(manager, demoApp, peers, dir string, releases, rate int, interval tim
 	fmt.Println("bench-peers: logs in", dir)
 	st, err := stack.Start(stack.Options{
 		Manager: manager, DemoApp: demoApp, Namespace: "bench-tranche", Dir: dir,
-		CRDDirectories: []string{filepath.Join(peers, "flagger-"+flaggerVersion, "crds")},
+		CRDDirectories: []string{filepath.Join(peers, "flagger-"+flaggerVersion, "crds"), filepath.Join(peers, "argo-rollouts-"+argoVersion, "crds")},
 		AuditPolicy:    auditPolicy,
+		// Argo Rollouts moves its Services' selectors between ReplicaSets that go on running:
+		// per connection, Traefik's kept-alive connections would stay with the pods they
+		// reached first. Traefik sends each request to a Service's endpoints by default; the
+		// stack reaches pods through their ClusterIPs, so its proxies play that part.
+		PerRequest: true,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the stack: %w", err)
@@ -63,7 +69,12 @@ func bench(manager, demoApp, peers, dir string, releases, rate int, interval tim
 	s := &setup{stack: st, peers: peers, dir: dir, settings: settings{
 		interval: interval, threshold: 2, weights: []int32{5, 50}, minimum: 99,
 	}}
-	contenders := []contender{tranche{ns: st.Namespace}, flagger{ns: "bench-flagger"}}
+	contenders := []contender{tranche{ns: st.Namespace}}
+	for _, peer := range []contender{flagger{ns: "bench-flagger"}, argo{ns: "bench-argo"}} {
+		if only == "" || only == peer.name() {
+			contenders = append(contenders, peer)
+		}
+	}
 	runs := make([]*run, len(contenders))
 	for i, c := range contenders {
 		if runs[i], err = prepare(ctx, s, c, rate); err != nil {

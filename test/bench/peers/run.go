@@ -48,7 +48,7 @@ const settle = 3 * time.Second
 // the load.
 func prepare(ctx context.Context, s *setup, c contender, rate int) (*run, error) {
 	if c.namespace() != s.stack.Namespace {
-		if _, err := s.stack.ServeNamespace(ctx, c.namespace()); err != nil {
+		if err := s.stack.ServeNamespace(ctx, c.namespace()); err != nil {
 			return nil, err
 		}
 	}
@@ -119,6 +119,8 @@ func (r *run) release(ctx context.Context, s *setup, version string, args []stri
 	if o.writes, o.reads, err = requests(s, r.c, edit, time.Now()); err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "bench-peers: %s released %s (bad: %t): ended after %.1fs, promoted %t; clients: %d sent, %d failed, %d dropped, answers by version %v\n",
+		r.c.name(), version, bad, o.toEnd.Seconds(), promoted, counts.Sent, counts.Failed, counts.Dropped, counts.ByVersion)
 	if bad {
 		r.bad = append(r.bad, o)
 	} else {
