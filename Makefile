@@ -129,7 +129,7 @@ PEERS ?= $(BIN)/peers
 bench-peers: build demoapp tools prometheus peers ## Run Tranche beside Flagger and Argo Rollouts (built from their released source) on one stack, good and bad releases at once; prints a table and BENCH lines (PEERS_ARGS: the bench's flags).
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" \
-		go run ./test/bench/peers -manager $(BIN)/tranche -demoapp $(BIN)/demoapp -peers $(PEERS) $(PEERS_ARGS)
+		go run ./test/bench/peers -manager $(BIN)/tranche -demoapp $(BIN)/demoapp -peers $(PEERS) -doc docs/comparison.md $(PEERS_ARGS)
 
 .PHONY: bench
 bench: envtest-assets prometheus ## Run the benchmarks against a real control plane and Prometheus; prints BENCH lines.

@@ -54,6 +54,8 @@ type Options struct {
 	// ready pod (see harness.ServiceProxy.PerRequest): the bench's peers move Services'
 	// selectors between pods that go on running.
 	PerRequest bool
+	// ManagerArgs are more flags for the manager.
+	ManagerArgs []string
 }
 
 // Stack is the running whole. Stop stops every process it started.
@@ -201,8 +203,8 @@ func (s *Stack) startManager() error {
 	s.managerLog = log
 	s.manager = &harness.Manager{
 		Binary: s.Manager, Kubeconfig: s.Kubeconfig, Log: log,
-		Args: []string{"--leader-elect=false", "--metrics-bind-address=" + s.managerMetrics,
-			"--prometheus-address=" + s.Prometheus.URL(), "--namespaces=" + s.Namespace},
+		Args: append([]string{"--leader-elect=false", "--metrics-bind-address=" + s.managerMetrics,
+			"--prometheus-address=" + s.Prometheus.URL(), "--namespaces=" + s.Namespace}, s.ManagerArgs...),
 	}
 	if err := s.manager.Start(); err != nil {
 		return fmt.Errorf("%w: see %s", err, log.Name())

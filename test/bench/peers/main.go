@@ -28,14 +28,22 @@ func main() {
 	interval := flag.Duration("interval", 10*time.Second, "Every controller's analysis interval, and each step's hold.")
 	dir := flag.String("dir", "", "Where the logs go (default: a new temporary folder).")
 	only := flag.String("peer", "", "Run Tranche beside this peer alone (flagger or argo-rollouts), not both.")
+	compare := flag.Bool("compare", true, "Run Tranche a second time, with its Compare judge at its defaults.")
+	pprof := flag.String("pprof", "", "Have Tranche's manager serve Go's profiles at this address (127.0.0.1:6060), to profile it while the bench runs.")
+	doc := flag.String("doc", "", "Write the comparison page there (docs/comparison.md), with its plot beside it.")
 	flag.Parse()
-	if err := bench(*manager, *demoApp, *peers, *dir, *only, *releases, *rate, *interval); err != nil {
+	var managerArgs []string
+	if *pprof != "" {
+		managerArgs = append(managerArgs, "--pprof-bind-address="+*pprof)
+	}
+	if err := bench(*manager, *demoApp, *peers, *dir, *only, *doc, managerArgs, *compare, *releases, *rate, *interval); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-peers:", err)
 		os.Exit(1)
 	}
 }
 
-func bench(manager, demoApp, peers, dir, only string, releases, rate int, interval time.Duration) error {
+func bench(manager, demoApp, peers, dir, only, doc string, managerArgs []string, compare bool, releases, rate int, interval time.Duration) error {
+	started := time.Now()
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "tranche-bench-peers-"); err != nil {
@@ -55,7 +63,8 @@ func bench(manager, demoApp, peers, dir, only string, releases, rate int, interv
 		// per connection, Traefik's kept-alive connections would stay with the pods they
 		// reached first. Traefik sends each request to a Service's endpoints by default; the
 		// stack reaches pods through their ClusterIPs, so its proxies play that part.
-		PerRequest: true,
+		PerRequest:  true,
+		ManagerArgs: managerArgs,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the stack: %w", err)
@@ -70,6 +79,9 @@ func bench(manager, demoApp, peers, dir, only string, releases, rate int, interv
 		interval: interval, threshold: 2, weights: []int32{5, 50}, minimum: 99,
 	}}
 	contenders := []contender{tranche{ns: st.Namespace}}
+	if compare {
+		contenders = append(contenders, tranche{ns: "bench-compare", compare: true})
+	}
 	for _, peer := range []contender{flagger{ns: "bench-flagger"}, argo{ns: "bench-argo"}} {
 		if only == "" || only == peer.name() {
 			contenders = append(contenders, peer)
@@ -94,6 +106,9 @@ func bench(manager, demoApp, peers, dir, only string, releases, rate int, interv
 	}
 	results := summarize(runs)
 	results.print(os.Stdout, s.settings, rate)
+	if doc != "" {
+		return writeDoc(doc, results, runs, s.settings, rate, releases, time.Since(started))
+	}
 	return nil
 }
 

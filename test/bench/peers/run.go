@@ -22,6 +22,8 @@ type run struct {
 	load *stack.Load
 	good []outcome
 	bad  []outcome
+	// firstBad is what the clients saw during the first bad release.
+	firstBad timeline
 }
 
 // outcome is what one release gave.
@@ -111,7 +113,11 @@ func (r *run) release(ctx context.Context, s *setup, version string, args []stri
 	o := outcome{toEnd: ended.Sub(edit), promoted: promoted}
 	counts := r.load.Counts().Minus(before)
 	o.failed, o.answered = counts.Failed, counts.ByVersion[version]
-	o.toTraffic = untilOnly(<-samples, edit, version, promoted)
+	seen := <-samples
+	o.toTraffic = untilOnly(seen, edit, version, promoted)
+	if bad && len(r.bad) == 0 {
+		r.firstBad = timelineOf(seen, edit, version)
+	}
 	if o.cpu, err = cpuTime(r.pid); err != nil {
 		return err
 	}
