@@ -61,6 +61,15 @@ releases for each controller, in %s. Run it again to check any figure here.
 - Traefik reaches the pods through their Services' ClusterIPs (the pods' addresses are
   loopback twins the API server will not list); the stack's proxy there sends each request to a
   ready pod, as Traefik's own balancing over a Service's endpoints does.
+- Each controller's API requests are read from the API server's audit log by its user agent,
+  from the edit to %s after the rollout ended: writes events aside, and reads (get and list;
+  watches are not counted). CPU is the process's, from /proc, over the same time. No
+  controller's metrics are scraped: serving them every second costs CPU, and all would pay.
+- Argo Rollouts measures its analysis at once when it starts: the success rate over the last
+  interval then has no canary request in its window and answers NaN, which Argo Rollouts counts
+  as a failed measurement, in good releases too (its log says so). With failureLimit 1 its
+  rollback comes after one more failure, one interval after the step started, where the others
+  need two full intervals of data; a good release with one bad interval would be rolled back.
 
 ## What was measured
 
@@ -71,7 +80,7 @@ the last half second in which the version that was to leave still answered.
 		envOr("TRAEFIK_VERSION", "v3.7.13"), flaggerVersion, argoVersion, rate, set.interval, set.threshold, set.minimum, set.weights,
 		set.weights, set.interval, set.interval, set.threshold, set.minimum,
 		set.interval, set.threshold, set.weights, set.minimum,
-		set.interval, set.interval, set.threshold-1)
+		set.interval, set.interval, set.threshold-1, settle)
 	rs.print(&b, set, rate)
 	fmt.Fprintf(&b, "\n![What the clients saw in each controller's first bad release](%s)\n", plotName)
 	return os.WriteFile(path, b.Bytes(), 0o644)

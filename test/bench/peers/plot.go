@@ -52,19 +52,27 @@ var (
 	failedColor = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 )
 
-// writePlot draws one panel per contender, side by side, of its first bad release, to an SVG
-// file.
+// writePlot draws one panel per contender, two a row, of its first bad release, on one time
+// axis, to an SVG file.
 func writePlot(path string, names []string, timelines []timeline) error {
-	const width, height = 4 * vg.Inch, 2.6 * vg.Inch
-	c := vgsvg.New(width*vg.Length(len(names)), height)
+	const width, height = 5 * vg.Inch, 2.8 * vg.Inch
+	cols := min(2, len(names))
+	rows := (len(names) + cols - 1) / cols
+	c := vgsvg.New(width*vg.Length(cols), height*vg.Length(rows))
 	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 1, Cols: len(names), PadX: vg.Millimeter * 4}
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6}
+	end, top := 0.0, 10.0
+	for _, tl := range timelines {
+		for i := range tl.seconds {
+			end, top = max(end, tl.seconds[i]), max(top, tl.share[i], tl.failed[i])
+		}
+	}
 	for i, name := range names {
 		p := plot.New()
-		p.Title.Text = name + ": a bad release (30% errors)"
+		p.Title.Text = name + ": a release failing 30% of requests"
 		p.X.Label.Text = "seconds after the edit"
 		p.Y.Label.Text = "% of requests"
-		p.Y.Min, p.Y.Max = 0, 100
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, end, 0, top*1.1
 		p.Add(plotter.NewGrid())
 		tl := timelines[i]
 		share, err := line(tl.seconds, tl.share, shareColor)
@@ -79,7 +87,7 @@ func writePlot(path string, names []string, timelines []timeline) error {
 		p.Legend.Add("answered by the new version", share)
 		p.Legend.Add("failed", failed)
 		p.Legend.Top = true
-		p.Draw(tiles.At(dc, i, 0))
+		p.Draw(tiles.At(dc, i%cols, i/cols))
 	}
 	return saveSVG(c, path)
 }
