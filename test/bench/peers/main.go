@@ -106,6 +106,15 @@ func bench(manager, demoApp, peers, dir, only, doc string, managerArgs []string,
 			}
 		}
 	}
+	// The idle minute after the last rollout, a rolled-back one: what each asks of the API
+	// server while nothing happens.
+	idleFrom := time.Now()
+	time.Sleep(idleMinute)
+	for _, r := range runs {
+		if r.idleWrites, r.idleReads, err = requests(s, r.c, idleFrom, time.Now()); err != nil {
+			return err
+		}
+	}
 	results := summarize(runs)
 	results.print(os.Stdout, s.settings, rate)
 	if doc != "" {
@@ -129,6 +138,9 @@ func releaseAll(ctx context.Context, s *setup, runs []*run, version string, args
 	}
 	return nil
 }
+
+// idleMinute is how long the bench watches the controllers do nothing after the last rollout.
+const idleMinute = time.Minute
 
 // auditPolicy logs the metadata of the requests the bench counts, and none of those the
 // cluster's own controllers and kubelets make by the thousand.

@@ -25,12 +25,15 @@ type figures struct {
 	falseRollbacks, missedBad int
 	writesByKind              map[string]int // over all releases
 	rss                       float64        // MiB, at the end
+	ready                     float64        // seconds from creating the canary object to ready
+	idleWrites, idleReads     float64        // in the idle minute after the last rollout
 }
 
 func summarize(runs []*run) results {
 	var rs results
 	for _, r := range runs {
-		f := figures{name: r.c.name(), writesByKind: map[string]int{}}
+		f := figures{name: r.c.name(), writesByKind: map[string]int{}, ready: r.readyAfter.Seconds(),
+			idleWrites: float64(total(r.idleWrites)), idleReads: float64(r.idleReads)}
 		for _, o := range r.good {
 			f.goodTraffic = append(f.goodTraffic, o.toTraffic.Seconds())
 			f.goodEnd = append(f.goodEnd, o.toEnd.Seconds())
@@ -83,6 +86,9 @@ var rows = []row{
 	{"API writes a rollout, events aside (bad)", func(f figures) []float64 { return f.badWrites }, "%.0f"},
 	{"API reads a rollout (good)", func(f figures) []float64 { return f.goodReads }, "%.0f"},
 	{"API reads a rollout (bad)", func(f figures) []float64 { return f.badReads }, "%.0f"},
+	{"a new canary object: created to ready to release (s)", func(f figures) []float64 { return []float64{f.ready} }, "%.1f"},
+	{"API writes in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleWrites} }, "%.0f"},
+	{"API reads in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleReads} }, "%.0f"},
 	{"controller CPU a rollout (good, s)", func(f figures) []float64 { return f.goodCPU }, "%.2f"},
 	{"controller CPU a rollout (bad, s)", func(f figures) []float64 { return f.badCPU }, "%.2f"},
 	{"controller RSS at the end (MiB)", func(f figures) []float64 { return []float64{f.rss} }, "%.0f"},
@@ -139,6 +145,9 @@ var benchKeys = []struct {
 	{"good_cpu_s", func(f figures) []float64 { return f.goodCPU }},
 	{"bad_cpu_s", func(f figures) []float64 { return f.badCPU }},
 	{"rss_mib", func(f figures) []float64 { return []float64{f.rss} }},
+	{"ready_s", func(f figures) []float64 { return []float64{f.ready} }},
+	{"idle_writes", func(f figures) []float64 { return []float64{f.idleWrites} }},
+	{"idle_reads", func(f figures) []float64 { return []float64{f.idleReads} }},
 }
 
 func spread(values []float64, format string) string {

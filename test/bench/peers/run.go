@@ -24,6 +24,12 @@ type run struct {
 	bad  []outcome
 	// firstBad is what the clients saw during the first bad release.
 	firstBad timeline
+	// readyAfter is how long the canary object took, once created, to be ready to release.
+	readyAfter time.Duration
+	// idleWrites and idleReads are the requests it made in the idle minute after the last
+	// rollout (a rolled-back one).
+	idleWrites map[string]int
+	idleReads  int
 }
 
 // outcome is what one release gave.
@@ -64,12 +70,14 @@ func prepare(ctx context.Context, s *setup, c contender, rate int) (*run, error)
 	if err := s.stack.ControlPlane.Client.Create(ctx, deployment); err != nil {
 		return nil, err
 	}
+	created := time.Now()
 	if err := c.deploy(ctx, s); err != nil {
 		return nil, err
 	}
 	if err := poll(ctx, 2*time.Minute, func() (bool, error) { return c.ready(ctx, s) }); err != nil {
 		return nil, fmt.Errorf("never ready to release: %w", err)
 	}
+	r.readyAfter = time.Since(created)
 	if err := stack.WaitServed(ctx, s.stack.Traefik.WebURL(), host(c), time.Minute); err != nil {
 		return nil, err
 	}
