@@ -145,14 +145,7 @@ func serveName(t *testing.T, address, name string) {
 
 // ask sends one request on a connection of its own, as the proxy balances connections.
 func ask(url string) (string, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return strings.TrimSpace(string(body)), err
+	return askWith(&http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}, url)
 }
 
 // With PerRequest, each request goes to a pod the Service selects now: a client that keeps

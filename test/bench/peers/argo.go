@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tranche-dev/tranche/test/harness"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -36,31 +33,10 @@ func (a argo) namespace() string { return a.ns }
 func (a argo) userAgent() string { return "rollouts-controller/" }
 
 func (a argo) start(ctx context.Context, s *setup) (int, error) {
-	var ports [2]string
-	for i := range ports {
-		addr, err := harness.FreeAddress()
-		if err != nil {
-			return 0, err
-		}
-		_, ports[i], _ = strings.Cut(addr, ":")
-	}
-	metrics, healthz := ports[0], ports[1]
-	binary := filepath.Join(s.peers, "argo-rollouts-"+argoVersion, "rollouts-controller")
-	if _, err := os.Stat(binary); err != nil {
-		return 0, fmt.Errorf("%w: run `make bench-peers`, which builds it (hack/build-peers.sh)", err)
-	}
-	p := &harness.Process{
-		Name: "argo rollouts", Path: binary, Env: harness.EnvironFor(s.stack.Kubeconfig),
-		Args: []string{"--kubeconfig=" + s.stack.Kubeconfig, "--namespaced", "--namespace=" + a.ns, "--leader-elect=false",
-			"--metricsPort=" + metrics, "--healthzPort=" + healthz, "--loglevel=info"},
-		LogFile: filepath.Join(s.dir, "argo-rollouts.log"),
-		Ready:   func(ctx context.Context) error { return harness.GetOK(ctx, "http://127.0.0.1:"+healthz+"/healthz") },
-	}
-	if err := p.Start(ctx); err != nil {
-		return 0, err
-	}
-	go func() { <-ctx.Done(); _ = p.Stop() }()
-	return p.Pid(), nil
+	return startPeer(ctx, s, a.name(), filepath.Join("argo-rollouts-"+argoVersion, "rollouts-controller"), 2, func(ports []string) []string {
+		return []string{"--kubeconfig=" + s.stack.Kubeconfig, "--namespaced", "--namespace=" + a.ns, "--leader-elect=false",
+			"--metricsPort=" + ports[1], "--healthzPort=" + ports[0], "--loglevel=info"}
+	})
 }
 
 func (a argo) deploy(ctx context.Context, s *setup) error {

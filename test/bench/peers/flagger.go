@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tranche-dev/tranche/test/harness"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -30,27 +27,10 @@ func (f flagger) namespace() string { return f.ns }
 func (f flagger) userAgent() string { return "flagger/" }
 
 func (f flagger) start(ctx context.Context, s *setup) (int, error) {
-	port, err := harness.FreeAddress()
-	if err != nil {
-		return 0, err
-	}
-	_, port, _ = strings.Cut(port, ":")
-	binary := filepath.Join(s.peers, "flagger-"+flaggerVersion, "flagger")
-	p := &harness.Process{
-		Name: "flagger", Path: binary, Env: harness.EnvironFor(s.stack.Kubeconfig),
-		Args: []string{"-kubeconfig=" + s.stack.Kubeconfig, "-mesh-provider=gatewayapi:v1", "-namespace=" + f.ns,
-			"-metrics-server=" + s.stack.Prometheus.URL(), "-port=" + port, "-log-level=info"},
-		LogFile: filepath.Join(s.dir, "flagger.log"),
-		Ready:   func(ctx context.Context) error { return harness.GetOK(ctx, "http://127.0.0.1:"+port+"/healthz") },
-	}
-	if _, err := os.Stat(binary); err != nil {
-		return 0, fmt.Errorf("%w: run `make bench-peers`, which builds it (hack/build-peers.sh)", err)
-	}
-	if err := p.Start(ctx); err != nil {
-		return 0, err
-	}
-	go func() { <-ctx.Done(); _ = p.Stop() }()
-	return p.Pid(), nil
+	return startPeer(ctx, s, f.name(), filepath.Join("flagger-"+flaggerVersion, "flagger"), 1, func(ports []string) []string {
+		return []string{"-kubeconfig=" + s.stack.Kubeconfig, "-mesh-provider=gatewayapi:v1", "-namespace=" + f.ns,
+			"-metrics-server=" + s.stack.Prometheus.URL(), "-port=" + ports[0], "-log-level=info"}
+	})
 }
 
 func (f flagger) deploy(ctx context.Context, s *setup) error {

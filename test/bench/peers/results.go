@@ -27,13 +27,14 @@ type figures struct {
 	rss                       float64        // MiB, at the end
 	ready                     float64        // seconds from creating the canary object to ready
 	idleWrites, idleReads     float64        // in the idle minute after the last rollout
+	idleWritesByKind          map[string]int
 }
 
 func summarize(runs []*run) results {
 	var rs results
 	for _, r := range runs {
 		f := figures{name: r.c.name(), writesByKind: map[string]int{}, ready: r.readyAfter.Seconds(),
-			idleWrites: float64(total(r.idleWrites)), idleReads: float64(r.idleReads)}
+			idleWrites: float64(total(r.idleWrites)), idleReads: float64(r.idleReads), idleWritesByKind: r.idleWrites}
 		for _, o := range r.good {
 			f.goodTraffic = append(f.goodTraffic, o.toTraffic.Seconds())
 			f.goodEnd = append(f.goodEnd, o.toEnd.Seconds())
@@ -111,7 +112,8 @@ func (rs results) print(w io.Writer, set settings, rate int) {
 		fmt.Fprintln(w)
 	}
 	for _, f := range rs {
-		fmt.Fprintf(w, "\n%s: false rollbacks %d, bad releases promoted %d, writes by kind %s\n", f.name, f.falseRollbacks, f.missedBad, byKind(f.writesByKind))
+		fmt.Fprintf(w, "\n%s: false rollbacks %d, bad releases promoted %d, writes by kind %s; in the idle minute %s\n",
+			f.name, f.falseRollbacks, f.missedBad, byKind(f.writesByKind), byKind(f.idleWritesByKind))
 	}
 	// BENCH lines: the medians, and Tranche's over each peer's.
 	tranche := rs[0]

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/tranche-dev/tranche/test/harness"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -76,3 +79,31 @@ func nestedString(u *unstructured.Unstructured, path string) string {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
+
+// startPeer runs a peer's controller, built by hack/build-peers.sh at binary under s.peers,
+// until ctx ends. args makes its flags from n free ports on 127.0.0.1; the first must serve
+// /healthz, which says when it is ready. It returns the process ID.
+func startPeer(ctx context.Context, s *setup, name, binary string, n int, args func(ports []string) []string) (int, error) {
+	binary = filepath.Join(s.peers, binary)
+	if _, err := os.Stat(binary); err != nil {
+		return 0, fmt.Errorf("%w: run `make bench-peers`, which builds it (hack/build-peers.sh)", err)
+	}
+	ports := make([]string, n)
+	for i := range ports {
+		addr, err := harness.FreeAddress()
+		if err != nil {
+			return 0, err
+		}
+		_, ports[i], _ = strings.Cut(addr, ":")
+	}
+	p := &harness.Process{
+		Name: name, Path: binary, Args: args(ports), Env: harness.EnvironFor(s.stack.Kubeconfig),
+		LogFile: filepath.Join(s.dir, name+".log"),
+		Ready:   func(ctx context.Context) error { return harness.GetOK(ctx, "http://127.0.0.1:"+ports[0]+"/healthz") },
+	}
+	if err := p.Start(ctx); err != nil {
+		return 0, err
+	}
+	go func() { <-ctx.Done(); _ = p.Stop() }()
+	return p.Pid(), nil
+}
