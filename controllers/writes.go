@@ -27,7 +27,7 @@ var errBehindOwnWrite = errors.New("the cache has not seen Tranche's last write 
 // the Rollout reconciler reads and writes through: it remembers the resourceVersion of each
 // object it wrote and the objects it created, and a read from the cache of an object older
 // than that, or missing though just created, fails with errBehindOwnWrite. Resource versions
-// are compared as the API server lets clients compare them (resourceversion.Compare...).
+// are compared as the API server lets clients compare them (resourceversion.CompareResourceVersion).
 //
 // An entry is kept until the cache has caught up, and at most cacheLagBound: the informer
 // shows a write in milliseconds, and the bound keeps an object deleted right after its create
@@ -38,7 +38,10 @@ type ownWrites struct {
 	now     func() time.Time
 	written sync.Map // types.UID → ownWrite
 	created sync.Map // createdKey → time.Time
-	writes  atomic.Int64
+	// unseen counts the entries of created, so that a read looks there only when it may
+	// find one (naming an object's kind costs a look at the scheme).
+	unseen atomic.Int64
+	writes atomic.Int64 // counts the writes, for the sweeps
 }
 
 // cacheLagBound is how long a write is remembered (see ownWrites).
@@ -73,7 +76,9 @@ func (c *ownWrites) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 	case c.behind(obj):
 		return fmt.Errorf("%w: %s %s", errBehindOwnWrite, c.kindOf(obj).Kind, key)
 	}
-	c.created.Delete(createdKey{c.kindOf(obj), key}) // seen
+	if c.unseen.Load() > 0 {
+		c.forgetCreate(createdKey{c.kindOf(obj), key}, nil) // seen
+	}
 	return nil
 }
 
@@ -81,7 +86,9 @@ func (c *ownWrites) Create(ctx context.Context, obj client.Object, opts ...clien
 	if err := c.Client.Create(ctx, obj, opts...); err != nil {
 		return err
 	}
-	c.created.Store(createdKey{c.kindOf(obj), client.ObjectKeyFromObject(obj)}, c.now())
+	if _, loaded := c.created.Swap(createdKey{c.kindOf(obj), client.ObjectKeyFromObject(obj)}, c.now()); !loaded {
+		c.unseen.Add(1)
+	}
 	c.record(obj)
 	return nil
 }
@@ -96,7 +103,7 @@ func (c *ownWrites) Patch(ctx context.Context, obj client.Object, patch client.P
 
 func (c *ownWrites) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
 	c.written.Delete(obj.GetUID())
-	c.created.Delete(createdKey{c.kindOf(obj), client.ObjectKeyFromObject(obj)})
+	c.forgetCreate(createdKey{c.kindOf(obj), client.ObjectKeyFromObject(obj)}, nil)
 	return c.Client.Delete(ctx, obj, opts...)
 }
 
@@ -161,10 +168,24 @@ func (c *ownWrites) createdUnseen(key client.ObjectKey, obj client.Object) bool 
 		return false
 	}
 	if c.now().Sub(at.(time.Time)) > cacheLagBound {
-		c.created.CompareAndDelete(k, at)
+		c.forgetCreate(k, at)
 		return false
 	}
 	return true
+}
+
+// forgetCreate drops the entry of a created object: the one it holds now, or only the one
+// created at when that is given.
+func (c *ownWrites) forgetCreate(key createdKey, at any) {
+	deleted := false
+	if at == nil {
+		_, deleted = c.created.LoadAndDelete(key)
+	} else {
+		deleted = c.created.CompareAndDelete(key, at)
+	}
+	if deleted {
+		c.unseen.Add(-1)
+	}
 }
 
 // sweep drops the entries past cacheLagBound.
@@ -177,7 +198,7 @@ func (c *ownWrites) sweep(now time.Time) {
 	})
 	c.created.Range(func(key, at any) bool {
 		if now.Sub(at.(time.Time)) > cacheLagBound {
-			c.created.CompareAndDelete(key, at)
+			c.forgetCreate(key.(createdKey), at)
 		}
 		return true
 	})

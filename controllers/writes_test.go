@@ -62,6 +62,7 @@ func TestReadsBehindOurOwnWritesWaitForTheCache(t *testing.T) {
 	assert.ErrorIs(t, read(), errBehindOwnWrite, "created, not in the cache yet")
 	cache.catchUp(t, primary)
 	require.NoError(t, read(), "the cache has seen the create")
+	assert.Zero(t, c.unseen.Load(), "nothing created is waited for any more")
 
 	before := primary.DeepCopy()
 	primary.Spec.Replicas = ptr.To[int32](3)
