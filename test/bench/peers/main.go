@@ -111,7 +111,7 @@ func bench(manager, demoApp, peers, dir, only, doc string, managerArgs []string,
 	idleFrom := time.Now()
 	time.Sleep(idleMinute)
 	for _, r := range runs {
-		if r.idleWrites, r.idleReads, err = requests(s, r.c, idleFrom, time.Now()); err != nil {
+		if r.idle, err = requests(s, r.c, idleFrom, time.Now()); err != nil {
 			return err
 		}
 	}

@@ -28,37 +28,40 @@ type figures struct {
 	ready                     float64        // seconds from creating the canary object to ready
 	idleWrites, idleReads     float64        // in the idle minute after the last rollout
 	idleWritesByKind          map[string]int
+	refused                   float64 // writes answered 409, over all releases
 }
 
 func summarize(runs []*run) results {
 	var rs results
 	for _, r := range runs {
 		f := figures{name: r.c.name(), writesByKind: map[string]int{}, ready: r.readyAfter.Seconds(),
-			idleWrites: float64(total(r.idleWrites)), idleReads: float64(r.idleReads), idleWritesByKind: r.idleWrites}
+			idleWrites: float64(total(r.idle.writes)), idleReads: float64(r.idle.reads), idleWritesByKind: r.idle.writes}
 		for _, o := range r.good {
 			f.goodTraffic = append(f.goodTraffic, o.toTraffic.Seconds())
 			f.goodEnd = append(f.goodEnd, o.toEnd.Seconds())
 			f.goodFailed = append(f.goodFailed, float64(o.failed))
-			f.goodWrites = append(f.goodWrites, float64(total(o.writes)))
-			f.goodReads = append(f.goodReads, float64(o.reads))
+			f.goodWrites = append(f.goodWrites, float64(total(o.api.writes)))
+			f.goodReads = append(f.goodReads, float64(o.api.reads))
 			f.goodCPU = append(f.goodCPU, o.cpu.Seconds())
 			if !o.promoted {
 				f.falseRollbacks++
 			}
-			addTo(f.writesByKind, o.writes)
+			addTo(f.writesByKind, o.api.writes)
+			f.refused += float64(o.api.refused)
 		}
 		for _, o := range r.bad {
 			f.badTraffic = append(f.badTraffic, o.toTraffic.Seconds())
 			f.badEnd = append(f.badEnd, o.toEnd.Seconds())
 			f.badFailed = append(f.badFailed, float64(o.failed))
 			f.badAnswered = append(f.badAnswered, float64(o.answered))
-			f.badWrites = append(f.badWrites, float64(total(o.writes)))
-			f.badReads = append(f.badReads, float64(o.reads))
+			f.badWrites = append(f.badWrites, float64(total(o.api.writes)))
+			f.badReads = append(f.badReads, float64(o.api.reads))
 			f.badCPU = append(f.badCPU, o.cpu.Seconds())
 			if o.promoted {
 				f.missedBad++
 			}
-			addTo(f.writesByKind, o.writes)
+			addTo(f.writesByKind, o.api.writes)
+			f.refused += float64(o.api.refused)
 		}
 		if bytes, err := rss(r.pid); err == nil {
 			f.rss = float64(bytes) / (1 << 20)
@@ -85,6 +88,7 @@ var rows = []row{
 	{"bad release: requests the bad version answered", func(f figures) []float64 { return f.badAnswered }, "%.0f"},
 	{"API writes a rollout, events aside (good)", func(f figures) []float64 { return f.goodWrites }, "%.0f"},
 	{"API writes a rollout, events aside (bad)", func(f figures) []float64 { return f.badWrites }, "%.0f"},
+	{"API writes refused (409) over all releases", func(f figures) []float64 { return []float64{f.refused} }, "%.0f"},
 	{"API reads a rollout (good)", func(f figures) []float64 { return f.goodReads }, "%.0f"},
 	{"API reads a rollout (bad)", func(f figures) []float64 { return f.badReads }, "%.0f"},
 	{"a new canary object: created to ready to release (s)", func(f figures) []float64 { return []float64{f.ready} }, "%.1f"},

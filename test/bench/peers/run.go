@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -26,10 +27,9 @@ type run struct {
 	firstBad timeline
 	// readyAfter is how long the canary object took, once created, to be ready to release.
 	readyAfter time.Duration
-	// idleWrites and idleReads are the requests it made in the idle minute after the last
-	// rollout (a rolled-back one).
-	idleWrites map[string]int
-	idleReads  int
+	// idle are the requests it made in the idle minute after the last rollout (a
+	// rolled-back one).
+	idle apiRequests
 }
 
 // outcome is what one release gave.
@@ -39,8 +39,7 @@ type outcome struct {
 	promoted  bool
 	failed    int // requests the clients saw fail
 	answered  int // requests the new version answered
-	writes    map[string]int
-	reads     int
+	api       apiRequests
 	cpu       time.Duration
 }
 
@@ -130,7 +129,7 @@ func (r *run) release(ctx context.Context, s *setup, version string, args []stri
 		return err
 	}
 	o.cpu -= cpuBefore
-	if o.writes, o.reads, err = requests(s, r.c, edit, time.Now()); err != nil {
+	if o.api, err = requests(s, r.c, edit, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench-peers: %s released %s (bad: %t): ended after %.1fs, promoted %t; clients: %d sent, %d failed, %d dropped, answers by version %v\n",
@@ -184,14 +183,20 @@ func untilOnly(samples []sample, edit time.Time, version string, promoted bool) 
 	return last.Sub(edit)
 }
 
-// requests counts the contender's API requests answered between from and to, events aside:
-// writes by kind, and reads (get and list).
-func requests(s *setup, c contender, from, to time.Time) (map[string]int, int, error) {
+// apiRequests are a contender's requests to the API server over a time, events aside.
+type apiRequests struct {
+	writes  map[string]int // by resource (and subresource)
+	reads   int            // get and list
+	refused int            // writes answered 409: a conflict, or a create of what exists
+}
+
+// requests counts the contender's API requests answered between from and to.
+func requests(s *setup, c contender, from, to time.Time) (apiRequests, error) {
 	events, err := s.stack.ControlPlane.Audit(c.userAgent())
 	if err != nil {
-		return nil, 0, err
+		return apiRequests{}, err
 	}
-	writes, reads := map[string]int{}, 0
+	r := apiRequests{writes: map[string]int{}}
 	for _, e := range events {
 		if e.StageTimestamp.Before(from) || e.StageTimestamp.After(to) || e.ObjectRef.Resource == "events" {
 			continue
@@ -202,12 +207,15 @@ func requests(s *setup, c contender, from, to time.Time) (map[string]int, int, e
 			if e.ObjectRef.Subresource != "" {
 				kind += "/" + e.ObjectRef.Subresource
 			}
-			writes[kind]++
+			r.writes[kind]++
+			if e.ResponseStatus.Code == http.StatusConflict {
+				r.refused++
+			}
 		case e.Verb == "get" || e.Verb == "list":
-			reads++
+			r.reads++
 		}
 	}
-	return writes, reads, nil
+	return r, nil
 }
 
 // cpuTime is the CPU time the process has used, from /proc (Linux).
