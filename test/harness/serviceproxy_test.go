@@ -161,7 +161,7 @@ func TestServiceProxyPerRequestFollowsTheSelector(t *testing.T) {
 	green := withLabels(deployment(ns, "green", 1, ""), map[string]string{"app": "moved", "variant": "green"})
 	require.NoError(t, c.Create(ctx, blue))
 	require.NoError(t, c.Create(ctx, green))
-	svc := selectingService(ns, "moved", "127.0.0.10", 8080, 9000)
+	svc := selectingService(ns, "moved", "127.0.0.11", 8080, 9000)
 	svc.Spec.Selector = map[string]string{"variant": "blue"}
 	require.NoError(t, c.Create(ctx, svc))
 	eventually(t, 30*time.Second, "both pods run", func() (bool, string) {
@@ -186,7 +186,7 @@ func TestServiceProxyPerRequestFollowsTheSelector(t *testing.T) {
 		return func() (bool, string) {
 			got := map[string]int{}
 			for range 10 {
-				if name, err := askWith(kept, "http://127.0.0.10:8080/"); err == nil {
+				if name, err := askWith(kept, "http://127.0.0.11:8080/"); err == nil {
 					got[name]++
 				}
 			}
