@@ -20,14 +20,14 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 	case actNone:
 		return nil
 	case actCreatePrimary:
-		_, err = r.createPrimary(ctx, s, a.replicas)
+		err = r.createPrimary(ctx, s, a.replicas)
 	case actUpdatePrimary:
 		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
 			return err
 		}
-		_, err = r.updatePrimary(ctx, ro, target, s.configs)
+		err = r.updatePrimary(ctx, ro, target, s.configs)
 	case actScaleTarget:
-		_, err = r.scaleTarget(ctx, ro, a.replicas)
+		err = r.scaleTarget(ctx, ro, a.replicas)
 		err = client.IgnoreNotFound(err) // deleted meanwhile: the next reconcile says so
 	case actScalePrimary:
 		key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
@@ -45,31 +45,32 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
 
 // createPrimary creates the primary from the target, after the copies of the configuration
 // it uses.
-func (r *RolloutReconciler) createPrimary(ctx context.Context, s *scope, replicas int32) (client.Object, error) {
+func (r *RolloutReconciler) createPrimary(ctx context.Context, s *scope, replicas int32) error {
 	primary, err := desiredPrimary(s.rollout, s.target, replicas, s.configs)
 	if err != nil {
-		return nil, specError{err}
+		return specError{err}
 	}
 	if err := r.writePrimaryConfigs(ctx, s.rollout, s.configObjects); err != nil {
-		return nil, err
+		return err
 	}
 	if err := controllerutil.SetControllerReference(s.rollout, primary, r.Scheme()); err != nil {
-		return nil, err
+		return err
 	}
-	return primary, r.Create(ctx, primary)
+	return r.Create(ctx, primary)
 }
 
 // updatePrimary copies the target's pod template to the primary, keeping its replicas.
-func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target client.Object, configs map[configRef]configData) (client.Object, error) {
+func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Rollout, target client.Object, configs map[configRef]configData) error {
 	want, err := desiredPrimary(ro, target, 0, configs)
 	if err != nil {
-		return nil, specError{err}
+		return specError{err}
 	}
-	return updateWorkload(ctx, r.Client, workloadKind(target), client.ObjectKeyFromObject(want), func(primary client.Object) error {
+	_, err = updateWorkload(ctx, r.Client, workloadKind(target), client.ObjectKeyFromObject(want), func(primary client.Object) error {
 		*podTemplate(primary) = *podTemplate(want)
 		setAnnotation(primary, trancheapi.AnnotationRevision, want.GetAnnotations()[trancheapi.AnnotationRevision])
 		return nil
 	})
+	return err
 }
 
 // setStatus writes what decide chose into the Rollout's status and conditions.

@@ -181,14 +181,17 @@ func (r *RolloutReconciler) restoreTarget(ctx context.Context, ro *trancheapi.Ro
 
 // scaleTarget sets the target's replicas (a DaemonSet's: parks it, or runs it on every node),
 // the one field of the user's workload Tranche writes, and records in the same write that
-// the count is Tranche's (see declaredReplicas).
-func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) (client.Object, error) {
+// the count is Tranche's (see declaredReplicas) and which generation is its own.
+func (r *RolloutReconciler) scaleTarget(ctx context.Context, ro *trancheapi.Rollout, replicas int32) error {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Spec.TargetRef.Name}
+	var err error
 	if ro.Spec.TargetRef.Kind != trancheapi.KindDaemonSet {
-		return scaleDeployment(ctx, r.Client, key, replicas)
+		_, err = scaleDeployment(ctx, r.Client, key, replicas)
+	} else {
+		_, err = updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
+			scaleAsOwn(target, replicas)
+			return nil
+		})
 	}
-	return updateWorkload(ctx, r.Client, ro.Spec.TargetRef.Kind, key, func(target client.Object) error {
-		scaleAsOwn(target, replicas)
-		return nil
-	})
+	return err
 }

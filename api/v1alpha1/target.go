@@ -9,8 +9,10 @@ import (
 // Tranche's scale of the target changes its spec, and so its generation, without changing
 // what the controller knows of it: the revision and the owner's count stay as they were.
 // Recording the new generation in status would cost a write for nothing, twice a release, so
-// Tranche's scale writes instead, in the same write and locked on the generation it read, the
-// range of generations its own writes made (AnnotationOwnGenerations).
+// Tranche's scale writes instead, in the same write, the range of generations its own writes
+// made (AnnotationOwnGenerations). A scale read at generation G claims G+1; when another
+// write came between the read and the scale, the target is past G+1 and the claim never
+// matches (Covers asks for the range to end at the target's generation).
 
 // Covers reports whether this status, which recorded what the controller saw of the target at
 // t.Generation, is about the target at generation: the same generation or an older one, or
@@ -43,8 +45,8 @@ func OwnGenerations(annotations map[string]string) (from, to int64, ok bool) {
 }
 
 // NextOwnGenerations is the AnnotationOwnGenerations a write by Tranche of the target read at
-// generation gives it, the write being locked on that generation (so that the next is the
-// write's own): the range it had, grown by one when it ended at generation, else a new one.
+// generation gives it, claiming the next generation as the write's own: the range it had,
+// grown by one when it ended at generation, else a new one.
 func NextOwnGenerations(annotations map[string]string, generation int64) string {
 	from := generation
 	if f, to, ok := OwnGenerations(annotations); ok && to == generation {

@@ -71,32 +71,34 @@ func summarize(runs []*run) results {
 	return rs
 }
 
-// row is one figure of the table: how to read it of a contender.
+// row is one figure of the table: how to read it of a contender, and the key of its median
+// in the BENCH lines ("" for none).
 type row struct {
 	name   string
 	values func(f figures) []float64
 	format string
+	key    string
 }
 
 var rows = []row{
-	{"good release: edit to all traffic on it (s)", func(f figures) []float64 { return f.goodTraffic }, "%.1f"},
-	{"good release: edit to Succeeded (s)", func(f figures) []float64 { return f.goodEnd }, "%.1f"},
-	{"good release: failed client requests", func(f figures) []float64 { return f.goodFailed }, "%.0f"},
-	{"bad release: edit to all traffic back on the old version (s)", func(f figures) []float64 { return f.badTraffic }, "%.1f"},
-	{"bad release: edit to Failed (s)", func(f figures) []float64 { return f.badEnd }, "%.1f"},
-	{"bad release: failed client requests", func(f figures) []float64 { return f.badFailed }, "%.0f"},
-	{"bad release: requests the bad version answered", func(f figures) []float64 { return f.badAnswered }, "%.0f"},
-	{"API writes a rollout, events aside (good)", func(f figures) []float64 { return f.goodWrites }, "%.0f"},
-	{"API writes a rollout, events aside (bad)", func(f figures) []float64 { return f.badWrites }, "%.0f"},
-	{"API writes refused (409) over all releases", func(f figures) []float64 { return []float64{f.refused} }, "%.0f"},
-	{"API reads a rollout (good)", func(f figures) []float64 { return f.goodReads }, "%.0f"},
-	{"API reads a rollout (bad)", func(f figures) []float64 { return f.badReads }, "%.0f"},
-	{"a new canary object: created to ready to release (s)", func(f figures) []float64 { return []float64{f.ready} }, "%.1f"},
-	{"API writes in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleWrites} }, "%.0f"},
-	{"API reads in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleReads} }, "%.0f"},
-	{"controller CPU a rollout (good, s)", func(f figures) []float64 { return f.goodCPU }, "%.2f"},
-	{"controller CPU a rollout (bad, s)", func(f figures) []float64 { return f.badCPU }, "%.2f"},
-	{"controller RSS at the end (MiB)", func(f figures) []float64 { return []float64{f.rss} }, "%.0f"},
+	{"good release: edit to all traffic on it (s)", func(f figures) []float64 { return f.goodTraffic }, "%.1f", "good_traffic_s"},
+	{"good release: edit to Succeeded (s)", func(f figures) []float64 { return f.goodEnd }, "%.1f", "good_end_s"},
+	{"good release: failed client requests", func(f figures) []float64 { return f.goodFailed }, "%.0f", ""},
+	{"bad release: edit to all traffic back on the old version (s)", func(f figures) []float64 { return f.badTraffic }, "%.1f", "bad_traffic_s"},
+	{"bad release: edit to Failed (s)", func(f figures) []float64 { return f.badEnd }, "%.1f", ""},
+	{"bad release: failed client requests", func(f figures) []float64 { return f.badFailed }, "%.0f", "bad_failed"},
+	{"bad release: requests the bad version answered", func(f figures) []float64 { return f.badAnswered }, "%.0f", ""},
+	{"API writes a rollout, events aside (good)", func(f figures) []float64 { return f.goodWrites }, "%.0f", "good_writes"},
+	{"API writes a rollout, events aside (bad)", func(f figures) []float64 { return f.badWrites }, "%.0f", "bad_writes"},
+	{"API writes refused (409) over all releases", func(f figures) []float64 { return []float64{f.refused} }, "%.0f", ""},
+	{"API reads a rollout (good)", func(f figures) []float64 { return f.goodReads }, "%.0f", "good_reads"},
+	{"API reads a rollout (bad)", func(f figures) []float64 { return f.badReads }, "%.0f", ""},
+	{"a new canary object: created to ready to release (s)", func(f figures) []float64 { return []float64{f.ready} }, "%.1f", "ready_s"},
+	{"API writes in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleWrites} }, "%.0f", "idle_writes"},
+	{"API reads in the idle minute after a rolled-back release", func(f figures) []float64 { return []float64{f.idleReads} }, "%.0f", "idle_reads"},
+	{"controller CPU a rollout (good, s)", func(f figures) []float64 { return f.goodCPU }, "%.2f", "good_cpu_s"},
+	{"controller CPU a rollout (bad, s)", func(f figures) []float64 { return f.badCPU }, "%.2f", "bad_cpu_s"},
+	{"controller RSS at the end (MiB)", func(f figures) []float64 { return []float64{f.rss} }, "%.0f", "rss_mib"},
 }
 
 func (rs results) print(w io.Writer, set settings, rate int) {
@@ -123,37 +125,20 @@ func (rs results) print(w io.Writer, set settings, rate int) {
 	tranche := rs[0]
 	for _, f := range rs {
 		fmt.Fprintf(w, "BENCH peers controller=%s", f.name)
-		for _, key := range benchKeys {
-			fmt.Fprintf(w, " %s=%.3f", key.name, median(key.values(f)))
-		}
-		if f.name != tranche.name {
-			for _, key := range benchKeys {
-				if m := median(key.values(f)); m != 0 {
-					fmt.Fprintf(w, " %s_ratio=%.2f", key.name, median(key.values(tranche))/m)
-				}
+		var ratios strings.Builder
+		for _, r := range rows {
+			if r.key == "" {
+				continue
+			}
+			m := median(r.values(f))
+			fmt.Fprintf(w, " %s=%.3f", r.key, m)
+			if f.name != tranche.name && m != 0 {
+				fmt.Fprintf(&ratios, " %s_ratio=%.2f", r.key, median(r.values(tranche))/m)
 			}
 		}
+		fmt.Fprint(w, ratios.String())
 		fmt.Fprintln(w)
 	}
-}
-
-var benchKeys = []struct {
-	name   string
-	values func(f figures) []float64
-}{
-	{"good_traffic_s", func(f figures) []float64 { return f.goodTraffic }},
-	{"good_end_s", func(f figures) []float64 { return f.goodEnd }},
-	{"bad_traffic_s", func(f figures) []float64 { return f.badTraffic }},
-	{"bad_failed", func(f figures) []float64 { return f.badFailed }},
-	{"good_writes", func(f figures) []float64 { return f.goodWrites }},
-	{"bad_writes", func(f figures) []float64 { return f.badWrites }},
-	{"good_reads", func(f figures) []float64 { return f.goodReads }},
-	{"good_cpu_s", func(f figures) []float64 { return f.goodCPU }},
-	{"bad_cpu_s", func(f figures) []float64 { return f.badCPU }},
-	{"rss_mib", func(f figures) []float64 { return []float64{f.rss} }},
-	{"ready_s", func(f figures) []float64 { return []float64{f.ready} }},
-	{"idle_writes", func(f figures) []float64 { return []float64{f.idleWrites} }},
-	{"idle_reads", func(f figures) []float64 { return []float64{f.idleReads} }},
 }
 
 func spread(values []float64, format string) string {
