@@ -28,6 +28,9 @@ TRAEFIK_VERSION ?= v3.7.13
 CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 ENVTEST_ASSETS ?= $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)-kwok-$(KWOK_VERSION)
 TRAEFIK ?= $(BIN)/traefik/$(TRAEFIK_VERSION)/traefik
+# istiod's source is the istio.io/istio that hack/istio/go.mod pins (a pseudo-version).
+ISTIO_VERSION := $(shell sed -n 's|^[[:space:]]*istio.io/istio \(v[^[:space:]]*\).*|\1|p' hack/istio/go.mod | head -n 1)
+ISTIO_DIR ?= $(BIN)/istio/$(ISTIO_VERSION)
 export ETCD_VERSION TRAEFIK_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
@@ -74,6 +77,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(TIMED) vet go vet ./...
 	cd test/chart && go vet ./...
+	cd hack/istio && go vet ./...
 
 .PHONY: test
 test: verify vet tools prometheus chromium ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
@@ -85,7 +89,7 @@ test: verify vet tools prometheus chromium ## Run all tests against a real contr
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	(cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...) & chart=$$!; \
 	status=0; \
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" \
 		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./... || status=$$?; \
 	wait $$chart || status=1; \
 	exit $$status
@@ -93,7 +97,7 @@ test: verify vet tools prometheus chromium ## Run all tests against a real contr
 .PHONY: e2e
 e2e: build demoapp tools prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
 	@# One package at a time: the traffic tests measure shares and must not share two cores.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		$(TIMED) e2e go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
 
 # The fuzz targets, as package:target; make fuzz fuzzes each for FUZZTIME. make test runs
@@ -186,9 +190,9 @@ deploy: manifests ## Install Tranche (CRDs, RBAC, manager) into the cluster of t
 ##@ Dependencies
 
 .PHONY: tools
-tools: ## Build the control plane, kubectl, kwok and Traefik (envtest-assets and traefik), two builds at a time.
+tools: ## Build the control plane, kubectl, kwok, Traefik and istiod (envtest-assets, traefik and istio), two builds at a time.
 	@# Two at once: a single go build leaves a core idle while it links or downloads.
-	@$(MAKE) --no-print-directory -j2 envtest-assets traefik
+	@$(MAKE) --no-print-directory -j2 envtest-assets traefik istio
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver, etcd, kube-controller-manager, kubectl and kwok from the Go module proxy (cached in bin/).
@@ -205,6 +209,10 @@ chromium: ## Install the headless browser of the dashboard's tests (Debian's pac
 .PHONY: peers
 peers: ## Build Flagger and Argo Rollouts from their released source on the Go module proxy, with their CRDs (cached in bin/peers).
 	@$(TIMED) peers hack/build-peers.sh "$(PEERS)" >/dev/null
+
+.PHONY: istio
+istio: ## Build istiod (pilot-discovery) and Istio's validation, with Istio's CRDs, from the Go module proxy (cached in bin/istio).
+	@$(TIMED) istio hack/build-istio.sh "$(ISTIO_DIR)" >/dev/null
 
 .PHONY: traefik
 traefik: $(TRAEFIK) ## Build Traefik, the Gateway API data plane, from the Go module proxy (cached in bin/).

@@ -60,7 +60,7 @@ var userRoute = map[string]any{
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, cp.Client, newRollout, istio.New, conformance.Capabilities{
+	conformance.Run(t, cp.Client, newRollout, istiodChecked(t), conformance.Capabilities{
 		Weights:        []int32{0, 1, 5, 50, 99, 100},
 		AnyWeight:      true,
 		Match:          true,
@@ -134,7 +134,7 @@ func httpRoute(vs map[string]any, i int) map[string]any {
 // TestObjectsWritten shows the VirtualService and a DestinationRule for each kind of step.
 func TestObjectsWritten(t *testing.T) {
 	ro := newRollout(t)
-	router := conformance.Start(t, cp.Client, ro, istio.New)
+	router := conformance.Start(t, cp.Client, ro, istiodChecked(t))
 	dr, _ := destinationRules(ro)
 	conformance.Get(t, cp.Client, dr)
 	conformance.Golden(t, "destinationrule-primary", dr.Object["spec"], *update)

@@ -49,7 +49,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if s, err = stack.Start(stack.Options{Manager: manager, DemoApp: demoApp, Namespace: namespace, Dir: dir}); err != nil {
+	if s, err = stack.Start(stack.Options{Manager: manager, DemoApp: demoApp, Namespace: namespace, Dir: dir, Istio: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the stack:", err)
 		return 1
 	}
@@ -104,10 +104,17 @@ func release(t *testing.T, app string, load *stack.Load, version string, args ..
 // makes one.
 func releaseBy(t *testing.T, app string, load *stack.Load, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
+	return recordRelease(t, app, load, s.Traefik.MetricsURL(), change)
+}
+
+// recordRelease is releaseBy with the data plane's counters read from metricsURL, or none
+// when it is "" (a mesh whose clients are the data plane).
+func recordRelease(t *testing.T, app string, load *stack.Load, metricsURL string, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
+	t.Helper()
 	ctx := context.Background()
 	rec := &stack.Recorder{
 		Client: s.ControlPlane.Client, Namespace: namespace, Rollout: app, Target: app,
-		MetricsURL: s.Traefik.MetricsURL(), Load: load, Period: 250 * time.Millisecond,
+		MetricsURL: metricsURL, Load: load, Period: 250 * time.Millisecond,
 	}
 	recording, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -168,10 +175,21 @@ func assertPromotedStepByStep(t *testing.T, load *stack.Load, samples []stack.Sa
 	return whole
 }
 
-// settledShares is the canary share the data plane measured in each step of a weight,
-// leaving out the first second, in which the data plane takes the new weight.
+// settledShares is the canary share the data plane measured in each step of a weight.
 func settledShares(samples []stack.Sample) map[int32]float64 {
 	shares := map[int32]float64{}
+	for weight, w := range settledWindows(samples) {
+		if w.Primary+w.Canary >= 100 {
+			shares[weight] = w.CanaryShare()
+		}
+	}
+	return shares
+}
+
+// settledWindows is each step of a weight, leaving out its first second, in which the data
+// plane takes the new weight.
+func settledWindows(samples []stack.Sample) map[int32]stack.Window {
+	windows := map[int32]stack.Window{}
 	for _, step := range stack.StepsOf(samples) {
 		var settled []stack.Sample
 		for _, s := range samples {
@@ -179,14 +197,11 @@ func settledShares(samples []stack.Sample) map[int32]float64 {
 				settled = append(settled, s)
 			}
 		}
-		if len(settled) < 2 {
-			continue
-		}
-		if w := stack.Between(settled[0], settled[len(settled)-1]); w.Primary+w.Canary >= 100 {
-			shares[step.Weight] = w.CanaryShare()
+		if len(settled) >= 2 {
+			windows[step.Weight] = stack.Between(settled[0], settled[len(settled)-1])
 		}
 	}
-	return shares
+	return windows
 }
 
 // firstAt is the first sample in the phase after the first sample, which was taken before

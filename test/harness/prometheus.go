@@ -33,6 +33,9 @@ type PrometheusOptions struct {
 	// ScrapeInterval and EvaluationInterval default to 1s. Whatever they are, Debian's 2.42
 	// scrapes a new target for the first time only about 5 s after it starts.
 	ScrapeInterval, EvaluationInterval time.Duration
+	// TargetsFile, when set, is a file of more targets, in Prometheus's file_sd format,
+	// scraped as job "pods" and read again whenever it changes (PodTargets writes one).
+	TargetsFile string
 	// BasicAuth makes the server require PrometheusUsername and PrometheusPassword on every
 	// request, through its --web.config.file.
 	BasicAuth bool
@@ -104,6 +107,9 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, scrape, scrape, cmp.Or(opts.EvaluationInterval, time.Second), strings.Join(targets, ", "))
+	if opts.TargetsFile != "" {
+		config += fmt.Sprintf("  - job_name: pods\n    file_sd_configs:\n      - files: [%s]\n", strconv.Quote(opts.TargetsFile))
+	}
 	if err := os.WriteFile(filepath.Join(p.dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,6 +175,9 @@ func (w *Workloads) start(ctx context.Context, cp *ControlPlane, dir string, opt
 	}
 	return w.waitSchedulable(ctx, cp.Client)
 }
+
+// PodNetwork holds the pod CIDRs of the kwok nodes, 10.244.<n>.0/24 for node n.
+var PodNetwork = &net.IPNet{IP: net.IPv4(10, 244, 0, 0), Mask: net.CIDRMask(16, 32)}
 
 // kwokNodeAnnotation marks the nodes kwok plays.
 const kwokNodeAnnotation = "kwok.x-k8s.io/node"

@@ -55,8 +55,6 @@ func eventually(t *testing.T, limit time.Duration, what string, ok func() (bool,
 	}
 }
 
-var podNetwork = &net.IPNet{IP: net.IPv4(10, 244, 0, 0), Mask: net.CIDRMask(16, 32)}
-
 func TestADeploymentRunsOnTheRealControllersAndKwokNodes(t *testing.T) {
 	ctx := context.Background()
 	ns := cp.Namespace(t)
@@ -83,7 +81,7 @@ func TestADeploymentRunsOnTheRealControllersAndKwokNodes(t *testing.T) {
 		assert.Equal(t, corev1.PodRunning, pod.Status.Phase)
 		ip := net.ParseIP(pod.Status.PodIP)
 		if assert.NotNil(t, ip, "pod %s has an IP", pod.Name) {
-			assert.True(t, podNetwork.Contains(ip), "pod IP %s is in its node's pod CIDR", ip)
+			assert.True(t, harness.PodNetwork.Contains(ip), "pod IP %s is in its node's pod CIDR", ip)
 		}
 		ips[pod.Status.PodIP] = true
 	}

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,12 +11,12 @@ import (
 	"time"
 )
 
-// Load sends a steady rate of requests to a hostname through the gateway and counts what the
-// clients saw: the version that answered and every failure (a 5xx or no answer at all).
+// Load sends a steady rate of requests (HTTP through the gateway, or gRPC calls) and counts
+// what the clients saw: the version that answered and every failure (an error or no answer
+// at all).
 type Load struct {
-	url, host string
-	header    http.Header // sent with every request, besides Host
-	client    *http.Client
+	// call sends one request and returns the version that answered, or why none did.
+	call func(context.Context) (string, error)
 
 	mu       sync.Mutex
 	counts   LoadCounts
@@ -102,20 +103,26 @@ func StartLoad(ctx context.Context, baseURL, host string, perSecond int) *Load {
 // StartLoadWithHeader is StartLoad with header sent in every request: the clients an A/B
 // step's match selects.
 func StartLoadWithHeader(ctx context.Context, baseURL, host string, perSecond int, header http.Header) *Load {
-	perSecond = max(perSecond, 1)
-	l := &Load{
-		url: baseURL + "/", host: host, header: header,
-		client: &http.Client{
-			Timeout:   2 * time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64},
-		},
-		counts: LoadCounts{ByVersion: map[string]int{}},
+	client := &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64},
 	}
+	context.AfterFunc(ctx, client.CloseIdleConnections)
+	return startLoad(ctx, perSecond, func(ctx context.Context) (string, error) {
+		return get(ctx, client, baseURL+"/", host, header)
+	})
+}
+
+// startLoad calls call perSecond times a second until ctx is done. Calls go out on schedule
+// whether or not earlier ones have been answered, as real clients' do, up to 64 in flight;
+// beyond that they are dropped (and counted).
+func startLoad(ctx context.Context, perSecond int, call func(context.Context) (string, error)) *Load {
+	perSecond = max(perSecond, 1)
+	l := &Load{call: call, counts: LoadCounts{ByVersion: map[string]int{}}}
 	inFlight := make(chan struct{}, 64)
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(perSecond))
 		defer tick.Stop()
-		defer l.client.CloseIdleConnections()
 		for {
 			select {
 			case <-ctx.Done():
@@ -136,36 +143,45 @@ func StartLoadWithHeader(ctx context.Context, baseURL, host string, perSecond in
 }
 
 func (l *Load) send(ctx context.Context) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
+	sent := time.Now()
+	version, err := l.call(ctx)
+	if ctx.Err() != nil {
+		return // the load stopped: not the service's failure
+	}
 	if err != nil {
+		l.fail(sent, err.Error())
 		return
 	}
-	req.Host = l.host
-	for name, values := range l.header {
+	l.mu.Lock()
+	l.counts.Sent++
+	l.counts.ByVersion[version]++
+	l.mu.Unlock()
+}
+
+// get sends one HTTP request and returns the version the answer names.
+func get(ctx context.Context, client *http.Client, url, host string, header http.Header) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Host = host
+	for name, values := range header {
 		req.Header[name] = values
 	}
-	sent := time.Now()
-	resp, err := l.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() == nil {
-			l.fail(sent, err.Error())
-		}
-		return
+		return "", err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	answer := strings.TrimSpace(string(body))
 	switch {
 	case err != nil:
-		l.fail(sent, "reading the answer: "+err.Error())
+		return "", fmt.Errorf("reading the answer: %w", err)
 	case resp.StatusCode != http.StatusOK:
-		l.fail(sent, resp.Status+": "+answer[:min(len(answer), 80)])
-	default:
-		l.mu.Lock()
-		l.counts.Sent++
-		l.counts.ByVersion[answer]++
-		l.mu.Unlock()
+		return "", errors.New(resp.Status + ": " + answer[:min(len(answer), 80)])
 	}
+	return answer, nil
 }
 
 func (l *Load) fail(sent time.Time, reason string) {

@@ -121,8 +121,9 @@ func (r *Recorder) Run(ctx context.Context, onSample func(Sample)) {
 	defer tick.Stop()
 	for {
 		// A look the data plane did not answer (it may be restarting) would read as counters
-		// reset to zero: it is left out, and the next window spans the gap.
-		if s := r.sample(ctx); ctx.Err() == nil && s.Plane.Seen {
+		// reset to zero: it is left out, and the next window spans the gap. Without a
+		// MetricsURL only the Rollout and the clients are sampled.
+		if s := r.sample(ctx); ctx.Err() == nil && (s.Plane.Seen || r.MetricsURL == "") {
 			r.mu.Lock()
 			r.samples = append(r.samples, s)
 			r.mu.Unlock()
@@ -162,7 +163,9 @@ func (r *Recorder) sample(ctx context.Context) Sample {
 		s.Phase, s.Weight, s.Step = ro.Status.Phase, ro.Status.CanaryWeight, ro.Status.CurrentStep
 		s.Steps, s.Message, s.Canary = len(ro.Spec.Steps), ro.Status.Message, ro.Status.CanaryRevision
 	}
-	s.Plane = ReadPlaneCounts(ctx, r.MetricsURL, r.Namespace, r.Rollout, r.Target)
+	if r.MetricsURL != "" {
+		s.Plane = ReadPlaneCounts(ctx, r.MetricsURL, r.Namespace, r.Rollout, r.Target)
+	}
 	if r.Load != nil {
 		s.Clients = r.Load.Counts()
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	PerRequest bool
 	// ManagerArgs are more flags for the manager.
 	ManagerArgs []string
+	// Istio runs istiod too, with Istio's CRDs, for proxyless gRPC clients (StartGRPCLoad),
+	// and has Prometheus scrape the pods that ask for it (the gRPC demo app's own counters).
+	Istio bool
 	// UnscrapedManager keeps Prometheus to Traefik: the bench measures the CPU of controllers
 	// that no one scrapes alike (every second, serving the metrics took a third of the
 	// manager's CPU).
@@ -67,6 +70,7 @@ type Stack struct {
 	Options
 	ControlPlane *harness.ControlPlane
 	Traefik      *harness.Traefik
+	Istiod       *harness.Istiod // with Options.Istio
 	Prometheus   *harness.Prometheus
 	Apps         *harness.PodApps
 	Kubeconfig   string
@@ -102,8 +106,16 @@ func Start(opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
+	crds := append([]string{gatewayCRDs, traefikCRDs}, opts.CRDDirectories...)
+	if opts.Istio {
+		istioCRDs, err := harness.IstiodCRDs()
+		if err != nil {
+			return s, err
+		}
+		crds = append(crds, istioCRDs)
+	}
 	if s.ControlPlane, err = harness.Start(harness.Options{
-		CRDDirectories: append([]string{gatewayCRDs, traefikCRDs}, opts.CRDDirectories...),
+		CRDDirectories: crds,
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": ServiceCIDR},
 		Workloads:      &harness.WorkloadOptions{LogDir: opts.Dir},
 		Audit:          opts.AuditPolicy != "",
@@ -126,14 +138,23 @@ func Start(opts Options) (s *Stack, err error) {
 	}}); err != nil {
 		return s, err
 	}
+	if opts.Istio {
+		if err := s.startIstiod(ctx); err != nil {
+			return s, err
+		}
+	}
 	// Prometheus scrapes the manager as well as Traefik, as a cluster's would (the Grafana
 	// dashboard's panels are tested on what it scraped); the manager starts last.
 	if s.managerMetrics, err = harness.FreeAddress(); err != nil {
 		return s, err
 	}
-	if s.Prometheus, err = harness.StartPrometheus(harness.PrometheusOptions{
-		Targets: s.scraped(),
-	}); err != nil {
+	prometheus := harness.PrometheusOptions{Targets: s.scraped()}
+	if opts.Istio {
+		prometheus.TargetsFile = filepath.Join(opts.Dir, "pod-targets.json")
+		targets := &harness.PodTargets{Client: s.ControlPlane.Client, File: prometheus.TargetsFile}
+		s.workloads.Go(func() { targets.Run(ctx) })
+	}
+	if s.Prometheus, err = harness.StartPrometheus(prometheus); err != nil {
 		return s, err
 	}
 	if err := s.createGateway(ctx); err != nil {
@@ -225,10 +246,20 @@ func (s *Stack) startManager() error {
 	return nil
 }
 
+// startIstiod starts istiod in its namespace.
+func (s *Stack) startIstiod(ctx context.Context) error {
+	if err := s.ControlPlane.CreateNamespace(ctx, harness.IstioNamespace); err != nil {
+		return err
+	}
+	var err error
+	s.Istiod, err = harness.StartIstiod(harness.IstiodOptions{Kubeconfig: s.Kubeconfig, LogDir: s.Dir})
+	return err
+}
+
 // ManagerPid is the manager's process ID, 0 when it is not running.
 func (s *Stack) ManagerPid() int { return s.manager.Pid() }
 
-// Stop stops the manager, the apps, Prometheus, Traefik and the control plane. Calling it
+// Stop stops the manager, the apps, Prometheus, Traefik, istiod and the control plane. Calling it
 // again does nothing.
 func (s *Stack) Stop() error {
 	var errs []error
@@ -246,6 +277,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.Traefik != nil {
 			errs = append(errs, s.Traefik.Stop())
+		}
+		if s.Istiod != nil {
+			errs = append(errs, s.Istiod.Stop())
 		}
 		if s.ControlPlane != nil {
 			errs = append(errs, s.ControlPlane.Stop())

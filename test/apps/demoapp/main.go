@@ -1,6 +1,7 @@
 // Command demoapp is the application the demo and the end-to-end tests release: an HTTP
 // server that answers every request with its version, failing a given share of them and
-// taking a given time, so that a release can be made good or bad by its flags alone.
+// taking a given time, so that a release can be made good or bad by its flags alone. With
+// --grpc it is a gRPC server instead, with the same knobs (see grpc.go).
 //
 // The harness runs one process per Service that selects a Deployment, with the version taken
 // from the image tag of the Deployment's pod template and the container's args as flags:
@@ -28,6 +29,7 @@ func main() {
 	errorRate := flag.Float64("error-rate", 0, "Share of requests answered 500, from 0 to 1.")
 	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
 	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
+	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService (and /metrics for Prometheus) instead of HTTP.")
 	flag.Parse()
 	if *errorRate < 0 || *errorRate > 1 {
 		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
@@ -37,6 +39,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
+	if *grpcFlavour {
+		server = grpcServer(*listen, *version, *errorRate, *latency)
+	}
 	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
