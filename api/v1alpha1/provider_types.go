@@ -120,18 +120,22 @@ type ParentReference struct {
 // between the Services <name>-primary and <name>-canary, and DestinationRules
 // <rollout>-primary and <rollout>-canary for those Services. Mutual TLS, circuit breaking,
 // retries and timeouts are Istio's: Tranche passes them through to both versions.
+// +kubebuilder:validation:XValidation:rule="!has(self.hosts) || !('*' in self.hosts) || (has(self.gateways) && size(self.gateways) > 0 && !('mesh' in self.gateways))",message="istio.hosts: * is refused by istiod for routes of the mesh (gateways empty or mesh): name the hosts"
 type IstioProvider struct {
 	// gateways the VirtualService is bound to, as <namespace>/<name> or the reserved word
 	// mesh. Default: mesh (east-west traffic inside the mesh).
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(g, g.matches('^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$') || g.matches('^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?([.][a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*[.]?$'))",message="istio.gateways must be mesh, <namespace>/<name> or a gateway's host name, each part a DNS label"
 	Gateways []string `json:"gateways,omitempty"`
 
 	// hosts the VirtualService answers for. Default: the Service <name>.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +kubebuilder:validation:XValidation:rule="self.all(h, h.matches('^([*]|([*]|[*]-)?[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)([.][a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*[.]?$') && (!h.matches('^.*[.][0-9]+[.]?$') || h.matches('^[0-9]{1,3}([.][0-9]{1,3}){3}$')))",message="istio.hosts must be DNS names (a leading * allowed in the first label) or IPv4 addresses, and a name's last label not all digits"
 	Hosts []string `json:"hosts,omitempty"`
 
 	// trafficPolicy is applied to both DestinationRules, the primary's and the canary's.
@@ -147,6 +151,7 @@ type IstioProvider struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+([.][0-9]{1,3})?s)?([0-9]+ms)?$') && duration(self) >= duration('1ms')",message="istio.timeout must be at least 1ms, in whole milliseconds, written as hours, minutes, seconds (at most 3 decimals) and milliseconds in that order, such as 1m30s or 1.5s (istiod refuses finer durations)"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
@@ -186,6 +191,7 @@ type IstioOutlierDetection struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+([.][0-9]{1,3})?s)?([0-9]+ms)?$') && duration(self) >= duration('1ms')",message="outlierDetection.interval must be at least 1ms, in whole milliseconds, written as hours, minutes, seconds (at most 3 decimals) and milliseconds in that order, such as 1m30s or 1.5s (istiod refuses finer durations)"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// baseEjectionTime is the minimum time an endpoint stays ejected.
@@ -193,6 +199,7 @@ type IstioOutlierDetection struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+([.][0-9]{1,3})?s)?([0-9]+ms)?$') && duration(self) >= duration('1ms')",message="outlierDetection.baseEjectionTime must be at least 1ms, in whole milliseconds, written as hours, minutes, seconds (at most 3 decimals) and milliseconds in that order, such as 1m30s or 1.5s (istiod refuses finer durations)"
 	BaseEjectionTime *metav1.Duration `json:"baseEjectionTime,omitempty"`
 
 	// maxEjectionPercent of the endpoints that may be ejected at once.
@@ -226,6 +233,7 @@ type IstioConnectionPool struct {
 }
 
 // IstioRetries mirrors Istio's HTTPRetry.
+// +kubebuilder:validation:XValidation:rule="self.attempts > 0 || (!has(self.perTryTimeout) && (!has(self.retryOn) || self.retryOn == ''))",message="retries.attempts 0 turns retries off, and istiod then refuses perTryTimeout and retryOn: leave them out or set attempts"
 type IstioRetries struct {
 	// attempts for a request, including the first.
 	// +required
@@ -238,11 +246,18 @@ type IstioRetries struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+([.][0-9]{1,3})?s)?([0-9]+ms)?$') && duration(self) >= duration('1ms')",message="retries.perTryTimeout must be at least 1ms, in whole milliseconds, written as hours, minutes, seconds (at most 3 decimals) and milliseconds in that order, such as 1m30s or 1.5s (istiod refuses finer durations)"
 	PerTryTimeout *metav1.Duration `json:"perTryTimeout,omitempty"`
 
-	// retryOn lists the conditions that trigger a retry, in Envoy's syntax (5xx,reset,...).
+	// retryOn lists the conditions that trigger a retry, comma-separated, as Istio takes them:
+	// Envoy's HTTP conditions (5xx, gateway-error, reset, reset-before-request,
+	// connect-failure, retriable-4xx, refused-stream, retriable-status-codes,
+	// retriable-headers, envoy-ratelimited, http3-post-connect-failure), gRPC's (cancelled,
+	// deadline-exceeded, internal, resource-exhausted, unavailable) and HTTP status codes.
+	// Proxyless gRPC clients honour only gRPC's conditions.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.split(',').all(c, c in ['5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'retriable-4xx', 'refused-stream', 'retriable-status-codes', 'retriable-headers', 'envoy-ratelimited', 'http3-post-connect-failure', 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'] || c.matches('^(10[0-3]|20[0-8]|226|30[0-578]|4(0[0-9]|1[0-8]|2[1-689]|31|51)|50[0-8]|51[01])$'))",message="retries.retryOn must list, comma-separated and without spaces, conditions Istio knows (5xx, gateway-error, reset, reset-before-request, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, envoy-ratelimited, http3-post-connect-failure, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) or HTTP status codes"
 	RetryOn string `json:"retryOn,omitempty"`
 }
 
