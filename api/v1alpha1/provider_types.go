@@ -233,7 +233,7 @@ type IstioConnectionPool struct {
 }
 
 // IstioRetries mirrors Istio's HTTPRetry.
-// +kubebuilder:validation:XValidation:rule="self.attempts > 0 || (!has(self.perTryTimeout) && (!has(self.retryOn) || self.retryOn == ''))",message="retries.attempts 0 turns retries off, and istiod then refuses perTryTimeout and retryOn: leave them out or set attempts"
+// +kubebuilder:validation:XValidation:rule="self.attempts > 0 || (!has(self.perTryTimeout) && (!has(self.retryOn) || size(self.retryOn) == 0))",message="retries.attempts 0 turns retries off, and istiod then refuses perTryTimeout and retryOn: leave them out or set attempts"
 type IstioRetries struct {
 	// attempts for a request, including the first.
 	// +required

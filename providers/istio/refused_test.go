@@ -99,4 +99,3 @@ func written(t *testing.T, ro *trancheapi.Rollout) []*unstructured.Unstructured 
 	require.NoError(t, istio.SetDestinationRule(canary, ro, names.Canary))
 	return append(objects, primary, canary)
 }
-
