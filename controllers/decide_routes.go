@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -27,7 +26,7 @@ func (d *decider) routesAre(r providers.Routes) bool {
 
 // routesSay reports whether the routing objects hold r, whatever the data plane made of them.
 func (d *decider) routesSay(r providers.Routes) bool {
-	return !d.w.routesUnknown && equalRoutes(d.w.routes, r)
+	return !d.w.routesUnknown && d.w.routes.Equal(r)
 }
 
 // setRoutes asks for a new split; the step's hold restarts once the split is read back.
@@ -99,17 +98,11 @@ func routesFor(spec *trancheapi.RolloutSpec, step trancheapi.Step) providers.Rou
 	return r
 }
 
-func equalRoutes(a, b providers.Routes) bool {
-	return a.CanaryWeight == b.CanaryWeight && a.MirrorPercent == b.MirrorPercent &&
-		len(a.Match) == len(b.Match) && (len(a.Match) == 0 || equality.Semantic.DeepEqual(a.Match, b.Match)) &&
-		(a.Sticky == nil) == (b.Sticky == nil) && (a.Sticky == nil || *a.Sticky == *b.Sticky)
-}
-
-func isPrimaryOnly(r providers.Routes) bool { return equalRoutes(r, providers.Routes{}) }
+func isPrimaryOnly(r providers.Routes) bool { return r.Equal(providers.Routes{}) }
 
 func sendsMoreToCanary(from, to providers.Routes) bool {
 	return to.CanaryWeight > from.CanaryWeight || to.MirrorPercent > from.MirrorPercent ||
-		(len(to.Match) > 0 && !equalRoutes(from, to))
+		(len(to.Match) > 0 && !from.Equal(to))
 }
 
 func describeRoutes(r providers.Routes) string {

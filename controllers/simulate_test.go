@@ -161,7 +161,7 @@ func (w *simWorld) apply(a action) string {
 		w.target.replicas = a.replicas
 		return fmt.Sprintf("scale-target(%d)", a.replicas)
 	case actSetRoutes:
-		w.unchanged = w.pending != nil && equalRoutes(*w.pending, a.routes) // the same again writes nothing
+		w.unchanged = w.pending != nil && w.pending.Equal(a.routes) // the same again writes nothing
 		if !w.unchanged {
 			w.pending, w.appliesAt = &a.routes, w.t+w.routeLag
 		}

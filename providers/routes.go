@@ -19,6 +19,54 @@ var ErrUnsupported = errors.New("not supported by this provider")
 // repairs them, so a caller sets the split it wants rather than giving up.
 var ErrUnreadable = errors.New("routes cannot be read as a split")
 
+// Equal reports whether two Routes send the same requests the same way. Header names are
+// compared without regard to case, as HTTP compares them: some data planes keep them only in
+// lower case (Istio's VirtualService), so what reads back is x-tester for X-Tester.
+func (r Routes) Equal(o Routes) bool {
+	return r.CanaryWeight == o.CanaryWeight && r.MirrorPercent == o.MirrorPercent &&
+		equalMatches(r.Match, o.Match) &&
+		(r.Sticky == nil) == (o.Sticky == nil) && (r.Sticky == nil || *r.Sticky == *o.Sticky)
+}
+
+func equalMatches(a, b []trancheapi.HTTPMatch) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !equalStringMatches(a[i].Headers, b[i].Headers, http.CanonicalHeaderKey) ||
+			!equalStringMatches(a[i].QueryParams, b[i].QueryParams, nil) ||
+			!equalStringMatches(a[i].Cookies, b[i].Cookies, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// equalStringMatches compares two lists of conditions, the names through canonical when it
+// is set. A type left out is Exact.
+func equalStringMatches(a, b []trancheapi.StringMatch, canonical func(string) string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if canonical != nil {
+			x.Name, y.Name = canonical(x.Name), canonical(y.Name)
+		}
+		if x.Name != y.Name || x.Value != y.Value || matchType(x) != matchType(y) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchType(m trancheapi.StringMatch) trancheapi.MatchType {
+	if m.Type == "" {
+		return trancheapi.MatchExact
+	}
+	return m.Type
+}
+
 // Validate reports a Routes whose percents are outside 0 to 100. Every Router calls it first,
 // so that a bad value from the controller is an error rather than a strange route.
 func (r Routes) Validate() error {

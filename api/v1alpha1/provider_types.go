@@ -235,7 +235,8 @@ type IstioConnectionPool struct {
 // IstioRetries mirrors Istio's HTTPRetry.
 // +kubebuilder:validation:XValidation:rule="self.attempts > 0 || (!has(self.perTryTimeout) && (!has(self.retryOn) || size(self.retryOn) == 0))",message="retries.attempts 0 turns retries off, and istiod then refuses perTryTimeout and retryOn: leave them out or set attempts"
 type IstioRetries struct {
-	// attempts for a request, including the first.
+	// attempts is how many times a failed request is retried, the first try not counted
+	// (Istio's attempts; a gRPC client tries at most 5 times in all). 0 turns retries off.
 	// +required
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=10

@@ -1,3 +1,13 @@
+// The istiod the tests run (hack/build-istio.sh builds it), and istio-validate (./validate),
+// Istio's own validation of its objects as a command. In a module of its own: Istio's
+// dependencies stay out of Tranche's go.mod.
+//
+// istio.io/istio has no tags the Go module proxy serves, only pseudo-versions. The pin is the
+// commit of 2026-08-27 on Istio's development branch, whose VERSION file says 1.31: the
+// release after 1.30. Istio's support table lists Kubernetes 1.32 to 1.36 for 1.30 and for the
+// development branch at that time; the tests' API server is 1.37, one minor version beyond.
+// What istiod reads of it (Services, EndpointSlices, Pods, CRDs) is served unchanged there,
+// and istiod runs against it without an error.
 module tranche.dev/build/istio
 
 go 1.26.0

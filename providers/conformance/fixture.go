@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -74,7 +73,7 @@ func (f *fixture) requireRoutes(t *testing.T, want providers.Routes) {
 	t.Helper()
 	got, err := f.router.Routes(t.Context(), f.ro)
 	require.NoError(t, err, "Routes")
-	if !equality.Semantic.DeepEqual(want, got) {
+	if !want.Equal(got) {
 		require.Equal(t, want, got, "Routes")
 	}
 }
@@ -152,7 +151,9 @@ func Regex(name, value string) trancheapi.StringMatch {
 // comparison, and several matches, since they are alternatives.
 func SampleMatch() []trancheapi.HTTPMatch {
 	return []trancheapi.HTTPMatch{
-		{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "always", Type: trancheapi.MatchExact}}},
+		// Mixed case: a data plane may give the name back in lower case (HTTP names are not
+		// case-sensitive), and the controller must still see the split it asked for.
+		{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always", Type: trancheapi.MatchExact}}},
 		{
 			Headers:     []trancheapi.StringMatch{{Name: "user-agent", Value: ".*(Firefox|Safari).*", Type: trancheapi.MatchRegularExpression}},
 			QueryParams: []trancheapi.StringMatch{{Name: "beta", Value: "on", Type: trancheapi.MatchExact}},

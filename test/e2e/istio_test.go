@@ -5,14 +5,23 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/metadata"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/test/stack"
@@ -29,7 +38,8 @@ const grpcSuccessRate = `100 * sum(rate(grpc_server_handled_total{namespace="{{ 
 // grpcApp is the demo app's gRPC flavour at a version, its pods scraped by Prometheus.
 func grpcApp(name, version string, args ...string) *appsv1.Deployment {
 	d := stack.App(namespace, name, version, append([]string{"--grpc"}, args...)...)
-	d.Spec.Template.Annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(stack.AppPort)}
+	// The demo app serves its metrics on the port after the gRPC one.
+	d.Spec.Template.Annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(stack.AppPort + 1)}
 	return d
 }
 
@@ -134,4 +144,172 @@ func requireCheckPassed(t *testing.T, ro *trancheapi.Rollout, metric string) {
 		}
 	}
 	require.Failf(t, "no check", "no check of %s: %+v", metric, ro.Status.LastChecks)
+}
+
+// Through istiod, an A/B step sends every call that carries the step's header (gRPC
+// metadata) to the canary and none of the others.
+func TestIstioABStepSendsTheMatchingCallsAndOnlyThoseToTheCanary(t *testing.T) {
+	const app = "pricing"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := s.ControlPlane.Client
+	ro := istioRollout(t, app, 8*time.Second, 2*time.Second)
+	ro.Spec.Steps = []trancheapi.Step{{
+		Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "X-Tester", Value: "insider"}}}},
+		Hold:  &metav1.Duration{Duration: 8 * time.Second},
+	}}
+	others := deployGRPC(t, ro)
+	testers, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond/2, metadata.Pairs("x-tester", "insider"))
+	require.NoError(t, err)
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2", "--grpc"))
+
+	_, err = waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
+		return ro.Status.Phase == trancheapi.PhaseProgressing && ro.Status.StepStartedAt != nil
+	})
+	require.NoError(t, err, "the A/B step never started")
+	time.Sleep(2 * time.Second) // istiod pushes the route; the clients take it
+	testersBefore, othersBefore := testers.Counts(), others.Counts()
+	time.Sleep(4 * time.Second)
+	tested, other := testers.Counts().Minus(testersBefore), others.Counts().Minus(othersBefore)
+	during := &trancheapi.Rollout{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, during))
+	require.Equal(t, trancheapi.PhaseProgressing, during.Status.Phase, "the window must lie within the A/B step: %s", during.Status.Message)
+
+	require.Positive(t, tested.Sent)
+	assert.Zero(t, tested.Failed, "testers: %+v", tested)
+	assert.Equal(t, tested.Sent, tested.ByVersion["v2"], "every call that matches reaches the canary: %+v", tested)
+	require.Positive(t, other.Sent)
+	assert.Zero(t, other.Failed, "other clients: %+v", other)
+	assert.Equal(t, other.Sent, other.ByVersion["v1"], "no call that does not match reaches the canary: %+v", other)
+
+	promoted := waitForEnd(t, app, "", time.Minute)
+	require.Equal(t, trancheapi.PhaseSucceeded, promoted.Status.Phase, promoted.Status.Message)
+}
+
+// The Rollout's retries and timeout reach the proxyless clients through istiod: gRPC's own
+// retry conditions retry the calls the app fails with INTERNAL, Envoy's HTTP conditions
+// (5xx) do nothing for gRPC clients, and the timeout ends calls the app answers too slowly.
+func TestIstioRetriesAndTimeoutReachTheClients(t *testing.T) {
+	const app = "ledger"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := s.ControlPlane.Client
+	ro := istioRollout(t, app, 10*time.Second, 2*time.Second)
+	// Half of the calls fail, each after 50 ms.
+	deployment := grpcApp(app, "v1", "--error-rate=0.5", "--latency=50ms")
+	require.NoError(t, c.Create(ctx, deployment))
+	require.NoError(t, c.Create(ctx, ro))
+	t.Cleanup(func() {
+		_ = c.Delete(context.Background(), ro)
+		_ = c.Delete(context.Background(), deployment)
+	})
+	_, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized)
+	require.NoError(t, err)
+	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, nil)
+	require.NoError(t, err)
+
+	// failedShare sets the Rollout's Istio options, waits for istiod to push them and the
+	// clients to take them, and returns the share of calls that failed over four seconds.
+	failedShare := func(what string, set func(*trancheapi.IstioProvider)) float64 {
+		t.Helper()
+		require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			current := &trancheapi.Rollout{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(ro), current); err != nil {
+				return err
+			}
+			set(current.Spec.Provider.Istio)
+			return c.Update(ctx, current)
+		}))
+		time.Sleep(3 * time.Second)
+		before := load.Counts()
+		time.Sleep(4 * time.Second)
+		calls := load.Counts().Minus(before)
+		require.Greater(t, calls.Sent, 300, "%s: %+v", what, calls)
+		share := float64(calls.Failed) / float64(calls.Sent)
+		t.Logf("%s: %d of %d calls failed (%.1f%%)", what, calls.Failed, calls.Sent, 100*share)
+		return share
+	}
+	none := failedShare("no retries", func(p *trancheapi.IstioProvider) { p.Retries, p.Timeout = nil, nil })
+	assert.InDelta(t, 0.5, none, 0.1, "half of the calls fail without retries")
+	// Three retries: a call fails only when four tries in a row do, 1 in 16.
+	grpcRetries := failedShare("3 retries on internal", func(p *trancheapi.IstioProvider) {
+		p.Retries = &trancheapi.IstioRetries{Attempts: 3, RetryOn: "internal"}
+	})
+	assert.Less(t, grpcRetries, 0.15, "gRPC's condition internal retries the failed calls")
+	envoyRetries := failedShare("3 retries on 5xx", func(p *trancheapi.IstioProvider) {
+		p.Retries = &trancheapi.IstioRetries{Attempts: 3, RetryOn: "5xx"}
+	})
+	assert.InDelta(t, 0.5, envoyRetries, 0.1, "Envoy's condition 5xx means nothing to a gRPC client")
+	timedOut := failedShare("a 20ms timeout", func(p *trancheapi.IstioProvider) {
+		p.Retries, p.Timeout = nil, &metav1.Duration{Duration: 20 * time.Millisecond}
+	})
+	assert.Equal(t, 1.0, timedOut, "every call takes 50 ms: the 20 ms timeout ends them all")
+	last, failed := load.LastFailure()
+	require.True(t, failed)
+	assert.Contains(t, last.Reason, "DeadlineExceeded", "the route's timeout ended the call")
+}
+
+// A mirror step through istiod: gRPC clients ignore the route's mirror (grpc-go implements no
+// mirroring), so the canary gets no call at all while the step holds, and the clients are
+// answered by the primary. The README says so; this shows it.
+func TestIstioMirrorStepSendsProxylessClientsNothing(t *testing.T) {
+	const app = "audit"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	ro := istioRollout(t, app, 6*time.Second, 2*time.Second)
+	ro.Spec.Analysis = nil
+	ro.Spec.Steps = []trancheapi.Step{{Weight: ptr.To[int32](0), Mirror: ptr.To[int32](100), Hold: &metav1.Duration{Duration: 6 * time.Second}}}
+	load := deployGRPC(t, ro)
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2", "--grpc"))
+	_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
+		return ro.Status.Phase == trancheapi.PhaseProgressing && ro.Status.StepStartedAt != nil
+	})
+	require.NoError(t, err, "the mirror step never started")
+	before := load.Counts()
+	time.Sleep(3 * time.Second)
+	calls := load.Counts().Minus(before)
+	canaryCalls := canaryCallsAnswered(t, app)
+
+	require.Positive(t, calls.Sent)
+	assert.Equal(t, calls.Sent, calls.ByVersion["v1"], "the primary answers every client: %+v", calls)
+	assert.Zero(t, canaryCalls, "gRPC clients mirror nothing to the canary")
+}
+
+// canaryCallsAnswered is the calls the canary's pods (the app's own Deployment's) counted, read
+// from each pod's metrics.
+func canaryCallsAnswered(t *testing.T, app string) int {
+	t.Helper()
+	var pods corev1.PodList
+	require.NoError(t, s.ControlPlane.Client.List(context.Background(), &pods, client.InNamespace(namespace), client.MatchingLabels{"app": app}))
+	total, seen := 0, 0
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !strings.HasPrefix(pod.Name, app+"-") || strings.HasPrefix(pod.Name, app+"-primary-") {
+			continue
+		}
+		addr, ok := s.Apps.Address(pod)
+		if !ok {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+		n, err := strconv.Atoi(port)
+		require.NoError(t, err)
+		resp, err := http.Get("http://" + net.JoinHostPort(host, strconv.Itoa(n+1)) + "/metrics")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		seen++
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "grpc_server_handled_total{") {
+				fields := strings.Fields(line)
+				count, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+				require.NoError(t, err)
+				total += int(count)
+			}
+		}
+	}
+	require.Positive(t, seen, "no canary pod runs")
+	return total
 }

@@ -107,12 +107,8 @@ func StartIstiod(opts IstiodOptions) (*Istiod, error) {
 		d.proc.Env = append(EnvironFor(opts.Kubeconfig),
 			"POD_NAMESPACE="+IstioNamespace, "POD_NAME=istiod-0", "REVISION=default",
 			"PILOT_CERT_PROVIDER=none", "ENABLE_CA_SERVER=false",
-			// The VirtualServices' status: istiod writes the Reconciled condition and the
-			// observed generation once the proxies connected to it have the configuration,
-			// which is how Tranche hears that a split reached the data plane.
-			"PILOT_ENABLE_STATUS=true", "PILOT_ENABLE_CONFIG_DISTRIBUTION_TRACKING=true",
 			// One istiod, no leader to wait for.
-			"PILOT_ENABLE_LEADER_ELECTION=false")
+			"ENABLE_LEADER_ELECTION=false")
 		d.proc.Env = append(d.proc.Env, opts.Env...)
 		if err = d.proc.Start(context.Background()); err == nil {
 			return d, nil

@@ -21,6 +21,7 @@ type Load struct {
 	mu       sync.Mutex
 	counts   LoadCounts
 	failures []Failure // the first maxFailures
+	last     Failure   // the latest
 }
 
 // Failure is one request the clients saw fail: when it was sent, and what came back.
@@ -189,6 +190,7 @@ func (l *Load) fail(sent time.Time, reason string) {
 	defer l.mu.Unlock()
 	l.counts.Sent++
 	l.counts.Failed++
+	l.last = Failure{At: sent, Reason: reason}
 	if len(l.failures) < maxFailures {
 		l.failures = append(l.failures, Failure{At: sent, Reason: reason})
 	}
@@ -205,6 +207,13 @@ func (l *Load) Failures(from, to time.Time) []Failure {
 		}
 	}
 	return in
+}
+
+// LastFailure is the latest failed request, and false when none has failed.
+func (l *Load) LastFailure() (Failure, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.counts.Failed > 0
 }
 
 // Counts returns the totals so far.

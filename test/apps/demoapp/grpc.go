@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,22 +20,26 @@ import (
 )
 
 // The gRPC flavour serves grpc.testing.TestService, the service grpc-go's own xDS interop
-// tests call: UnaryCall answers with the version as server_id (and the pod's name as
+// tests call: UnaryCall answers with the version as server_id (and the host's name as
 // hostname), after latency, failing errorRate of the calls with INTERNAL (as the HTTP flavour
-// answers 500). The other methods are unimplemented.
+// answers 500). EmptyCall answers at once; the other methods are unimplemented.
 //
-// One port carries both gRPC (HTTP/2 without TLS, as proxyless clients in a mesh without
-// mutual TLS speak it) and, over HTTP/1.1, /metrics and /healthz: the calls counted by
-// method, code and version, the server's own word on its traffic that Prometheus scrapes
-// (proxyless clients report nothing to the mesh's telemetry).
-func grpcServer(listen, version string, errorRate float64, latency time.Duration) *http.Server {
+// gRPC is served in plaintext (as proxyless clients in a mesh without mutual TLS speak it)
+// by grpc-go's own server: its failures go out as trailers only, which a client's retry
+// policy needs (a failure after headers is never retried). On the next port, over HTTP,
+// /metrics counts the calls by method, code and version: the server's own word on its
+// traffic, which Prometheus scrapes (proxyless clients report nothing to the mesh).
+func serveGRPC(ctx context.Context, listen, version string, errorRate float64, latency, drainDelay time.Duration) error {
+	metricsAddr, err := nextPort(listen)
+	if err != nil {
+		return err
+	}
 	handled := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "grpc_server_handled_total",
 		Help: "Calls answered, by gRPC service, method and status code, and the version that answered.",
 	}, []string{"grpc_service", "grpc_method", "grpc_code", "version"})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(handled)
-
 	calls := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		resp, err := next(ctx, req)
 		service, method := splitMethod(info.FullMethod)
@@ -40,25 +47,54 @@ func grpcServer(listen, version string, errorRate float64, latency time.Duration
 		return resp, err
 	}))
 	hostname, _ := os.Hostname()
-	if pod := os.Getenv("POD_NAME"); pod != "" {
-		hostname = pod
-	}
 	testgrpc.RegisterTestServiceServer(calls, &testService{version: version, hostname: hostname, errorRate: errorRate, latency: latency})
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(version + "\n")) })
-	server := &http.Server{Addr: listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-			calls.ServeHTTP(w, r)
-			return
+	metrics := &http.Server{Addr: metricsAddr, Handler: mux}
+
+	listener, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	metricsListener, err := net.Listen("tcp", metricsAddr)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	go func() { _ = metrics.Serve(metricsListener) }()
+	go func() {
+		<-ctx.Done()
+		// As the HTTP flavour: answer for drainDelay after SIGTERM (clients drop the pod a
+		// moment after the endpoints do), then stop taking calls and finish those under way.
+		time.Sleep(drainDelay)
+		stopped := make(chan struct{})
+		go func() { calls.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			calls.Stop()
 		}
-		mux.ServeHTTP(w, r)
-	})}
-	server.Protocols = new(http.Protocols)
-	server.Protocols.SetHTTP1(true)
-	server.Protocols.SetUnencryptedHTTP2(true)
-	return server
+		_ = metrics.Close()
+	}()
+	if err := calls.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+// nextPort is the address on the same host one port above addr's.
+func nextPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1)), nil
 }
 
 // splitMethod cuts "/grpc.testing.TestService/UnaryCall" into service and method.

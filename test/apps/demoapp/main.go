@@ -29,7 +29,7 @@ func main() {
 	errorRate := flag.Float64("error-rate", 0, "Share of requests answered 500, from 0 to 1.")
 	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
 	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
-	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService (and /metrics for Prometheus) instead of HTTP.")
+	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService instead of HTTP, and /metrics for Prometheus on the next port.")
 	flag.Parse()
 	if *errorRate < 0 || *errorRate > 1 {
 		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
@@ -38,10 +38,14 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
 	if *grpcFlavour {
-		server = grpcServer(*listen, *version, *errorRate, *latency)
+		if err := serveGRPC(ctx, *listen, *version, *errorRate, *latency, *drainDelay); err != nil {
+			fmt.Fprintln(os.Stderr, "demoapp:", err)
+			os.Exit(1)
+		}
+		return
 	}
+	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
 	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
