@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/harness"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -78,7 +80,7 @@ func deployGRPC(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
 	})
 	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
-	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(ro.Name), grpcCallsPerSecond, nil)
+	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(ro.Name), grpcCallsPerSecond, stack.GRPCClient{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return load.Counts().ByVersion["v1"] >= 50 }, 30*time.Second, 100*time.Millisecond,
 		"the proxyless clients' calls were not answered through istiod's routes: %+v\n%s", load.Counts(), s.Istiod.LogTail())
@@ -159,7 +161,7 @@ func TestIstioABStepSendsTheMatchingCallsAndOnlyThoseToTheCanary(t *testing.T) {
 		Hold:  &metav1.Duration{Duration: 8 * time.Second},
 	}}
 	others := deployGRPC(t, ro)
-	testers, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond/2, metadata.Pairs("x-tester", "insider"))
+	testers, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond/2, stack.GRPCClient{Metadata: metadata.Pairs("x-tester", "insider")})
 	require.NoError(t, err)
 	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2", "--grpc"))
 
@@ -205,7 +207,7 @@ func TestIstioRetriesAndTimeoutReachTheClients(t *testing.T) {
 	})
 	_, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
-	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, nil)
+	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{})
 	require.NoError(t, err)
 
 	// failedShare sets the Rollout's Istio options, waits for istiod to push them and the
@@ -312,4 +314,74 @@ func canaryCallsAnswered(t *testing.T, app string) int {
 	}
 	require.Positive(t, seen, "no canary pod runs")
 	return total
+}
+
+// The Rollout's trafficPolicy tls ISTIO_MUTUAL goes through istiod to the clients: the app's
+// pods take mutual TLS only (as sidecars in strict mode would), so the clients' calls fail
+// until the Rollout asks for it, and then succeed, through a whole canary, to the primary's
+// pods and the canary's alike, each checked against its SPIFFE name (a server certificate
+// naming another service account fails every call).
+func TestIstioMutualTLSReachesTheClients(t *testing.T) {
+	const app, account = "vault", "vault"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := s.ControlPlane.Client
+	ca, err := harness.NewMeshCA()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	server, err := ca.Issue(filepath.Join(dir, "server"), namespace, account)
+	require.NoError(t, err)
+	clients, err := ca.Issue(filepath.Join(dir, "client"), namespace, "tester")
+	require.NoError(t, err)
+
+	ro := istioRollout(t, app, 6*time.Second, 2*time.Second)
+	deployment := grpcApp(app, "v1", "--tls-dir="+server.Dir)
+	// istiod checks a pod against the SPIFFE name of its service account.
+	deployment.Spec.Template.Spec.ServiceAccountName = account
+	require.NoError(t, c.Create(ctx, deployment))
+	require.NoError(t, c.Create(ctx, ro))
+	t.Cleanup(func() {
+		_ = c.Delete(context.Background(), ro)
+		_ = c.Delete(context.Background(), deployment)
+	})
+	_, err = stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized)
+	require.NoError(t, err)
+	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{Identity: &clients})
+	require.NoError(t, err)
+
+	window := func() stack.LoadCounts {
+		before := load.Counts()
+		time.Sleep(3 * time.Second)
+		return load.Counts().Minus(before)
+	}
+	require.Eventually(t, func() bool { return load.Counts().Failed > 50 }, 30*time.Second, 100*time.Millisecond)
+	plain := window()
+	assert.Equal(t, plain.Sent, plain.Failed, "without ISTIO_MUTUAL, the clients call in plaintext and the pods refuse: %+v", plain)
+
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current := &trancheapi.Rollout{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ro), current); err != nil {
+			return err
+		}
+		current.Spec.Provider.Istio.TrafficPolicy = &trancheapi.IstioTrafficPolicy{TLS: &trancheapi.IstioTLS{Mode: "ISTIO_MUTUAL"}}
+		return c.Update(ctx, current)
+	}))
+	require.Eventually(t, func() bool { return load.Counts().ByVersion["v1"] > 50 }, 30*time.Second, 100*time.Millisecond,
+		"the clients never called with mutual TLS: %+v", load.Counts())
+	time.Sleep(time.Second)
+	mutual := window()
+	require.Positive(t, mutual.Sent)
+	assert.Zero(t, mutual.Failed, "with ISTIO_MUTUAL every call is answered: %+v", mutual)
+
+	// Clients of their own for the release, whose failures (none, it is hoped) are the
+	// release's only.
+	load, err = s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{Identity: &clients})
+	require.NoError(t, err)
+	samples, ended := recordRelease(t, app, load, "", func(ctx context.Context) error {
+		return stack.Release(ctx, c, namespace, app, "v2", "--grpc", "--tls-dir="+server.Dir)
+	})
+	require.Equal(t, trancheapi.PhaseSucceeded, ended.Status.Phase, ended.Status.Message)
+	whole := stack.Between(samples[0], samples[len(samples)-1]).Clients
+	assert.Zero(t, whole.Failed, "calls failed on the way to the canary's pods:\n%s", stack.FailuresDuring(load, samples))
+	assert.Positive(t, whole.ByVersion["v2"], "the canary answered with mutual TLS")
 }

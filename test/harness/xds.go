@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/xds"
 )
 
@@ -22,8 +24,13 @@ import (
 // EndpointSlices), which the tests must never dial. The client's dialer plays the node's
 // network instead: it sends a connection for a pod IP to the pod's loopback twin (PodTwin),
 // where PodApps runs the pod's process, and refuses any address that is neither.
-func ProxylessClient(xdsAddress, namespace string) ([]grpc.DialOption, error) {
-	bootstrap, err := json.Marshal(map[string]any{
+//
+// With an identity, the client also does what a DestinationRule's ISTIO_MUTUAL asks of it
+// (mutual TLS to the pods, checking their SPIFFE names): its certificates are the identity's
+// files, as Istio's agent would have written them. Without one, a route that asks for TLS
+// fails.
+func ProxylessClient(xdsAddress, namespace string, identity *MeshIdentity) ([]grpc.DialOption, error) {
+	config := map[string]any{
 		"xds_servers": []any{map[string]any{
 			"server_uri":      xdsAddress,
 			"channel_creds":   []any{map[string]any{"type": "insecure"}},
@@ -38,7 +45,21 @@ func ProxylessClient(xdsAddress, namespace string) ([]grpc.DialOption, error) {
 				"CLUSTER_ID": "Kubernetes", // istiod's own cluster's name by default
 			},
 		},
-	})
+	}
+	if identity != nil {
+		// The provider istiod's clusters name ("default") for both the certificate and the
+		// roots, read from files as Istio's own gRPC bootstrap does.
+		config["certificate_providers"] = map[string]any{"default": map[string]any{
+			"plugin_name": "file_watcher",
+			"config": map[string]any{
+				"certificate_file":    filepath.Join(identity.Dir, "cert-chain.pem"),
+				"private_key_file":    filepath.Join(identity.Dir, "key.pem"),
+				"ca_certificate_file": filepath.Join(identity.Dir, "root-cert.pem"),
+				"refresh_interval":    "900s",
+			},
+		}}
+	}
+	bootstrap, err := json.Marshal(config)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +67,15 @@ func ProxylessClient(xdsAddress, namespace string) ([]grpc.DialOption, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: the xDS resolver: %w", err)
 	}
+	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		return nil, err
+	}
 	return []grpc.DialOption{
 		grpc.WithResolvers(resolver),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Security as istiod's clusters say: TLS where a DestinationRule asks for it,
+		// plaintext elsewhere.
+		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(dialPod),
 	}, nil
 }

@@ -18,15 +18,24 @@ func (s *Stack) GRPCTarget(service string) string {
 	return fmt.Sprintf("xds:///%s.%s.svc.cluster.local:%d", service, s.Namespace, AppPort)
 }
 
-// StartGRPCLoad calls the gRPC demo app's UnaryCall at target perSecond times a second, with
-// md as the calls' metadata, until ctx is done: a proxyless client of the stack's istiod,
-// which routes each call as the VirtualService of the target's host says. The version that
-// answered is the answer's server_id.
-func (s *Stack) StartGRPCLoad(ctx context.Context, target string, perSecond int, md metadata.MD) (*Load, error) {
+// GRPCClient is who the gRPC load's clients are.
+type GRPCClient struct {
+	// Metadata goes with every call (the headers an A/B step may match).
+	Metadata metadata.MD
+	// Identity, when set, is the clients' mesh certificate, for mutual TLS where istiod's
+	// clusters ask for it.
+	Identity *harness.MeshIdentity
+}
+
+// StartGRPCLoad calls the gRPC demo app's UnaryCall at target perSecond times a second until
+// ctx is done: a proxyless client of the stack's istiod, which routes each call as the
+// VirtualService of the target's host says. The version that answered is the answer's
+// server_id.
+func (s *Stack) StartGRPCLoad(ctx context.Context, target string, perSecond int, as GRPCClient) (*Load, error) {
 	if s.Istiod == nil {
 		return nil, fmt.Errorf("stack: no istiod: start the stack with Options.Istio")
 	}
-	opts, err := harness.ProxylessClient(s.Istiod.XDSAddress(), s.Namespace)
+	opts, err := harness.ProxylessClient(s.Istiod.XDSAddress(), s.Namespace, as.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +46,7 @@ func (s *Stack) StartGRPCLoad(ctx context.Context, target string, perSecond int,
 	context.AfterFunc(ctx, func() { _ = conn.Close() })
 	client := testgrpc.NewTestServiceClient(conn)
 	return startLoad(ctx, perSecond, func(ctx context.Context) (string, error) {
-		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, md), 2*time.Second)
+		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, as.Metadata), 2*time.Second)
 		defer cancel()
 		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true})
 		if err != nil {

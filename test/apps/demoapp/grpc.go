@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 )
@@ -29,10 +34,21 @@ import (
 // policy needs (a failure after headers is never retried). On the next port, over HTTP,
 // /metrics counts the calls by method, code and version: the server's own word on its
 // traffic, which Prometheus scrapes (proxyless clients report nothing to the mesh).
-func serveGRPC(ctx context.Context, listen, version string, errorRate float64, latency, drainDelay time.Duration) error {
+//
+// With tlsDir, the server takes only mutual TLS: a client must present a certificate of the
+// mesh's root, as a sidecar in strict mode would have it.
+func serveGRPC(ctx context.Context, listen, tlsDir, version string, errorRate float64, latency, drainDelay time.Duration) error {
 	metricsAddr, err := nextPort(listen)
 	if err != nil {
 		return err
+	}
+	options := []grpc.ServerOption{}
+	if tlsDir != "" {
+		creds, err := mutualTLS(tlsDir)
+		if err != nil {
+			return err
+		}
+		options = append(options, grpc.Creds(creds))
 	}
 	handled := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "grpc_server_handled_total",
@@ -40,12 +56,12 @@ func serveGRPC(ctx context.Context, listen, version string, errorRate float64, l
 	}, []string{"grpc_service", "grpc_method", "grpc_code", "version"})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(handled)
-	calls := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	calls := grpc.NewServer(append(options, grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		resp, err := next(ctx, req)
 		service, method := splitMethod(info.FullMethod)
 		handled.WithLabelValues(service, method, status.Code(err).String(), version).Inc()
 		return resp, err
-	}))
+	}))...)
 	hostname, _ := os.Hostname()
 	testgrpc.RegisterTestServiceServer(calls, &testService{version: version, hostname: hostname, errorRate: errorRate, latency: latency})
 
@@ -82,6 +98,28 @@ func serveGRPC(ctx context.Context, listen, version string, errorRate float64, l
 		return err
 	}
 	return nil
+}
+
+// mutualTLS is the server's side of mutual TLS with the identity in dir.
+func mutualTLS(dir string) (credentials.TransportCredentials, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert-chain.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.ReadFile(filepath.Join(dir, "root-cert.pem"))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(root) {
+		return nil, fmt.Errorf("no certificate in %s", filepath.Join(dir, "root-cert.pem"))
+	}
+	return credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    roots,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}), nil
 }
 
 // nextPort is the address on the same host one port above addr's.

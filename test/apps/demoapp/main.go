@@ -30,6 +30,7 @@ func main() {
 	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
 	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
 	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService instead of HTTP, and /metrics for Prometheus on the next port.")
+	tlsDir := flag.String("tls-dir", "", "With --grpc: take only mutual TLS calls, with the mesh identity in this folder (cert-chain.pem, key.pem, root-cert.pem), as a mesh's sidecar in strict mode does.")
 	flag.Parse()
 	if *errorRate < 0 || *errorRate > 1 {
 		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
@@ -39,7 +40,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *grpcFlavour {
-		if err := serveGRPC(ctx, *listen, *version, *errorRate, *latency, *drainDelay); err != nil {
+		if err := serveGRPC(ctx, *listen, *tlsDir, *version, *errorRate, *latency, *drainDelay); err != nil {
 			fmt.Fprintln(os.Stderr, "demoapp:", err)
 			os.Exit(1)
 		}
