@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
