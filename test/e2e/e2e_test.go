@@ -77,18 +77,25 @@ func deployApp(t *testing.T, ro *trancheapi.Rollout, app client.Object, host str
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	createInitialized(t, ro, app)
+	require.NoError(t, stack.WaitServed(ctx, s.Traefik.WebURL(), host, 30*time.Second))
+	return stack.StartLoad(ctx, s.Traefik.WebURL(), host, requestsPerSecond)
+}
+
+// createInitialized creates the app and its Rollout, deletes both when the test ends, and
+// waits until the Rollout is initialized.
+func createInitialized(t *testing.T, ro *trancheapi.Rollout, app client.Object) {
+	t.Helper()
 	c := s.ControlPlane.Client
-	require.NoError(t, c.Create(ctx, app))
-	require.NoError(t, c.Create(ctx, ro))
+	require.NoError(t, c.Create(t.Context(), app))
+	require.NoError(t, c.Create(t.Context(), ro))
 	t.Cleanup(func() {
 		// The Rollout hands traffic back to the primary and goes; then the app's processes.
 		_ = c.Delete(context.Background(), ro)
 		_ = c.Delete(context.Background(), app)
 	})
-	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
+	_, err := stack.WaitForPhase(t.Context(), c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err)
-	require.NoError(t, stack.WaitServed(ctx, s.Traefik.WebURL(), host, 30*time.Second))
-	return stack.StartLoad(ctx, s.Traefik.WebURL(), host, requestsPerSecond)
 }
 
 // release changes the app's version, records until the Rollout ends and returns the
@@ -163,16 +170,23 @@ func assertPromotedStepByStep(t *testing.T, load *stack.Load, samples []stack.Sa
 	t.Helper()
 	shares := settledShares(samples)
 	t.Logf("measured canary share by weight: %v", shares)
-	for _, weight := range []int32{5, 50, 100} {
-		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
-			assert.InDelta(t, float64(weight), shares[weight], 2, "the data plane's split at %d%%", weight)
-		}
-	}
+	assertSharesNear(t, shares, 2, "the data plane's split")
 	whole := stack.Between(samples[0], samples[len(samples)-1]).Clients
 	assert.Zero(t, whole.Failed, "clients saw failures during a healthy release:\n%s", stack.FailuresDuring(load, samples))
 	after := stack.Between(samples[len(samples)-5], samples[len(samples)-1]).Clients
 	assert.Equal(t, map[string]int{version: after.Sent}, after.ByVersion, "after promotion, %s answers everything", version)
 	return whole
+}
+
+// assertSharesNear checks the measured canary share of each of the default steps' weights:
+// within points of the weight.
+func assertSharesNear(t *testing.T, shares map[int32]float64, points float64, whose string) {
+	t.Helper()
+	for _, weight := range []int32{5, 50, 100} {
+		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
+			assert.InDelta(t, float64(weight), shares[weight], points, "%s at %d%%", whose, weight)
+		}
+	}
 }
 
 // settledShares is the canary share the data plane measured in each step of a weight.
@@ -237,15 +251,8 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	assert.GreaterOrEqual(t, len(word.Waits()), 3, "Traefik said each split of the steps")
 
 	bad, ro := release(t, app, load, "v3", "--error-rate=0.3")
-	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
-	assert.NotContains(t, weightsOf(bad), int32(50), "rolled back at the first step")
-	failed, i := firstAt(bad, trancheapi.PhaseFailed)
-	require.GreaterOrEqual(t, i, 0)
-	during := stack.Between(bad[0], failed)
-	fmt.Printf("BENCH e2e_bad_requests=%d e2e_rollback_seconds=%.1f\n", during.Clients.Failed, failed.At.Sub(bad[0].At).Seconds())
-	assert.Positive(t, during.Clients.Failed, "the bad canary failed requests")
-	after := stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
-	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after the rollback, v2 answers everything")
+	during := requireRolledBackAtFirstStep(t, bad, ro, "v2")
+	fmt.Printf("BENCH e2e_bad_requests=%d e2e_rollback_seconds=%.1f\n", during.Clients.Failed, during.To.At.Sub(during.From.At).Seconds())
 
 	dir := reportDir(t)
 	htmlPath, pngPath, err := stack.WriteReport(dir, []stack.Trace{
@@ -258,6 +265,22 @@ func TestGoodReleaseIsPromotedAndBadOneRolledBack(t *testing.T) {
 	checkReplay(t, app)
 	// This rollout made every kind of series the Grafana dashboard shows; it still exists.
 	checkGrafanaPanels(t, app)
+}
+
+// requireRolledBackAtFirstStep checks a bad release: rolled back before its second step, with
+// clients seeing the canary fail meanwhile, and the stable version answering everyone after.
+// It returns the window from the release to the rollback.
+func requireRolledBackAtFirstStep(t *testing.T, bad []stack.Sample, ro *trancheapi.Rollout, stable string) stack.Window {
+	t.Helper()
+	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
+	assert.NotContains(t, weightsOf(bad), int32(50), "rolled back at the first step")
+	failed, i := firstAt(bad, trancheapi.PhaseFailed)
+	require.GreaterOrEqual(t, i, 0)
+	during := stack.Between(bad[0], failed)
+	assert.Positive(t, during.Clients.Failed, "the bad canary failed requests")
+	after := stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
+	assert.Equal(t, map[string]int{stable: after.Sent}, after.ByVersion, "after the rollback, %s answers everything", stable)
+	return during
 }
 
 func weightsOf(samples []stack.Sample) []int32 {

@@ -70,16 +70,7 @@ func deployGRPC(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := s.ControlPlane.Client
-	app := grpcApp(ro.Name, "v1")
-	require.NoError(t, c.Create(ctx, app))
-	require.NoError(t, c.Create(ctx, ro))
-	t.Cleanup(func() {
-		_ = c.Delete(context.Background(), ro)
-		_ = c.Delete(context.Background(), app)
-	})
-	_, err := stack.WaitForPhase(ctx, c, namespace, ro.Name, time.Minute, trancheapi.PhaseInitialized)
-	require.NoError(t, err)
+	createInitialized(t, ro, grpcApp(ro.Name, "v1"))
 	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(ro.Name), grpcCallsPerSecond, stack.GRPCClient{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return load.Counts().ByVersion["v1"] >= 50 }, 30*time.Second, 100*time.Millisecond,
@@ -101,25 +92,14 @@ func TestIstioCanaryThroughIstiodAndProxylessGRPC(t *testing.T) {
 	requireCheckPassed(t, ro, "grpc-success-rate")
 	shares := clientShares(good, "v2")
 	t.Logf("canary share the clients measured, by weight: %v", shares)
-	for _, weight := range []int32{5, 50, 100} {
-		if assert.Contains(t, shares, weight, "no steady stretch at %d%%", weight) {
-			assert.InDelta(t, float64(weight), shares[weight], 3, "istiod's split at %d%%, as the clients saw it", weight)
-		}
-	}
+	assertSharesNear(t, shares, 3, "istiod's split, as the clients saw it")
 	whole := stack.Between(good[0], good[len(good)-1]).Clients
 	assert.Zero(t, whole.Failed, "calls failed during a healthy release:\n%s", stack.FailuresDuring(load, good))
 	fmt.Printf("BENCH e2e_istio_share_5=%.1f e2e_istio_share_50=%.1f e2e_istio_share_100=%.1f\n", shares[5], shares[50], shares[100])
 
 	bad, ro := release("v3", "--error-rate=0.3")
-	require.Equal(t, trancheapi.PhaseFailed, ro.Status.Phase, ro.Status.Message)
-	assert.NotContains(t, weightsOf(bad), int32(50), "rolled back at the first step")
-	failed, i := firstAt(bad, trancheapi.PhaseFailed)
-	require.GreaterOrEqual(t, i, 0)
-	during := stack.Between(bad[0], failed)
-	fmt.Printf("BENCH e2e_istio_bad_calls=%d e2e_istio_rollback_seconds=%.1f\n", during.Clients.Failed, failed.At.Sub(bad[0].At).Seconds())
-	assert.Positive(t, during.Clients.Failed, "the bad canary failed calls")
-	after := stack.Between(bad[len(bad)-3], bad[len(bad)-1]).Clients
-	assert.Equal(t, map[string]int{"v2": after.Sent}, after.ByVersion, "after the rollback, v2 answers every call")
+	during := requireRolledBackAtFirstStep(t, bad, ro, "v2")
+	fmt.Printf("BENCH e2e_istio_bad_calls=%d e2e_istio_rollback_seconds=%.1f\n", during.Clients.Failed, during.To.At.Sub(during.From.At).Seconds())
 }
 
 // clientShares is the share of the calls the canary version answered in each step of a
@@ -156,33 +136,13 @@ func TestIstioABStepSendsTheMatchingCallsAndOnlyThoseToTheCanary(t *testing.T) {
 	t.Cleanup(cancel)
 	c := s.ControlPlane.Client
 	ro := istioRollout(t, app, 8*time.Second, 2*time.Second)
-	ro.Spec.Steps = []trancheapi.Step{{
-		Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "X-Tester", Value: "insider"}}}},
-		Hold:  &metav1.Duration{Duration: 8 * time.Second},
-	}}
+	ro.Spec.Steps = []trancheapi.Step{testerStep(8 * time.Second)}
 	others := deployGRPC(t, ro)
 	testers, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond/2, stack.GRPCClient{Metadata: metadata.Pairs("x-tester", "insider")})
 	require.NoError(t, err)
 	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2", "--grpc"))
 
-	_, err = waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
-		return ro.Status.Phase == trancheapi.PhaseProgressing && ro.Status.StepStartedAt != nil
-	})
-	require.NoError(t, err, "the A/B step never started")
-	time.Sleep(2 * time.Second) // istiod pushes the route; the clients take it
-	testersBefore, othersBefore := testers.Counts(), others.Counts()
-	time.Sleep(4 * time.Second)
-	tested, other := testers.Counts().Minus(testersBefore), others.Counts().Minus(othersBefore)
-	during := &trancheapi.Rollout{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, during))
-	require.Equal(t, trancheapi.PhaseProgressing, during.Status.Phase, "the window must lie within the A/B step: %s", during.Status.Message)
-
-	require.Positive(t, tested.Sent)
-	assert.Zero(t, tested.Failed, "testers: %+v", tested)
-	assert.Equal(t, tested.Sent, tested.ByVersion["v2"], "every call that matches reaches the canary: %+v", tested)
-	require.Positive(t, other.Sent)
-	assert.Zero(t, other.Failed, "other clients: %+v", other)
-	assert.Equal(t, other.Sent, other.ByVersion["v1"], "no call that does not match reaches the canary: %+v", other)
+	requireABSplit(t, app, testers, others, 2*time.Second) // istiod pushes the route; the clients take it
 
 	promoted := waitForEnd(t, app, "", time.Minute)
 	require.Equal(t, trancheapi.PhaseSucceeded, promoted.Status.Phase, promoted.Status.Message)
@@ -198,15 +158,7 @@ func TestIstioRetriesAndTimeoutReachTheClients(t *testing.T) {
 	c := s.ControlPlane.Client
 	ro := istioRollout(t, app, 10*time.Second, 2*time.Second)
 	// Half of the calls fail, each after 50 ms.
-	deployment := grpcApp(app, "v1", "--error-rate=0.5", "--latency=50ms")
-	require.NoError(t, c.Create(ctx, deployment))
-	require.NoError(t, c.Create(ctx, ro))
-	t.Cleanup(func() {
-		_ = c.Delete(context.Background(), ro)
-		_ = c.Delete(context.Background(), deployment)
-	})
-	_, err := stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized)
-	require.NoError(t, err)
+	createInitialized(t, ro, grpcApp(app, "v1", "--error-rate=0.5", "--latency=50ms"))
 	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{})
 	require.NoError(t, err)
 
@@ -338,14 +290,7 @@ func TestIstioMutualTLSReachesTheClients(t *testing.T) {
 	deployment := grpcApp(app, "v1", "--tls-dir="+server.Dir)
 	// istiod checks a pod against the SPIFFE name of its service account.
 	deployment.Spec.Template.Spec.ServiceAccountName = account
-	require.NoError(t, c.Create(ctx, deployment))
-	require.NoError(t, c.Create(ctx, ro))
-	t.Cleanup(func() {
-		_ = c.Delete(context.Background(), ro)
-		_ = c.Delete(context.Background(), deployment)
-	})
-	_, err = stack.WaitForPhase(ctx, c, namespace, app, time.Minute, trancheapi.PhaseInitialized)
-	require.NoError(t, err)
+	createInitialized(t, ro, deployment)
 	load, err := s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{Identity: &clients})
 	require.NoError(t, err)
 

@@ -24,11 +24,16 @@ var testerHeader = http.Header{"X-Tester": {"insider"}}
 // judged every two seconds, then promotes it.
 func abRollout(app, host string, hold time.Duration) *trancheapi.Rollout {
 	ro := stack.CanaryRollout(namespace, app, host, hold, 2*time.Second)
-	ro.Spec.Steps = []trancheapi.Step{{
+	ro.Spec.Steps = []trancheapi.Step{testerStep(hold)}
+	return ro
+}
+
+// testerStep sends the requests carrying testerHeader to the canary for hold.
+func testerStep(hold time.Duration) trancheapi.Step {
+	return trancheapi.Step{
 		Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "X-Tester", Value: "insider"}}}},
 		Hold:  &metav1.Duration{Duration: hold},
-	}}
-	return ro
+	}
 }
 
 // Through Traefik, an A/B step sends every request that carries the step's header to the
@@ -46,17 +51,44 @@ func TestAnABStepSendsTheMatchingRequestsAndOnlyThoseToTheCanary(t *testing.T) {
 	testers := stack.StartLoadWithHeader(ctx, s.Traefik.WebURL(), host, requestsPerSecond/2, testerHeader)
 	require.NoError(t, stack.Release(ctx, c, namespace, app, "v2"))
 
+	// Traefik says it took a route a few milliseconds before it serves by it.
+	requireABSplit(t, app, testers, others, time.Second)
+
+	promoted := waitForEnd(t, app, "", time.Minute)
+	require.Equal(t, trancheapi.PhaseSucceeded, promoted.Status.Phase, promoted.Status.Message)
+	requireAllAnsweredBy(t, others, "v2", "after the promotion")
+
+	// A bad canary, which only the testers meet.
+	othersBefore, testersBefore := others.Counts(), testers.Counts()
+	require.NoError(t, stack.Release(ctx, c, namespace, app, "v3", "--error-rate=1"))
+	ended := waitForEnd(t, app, promoted.Status.CanaryRevision, time.Minute)
+	require.Equal(t, trancheapi.PhaseFailed, ended.Status.Phase, ended.Status.Message)
+	assert.Contains(t, ended.Status.Message, "failed analysis runs")
+	requireFailedSuccessRate(t, ended, "from the testers' requests")
+	requireAllAnsweredBy(t, testers, "v2", "after the rollback")
+
+	other, tested := others.Counts().Minus(othersBefore), testers.Counts().Minus(testersBefore)
+	require.Positive(t, other.Sent)
+	assert.Zero(t, other.Failed, "no client without the header failed: %+v", other)
+	assert.Equal(t, other.Sent, other.ByVersion["v2"], "the primary answered every client without the header: %+v", other)
+	assert.Positive(t, tested.Failed, "the testers met the bad canary: %+v", tested)
+}
+
+// requireABSplit waits for the A/B step of the app's rollout (the canary v2, the primary
+// v1), lets the data plane take its routes for settle, and then checks four seconds of it:
+// the testers answered by the canary only, the others by the primary only, none failing.
+func requireABSplit(t *testing.T, app string, testers, others *stack.Load, settle time.Duration) {
+	t.Helper()
 	_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool {
 		return ro.Status.Phase == trancheapi.PhaseProgressing && ro.Status.StepStartedAt != nil
 	})
 	require.NoError(t, err, "the A/B step never started")
-	// Traefik says it took a route a few milliseconds before it serves by it.
-	time.Sleep(time.Second)
+	time.Sleep(settle)
 	testersBefore, othersBefore := testers.Counts(), others.Counts()
 	time.Sleep(4 * time.Second)
 	tested, other := testers.Counts().Minus(testersBefore), others.Counts().Minus(othersBefore)
 	during := &trancheapi.Rollout{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, during))
+	require.NoError(t, s.ControlPlane.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: app}, during))
 	require.Equal(t, trancheapi.PhaseProgressing, during.Status.Phase, "the window must lie within the A/B step: %s", during.Status.Message)
 
 	require.Positive(t, tested.Sent)
@@ -65,25 +97,6 @@ func TestAnABStepSendsTheMatchingRequestsAndOnlyThoseToTheCanary(t *testing.T) {
 	require.Positive(t, other.Sent)
 	assert.Zero(t, other.Failed, "other clients: %+v", other)
 	assert.Equal(t, other.Sent, other.ByVersion["v1"], "no request that does not match reaches the canary: %+v", other)
-
-	promoted := waitForEnd(t, app, "", time.Minute)
-	require.Equal(t, trancheapi.PhaseSucceeded, promoted.Status.Phase, promoted.Status.Message)
-	requireAllAnsweredBy(t, others, "v2", "after the promotion")
-
-	// A bad canary, which only the testers meet.
-	othersBefore, testersBefore = others.Counts(), testers.Counts()
-	require.NoError(t, stack.Release(ctx, c, namespace, app, "v3", "--error-rate=1"))
-	ended := waitForEnd(t, app, promoted.Status.CanaryRevision, time.Minute)
-	require.Equal(t, trancheapi.PhaseFailed, ended.Status.Phase, ended.Status.Message)
-	assert.Contains(t, ended.Status.Message, "failed analysis runs")
-	requireFailedSuccessRate(t, ended, "from the testers' requests")
-	requireAllAnsweredBy(t, testers, "v2", "after the rollback")
-
-	other, tested = others.Counts().Minus(othersBefore), testers.Counts().Minus(testersBefore)
-	require.Positive(t, other.Sent)
-	assert.Zero(t, other.Failed, "no client without the header failed: %+v", other)
-	assert.Equal(t, other.Sent, other.ByVersion["v2"], "the primary answered every client without the header: %+v", other)
-	assert.Positive(t, tested.Failed, "the testers met the bad canary: %+v", tested)
 }
 
 // requireFailedSuccessRate checks that a rollout was judged by a failed run of the success

@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 )
 
 // ErrNoIstio is returned (wrapped) when istiod has not been built.
@@ -20,22 +18,11 @@ const IstioNamespace = "istio-system"
 // FindIstio returns the folder `make istio` builds istiod into: ISTIO_DIR, else the newest
 // under bin/istio/ of the module. It holds pilot-discovery, istio-validate and crds/.
 func FindIstio() (string, error) {
-	if dir := os.Getenv("ISTIO_DIR"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "pilot-discovery")); err != nil {
-			return "", fmt.Errorf("harness: ISTIO_DIR: %w", err)
-		}
-		return dir, nil
-	}
-	root, err := ModuleRoot()
+	discovery, err := findBuilt("ISTIO_DIR", "pilot-discovery", "istio/*/pilot-discovery", ErrNoIstio)
 	if err != nil {
 		return "", err
 	}
-	found, _ := filepath.Glob(filepath.Join(root, "bin", "istio", "*", "pilot-discovery"))
-	if len(found) == 0 {
-		return "", ErrNoIstio
-	}
-	sort.Strings(found)
-	return filepath.Dir(found[len(found)-1]), nil
+	return filepath.Dir(discovery), nil
 }
 
 // IstiodCRDs is the file of the CRDs of the Istio istiod was built from.

@@ -44,9 +44,17 @@ type Traefik struct {
 // under bin/traefik/ of the module (what `make traefik` builds). The error wraps ErrNoTraefik
 // when there is none.
 func FindTraefik() (string, error) {
-	if path := os.Getenv("TRAEFIK_BINARY"); path != "" {
+	return findBuilt("TRAEFIK_BINARY", "", "traefik/*/traefik", ErrNoTraefik)
+}
+
+// findBuilt returns a program `make` builds under bin/ for the tests: the path the variable
+// env names (with inDir joined to it, for a variable that names a folder), else the newest
+// match of pattern under the module's bin/, else none.
+func findBuilt(env, inDir, pattern string, none error) (string, error) {
+	if path := os.Getenv(env); path != "" {
+		path = filepath.Join(path, inDir)
 		if _, err := os.Stat(path); err != nil {
-			return "", fmt.Errorf("harness: TRAEFIK_BINARY: %w", err)
+			return "", fmt.Errorf("harness: %s: %w", env, err)
 		}
 		return path, nil
 	}
@@ -54,9 +62,9 @@ func FindTraefik() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	found, _ := filepath.Glob(filepath.Join(root, "bin", "traefik", "*", "traefik"))
+	found, _ := filepath.Glob(filepath.Join(root, "bin", pattern))
 	if len(found) == 0 {
-		return "", ErrNoTraefik
+		return "", none
 	}
 	sort.Strings(found)
 	return found[len(found)-1], nil
