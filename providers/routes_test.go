@@ -2,10 +2,12 @@ package providers_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -50,4 +52,38 @@ func TestValidate(t *testing.T) {
 	assert.Error(t, providers.Routes{CanaryWeight: 101}.Validate())
 	assert.Error(t, providers.Routes{CanaryWeight: -1}.Validate())
 	assert.Error(t, providers.Routes{MirrorPercent: 101}.Validate())
+}
+
+// Two splits are the same when they send the same requests the same way: header names
+// compare as HTTP compares them, without regard to case (Istio keeps them in lower case), and
+// an empty match type is Exact; values, query parameters and cookie names keep their case.
+func TestRoutesEqualAsHTTPMatchesRequests(t *testing.T) {
+	header := func(name, value string, kind trancheapi.MatchType) providers.Routes {
+		return providers.Routes{Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: name, Value: value, Type: kind}}}}}
+	}
+	query := func(name string) providers.Routes {
+		return providers.Routes{Match: []trancheapi.HTTPMatch{{QueryParams: []trancheapi.StringMatch{{Name: name, Value: "on"}}}}}
+	}
+	cases := []struct {
+		name  string
+		a, b  providers.Routes
+		equal bool
+	}{
+		{"the same weight", providers.Routes{CanaryWeight: 5}, providers.Routes{CanaryWeight: 5}, true},
+		{"another weight", providers.Routes{CanaryWeight: 5}, providers.Routes{CanaryWeight: 50}, false},
+		{"another mirror", providers.Routes{MirrorPercent: 10}, providers.Routes{}, false},
+		{"a header name in lower case", header("X-Tester", "insider", trancheapi.MatchExact), header("x-tester", "insider", trancheapi.MatchExact), true},
+		{"a header value in another case", header("x-tester", "Insider", trancheapi.MatchExact), header("x-tester", "insider", trancheapi.MatchExact), false},
+		{"no type is Exact", header("x-tester", "insider", ""), header("x-tester", "insider", trancheapi.MatchExact), true},
+		{"another type", header("x-tester", "insider", trancheapi.MatchPrefix), header("x-tester", "insider", trancheapi.MatchExact), false},
+		{"a query parameter in another case", query("Beta"), query("beta"), false},
+		{"a match against none", header("x-tester", "insider", ""), providers.Routes{}, false},
+		{"affinity against none", providers.Routes{CanaryWeight: 5, Sticky: &providers.Sticky{Cookie: "c", MaxAge: time.Hour}}, providers.Routes{CanaryWeight: 5}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.equal, tc.a.Equal(tc.b))
+			assert.Equal(t, tc.equal, tc.b.Equal(tc.a), "either way round")
+		})
+	}
 }
