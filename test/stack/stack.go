@@ -4,8 +4,9 @@
 // scraping Traefik every second, the Tranche manager built from the tree, the demo app
 // (test/apps/demoapp) as one process per pod, reached through each Service's ClusterIP
 // (harness.ServiceProxy, which sends only to the pods the endpointslice controller lists as
-// ready), and a load generator sending requests through the gateway. `make demo` and the
-// end-to-end tests (`make e2e`) run on it.
+// ready), and a load generator sending requests through the gateway. With Options.Istio,
+// istiod too, and gRPC clients in proxyless mode that it routes (StartGRPCLoad). `make demo`
+// and the end-to-end tests (`make e2e`) run on it.
 package stack
 
 import (
