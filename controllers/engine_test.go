@@ -23,8 +23,10 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -234,9 +236,11 @@ func TestNewRevisionMidRolloutStartsAgain(t *testing.T) {
 }
 
 // Deleted mid-rollout, a Rollout leaves the app serving as its Deployment declares it: the
-// target has the primary's replicas back and is ready, and the apex Service (the name the
-// app's clients know) selects its pods and stays, while the garbage collector deletes the
-// primary and the rest. Created again, the Rollout takes the apex Service back.
+// target has the primary's replicas back and is ready, the apex Service (the name the app's
+// clients know) selects its pods and stays, and so does the HTTPRoute (the way in from the
+// Gateway), released and sending everything to the apex Service, while the garbage
+// collector deletes the primary and the rest. Created again, the Rollout takes the apex
+// Service and the route back.
 func TestDeletingARolloutLeavesTheAppServing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -263,6 +267,10 @@ func TestDeletingARolloutLeavesTheAppServing(t *testing.T) {
 	var slices discoveryv1.EndpointSliceList
 	require.NoError(t, cp.Client.List(ctx, &slices, client.InNamespace(e.ns), client.MatchingLabels{discoveryv1.LabelServiceName: "podinfo"}))
 	assert.Equal(t, int(primaryReplicas), readyEndpoints(slices.Items), "the apex Service's endpoints are the target's ready pods")
+	route := &gatewayv1.HTTPRoute{}
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo"}, route), "the route outlives the Rollout")
+	assert.Empty(t, route.OwnerReferences, "the route belongs to no one")
+	assert.Equal(t, []string{"podinfo"}, gatewayapi.ServicesRouted(route, e.ro), "the route sends everything to the apex Service")
 
 	again := canaryRollout(e.ns)
 	require.NoError(t, cp.Client.Create(ctx, again))
@@ -272,6 +280,9 @@ func TestDeletingARolloutLeavesTheAppServing(t *testing.T) {
 		return metav1.IsControlledBy(apex, e.get()) && apex.Annotations[trancheapi.AnnotationHandedOver] == "" &&
 			apex.Spec.Selector["app"] == "podinfo"+trancheapi.PrimarySuffix
 	}, 30*time.Second, 100*time.Millisecond, "the Rollout created again takes the apex Service back and points it at the primary: %v", apex)
+	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo"}, route))
+	assert.True(t, metav1.IsControlledBy(route, e.get()), "the Rollout created again takes the route back")
+	assert.Equal(t, []string{"podinfo-primary", "podinfo-canary"}, gatewayapi.ServicesRouted(route, e.ro), "and splits with it again")
 }
 
 func metaCondition(ro *trancheapi.Rollout, kind string, status metav1.ConditionStatus) bool {

@@ -41,8 +41,10 @@ func (r *RolloutReconciler) addFinalizer(ctx context.Context, s *scope) error {
 // back to the primary while the target gets the primary's replicas back; once the target is
 // ready (its Deployment and its Service's endpoints say so), the apex Service, the name the
 // app's clients know, selects the target's pods and is released from the Rollout so that it
-// outlives it. The primary, the other two Services and the routing objects are owned by the
-// Rollout: the garbage collector deletes them after it. A target that does not get ready
+// outlives it. Routing objects where the clients come in (a Gateway's route) are released
+// too, sending everything to the apex Service, and the Rollout waits until the data plane
+// has taken that. The primary, the other two Services and the other routing objects are
+// owned by the Rollout: the garbage collector deletes them after it. A target that does not get ready
 // within the progress deadline is handed the apex Service all the same, with a warning: a
 // Rollout that cannot be deleted would be worse.
 func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result, error) {
@@ -81,9 +83,62 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 		if err := r.handOverApex(ctx, ro, target); err != nil {
 			return ctrl.Result{}, err
 		}
+		taken, err := r.releaseRoutes(ctx, ro)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !taken && r.Now().Sub(ro.DeletionTimestamp.Time) < ro.Spec.EffectiveProgressDeadline() {
+			return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
+		}
+		if wait, err := r.keepPrimaryAfterRelease(ctx, s); err != nil || wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, err
+		}
 	}
 	forgetMetrics(ro.Namespace, ro.Name)
 	return ctrl.Result{}, r.patchFinalizers(ctx, s, controllerutil.RemoveFinalizer)
+}
+
+// releaseRoutes hands the routing objects where the app's clients come in (a Gateway's
+// route, see providers.Releaser) over to the app, sending everything to the apex Service,
+// which selects the target's pods by now. It reports whether the data plane has taken them
+// so: until it has, the primary, which it may still send to, must stay. A provider whose
+// objects are not an entry point has nothing to release, and objects that are gone nothing
+// either.
+func (r *RolloutReconciler) releaseRoutes(ctx context.Context, ro *trancheapi.Rollout) (bool, error) {
+	router, err := r.Providers.For(r.Client, ro)
+	if err != nil {
+		return true, nil
+	}
+	releaser, ok := router.(providers.Releaser)
+	if !ok {
+		return true, nil
+	}
+	word, err := releaser.Release(ctx, ro)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return word.Taken(), nil
+}
+
+// keepPrimaryAfterRelease is how much longer the primary must stay once the data plane
+// took the released routes: scaleDownDelay after it did, as for a canary traffic left, since
+// a data plane says it took a route a moment before it serves by it (Traefik, by a few
+// milliseconds to a tenth of a second). The first call records the time on the Rollout.
+func (r *RolloutReconciler) keepPrimaryAfterRelease(ctx context.Context, s *scope) (time.Duration, error) {
+	ro := s.rollout
+	releasedAt, err := time.Parse(time.RFC3339Nano, ro.Annotations[trancheapi.AnnotationReleasedAt])
+	if err != nil {
+		before := ro.DeepCopy()
+		releasedAt = r.Now()
+		metav1.SetMetaDataAnnotation(&ro.ObjectMeta, trancheapi.AnnotationReleasedAt, releasedAt.UTC().Format(time.RFC3339Nano))
+		if err := r.Patch(ctx, ro, client.MergeFrom(before)); err != nil {
+			return 0, err
+		}
+	}
+	return max(0, ro.Spec.EffectiveScaleDownDelay()-r.Now().Sub(releasedAt)), nil
 }
 
 // handOverApex points the apex Service at the target's pods and takes the Rollout's owner

@@ -105,6 +105,22 @@ var ErrMissingReference = errors.New("a referenced object does not exist")
 // SetRoutes repairs. See Field.
 var ErrMalformed = errors.New("a field Tranche must keep has the wrong type: fix or remove it")
 
+// Releaser is a Router whose routing object is where the app's clients come in: a route a
+// Gateway serves, a VirtualService, a TraefikService an IngressRoute names. Deleted with its
+// Rollout, it would take the app off the air (the gateway answers 404), so a deleted
+// Rollout releases it instead, once the apex Service selects the target's pods.
+type Releaser interface {
+	// Release makes the routing objects send everything to the apex Service, takes the
+	// Rollout's ownership off them and marks them handed over (the annotation
+	// AnnotationHandedOver), so that the garbage collector leaves them and a Rollout of the
+	// same name created again takes them back (its Reconcile or SetRoutes does; until then
+	// its Routes fails with ErrUnreadable). What a user added to them stays. It returns
+	// the data plane's word on them as they are now; called again, it finds them released
+	// and reads that word only. Objects that are gone are an error satisfying
+	// apierrors.IsNotFound.
+	Release(ctx context.Context, ro *trancheapi.Rollout) (Acceptance, error)
+}
+
 // HandBack sends all of a Rollout's traffic to the primary, for a Rollout being deleted: it
 // is SetRoutes with the zero Routes, which also takes away what only a split needed (canary
 // rules, mirror filters, affinity). The routing objects stay: the garbage collector deletes

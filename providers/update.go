@@ -65,18 +65,31 @@ var ErrNotControlled = errors.New("not controlled by the Rollout")
 
 // UpdateControlled is Update for objects of other projects' kinds, read as unstructured: obj
 // names the object and carries its kind (its content is not used). The object must be
-// controlled by ro. mutate's errors and the read's (such as NotFound) are returned as they
-// are; others say which object failed.
+// controlled by ro, or handed over by a deleted Rollout of its name, which ro then takes
+// back (see TakeBack). mutate's errors and the read's (such as NotFound) are returned as
+// they are; others say which object failed.
 func UpdateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollout, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured) error) error {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := updateUnstructured(ctx, c, obj, func(u *unstructured.Unstructured) error {
+		TakeBack(u, ro)
+		if !metav1.IsControlledBy(u, ro) {
+			return fmt.Errorf("%s %s/%s exists and is %w %s: rename the Rollout, or delete it so that Tranche can create its own",
+				u.GetKind(), u.GetNamespace(), u.GetName(), ErrNotControlled, ro.Name)
+		}
+		return mutate(u)
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	return err
+}
+
+// updateUnstructured is Update for an object read as unstructured, of obj's kind and name.
+func updateUnstructured(ctx context.Context, c client.Client, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured) error) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(obj.GroupVersionKind())
 		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
 			return err
-		}
-		if !metav1.IsControlledBy(u, ro) {
-			return fmt.Errorf("%s %s/%s exists and is %w %s: rename the Rollout, or delete it so that Tranche can create its own",
-				u.GetKind(), u.GetNamespace(), u.GetName(), ErrNotControlled, ro.Name)
 		}
 		before := u.DeepCopy()
 		if err := mutate(u); err != nil {
@@ -87,10 +100,6 @@ func UpdateControlled(ctx context.Context, c client.Client, ro *trancheapi.Rollo
 		}
 		return c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("updating %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
-	}
-	return err
 }
 
 // CreateControlled creates obj labelled as Tranche's and controlled by ro, so that the

@@ -32,6 +32,10 @@ const (
 	// AnnotationHandedOver marks the apex Service a deleted Rollout left behind, selecting
 	// the target's pods: a Rollout of the same name created again takes it back.
 	AnnotationHandedOver = "tranche.dev/handed-over"
+	// AnnotationReleasedAt records, on a Rollout being deleted, when the data plane took its
+	// released routes (see providers.Releaser): the primary stays scaleDownDelay longer, for
+	// data planes that say they took a route a moment before they serve by it.
+	AnnotationReleasedAt = "tranche.dev/released-at"
 	// AnnotationScaledTo records, on the target, the replica count Tranche last gave it: a
 	// count that differs was given by the target's owner (see TargetStatus.DeclaredReplicas).
 	AnnotationScaledTo = "tranche.dev/scaled-to"

@@ -47,6 +47,10 @@ type Capabilities struct {
 	// Foreign, when set, edits the routing objects further the way a user would, in the
 	// fields the provider says are the user's.
 	Foreign ForeignEdit
+	// Release, for a provider whose routing objects are where the app's clients come in (a
+	// providers.Releaser), says which outlive a deleted Rollout and where they send
+	// requests then; nil for a provider whose objects go with the Rollout.
+	Release *ReleaseCheck
 	// WrongTypes are fields of the wrong type the suite plants in the routing objects, for a
 	// provider that reads them as unstructured: each is an error naming the object and the
 	// field, whose sentinel says whose field it is (see WrongType).
@@ -95,6 +99,7 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 	t.Run("Mirror", s.mirror)
 	t.Run("Sticky", s.sticky)
 	t.Run("HandBack", s.handBack)
+	t.Run("ReleaseHandsTheObjectsOver", s.release)
 	t.Run("FieldsOfTheWrongType", s.wrongTypes)
 	t.Run("BuiltinQueries", s.builtin)
 	t.Run("DataPlaneWord", s.dataPlaneWord)

@@ -18,11 +18,11 @@ import (
 // target is what the functions of this file need to know of a Rollout to recognise and
 // write Tranche's parts of its route.
 type target struct {
-	namespace       string
-	primary, canary string // Service names
-	port            gatewayv1.PortNumber
-	attachment      Attachment
-	timeouts        *gatewayv1.HTTPRouteTimeouts // the spec's; nil leaves the rule's alone
+	namespace             string
+	apex, primary, canary string // Service names
+	port                  gatewayv1.PortNumber
+	attachment            Attachment
+	timeouts              *gatewayv1.HTTPRouteTimeouts // the spec's; nil leaves the rule's alone
 }
 
 // Attachment is what a route attaches to: parents (Gateways, or a Service in mesh mode)
@@ -54,7 +54,7 @@ func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
 		return target{}, err
 	}
 	names := ro.ServiceNames()
-	t := target{namespace: ro.Namespace, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}
+	t := target{namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}
 	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
 		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}
 		if d := p.Timeouts.Request; d != nil {

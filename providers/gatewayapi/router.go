@@ -52,7 +52,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err := r.requireFeatures(ctx, ro, t, timeoutFeatures(t)); err != nil {
 		return err
 	}
-	err = r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
+	err = r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
 		ensureRoute(route, ro, t)
 		return refreshCanaryRules(route, t)
 	})
@@ -72,7 +72,7 @@ func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) e
 	err := r.c.Create(ctx, route)
 	if apierrors.IsAlreadyExists(err) {
 		// Created since the read, by another reconcile: bring that one in line instead.
-		return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
+		return r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
 			ensureRoute(route, ro, t)
 			return nil
 		})
@@ -98,17 +98,22 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {
 		return err
 	}
-	return r.update(ctx, ro, func(route *gatewayv1.HTTPRoute) error {
-		main := ensureRoute(route, ro, t)
-		value := providers.StickyValue(ro)
-		setWeights(&route.Spec.Rules[main], t, routes.CanaryWeight)
-		setMirror(&route.Spec.Rules[main], t, routes.MirrorPercent)
-		setCookieFilter(&route.Spec.Rules[main], t, routes.Sticky, value)
-		if err := setCanaryRule(route, matchRuleName, main, t, routes.Match); err != nil {
-			return err
-		}
-		return setCanaryRule(route, stickyRuleName, tranchesRule(route, t), t, stickyMatch(routes.Sticky, value))
+	return r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
+		return applyRoutes(route, ro, t, routes)
 	})
+}
+
+// applyRoutes writes the split into the route.
+func applyRoutes(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target, routes providers.Routes) error {
+	main := ensureRoute(route, ro, t)
+	value := providers.StickyValue(ro)
+	setWeights(&route.Spec.Rules[main], t, routes.CanaryWeight)
+	setMirror(&route.Spec.Rules[main], t, routes.MirrorPercent)
+	setCookieFilter(&route.Spec.Rules[main], t, routes.Sticky, value)
+	if err := setCanaryRule(route, matchRuleName, main, t, routes.Match); err != nil {
+		return err
+	}
+	return setCanaryRule(route, stickyRuleName, tranchesRule(route, t), t, stickyMatch(routes.Sticky, value))
 }
 
 // Routes reads the split back from the route: the canary's share of Tranche's two
@@ -122,6 +127,10 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 	route := &gatewayv1.HTTPRoute{}
 	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
 		return providers.Routes{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	if providers.HandedOver(route) && ro.DeletionTimestamp.IsZero() {
+		// Released by a deleted Rollout of this name: setting the routes takes it back.
+		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s was handed over by a deleted Rollout of this name: %w", ro.Namespace, ro.Name, providers.ErrUnreadable)
 	}
 	if err := controlled(route, ro); err != nil {
 		return providers.Routes{}, err
@@ -144,9 +153,10 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.
 }
 
 // update changes the Rollout's route through providers.Update, after checking that the
-// Rollout controls it.
-func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func(*gatewayv1.HTTPRoute) error) error {
+// Rollout controls it, or taking it back when a Rollout of the same name released it.
+func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, t target, mutate func(*gatewayv1.HTTPRoute) error) error {
 	_, err := providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+		takeBack(route, ro, t)
 		if err := controlled(route, ro); err != nil {
 			return err
 		}

@@ -56,7 +56,15 @@ func TestConformance(t *testing.T) {
 		Unconfirmed:    providers.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} },
 		Foreign:        conformance.ForeignEdit{Add: addUserFields, Check: checkUserFields},
+		Release:        &conformance.ReleaseCheck{Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} }, SendsTo: routeSendsTo},
 	})
+}
+
+// routeSendsTo lists the Rollout's Services that the route's rules send to.
+func routeSendsTo(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
+	route := routeOf(ro)
+	conformance.Get(t, c, route)
+	return gatewayapi.ServicesRouted(route, ro)
 }
 
 // tranchesRule finds Tranche's rule the way a user reads the route: the one sending to the
@@ -65,12 +73,13 @@ func tranchesRule(t *testing.T, route *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute
 	t.Helper()
 	for i, rule := range route.Spec.Rules {
 		for _, ref := range rule.BackendRefs {
-			if ref.Name == "podinfo-primary" {
+			// The primary's Service, or the apex Service once the route is released.
+			if ref.Name == "podinfo-primary" || ref.Name == "podinfo" {
 				return &route.Spec.Rules[i]
 			}
 		}
 	}
-	require.FailNow(t, "no rule sends to podinfo-primary", "%+v", route.Spec.Rules)
+	require.FailNow(t, "no rule sends to podinfo-primary or podinfo", "%+v", route.Spec.Rules)
 	return nil
 }
 

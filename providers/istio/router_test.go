@@ -71,6 +71,15 @@ func TestConformance(t *testing.T) {
 			primary, canary := destinationRules(ro)
 			return []client.Object{virtualService(ro), primary, canary}
 		},
+		// The DestinationRules are of the primary's and the canary's Services: they go.
+		Release: &conformance.ReleaseCheck{
+			Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{virtualService(ro)} },
+			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
+				vs := virtualService(ro)
+				conformance.Get(t, c, vs)
+				return conformance.ServicesNamed(vs.Object, ro)
+			},
+		},
 		Foreign: conformance.ForeignEdit{
 			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 				vs := virtualService(ro)

@@ -1,6 +1,7 @@
 package linkerd_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
+	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/linkerd"
 	"github.com/tranche-dev/tranche/test/harness"
 )
@@ -44,6 +46,15 @@ func TestConformance(t *testing.T) {
 		BuiltinMetrics: true,
 		Unconfirmed:    providers.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
+		// Released, the route attached to the apex Service sends to it: Linkerd's default.
+		Release: &conformance.ReleaseCheck{
+			Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
+			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
+				r := route(ro)
+				conformance.Get(t, c, r)
+				return gatewayapi.ServicesRouted(r, ro)
+			},
+		},
 	})
 }
 

@@ -16,14 +16,8 @@ import (
 // set), so the other section goes; what the user had set in it besides the backends (sticky
 // sessions, say) waits in an annotation and comes back with the section.
 func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
-	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
-	backend := func(name string) map[string]any {
-		b := map[string]any{"name": name, "port": port}
-		if p := ro.Spec.Provider.Traefik; p != nil && p.NativeLB {
-			b["nativeLB"] = true
-		}
-		return b
-	}
+	names := ro.ServiceNames()
+	backend := func(name string) map[string]any { return backendOf(ro, name) }
 	if routes.MirrorPercent > 0 {
 		weighted, ok, err := section(ts, "weighted")
 		if err != nil {
@@ -122,6 +116,16 @@ func unstash(ts *unstructured.Unstructured, name string) (map[string]any, error)
 		ts.SetAnnotations(annotations)
 	}
 	return fields, nil
+}
+
+// backendOf is a TraefikService's entry for the Rollout's Service of that name, at the
+// Rollout's port.
+func backendOf(ro *trancheapi.Rollout, name string) map[string]any {
+	b := map[string]any{"name": name, "port": int64(ro.Spec.Service.Port)}
+	if p := ro.Spec.Provider.Traefik; p != nil && p.NativeLB {
+		b["nativeLB"] = true
+	}
+	return b
 }
 
 // routesOf reads the split the TraefikService says. Anything else than the two backends

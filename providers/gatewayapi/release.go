@@ -1,0 +1,83 @@
+package gatewayapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers"
+)
+
+var _ providers.Releaser = (*Router)(nil)
+
+// Release hands the route over to the app when its Rollout goes: Tranche's rule sends
+// everything to the apex Service alone (the canary rules and filters go, as for an idle
+// Rollout), the Rollout's ownership comes off, and the handed-over annotation lets a Rollout
+// of the same name take the route back. The user's rules and filters stay.
+func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+	t, err := r.targetOf(ro)
+	if err != nil {
+		return providers.Acceptance{}, err
+	}
+	var released *gatewayv1.HTTPRoute
+	_, err = providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+		released = route
+		if providers.HandedOver(route) {
+			return nil
+		}
+		if err := controlled(route, ro); err != nil {
+			return err
+		}
+		if err := applyRoutes(route, ro, t, providers.Routes{}); err != nil {
+			return err
+		}
+		rule := &route.Spec.Rules[tranchesRule(route, t)]
+		rule.BackendRefs = slices.DeleteFunc(rule.BackendRefs, func(ref gatewayv1.HTTPBackendRef) bool {
+			return isService(ref.BackendObjectReference, t.namespace, t.canary)
+		})
+		rule.BackendRefs[refIndex(rule.BackendRefs, t.namespace, t.primary)] = weighted(serviceRef(t.apex, t.port), 1)
+		providers.MarkReleased(route, ro)
+		return nil
+	})
+	if err != nil {
+		return providers.Acceptance{}, fmt.Errorf("releasing HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return acceptance(released), nil
+}
+
+// takeBack makes a route that a Rollout of the same name released the Rollout's again: its
+// rule that sends everything to the apex Service (the one Release left) goes back to the
+// primary, and the Rollout controls it. Any other route is left as it is, and so is every
+// route for a Rollout being deleted (which released it).
+func takeBack(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target) {
+	if !providers.TakeBack(route, ro) {
+		return
+	}
+	for i := range route.Spec.Rules {
+		rule := &route.Spec.Rules[i]
+		if len(rule.BackendRefs) == 1 && isService(rule.BackendRefs[0].BackendObjectReference, t.namespace, t.apex) && !isCanaryRule(*rule) {
+			rule.BackendRefs = []gatewayv1.HTTPBackendRef{weighted(serviceRef(t.primary, t.port), 100), weighted(serviceRef(t.canary, t.port), 0)}
+			break
+		}
+	}
+}
+
+// ServicesRouted lists the Rollout's Services (the apex, the primary, the canary) that some
+// rule of the route sends requests to, in that order: what a deleted Rollout's route
+// serves from.
+func ServicesRouted(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout) []string {
+	names := ro.ServiceNames()
+	var routed []string
+	for _, name := range []string{names.Apex, names.Primary, names.Canary} {
+		for _, rule := range route.Spec.Rules {
+			if refIndex(rule.BackendRefs, ro.Namespace, name) >= 0 {
+				routed = append(routed, name)
+				break
+			}
+		}
+	}
+	return routed
+}
