@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -53,6 +54,16 @@ func ServicesNamed(obj map[string]any, ro *trancheapi.Rollout) []string {
 		}
 	}
 	return named
+}
+
+// NamedIn is a ReleaseCheck.SendsTo for an object read as unstructured: the Rollout's
+// Services its content names (see ServicesNamed).
+func NamedIn(object func(*trancheapi.Rollout) *unstructured.Unstructured) func(context.Context, *testing.T, client.Client, *trancheapi.Rollout) []string {
+	return func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
+		obj := object(ro)
+		Get(t, c, obj)
+		return ServicesNamed(obj.Object, ro)
+	}
 }
 
 // release holds a Releaser to its contract: released mid-split, its objects send everything

@@ -74,11 +74,7 @@ func TestConformance(t *testing.T) {
 		// The DestinationRules are of the primary's and the canary's Services: they go.
 		Release: &conformance.ReleaseCheck{
 			Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{virtualService(ro)} },
-			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
-				vs := virtualService(ro)
-				conformance.Get(t, c, vs)
-				return conformance.ServicesNamed(vs.Object, ro)
-			},
+			SendsTo: conformance.NamedIn(virtualService),
 		},
 		Foreign: conformance.ForeignEdit{
 			Add: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {

@@ -1,7 +1,6 @@
 package traefik_test
 
 import (
-	"context"
 	"flag"
 	"os"
 	"strings"
@@ -48,11 +47,7 @@ func TestConformance(t *testing.T) {
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{service(ro)} },
 		Release: &conformance.ReleaseCheck{
 			Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{service(ro)} },
-			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
-				ts := service(ro)
-				conformance.Get(t, c, ts)
-				return conformance.ServicesNamed(ts.Object, ro)
-			},
+			SendsTo: conformance.NamedIn(service),
 		},
 		WrongTypes: map[string]conformance.WrongType{
 			// Read as Traefik's default weight, it would be a split Tranche did not write.
