@@ -35,7 +35,9 @@ func trafficCheck(ro *trancheapi.Rollout) (trancheapi.Metric, bool) {
 		low = max(low, leastShare)
 	}
 	m := trancheapi.Metric{Name: trafficCheckName, Builtin: trancheapi.BuiltinTrafficShare, Min: &low, Max: &high}
-	if routes.Sticky != nil {
+	// Kept clients add to a sticky canary's share; and no share is above 100%, while the
+	// query's division can say 100.00000000000001 for all of it.
+	if routes.Sticky != nil || high >= 100 {
 		m.Max = nil
 	}
 	return m, true

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"k8s.io/utils/ptr"
 
+	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
@@ -31,7 +32,8 @@ func TestTheTrafficCheckHoldsTheShareToTheStepsWeight(t *testing.T) {
 		{"within the default tolerance of 50%", rollout(1, 0, false, weightStep(5, hold), weightStep(50, hold)), ptr.To(45.0), ptr.To(55.0)},
 		{"at 5% with the default tolerance a canary given nothing still fails", rollout(0, 0, false, weightStep(5, hold)), ptr.To(leastShare), ptr.To(10.0)},
 		{"a tolerance of 2 at 5%", rollout(0, 2, false, weightStep(5, hold)), ptr.To(3.0), ptr.To(7.0)},
-		{"all of it at 100%", rollout(0, 5, false, weightStep(100, hold)), ptr.To(95.0), ptr.To(100.0)},
+		{"all of it at 100%: no upper bound", rollout(0, 5, false, weightStep(100, hold)), ptr.To(95.0), nil},
+		{"a tolerance that reaches 100%: no upper bound", rollout(1, 10, false, weightStep(5, hold), weightStep(90, hold)), ptr.To(80.0), nil},
 		{"none of it at 0%", rollout(0, 5, false, weightStep(0, hold)), ptr.To(0.0), ptr.To(5.0)},
 		{"kept clients add to the share: no upper bound", rollout(0, 5, true, weightStep(20, hold)), ptr.To(15.0), nil},
 		{"an A/B step has no share to check", rollout(0, 5, false, ab), nil, nil},
@@ -53,4 +55,12 @@ func TestTheTrafficCheckHoldsTheShareToTheStepsWeight(t *testing.T) {
 	}
 	_, ok := trafficCheck(simRollout(weightStep(5, hold)))
 	assert.False(t, ok, "no check unless the Rollout asks for it")
+
+	// All of the traffic, as the query divides it (100 * canary / (canary + primary), the
+	// primary at 0): a hair above 100 in floating point, and a pass.
+	canary := 82.95192607647267
+	share := 100 * canary / (canary + 0)
+	assert.Greater(t, share, 100.0, "the division rounds up here")
+	m, _ := trafficCheck(rollout(0, 5, false, weightStep(100, hold)))
+	assert.Equal(t, trancheapi.VerdictPass, analysis.Threshold(share, m.Min, m.Max))
 }
