@@ -383,6 +383,9 @@ func TestAClientThatReachedTheCanaryStaysOnIt(t *testing.T) {
 	require.NoError(t, stack.Release(context.Background(), s.ControlPlane.Client, namespace, app, "v2"))
 	_, err := waitForStep(app, 5, time.Minute)
 	require.NoError(t, err)
+	// Traefik says it took a route a moment before it serves by it (longer just after the
+	// restart of the test before).
+	time.Sleep(time.Second)
 	reached, clients := requireStickyClients(t, host)
 	t.Logf("%d of %d clients reached the canary at 5%%; each of their next requests did too", reached, clients)
 }
