@@ -95,7 +95,9 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 	forgetMetrics(ro.Namespace, ro.Name)
-	return ctrl.Result{}, r.patchFinalizers(ctx, s, controllerutil.RemoveFinalizer)
+	// A reconcile queued before the last one let the Rollout go reads it from a cache that
+	// has not seen it go: gone is what it wants.
+	return ctrl.Result{}, client.IgnoreNotFound(r.patchFinalizers(ctx, s, controllerutil.RemoveFinalizer))
 }
 
 // releaseRoutes hands the routing objects where the app's clients come in (a Gateway's
