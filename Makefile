@@ -87,7 +87,7 @@ test: verify vet tools prometheus chromium ## Run all tests against a real contr
 	@# The chart's tests are a module of their own (see test/chart/doc.go); they run beside
 	@# the others, mostly waiting on their API server.
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
-	(cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...) & chart=$$!; \
+	(cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" ISTIO_DIR="$(ISTIO_DIR)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...) & chart=$$!; \
 	status=0; \
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" \
 		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./... || status=$$?; \

@@ -97,19 +97,17 @@ func downloadedModule(module, version string) (string, error) {
 	return info.Dir, nil
 }
 
-// istioAPIVersion is the istio.io/api whose CRDs the tests install.
-const istioAPIVersion = "v1.31.4"
-
-// IstioCRDs returns the file of Istio's CRDs (VirtualService, DestinationRule, ...) from the
-// istio.io/api module, downloaded from the Go module proxy when missing.
+// IstioCRDs returns the file of Istio's CRDs (VirtualService, DestinationRule, ...) of the
+// Istio that istiod was built from (`make istio`), so that every test installs the CRDs the
+// istiod of the end-to-end tests serves.
 func IstioCRDs() (string, error) {
-	dir, err := downloadedModule("istio.io/api", istioAPIVersion)
+	dir, err := FindIstio()
 	if err != nil {
 		return "", err
 	}
-	file := filepath.Join(dir, "kubernetes", "customresourcedefinitions.gen.yaml")
+	file := filepath.Join(dir, "crds", "crd-all.gen.yaml")
 	if _, err := os.Stat(file); err != nil {
-		return "", fmt.Errorf("harness: Istio's CRDs: %w", err)
+		return "", fmt.Errorf("harness: Istio's CRDs: %w: run `make istio`", err)
 	}
 	return file, nil
 }

@@ -25,19 +25,10 @@ func FindIstio() (string, error) {
 	return filepath.Dir(discovery), nil
 }
 
-// IstiodCRDs is the file of the CRDs of the Istio istiod was built from.
-func IstiodCRDs() (string, error) {
-	dir, err := FindIstio()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "crds", "crd-all.gen.yaml"), nil
-}
-
 // IstiodOptions change how istiod is started.
 type IstiodOptions struct {
 	// Kubeconfig is the API server istiod reads, such as ControlPlane.Kubeconfig writes; its
-	// CRDs (IstiodCRDs) must be installed and the namespace IstioNamespace created. Required.
+	// CRDs (IstioCRDs) must be installed and the namespace IstioNamespace created. Required.
 	Kubeconfig string
 	// LogDir, when set, keeps istiod's log (istiod.log) there after it stops.
 	LogDir string

@@ -109,7 +109,7 @@ func Start(opts Options) (s *Stack, err error) {
 	}
 	crds := append([]string{gatewayCRDs, traefikCRDs}, opts.CRDDirectories...)
 	if opts.Istio {
-		istioCRDs, err := harness.IstiodCRDs()
+		istioCRDs, err := harness.IstioCRDs()
 		if err != nil {
 			return s, err
 		}
