@@ -104,7 +104,7 @@ e2e: build demoapp tools prometheus ## Run the end-to-end tests on the demo's st
 # every target's seed corpus (go test does) but fuzzes none: fuzzing first compiles the package
 # and all it imports again with coverage instrumentation, which on a first build took 5 minutes
 # for the analysis package alone (and about 8 for the controllers), on 2 cores.
-FUZZ_TARGETS = ./controllers:FuzzDecide ./analysis:FuzzRender ./analysis:FuzzPayload ./notify:FuzzMessages
+FUZZ_TARGETS = ./controllers/planner:FuzzDecide ./analysis:FuzzRender ./analysis:FuzzPayload ./notify:FuzzMessages
 FUZZTIME ?= 2m
 
 .PHONY: fuzz

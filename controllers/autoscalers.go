@@ -6,13 +6,16 @@ import (
 	"maps"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -24,24 +27,34 @@ import (
 // target up again for a rollout, a count within the autoscaler's bounds, so that the
 // autoscaler has nothing to correct.
 
-// autoscaling is what decide knows of the target's autoscaler: its name, minReplicas and
-// maxReplicas.
-type autoscaling struct {
-	name     string
-	min, max int32
-}
-
-func (a autoscaling) clamp(n int32) int32 { return min(max(n, a.min), a.max) }
-
-func autoscalingOf(hpa *autoscalingv2.HorizontalPodAutoscaler) *autoscaling {
+func autoscalingOf(hpa *autoscalingv2.HorizontalPodAutoscaler) *planner.Autoscaling {
 	if hpa == nil {
 		return nil
 	}
-	b := autoscaling{name: hpa.Name, min: 1, max: hpa.Spec.MaxReplicas}
+	b := planner.Autoscaling{Name: hpa.Name, Min: 1, Max: hpa.Spec.MaxReplicas}
 	if hpa.Spec.MinReplicas != nil {
-		b.min = *hpa.Spec.MinReplicas
+		b.Min = *hpa.Spec.MinReplicas
 	}
 	return &b
+}
+
+// settled reports whether the autoscaler is done with the count the target has now (see
+// planner.Autoscaling.Settled): the count is within its bounds (which it enforces without
+// metrics), its status says it read that count, and it wants that count or has no metrics to
+// want another from.
+func settled(hpa *autoscalingv2.HorizontalPodAutoscaler, bounds planner.Autoscaling, count int32) bool {
+	if count < bounds.Min || count > bounds.Max || hpa.Status.CurrentReplicas != count {
+		return false
+	}
+	if hpa.Status.DesiredReplicas == count {
+		return true
+	}
+	for _, c := range hpa.Status.Conditions {
+		if c.Type == autoscalingv2.ScalingActive && c.Status == corev1.ConditionFalse {
+			return true
+		}
+	}
+	return false
 }
 
 // targetAutoscaler finds the HorizontalPodAutoscaler that scales the Rollout's target, or
@@ -76,6 +89,10 @@ func desiredPrimaryAutoscaler(ro *trancheapi.Rollout, user *autoscalingv2.Horizo
 	spec := *user.Spec.DeepCopy()
 	spec.ScaleTargetRef.Name = ro.PrimaryName()
 	spec.ScaleTargetRef.APIVersion = "apps/v1"
+	// A paced rollback raises the floor while the primary needs replicas for its next share.
+	if floor := min(ro.Status.PrimaryMinReplicas, spec.MaxReplicas); floor > ptr.Deref(spec.MinReplicas, 1) {
+		spec.MinReplicas = &floor
+	}
 	return &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ro.Namespace, Name: ro.PrimaryName(),

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -53,12 +54,12 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice) int {
 }
 
 // servingReady is a workload's readiness with the Service's word added to the Deployment's.
-func (r *RolloutReconciler) servingReady(ctx context.Context, ro *trancheapi.Rollout, service string, w workload) (workload, error) {
-	if !w.ready {
+func (r *RolloutReconciler) servingReady(ctx context.Context, ro *trancheapi.Rollout, service string, w planner.Workload) (planner.Workload, error) {
+	if !w.Ready {
 		return w, nil
 	}
-	ready, err := r.endpointsReady(ctx, ro.Namespace, service, w.replicas)
-	w.ready = ready
+	ready, err := r.endpointsReady(ctx, ro.Namespace, service, w.Replicas)
+	w.Ready = ready
 	return w, err
 }
 

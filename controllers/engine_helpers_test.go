@@ -78,7 +78,7 @@ type engineEnv struct {
 	ns      string
 	ro      *trancheapi.Rollout
 	weights *weightLog
-	traffic *traffic
+	traffic *servedTraffic
 }
 
 // startScenario creates the target, the error-rate template on prom and the Rollout, starts
@@ -110,7 +110,7 @@ func startScenarioWith(t testing.TB, address string, exporter *harness.Exporter,
 		},
 	}))
 	require.NoError(t, cp.Client.Create(ctx, ro))
-	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &traffic{}}
+	env := &engineEnv{t: t, ns: ns, ro: ro, weights: &weightLog{}, traffic: &servedTraffic{}}
 	for _, m := range ro.Spec.Analysis.Metrics {
 		if m.Judge == trancheapi.JudgeCompare {
 			env.traffic.compare = rand.New(rand.NewPCG(1, 2))

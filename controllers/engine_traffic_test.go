@@ -12,10 +12,10 @@ import (
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
-// traffic plays the data plane's request counters: every 100 ms, 100 requests split by the
+// servedTraffic plays the data plane's request counters: every 100 ms, 100 requests split by the
 // weights the routing object says, counted as every mesh's proxies count them (for the
 // providers' built-in queries); the canary's fail 30% of the time when it runs the bad image.
-type traffic struct {
+type servedTraffic struct {
 	firstBad atomic.Int64 // unix nanoseconds of the first failed canary request
 	// compare, for Rollouts judged by Compare: both versions serve, the primary with 5%
 	// errors, the canary as many (twice as many with twiceImage), drawn from a seeded source.
@@ -26,7 +26,7 @@ type traffic struct {
 const twiceImage = "podinfo:6.1.0-twice"
 
 // serveBoth counts a tick of 200 requests split by weight, for the Compare judge.
-func (tr *traffic) serveBoth(exporter *harness.Exporter, ns, target, image string, weight int32) {
+func (tr *servedTraffic) serveBoth(exporter *harness.Exporter, ns, target, image string, weight int32) {
 	canary := int(200 * weight / 100)
 	errorRate := 0.05
 	if image == twiceImage {
@@ -48,7 +48,7 @@ func (tr *traffic) serveBoth(exporter *harness.Exporter, ns, target, image strin
 	}
 }
 
-func (tr *traffic) run(ctx context.Context, exporter *harness.Exporter, ns, route string, targetRef trancheapi.TargetRef) {
+func (tr *servedTraffic) run(ctx context.Context, exporter *harness.Exporter, ns, route string, targetRef trancheapi.TargetRef) {
 	target := targetRef.Name
 	image := func() (string, bool) {
 		obj := newWorkload(targetRef.Kind)

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // Isolation is what a Rollout may have the controller use, in a cluster shared by teams. A
@@ -38,15 +39,15 @@ type Isolation struct {
 
 // refused reports the first reference of the Rollout its isolation refuses, before any of
 // them is read.
-func (iso Isolation) refused(ro *trancheapi.Rollout) *problem {
+func (iso Isolation) refused(ro *trancheapi.Rollout) *planner.Problem {
 	for _, ref := range append(templateRefs(ro), providerRefs(ro)...) {
 		switch ns := ref.key.Namespace; {
 		case iso.NoCrossNamespaceRefs && ns != ro.Namespace:
-			return &problem{reason: trancheapi.ReasonReferenceRefused, message: fmt.Sprintf(
+			return &planner.Problem{Reason: trancheapi.ReasonReferenceRefused, Message: fmt.Sprintf(
 				"%s refers to %s in namespace %q, and this controller runs with --no-cross-namespace-refs: a Rollout may refer only to objects in its own namespace %q; copy the object there",
 				ref.field, ref.key.Name, ns, ro.Namespace)}
 		case !iso.watches(ns):
-			return &problem{reason: trancheapi.ReasonReferenceRefused, message: fmt.Sprintf(
+			return &planner.Problem{Reason: trancheapi.ReasonReferenceRefused, Message: fmt.Sprintf(
 				"%s refers to %s in namespace %q, which this controller does not watch (--namespaces=%s): move the object to a watched namespace, or add its namespace to the flag",
 				ref.field, ref.key.Name, ns, strings.Join(iso.Namespaces, ","))}
 		}
@@ -54,7 +55,7 @@ func (iso Isolation) refused(ro *trancheapi.Rollout) *problem {
 	if a := ro.Spec.Analysis; a != nil {
 		for _, hook := range a.Webhooks {
 			if err := iso.allows(hook.URL); err != nil {
-				return &problem{reason: trancheapi.ReasonReferenceRefused, message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
+				return &planner.Problem{Reason: trancheapi.ReasonReferenceRefused, Message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
 			}
 		}
 	}
@@ -63,7 +64,7 @@ func (iso Isolation) refused(ro *trancheapi.Rollout) *problem {
 
 // refusedPrometheus reports the first MetricTemplate of the Rollout whose Prometheus address
 // the isolation refuses. The templates come from the cache.
-func (iso Isolation) refusedPrometheus(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (*problem, error) {
+func (iso Isolation) refusedPrometheus(ctx context.Context, c client.Reader, ro *trancheapi.Rollout) (*planner.Problem, error) {
 	if len(iso.AllowedHosts) == 0 {
 		return nil, nil
 	}
@@ -74,7 +75,7 @@ func (iso Isolation) refusedPrometheus(ctx context.Context, c client.Reader, ro 
 		}
 		if p := tmpl.Spec.Prometheus; p != nil && p.Address != "" {
 			if err := iso.allows(p.Address); err != nil {
-				return &problem{reason: trancheapi.ReasonReferenceRefused, message: fmt.Sprintf(
+				return &planner.Problem{Reason: trancheapi.ReasonReferenceRefused, Message: fmt.Sprintf(
 					"MetricTemplate %s (%s): its Prometheus: %v", ref.key, ref.field, err)}, nil
 			}
 		}

@@ -55,8 +55,8 @@ func TestIsolationRefusesWhatItShould(t *testing.T) {
 			continue
 		}
 		if assert.NotNil(t, p, tc.name) {
-			assert.Equal(t, trancheapi.ReasonReferenceRefused, p.reason, tc.name)
-			assert.Contains(t, p.message, tc.want, tc.name)
+			assert.Equal(t, trancheapi.ReasonReferenceRefused, p.Reason, tc.name)
+			assert.Contains(t, p.Message, tc.want, tc.name)
 		}
 	}
 }

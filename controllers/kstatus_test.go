@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // What Flux (its kustomize-controller's health checks) and kubectl wait read of a Rollout:
@@ -23,8 +24,8 @@ func TestWhatKstatusReadsOfEachPhase(t *testing.T) {
 	tests := []struct {
 		name    string
 		phase   trancheapi.Phase
-		problem *problem // a stall besides the phase
-		behind  bool     // the controller has not seen the latest spec
+		problem *planner.Problem // a stall besides the phase
+		behind  bool             // the controller has not seen the latest spec
 		want    status.Status
 	}{
 		{name: "initializing", phase: trancheapi.PhaseInitializing, want: status.InProgressStatus},
@@ -37,7 +38,7 @@ func TestWhatKstatusReadsOfEachPhase(t *testing.T) {
 		{name: "rolled back", phase: trancheapi.PhaseFailed, want: status.FailedStatus},
 		{name: "aborted", phase: trancheapi.PhaseAborted, want: status.FailedStatus},
 		{name: "stalled mid-rollout", phase: trancheapi.PhaseProgressing, want: status.FailedStatus,
-			problem: &problem{reason: trancheapi.ReasonTemplateNotFound, message: "MetricTemplate error-rate not found"}},
+			problem: &planner.Problem{Reason: trancheapi.ReasonTemplateNotFound, Message: "MetricTemplate error-rate not found"}},
 		{name: "promoted, a newer spec not seen yet", phase: trancheapi.PhaseSucceeded, behind: true, want: status.InProgressStatus},
 	}
 	for _, tt := range tests {

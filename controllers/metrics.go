@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -92,15 +93,15 @@ func init() {
 }
 
 // observeMetrics updates the metrics from a reconcile's plan.
-func observeMetrics(ro *trancheapi.Rollout, p plan) {
-	ns, name, st := ro.Namespace, ro.Name, p.status
+func observeMetrics(ro *trancheapi.Rollout, p planner.Plan) {
+	ns, name, st := ro.Namespace, ro.Name, p.Status
 	infoSeries.set(ns, name, providers.Name(ro), ro.Spec.TargetRef.Name, st.StableRevision, st.CanaryRevision)
 	// One series a Rollout, not one for each phase at 0 or 1: at 10,000 Rollouts the others
 	// were 80,000 series the manager kept and Prometheus scraped for nothing.
 	// sum by (phase) (tranche_rollout_phase) counts the Rollouts in each phase either way.
 	phaseSeries.set(ns, name, string(st.Phase))
 	canaryWeight.WithLabelValues(ns, name).Set(float64(st.CanaryWeight))
-	if p.analysed {
+	if p.Analysed {
 		for _, c := range st.LastChecks {
 			if !c.At.Equal(st.LastAnalysisAt) {
 				continue
@@ -111,11 +112,11 @@ func observeMetrics(ro *trancheapi.Rollout, p plan) {
 			}
 		}
 	}
-	for _, step := range p.passed {
-		stepDuration.WithLabelValues(ns, name, strconv.Itoa(int(step.index)+1)).Observe(step.held.Seconds())
+	for _, step := range p.Passed {
+		stepDuration.WithLabelValues(ns, name, strconv.Itoa(int(step.Index)+1)).Observe(step.Held.Seconds())
 	}
-	if p.ended != "" {
-		rolloutDuration.WithLabelValues(ns, name, string(p.ended)).Observe(p.took.Seconds())
+	if p.Ended != "" {
+		rolloutDuration.WithLabelValues(ns, name, string(p.Ended)).Observe(p.Took.Seconds())
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // references is what a Rollout refers to, as found in the cluster.
@@ -35,39 +35,27 @@ type objectRef struct {
 	field string
 }
 
-// problem is why a Rollout cannot go on, in words its user can act on. It is an error too,
-// so that what finds one can return it as one.
-type problem struct {
-	reason  string
-	message string
-	// recheck, when set, is how soon to look again: for a problem no watched object's
-	// change would announce the end of.
-	recheck time.Duration
-}
-
-func (p *problem) Error() string { return p.message }
-
 // problem returns nil when every reference resolves, else the first kind of missing
 // reference: the target, then metric templates, then notification providers.
-func (refs references) problem() *problem {
+func (refs references) problem() *planner.Problem {
 	switch {
 	case refs.target == nil:
-		return &problem{
-			reason: trancheapi.ReasonTargetNotFound,
-			message: fmt.Sprintf("%s %q not found in namespace %q: create it, or fix spec.targetRef",
+		return &planner.Problem{
+			Reason: trancheapi.ReasonTargetNotFound,
+			Message: fmt.Sprintf("%s %q not found in namespace %q: create it, or fix spec.targetRef",
 				refs.targetKind, refs.targetKey.Name, refs.targetKey.Namespace),
 		}
 	case len(refs.missingTemplates) > 0:
-		return &problem{
-			reason:  trancheapi.ReasonTemplateNotFound,
-			message: "MetricTemplate " + describeMissing(refs.missingTemplates) + ": create it, or fix the reference",
+		return &planner.Problem{
+			Reason:  trancheapi.ReasonTemplateNotFound,
+			Message: "MetricTemplate " + describeMissing(refs.missingTemplates) + ": create it, or fix the reference",
 		}
 	case refs.badTemplate != "":
-		return &problem{reason: trancheapi.ReasonTemplateInvalid, message: refs.badTemplate}
+		return &planner.Problem{Reason: trancheapi.ReasonTemplateInvalid, Message: refs.badTemplate}
 	case len(refs.missingProviders) > 0:
-		return &problem{
-			reason:  trancheapi.ReasonProviderNotFound,
-			message: "NotificationProvider " + describeMissing(refs.missingProviders) + ": create it, or fix the reference",
+		return &planner.Problem{
+			Reason:  trancheapi.ReasonProviderNotFound,
+			Message: "NotificationProvider " + describeMissing(refs.missingProviders) + ": create it, or fix the reference",
 		}
 	}
 	return nil

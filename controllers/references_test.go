@@ -66,8 +66,8 @@ func TestReferencesProblem(t *testing.T) {
 				return
 			}
 			if assert.NotNil(t, p) {
-				assert.Equal(t, tc.wantReason, p.reason)
-				assert.Equal(t, tc.wantMessage, p.message)
+				assert.Equal(t, tc.wantReason, p.Reason)
+				assert.Equal(t, tc.wantMessage, p.Message)
 			}
 		})
 	}

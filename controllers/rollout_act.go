@@ -10,35 +10,36 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // act carries out the one action decide chose.
-func (r *RolloutReconciler) act(ctx context.Context, s *scope, a action) error {
+func (r *RolloutReconciler) act(ctx context.Context, s *scope, a planner.Action) error {
 	ro, target := s.rollout, s.target
 	var err error
-	switch a.kind {
-	case actNone:
+	switch a.Kind {
+	case planner.NoAction:
 		return nil
-	case actCreatePrimary:
-		err = r.createPrimary(ctx, s, a.replicas)
-	case actUpdatePrimary:
+	case planner.CreatePrimary:
+		err = r.createPrimary(ctx, s, a.Replicas)
+	case planner.UpdatePrimary:
 		if err := r.writePrimaryConfigs(ctx, ro, s.configObjects); err != nil {
 			return err
 		}
 		err = r.updatePrimary(ctx, ro, target, s.configs)
-	case actScaleTarget:
-		err = r.scaleTarget(ctx, ro, a.replicas)
+	case planner.ScaleTarget:
+		err = r.scaleTarget(ctx, ro, a.Replicas)
 		err = client.IgnoreNotFound(err) // deleted meanwhile: the next reconcile says so
-	case actScalePrimary:
+	case planner.ScalePrimary:
 		key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.PrimaryName()}
 		_, err = updateWorkload(ctx, r.Client, workloadKind(target), key, func(primary client.Object) error {
-			scale(primary, a.replicas)
+			scale(primary, a.Replicas)
 			return nil
 		})
-	case actSetRoutes:
-		return s.router.SetRoutes(ctx, ro, a.routes)
+	case planner.SetRoutes:
+		return s.router.SetRoutes(ctx, ro, a.Routes)
 	default:
-		return fmt.Errorf("unknown action %d", a.kind)
+		return fmt.Errorf("unknown action %d", a.Kind)
 	}
 	return err
 }
@@ -74,26 +75,26 @@ func (r *RolloutReconciler) updatePrimary(ctx context.Context, ro *trancheapi.Ro
 }
 
 // setStatus writes what decide chose into the Rollout's status and conditions.
-func setStatus(ro *trancheapi.Rollout, p plan) {
-	ro.Status = p.status
+func setStatus(ro *trancheapi.Rollout, p planner.Plan) {
+	ro.Status = p.Status
 	ro.Status.ObservedGeneration = ro.Generation
 	setPhaseConditions(ro)
 }
 
 // announce tells people what the decision was (events, webhooks, notifications) and updates
 // the metrics, once it is committed and before it is acted on.
-func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout, p plan) {
-	for _, e := range p.events {
+func (r *RolloutReconciler) announce(ctx context.Context, ro *trancheapi.Rollout, p planner.Plan) {
+	for _, e := range p.Events {
 		kind := corev1.EventTypeNormal
-		if e.warning {
+		if e.Warning {
 			kind = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(ro, nil, kind, e.reason, "Rollout", "%s", e.message)
-		r.notifyWebhooks(ro, trancheapi.WebhookEvent, e.reason+": "+e.message)
-		r.notify(ro, e.reason, e.message)
+		r.Recorder.Eventf(ro, nil, kind, e.Reason, "Rollout", "%s", e.Message)
+		r.notifyWebhooks(ro, trancheapi.WebhookEvent, e.Reason+": "+e.Message)
+		r.notify(ro, e.Reason, e.Message)
 	}
-	for _, hook := range p.hooks {
-		r.notifyWebhooks(ro, hook, p.status.Message)
+	for _, hook := range p.Hooks {
+		r.notifyWebhooks(ro, hook, p.Status.Message)
 	}
 	observeMetrics(ro, p)
 }

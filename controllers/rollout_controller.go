@@ -16,8 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 const (
@@ -111,8 +113,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err != nil {
 		return r.stop(ctx, s, err, keepRoutes)
 	}
-	if p.stalled != nil {
-		return r.stop(ctx, s, p.stalled, keepRoutes)
+	if p.Stalled != nil {
+		return r.stop(ctx, s, p.Stalled, keepRoutes)
 	}
 	if committed, err := r.commit(ctx, s, p); err != nil {
 		return ctrl.Result{}, err
@@ -122,7 +124,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	// Announced once committed and before acting: a failed action is retried, the news is
 	// not repeated.
 	r.announce(ctx, ro, p)
-	if err := r.act(ctx, s, p.action); err != nil {
+	if err := r.act(ctx, s, p.Action); err != nil {
 		// A step the API accepted and the provider cannot route (some matches) stalls the
 		// rollout, and meanwhile the primary serves everything.
 		return r.stop(ctx, s, err, sendToPrimary)
@@ -187,17 +189,17 @@ const maxQuestions = 3
 
 // decide observes the world, and decides on it; when decide asks for what it cannot observe
 // cheaply (an analysis run, a gate's answer), the answer is fetched and it decides again.
-func (r *RolloutReconciler) decide(ctx context.Context, s *scope) (plan, error) {
+func (r *RolloutReconciler) decide(ctx context.Context, s *scope) (planner.Plan, error) {
 	w, err := r.observe(ctx, s)
 	if err != nil {
-		return plan{}, err
+		return planner.Plan{}, err
 	}
-	p := decide(w)
-	for asked := 0; p.need.any() && asked < maxQuestions; asked++ {
-		if w, err = r.answer(ctx, s, w, p.need); err != nil {
-			return plan{}, err
+	p := planner.Decide(w)
+	for asked := 0; p.Need.Any() && asked < maxQuestions; asked++ {
+		if w, err = r.answer(ctx, s, w, p.Need); err != nil {
+			return planner.Plan{}, err
 		}
-		p = decide(w)
+		p = planner.Decide(w)
 	}
 	return p, nil
 }
@@ -205,7 +207,7 @@ func (r *RolloutReconciler) decide(ctx context.Context, s *scope) (plan, error) 
 // commit writes the decided status before anything is acted on, under an optimistic lock: a
 // decision made from a stale Rollout (the cache lags behind our own writes) fails to commit,
 // and committed is false: it is made again rather than acted on.
-func (r *RolloutReconciler) commit(ctx context.Context, s *scope, p plan) (committed bool, err error) {
+func (r *RolloutReconciler) commit(ctx context.Context, s *scope, p planner.Plan) (committed bool, err error) {
 	setStatus(s.rollout, p)
 	err = r.patchStatus(ctx, s)
 	if apierrors.IsConflict(err) {
@@ -217,9 +219,9 @@ func (r *RolloutReconciler) commit(ctx context.Context, s *scope, p plan) (commi
 
 // requeueAfter is when to look again: when decide asked, else after resyncInterval, so that
 // a hand edit of a routing object (which is not watched) is repaired.
-func requeueAfter(p plan) time.Duration {
-	if p.requeue > 0 {
-		return p.requeue
+func requeueAfter(p planner.Plan) time.Duration {
+	if p.Requeue > 0 {
+		return p.Requeue
 	}
 	return resyncInterval
 }
@@ -247,9 +249,9 @@ func (r *RolloutReconciler) stop(ctx context.Context, s *scope, err error, toPri
 	}
 	r.setStalled(s.rollout, p)
 	if !toPrimary {
-		return ctrl.Result{RequeueAfter: p.recheck}, nil
+		return ctrl.Result{RequeueAfter: p.Recheck}, nil
 	}
-	return ctrl.Result{RequeueAfter: p.recheck}, r.protectStable(ctx, s.rollout)
+	return ctrl.Result{RequeueAfter: p.Recheck}, r.protectStable(ctx, s.rollout)
 }
 
 // protectStable sends all traffic to the primary when a rollout under way cannot go on.
@@ -261,7 +263,7 @@ func (r *RolloutReconciler) protectStable(ctx context.Context, ro *trancheapi.Ro
 	if err != nil {
 		return nil // nothing was ever routed through an unknown provider
 	}
-	if err := router.SetRoutes(ctx, ro, providers.Routes{}); err != nil {
+	if err := router.SetRoutes(ctx, ro, traffic.Routes{}); err != nil {
 		return err
 	}
 	ro.Status.CanaryWeight = 0

@@ -72,10 +72,10 @@ func (r *RolloutReconciler) finalize(ctx context.Context, s *scope) (ctrl.Result
 			return ctrl.Result{}, err
 		}
 		waited := r.Now().Sub(ro.DeletionTimestamp.Time)
-		if !w.ready && waited < ro.Spec.EffectiveProgressDeadline() {
+		if !w.Ready && waited < ro.Spec.EffectiveProgressDeadline() {
 			return ctrl.Result{RequeueAfter: staleRetryDelay}, nil // the target's watch events come sooner
 		}
-		if !w.ready {
+		if !w.Ready {
 			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "TargetNotReady", "Delete",
 				"The %s %q was not ready %s after the Rollout was deleted: its Service %q selects its pods all the same",
 				workloadKind(target), target.GetName(), waited.Round(time.Second), ro.ServiceNames().Apex)

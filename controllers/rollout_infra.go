@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -23,9 +24,9 @@ import (
 type specError struct{ error }
 
 // asProblem turns errors only the user can fix into a Stalled problem; nil for others.
-func asProblem(err error) *problem {
+func asProblem(err error) *planner.Problem {
 	var se specError
-	var p *problem
+	var p *planner.Problem
 	switch {
 	case err == nil:
 		return nil
@@ -33,7 +34,7 @@ func asProblem(err error) *problem {
 		return p
 	case errors.As(err, &se), errors.Is(err, providers.ErrUnsupported), errors.Is(err, providers.ErrUnknownProvider),
 		errors.Is(err, providers.ErrMissingReference), errors.Is(err, providers.ErrMalformed):
-		return &problem{reason: trancheapi.ReasonInvalidSpec, message: err.Error()}
+		return &planner.Problem{Reason: trancheapi.ReasonInvalidSpec, Message: err.Error()}
 	}
 	return nil
 }
@@ -120,7 +121,7 @@ func (r *RolloutReconciler) primaryServes(ctx context.Context, ro *trancheapi.Ro
 		return false, err
 	}
 	p, err := r.servingReady(ctx, ro, ro.ServiceNames().Primary, workloadOf(primary, true))
-	return p.ready, err
+	return p.Ready, err
 }
 
 // ensureService creates a Service, or brings its ports and labels in line. The selector of

@@ -15,22 +15,25 @@ import (
 
 	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/notify"
 	"github.com/tranche-dev/tranche/providers"
 )
 
 // observe reads the world decide needs: the workloads and what the data plane is told.
-func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error) {
+func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (planner.World, error) {
 	ro := s.rollout
 	names := ro.ServiceNames()
-	w := world{now: nextMillisecond(r.Now()), rollout: ro, autoscaler: autoscalingOf(s.autoscaler)}
-	if w.autoscaler == nil {
-		w.declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
+	w := planner.World{Now: planner.NextMillisecond(r.Now()), Rollout: ro, Autoscaler: autoscalingOf(s.autoscaler)}
+	if w.Autoscaler == nil {
+		w.Declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
+	} else {
+		w.Autoscaler.Settled = settled(s.autoscaler, *w.Autoscaler, replicasOf(s.target))
 	}
 	var err error
 	target := workloadOf(s.target, false)
-	target.revision, target.configured = revisionOf(*podTemplate(s.target), s.configs), len(s.configs) > 0
-	if w.target, err = r.servingReady(ctx, ro, names.Canary, target); err != nil {
+	target.Revision, target.Configured = revisionOf(*podTemplate(s.target), s.configs), len(s.configs) > 0
+	if w.Target, err = r.servingReady(ctx, ro, names.Canary, target); err != nil {
 		return w, err
 	}
 	primary := newWorkload(ro.Spec.TargetRef.Kind)
@@ -44,22 +47,22 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 		if err != nil {
 			return w, err
 		}
-		w.primary = &p
+		w.Primary = &p
 	}
 	routes, err := s.router.Routes(ctx, ro)
 	switch {
 	case err == nil:
-		w.routes = routes
-		if w.acceptance, err = s.router.Acceptance(ctx, ro); err != nil {
+		w.Routes = routes
+		if w.Acceptance, err = s.router.Acceptance(ctx, ro); err != nil {
 			return w, fmt.Errorf("reading the data plane's word on the routes: %w", err)
 		}
 	case apierrors.IsNotFound(err) && (ro.Status.Phase == "" || ro.Status.Phase == trancheapi.PhaseInitializing):
 		// None yet: they are made once the primary serves.
-		w.routesUnknown = true
+		w.RoutesUnknown = true
 	case errors.Is(err, providers.ErrUnreadable):
 		// What a person left there is not a split: decide writes the one it wants.
 		ctrl.LoggerFrom(ctx).Info("Routes cannot be read back; they will be set again", "reason", err.Error())
-		w.routesUnknown = true
+		w.RoutesUnknown = true
 	default:
 		return w, fmt.Errorf("reading the routes back: %w", err)
 	}
@@ -67,20 +70,20 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (world, error
 }
 
 // answer fetches what decide asked for: an analysis run, or a gate's answer.
-func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w world, n need) (world, error) {
+func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w planner.World, n planner.Need) (planner.World, error) {
 	ro := s.rollout
-	if n.analysis {
-		checks, err := r.runAnalysis(ctx, ro, s.router, w.now, w.target.revision)
+	if n.Analysis {
+		checks, err := r.runAnalysis(ctx, ro, s.router, w.Now, w.Target.Revision)
 		if err != nil {
 			return w, err
 		}
-		w.analysis = &analysisRun{checks: checks}
+		w.Analysis = &planner.AnalysisRun{Checks: checks}
 	}
-	if n.gate != "" {
-		if w.gates == nil {
-			w.gates = map[trancheapi.WebhookType]gateAnswer{}
+	if n.Gate != "" {
+		if w.Gates == nil {
+			w.Gates = map[trancheapi.WebhookType]planner.GateAnswer{}
 		}
-		w.gates[n.gate] = r.askGate(ctx, ro, n.gate, w.target.revision)
+		w.Gates[n.Gate] = r.askGate(ctx, ro, n.Gate, w.Target.Revision)
 	}
 	return w, nil
 }
@@ -186,13 +189,13 @@ func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Roll
 
 // askGate calls every webhook of a gate type about the revision under test: the gate is
 // open when all of them say yes.
-func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType, revision string) gateAnswer {
+func (r *RolloutReconciler) askGate(ctx context.Context, ro *trancheapi.Rollout, gate trancheapi.WebhookType, revision string) planner.GateAnswer {
 	for _, hook := range ro.Spec.WebhooksOf(gate) {
 		if err := r.callWebhook(ctx, hook, payloadFor(ro, hook, revision, "")); err != nil {
-			return gateAnswer{message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
+			return planner.GateAnswer{Message: fmt.Sprintf("webhook %s: %v", hook.Name, err)}
 		}
 	}
-	return gateAnswer{open: true}
+	return planner.GateAnswer{Open: true}
 }
 
 // notifyWebhooks queues calls to the webhooks of a notification type (PostRollout, Rollback,

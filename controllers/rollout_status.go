@@ -12,18 +12,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // setStalled marks the Rollout as unable to go on until its user changes something, and
 // records an event when the problem is new.
-func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *problem) {
+func (r *RolloutReconciler) setStalled(ro *trancheapi.Rollout, p *planner.Problem) {
 	prev := apimeta.FindStatusCondition(ro.Status.Conditions, trancheapi.ConditionStalled)
-	if prev == nil || prev.Reason != p.reason || prev.Message != p.message {
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, p.reason, "Validate", p.message)
-		r.notify(ro, "Stalled", p.message)
+	if prev == nil || prev.Reason != p.Reason || prev.Message != p.Message {
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, p.Reason, "Validate", p.Message)
+		r.notify(ro, "Stalled", p.Message)
 	}
-	setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, p.reason, p.message)
-	setCondition(ro, trancheapi.ConditionStalled, metav1.ConditionTrue, p.reason, p.message)
+	setCondition(ro, trancheapi.ConditionReady, metav1.ConditionFalse, p.Reason, p.Message)
+	setCondition(ro, trancheapi.ConditionStalled, metav1.ConditionTrue, p.Reason, p.Message)
 	apimeta.RemoveStatusCondition(&ro.Status.Conditions, trancheapi.ConditionReconciling)
 	// The spec was read and judged: the verdict is about this generation.
 	ro.Status.ObservedGeneration = ro.Generation

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
 // trafficCheckName names the check of spec.analysis.verifyTraffic in status.lastChecks.
@@ -25,7 +26,7 @@ func trafficCheck(ro *trancheapi.Rollout) (trancheapi.Metric, bool) {
 		return trancheapi.Metric{}, false
 	}
 	steps := ro.Spec.EffectiveSteps()
-	routes := routesFor(&ro.Spec, steps[min(int(ro.Status.CurrentStep), len(steps)-1)])
+	routes := planner.RoutesFor(&ro.Spec, steps[min(int(ro.Status.CurrentStep), len(steps)-1)])
 	if len(routes.Match) > 0 || routes.MirrorPercent > 0 {
 		return trancheapi.Metric{}, false
 	}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/controllers/planner"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -115,14 +116,15 @@ func selectPrimaryPods(spec *corev1.PodSpec, targetLabels map[string]string) {
 
 // workloadOf is what decide needs to know of a workload. The primary's revision is the one
 // it was copied from, recorded in an annotation; the target's is its template's hash.
-func workloadOf(obj client.Object, primary bool) workload {
-	w := workload{replicas: replicasOf(obj), generation: obj.GetGeneration(), annotations: obj.GetAnnotations()}
+func workloadOf(obj client.Object, primary bool) planner.Workload {
+	w := planner.Workload{Replicas: replicasOf(obj), Generation: obj.GetGeneration(), Annotations: obj.GetAnnotations()}
 	if primary {
-		w.revision = obj.GetAnnotations()[trancheapi.AnnotationRevision]
+		w.Revision = obj.GetAnnotations()[trancheapi.AnnotationRevision]
 	} else {
-		w.revision = trancheapi.TemplateRevision(*podTemplate(obj))
+		w.Revision = trancheapi.TemplateRevision(*podTemplate(obj))
 	}
-	w.ready = w.replicas > 0 && healthOf(obj).status == health.HealthStatusHealthy && readyReplicas(obj) >= w.replicas
+	w.ReadyReplicas = readyReplicas(obj)
+	w.Ready = w.Replicas > 0 && healthOf(obj).status == health.HealthStatusHealthy && w.ReadyReplicas >= w.Replicas
 	return w
 }
 

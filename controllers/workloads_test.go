@@ -155,7 +155,7 @@ func TestWorkloadReadiness(t *testing.T) {
 		"no status at all":        {base(2), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, tc.want, workloadOf(tc.d, false).ready)
+			assert.Equal(t, tc.want, workloadOf(tc.d, false).Ready)
 		})
 	}
 }
@@ -187,8 +187,8 @@ func TestDaemonSetReadiness(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := workloadOf(tc.ds, false)
-			assert.Equal(t, tc.replicas, w.replicas)
-			assert.Equal(t, tc.want, w.ready)
+			assert.Equal(t, tc.replicas, w.Replicas)
+			assert.Equal(t, tc.want, w.Ready)
 		})
 	}
 }

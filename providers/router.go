@@ -5,39 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
-
-// Routes is what the data plane is told: how requests are split between the primary and the
-// canary. The zero value sends everything to the primary.
-type Routes struct {
-	// CanaryWeight is the percent of requests sent to the canary, 0 to 100.
-	CanaryWeight int32
-	// Match, when set, sends the requests that match any of these to the canary and every
-	// other request to the primary (A/B testing); CanaryWeight is then 0.
-	Match []trancheapi.HTTPMatch
-	// MirrorPercent is the percent of the primary's requests copied to the canary, 0 to 100.
-	MirrorPercent int32
-	// Sticky, when set with a CanaryWeight, keeps a client that reached the canary on it.
-	Sticky *Sticky
-}
-
-// Sticky is session affinity by cookie: the canary's responses set the cookie, and requests
-// that carry it go to the canary. Where the Router writes the cookie's value itself, the value
-// names the canary revision under test (see StickyValue), so that a cookie from an earlier
-// rollout does not pin its client to a later canary; Routes reads the affinity back only
-// when the value is this rollout's.
-type Sticky struct {
-	// Cookie is the cookie's name.
-	Cookie string
-	// MaxAge is how long a client keeps the cookie, in whole seconds.
-	MaxAge time.Duration
-}
 
 // Router moves traffic between a Rollout's primary and canary. The Services it routes to are
 // created by the controller beforehand: <target>, <target>-primary and <target>-canary, in the
@@ -51,13 +25,13 @@ type Router interface {
 	// without changing the current split. Fields of shared objects that a user added are kept.
 	Reconcile(ctx context.Context, ro *trancheapi.Rollout) error
 	// SetRoutes tells the data plane to split traffic as r says.
-	SetRoutes(ctx context.Context, ro *trancheapi.Rollout, r Routes) error
+	SetRoutes(ctx context.Context, ro *trancheapi.Rollout, r traffic.Routes) error
 	// Routes reads back what the data plane is told now. When the routing objects exist but
 	// cannot be read as a split, the error wraps ErrUnreadable: SetRoutes repairs them.
-	Routes(ctx context.Context, ro *trancheapi.Rollout) (Routes, error)
+	Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error)
 	// Acceptance reads the data plane's word on the routing objects as they are now; a
 	// Router whose data plane writes none embeds NoStatus.
-	Acceptance(ctx context.Context, ro *trancheapi.Rollout) (Acceptance, error)
+	Acceptance(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error)
 	// RequestMetrics are the families of request metrics this data plane may export, the
 	// preferred first; none for a data plane without request metrics. The built-in metrics'
 	// queries are made from them (BuiltinQueries), and so are the dashboard's (config/grafana).
@@ -118,7 +92,7 @@ type Releaser interface {
 	// the data plane's word on them as they are now; called again, it finds them released
 	// and reads that word only. Objects that are gone are an error satisfying
 	// apierrors.IsNotFound.
-	Release(ctx context.Context, ro *trancheapi.Rollout) (Acceptance, error)
+	Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error)
 }
 
 // HandBack sends all of a Rollout's traffic to the primary, for a Rollout being deleted: it
@@ -129,7 +103,7 @@ type Releaser interface {
 // Rollout does not control, have nothing to hand back: they are not an error, so that they
 // do not hold up the deletion.
 func HandBack(ctx context.Context, router Router, ro *trancheapi.Rollout) error {
-	err := router.SetRoutes(ctx, ro, Routes{})
+	err := router.SetRoutes(ctx, ro, traffic.Routes{})
 	if apierrors.IsNotFound(err) || errors.Is(err, ErrNotControlled) {
 		return nil
 	}

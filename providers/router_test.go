@@ -12,17 +12,18 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // setRoutesOnly is a Router whose SetRoutes records what it was asked and answers err; the
 // rest of the interface is not used by HandBack.
 type setRoutesOnly struct {
 	providers.Router
-	asked []providers.Routes
+	asked []traffic.Routes
 	err   error
 }
 
-func (r *setRoutesOnly) SetRoutes(_ context.Context, _ *trancheapi.Rollout, routes providers.Routes) error {
+func (r *setRoutesOnly) SetRoutes(_ context.Context, _ *trancheapi.Rollout, routes traffic.Routes) error {
 	r.asked = append(r.asked, routes)
 	return r.err
 }
@@ -43,7 +44,7 @@ func TestHandBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			router := &setRoutesOnly{err: tc.err}
 			err := providers.HandBack(t.Context(), router, &trancheapi.Rollout{})
-			assert.Equal(t, []providers.Routes{{}}, router.asked, "everything to the primary")
+			assert.Equal(t, []traffic.Routes{{}}, router.asked, "everything to the primary")
 			if tc.want == nil {
 				assert.NoError(t, err)
 				return

@@ -9,6 +9,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 func TestCanaryPercent(t *testing.T) {
@@ -47,38 +48,38 @@ func TestSplitReadsBack(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	assert.NoError(t, providers.Routes{}.Validate())
-	assert.NoError(t, providers.Routes{CanaryWeight: 100, MirrorPercent: 100}.Validate())
-	assert.Error(t, providers.Routes{CanaryWeight: 101}.Validate())
-	assert.Error(t, providers.Routes{CanaryWeight: -1}.Validate())
-	assert.Error(t, providers.Routes{MirrorPercent: 101}.Validate())
+	assert.NoError(t, traffic.Routes{}.Validate())
+	assert.NoError(t, traffic.Routes{CanaryWeight: 100, MirrorPercent: 100}.Validate())
+	assert.Error(t, traffic.Routes{CanaryWeight: 101}.Validate())
+	assert.Error(t, traffic.Routes{CanaryWeight: -1}.Validate())
+	assert.Error(t, traffic.Routes{MirrorPercent: 101}.Validate())
 }
 
 // Two splits are the same when they send the same requests the same way: header names
 // compare as HTTP compares them, without regard to case (Istio keeps them in lower case), and
 // an empty match type is Exact; values, query parameters and cookie names keep their case.
 func TestRoutesEqualAsHTTPMatchesRequests(t *testing.T) {
-	header := func(name, value string, kind trancheapi.MatchType) providers.Routes {
-		return providers.Routes{Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: name, Value: value, Type: kind}}}}}
+	header := func(name, value string, kind trancheapi.MatchType) traffic.Routes {
+		return traffic.Routes{Match: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: name, Value: value, Type: kind}}}}}
 	}
-	query := func(name string) providers.Routes {
-		return providers.Routes{Match: []trancheapi.HTTPMatch{{QueryParams: []trancheapi.StringMatch{{Name: name, Value: "on"}}}}}
+	query := func(name string) traffic.Routes {
+		return traffic.Routes{Match: []trancheapi.HTTPMatch{{QueryParams: []trancheapi.StringMatch{{Name: name, Value: "on"}}}}}
 	}
 	cases := []struct {
 		name  string
-		a, b  providers.Routes
+		a, b  traffic.Routes
 		equal bool
 	}{
-		{"the same weight", providers.Routes{CanaryWeight: 5}, providers.Routes{CanaryWeight: 5}, true},
-		{"another weight", providers.Routes{CanaryWeight: 5}, providers.Routes{CanaryWeight: 50}, false},
-		{"another mirror", providers.Routes{MirrorPercent: 10}, providers.Routes{}, false},
+		{"the same weight", traffic.Routes{CanaryWeight: 5}, traffic.Routes{CanaryWeight: 5}, true},
+		{"another weight", traffic.Routes{CanaryWeight: 5}, traffic.Routes{CanaryWeight: 50}, false},
+		{"another mirror", traffic.Routes{MirrorPercent: 10}, traffic.Routes{}, false},
 		{"a header name in lower case", header("X-Tester", "insider", trancheapi.MatchExact), header("x-tester", "insider", trancheapi.MatchExact), true},
 		{"a header value in another case", header("x-tester", "Insider", trancheapi.MatchExact), header("x-tester", "insider", trancheapi.MatchExact), false},
 		{"no type is Exact", header("x-tester", "insider", ""), header("x-tester", "insider", trancheapi.MatchExact), true},
 		{"another type", header("x-tester", "insider", trancheapi.MatchPrefix), header("x-tester", "insider", trancheapi.MatchExact), false},
 		{"a query parameter in another case", query("Beta"), query("beta"), false},
-		{"a match against none", header("x-tester", "insider", ""), providers.Routes{}, false},
-		{"affinity against none", providers.Routes{CanaryWeight: 5, Sticky: &providers.Sticky{Cookie: "c", MaxAge: time.Hour}}, providers.Routes{CanaryWeight: 5}, false},
+		{"a match against none", header("x-tester", "insider", ""), traffic.Routes{}, false},
+		{"affinity against none", traffic.Routes{CanaryWeight: 5, Sticky: &traffic.Sticky{Cookie: "c", MaxAge: time.Hour}}, traffic.Routes{CanaryWeight: 5}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 package v1alpha1
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // EffectiveSteps returns spec.steps, or when there are none the default steps for the
 // Rollout's provider. The default depends on the provider, which an OpenAPI default cannot
@@ -26,6 +29,7 @@ const (
 	DefaultFailureLimit      = 2
 	DefaultInconclusiveLimit = 3
 	DefaultScaleDownDelay    = 30 * time.Second
+	DefaultRollbackHold      = 10 * time.Second
 )
 
 // EffectiveInterval is how often the canary is analysed.
@@ -50,6 +54,37 @@ func (s *RolloutSpec) EffectiveScaleDownDelay() time.Duration {
 		return max(0, d.Duration)
 	}
 	return DefaultScaleDownDelay
+}
+
+// PacedRollback reports whether a failed or aborted rollout hands traffic back in steps.
+func (s *RolloutSpec) PacedRollback() bool {
+	return s.Rollback != nil && s.Rollback.Pace == RollbackSteps
+}
+
+// EffectiveRollbackHold is how long each weight on the way back is held.
+func (s *RolloutSpec) EffectiveRollbackHold() time.Duration {
+	if r := s.Rollback; r != nil && r.Hold != nil && r.Hold.Duration > 0 {
+		return r.Hold.Duration
+	}
+	return DefaultRollbackHold
+}
+
+// RollbackWeights are the canary's weights on the way back, highest first: rollback.weights,
+// or the weights strictly between 0 and 100 of the rollout's steps.
+func (s *RolloutSpec) RollbackWeights() []int32 {
+	var weights []int32
+	if r := s.Rollback; r != nil && len(r.Weights) > 0 {
+		weights = slices.Clone(r.Weights)
+	} else {
+		for _, step := range s.EffectiveSteps() {
+			if w := step.Weight; w != nil && *w > 0 && *w < 100 && len(step.Match) == 0 {
+				weights = append(weights, *w)
+			}
+		}
+	}
+	slices.Sort(weights)
+	slices.Reverse(weights)
+	return slices.Compact(weights)
 }
 
 // EffectiveFailureLimit is how many failed analysis runs roll the canary back.

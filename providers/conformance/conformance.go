@@ -13,6 +13,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Capabilities says what a provider can do, and how the suite edits the provider's objects
@@ -38,7 +39,7 @@ type Capabilities struct {
 	// under the suite to take it. Pending for a provider whose data plane always reports on
 	// the routing objects; Unreported (the zero value) for one whose data plane says nothing,
 	// or reports only where it is set up to (istiod's status), and leaves no word here.
-	Unconfirmed providers.AcceptanceState
+	Unconfirmed traffic.AcceptanceState
 	// RoutingObjects lists the objects the Router writes, as empty objects of the right type
 	// (unstructured ones with their kind) with their namespace and name: repeated calls must
 	// leave their resourceVersion alone, and a label and an annotation the suite adds to
@@ -114,7 +115,7 @@ func (s *suite) features(t *testing.T) {
 	require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
 	require.Equal(t, s.caps.Sticky, f.Sticky, "Features().Sticky")
 	require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
-	if s.caps.Unconfirmed == providers.Pending {
+	if s.caps.Unconfirmed == traffic.Pending {
 		require.NotEmpty(t, f.Status, "Features().Status: where the data plane reports")
 	}
 }
@@ -124,14 +125,14 @@ func (s *suite) features(t *testing.T) {
 func (s *suite) dataPlaneWord(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	f.set(t, providers.Routes{CanaryWeight: s.partial()})
+	f.set(t, traffic.Routes{CanaryWeight: s.partial()})
 	got, err := f.router.Acceptance(t.Context(), f.ro)
 	require.NoError(t, err)
-	if s.caps.Unconfirmed != providers.Pending {
-		require.Equal(t, providers.Acceptance{State: providers.Unreported}, got)
+	if s.caps.Unconfirmed != traffic.Pending {
+		require.Equal(t, traffic.Acceptance{State: traffic.Unreported}, got)
 		return
 	}
-	require.Equal(t, providers.Pending, got.State, "nothing runs here that could have taken the split: %s", got)
+	require.Equal(t, traffic.Pending, got.State, "nothing runs here that could have taken the split: %s", got)
 	require.NotEmpty(t, got.Parent, "whose word is awaited")
 }
 
@@ -156,23 +157,23 @@ func (s *suite) partial() int32 {
 
 // split lists the states the suite moves a provider through: a weight, and the match,
 // mirror and session affinity when the provider supports them.
-func (s *suite) split() []providers.Routes {
-	states := []providers.Routes{{CanaryWeight: s.partial()}}
+func (s *suite) split() []traffic.Routes {
+	states := []traffic.Routes{{CanaryWeight: s.partial()}}
 	if s.caps.Match {
-		states = append(states, providers.Routes{Match: s.match()})
+		states = append(states, traffic.Routes{Match: s.match()})
 	}
 	if s.caps.Mirror {
-		states = append(states, providers.Routes{MirrorPercent: 50})
+		states = append(states, traffic.Routes{MirrorPercent: 50})
 	}
 	if s.caps.Sticky {
-		states = append(states, providers.Routes{CanaryWeight: s.partial(), Sticky: SampleSticky()})
+		states = append(states, traffic.Routes{CanaryWeight: s.partial(), Sticky: SampleSticky()})
 	}
 	return states
 }
 
 // SampleSticky is the session affinity the suite routes with.
-func SampleSticky() *providers.Sticky {
-	return &providers.Sticky{Cookie: "tranche-canary", MaxAge: 24 * time.Hour}
+func SampleSticky() *traffic.Sticky {
+	return &traffic.Sticky{Cookie: "tranche-canary", MaxAge: 24 * time.Hour}
 }
 
 // match is the A/B match the provider is driven with: SampleMatch, or what it supports.
@@ -186,7 +187,7 @@ func (s *suite) match() []trancheapi.HTTPMatch {
 func (s *suite) fresh(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	f.requireRoutes(t, providers.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 }
 
 func (s *suite) weights(t *testing.T) {
@@ -194,13 +195,13 @@ func (s *suite) weights(t *testing.T) {
 	f.reconcile(t)
 	for _, w := range s.caps.Weights {
 		t.Run(fmt.Sprintf("weight=%d", w), func(t *testing.T) {
-			f.set(t, providers.Routes{CanaryWeight: w})
-			f.requireRoutes(t, providers.Routes{CanaryWeight: w})
+			f.set(t, traffic.Routes{CanaryWeight: w})
+			f.requireRoutes(t, traffic.Routes{CanaryWeight: w})
 		})
 	}
 	t.Run("back to 0", func(t *testing.T) {
-		f.set(t, providers.Routes{})
-		f.requireRoutes(t, providers.Routes{})
+		f.set(t, traffic.Routes{})
+		f.requireRoutes(t, traffic.Routes{})
 	})
 }
 
@@ -214,18 +215,18 @@ func (s *suite) unsupportedWeight(t *testing.T) {
 	}
 	f := s.setup(t)
 	f.reconcile(t)
-	err := f.router.SetRoutes(t.Context(), f.ro, providers.Routes{CanaryWeight: w})
+	err := f.router.SetRoutes(t.Context(), f.ro, traffic.Routes{CanaryWeight: w})
 	require.ErrorIs(t, err, providers.ErrUnsupported, "weight %d", w)
-	f.requireRoutes(t, providers.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 }
 
 func (s *suite) invalid(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	for _, r := range []providers.Routes{{CanaryWeight: 101}, {CanaryWeight: -1}, {MirrorPercent: 101}} {
+	for _, r := range []traffic.Routes{{CanaryWeight: 101}, {CanaryWeight: -1}, {MirrorPercent: 101}} {
 		require.Error(t, f.router.SetRoutes(t.Context(), f.ro, r), "%+v", r)
 	}
-	f.requireRoutes(t, providers.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 }
 
 func (s *suite) idempotent(t *testing.T) {
@@ -282,42 +283,42 @@ func (s *suite) foreign(t *testing.T) {
 		check()
 	}
 	f.handBack(t)
-	f.requireRoutes(t, providers.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 	check()
 }
 
 func (s *suite) matching(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	want := providers.Routes{Match: SampleMatch()}
+	want := traffic.Routes{Match: SampleMatch()}
 	if !s.caps.Match || s.caps.SupportedMatch != nil {
 		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, want), providers.ErrUnsupported)
-		f.requireRoutes(t, providers.Routes{})
+		f.requireRoutes(t, traffic.Routes{})
 		if !s.caps.Match {
 			return
 		}
-		want = providers.Routes{Match: s.caps.SupportedMatch}
+		want = traffic.Routes{Match: s.caps.SupportedMatch}
 	}
 	f.set(t, want)
 	f.requireRoutes(t, want)
-	narrower := providers.Routes{Match: want.Match[:1]}
+	narrower := traffic.Routes{Match: want.Match[:1]}
 	f.set(t, narrower)
 	f.requireRoutes(t, narrower)
-	f.set(t, providers.Routes{})
-	f.requireRoutes(t, providers.Routes{})
+	f.set(t, traffic.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 }
 
 func (s *suite) mirror(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
 	if !s.caps.Mirror {
-		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{MirrorPercent: 100}), providers.ErrUnsupported)
-		f.requireRoutes(t, providers.Routes{})
+		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, traffic.Routes{MirrorPercent: 100}), providers.ErrUnsupported)
+		f.requireRoutes(t, traffic.Routes{})
 		return
 	}
 	for _, percent := range []int32{100, 10, 0} {
-		f.set(t, providers.Routes{MirrorPercent: percent})
-		f.requireRoutes(t, providers.Routes{MirrorPercent: percent})
+		f.set(t, traffic.Routes{MirrorPercent: percent})
+		f.requireRoutes(t, traffic.Routes{MirrorPercent: percent})
 	}
 }
 
@@ -326,12 +327,12 @@ func (s *suite) sticky(t *testing.T) {
 	f.reconcile(t)
 	w := s.partial()
 	if !s.caps.Sticky {
-		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{CanaryWeight: w, Sticky: SampleSticky()}), providers.ErrUnsupported)
-		f.requireRoutes(t, providers.Routes{})
+		require.ErrorIs(t, f.router.SetRoutes(t.Context(), f.ro, traffic.Routes{CanaryWeight: w, Sticky: SampleSticky()}), providers.ErrUnsupported)
+		f.requireRoutes(t, traffic.Routes{})
 		return
 	}
-	shorter := &providers.Sticky{Cookie: "beta", MaxAge: time.Hour}
-	for _, r := range []providers.Routes{
+	shorter := &traffic.Sticky{Cookie: "beta", MaxAge: time.Hour}
+	for _, r := range []traffic.Routes{
 		{CanaryWeight: w, Sticky: SampleSticky()},
 		{CanaryWeight: w, Sticky: shorter},
 		{CanaryWeight: w},
@@ -341,7 +342,7 @@ func (s *suite) sticky(t *testing.T) {
 		f.set(t, r)
 		f.requireRoutes(t, r)
 	}
-	require.Error(t, f.router.SetRoutes(t.Context(), f.ro, providers.Routes{Sticky: SampleSticky()}),
+	require.Error(t, f.router.SetRoutes(t.Context(), f.ro, traffic.Routes{Sticky: SampleSticky()}),
 		"affinity without a canary weight has no canary to keep clients on")
 }
 
@@ -350,10 +351,10 @@ func (s *suite) sticky(t *testing.T) {
 func (s *suite) handBack(t *testing.T) {
 	f := s.setup(t)
 	f.reconcile(t)
-	for _, r := range append(s.split(), providers.Routes{CanaryWeight: 100}) {
+	for _, r := range append(s.split(), traffic.Routes{CanaryWeight: 100}) {
 		f.set(t, r)
 		f.handBack(t)
-		f.requireRoutes(t, providers.Routes{})
+		f.requireRoutes(t, traffic.Routes{})
 	}
 }
 
@@ -387,7 +388,7 @@ func (s *suite) wrongTypes(t *testing.T) {
 			w.Plant(obj.Object)
 			WriteUnchecked(t, s.c, obj)
 			says := obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName() + ": " + w.Says
-			routes := providers.Routes{CanaryWeight: s.partial()}
+			routes := traffic.Routes{CanaryWeight: s.partial()}
 			if !w.Users {
 				_, err := f.router.Routes(t.Context(), f.ro)
 				require.ErrorIs(t, err, providers.ErrUnreadable, "Routes")

@@ -15,6 +15,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // fixture is one subtest's Rollout, created with its Services, and the Router under test.
@@ -57,7 +58,7 @@ func (f *fixture) reconcile(t *testing.T) {
 	require.NoError(t, f.router.Reconcile(t.Context(), f.ro), "Reconcile")
 }
 
-func (f *fixture) set(t *testing.T, r providers.Routes) {
+func (f *fixture) set(t *testing.T, r traffic.Routes) {
 	t.Helper()
 	require.NoError(t, f.router.SetRoutes(t.Context(), f.ro, r), "SetRoutes(%+v)", r)
 }
@@ -69,7 +70,7 @@ func (f *fixture) handBack(t *testing.T) {
 
 // requireRoutes fails the test unless Routes reads want back. Matches compare as the
 // controller compares them, where an empty list equals a missing one.
-func (f *fixture) requireRoutes(t *testing.T, want providers.Routes) {
+func (f *fixture) requireRoutes(t *testing.T, want traffic.Routes) {
 	t.Helper()
 	got, err := f.router.Routes(t.Context(), f.ro)
 	require.NoError(t, err, "Routes")
@@ -253,16 +254,16 @@ func GoldenSteps[T client.Object](t *testing.T, c client.Client, router provider
 	f := router.Features()
 	type step struct {
 		name   string
-		routes providers.Routes
+		routes traffic.Routes
 		takes  bool
 	}
 	for _, s := range []step{
-		{"canary-5", providers.Routes{CanaryWeight: 5}, f.AnyWeight},
-		{"ab", providers.Routes{Match: match}, f.Match != ""},
-		{"mirror-20", providers.Routes{MirrorPercent: 20}, f.Mirror},
-		{"sticky-50", providers.Routes{CanaryWeight: 50, Sticky: SampleSticky()}, f.Sticky},
-		{"blue-green-100", providers.Routes{CanaryWeight: 100}, true},
-		{"primary", providers.Routes{}, true},
+		{"canary-5", traffic.Routes{CanaryWeight: 5}, f.AnyWeight},
+		{"ab", traffic.Routes{Match: match}, f.Match != ""},
+		{"mirror-20", traffic.Routes{MirrorPercent: 20}, f.Mirror},
+		{"sticky-50", traffic.Routes{CanaryWeight: 50, Sticky: SampleSticky()}, f.Sticky},
+		{"blue-green-100", traffic.Routes{CanaryWeight: 100}, true},
+		{"primary", traffic.Routes{}, true},
 	} {
 		if !s.takes {
 			continue

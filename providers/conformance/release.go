@@ -11,6 +11,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // ReleaseCheck says what a providers.Releaser leaves behind a deleted Rollout.
@@ -83,7 +84,7 @@ func (s *suite) release(t *testing.T) {
 	if add := s.caps.Foreign.Add; add != nil {
 		add(t.Context(), t, s.c, f.ro)
 	}
-	f.set(t, providers.Routes{CanaryWeight: s.partial()})
+	f.set(t, traffic.Routes{CanaryWeight: s.partial()})
 	checkForeign := func() {
 		t.Helper()
 		f.checkMetadata(t)
@@ -122,12 +123,12 @@ func (s *suite) release(t *testing.T) {
 	_, err = f.router.Routes(t.Context(), f.ro)
 	require.ErrorIs(t, err, providers.ErrUnreadable, "a released object reads as no split until it is taken back")
 	f.reconcile(t)
-	f.requireRoutes(t, providers.Routes{})
+	f.requireRoutes(t, traffic.Routes{})
 	for _, obj := range s.caps.Release.Objects(f.ro) {
 		Get(t, s.c, obj)
 		require.True(t, metav1.IsControlledBy(obj, f.ro), "%T %s is the new Rollout's", obj, obj.GetName())
 		require.NotContains(t, obj.GetAnnotations(), trancheapi.AnnotationHandedOver)
 	}
-	f.set(t, providers.Routes{CanaryWeight: s.partial()})
-	f.requireRoutes(t, providers.Routes{CanaryWeight: s.partial()})
+	f.set(t, traffic.Routes{CanaryWeight: s.partial()})
+	f.requireRoutes(t, traffic.Routes{CanaryWeight: s.partial()})
 }

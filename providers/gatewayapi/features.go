@@ -10,6 +10,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // An implementation lists the Gateway API features it supports (GEP-2162 names) in its
@@ -44,7 +45,7 @@ func timeoutFeatures(t target) []gatewayv1.FeatureName {
 
 // splitFeatures lists the features a split needs beyond the core ones. Routes that send
 // everything to the primary need none: nothing may keep them from being written.
-func splitFeatures(routes providers.Routes) []gatewayv1.FeatureName {
+func splitFeatures(routes traffic.Routes) []gatewayv1.FeatureName {
 	if routes.MirrorPercent > 0 {
 		return []gatewayv1.FeatureName{featureRequestMirror}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // TestWhatTheGatewayClassDoesNotSupportIsNotWritten holds mirror steps and timeouts to the
@@ -41,27 +42,27 @@ func TestWhatTheGatewayClassDoesNotSupportIsNotWritten(t *testing.T) {
 	ro.Spec.Provider.GatewayAPI.ParentRefs = []trancheapi.ParentReference{{Name: "edge"}}
 	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
 
-	err := router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 50})
+	err := router.SetRoutes(ctx, ro, traffic.Routes{MirrorPercent: 50})
 	require.ErrorIs(t, err, providers.ErrUnsupported)
 	assert.ErrorContains(t, err, "Gateway "+ro.Namespace+"/edge is of GatewayClass "+class.Name+
 		" (example.com/limited), which does not list HTTPRouteRequestMirror among its supportedFeatures: a mirror step's RequestMirror filter would fail the requests")
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{}, got, "nothing written")
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}), "a split of core features")
+	assert.Equal(t, traffic.Routes{}, got, "nothing written")
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}), "a split of core features")
 
 	ro.Spec.Provider.GatewayAPI.Timeouts = &trancheapi.GatewayAPITimeouts{Request: &metav1.Duration{Duration: 5 * time.Second}}
 	err = router.Reconcile(ctx, ro)
 	require.ErrorIs(t, err, providers.ErrUnsupported)
 	assert.ErrorContains(t, err, "HTTPRouteRequestTimeout among its supportedFeatures: spec.provider.gatewayAPI.timeouts.request would not be kept")
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{}), "routes to the primary are always written")
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{}), "routes to the primary are always written")
 
 	supports("HTTPRouteResponseHeaderModification", "HTTPRouteRequestMirror", "HTTPRouteRequestTimeout")
 	require.NoError(t, router.Reconcile(ctx, ro))
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 50}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{MirrorPercent: 50}))
 	got, err = router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{MirrorPercent: 50}, got)
+	assert.Equal(t, traffic.Routes{MirrorPercent: 50}, got)
 
 	supports()
 	ro.Spec.Provider.GatewayAPI.Timeouts.BackendRequest = &metav1.Duration{Duration: time.Second}

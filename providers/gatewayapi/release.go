@@ -9,6 +9,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 var _ providers.Releaser = (*Router)(nil)
@@ -17,10 +18,10 @@ var _ providers.Releaser = (*Router)(nil)
 // everything to the apex Service alone (the canary rules and filters go, as for an idle
 // Rollout), the Rollout's ownership comes off, and the handed-over annotation lets a Rollout
 // of the same name take the route back. The user's rules and filters stay.
-func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
 	t, err := r.targetOf(ro)
 	if err != nil {
-		return providers.Acceptance{}, err
+		return traffic.Acceptance{}, err
 	}
 	var released *gatewayv1.HTTPRoute
 	_, err = providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
@@ -31,7 +32,7 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (providers
 		if err := controlled(route, ro); err != nil {
 			return err
 		}
-		if err := applyRoutes(route, ro, t, providers.Routes{}); err != nil {
+		if err := applyRoutes(route, ro, t, traffic.Routes{}); err != nil {
 			return err
 		}
 		rule := &route.Spec.Rules[tranchesRule(route, t)]
@@ -43,7 +44,7 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (providers
 		return nil
 	})
 	if err != nil {
-		return providers.Acceptance{}, fmt.Errorf("releasing HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+		return traffic.Acceptance{}, fmt.Errorf("releasing HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
 	return acceptance(released), nil
 }

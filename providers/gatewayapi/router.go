@@ -12,6 +12,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Router splits traffic with the HTTPRoute named after the Rollout (see the package
@@ -87,7 +88,7 @@ func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) e
 // and the canary's cookie filter, and also brings the parts Reconcile owns in line, since it holds the route anyway. A
 // missing route is an error (Reconcile creates it). Nothing is written when the route already
 // says what routes says.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 }
 
 // applyRoutes writes the split into the route.
-func applyRoutes(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target, routes providers.Routes) error {
+func applyRoutes(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target, routes traffic.Routes) error {
 	main := ensureRoute(route, ro, t)
 	value := providers.StickyValue(ro)
 	setWeights(&route.Spec.Rules[main], t, routes.CanaryWeight)
@@ -119,32 +120,32 @@ func applyRoutes(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target, r
 // Routes reads the split back from the route: the canary's share of Tranche's two
 // backendRefs' weights, its mirror filter, its canary rules and the canary's cookie filter. A missing route is an error
 // satisfying apierrors.IsNotFound.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	t, err := r.targetOf(ro)
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	route := &gatewayv1.HTTPRoute{}
 	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
-		return providers.Routes{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+		return traffic.Routes{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
 	if providers.HandedOver(route) && ro.DeletionTimestamp.IsZero() {
 		// Released by a deleted Rollout of this name: setting the routes takes it back.
-		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s was handed over by a deleted Rollout of this name: %w", ro.Namespace, ro.Name, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s was handed over by a deleted Rollout of this name: %w", ro.Namespace, ro.Name, providers.ErrUnreadable)
 	}
 	if err := controlled(route, ro); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	main := tranchesRule(route, t)
 	if main < 0 {
-		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s has no rule with a backendRef to the Service %s: %w", ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s has no rule with a backendRef to the Service %s: %w", ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
 	}
 	rule := route.Spec.Rules[main]
 	weight, err := canaryWeight(rule, t)
 	if err != nil {
-		return providers.Routes{}, fmt.Errorf("HTTPRoute %s/%s: %w: %w", ro.Namespace, ro.Name, err, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s: %w: %w", ro.Namespace, ro.Name, err, providers.ErrUnreadable)
 	}
-	return providers.Routes{
+	return traffic.Routes{
 		CanaryWeight:  weight,
 		MirrorPercent: mirrorPercent(rule, t),
 		Match:         canaryMatch(route, matchRuleName, main),

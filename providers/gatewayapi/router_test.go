@@ -20,6 +20,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -53,7 +54,7 @@ func TestConformance(t *testing.T) {
 		Mirror:         true,
 		Sticky:         true,
 		BuiltinMetrics: true,
-		Unconfirmed:    providers.Pending,
+		Unconfirmed:    traffic.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} },
 		Foreign:        conformance.ForeignEdit{Add: addUserFields, Check: checkUserFields},
 		Release:        &conformance.ReleaseCheck{Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{routeOf(ro)} }, SendsTo: routeSendsTo},
@@ -171,7 +172,7 @@ func TestNewRouteShape(t *testing.T) {
 func TestReconcileFollowsTheSpecAndKeepsTheSplit(t *testing.T) {
 	ro, router := start(t)
 	ctx := t.Context()
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 30, MirrorPercent: 20}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 30, MirrorPercent: 20}))
 
 	ro.Spec.Provider.GatewayAPI.ParentRefs = []trancheapi.ParentReference{
 		{Name: "internal", SectionName: ptr.To("http")},
@@ -195,7 +196,7 @@ func TestReconcileFollowsTheSpecAndKeepsTheSplit(t *testing.T) {
 
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{CanaryWeight: 30, MirrorPercent: 20}, got)
+	assert.Equal(t, traffic.Routes{CanaryWeight: 30, MirrorPercent: 20}, got)
 }
 
 func TestHandWrittenWeightsAreReadAndKept(t *testing.T) {
@@ -239,7 +240,7 @@ func TestReconcileRestoresTranchesRule(t *testing.T) {
 	assert.Equal(t, gatewayv1.ObjectName("someone-else"), route.Spec.Rules[0].BackendRefs[0].Name)
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{}, got)
+	assert.Equal(t, traffic.Routes{}, got)
 }
 
 func TestMatchRuleComesFirstAndTreatsRequestsAlike(t *testing.T) {
@@ -250,7 +251,7 @@ func TestMatchRuleComesFirstAndTreatsRequestsAlike(t *testing.T) {
 	require.NoError(t, cp.Client.Update(ctx, route))
 
 	match := []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "yes", Type: trancheapi.MatchExact}}}}
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{Match: match, MirrorPercent: 0}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{Match: match, MirrorPercent: 0}))
 	route = getRoute(t, ro)
 	require.Len(t, route.Spec.Rules, 2)
 	first := route.Spec.Rules[0]
@@ -267,13 +268,13 @@ func TestMatchRuleComesFirstAndTreatsRequestsAlike(t *testing.T) {
 	assert.Equal(t, ptr.To(gatewayv1.Duration("7s")), route.Spec.Rules[0].Timeouts.Request)
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{Match: match}, got)
+	assert.Equal(t, traffic.Routes{Match: match}, got)
 }
 
 func TestTwoCookiesAreUnsupported(t *testing.T) {
 	ro, router := start(t)
 	before := getRoute(t, ro).ResourceVersion
-	err := router.SetRoutes(t.Context(), ro, providers.Routes{Match: []trancheapi.HTTPMatch{{Cookies: []trancheapi.StringMatch{
+	err := router.SetRoutes(t.Context(), ro, traffic.Routes{Match: []trancheapi.HTTPMatch{{Cookies: []trancheapi.StringMatch{
 		{Name: "a", Value: "1", Type: trancheapi.MatchExact}, {Name: "b", Value: "2", Type: trancheapi.MatchExact},
 	}}}})
 	require.ErrorIs(t, err, providers.ErrUnsupported)
@@ -294,7 +295,7 @@ func TestARouteTrancheDidNotCreateIsLeftAlone(t *testing.T) {
 
 	router := gatewayapi.New(cp.Client)
 	require.ErrorContains(t, router.Reconcile(ctx, ro), "does not take over a route it did not create")
-	require.Error(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
+	require.Error(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 50}))
 	_, err := router.Routes(ctx, ro)
 	require.ErrorContains(t, err, "not controlled by the Rollout frontend")
 	require.NoError(t, providers.HandBack(ctx, router, ro), "a route of someone else's has nothing to hand back")
@@ -308,7 +309,7 @@ func TestWithoutARoute(t *testing.T) {
 	router := gatewayapi.New(cp.Client)
 	_, err := router.Routes(ctx, ro)
 	assert.True(t, apierrors.IsNotFound(err), "Routes: %v", err)
-	err = router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5})
+	err = router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5})
 	assert.True(t, apierrors.IsNotFound(err), "SetRoutes: %v", err)
 	assert.NoError(t, providers.HandBack(ctx, router, ro))
 }
@@ -324,10 +325,10 @@ func TestUnreadableWeightsAreRepairedBySetRoutes(t *testing.T) {
 
 	_, err := router.Routes(ctx, ro)
 	require.ErrorIs(t, err, providers.ErrUnreadable)
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5}))
 	got, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{CanaryWeight: 5}, got)
+	assert.Equal(t, traffic.Routes{CanaryWeight: 5}, got)
 }
 
 // TestObjectsWritten shows the HTTPRoute for each kind of step.
@@ -348,7 +349,7 @@ func TestTheSpecsTimeoutsAreWritten(t *testing.T) {
 		BackendRequest: &metav1.Duration{Duration: 500 * time.Millisecond},
 	}
 	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}))
 	route := getRoute(t, ro)
 	want := &gatewayv1.HTTPRouteTimeouts{Request: ptr.To(gatewayv1.Duration("1s500ms")), BackendRequest: ptr.To(gatewayv1.Duration("500ms"))}
 	require.Len(t, route.Spec.Rules, 2, "Tranche's rule and the sticky rule")

@@ -9,32 +9,32 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Acceptance reads the route's status: the split is the data plane's once every parentRef's
 // entry in status.parents says Accepted and ResolvedRefs of the route's current generation.
-func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
 	route := &gatewayv1.HTTPRoute{}
 	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
-		return providers.Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+		return traffic.Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
 	if err := controlled(route, ro); err != nil {
-		return providers.Acceptance{}, err
+		return traffic.Acceptance{}, err
 	}
 	return acceptance(route), nil
 }
 
 // acceptance is what the route's parents say of it as it is now. A refusal outweighs a
 // parent that has not spoken yet: it is news only the user can act on.
-func acceptance(route *gatewayv1.HTTPRoute) providers.Acceptance {
-	var pending *providers.Acceptance
+func acceptance(route *gatewayv1.HTTPRoute) traffic.Acceptance {
+	var pending *traffic.Acceptance
 	for _, ref := range route.Spec.ParentRefs {
 		word := parentWord(route, ref)
 		switch word.State {
-		case providers.Refused:
+		case traffic.Refused:
 			return word
-		case providers.Pending:
+		case traffic.Pending:
 			if pending == nil {
 				pending = &word
 			}
@@ -43,12 +43,12 @@ func acceptance(route *gatewayv1.HTTPRoute) providers.Acceptance {
 	if pending != nil {
 		return *pending
 	}
-	return providers.Acceptance{State: providers.Accepted}
+	return traffic.Acceptance{State: traffic.Accepted}
 }
 
 // parentWord is what one parent says of the route: every controller that reports on the
 // parent must have accepted this generation and resolved its references.
-func parentWord(route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) providers.Acceptance {
+func parentWord(route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) traffic.Acceptance {
 	name := parentName(route.Namespace, ref)
 	reported := false
 	for _, st := range route.Status.Parents {
@@ -60,17 +60,17 @@ func parentWord(route *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) provi
 			c := apimeta.FindStatusCondition(st.Conditions, string(kind))
 			switch {
 			case c == nil || c.ObservedGeneration < route.Generation:
-				return providers.Acceptance{State: providers.Pending, Parent: name}
+				return traffic.Acceptance{State: traffic.Pending, Parent: name}
 			case c.Status != metav1.ConditionTrue:
-				return providers.Acceptance{State: providers.Refused, Parent: name,
+				return traffic.Acceptance{State: traffic.Refused, Parent: name,
 					Reason: fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason), Message: c.Message}
 			}
 		}
 	}
 	if !reported {
-		return providers.Acceptance{State: providers.Pending, Parent: name}
+		return traffic.Acceptance{State: traffic.Pending, Parent: name}
 	}
-	return providers.Acceptance{State: providers.Accepted, Parent: name}
+	return traffic.Acceptance{State: traffic.Accepted, Parent: name}
 }
 
 // sameParent compares parent references with the API's defaults filled in: a Gateway of

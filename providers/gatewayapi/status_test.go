@@ -8,7 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 func TestAcceptanceIsEveryParentsWordOnTheCurrentGeneration(t *testing.T) {
@@ -44,30 +44,30 @@ func TestAcceptanceIsEveryParentsWordOnTheCurrentGeneration(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		parents []gatewayv1.RouteParentStatus
-		want    providers.Acceptance
+		want    traffic.Acceptance
 	}{
 		{"both parents took generation 4", []gatewayv1.RouteParentStatus{took(public, 4), took(internal, 4)},
-			providers.Acceptance{State: providers.Accepted}},
+			traffic.Acceptance{State: traffic.Accepted}},
 		{"a parent is past it", []gatewayv1.RouteParentStatus{took(public, 5), took(internal, 4)},
-			providers.Acceptance{State: providers.Accepted}},
+			traffic.Acceptance{State: traffic.Accepted}},
 		{"no status yet", nil,
-			providers.Acceptance{State: providers.Pending, Parent: "Gateway gateways/public"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "Gateway gateways/public"}},
 		{"a parent reported on generation 3 only", []gatewayv1.RouteParentStatus{took(public, 4), took(internal, 3)},
-			providers.Acceptance{State: providers.Pending, Parent: "Gateway shop/internal"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "Gateway shop/internal"}},
 		{"a parent has not reported at all", []gatewayv1.RouteParentStatus{took(public, 4)},
-			providers.Acceptance{State: providers.Pending, Parent: "Gateway shop/internal"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "Gateway shop/internal"}},
 		{"a report on another section of the Gateway is not this parent's",
 			[]gatewayv1.RouteParentStatus{took(public, 4), took(gatewayv1.ParentReference{Name: "internal", SectionName: ptr.To(gatewayv1.SectionName("tls"))}, 4)},
-			providers.Acceptance{State: providers.Pending, Parent: "Gateway shop/internal"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "Gateway shop/internal"}},
 		{"a parent did not accept it", []gatewayv1.RouteParentStatus{took(public, 4), refused(internal, gatewayv1.RouteConditionAccepted, "NoMatchingListenerHostname")},
-			providers.Acceptance{State: providers.Refused, Parent: "Gateway shop/internal", Reason: "Accepted=False (NoMatchingListenerHostname)", Message: "said by NoMatchingListenerHostname"}},
+			traffic.Acceptance{State: traffic.Refused, Parent: "Gateway shop/internal", Reason: "Accepted=False (NoMatchingListenerHostname)", Message: "said by NoMatchingListenerHostname"}},
 		{"a parent could not resolve a backend", []gatewayv1.RouteParentStatus{refused(public, gatewayv1.RouteConditionResolvedRefs, "BackendNotFound")},
-			providers.Acceptance{State: providers.Refused, Parent: "Gateway gateways/public", Reason: "ResolvedRefs=False (BackendNotFound)", Message: "said by BackendNotFound"}},
+			traffic.Acceptance{State: traffic.Refused, Parent: "Gateway gateways/public", Reason: "ResolvedRefs=False (BackendNotFound)", Message: "said by BackendNotFound"}},
 		{"a refusal outweighs a parent yet to speak", []gatewayv1.RouteParentStatus{refused(internal, gatewayv1.RouteConditionAccepted, "NotAllowedByListeners")},
-			providers.Acceptance{State: providers.Refused, Parent: "Gateway shop/internal", Reason: "Accepted=False (NotAllowedByListeners)", Message: "said by NotAllowedByListeners"}},
+			traffic.Acceptance{State: traffic.Refused, Parent: "Gateway shop/internal", Reason: "Accepted=False (NotAllowedByListeners)", Message: "said by NotAllowedByListeners"}},
 		{"a parent without a ResolvedRefs condition has not said it all", []gatewayv1.RouteParentStatus{took(public, 4), {ParentRef: reported(internal),
 			Conditions: []metav1.Condition{condition(gatewayv1.RouteConditionAccepted, metav1.ConditionTrue, 4, "Accepted")}}},
-			providers.Acceptance{State: providers.Pending, Parent: "Gateway shop/internal"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "Gateway shop/internal"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Generation: 4}}
@@ -82,5 +82,5 @@ func TestAMeshRoutesParentIsItsService(t *testing.T) {
 	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Generation: 2}}
 	ref := gatewayv1.ParentReference{Group: ptr.To(gatewayv1.Group("")), Kind: ptr.To(gatewayv1.Kind("Service")), Name: "podinfo"}
 	route.Spec.ParentRefs = []gatewayv1.ParentReference{ref}
-	assert.Equal(t, providers.Acceptance{State: providers.Pending, Parent: "Service shop/podinfo"}, acceptance(route))
+	assert.Equal(t, traffic.Acceptance{State: traffic.Pending, Parent: "Service shop/podinfo"}, acceptance(route))
 }

@@ -8,18 +8,18 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Session affinity takes two parts of the route. The canary's backendRef in Tranche's rule
 // marks the clients it serves: a ResponseHeaderModifier filter adds the affinity cookie to
 // its responses (the filter is Tranche's when it adds exactly one Set-Cookie header that
-// providers.ParseSetCookie reads). The sticky rule sends the requests that carry the cookie
+// traffic.ParseSetCookie reads). The sticky rule sends the requests that carry the cookie
 // to the canary, whatever the weights.
 
 // setCookieFilter adds, changes or (for nil) removes the cookie filter of the canary's
 // backendRef in rule.
-func setCookieFilter(rule *gatewayv1.HTTPRouteRule, t target, s *providers.Sticky, value string) {
+func setCookieFilter(rule *gatewayv1.HTTPRouteRule, t target, s *traffic.Sticky, value string) {
 	j := refIndex(rule.BackendRefs, t.namespace, t.canary)
 	if j < 0 {
 		return
@@ -56,17 +56,17 @@ func isCookieFilter(f gatewayv1.HTTPRouteFilter) bool {
 }
 
 // cookieOf reads the affinity and the cookie's value from Tranche's cookie filter.
-func cookieOf(f gatewayv1.HTTPRouteFilter) (providers.Sticky, string, bool) {
+func cookieOf(f gatewayv1.HTTPRouteFilter) (traffic.Sticky, string, bool) {
 	m := f.ResponseHeaderModifier
 	if f.Type != gatewayv1.HTTPRouteFilterResponseHeaderModifier || m == nil ||
 		len(m.Add) != 1 || len(m.Set) != 0 || len(m.Remove) != 0 || !strings.EqualFold(string(m.Add[0].Name), setCookieHeader) {
-		return providers.Sticky{}, "", false
+		return traffic.Sticky{}, "", false
 	}
-	return providers.ParseSetCookie(m.Add[0].Value)
+	return traffic.ParseSetCookie(m.Add[0].Value)
 }
 
 // stickyMatch is what the sticky rule matches: nothing without affinity.
-func stickyMatch(s *providers.Sticky, value string) []trancheapi.HTTPMatch {
+func stickyMatch(s *traffic.Sticky, value string) []trancheapi.HTTPMatch {
 	if s == nil {
 		return nil
 	}
@@ -76,7 +76,7 @@ func stickyMatch(s *providers.Sticky, value string) []trancheapi.HTTPMatch {
 // readSticky reads the affinity back: the cookie filter and the sticky rule that matches its
 // cookie, both with this rollout's value. It is nil when either is missing or has another
 // value, so that SetRoutes writes them again.
-func readSticky(route *gatewayv1.HTTPRoute, main int, t target, value string) *providers.Sticky {
+func readSticky(route *gatewayv1.HTTPRoute, main int, t target, value string) *traffic.Sticky {
 	rule := route.Spec.Rules[main]
 	j := refIndex(rule.BackendRefs, t.namespace, t.canary)
 	if j < 0 {

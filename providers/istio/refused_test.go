@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/istio"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -91,7 +91,7 @@ func TestWhatIstiodRefusesTheAPIServerRefusesFirst(t *testing.T) {
 func written(t *testing.T, ro *trancheapi.Rollout) []*unstructured.Unstructured {
 	t.Helper()
 	vs := virtualService(ro)
-	require.NoError(t, istio.SetVirtualService(vs, ro, providers.Routes{CanaryWeight: 5}))
+	require.NoError(t, istio.SetVirtualService(vs, ro, traffic.Routes{CanaryWeight: 5}))
 	objects := []*unstructured.Unstructured{vs}
 	primary, canary := destinationRules(ro)
 	names := ro.ServiceNames()

@@ -8,6 +8,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 var _ providers.Releaser = (*Router)(nil)
@@ -16,15 +17,15 @@ var _ providers.Releaser = (*Router)(nil)
 // gateway, it is the way in): Tranche's split route sends everything to the apex Service, its
 // match and sticky routes go, the user's routes stay, and it belongs to no one. The
 // DestinationRules, of the primary's and the canary's Services, go with the Rollout.
-func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
 	vs, err := providers.ReleaseControlled(ctx, r.c, ro, providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
-		if err := setVirtualService(vs, ro, providers.Routes{}); err != nil {
+		if err := setVirtualService(vs, ro, traffic.Routes{}); err != nil {
 			return err
 		}
 		return sendSplitTo(vs, ro.ServiceNames().Apex, int64(ro.Spec.Service.Port))
 	})
 	if err != nil {
-		return providers.Acceptance{}, err
+		return traffic.Acceptance{}, err
 	}
 	return acceptanceOf(vs), nil
 }

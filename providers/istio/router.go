@@ -11,6 +11,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
@@ -52,7 +53,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	return r.ensure(ctx, ro, providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name), func(vs *unstructured.Unstructured) error {
 		current, err := routesOf(vs, ro)
 		if errors.Is(err, providers.ErrUnreadable) {
-			current = providers.Routes{} // all traffic to the primary again, as SetRoutes repairs
+			current = traffic.Routes{} // all traffic to the primary again, as SetRoutes repairs
 		} else if err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 }
 
 // SetRoutes writes the split, the mirror or the A/B match into the VirtualService.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
@@ -74,10 +75,10 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 }
 
 // Routes reads the split back from the VirtualService.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	vs := providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name)
 	if err := r.c.Get(ctx, client.ObjectKeyFromObject(vs), vs); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	return routesOf(vs, ro)
 }

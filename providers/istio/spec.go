@@ -9,6 +9,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The names of the HTTP routes Tranche owns in the VirtualService.
@@ -94,7 +95,7 @@ func setInt(m map[string]any, key string, v *int32) {
 
 // setVirtualService writes the hosts, gateways and Tranche's routes; the user's routes
 // keep their places, and Tranche's go after them the first time.
-func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
+func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	p := ro.Spec.Provider.Istio
 	if p == nil {
 		return fmt.Errorf("the Rollout %s/%s has no spec.provider.istio", ro.Namespace, ro.Name)
@@ -144,7 +145,7 @@ func setHosts(vs *unstructured.Unstructured, ro *trancheapi.Rollout, p *tranchea
 
 // trancheRoutes builds Tranche's HTTP routes for a split: the weighted split (with the
 // mirror), and when asked the A/B match route and the sticky route; nil for those not asked.
-func trancheRoutes(ro *trancheapi.Rollout, routes providers.Routes) (split, match, sticky map[string]any, err error) {
+func trancheRoutes(ro *trancheapi.Rollout, routes traffic.Routes) (split, match, sticky map[string]any, err error) {
 	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
 	destination := func(host string) map[string]any {
 		return map[string]any{"host": host, "port": map[string]any{"number": port}}
@@ -262,11 +263,11 @@ func toAny(ss []string) []any {
 // routesOf reads the split from Tranche's routes of the VirtualService. Those routes are
 // Tranche's: a field of theirs of the wrong type is unreadable, and SetRoutes writes them
 // again.
-func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
+func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	names := ro.ServiceNames()
 	http, err := httpRoutes(vs)
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	var split, match, sticky *providers.Field
 	for i, r := range http {
@@ -280,21 +281,21 @@ func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 		}
 	}
 	if split == nil {
-		return providers.Routes{}, unreadable(vs, "it has no route named "+splitRoute)
+		return traffic.Routes{}, unreadable(vs, "it has no route named "+splitRoute)
 	}
 	weights, setCookie, err := destinations(*split, names.Canary)
 	if err != nil {
-		return providers.Routes{}, providers.Unreadable(err)
+		return traffic.Routes{}, providers.Unreadable(err)
 	}
 	if len(weights) != 2 || weights[names.Primary]+weights[names.Canary] != 100 {
-		return providers.Routes{}, unreadable(vs, "its split is not the primary and the canary adding up to 100")
+		return traffic.Routes{}, unreadable(vs, "its split is not the primary and the canary adding up to 100")
 	}
-	routes := providers.Routes{CanaryWeight: int32(weights[names.Canary])}
+	routes := traffic.Routes{CanaryWeight: int32(weights[names.Canary])}
 	if split.Get("mirror").Found() {
 		routes.MirrorPercent = 100 // Istio mirrors everything when no percentage is given
 		percent, found, err := split.Get("mirrorPercentage", "value").AsFloat()
 		if err != nil {
-			return providers.Routes{}, providers.Unreadable(err)
+			return traffic.Routes{}, providers.Unreadable(err)
 		}
 		if found {
 			routes.MirrorPercent = int32(percent)
@@ -302,11 +303,11 @@ func routesOf(vs *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.
 	}
 	if match != nil {
 		if routes.Match, err = matchOf(*match); err != nil {
-			return providers.Routes{}, providers.Unreadable(err)
+			return traffic.Routes{}, providers.Unreadable(err)
 		}
 	}
 	if routes.Sticky, err = stickyOf(sticky, setCookie, providers.StickyValue(ro)); err != nil {
-		return providers.Routes{}, providers.Unreadable(err)
+		return traffic.Routes{}, providers.Unreadable(err)
 	}
 	return routes, nil
 }
@@ -351,8 +352,8 @@ const setCookieHeader = "Set-Cookie"
 
 // stickyOf reads the affinity back from the sticky route and the cookie the canary's
 // destination sets: nil unless both are there with this rollout's value.
-func stickyOf(route *providers.Field, setCookie, value string) (*providers.Sticky, error) {
-	s, v, ok := providers.ParseSetCookie(setCookie)
+func stickyOf(route *providers.Field, setCookie, value string) (*traffic.Sticky, error) {
+	s, v, ok := traffic.ParseSetCookie(setCookie)
 	if route == nil || !ok || v != value {
 		return nil, nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // statusWord is where istiod says it took a VirtualService, when it writes status at all.
@@ -20,10 +21,10 @@ const statusWord = "VirtualService status (Reconciled), where istiod writes it (
 // (1.31) writes no status on a VirtualService (with PILOT_ENABLE_ANALYSIS it writes the
 // analyzers' messages, which say nothing of the proxies), so there the word is Unreported
 // and a split counts once it reads back.
-func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (providers.Acceptance, error) {
+func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
 	vs := providers.NewUnstructured(VirtualService, ro.Namespace, ro.Name)
 	if err := r.c.Get(ctx, client.ObjectKeyFromObject(vs), vs); err != nil {
-		return providers.Acceptance{}, err
+		return traffic.Acceptance{}, err
 	}
 	return acceptanceOf(vs), nil
 }
@@ -36,14 +37,14 @@ func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (provid
 // spec changes (istio/istio#31931), and a Rollout must not wait for a word that never comes.
 // Then istiod says nothing, and the split counts once it reads back. Istio refuses nothing
 // here: a VirtualService it would not take is refused by its admission webhook.
-func acceptanceOf(vs *unstructured.Unstructured) providers.Acceptance {
+func acceptanceOf(vs *unstructured.Unstructured) traffic.Acceptance {
 	status := providers.Fields(vs).Get("status")
 	if generation, ok := observedGeneration(status); !ok || generation != vs.GetGeneration() {
-		return providers.Acceptance{State: providers.Unreported}
+		return traffic.Acceptance{State: traffic.Unreported}
 	}
 	conditions, _, err := status.Get("conditions").AsList()
 	if err != nil {
-		return providers.Acceptance{State: providers.Unreported}
+		return traffic.Acceptance{State: traffic.Unreported}
 	}
 	for _, c := range conditions {
 		kind, _, _ := c.Get("type").AsString()
@@ -52,14 +53,14 @@ func acceptanceOf(vs *unstructured.Unstructured) providers.Acceptance {
 		}
 		switch value, _, _ := c.Get("status").AsString(); value {
 		case "True":
-			return providers.Acceptance{State: providers.Accepted}
+			return traffic.Acceptance{State: traffic.Accepted}
 		case "False", "Unknown":
 			reason, _, _ := c.Get("reason").AsString()
 			message, _, _ := c.Get("message").AsString()
-			return providers.Acceptance{State: providers.Pending, Parent: "istiod", Reason: reason, Message: message}
+			return traffic.Acceptance{State: traffic.Pending, Parent: "istiod", Reason: reason, Message: message}
 		}
 	}
-	return providers.Acceptance{State: providers.Unreported}
+	return traffic.Acceptance{State: traffic.Unreported}
 }
 
 // observedGeneration reads status.observedGeneration, which istiod writes as JSON's

@@ -9,28 +9,29 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 func TestIstiodsWordCountsOnlyForTheCurrentGeneration(t *testing.T) {
 	for _, tc := range []struct {
 		name, status string
-		want         providers.Acceptance
+		want         traffic.Acceptance
 	}{
 		{"istiod writes no status (the default)", ``,
-			providers.Acceptance{State: providers.Unreported}},
+			traffic.Acceptance{State: traffic.Unreported}},
 		{"every proxy has generation 7", `{observedGeneration: "7", conditions: [{type: Reconciled, status: "True"}]}`,
-			providers.Acceptance{State: providers.Accepted}},
+			traffic.Acceptance{State: traffic.Accepted}},
 		{"the generation as a number", `{observedGeneration: 7, conditions: [{type: Reconciled, status: "True"}]}`,
-			providers.Acceptance{State: providers.Accepted}},
+			traffic.Acceptance{State: traffic.Accepted}},
 		{"generation 7 still on its way to the proxies",
 			`{observedGeneration: "7", conditions: [{type: PassedAnalysis, status: "True"}, {type: Reconciled, status: "False", reason: stillPropagating, message: 61/122 complete}]}`,
-			providers.Acceptance{State: providers.Pending, Parent: "istiod", Reason: "stillPropagating", Message: "61/122 complete"}},
+			traffic.Acceptance{State: traffic.Pending, Parent: "istiod", Reason: "stillPropagating", Message: "61/122 complete"}},
 		{"a word on generation 6 is no word on 7", `{observedGeneration: "6", conditions: [{type: Reconciled, status: "True"}]}`,
-			providers.Acceptance{State: providers.Unreported}},
+			traffic.Acceptance{State: traffic.Unreported}},
 		{"analysis only", `{observedGeneration: "7", conditions: [{type: PassedAnalysis, status: "False"}]}`,
-			providers.Acceptance{State: providers.Unreported}},
+			traffic.Acceptance{State: traffic.Unreported}},
 		{"a generation that is not a number", `{observedGeneration: seven, conditions: [{type: Reconciled, status: "True"}]}`,
-			providers.Acceptance{State: providers.Unreported}},
+			traffic.Acceptance{State: traffic.Unreported}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vs := providers.NewUnstructured(VirtualService, "shop", "podinfo")

@@ -10,6 +10,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`
@@ -42,7 +43,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 // by copying that Service's selector whole. Any other split, a match or a mirror is an error
 // wrapping providers.ErrUnsupported: a Service sends every request to the pods it selects, so
 // it can only switch all at once.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := supported(routes); err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 	return nil
 }
 
-func supported(routes providers.Routes) error {
+func supported(routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
@@ -90,18 +91,18 @@ func supported(routes providers.Routes) error {
 // Routes compares the apex Service's selector with the primary's and the canary's. A
 // selector that is neither (a person edited it) is an error, because no Routes describes
 // where it sends requests; SetRoutes repairs it.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	svcs, err := providers.GetServices(ctx, r.c, ro)
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	switch apex := svcs.Apex.Spec.Selector; {
 	case len(apex) > 0 && maps.Equal(apex, svcs.Primary.Spec.Selector):
-		return providers.Routes{}, nil
+		return traffic.Routes{}, nil
 	case len(apex) > 0 && maps.Equal(apex, svcs.Canary.Spec.Selector):
-		return providers.Routes{CanaryWeight: 100}, nil
+		return traffic.Routes{CanaryWeight: 100}, nil
 	default:
-		return providers.Routes{}, fmt.Errorf("the selector %v of the apex Service %s/%s is neither the primary's %v nor the canary's %v: %w",
+		return traffic.Routes{}, fmt.Errorf("the selector %v of the apex Service %s/%s is neither the primary's %v nor the canary's %v: %w",
 			apex, ro.Namespace, svcs.Apex.Name, svcs.Primary.Spec.Selector, svcs.Canary.Spec.Selector, providers.ErrUnreadable)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/kubernetes"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -59,7 +60,7 @@ func TestReconcileNamesTheMissingService(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, apierrors.IsNotFound(err), "%v", err)
 	assert.Contains(t, err.Error(), "canary Service "+ro.Namespace+"/podinfo-canary")
-	require.Error(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 100}))
+	require.Error(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 100}))
 }
 
 func TestRoutesRefusesASelectorOfNeither(t *testing.T) {
@@ -76,7 +77,7 @@ func TestRoutesRefusesASelectorOfNeither(t *testing.T) {
 	require.ErrorIs(t, err, providers.ErrUnreadable, "a selector of neither is repairable")
 
 	// SetRoutes repairs it, replacing the whole selector rather than merging into it.
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 100}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 100}))
 	got := &corev1.Service{}
 	require.NoError(t, cp.Client.Get(ctx, apexKey(ro), got))
 	assert.Equal(t, map[string]string{"app": "podinfo"}, got.Spec.Selector)

@@ -9,6 +9,7 @@ import (
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`:
@@ -25,7 +26,7 @@ type router struct {
 	*gatewayapi.Router
 }
 
-func (r *router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if routes.MirrorPercent > 0 {
 		return fmt.Errorf("linkerd does not mirror requests (no RequestMirror filter in its HTTPRoute support): %w", providers.ErrUnsupported)
 	}

@@ -13,10 +13,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/providers/linkerd"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -44,7 +44,7 @@ func TestConformance(t *testing.T) {
 		Match:          true,
 		Sticky:         true,
 		BuiltinMetrics: true,
-		Unconfirmed:    providers.Pending,
+		Unconfirmed:    traffic.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{route(ro)} },
 		// Released, the route attached to the apex Service sends to it: Linkerd's default.
 		Release: &conformance.ReleaseCheck{

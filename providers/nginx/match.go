@@ -8,10 +8,11 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // check refuses what ingress-nginx cannot do.
-func check(routes providers.Routes) error {
+func check(routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
@@ -56,10 +57,10 @@ func conditionsOf(matches []trancheapi.HTTPMatch) (header, cookie *trancheapi.St
 
 // routesOf reads the canary annotations back: the matches (the header's, then the cookie's),
 // else the weight.
-func routesOf(ing *networkingv1.Ingress) (providers.Routes, error) {
+func routesOf(ing *networkingv1.Ingress) (traffic.Routes, error) {
 	a := ing.Annotations
 	if a[canary] != "true" {
-		return providers.Routes{}, unreadable(ing, "it is not marked as a canary")
+		return traffic.Routes{}, unreadable(ing, "it is not marked as a canary")
 	}
 	var match []trancheapi.HTTPMatch
 	if name := a[canaryHeader]; name != "" {
@@ -73,13 +74,13 @@ func routesOf(ing *networkingv1.Ingress) (providers.Routes, error) {
 		match = append(match, trancheapi.HTTPMatch{Cookies: []trancheapi.StringMatch{{Name: name, Value: cookieAlways, Type: trancheapi.MatchExact}}})
 	}
 	if len(match) > 0 {
-		return providers.Routes{Match: match}, nil
+		return traffic.Routes{Match: match}, nil
 	}
 	weight, err := strconv.Atoi(a[canaryWeight])
 	if err != nil || weight < 0 || weight > 100 || (a[canaryWeightTotal] != "" && a[canaryWeightTotal] != "100") {
-		return providers.Routes{}, unreadable(ing, "its canary weight is not a percent")
+		return traffic.Routes{}, unreadable(ing, "its canary weight is not a percent")
 	}
-	return providers.Routes{CanaryWeight: int32(weight), Sticky: affinityOf(a)}, nil
+	return traffic.Routes{CanaryWeight: int32(weight), Sticky: affinityOf(a)}, nil
 }
 
 func unreadable(ing *networkingv1.Ingress, why string) error {

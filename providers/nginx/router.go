@@ -14,6 +14,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
@@ -71,7 +72,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, trancheapi.GroupVersion.WithKind("Rollout"))},
 	}}
 	copySpec(ing, user, ro)
-	if err := setAnnotations(ing, providers.Routes{}); err != nil {
+	if err := setAnnotations(ing, traffic.Routes{}); err != nil {
 		return err
 	}
 	if err := r.c.Create(ctx, ing); err != nil {
@@ -126,7 +127,7 @@ func copySpec(ing, user *networkingv1.Ingress, ro *trancheapi.Rollout) {
 }
 
 // SetRoutes writes the canary annotations.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := check(routes); err != nil {
 		return err
 	}
@@ -134,10 +135,10 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 }
 
 // Routes reads the split back from the canary annotations.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	ing := &networkingv1.Ingress{}
 	if err := r.c.Get(ctx, canaryKey(ro), ing); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	return routesOf(ing)
 }
@@ -158,7 +159,7 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func
 }
 
 // setAnnotations replaces the canary and affinity annotations, keeping every other one.
-func setAnnotations(ing *networkingv1.Ingress, routes providers.Routes) error {
+func setAnnotations(ing *networkingv1.Ingress, routes traffic.Routes) error {
 	annotations := maps.Clone(ing.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}

@@ -17,6 +17,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/nginx"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -118,7 +119,7 @@ func TestUnsupportedMatchesAreRefused(t *testing.T) {
 		"a header prefix":            {{Headers: []trancheapi.StringMatch{{Name: "a", Value: "x", Type: trancheapi.MatchPrefix}}}},
 		"a cookie other than always": {{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "yes"}}}},
 	} {
-		err := router.SetRoutes(ctx, ro, providers.Routes{Match: match})
+		err := router.SetRoutes(ctx, ro, traffic.Routes{Match: match})
 		assert.ErrorIs(t, err, providers.ErrUnsupported, name)
 		assert.ErrorContains(t, err, "ingress-nginx matches one header", name)
 	}
@@ -154,7 +155,7 @@ func TestTheUsersAffinityYieldsWhileTheCanaryIsSticky(t *testing.T) {
 	}
 	require.Equal(t, "route", cookieName(), "the user's affinity applies to the canary's requests")
 
-	sticky := providers.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}
+	sticky := traffic.Routes{CanaryWeight: 5, Sticky: conformance.SampleSticky()}
 	require.NoError(t, router.SetRoutes(ctx, ro, sticky))
 	require.NoError(t, router.Reconcile(ctx, ro))
 	require.Equal(t, "tranche-canary", cookieName())
@@ -162,10 +163,10 @@ func TestTheUsersAffinityYieldsWhileTheCanaryIsSticky(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sticky, routes)
 
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 50}))
 	require.NoError(t, router.Reconcile(ctx, ro))
 	require.Equal(t, "route", cookieName(), "the user's affinity is back")
 	routes, err = router.Routes(ctx, ro)
 	require.NoError(t, err)
-	require.Equal(t, providers.Routes{CanaryWeight: 50}, routes, "the user's affinity is not Tranche's")
+	require.Equal(t, traffic.Routes{CanaryWeight: 50}, routes, "the user's affinity is not Tranche's")
 }

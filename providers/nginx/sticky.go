@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Session affinity is ingress-nginx's own: cookie affinity on the canary Ingress, with the
@@ -27,7 +27,7 @@ const (
 var affinityAnnotations = []string{affinity, affinityCanaryBehavior, sessionCookieName, sessionCookieMaxAge, affinityOwned}
 
 // setAffinity writes Tranche's affinity annotations, or removes them for nil.
-func setAffinity(annotations map[string]string, s *providers.Sticky) {
+func setAffinity(annotations map[string]string, s *traffic.Sticky) {
 	if s == nil {
 		if annotations[affinityOwned] != "" {
 			for _, a := range affinityAnnotations {
@@ -44,7 +44,7 @@ func setAffinity(annotations map[string]string, s *providers.Sticky) {
 }
 
 // affinityOf reads Tranche's affinity annotations back; nil when they are not Tranche's.
-func affinityOf(annotations map[string]string) *providers.Sticky {
+func affinityOf(annotations map[string]string) *traffic.Sticky {
 	if annotations[affinityOwned] == "" || annotations[affinity] != "cookie" || annotations[affinityCanaryBehavior] != "sticky" {
 		return nil
 	}
@@ -52,7 +52,7 @@ func affinityOf(annotations map[string]string) *providers.Sticky {
 	if err != nil || seconds <= 0 || annotations[sessionCookieName] == "" {
 		return nil
 	}
-	return &providers.Sticky{Cookie: annotations[sessionCookieName], MaxAge: time.Duration(seconds) * time.Second}
+	return &traffic.Sticky{Cookie: annotations[sessionCookieName], MaxAge: time.Duration(seconds) * time.Second}
 }
 
 // copiedFromUser says whether the user's annotation a goes onto the canary Ingress: not the

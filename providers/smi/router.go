@@ -12,6 +12,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
@@ -49,7 +50,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.update(ctx, ro, func(ts *unstructured.Unstructured) error {
 		current, err := routesOf(ts, ro)
 		if errors.Is(err, providers.ErrUnreadable) {
-			current = providers.Routes{} // all traffic to the primary again, as SetRoutes repairs
+			current = traffic.Routes{} // all traffic to the primary again, as SetRoutes repairs
 		} else if err != nil {
 			return err
 		}
@@ -62,14 +63,14 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err != nil {
 		return err
 	}
-	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
+	if err := setSpec(ts, ro, traffic.Routes{}); err != nil {
 		return err
 	}
 	return providers.CreateControlled(ctx, r.c, ro, ts)
 }
 
 // SetRoutes writes the weights. SMI's TrafficSplit only weighs.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
@@ -80,13 +81,13 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 }
 
 // Routes reads the split back from the TrafficSplit.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	ts, err := r.object(ro)
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	return routesOf(ts, ro)
 }
@@ -102,7 +103,7 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, mutate func
 
 // setSpec writes the apex Service and the weighted backends. The rest of the spec is the
 // user's (spec.matches, v1alpha3 and later), and is kept: a spec of the wrong type cannot be.
-func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
+func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if _, _, err := providers.Fields(ts).Get("spec").AsMap(); err != nil {
 		return providers.Malformed(err)
 	}
@@ -119,21 +120,21 @@ func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes provi
 
 // routesOf reads the weights, which SMI makes relative. The backends are Tranche's: a field
 // of theirs of the wrong type is unreadable, and SetRoutes writes them again.
-func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
+func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	spec := providers.Fields(ts).Get("spec")
 	if _, _, err := spec.AsMap(); err != nil {
-		return providers.Routes{}, providers.Malformed(err)
+		return traffic.Routes{}, providers.Malformed(err)
 	}
 	weights, err := weightsOf(spec.Get("backends"))
 	if err != nil {
-		return providers.Routes{}, providers.Unreadable(err)
+		return traffic.Routes{}, providers.Unreadable(err)
 	}
 	names := ro.ServiceNames()
 	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
 	if len(weights) != 2 || err != nil {
-		return providers.Routes{}, providers.Unreadable(spec.Get("backends").Invalid("are not the primary and the canary"))
+		return traffic.Routes{}, providers.Unreadable(spec.Get("backends").Invalid("are not the primary and the canary"))
 	}
-	return providers.Routes{CanaryWeight: percent}, nil
+	return traffic.Routes{CanaryWeight: percent}, nil
 }
 
 // weightsOf adds up the weight of each Service of the backends.

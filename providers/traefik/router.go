@@ -12,6 +12,7 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
@@ -37,7 +38,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	err := r.update(ctx, ro, func(ts *unstructured.Unstructured) error {
 		current, err := routesOf(ts, ro)
 		if errors.Is(err, providers.ErrUnreadable) {
-			current = providers.Routes{} // SetRoutes-like repair: all to the primary
+			current = traffic.Routes{} // SetRoutes-like repair: all to the primary
 		} else if err != nil {
 			return err
 		}
@@ -47,14 +48,14 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 		return err
 	}
 	ts := newService(ro)
-	if err := setSpec(ts, ro, providers.Routes{}); err != nil {
+	if err := setSpec(ts, ro, traffic.Routes{}); err != nil {
 		return err
 	}
 	return providers.CreateControlled(ctx, r.c, ro, ts)
 }
 
 // SetRoutes writes the weights, or the mirror. Traefik does not match requests.
-func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes providers.Routes) error {
+func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := supported(routes); err != nil {
 		return err
 	}
@@ -62,15 +63,15 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes p
 }
 
 // Routes reads the split back from the TraefikService.
-func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (providers.Routes, error) {
+func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	ts := newService(ro)
 	if err := r.c.Get(ctx, client.ObjectKeyFromObject(ts), ts); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	return routesOf(ts, ro)
 }
 
-func supported(routes providers.Routes) error {
+func supported(routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}

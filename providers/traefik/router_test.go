@@ -15,6 +15,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/traefik"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -81,22 +82,22 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	require.NoError(t, unstructured.SetNestedField(ts.Object, "session", "spec", "weighted", "sticky", "cookie", "name"))
 	require.NoError(t, cp.Client.Update(ctx, ts))
 
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{MirrorPercent: 20}))
 	conformance.Get(t, cp.Client, ts)
 	_, weighted, _ := unstructured.NestedMap(ts.Object, "spec", "weighted")
 	assert.False(t, weighted, "no weighted section while mirroring: Traefik would serve it instead")
 
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 10}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 10}))
 	conformance.Get(t, cp.Client, ts)
 	name, _, _ := unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
 	assert.Equal(t, "session", name)
 	assert.Empty(t, stashed(ts), "nothing left waiting")
 	routes, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{CanaryWeight: 10}, routes, "the user's sticky section is not Tranche's affinity")
+	assert.Equal(t, traffic.Routes{CanaryWeight: 10}, routes, "the user's sticky section is not Tranche's affinity")
 
 	// Tranche's affinity takes the sticky section for its time, then gives the user's back.
-	sticky := providers.Routes{CanaryWeight: 10, Sticky: conformance.SampleSticky()}
+	sticky := traffic.Routes{CanaryWeight: 10, Sticky: conformance.SampleSticky()}
 	require.NoError(t, router.SetRoutes(ctx, ro, sticky))
 	conformance.Get(t, cp.Client, ts)
 	name, _, _ = unstructured.NestedString(ts.Object, "spec", "weighted", "sticky", "cookie", "name")
@@ -104,7 +105,7 @@ func TestUserFieldsOfASectionComeBack(t *testing.T) {
 	routes, err = router.Routes(ctx, ro)
 	require.NoError(t, err)
 	assert.Equal(t, sticky, routes)
-	for _, r := range []providers.Routes{{MirrorPercent: 20}, {CanaryWeight: 10}} {
+	for _, r := range []traffic.Routes{{MirrorPercent: 20}, {CanaryWeight: 10}} {
 		require.NoError(t, router.SetRoutes(ctx, ro, r))
 	}
 	conformance.Get(t, cp.Client, ts)
@@ -142,7 +143,7 @@ func TestNativeLBGoesOnBothServices(t *testing.T) {
 	ro := newRollout(t)
 	ro.Spec.Provider.Traefik.NativeLB = true
 	router := conformance.Start(t, cp.Client, ro, traefik.New)
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 5}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5}))
 	ts := service(ro)
 	conformance.Get(t, cp.Client, ts)
 	services, _, _ := unstructured.NestedSlice(ts.Object, "spec", "weighted", "services")
@@ -152,10 +153,10 @@ func TestNativeLBGoesOnBothServices(t *testing.T) {
 	}
 	routes, err := router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{CanaryWeight: 5}, routes)
+	assert.Equal(t, traffic.Routes{CanaryWeight: 5}, routes)
 
 	// A mirror reaches the primary, and the canary it copies requests to, the same way.
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{MirrorPercent: 20}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{MirrorPercent: 20}))
 	conformance.Get(t, cp.Client, ts)
 	mirroring, _, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring")
 	assert.Equal(t, true, mirroring["nativeLB"], "the mirroring's own service, the primary: %v", mirroring)
@@ -164,10 +165,10 @@ func TestNativeLBGoesOnBothServices(t *testing.T) {
 	assert.Equal(t, true, mirrors[0].(map[string]any)["nativeLB"], "%v", mirrors[0])
 	routes, err = router.Routes(ctx, ro)
 	require.NoError(t, err)
-	assert.Equal(t, providers.Routes{MirrorPercent: 20}, routes)
+	assert.Equal(t, traffic.Routes{MirrorPercent: 20}, routes)
 
 	// Back to a split, nothing of the mirroring stays behind.
-	require.NoError(t, router.SetRoutes(ctx, ro, providers.Routes{CanaryWeight: 50}))
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 50}))
 	conformance.Get(t, cp.Client, ts)
 	_, found, _ := unstructured.NestedMap(ts.Object, "spec", "mirroring")
 	assert.False(t, found, "%v", ts.Object["spec"])

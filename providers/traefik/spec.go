@@ -9,13 +9,14 @@ import (
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // setSpec writes the section of the TraefikService that Tranche owns: weighted for a split,
 // mirroring for a mirror. Traefik serves one kind at a time (weighted wins when both are
 // set), so the other section goes; what the user had set in it besides the backends (sticky
 // sessions, say) waits in an annotation and comes back with the section.
-func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes providers.Routes) error {
+func setSpec(ts *unstructured.Unstructured, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	names := ro.ServiceNames()
 	backend := func(name string) map[string]any { return backendOf(ro, name) }
 	if routes.MirrorPercent > 0 {
@@ -131,74 +132,74 @@ func backendOf(ro *trancheapi.Rollout, name string) map[string]any {
 // routesOf reads the split the TraefikService says. Anything else than the two backends
 // Tranche writes is unreadable, a field of theirs of the wrong type too: SetRoutes writes
 // them again.
-func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (providers.Routes, error) {
+func routesOf(ts *unstructured.Unstructured, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	if _, mirrored, err := section(ts, "mirroring"); err != nil || mirrored {
 		if err != nil {
-			return providers.Routes{}, err
+			return traffic.Routes{}, err
 		}
 		routes, err := mirrorOf(providers.Fields(ts).Get("spec", "mirroring"), ro)
 		if err != nil {
-			return providers.Routes{}, providers.Unreadable(err)
+			return traffic.Routes{}, providers.Unreadable(err)
 		}
 		return routes, nil
 	}
 	if _, _, err := section(ts, "weighted"); err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	routes, err := weightsOf(providers.Fields(ts).Get("spec", "weighted"), ro)
 	if err == nil {
 		routes.Sticky, err = stickyOf(ts)
 	}
 	if err != nil {
-		return providers.Routes{}, providers.Unreadable(err)
+		return traffic.Routes{}, providers.Unreadable(err)
 	}
 	return routes, nil
 }
 
 // mirrorOf reads a mirroring section: the primary, mirrored to the canary.
-func mirrorOf(mirroring providers.Field, ro *trancheapi.Rollout) (providers.Routes, error) {
+func mirrorOf(mirroring providers.Field, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	names := ro.ServiceNames()
 	name, _, err := mirroring.Get("name").AsString()
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	mirrors, _, err := mirroring.Get("mirrors").AsList()
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	if name != names.Primary || len(mirrors) != 1 {
-		return providers.Routes{}, mirroring.Invalid("is not the primary mirrored to the canary")
+		return traffic.Routes{}, mirroring.Invalid("is not the primary mirrored to the canary")
 	}
 	mirror, _, err := mirrors[0].Get("name").AsString()
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	percent, found, err := mirrors[0].Get("percent").AsInt()
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	if mirror != names.Canary || !found {
-		return providers.Routes{}, mirrors[0].Invalid("is not the canary with a percent")
+		return traffic.Routes{}, mirrors[0].Invalid("is not the canary with a percent")
 	}
-	return providers.Routes{MirrorPercent: int32(percent)}, nil
+	return traffic.Routes{MirrorPercent: int32(percent)}, nil
 }
 
 // weightsOf reads a weighted section's split between the primary and the canary.
-func weightsOf(weighted providers.Field, ro *trancheapi.Rollout) (providers.Routes, error) {
+func weightsOf(weighted providers.Field, ro *trancheapi.Rollout) (traffic.Routes, error) {
 	names := ro.ServiceNames()
 	services, _, err := weighted.Get("services").AsList()
 	if err != nil {
-		return providers.Routes{}, err
+		return traffic.Routes{}, err
 	}
 	weights := map[string]int32{}
 	for _, s := range services {
 		name, _, err := s.Get("name").AsString()
 		if err != nil {
-			return providers.Routes{}, err
+			return traffic.Routes{}, err
 		}
 		w, found, err := s.Get("weight").AsInt()
 		if err != nil {
-			return providers.Routes{}, err
+			return traffic.Routes{}, err
 		}
 		if !found {
 			w = 1 // Traefik's default weight
@@ -208,9 +209,9 @@ func weightsOf(weighted providers.Field, ro *trancheapi.Rollout) (providers.Rout
 	// Traefik weights are relative; Tranche writes percents, so this is exact for its own.
 	percent, err := providers.CanaryPercent(weights[names.Primary], weights[names.Canary])
 	if len(weights) != 2 || err != nil {
-		return providers.Routes{}, weighted.Get("services").Invalid("are not the primary and the canary")
+		return traffic.Routes{}, weighted.Get("services").Invalid("are not the primary and the canary")
 	}
-	return providers.Routes{CanaryWeight: percent}, nil
+	return traffic.Routes{CanaryWeight: percent}, nil
 }
 
 // Traefik names a TraefikService's backends <namespace>-<service>-<port>@kubernetescrd in

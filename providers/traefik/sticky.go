@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // Session affinity is Traefik's own: a sticky cookie on the weighted section makes Traefik
@@ -18,7 +19,7 @@ const stickyStash = stashPrefix + "sticky"
 
 // setSticky writes Tranche's sticky cookie into the weighted section, or for nil gives the
 // user's sticky section back.
-func setSticky(ts *unstructured.Unstructured, weighted map[string]any, s *providers.Sticky) error {
+func setSticky(ts *unstructured.Unstructured, weighted map[string]any, s *traffic.Sticky) error {
 	annotations := ts.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
@@ -59,7 +60,7 @@ func setSticky(ts *unstructured.Unstructured, weighted map[string]any, s *provid
 }
 
 // stickyOf reads Tranche's sticky cookie back; nil when the sticky section is not Tranche's.
-func stickyOf(ts *unstructured.Unstructured) (*providers.Sticky, error) {
+func stickyOf(ts *unstructured.Unstructured) (*traffic.Sticky, error) {
 	if _, owned := ts.GetAnnotations()[stickyStash]; !owned {
 		return nil, nil
 	}
@@ -75,5 +76,5 @@ func stickyOf(ts *unstructured.Unstructured) (*providers.Sticky, error) {
 	if name == "" || !found || seconds <= 0 {
 		return nil, nil
 	}
-	return &providers.Sticky{Cookie: name, MaxAge: time.Duration(seconds) * time.Second}, nil
+	return &traffic.Sticky{Cookie: name, MaxAge: time.Duration(seconds) * time.Second}, nil
 }

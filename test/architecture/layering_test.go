@@ -41,12 +41,18 @@ var layers = []layer{
 	// Every other package imports the API: it stays a leaf that any client can vendor.
 	{name: "api", packages: []string{"api/..."}, modules: []string{"k8s.io/apimachinery/...", "k8s.io/api/..."}},
 	{name: "analysis", packages: []string{"analysis/..."}, mayUse: []string{"api/..."}},
-	{name: "the providers root", packages: []string{"providers"}, mayUse: []string{"api/..."}},
+	// The words the planner and the providers share for a split: plain values, no I/O.
+	{name: "the words for a split", packages: []string{"providers/traffic"}, mayUse: []string{"api/..."}, modules: []string{"k8s.io/apimachinery/..."}},
+	{name: "the providers root", packages: []string{"providers"}, mayUse: []string{"api/...", "providers/traffic"}},
 	{name: "the provider registry", packages: []string{"providers/registry"}, mayUse: []string{"api/...", "providers/..."}},
-	{name: "the conformance suite", packages: []string{"providers/conformance"}, mayUse: []string{"api/...", "providers"}},
-	{name: "a provider", packages: []string{"providers/..."}, mayUse: []string{"api/...", "providers"}},
+	{name: "the conformance suite", packages: []string{"providers/conformance"}, mayUse: []string{"api/...", "providers", "providers/traffic"}},
+	{name: "a provider", packages: []string{"providers/..."}, mayUse: []string{"api/...", "providers", "providers/traffic"}},
 	{name: "notify", packages: []string{"notify/..."}, mayUse: []string{"api/..."}},
-	{name: "controllers", packages: []string{"controllers/..."}, mayUse: []string{"api/...", "analysis/...", "providers", "notify/..."}},
+	// The decision is pure: what was observed in, the plan out. Nothing that talks to a
+	// server (a client, a provider, a notifier), so that tables and simulations test it whole.
+	{name: "the planner", packages: []string{"controllers/planner"}, mayUse: []string{"api/...", "analysis", "providers/traffic"},
+		modules: []string{"k8s.io/apimachinery/..."}},
+	{name: "controllers", packages: []string{"controllers/..."}, mayUse: []string{"api/...", "analysis/...", "controllers/planner", "providers", "providers/traffic", "notify/..."}},
 	// config/crd is the CRDs as data: lint checks a Rollout against their schema offline.
 	// notify: lint renders a NotificationProvider's templates, and notify test sends the
 	// samples, as the manager would.
@@ -89,6 +95,10 @@ func TestLayeringCatchesBadImports(t *testing.T) {
 		{"controllers", "providers/istio"},
 		{"api/v1alpha1", "test/harness"},
 		{"api/v1alpha1", "sigs.k8s.io/controller-runtime/pkg/client"},
+		{"controllers/planner", "providers"},
+		{"controllers/planner", "notify"},
+		{"controllers/planner", "sigs.k8s.io/controller-runtime/pkg/client"},
+		{"providers/traffic", "providers"},
 	} {
 		t.Run(tc.from+" imports "+tc.to, func(t *testing.T) {
 			p := pkg{path: tc.from, imports: []string{"api/v1alpha1"}, external: []string{"k8s.io/apimachinery/pkg/types"}}

@@ -118,6 +118,16 @@ func releaseBy(t *testing.T, app string, load *stack.Load, change func(context.C
 // when it is "" (a mesh whose clients are the data plane).
 func recordRelease(t *testing.T, app string, load *stack.Load, metricsURL string, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
+	return recordUntil(t, app, load, metricsURL, change, func(before *trancheapi.Rollout) *trancheapi.Rollout {
+		return waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
+	})
+}
+
+// recordUntil records from before change until ended, given the Rollout as it was before
+// the change, returns the Rollout as it ended, and then until the routes read back.
+func recordUntil(t *testing.T, app string, load *stack.Load, metricsURL string, change func(context.Context) error,
+	ended func(before *trancheapi.Rollout) *trancheapi.Rollout) ([]stack.Sample, *trancheapi.Rollout) {
+	t.Helper()
 	ctx := context.Background()
 	rec := &stack.Recorder{
 		Client: s.ControlPlane.Client, Namespace: namespace, Rollout: app, Target: app,
@@ -130,7 +140,7 @@ func recordRelease(t *testing.T, app string, load *stack.Load, metricsURL string
 	before := &trancheapi.Rollout{}
 	require.NoError(t, s.ControlPlane.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app}, before))
 	require.NoError(t, change(ctx))
-	ro := waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
+	ro := ended(before)
 	// A rollback ends the rollout and then routes all traffic back: wait until the routing
 	// object reads back what was asked (status.routesSetAt is cleared then), and then two
 	// seconds of what the clients see once the data plane has taken it. The checks of "after"

@@ -163,6 +163,16 @@ var Invalid = []Case{
 		[]string{"spec.service.port", "greater than or equal to 1"}},
 	{"progressDeadline without unit", ValidRollout, `{spec: {progressDeadline: "600"}}`,
 		[]string{"spec.progressDeadline", "should match"}},
+	{"rollback weights with an instant pace", ValidRollout, `{spec: {rollback: {weights: [50, 5]}}}`,
+		[]string{"spec.rollback", "rollback.weights and rollback.hold go with pace: Steps"}},
+	{"rollback weight of 100", ValidRollout, `{spec: {rollback: {pace: Steps, weights: [100]}}}`,
+		[]string{"spec.rollback.weights[0]", "less than or equal to 99"}},
+	{"rollback weight twice", ValidRollout, `{spec: {rollback: {pace: Steps, weights: [5, 5]}}}`,
+		[]string{"spec.rollback.weights[1]", "Duplicate value"}},
+	{"rollback hold below a second", ValidRollout, `{spec: {rollback: {pace: Steps, hold: 100ms}}}`,
+		[]string{"spec.rollback.hold", "rollback.hold must be at least 1s"}},
+	{"rollback pace unknown", ValidRollout, `{spec: {rollback: {pace: Gradual}}}`,
+		[]string{"spec.rollback.pace", "Unsupported value"}},
 
 	// Analysis.
 	{"interval of zero", ValidRollout, `{spec: {analysis: {interval: 0s}}}`,

@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 var fuzzPhases = []trancheapi.Phase{"", trancheapi.PhaseInitializing, trancheapi.PhaseInitialized, trancheapi.PhaseProgressing,
@@ -49,34 +49,34 @@ func FuzzDecide(f *testing.F) {
 		case 3:
 			ro.Annotations = map[string]string{trancheapi.AnnotationPaused: "true"}
 		}
-		target := workload{revision: "rev1", replicas: 3, ready: targetReady}
+		target := Workload{Revision: "rev1", Replicas: 3, Ready: targetReady}
 		if targetNew {
-			target.revision = "rev2"
+			target.Revision = "rev2"
 		}
-		w := world{
-			now: now, rollout: ro, target: target,
-			primary: &workload{revision: "rev1", replicas: 3, ready: primaryReady},
-			routes:  providers.Routes{CanaryWeight: int32(routeWeight % 101)},
+		w := World{
+			Now: now, Rollout: ro, Target: target,
+			Primary: &Workload{Revision: "rev1", Replicas: 3, Ready: primaryReady},
+			Routes:  traffic.Routes{CanaryWeight: int32(routeWeight % 101)},
 		}
 		v := fuzzVerdicts[int(verdict)%len(fuzzVerdicts)]
-		w.analysis = &analysisRun{checks: []trancheapi.CheckResult{{Metric: "success-rate", Verdict: v, Final: final && (v == trancheapi.VerdictPass || v == trancheapi.VerdictFail), At: metav1.NewMicroTime(now)}}}
+		w.Analysis = &AnalysisRun{Checks: []trancheapi.CheckResult{{Metric: "success-rate", Verdict: v, Final: final && (v == trancheapi.VerdictPass || v == trancheapi.VerdictFail), At: metav1.NewMicroTime(now)}}}
 
-		p := decide(w)
-		if p.action.kind == actSetRoutes {
-			require.NoError(t, p.action.routes.Validate())
-			if !isPrimaryOnly(p.action.routes) {
-				require.True(t, w.target.ready, "routes %+v to a canary that is not ready", p.action.routes)
+		p := Decide(w)
+		if p.Action.Kind == SetRoutes {
+			require.NoError(t, p.Action.Routes.Validate())
+			if !isPrimaryOnly(p.Action.Routes) {
+				require.True(t, w.Target.Ready, "routes %+v to a canary that is not ready", p.Action.Routes)
 			}
 		}
-		if p.action.kind == actUpdatePrimary {
-			require.Equal(t, trancheapi.PhasePromoting, p.status.Phase, "the primary changed outside a promotion")
-			require.Equal(t, w.target.revision, p.status.CanaryRevision, "the primary gets a revision that was not tested")
+		if p.Action.Kind == UpdatePrimary {
+			require.Equal(t, trancheapi.PhasePromoting, p.Status.Phase, "the primary changed outside a promotion")
+			require.Equal(t, w.Target.Revision, p.Status.CanaryRevision, "the primary gets a revision that was not tested")
 		}
-		if p.status.Phase.UnderWay() {
-			require.Less(t, int(p.status.CurrentStep), len(ro.Spec.EffectiveSteps()), "a step the spec does not have")
+		if p.Status.Phase.UnderWay() {
+			require.Less(t, int(p.Status.CurrentStep), len(ro.Spec.EffectiveSteps()), "a step the spec does not have")
 		}
-		require.GreaterOrEqual(t, p.status.CurrentStep, int32(0))
-		require.GreaterOrEqual(t, p.status.CanaryWeight, int32(0))
-		require.LessOrEqual(t, p.status.CanaryWeight, int32(100))
+		require.GreaterOrEqual(t, p.Status.CurrentStep, int32(0))
+		require.GreaterOrEqual(t, p.Status.CanaryWeight, int32(0))
+		require.LessOrEqual(t, p.Status.CanaryWeight, int32(100))
 	})
 }

@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the simulations")
@@ -25,10 +25,14 @@ type simWorld struct {
 	ro      *trancheapi.Rollout
 	target  simWorkload
 	primary *simWorkload
-	routes  providers.Routes
+	routes  traffic.Routes
 
-	routeLag  time.Duration     // how long the data plane takes to say the routes it was given
-	pending   *providers.Routes // routes given and not yet said
+	// autoscaler, when set, scales the target and (a copy of it) the primary: it keeps the
+	// primary at the floor a paced rollback asks for, the replicas ready after readyDelay.
+	autoscaler *Autoscaling
+
+	routeLag  time.Duration   // how long the data plane takes to say the routes it was given
+	pending   *traffic.Routes // routes given and not yet said
 	appliesAt time.Duration
 	unchanged bool // the last action changed nothing, so no watch event follows it
 
@@ -54,10 +58,12 @@ func (w *simWorld) stepStart() time.Duration {
 }
 
 type simWorkload struct {
-	revision   string
-	replicas   int32
-	readyAt    time.Duration // when the last change becomes ready
-	neverReady bool
+	revision string
+	replicas int32
+	readyAt  time.Duration // when the last change becomes ready
+	// readyBefore counts the replicas that stay ready until then: those of a scale-up.
+	readyBefore int32
+	neverReady  bool
 }
 
 type scripted struct {
@@ -67,27 +73,43 @@ type scripted struct {
 
 var simStart = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
-func (w *simWorld) observe() world {
+func (w *simWorld) observe() World {
 	if w.pending != nil && w.t >= w.appliesAt {
 		w.routes, w.pending = *w.pending, nil
 	}
-	obs := world{now: simStart.Add(w.t), rollout: w.ro, target: w.target.view(w.t), routes: w.routes}
+	obs := World{Now: simStart.Add(w.t), Rollout: w.ro, Target: w.target.view(w.t), Routes: w.routes, Autoscaler: w.autoscaler}
 	if w.primary != nil {
 		p := w.primary.view(w.t)
-		obs.primary = &p
+		obs.Primary = &p
 	}
 	return obs
 }
 
-func (s simWorkload) view(t time.Duration) workload {
-	return workload{revision: s.revision, replicas: s.replicas, ready: s.replicas > 0 && !s.neverReady && t >= s.readyAt}
+func (s simWorkload) view(t time.Duration) Workload {
+	w := Workload{Revision: s.revision, Replicas: s.replicas, Ready: s.replicas > 0 && !s.neverReady && t >= s.readyAt}
+	switch {
+	case w.Ready:
+		w.ReadyReplicas = s.replicas
+	case !s.neverReady:
+		w.ReadyReplicas = min(s.replicas, s.readyBefore)
+	}
+	return w
+}
+
+// followFloor plays the primary's autoscaler, whose floor the reconciler raises to the one
+// the status asks for.
+func (w *simWorld) followFloor() {
+	if floor := w.ro.Status.PrimaryMinReplicas; w.autoscaler != nil && w.primary != nil && floor > w.primary.replicas {
+		w.primary.readyBefore = w.primary.view(w.t).ReadyReplicas
+		w.primary.replicas, w.primary.readyAt = floor, w.t+w.readyDelay
+	}
 }
 
 // fulfil answers what decide asked for.
-func (w *simWorld) fulfil(obs world, n need) world {
-	if n.analysis {
+func (w *simWorld) fulfil(obs World, n Need) World {
+	if n.Analysis {
 		w.analysisRun++
-		run := analysisRun{}
+		run := AnalysisRun{}
 		for _, m := range w.ro.Spec.Analysis.Metrics {
 			v := w.verdict(w.t, w)
 			if m.DryRun && w.dryRunVerdict != nil {
@@ -98,30 +120,30 @@ func (w *simWorld) fulfil(obs world, n need) world {
 			final := m.Judge == trancheapi.JudgeCompare && w.sureAfter > 0 && w.t-w.stepStart() >= w.sureAfter &&
 				(v == trancheapi.VerdictPass || v == trancheapi.VerdictFail)
 			c := trancheapi.CheckResult{
-				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, DryRun: m.DryRun, At: metav1.NewMicroTime(obs.now),
+				Metric: m.Name, Value: valueFor(v), Verdict: v, Final: final, DryRun: m.DryRun, At: metav1.NewMicroTime(obs.Now),
 			}
 			if v == trancheapi.VerdictUndecided && w.needs > 0 {
 				c.Needs = &metav1.Duration{Duration: w.needs}
 				c.Message = "no verdict yet"
 			}
-			run.checks = append(run.checks, c)
+			run.Checks = append(run.Checks, c)
 		}
-		obs.analysis = &run
+		obs.Analysis = &run
 	}
-	if n.gate != "" {
-		if obs.gates == nil {
-			obs.gates = map[trancheapi.WebhookType]gateAnswer{}
+	if n.Gate != "" {
+		if obs.Gates == nil {
+			obs.Gates = map[trancheapi.WebhookType]GateAnswer{}
 		}
-		open := w.gate == nil || w.gate(n.gate, w.t)
-		obs.gates[n.gate] = gateAnswer{open: open, message: map[bool]string{true: "yes", false: "503 Service Unavailable"}[open]}
+		open := w.gate == nil || w.gate(n.Gate, w.t)
+		obs.Gates[n.Gate] = GateAnswer{Open: open, Message: map[bool]string{true: "yes", false: "503 Service Unavailable"}[open]}
 	}
 	return obs
 }
 
-func describeAnswer(obs world, n need) string {
-	if n.analysis {
+func describeAnswer(obs World, n Need) string {
+	if n.Analysis {
 		var parts []string
-		for _, c := range obs.analysis.checks {
+		for _, c := range obs.Analysis.Checks {
 			part := fmt.Sprintf("%s=%s %s", c.Metric, c.Value, c.Verdict)
 			if c.DryRun {
 				part += " (dry run)"
@@ -130,7 +152,7 @@ func describeAnswer(obs world, n need) string {
 		}
 		return "analysis: " + strings.Join(parts, ", ")
 	}
-	return fmt.Sprintf("gate %s: %s", n.gate, obs.gates[n.gate].message)
+	return fmt.Sprintf("gate %s: %s", n.Gate, obs.Gates[n.Gate].Message)
 }
 
 func valueFor(v trancheapi.Verdict) string {
@@ -144,28 +166,28 @@ func valueFor(v trancheapi.Verdict) string {
 }
 
 // apply makes the action happen in the simulated world.
-func (w *simWorld) apply(a action) string {
+func (w *simWorld) apply(a Action) string {
 	w.unchanged = false
-	switch a.kind {
-	case actCreatePrimary:
-		w.primary = &simWorkload{revision: w.target.revision, replicas: a.replicas, readyAt: w.t + w.readyDelay}
-		return fmt.Sprintf("create-primary(replicas=%d)", a.replicas)
-	case actUpdatePrimary:
+	switch a.Kind {
+	case CreatePrimary:
+		w.primary = &simWorkload{revision: w.target.revision, replicas: a.Replicas, readyAt: w.t + w.readyDelay}
+		return fmt.Sprintf("create-primary(replicas=%d)", a.Replicas)
+	case UpdatePrimary:
 		w.primary.revision = w.target.revision
 		w.primary.readyAt = w.t + w.readyDelay
 		return "update-primary(" + w.target.revision + ")"
-	case actScaleTarget:
-		if a.replicas > w.target.replicas {
+	case ScaleTarget:
+		if a.Replicas > w.target.replicas {
 			w.target.readyAt = w.t + w.readyDelay
 		}
-		w.target.replicas = a.replicas
-		return fmt.Sprintf("scale-target(%d)", a.replicas)
-	case actSetRoutes:
-		w.unchanged = w.pending != nil && w.pending.Equal(a.routes) // the same again writes nothing
+		w.target.replicas = a.Replicas
+		return fmt.Sprintf("scale-target(%d)", a.Replicas)
+	case SetRoutes:
+		w.unchanged = w.pending != nil && w.pending.Equal(a.Routes) // the same again writes nothing
 		if !w.unchanged {
-			w.pending, w.appliesAt = &a.routes, w.t+w.routeLag
+			w.pending, w.appliesAt = &a.Routes, w.t+w.routeLag
 		}
-		return "set-routes(" + describeRoutes(a.routes) + ")"
+		return "set-routes(" + describeRoutes(a.Routes) + ")"
 	}
 	return "-"
 }
@@ -191,35 +213,36 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 		}
 		obs := w.observe()
 		lagging, stepBefore := w.pending != nil, w.ro.Status.CurrentStep
-		p := decide(obs)
+		p := Decide(obs)
 		var asked []string
-		for p.need.any() {
-			require.False(t, lagging && p.need.analysis, "at %s: analysis before the data plane said the routes", w.t)
-			require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.need)
-			obs = w.fulfil(obs, p.need)
-			asked = append(asked, describeAnswer(obs, p.need))
-			p = decide(obs)
+		for p.Need.Any() {
+			require.False(t, lagging && p.Need.Analysis, "at %s: analysis before the data plane said the routes", w.t)
+			require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.Need)
+			obs = w.fulfil(obs, p.Need)
+			asked = append(asked, describeAnswer(obs, p.Need))
+			p = Decide(obs)
 		}
-		if p.stalled != nil {
-			fmt.Fprintf(&out, "%8s  stalled %s: %s\n", w.t, p.stalled.reason, p.stalled.message)
+		if p.Stalled != nil {
+			fmt.Fprintf(&out, "%8s  stalled %s: %s\n", w.t, p.Stalled.Reason, p.Stalled.Message)
 			break
 		}
-		require.False(t, lagging && p.status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
-		w.ro.Status = roundTrip(t, p.status)
+		require.False(t, lagging && p.Status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
+		w.ro.Status = roundTrip(t, p.Status)
 		if w.onDecide != nil {
 			w.onDecide(w)
 		}
 		w.checkInvariants(t, p)
-		done := w.apply(p.action)
+		done := w.apply(p.Action)
+		w.followFloor()
 		fmt.Fprintf(&out, "%8s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
 			w.t, w.ro.Status.Phase, w.ro.Status.CurrentStep, w.ro.Status.CanaryWeight, w.ro.Status.FailedChecks, done, w.ro.Status.Message)
 		for _, a := range asked {
 			fmt.Fprintf(&out, "%8s    asked %s\n", "", a)
 		}
-		for _, e := range p.events {
-			fmt.Fprintf(&out, "%8s    event %s: %s\n", "", e.reason, e.message)
+		for _, e := range p.Events {
+			fmt.Fprintf(&out, "%8s    event %s: %s\n", "", e.Reason, e.Message)
 		}
-		for _, h := range p.hooks {
+		for _, h := range p.Hooks {
 			fmt.Fprintf(&out, "%8s    webhook %s\n", "", h)
 		}
 		next, ok := w.next(p)
@@ -243,22 +266,29 @@ func roundTrip(t *testing.T, st trancheapi.RolloutStatus) trancheapi.RolloutStat
 }
 
 // checkInvariants fails the test when a plan breaks a promise Tranche makes whatever happens.
-func (w *simWorld) checkInvariants(t *testing.T, p plan) {
+func (w *simWorld) checkInvariants(t *testing.T, p Plan) {
 	t.Helper()
-	if p.action.kind == actSetRoutes && !isPrimaryOnly(p.action.routes) {
-		require.True(t, w.target.view(w.t).ready, "at %s: traffic routed to a canary that is not ready", w.t)
+	if p.Action.Kind == SetRoutes && !isPrimaryOnly(p.Action.Routes) {
+		require.True(t, w.target.view(w.t).Ready, "at %s: traffic routed to a canary that is not ready", w.t)
 	}
-	if p.action.kind == actSetRoutes {
-		require.NoError(t, p.action.routes.Validate(), "at %s: routes no provider takes", w.t)
+	if p.Action.Kind == SetRoutes {
+		require.NoError(t, p.Action.Routes.Validate(), "at %s: routes no provider takes", w.t)
+	}
+	if p.Action.Kind == SetRoutes && w.ro.Spec.PacedRollback() && !p.Status.Phase.UnderWay() && w.primary != nil {
+		share := 100 - p.Action.Routes.CanaryWeight
+		need := max(1, (share*p.Status.StableReplicas+99)/100)
+		hurried := len(p.Events) > 0 && p.Events[len(p.Events)-1].Reason == "RollbackHurried"
+		require.True(t, hurried || w.primary.view(w.t).ReadyReplicas >= need,
+			"at %s: the primary gets %d%% of traffic with %d ready replicas of the %d it needs", w.t, share, w.primary.view(w.t).ReadyReplicas, need)
 	}
 
-	if p.action.kind == actUpdatePrimary {
+	if p.Action.Kind == UpdatePrimary {
 		require.NotEqual(t, w.primary.revision, w.target.revision, "at %s: revision promoted twice", w.t)
-		require.Equal(t, p.status.CanaryRevision, w.target.revision, "at %s: the primary gets a revision that was not tested", w.t)
-		require.Equal(t, trancheapi.PhasePromoting, p.status.Phase, "at %s: primary changed outside a promotion", w.t)
+		require.Equal(t, p.Status.CanaryRevision, w.target.revision, "at %s: the primary gets a revision that was not tested", w.t)
+		require.Equal(t, trancheapi.PhasePromoting, p.Status.Phase, "at %s: primary changed outside a promotion", w.t)
 	}
-	if p.status.Phase == trancheapi.PhaseSucceeded {
-		require.NotEqual(t, trancheapi.VerdictFail, lastVerdict(p.status.LastChecks), "at %s: promoted on a failed check", w.t)
+	if p.Status.Phase == trancheapi.PhaseSucceeded {
+		require.NotEqual(t, trancheapi.VerdictFail, lastVerdict(p.Status.LastChecks), "at %s: promoted on a failed check", w.t)
 	}
 }
 
@@ -271,16 +301,16 @@ func lastVerdict(checks []trancheapi.CheckResult) trancheapi.Verdict {
 
 // next is when the next reconcile happens: at the requeue, after an action (the watch sees
 // the change at once), when a Deployment becomes ready, or when a person acts.
-func (w *simWorld) next(p plan) (time.Duration, bool) {
+func (w *simWorld) next(p Plan) (time.Duration, bool) {
 	var candidates []time.Duration
-	if p.action.kind != actNone && !w.unchanged {
+	if p.Action.Kind != NoAction && !w.unchanged {
 		candidates = append(candidates, w.t+300*time.Millisecond) // the watch event of the change
 	}
 	if w.pending != nil {
 		candidates = append(candidates, w.appliesAt+300*time.Millisecond) // the data plane's change
 	}
-	if p.requeue > 0 {
-		candidates = append(candidates, w.t+p.requeue)
+	if p.Requeue > 0 {
+		candidates = append(candidates, w.t+p.Requeue)
 	}
 	for _, wl := range []*simWorkload{&w.target, w.primary} {
 		if wl != nil && wl.replicas > 0 && !wl.neverReady && wl.readyAt > w.t {

@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"cmp"
@@ -17,28 +17,28 @@ const keptChecks = 10
 // were confirmed or after the previous run, whichever is later. Zero when there is nothing
 // to analyse.
 func (d *decider) analysisDue() time.Time {
-	if !d.w.rollout.Spec.HasAnalysis() || d.st.StepStartedAt == nil {
+	if !d.w.Rollout.Spec.HasAnalysis() || d.st.StepStartedAt == nil {
 		return time.Time{}
 	}
 	from := d.st.StepStartedAt.Time
 	if d.st.LastAnalysisAt != nil && d.st.LastAnalysisAt.After(from) {
 		from = d.st.LastAnalysisAt.Time
 	}
-	return from.Add(d.w.rollout.Spec.EffectiveInterval())
+	return from.Add(d.w.Rollout.Spec.EffectiveInterval())
 }
 
 // recordAnalysis counts a run's verdicts and rolls back when the failure limit is reached.
 // It returns true when it rolled back.
-func (d *decider) recordAnalysis(run analysisRun) bool {
-	d.p.analysed = true
+func (d *decider) recordAnalysis(run AnalysisRun) bool {
+	d.p.Analysed = true
 	d.st.LastAnalysisAt = d.exactNow()
-	d.st.LastChecks = mergeChecks(run.checks, d.st.LastChecks)
-	d.reportDryRun(run.checks)
-	tally := analysis.TallyFor(&d.w.rollout.Spec)
+	d.st.LastChecks = mergeChecks(run.Checks, d.st.LastChecks)
+	d.reportDryRun(run.Checks)
+	tally := analysis.TallyFor(&d.w.Rollout.Spec)
 	tally.Failed, tally.Inconclusive = d.st.FailedChecks, d.st.InconclusiveRuns
-	counted := tally.Record(run.checks)
+	counted := tally.Record(run.Checks)
 	d.st.FailedChecks, d.st.InconclusiveRuns = tally.Failed, tally.Inconclusive
-	limit := d.w.rollout.Spec.EffectiveFailureLimit()
+	limit := d.w.Rollout.Spec.EffectiveFailureLimit()
 	switch {
 	case len(counted.Failed) > 0:
 		d.emit(true, "AnalysisFailed", fmt.Sprintf("Analysis failed (%d/%d): %s", tally.Failed, limit, strings.Join(counted.Failed, "; ")))
@@ -80,7 +80,7 @@ func describeCheck(c trancheapi.CheckResult) string {
 // the latest run of the step had every Compare metric pass for good and every other check
 // pass.
 func (d *decider) endsHoldEarly() bool {
-	a := d.w.rollout.Spec.Analysis
+	a := d.w.Rollout.Spec.Analysis
 	if a == nil || !a.EndHoldEarly || !d.ranThisStep() {
 		return false
 	}
@@ -108,11 +108,11 @@ func (d *decider) endsHoldEarly() bool {
 // lackingData is the checks of the latest run that lack data and whose metric's policy for
 // too little data is policy (Wait or Pause).
 func (d *decider) lackingData(policy trancheapi.InsufficientDataPolicy) []trancheapi.CheckResult {
-	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
+	if !d.w.Rollout.Spec.HasAnalysis() || !d.ranThisStep() {
 		return nil
 	}
 	follows := map[string]bool{}
-	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
+	for _, m := range d.w.Rollout.Spec.Analysis.Metrics {
 		follows[m.Name] = m.Judge == trancheapi.JudgeCompare && m.EffectiveCompare().InsufficientData == policy
 	}
 	var checks []trancheapi.CheckResult
@@ -126,7 +126,7 @@ func (d *decider) lackingData(policy trancheapi.InsufficientDataPolicy) []tranch
 
 // undecided is the checks of the latest run whose Compare test has reached neither bound.
 func (d *decider) undecided() []trancheapi.CheckResult {
-	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
+	if !d.w.Rollout.Spec.HasAnalysis() || !d.ranThisStep() {
 		return nil
 	}
 	var checks []trancheapi.CheckResult
@@ -152,7 +152,7 @@ func (d *decider) lastRun() []trancheapi.CheckResult {
 // lastRunPassed reports whether the latest analysis run of this step passed every check
 // (true when there is no analysis).
 func (d *decider) lastRunPassed() bool {
-	if !d.w.rollout.Spec.HasAnalysis() {
+	if !d.w.Rollout.Spec.HasAnalysis() {
 		return true
 	}
 	if !d.ranThisStep() {
@@ -175,7 +175,7 @@ func (d *decider) ranThisStep() bool {
 
 // lastRunSummary describes the latest analysis run of this step for the status message.
 func (d *decider) lastRunSummary() string {
-	if !d.w.rollout.Spec.HasAnalysis() || !d.ranThisStep() {
+	if !d.w.Rollout.Spec.HasAnalysis() || !d.ranThisStep() {
 		return ""
 	}
 	var notes []string

@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"fmt"
@@ -8,58 +8,58 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
-// decide picks the next action for a Rollout from what was observed. It is pure: the same
+// Decide picks the next action for a Rollout from what was observed. It is pure: the same
 // world always gives the same plan.
-func decide(w world) plan {
-	d := &decider{w: w, st: *w.rollout.Status.DeepCopy()}
+func Decide(w World) Plan {
+	d := &decider{w: w, st: *w.Rollout.Status.DeepCopy()}
 	d.run()
-	d.st.Target = trancheapi.TargetStatus{Generation: w.target.generation, Revision: w.target.revision, DeclaredReplicas: w.declared}
-	if w.autoscaler != nil {
-		d.st.Target.DeclaredReplicas, d.st.Target.Autoscaler = 0, w.autoscaler.name
+	d.st.Target = trancheapi.TargetStatus{Generation: w.Target.Generation, Revision: w.Target.Revision, DeclaredReplicas: w.Declared}
+	if w.Autoscaler != nil {
+		d.st.Target.DeclaredReplicas, d.st.Target.Autoscaler = 0, w.Autoscaler.Name
 	}
-	if seen := w.rollout.Status.Target; seen.Revision == w.target.revision && seen.Covers(w.target.generation, w.target.annotations) {
+	if seen := w.Rollout.Status.Target; seen.Revision == w.Target.Revision && seen.Covers(w.Target.Generation, w.Target.Annotations) {
 		// The generations since are Tranche's own scales: recording them would be a write
 		// that says nothing new.
 		d.st.Target.Generation = seen.Generation
 	}
-	if d.p.action.kind != actSetRoutes {
+	if d.p.Action.Kind != SetRoutes {
 		d.st.RoutesSetAt = nil // the data plane says what was asked, or nothing is asked of it
 	}
-	d.p.status = d.st
+	d.p.Status = d.st
 	return d.p
 }
 
 // decider holds one decision in progress.
 type decider struct {
-	w  world
+	w  World
 	st trancheapi.RolloutStatus // the status being decided
-	p  plan
+	p  Plan
 	// approvalToken is a promote request for the step waiting for approval, recorded as
 	// handled only when the step moves on.
 	approvalToken string
 }
 
 func (d *decider) run() {
-	if d.w.primary == nil && d.st.StableRevision != "" && d.w.target.revision != d.st.StableRevision {
+	if d.w.Primary == nil && d.st.StableRevision != "" && d.w.Target.Revision != d.st.StableRevision {
 		// The stable version's template lived only in the primary: rebuilding the primary
 		// from the target would make an untested revision stable.
-		d.p.stalled = &problem{reason: "PrimaryLost", message: fmt.Sprintf(
+		d.p.Stalled = &Problem{Reason: "PrimaryLost", Message: fmt.Sprintf(
 			"the primary Deployment was deleted while the target runs revision %s, not the stable %s: "+
 				"set the target back to the stable version (Tranche then rebuilds the primary from it), or delete and recreate the Rollout to adopt the new one",
-			d.w.target.revision, d.st.StableRevision)}
+			d.w.Target.Revision, d.st.StableRevision)}
 		return
 	}
-	if d.w.primary == nil || d.st.Phase == "" || d.st.Phase == trancheapi.PhaseInitializing {
+	if d.w.Primary == nil || d.st.Phase == "" || d.st.Phase == trancheapi.PhaseInitializing {
 		d.initialize()
 		return
 	}
 	if d.primaryOutOfStep() {
 		return
 	}
-	if steps := d.w.rollout.Spec.EffectiveSteps(); int(d.st.CurrentStep) >= len(steps) {
+	if steps := d.w.Rollout.Spec.EffectiveSteps(); int(d.st.CurrentStep) >= len(steps) {
 		// The spec lost steps mid-rollout: carry on from its last.
 		d.st.CurrentStep = int32(len(steps) - 1)
 		d.st.StepStartedAt = nil
@@ -82,18 +82,18 @@ func (d *decider) run() {
 func (d *decider) initialize() {
 	d.st.Phase = trancheapi.PhaseInitializing
 	switch {
-	case d.w.primary == nil || !d.w.primary.ready:
+	case d.w.Primary == nil || !d.w.Primary.Ready:
 		// The action and the wait after it say the same, so that the wait costs no write.
 		d.say("Starting the primary Deployment from the target; waiting until it is ready")
-		if d.w.primary == nil {
-			d.p.action = action{kind: actCreatePrimary, replicas: d.firstPrimaryReplicas()}
+		if d.w.Primary == nil {
+			d.p.Action = Action{Kind: CreatePrimary, Replicas: d.firstPrimaryReplicas()}
 		}
-	case !d.routesAre(providers.Routes{}):
+	case !d.routesAre(traffic.Routes{}):
 		d.say("Routing all traffic to the primary")
-		d.setRoutes(providers.Routes{})
+		d.setRoutes(traffic.Routes{})
 	default:
 		d.st.Phase = trancheapi.PhaseInitialized
-		d.st.StableRevision = d.w.primary.revision
+		d.st.StableRevision = d.w.Primary.Revision
 		d.st.CanaryWeight = 0
 		d.st.WaitingSince = nil
 		d.say(fmt.Sprintf("Revision %s serves all traffic", d.st.StableRevision))
@@ -106,33 +106,47 @@ func (d *decider) initialize() {
 // spec.scaleDownDelay: a data plane that applies a route change late still sends the canary
 // requests meanwhile. status.scaleDownAt, cleared when a rollout starts, keeps the time.
 func (d *decider) scaleCanaryDown() {
-	if d.w.target.replicas == 0 {
+	if d.w.Target.Replicas == 0 {
 		return
 	}
 	if d.st.ScaleDownAt == nil {
-		d.st.ScaleDownAt = &metav1.Time{Time: nextSecond(d.w.now.Add(d.w.rollout.Spec.EffectiveScaleDownDelay()))}
+		d.st.ScaleDownAt = &metav1.Time{Time: nextSecond(d.w.Now.Add(d.w.Rollout.Spec.EffectiveScaleDownDelay()))}
 	}
-	if wait := d.st.ScaleDownAt.Sub(d.w.now); wait > 0 {
+	if wait := d.st.ScaleDownAt.Sub(d.w.Now); wait > 0 {
 		d.requeueIn(wait)
 		return
 	}
-	d.p.action = action{kind: actScaleTarget, replicas: 0}
+	// An autoscaler about to write the count it wants would write it over the zero (see
+	// Autoscaling.Settled): wait until it has, for at most the progress deadline. Its status
+	// comes by watch; the recheck is for one that never writes it.
+	deadline := d.st.ScaleDownAt.Add(d.w.Rollout.Spec.EffectiveProgressDeadline())
+	if a := d.w.Autoscaler; a != nil && !a.Settled && d.w.Now.Before(deadline) {
+		d.requeueIn(min(autoscalerRecheck, deadline.Sub(d.w.Now)))
+		return
+	}
+	d.p.Action = Action{Kind: ScaleTarget, Replicas: 0}
 }
+
+// autoscalerRecheck is how often an autoscaler that is not settled is looked at again.
+const autoscalerRecheck = 5 * time.Second
 
 // idle keeps a finished rollout's world in place and starts the next one when the target
 // has a new revision.
 func (d *decider) idle() {
-	rev := d.w.target.revision
+	rev := d.w.Target.Revision
 	failed := d.st.Phase == trancheapi.PhaseFailed || d.st.Phase == trancheapi.PhaseAborted
-	if rev != d.w.primary.revision && !(failed && rev == d.st.CanaryRevision) {
+	if rev != d.w.Primary.Revision && !(failed && rev == d.st.CanaryRevision) {
 		d.start()
 		return
 	}
 	switch {
-	case !d.routesAre(providers.Routes{}):
+	case !d.routesAre(traffic.Routes{}) && failed && d.rampsBack():
+		d.rampBack()
+	case !d.routesAre(traffic.Routes{}):
 		d.say("Routing all traffic back to the primary")
-		d.setRoutes(providers.Routes{})
+		d.setRoutes(traffic.Routes{})
 	default:
+		d.st.PrimaryMinReplicas = 0
 		d.scaleCanaryDown()
 	}
 }
@@ -142,7 +156,7 @@ func (d *decider) start() {
 	if !d.gateOpen(trancheapi.WebhookConfirmRollout) {
 		return
 	}
-	rev := d.w.target.revision
+	rev := d.w.Target.Revision
 	now := d.now()
 	d.st.Phase = trancheapi.PhaseProgressing
 	d.st.CanaryRevision = rev
@@ -156,14 +170,16 @@ func (d *decider) start() {
 	d.st.LastAnalysisAt = nil
 	d.st.WaitingSince = now
 	d.st.ScaleDownAt = nil
+	d.st.StableReplicas = d.w.Primary.Replicas
+	d.st.PrimaryMinReplicas = 0
 	d.recordStart()
 	d.say(canaryWaitMessage(rev))
-	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.primary.revision))
-	d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
-	if d.w.target.configured && d.w.target.replicas > 0 {
+	d.emit(false, "RolloutStarted", fmt.Sprintf("Rolling out revision %s (stable: %s)", rev, d.w.Primary.Revision))
+	d.p.Action = Action{Kind: ScaleTarget, Replicas: d.canaryReplicas()}
+	if d.w.Target.Configured && d.w.Target.Replicas > 0 {
 		// Pods that are up read the configuration they started with: new ones are made
 		// (canaryServes scales the canary up again) so that the canary runs the new one.
-		d.p.action.replicas = 0
+		d.p.Action.Replicas = 0
 	}
 	// Look again at once: a target that is up already (a retry right after an abort, before
 	// it was scaled down) changes no more, so no event would come.
@@ -180,13 +196,15 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 	d.say(fmt.Sprintf("Rolled back revision %s: %s", d.st.CanaryRevision, why))
 	d.emit(true, "RolledBack", d.st.Message)
 	d.end(phase)
-	d.p.hooks = append(d.p.hooks, trancheapi.WebhookRollback)
-	d.st.CanaryWeight = 0
-	if !d.routesAre(providers.Routes{}) {
+	d.p.Hooks = append(d.p.Hooks, trancheapi.WebhookRollback)
+	if !d.routesAre(traffic.Routes{}) {
 		d.st.RoutesSetAt = nil // a new ask, whatever became of the last
-		d.setRoutes(providers.Routes{})
+		d.st.CanaryWeight = d.w.Routes.CanaryWeight
+		d.beginRampBack()
+		d.handBack()
 		return
 	}
+	d.st.CanaryWeight = 0
 	d.scaleCanaryDown()
 }
 
@@ -194,18 +212,18 @@ func (d *decider) rollback(phase trancheapi.Phase, why string) {
 // traffic to it and scales the canary down.
 func (d *decider) promote() {
 	switch {
-	case d.w.primary.revision != d.st.CanaryRevision && d.w.target.revision != d.st.CanaryRevision:
+	case d.w.Primary.Revision != d.st.CanaryRevision && d.w.Target.Revision != d.st.CanaryRevision:
 		// The target moved on before its template was copied: the tested revision is gone.
 		d.restart()
-	case d.w.primary.revision != d.st.CanaryRevision || !d.w.primary.ready:
+	case d.w.Primary.Revision != d.st.CanaryRevision || !d.w.Primary.Ready:
 		// The action and the wait after it say the same, so that the wait costs no write.
 		d.say(fmt.Sprintf("Promoting revision %s: updating the primary and waiting until it is ready", d.st.CanaryRevision))
-		if d.w.primary.revision != d.st.CanaryRevision {
-			d.p.action = action{kind: actUpdatePrimary}
+		if d.w.Primary.Revision != d.st.CanaryRevision {
+			d.p.Action = Action{Kind: UpdatePrimary}
 		}
-	case !d.routesAre(providers.Routes{}):
+	case !d.routesAre(traffic.Routes{}):
 		d.say(fmt.Sprintf("Promoting revision %s: routing all traffic to the primary", d.st.CanaryRevision))
-		d.setRoutes(providers.Routes{})
+		d.setRoutes(traffic.Routes{})
 	default:
 		d.st.Phase = trancheapi.PhaseSucceeded
 		d.st.StableRevision = d.st.CanaryRevision
@@ -214,7 +232,7 @@ func (d *decider) promote() {
 		d.say(fmt.Sprintf("Promoted revision %s", d.st.StableRevision))
 		d.emit(false, "Promoted", d.st.Message)
 		d.end(trancheapi.PhaseSucceeded)
-		d.p.hooks = append(d.p.hooks, trancheapi.WebhookPostRollout)
+		d.p.Hooks = append(d.p.Hooks, trancheapi.WebhookPostRollout)
 		d.scaleCanaryDown() // idle does it again if this fails
 	}
 }
@@ -223,18 +241,18 @@ func (d *decider) promote() {
 // when they have not been asked yet. A closed gate waits, and rolls back once the
 // progress deadline passes while the rollout is under way.
 func (d *decider) gateOpen(gate trancheapi.WebhookType) bool {
-	if !d.w.rollout.Spec.HasWebhook(gate) {
+	if !d.w.Rollout.Spec.HasWebhook(gate) {
 		return true
 	}
-	answer, asked := d.w.gates[gate]
+	answer, asked := d.w.Gates[gate]
 	if !asked {
-		d.p.need = need{gate: gate}
+		d.p.Need = Need{Gate: gate}
 		return false
 	}
-	if answer.open {
+	if answer.Open {
 		return true
 	}
-	d.wait(fmt.Sprintf("Gate %s is closed: %s", gate, answer.message), d.w.rollout.Spec.EffectiveInterval())
+	d.wait(fmt.Sprintf("Gate %s is closed: %s", gate, answer.Message), d.w.Rollout.Spec.EffectiveInterval())
 	return false
 }
 
@@ -245,14 +263,14 @@ func (d *decider) wait(message string, recheck time.Duration) {
 	if d.st.WaitingSince == nil {
 		d.st.WaitingSince = d.now()
 	}
-	deadline := d.st.WaitingSince.Add(d.w.rollout.Spec.EffectiveProgressDeadline())
-	if d.w.now.After(deadline) && d.st.Phase.UnderWay() {
+	deadline := d.st.WaitingSince.Add(d.w.Rollout.Spec.EffectiveProgressDeadline())
+	if d.w.Now.After(deadline) && d.st.Phase.UnderWay() {
 		d.rollback(trancheapi.PhaseFailed, fmt.Sprintf("%s for longer than the progress deadline", lowerFirst(message)))
 		return
 	}
 	d.say(message)
 	if d.st.Phase.UnderWay() {
-		recheck = min(recheck, deadline.Sub(d.w.now)+time.Millisecond) // wake for the rollback
+		recheck = min(recheck, deadline.Sub(d.w.Now)+time.Millisecond) // wake for the rollback
 	}
 	d.requeueIn(recheck)
 }
@@ -262,14 +280,14 @@ func (d *decider) say(message string) { d.st.Message = message }
 // end records that the rollout ended in phase, for the duration metric and in the history.
 func (d *decider) end(phase trancheapi.Phase) {
 	d.recordEnd(trancheapi.RolloutOutcome(phase))
-	d.p.ended = phase
+	d.p.Ended = phase
 	if d.st.RolloutStartedAt != nil {
-		d.p.took = d.w.now.Sub(d.st.RolloutStartedAt.Time)
+		d.p.Took = d.w.Now.Sub(d.st.RolloutStartedAt.Time)
 	}
 }
 
 func (d *decider) emit(warning bool, reason, message string) {
-	d.p.events = append(d.p.events, event{warning: warning, reason: reason, message: message})
+	d.p.Events = append(d.p.Events, Event{Warning: warning, Reason: reason, Message: message})
 }
 
 // requeueIn asks to be reconciled again after dt, keeping the earliest of several asks.
@@ -277,15 +295,15 @@ func (d *decider) requeueIn(dt time.Duration) {
 	if dt <= 0 {
 		dt = time.Millisecond
 	}
-	if d.p.requeue == 0 || dt < d.p.requeue {
-		d.p.requeue = dt
+	if d.p.Requeue == 0 || dt < d.p.Requeue {
+		d.p.Requeue = dt
 	}
 }
 
-// nextMillisecond is t rounded up to a whole millisecond: the resolution of Prometheus, so
+// NextMillisecond is t rounded up to a whole millisecond: the resolution of Prometheus, so
 // that the parts of a step's counts, timed from the step's start, fall on times it answers
 // for, and rounded up so that no hold is shorter than asked.
-func nextMillisecond(t time.Time) time.Time {
+func NextMillisecond(t time.Time) time.Time {
 	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
 		return r.Add(time.Millisecond)
 	}
@@ -301,7 +319,7 @@ func nextSecond(t time.Time) time.Time {
 }
 
 func (d *decider) now() *metav1.Time {
-	t := metav1.NewTime(d.w.now)
+	t := metav1.NewTime(d.w.Now)
 	return &t
 }
 
@@ -309,7 +327,7 @@ func (d *decider) now() *metav1.Time {
 // status keeps microseconds (observe rounds now to a millisecond), so what it shows is what
 // the decisions used, after a restart as well.
 func (d *decider) exactNow() *metav1.MicroTime {
-	t := metav1.NewMicroTime(d.w.now)
+	t := metav1.NewMicroTime(d.w.Now)
 	return &t
 }
 

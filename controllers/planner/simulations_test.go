@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"os"
@@ -59,6 +59,22 @@ func newSim(ro *trancheapi.Rollout) *simWorld {
 		readyDelay: 5 * time.Second,
 		neverReady: map[string]bool{},
 		verdict:    func(time.Duration, *simWorld) trancheapi.Verdict { return trancheapi.VerdictPass },
+	}
+}
+
+// paced hands traffic back in steps of 30s.
+func paced(ro *trancheapi.Rollout) *trancheapi.Rollout {
+	ro.Spec.Rollback = &trancheapi.Rollback{Pace: trancheapi.RollbackSteps, Hold: &metav1.Duration{Duration: 30 * time.Second}}
+	return ro
+}
+
+// failsAt fails the new revision's analysis once it has weight percent of the traffic.
+func failsAt(weight int32) func(time.Duration, *simWorld) trancheapi.Verdict {
+	return func(_ time.Duration, w *simWorld) trancheapi.Verdict {
+		if w.target.revision != "rev1" && w.routes.CanaryWeight >= weight {
+			return trancheapi.VerdictFail
+		}
+		return trancheapi.VerdictPass
 	}
 }
 
@@ -322,6 +338,46 @@ func TestSimulations(t *testing.T) {
 				at(time.Minute, release("rev2")),
 				at(2*time.Minute, annotate(trancheapi.AnnotationPaused, "true")),
 				at(6*time.Minute, annotate(trancheapi.AnnotationPaused, "false")),
+			}
+			return w
+		},
+		"paced-rollback-at-50": func() *simWorld {
+			// A canary that fails at 50% hands its traffic back through 5%, each weight held
+			// 30s; the primary has every replica ready throughout.
+			w := newSim(paced(canary()))
+			w.verdict = failsAt(50)
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
+		"paced-rollback-waits-for-the-primary": func() *simWorld {
+			// The primary's autoscaler shrank it to 2 of 4 while the canary carried half: it
+			// takes 95% only once its floor is raised and 4 replicas are ready.
+			w := newSim(paced(canary()))
+			w.target.replicas = 4
+			w.readyDelay = 20 * time.Second
+			w.autoscaler = &Autoscaling{Name: "podinfo", Min: 1, Max: 6, Settled: true}
+			w.verdict = failsAt(50)
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(150*time.Second, func(w *simWorld) { w.primary.replicas = 2 }),
+			}
+			return w
+		},
+		"paced-abort-from-100": func() *simWorld {
+			// Aborted while the canary waits for approval at 100%: back through 50 and 5.
+			ro := paced(simRollout(weightStep(5, time.Minute), weightStep(50, time.Minute),
+				trancheapi.Step{Weight: ptr.To[int32](100), Approval: trancheapi.ApprovalManual}))
+			w := newSim(ro)
+			w.script = []scripted{at(time.Minute, release("rev2")), at(4*time.Minute, annotate(trancheapi.AnnotationAbort, "a1"))}
+			return w
+		},
+		"paced-rollback-of-a-canary-that-crashes": func() *simWorld {
+			// The canary's pods crash on the way back: what is left goes back at once.
+			w := newSim(paced(canary()))
+			w.verdict = failsAt(50)
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(200*time.Second, func(w *simWorld) { w.target.neverReady = true }),
 			}
 			return w
 		},

@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 	"time"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // progress walks the steps: canary ready, routes set, hold with analysis, next step.
 func (d *decider) progress() {
-	steps := d.w.rollout.Spec.EffectiveSteps()
-	if d.w.target.revision != d.st.CanaryRevision {
+	steps := d.w.Rollout.Spec.EffectiveSteps()
+	if d.w.Target.Revision != d.st.CanaryRevision {
 		d.restart()
 		return
 	}
@@ -21,7 +21,7 @@ func (d *decider) progress() {
 			return
 		}
 		step := steps[d.st.CurrentStep]
-		want := routesFor(&d.w.rollout.Spec, step)
+		want := RoutesFor(&d.w.Rollout.Spec, step)
 		if !d.routesAre(want) {
 			d.changeRoutes(want)
 			return
@@ -31,7 +31,7 @@ func (d *decider) progress() {
 			return
 		}
 		if d.st.StepStartedAt != nil {
-			d.p.passed = append(d.p.passed, passedStep{index: d.st.CurrentStep, held: max(0, d.w.now.Sub(d.st.StepStartedAt.Time))})
+			d.p.Passed = append(d.p.Passed, PassedStep{Index: d.st.CurrentStep, Held: max(0, d.w.Now.Sub(d.st.StepStartedAt.Time))})
 		}
 		d.recordStep()
 		for _, c := range d.undecided() {
@@ -53,14 +53,14 @@ func (d *decider) progress() {
 // restart begins again from the first step when a newer revision arrives mid-rollout,
 // after taking traffic off the revision being replaced.
 func (d *decider) restart() {
-	if !d.routesAre(providers.Routes{}) {
+	if !d.routesAre(traffic.Routes{}) {
 		d.say(fmt.Sprintf("Revision %s replaces %s mid-rollout: routing all traffic to the primary first",
-			d.w.target.revision, d.st.CanaryRevision))
-		d.setRoutes(providers.Routes{})
+			d.w.Target.Revision, d.st.CanaryRevision))
+		d.setRoutes(traffic.Routes{})
 		return
 	}
 	d.emit(false, "RolloutRestarted", fmt.Sprintf("Revision %s replaces %s: starting again from the first step",
-		d.w.target.revision, d.st.CanaryRevision))
+		d.w.Target.Revision, d.st.CanaryRevision))
 	d.start()
 }
 
@@ -68,17 +68,17 @@ func (d *decider) restart() {
 // no traffic, and rolls back once the progress deadline passes.
 func (d *decider) canaryServes() bool {
 	switch {
-	case d.w.target.replicas == 0:
+	case d.w.Target.Replicas == 0:
 		d.say("Scaling the canary up")
-		d.p.action = action{kind: actScaleTarget, replicas: d.canaryReplicas()}
+		d.p.Action = Action{Kind: ScaleTarget, Replicas: d.canaryReplicas()}
 		return false
-	case !d.w.target.ready:
-		if !d.routesAre(providers.Routes{}) {
-			d.setRoutes(providers.Routes{})
+	case !d.w.Target.Ready:
+		if !d.routesAre(traffic.Routes{}) {
+			d.setRoutes(traffic.Routes{})
 			d.say("The canary is not ready: routing all traffic to the primary")
 			return false
 		}
-		d.wait(canaryWaitMessage(d.st.CanaryRevision), d.w.rollout.Spec.EffectiveProgressDeadline())
+		d.wait(canaryWaitMessage(d.st.CanaryRevision), d.w.Rollout.Spec.EffectiveProgressDeadline())
 		return false
 	}
 	return true
@@ -92,18 +92,18 @@ func canaryWaitMessage(revision string) string {
 
 // changeRoutes moves to the current step's routes; more traffic for the canary waits for the
 // ConfirmTrafficIncrease gate, and the very first traffic for the PreRollout webhooks.
-func (d *decider) changeRoutes(want providers.Routes) {
+func (d *decider) changeRoutes(want traffic.Routes) {
 	if d.firstTraffic() && !d.preRolloutPassed() {
 		return
 	}
-	if sendsMoreToCanary(d.w.routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
+	if sendsMoreToCanary(d.w.Routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
 		return
 	}
 	if !d.setRoutes(want) {
 		return // rolled back: the data plane never took the split
 	}
-	message := fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, len(d.w.rollout.Spec.EffectiveSteps()), describeRoutes(want))
-	if d.w.now.Sub(d.st.RoutesSetAt.Time) >= dataPlaneQuiet {
+	message := fmt.Sprintf("Step %d/%d: %s", d.st.CurrentStep+1, len(d.w.Rollout.Spec.EffectiveSteps()), describeRoutes(want))
+	if d.w.Now.Sub(d.st.RoutesSetAt.Time) >= dataPlaneQuiet {
 		message += fmt.Sprintf("; the data plane still says %s", d.saidRoutes())
 	}
 	d.say(message)
@@ -117,11 +117,11 @@ const dataPlaneQuiet = 5 * time.Second
 // firstTraffic reports whether the routes about to be set are the first of this rollout to
 // send the canary any traffic: no earlier step did, and none does now.
 func (d *decider) firstTraffic() bool {
-	if !d.routesAre(providers.Routes{}) {
+	if !d.routesAre(traffic.Routes{}) {
 		return false
 	}
-	for _, step := range d.w.rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
-		if !isPrimaryOnly(routesFor(&d.w.rollout.Spec, step)) {
+	for _, step := range d.w.Rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
+		if !isPrimaryOnly(RoutesFor(&d.w.Rollout.Spec, step)) {
 			return false
 		}
 	}
@@ -130,16 +130,16 @@ func (d *decider) firstTraffic() bool {
 
 // preRolloutPassed asks the PreRollout webhooks once; a no rolls the canary back.
 func (d *decider) preRolloutPassed() bool {
-	if !d.w.rollout.Spec.HasWebhook(trancheapi.WebhookPreRollout) {
+	if !d.w.Rollout.Spec.HasWebhook(trancheapi.WebhookPreRollout) {
 		return true
 	}
-	answer, asked := d.w.gates[trancheapi.WebhookPreRollout]
+	answer, asked := d.w.Gates[trancheapi.WebhookPreRollout]
 	switch {
 	case !asked:
-		d.p.need = need{gate: trancheapi.WebhookPreRollout}
+		d.p.Need = Need{Gate: trancheapi.WebhookPreRollout}
 		return false
-	case !answer.open:
-		d.rollback(trancheapi.PhaseFailed, "pre-rollout webhook said no: "+answer.message)
+	case !answer.Open:
+		d.rollback(trancheapi.PhaseFailed, "pre-rollout webhook said no: "+answer.Message)
 		return false
 	}
 	return true
@@ -152,24 +152,24 @@ func (d *decider) hold(step trancheapi.Step) bool {
 		d.st.StepStartedAt = d.exactNow()
 	}
 	if due := d.analysisDue(); !due.IsZero() {
-		if !d.w.now.Before(due) {
-			if d.w.analysis == nil {
-				d.p.need = need{analysis: true}
+		if !d.w.Now.Before(due) {
+			if d.w.Analysis == nil {
+				d.p.Need = Need{Analysis: true}
 				return false
 			}
-			if d.recordAnalysis(*d.w.analysis) {
+			if d.recordAnalysis(*d.w.Analysis) {
 				return false // rolled back
 			}
 		}
-		d.requeueIn(d.analysisDue().Sub(d.w.now))
+		d.requeueIn(d.analysisDue().Sub(d.w.Now))
 	}
-	hold := d.w.rollout.Spec.EffectiveHold(step)
-	held := max(0, d.w.now.Sub(d.st.StepStartedAt.Time))
-	steps := len(d.w.rollout.Spec.EffectiveSteps())
+	hold := d.w.Rollout.Spec.EffectiveHold(step)
+	held := max(0, d.w.Now.Sub(d.st.StepStartedAt.Time))
+	steps := len(d.w.Rollout.Spec.EffectiveSteps())
 	d.say(fmt.Sprintf("Step %d/%d: %s, held %s of %s%s", d.st.CurrentStep+1, steps,
-		describeRoutes(routesFor(&d.w.rollout.Spec, step)), held.Round(time.Second), hold, d.lastRunSummary()))
+		describeRoutes(RoutesFor(&d.w.Rollout.Spec, step)), held.Round(time.Second), hold, d.lastRunSummary()))
 	if held < hold && !d.endsHoldEarly() {
-		d.requeueIn(d.st.StepStartedAt.Add(hold).Sub(d.w.now))
+		d.requeueIn(d.st.StepStartedAt.Add(hold).Sub(d.w.Now))
 		return false
 	}
 	if paused := d.lackingData(trancheapi.InsufficientPause); len(paused) > 0 && !d.approve() {
@@ -178,7 +178,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 			names = append(names, c.Metric)
 		}
 		d.waitForApproval(fmt.Sprintf("Step %d waits for a person: not enough data to judge %s; kubectl tranche promote %s -n %s goes on, abort rolls back",
-			d.st.CurrentStep+1, strings.Join(names, ", "), d.w.rollout.Name, d.w.rollout.Namespace))
+			d.st.CurrentStep+1, strings.Join(names, ", "), d.w.Rollout.Name, d.w.Rollout.Namespace))
 		return false
 	}
 	if waiting := d.lackingData(trancheapi.InsufficientWait); len(waiting) > 0 {
@@ -189,7 +189,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 			lacks = append(lacks, c.Metric+" ("+c.Message+")")
 		}
 		d.wait(fmt.Sprintf("Step %d/%d has held its %s and lacks the data to judge %s", d.st.CurrentStep+1, steps, hold,
-			strings.Join(lacks, ", ")), d.w.rollout.Spec.EffectiveInterval())
+			strings.Join(lacks, ", ")), d.w.Rollout.Spec.EffectiveInterval())
 		return false
 	}
 	if !d.lastRunPassed() {
@@ -200,7 +200,7 @@ func (d *decider) hold(step trancheapi.Step) bool {
 	}
 	if step.Approval == trancheapi.ApprovalManual && !d.approve() {
 		d.waitForApproval(fmt.Sprintf("Step %d waits for approval: kubectl tranche promote %s -n %s",
-			d.st.CurrentStep+1, d.w.rollout.Name, d.w.rollout.Namespace))
+			d.st.CurrentStep+1, d.w.Rollout.Name, d.w.Rollout.Namespace))
 		return false
 	}
 	return true
@@ -215,7 +215,7 @@ func (d *decider) settleUndecided(hold time.Duration) bool {
 		return true
 	}
 	policy := map[string]trancheapi.UndecidedPolicy{}
-	for _, m := range d.w.rollout.Spec.Analysis.Metrics {
+	for _, m := range d.w.Rollout.Spec.Analysis.Metrics {
 		policy[m.Name] = m.EffectiveCompare().Undecided
 	}
 	start := d.st.StepStartedAt.Time
@@ -229,7 +229,7 @@ func (d *decider) settleUndecided(hold time.Duration) bool {
 		case trancheapi.UndecidedExtend:
 			// For as long as the judge says a verdict takes; without an estimate, as long
 			// as the progress deadline lets it.
-			limit := start.Add(hold + d.w.rollout.Spec.EffectiveProgressDeadline())
+			limit := start.Add(hold + d.w.Rollout.Spec.EffectiveProgressDeadline())
 			until := limit
 			if c.Needs != nil && start.Add(c.Needs.Duration).Before(limit) {
 				until = start.Add(c.Needs.Duration)
@@ -239,12 +239,12 @@ func (d *decider) settleUndecided(hold time.Duration) bool {
 			}
 		}
 	}
-	if !d.w.now.Before(extendTo) {
+	if !d.w.Now.Before(extendTo) {
 		return true
 	}
 	d.say(fmt.Sprintf("%s; the hold is extended to %s while the Compare test is undecided", d.st.Message,
 		extendTo.Sub(start).Round(time.Second)))
-	d.requeueIn(extendTo.Sub(d.w.now))
+	d.requeueIn(extendTo.Sub(d.w.Now))
 	return false
 }
 

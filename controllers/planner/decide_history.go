@@ -1,4 +1,4 @@
-package controllers
+package planner
 
 import (
 	"strings"
@@ -34,11 +34,11 @@ func (d *decider) current() *trancheapi.RolloutRecord {
 // it) to the current record.
 func (d *decider) recordStep() {
 	r := d.current()
-	if r == nil || d.st.StepStartedAt == nil || !d.w.now.After(d.st.StepStartedAt.Time) {
+	if r == nil || d.st.StepStartedAt == nil || !d.w.Now.After(d.st.StepStartedAt.Time) {
 		return
 	}
 	r.Steps = append(r.Steps, trancheapi.StepRecord{
-		Step: d.st.CurrentStep, Weight: d.w.routes.CanaryWeight, StartedAt: *d.st.StepStartedAt, EndedAt: *d.exactNow(),
+		Step: d.st.CurrentStep, Weight: d.w.Routes.CanaryWeight, StartedAt: *d.st.StepStartedAt, EndedAt: *d.exactNow(),
 	})
 }
 

@@ -1,11 +1,11 @@
-package controllers
+package planner
 
 import (
 	"fmt"
 	"strings"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
+	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
 // handleRequests acts on new requests from people, in a fixed order; it returns true when
@@ -17,7 +17,7 @@ func (d *decider) handleRequests() bool {
 
 // retryRequest starts again the rollout of a revision that failed or was aborted.
 func (d *decider) retryRequest() bool {
-	token := newRequest(d.w.rollout, trancheapi.AnnotationRetry, d.st.HandledRequests.Retry)
+	token := newRequest(d.w.Rollout, trancheapi.AnnotationRetry, d.st.HandledRequests.Retry)
 	if token == "" {
 		return false
 	}
@@ -29,7 +29,7 @@ func (d *decider) retryRequest() bool {
 	d.start()
 	if d.st.Phase == trancheapi.PhaseProgressing { // not held at the ConfirmRollout gate
 		d.st.HandledRequests.Retry = token
-		d.emit(false, "RetryRequested", fmt.Sprintf("Retrying revision %s", d.w.target.revision))
+		d.emit(false, "RetryRequested", fmt.Sprintf("Retrying revision %s", d.w.Target.Revision))
 	}
 	return true
 }
@@ -37,12 +37,12 @@ func (d *decider) retryRequest() bool {
 // abortRequest rolls the canary back, while there is one to roll back: before the primary
 // has been given its template.
 func (d *decider) abortRequest() bool {
-	token := newRequest(d.w.rollout, trancheapi.AnnotationAbort, d.st.HandledRequests.Abort)
+	token := newRequest(d.w.Rollout, trancheapi.AnnotationAbort, d.st.HandledRequests.Abort)
 	if token == "" {
 		return false
 	}
 	d.st.HandledRequests.Abort = token
-	if !d.st.Phase.UnderWay() && !(d.st.Phase == trancheapi.PhasePromoting && d.w.primary.revision != d.st.CanaryRevision) {
+	if !d.st.Phase.UnderWay() && !(d.st.Phase == trancheapi.PhasePromoting && d.w.Primary.Revision != d.st.CanaryRevision) {
 		d.emit(true, "RequestIgnored", "Abort ignored: no rollout is under way")
 		return false
 	}
@@ -53,12 +53,12 @@ func (d *decider) abortRequest() bool {
 // promoteRequest passes the manual gate a step waits at, or with "full:" skips the remaining
 // steps. The approval is consumed by hold when the step moves on.
 func (d *decider) promoteRequest() bool {
-	token := newRequest(d.w.rollout, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote)
+	token := newRequest(d.w.Rollout, trancheapi.AnnotationPromote, d.st.HandledRequests.Promote)
 	switch {
 	case token == "":
 		return false
 	case strings.HasPrefix(token, trancheapi.PromoteFullPrefix) && d.st.Phase.UnderWay() &&
-		d.w.target.revision == d.st.CanaryRevision:
+		d.w.Target.Revision == d.st.CanaryRevision:
 		d.st.HandledRequests.Promote = token
 		d.emit(false, "PromotedOnRequest", fmt.Sprintf("Skipping the remaining steps of revision %s on request", d.st.CanaryRevision))
 		d.st.Phase = trancheapi.PhasePromoting
@@ -77,7 +77,7 @@ func (d *decider) promoteRequest() bool {
 // pauseRequest holds a rollout where it is while the paused annotation says so. A paused
 // rollout still takes traffic off a canary that is not ready or was replaced.
 func (d *decider) pauseRequest() bool {
-	paused := d.w.rollout.Annotations[trancheapi.AnnotationPaused] == "true"
+	paused := d.w.Rollout.Annotations[trancheapi.AnnotationPaused] == "true"
 	switch {
 	case paused && d.st.Phase.UnderWay():
 		if d.st.Phase != trancheapi.PhasePaused {
@@ -86,10 +86,10 @@ func (d *decider) pauseRequest() bool {
 		d.st.Phase = trancheapi.PhasePaused
 		d.st.StepStartedAt = nil // the hold starts again on resume
 		d.say(fmt.Sprintf("Paused at step %d on request", d.st.CurrentStep+1))
-		unsafe := !d.w.target.ready || d.w.target.revision != d.st.CanaryRevision
-		if unsafe && !d.routesAre(providers.Routes{}) {
+		unsafe := !d.w.Target.Ready || d.w.Target.Revision != d.st.CanaryRevision
+		if unsafe && !d.routesAre(traffic.Routes{}) {
 			d.say(fmt.Sprintf("Paused at step %d on request; the canary is not ready or was replaced: all traffic goes to the primary", d.st.CurrentStep+1))
-			d.setRoutes(providers.Routes{})
+			d.setRoutes(traffic.Routes{})
 		}
 		return true
 	case !paused && d.st.Phase == trancheapi.PhasePaused:

@@ -1,0 +1,141 @@
+package planner
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tranche-dev/tranche/providers/traffic"
+)
+
+// The way back after a failed or aborted rollout: all traffic to the primary at once, or, with
+// spec.rollback.pace Steps, down through the rollback's weights. Each weight on the way down
+// is held for rollback.hold once the data plane took it, and the primary takes each larger
+// share only once it has the ready replicas for it: a primary an autoscaler shrank while the
+// canary carried part of the load, or one that is cold, is not handed the whole load at once.
+
+// handBack sends the canary's traffic back to the primary, from the weight the data plane
+// is told now.
+func (d *decider) handBack() {
+	if !d.rampsBack() {
+		d.st.PrimaryMinReplicas = 0
+		d.setRoutes(traffic.Routes{})
+		return
+	}
+	d.rampBack()
+}
+
+// rampsBack reports whether the traffic goes back in steps: the Rollout asks for it, the
+// canary still serves its share meanwhile, and the split is one by weight alone. Anything
+// else (a canary that is not ready, routes that match or mirror, routes no one can read)
+// goes back at once.
+func (d *decider) rampsBack() bool {
+	r := d.w.Routes
+	return d.w.Rollout.Spec.PacedRollback() && d.w.Target.Ready && !d.w.RoutesUnknown &&
+		len(r.Match) == 0 && r.MirrorPercent == 0 && d.st.CanaryWeight > 0
+}
+
+// rampBack holds the weight on the way down that the status says was asked for, then moves
+// to the next once the primary has room for its share.
+func (d *decider) rampBack() {
+	weight := d.st.CanaryWeight
+	want := traffic.Routes{CanaryWeight: weight}
+	if !d.routesAre(want) {
+		d.setRoutes(want) // asked and not yet taken, or changed by hand: ask (again)
+		d.sayBack(fmt.Sprintf("%d%% of traffic on the canary", weight))
+		return
+	}
+	d.st.RoutesSetAt = nil
+	if d.st.StepStartedAt == nil {
+		d.st.StepStartedAt = d.exactNow()
+	}
+	hold := d.w.Rollout.Spec.EffectiveRollbackHold()
+	held := d.w.Now.Sub(d.st.StepStartedAt.Time)
+	if held < hold {
+		d.sayBack(fmt.Sprintf("%d%% of traffic on the canary", weight))
+		d.requeueIn(hold - held)
+		return
+	}
+	next := d.nextWeightBack(weight)
+	if !d.primaryHasRoomFor(100-next, held-hold) {
+		return
+	}
+	d.st.StepStartedAt = nil
+	d.setRoutes(traffic.Routes{CanaryWeight: next})
+	if next == 0 {
+		d.say(d.rollbackReason()) // the way back ends here
+		return
+	}
+	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary", next))
+}
+
+// beginRampBack counts the weight a rollback begins at as held already: the first move back
+// waits only for the primary's room.
+func (d *decider) beginRampBack() {
+	if d.w.Rollout.Spec.PacedRollback() {
+		begun := metav1.NewMicroTime(d.w.Now.Add(-d.w.Rollout.Spec.EffectiveRollbackHold()))
+		d.st.StepStartedAt = &begun
+	}
+}
+
+// nextWeightBack is the highest weight on the way down below weight, or 0.
+func (d *decider) nextWeightBack(weight int32) int32 {
+	for _, w := range d.w.Rollout.Spec.RollbackWeights() {
+		if w < weight {
+			return w
+		}
+	}
+	return 0
+}
+
+// primaryHasRoomFor reports whether the primary has the ready replicas for share percent of
+// the traffic: that share of the replicas that carried all of it when the rollout began, at
+// least one, and no more than the primary is meant to run (without an autoscaler, the count
+// its owner declares). When it has not, the primary is given them (an autoscaler's floor is
+// raised, as the autoscaler scales the primary) and the rollback waits, for at most the
+// progress deadline from the end of the hold: after that, everything goes back at once,
+// with a warning.
+func (d *decider) primaryHasRoomFor(share int32, waited time.Duration) bool {
+	need := max(1, (share*d.st.StableReplicas+99)/100)
+	if a := d.w.Autoscaler; a != nil {
+		need = min(need, a.Max)
+	} else {
+		need = min(need, max(1, d.w.Primary.Replicas))
+	}
+	if d.w.Primary.ReadyReplicas >= need {
+		return true
+	}
+	if waited > d.w.Rollout.Spec.EffectiveProgressDeadline() {
+		d.emit(true, "RollbackHurried", fmt.Sprintf(
+			"The primary did not have %d ready replicas for %d%% of traffic within the progress deadline (it has %d): all traffic goes back to it now",
+			need, share, d.w.Primary.ReadyReplicas))
+		d.st.PrimaryMinReplicas = 0
+		d.setRoutes(traffic.Routes{})
+		return false
+	}
+	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary until the primary has %d ready replicas for %d%% (it has %d)",
+		d.st.CanaryWeight, need, share, d.w.Primary.ReadyReplicas))
+	d.requeueIn(d.w.Rollout.Spec.EffectiveProgressDeadline() - waited + time.Millisecond)
+	if d.w.Autoscaler != nil && d.st.PrimaryMinReplicas < need {
+		// The reconciler gives the primary's autoscaler the floor from the status it reads
+		// next, at once.
+		d.st.PrimaryMinReplicas = need
+		d.requeueIn(time.Millisecond)
+	}
+	return false
+}
+
+// sayBack says how far the traffic is on its way back, after why the rollout was rolled back
+// (the status message's first sentence, kept).
+func (d *decider) sayBack(where string) {
+	d.say(fmt.Sprintf("%s. Handing traffic back to the primary: %s", d.rollbackReason(), where))
+}
+
+// rollbackReason is what the rollout's record says it ended with: why it was rolled back.
+func (d *decider) rollbackReason() string {
+	if h := d.st.History; len(h) > 0 && h[0].Revision == d.st.CanaryRevision && h[0].Message != "" {
+		return h[0].Message
+	}
+	return fmt.Sprintf("Rolled back revision %s", d.st.CanaryRevision)
+}
