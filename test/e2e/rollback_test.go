@@ -100,7 +100,7 @@ func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
 		if w.Primary+w.Canary < 20 {
 			continue
 		}
-		carried := 100 * float64(ready.least(w.From.At.Add(-time.Second), w.To.At)) / full
+		carried := 100 * float64(ready.at(w.To.At)) / full
 		share := 100 - w.CanaryShare()
 		assert.LessOrEqualf(t, share, carried+10, "from %s: the primary took %.0f%% of the requests with %.0f%% of its replicas ready",
 			w.From.At.Sub(aborted).Round(time.Millisecond), share, carried)
@@ -154,22 +154,19 @@ func watchReadyReplicas(ctx context.Context, t *testing.T, name string) *readyTi
 	return tl
 }
 
-// least is the fewest ready replicas seen from a little before from to to: the count in force
-// at from, and every one seen until to.
-func (tl *readyTimeline) least(from, to time.Time) int32 {
+// at is the count last polled at or before t. The data plane takes a split a moment after
+// Tranche sees the replicas ready and sets it, so a share is held to the count of its end.
+func (tl *readyTimeline) at(t time.Time) int32 {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	least := int32(-1)
-	for i, p := range tl.points {
-		inForce := i+1 < len(tl.points) && !tl.points[i+1].at.After(from)
-		if inForce || p.at.After(to) {
-			continue
+	var ready int32
+	for _, p := range tl.points {
+		if p.at.After(t) {
+			break
 		}
-		if least < 0 || p.ready < least {
-			least = p.ready
-		}
+		ready = p.ready
 	}
-	return max(least, 0)
+	return ready
 }
 
 // most is the most ready replicas seen.
