@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -63,6 +64,32 @@ func Retry(ctx context.Context, c client.Client, key types.NamespacedName) (stri
 		}
 		return nil
 	}, func(h trancheapi.HandledRequests) string { return h.Retry })
+}
+
+// Undo asks the controller to put back on the primary, at once, the revision it ran before
+// its current one: for an incident after a promotion. The token names who asks, as the API
+// server knows them, for the event and the notification.
+func Undo(ctx context.Context, c client.Client, key types.NamespacedName) (string, error) {
+	token := newToken()
+	if who := whoAmI(ctx, c); who != "" {
+		token += " by " + who
+	}
+	return request(ctx, c, key, trancheapi.AnnotationUndo, token, func(ro *trancheapi.Rollout, _ string) error {
+		if ro.Status.Phase.UnderWay() || ro.Status.Phase == trancheapi.PhasePromoting {
+			return fmt.Errorf("rollout %s is %s: a rollout is under way; abort it (kubectl tranche abort) to send all traffic back to the primary", key.Name, phaseOf(ro))
+		}
+		return nil
+	}, func(h trancheapi.HandledRequests) string { return h.Undo })
+}
+
+// whoAmI is the user the API server takes this client for (a SelfSubjectReview), "" when it
+// does not say.
+func whoAmI(ctx context.Context, c client.Client) string {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, review); err != nil {
+		return ""
+	}
+	return review.Status.UserInfo.Username
 }
 
 // answerWait is how long a request waits for the controller to act on it.

@@ -174,3 +174,22 @@ func TestPauseAndResumeWriteOverAChangedRolloutAgain(t *testing.T) {
 	require.NoError(t, cp.Client.Get(ctx, key, ro))
 	assert.NotContains(t, ro.Annotations, trancheapi.AnnotationPaused)
 }
+
+// kubectl tranche undo after a promotion puts the earlier revision back on the primary and
+// says who asked; during a rollout it says to abort instead.
+func TestUndoPutsTheEarlierRevisionBack(t *testing.T) {
+	t.Parallel()
+	key := deploy(t, step(5, time.Second, false), step(100, 0, false))
+	first := waitFor(t, key, "initialization", inPhase(trancheapi.PhaseInitialized)).Status.StableRevision
+	release(t, key, "app:2")
+	waitFor(t, key, "the first step", func(ro *trancheapi.Rollout) bool { return ro.Status.CanaryWeight == 5 })
+	_, err := kubectl(t, key.Namespace, "undo", key.Name)
+	assert.ErrorContains(t, err, "a rollout is under way; abort it (kubectl tranche abort)")
+	promoted := waitFor(t, key, "the promotion", inPhase(trancheapi.PhaseSucceeded))
+
+	out, err := kubectl(t, key.Namespace, "undo", key.Name)
+	require.NoError(t, err)
+	assert.Regexp(t, `^rollout app is Aborted: Undone revision `+promoted.Status.StableRevision+` on request by \S+: revision `+first+` serves all traffic again`, out)
+	ro := waitFor(t, key, "the undo", inPhase(trancheapi.PhaseAborted))
+	assert.Equal(t, first, ro.Status.StableRevision)
+}

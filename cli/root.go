@@ -47,7 +47,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().BoolVar(&o.noColor, "no-color", false, "Never colour the output (it is coloured only on a terminal anyway).")
 	root.AddCommand(
 		newListCommand(o), newGetCommand(o), newStatusCommand(o),
-		newPromoteCommand(o), newAbortCommand(o), newRetryCommand(o), newPauseCommand(o), newResumeCommand(o),
+		newPromoteCommand(o), newAbortCommand(o), newRetryCommand(o), newUndoCommand(o), newPauseCommand(o), newResumeCommand(o),
 		newDashboardCommand(o), newLintCommand(o), newReplayCommand(o), newNotifyCommand(o), newVersionCommand(o),
 	)
 	return root
@@ -166,6 +166,10 @@ func newAbortCommand(o *Options) *cobra.Command {
 
 func newRetryCommand(o *Options) *cobra.Command {
 	return requestCommand(o, "retry", "Roll out again the revision that failed or was aborted", Retry)
+}
+
+func newUndoCommand(o *Options) *cobra.Command {
+	return requestCommand(o, "undo", "Put the revision the primary ran before its current one back on all traffic at once (an incident after a promotion)", Undo)
 }
 
 func newPauseCommand(o *Options) *cobra.Command {

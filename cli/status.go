@@ -61,7 +61,7 @@ func Judge(ro *trancheapi.Rollout, target *metav1.PartialObjectMetadata) Outcome
 	return Outcome{Message: fmt.Sprintf("%s: %s", st.Phase, st.Message)}
 }
 
-// pendingRequest names a promote, abort or retry request the controller has not handled
+// pendingRequest names a promote, abort, undo or retry request the controller has not handled
 // yet, or is "". Until it has, the phase says nothing of the outcome: a retried rollout is
 // still Failed a moment after `kubectl tranche retry`.
 func pendingRequest(ro *trancheapi.Rollout) string {
@@ -69,6 +69,7 @@ func pendingRequest(ro *trancheapi.Rollout) string {
 	for _, r := range []struct{ name, annotation, handled string }{
 		{"retry", trancheapi.AnnotationRetry, handled.Retry},
 		{"abort", trancheapi.AnnotationAbort, handled.Abort},
+		{"undo", trancheapi.AnnotationUndo, handled.Undo},
 		{"promote", trancheapi.AnnotationPromote, handled.Promote},
 	} {
 		if token := ro.Annotations[r.annotation]; token != "" && token != r.handled {

@@ -38,6 +38,8 @@ func (r *RolloutReconciler) act(ctx context.Context, s *scope, a planner.Action)
 		})
 	case planner.SetRoutes:
 		return s.router.SetRoutes(ctx, ro, a.Routes)
+	case planner.RestorePrimary:
+		err = r.restorePrimary(ctx, s, a.Revision)
 	default:
 		return fmt.Errorf("unknown action %d", a.Kind)
 	}

@@ -85,6 +85,13 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w planner.Worl
 		}
 		w.Gates[n.Gate] = r.askGate(ctx, ro, n.Gate, w.Target.Revision)
 	}
+	if n.Earlier {
+		earlier, err := r.earlier(ctx, s)
+		if err != nil {
+			return w, err
+		}
+		w.Earlier = earlier
+	}
 	return w, nil
 }
 

@@ -50,9 +50,12 @@ func desiredPrimary(ro *trancheapi.Rollout, target client.Object, replicas int32
 	}
 	selectPrimaryPods(&template.Spec, podSelector(target).MatchLabels)
 	withPrimaryConfigs(&template.Spec, configs)
+	// The template says which revision it is, so that the primary's earlier ReplicaSets say
+	// which revision each ran (see undo).
 	revision := revisionOf(*podTemplate(target), configs)
+	metav1.SetMetaDataAnnotation(&template.ObjectMeta, trancheapi.AnnotationRevision, revision)
 	if len(configs) > 0 {
-		metav1.SetMetaDataAnnotation(&template.ObjectMeta, trancheapi.AnnotationRevision, revision)
+		metav1.SetMetaDataAnnotation(&template.ObjectMeta, trancheapi.AnnotationConfigured, "true")
 	}
 	annotations := providers.Annotations()
 	annotations[trancheapi.AnnotationRevision] = revision

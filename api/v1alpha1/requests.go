@@ -1,10 +1,10 @@
 package v1alpha1
 
-// Requests from people (promote, abort, retry, pause, resume) are annotations on the Rollout,
+// Requests from people (promote, abort, retry, undo, pause, resume) are annotations on the Rollout,
 // never spec: Git owns the spec, and a sync must neither undo a request nor be undone by one.
 // Argo CD and kubectl apply leave annotations they did not set alone.
 //
-// Promote, abort and retry carry a token (any string that differs from the last one, such as
+// Promote, abort, retry and undo carry a token (any string that differs from the last one, such as
 // a timestamp): the controller acts on a token once and records it in
 // status.handledRequests, so a request is idempotent however often it is read. Pause is a
 // state: the rollout holds while the annotation says "true".
@@ -17,6 +17,11 @@ const (
 	AnnotationAbort = "tranche.dev/abort"
 	// AnnotationRetry starts again the rollout of a revision that failed or was aborted.
 	AnnotationRetry = "tranche.dev/retry"
+	// AnnotationUndo puts back on the primary, at once and with no steps or analysis, the
+	// revision it ran before its current one (as its Deployment keeps it). The target's
+	// revision stays undone (Aborted) until the target changes or a retry is requested. The
+	// token may end with " by <name>", naming who asked, for the event and the notification.
+	AnnotationUndo = "tranche.dev/undo"
 	// AnnotationPaused holds the rollout where it is while its value is "true".
 	AnnotationPaused = "tranche.dev/paused"
 	// PromoteFullPrefix marks a promote token that skips the remaining steps.
@@ -27,8 +32,13 @@ const (
 const (
 	// LabelRollout names the Rollout an object belongs to.
 	LabelRollout = "tranche.dev/rollout"
-	// AnnotationRevision records, on the primary, the pod-template hash it was copied from.
+	// AnnotationRevision records, on the primary and on its pod template, the pod-template
+	// hash it was copied from: the primary's earlier ReplicaSets say which revision each ran.
 	AnnotationRevision = "tranche.dev/revision"
+	// AnnotationConfigured marks, with "true", a primary pod template whose revision covers
+	// ConfigMaps or Secrets: their data of then lives only in the primary's copies, which a
+	// later promotion overwrote, so an undo cannot bring that revision back.
+	AnnotationConfigured = "tranche.dev/configured"
 	// AnnotationHandedOver marks the apex Service a deleted Rollout left behind, selecting
 	// the target's pods: a Rollout of the same name created again takes it back.
 	AnnotationHandedOver = "tranche.dev/handed-over"

@@ -397,6 +397,9 @@ type HandledRequests struct {
 	// retry is the token of the last retry request.
 	// +optional
 	Retry string `json:"retry,omitempty"`
+	// undo is the token of the last undo request.
+	// +optional
+	Undo string `json:"undo,omitempty"`
 }
 
 // Phase is a step of a Rollout's lifecycle.

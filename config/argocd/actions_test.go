@@ -22,14 +22,14 @@ func TestActionsOfferedByPhase(t *testing.T) {
 		enabled []string
 	}{
 		{rollout(""), []string{"pause"}},
-		{rollout(trancheapi.PhaseInitialized), []string{"pause"}},
+		{rollout(trancheapi.PhaseInitialized), []string{"undo", "pause"}},
 		{rollout(trancheapi.PhaseProgressing), []string{"promote-full", "abort", "pause"}},
 		{rollout(trancheapi.PhaseWaitingApproval), []string{"promote", "promote-full", "abort", "pause"}},
 		{rollout(trancheapi.PhasePaused, annotated(trancheapi.AnnotationPaused, "true")), []string{"promote-full", "abort", "resume"}},
-		{rollout(trancheapi.PhaseSucceeded, annotated(trancheapi.AnnotationPaused, "false")), []string{"pause", "resume"}},
+		{rollout(trancheapi.PhaseSucceeded, annotated(trancheapi.AnnotationPaused, "false")), []string{"undo", "pause", "resume"}},
 		{rollout(trancheapi.PhasePromoting), []string{"abort", "pause"}},
-		{rollout(trancheapi.PhaseFailed), []string{"retry", "pause"}},
-		{rollout(trancheapi.PhaseAborted), []string{"retry", "pause"}},
+		{rollout(trancheapi.PhaseFailed), []string{"retry", "undo", "pause"}},
+		{rollout(trancheapi.PhaseAborted), []string{"retry", "undo", "pause"}},
 	} {
 		t.Run(string(tc.rollout.Status.Phase), func(t *testing.T) {
 			actions, err := DiscoverActions(object(t, tc.rollout))
@@ -68,6 +68,7 @@ func TestActionsWriteThePluginsRequests(t *testing.T) {
 		{"promote-full", trancheapi.AnnotationPromote, isToken(trancheapi.PromoteFullPrefix)},
 		{"abort", trancheapi.AnnotationAbort, isToken("")},
 		{"retry", trancheapi.AnnotationRetry, isToken("")},
+		{"undo", trancheapi.AnnotationUndo, isToken("")},
 		{"pause", trancheapi.AnnotationPaused, func(t *testing.T, value string) { assert.Equal(t, "true", value) }},
 		{"resume", trancheapi.AnnotationPaused, nil},
 	} {
@@ -139,6 +140,7 @@ func TestPressesInOneSecondEachCount(t *testing.T) {
 		{"promote-full", trancheapi.AnnotationPromote, trancheapi.PromoteFullPrefix},
 		{"abort", trancheapi.AnnotationAbort, ""},
 		{"retry", trancheapi.AnnotationRetry, ""},
+		{"undo", trancheapi.AnnotationUndo, ""},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			live := object(t, rollout(trancheapi.PhaseWaitingApproval))

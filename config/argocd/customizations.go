@@ -18,7 +18,7 @@ import (
 var scripts embed.FS
 
 // Actions are the Rollout's actions, in the order the ConfigMap lists them.
-var Actions = []string{"promote", "promote-full", "abort", "retry", "pause", "resume"}
+var Actions = []string{"promote", "promote-full", "abort", "retry", "undo", "pause", "resume"}
 
 // The argocd-cm keys of the customizations: Argo CD names a kind <group>_<kind>.
 const (

@@ -12,7 +12,7 @@ import (
 // one of them decided the reconcile. A request's token is recorded as handled only once the
 // request has had its effect, or was refused with an event, so none is lost or used twice.
 func (d *decider) handleRequests() bool {
-	return d.retryRequest() || d.abortRequest() || d.promoteRequest() || d.pauseRequest()
+	return d.retryRequest() || d.abortRequest() || d.undoRequest() || d.promoteRequest() || d.pauseRequest()
 }
 
 // retryRequest starts again the rollout of a revision that failed or was aborted.

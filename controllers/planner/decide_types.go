@@ -30,6 +30,7 @@ type World struct {
 	// Filled in only when Decide asks for them (see Need).
 	Analysis *AnalysisRun
 	Gates    map[trancheapi.WebhookType]GateAnswer
+	Earlier  *Earlier
 }
 
 // Workload is what Decide needs to know of a Deployment.
@@ -91,26 +92,30 @@ type PassedStep struct {
 type Need struct {
 	Analysis bool
 	Gate     trancheapi.WebhookType
+	// Earlier asks for the revision the primary ran before its current one (an undo).
+	Earlier bool
 }
 
-func (n Need) Any() bool { return n.Analysis || n.Gate != "" }
+func (n Need) Any() bool { return n.Analysis || n.Gate != "" || n.Earlier }
 
 // ActionKind is the one change to the world a reconcile makes.
 type ActionKind int
 
 const (
-	NoAction      ActionKind = iota
-	CreatePrimary            // create <target>-primary from the target's pod template
-	UpdatePrimary            // copy the target's pod template to the primary
-	ScaleTarget              // set the target's replicas
-	ScalePrimary             // set the primary's replicas
-	SetRoutes                // tell the data plane a new split
+	NoAction       ActionKind = iota
+	CreatePrimary             // create <target>-primary from the target's pod template
+	UpdatePrimary             // copy the target's pod template to the primary
+	ScaleTarget               // set the target's replicas
+	ScalePrimary              // set the primary's replicas
+	SetRoutes                 // tell the data plane a new split
+	RestorePrimary            // put the primary's earlier template (of Action.Revision) back
 )
 
 type Action struct {
 	Kind     ActionKind
 	Replicas int32
 	Routes   traffic.Routes
+	Revision string
 }
 
 type Event struct {

@@ -63,7 +63,10 @@ type simWorkload struct {
 	readyAt  time.Duration // when the last change becomes ready
 	// readyBefore counts the replicas that stay ready until then: those of a scale-up.
 	readyBefore int32
-	neverReady  bool
+	// ran are the revisions the workload ran before its current one, the latest last (what
+	// a Deployment's ReplicaSets keep).
+	ran        []string
+	neverReady bool
 }
 
 type scripted struct {
@@ -107,6 +110,12 @@ func (w *simWorld) followFloor() {
 
 // fulfil answers what decide asked for.
 func (w *simWorld) fulfil(obs World, n Need) World {
+	if n.Earlier {
+		obs.Earlier = &Earlier{Why: "the primary keeps no template before its current one"}
+		if ran := w.primary.ran; len(ran) > 0 {
+			obs.Earlier = &Earlier{Kept: true, Revision: ran[len(ran)-1]}
+		}
+	}
 	if n.Analysis {
 		w.analysisRun++
 		run := AnalysisRun{}
@@ -152,6 +161,12 @@ func describeAnswer(obs World, n Need) string {
 		}
 		return "analysis: " + strings.Join(parts, ", ")
 	}
+	if n.Earlier {
+		if e := obs.Earlier; e.Kept {
+			return "the primary's earlier revision: " + e.Revision
+		}
+		return "the primary's earlier revision: none"
+	}
 	return fmt.Sprintf("gate %s: %s", n.Gate, obs.Gates[n.Gate].Message)
 }
 
@@ -173,9 +188,15 @@ func (w *simWorld) apply(a Action) string {
 		w.primary = &simWorkload{revision: w.target.revision, replicas: a.Replicas, readyAt: w.t + w.readyDelay}
 		return fmt.Sprintf("create-primary(replicas=%d)", a.Replicas)
 	case UpdatePrimary:
+		w.primary.ran = append(w.primary.ran, w.primary.revision)
 		w.primary.revision = w.target.revision
 		w.primary.readyAt = w.t + w.readyDelay
 		return "update-primary(" + w.target.revision + ")"
+	case RestorePrimary:
+		w.primary.ran = append(w.primary.ran, w.primary.revision)
+		w.primary.revision = a.Revision
+		w.primary.readyAt = w.t + w.readyDelay
+		return "restore-primary(" + a.Revision + ")"
 	case ScaleTarget:
 		if a.Replicas > w.target.replicas {
 			w.target.readyAt = w.t + w.readyDelay

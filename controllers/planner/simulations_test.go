@@ -341,6 +341,33 @@ func TestSimulations(t *testing.T) {
 			}
 			return w
 		},
+		"undo-after-promotion": func() *simWorld {
+			// rev2 is promoted and turns out bad in production: an undo puts rev1 back on the
+			// primary at once; rev2 is not rolled out again until a retry, which walks it anew.
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(6*time.Minute, annotate(trancheapi.AnnotationUndo, "u1 by alice")),
+				at(7*time.Minute, annotate(trancheapi.AnnotationRetry, "r1")),
+			}
+			return w
+		},
+		"undo-with-nothing-to-go-back-to": func() *simWorld {
+			// Before any promotion the primary has run one revision: the undo is refused, and
+			// says why.
+			w := newSim(canary())
+			w.script = []scripted{at(time.Minute, annotate(trancheapi.AnnotationUndo, "u1"))}
+			return w
+		},
+		"undo-during-a-rollout": func() *simWorld {
+			w := newSim(canary())
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(2*time.Minute, release("rev3")),
+				at(3*time.Minute, annotate(trancheapi.AnnotationUndo, "u1")),
+			}
+			return w
+		},
 		"paced-rollback-at-50": func() *simWorld {
 			// A canary that fails at 50% hands its traffic back through 5%, each weight held
 			// 30s; the primary has every replica ready throughout.

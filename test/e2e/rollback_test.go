@@ -179,3 +179,30 @@ func (tl *readyTimeline) most() int32 {
 	}
 	return most
 }
+
+// An undo after a promotion puts the earlier version back on all traffic at once, through
+// the primary's own rolling update: no step, no analysis, no failed request. The time from
+// the request to the last answer by the undone version is printed.
+func TestAnUndoAfterAPromotionPutsTheEarlierVersionBack(t *testing.T) {
+	const app, host = "invoice", "invoice.e2e.test"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	load := deploy(t, stack.CanaryRollout(namespace, app, host, 6*time.Second, 3*time.Second), host)
+	_, ro := release(t, app, load, "v2")
+	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
+	requireAllAnsweredBy(t, load, "v2", "after the promotion")
+
+	before, asked := load.Counts(), time.Now()
+	out, err := cli.Undo(ctx, c, types.NamespacedName{Namespace: namespace, Name: app}) // kubectl tranche undo
+	require.NoError(t, err)
+	t.Log(out)
+	requireAllAnsweredBy(t, load, "v1", "after the undo")
+	last := load.LastAnswerBy("v2")
+	require.True(t, last.After(asked), "v2 answered after the request (a rolling update, not a cut)")
+	seen := load.Counts().Minus(before)
+	assert.Zero(t, seen.Failed, "requests failed during the undo:\n%v", load.Failures(asked, time.Now()))
+	ro, err = stack.WaitForPhase(ctx, c, namespace, app, 10*time.Second, trancheapi.PhaseAborted)
+	require.NoError(t, err)
+	assert.Contains(t, ro.Status.Message, "Undone revision")
+	fmt.Printf("BENCH e2e_undo_to_last_undone_answer_seconds=%.2f\n", last.Sub(asked).Seconds())
+}

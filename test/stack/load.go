@@ -22,6 +22,8 @@ type Load struct {
 	counts   LoadCounts
 	failures []Failure // the first maxFailures
 	last     Failure   // the latest
+	// answered is when the latest request each version answered was sent.
+	answered map[string]time.Time
 }
 
 // Failure is one request the clients saw fail: when it was sent, and what came back.
@@ -156,7 +158,21 @@ func (l *Load) send(ctx context.Context) {
 	l.mu.Lock()
 	l.counts.Sent++
 	l.counts.ByVersion[version]++
+	if l.answered == nil {
+		l.answered = map[string]time.Time{}
+	}
+	if sent.After(l.answered[version]) {
+		l.answered[version] = sent
+	}
 	l.mu.Unlock()
+}
+
+// LastAnswerBy is when the latest request version answered was sent; zero when it answered
+// none.
+func (l *Load) LastAnswerBy(version string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.answered[version]
 }
 
 // get sends one HTTP request and returns the version the answer names.

@@ -13,6 +13,7 @@ actions["promote"] = {["disabled"] = phase ~= "WaitingApproval", ["displayName"]
 actions["promote-full"] = {["disabled"] = not underWay, ["displayName"] = "Promote fully (skip the remaining steps)"}
 actions["abort"] = {["disabled"] = not (underWay or phase == "Promoting"), ["displayName"] = "Abort (roll back)"}
 actions["retry"] = {["disabled"] = phase ~= "Failed" and phase ~= "Aborted", ["displayName"] = "Retry the failed revision"}
+actions["undo"] = {["disabled"] = underWay or phase == "Promoting" or phase == "", ["displayName"] = "Undo (the earlier revision back, at once)"}
 actions["pause"] = {["disabled"] = paused, ["displayName"] = "Pause"}
 actions["resume"] = {["disabled"] = annotations["tranche.dev/paused"] == nil, ["displayName"] = "Resume"}
 return actions
