@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,11 +68,23 @@ func RenderList(w io.Writer, rollouts []trancheapi.Rollout, allNamespaces bool, 
 	if allNamespaces {
 		fmt.Fprint(tw, "NAMESPACE\t")
 	}
+	// Members of a group (spec.group) are released as one: the column shows which, when any is.
+	grouped := slices.ContainsFunc(rollouts, func(ro trancheapi.Rollout) bool { return ro.Spec.Group != nil })
+	if grouped {
+		fmt.Fprint(tw, "GROUP\t")
+	}
 	fmt.Fprintln(tw, "NAME\tPHASE\tSTEP\tWEIGHT\tSTABLE\tCANARY\tCHECKS\tAGE")
 	for i := range rollouts {
 		ro := &rollouts[i]
 		if allNamespaces {
 			fmt.Fprintf(tw, "%s\t", ro.Namespace)
+		}
+		if grouped {
+			group := "-"
+			if g := ro.Spec.Group; g != nil {
+				group = g.Name
+			}
+			fmt.Fprintf(tw, "%s\t", group)
 		}
 		st := ro.Status
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d%%\t%s\t%s\t%s\t%s\n", ro.Name, s.phase(st.Phase), stepOf(ro), st.CanaryWeight,

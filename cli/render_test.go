@@ -121,3 +121,16 @@ func golden(t *testing.T, name, got string) {
 	require.NoError(t, err, "run with -update to write it")
 	assert.Equal(t, string(want), got)
 }
+
+// Members of a group are listed with their group's name; a list without any shows no column.
+func TestListOfAGroup(t *testing.T) {
+	backend, frontend, alone := midStep(), midStep(), midStep()
+	backend.Name, frontend.Name, alone.Name = "pay", "shopfront", "search"
+	backend.Spec.Group = &trancheapi.Group{Name: "checkout"}
+	frontend.Spec.Group = &trancheapi.Group{Name: "checkout", After: []trancheapi.GroupOrder{{Rollout: "pay"}}}
+	frontend.Status = trancheapi.RolloutStatus{Phase: trancheapi.PhaseProgressing, StableRevision: "7f9c2a1b3d", CanaryRevision: "5e6f7a8b9c",
+		Message: "Waiting for pay (group checkout) to pass 3 of its 3 steps before the canary takes traffic; it has passed 1"}
+	var out bytes.Buffer
+	require.NoError(t, cli.RenderList(&out, []trancheapi.Rollout{*backend, *alone, *frontend}, false, now, false))
+	golden(t, "list-group.golden", out.String())
+}

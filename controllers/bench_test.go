@@ -67,3 +67,52 @@ func BenchmarkRolloutLatency(b *testing.B) {
 			wordMedian.Seconds(), wordMax.Seconds(), noticeMedian.Seconds(), noticeMax.Seconds(), len(noticing))
 	}
 }
+
+// BenchmarkWayBack measures each way back to the stable version on the real API server and
+// workload controllers: from an abort at 50% to all traffic on the primary, at once and paced
+// (through 5%, holding 1 s), and from an undo after a promotion to the primary's replicas all
+// ready on the earlier template. Run it with `make bench`.
+func BenchmarkWayBack(b *testing.B) {
+	abortAt50 := func(ro *trancheapi.Rollout) float64 {
+		ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: time.Minute} // the abort lands here
+		e := startScenario(b, prom, exporter, ro)
+		e.release(goodImage2)
+		e.waitForWeight(50, time.Minute)
+		asked := time.Now()
+		e.annotate(trancheapi.AnnotationAbort, "bench")
+		e.waitForPhase(trancheapi.PhaseAborted, 10*time.Second)
+		e.waitForWeight(0, time.Minute)
+		return e.weights.firstAfter(0, asked).Sub(asked).Seconds()
+	}
+	for range b.N {
+		instant := abortAt50(canaryRollout(cp.Namespace(b)))
+		paced := canaryRollout(cp.Namespace(b))
+		paced.Spec.Rollback = &trancheapi.Rollback{Pace: trancheapi.RollbackSteps, Hold: &metav1.Duration{Duration: time.Second}}
+		pacedBack := abortAt50(paced)
+
+		e := startScenario(b, prom, exporter, canaryRollout(cp.Namespace(b)))
+		e.release(goodImage2)
+		e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+		asked := time.Now()
+		e.annotate(trancheapi.AnnotationUndo, "bench")
+		deadline := time.Now().Add(time.Minute)
+		for {
+			d := e.deployment("podinfo-primary")
+			if d.Spec.Template.Spec.Containers[0].Image == goodImage && d.Status.ObservedGeneration == d.Generation &&
+				d.Status.UpdatedReplicas == d.Status.Replicas && d.Status.ReadyReplicas == d.Status.Replicas {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the primary did not roll back to %s within a minute of the undo", goodImage)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		undo := time.Since(asked).Seconds()
+
+		b.ReportMetric(instant, "abort_instant_s")
+		b.ReportMetric(pacedBack, "abort_paced_s")
+		b.ReportMetric(undo, "undo_s")
+		fmt.Printf("BENCH abort_to_primary_instant_seconds=%.2f abort_to_primary_paced_seconds=%.2f undo_to_primary_ready_seconds=%.2f\n",
+			instant, pacedBack, undo)
+	}
+}

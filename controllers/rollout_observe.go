@@ -25,12 +25,15 @@ func (r *RolloutReconciler) observe(ctx context.Context, s *scope) (planner.Worl
 	ro := s.rollout
 	names := ro.ServiceNames()
 	w := planner.World{Now: planner.NextMillisecond(r.Now()), Rollout: ro, Autoscaler: autoscalingOf(s.autoscaler)}
+	var err error
+	if w.Group, err = r.groupOf(ctx, ro); err != nil {
+		return w, err
+	}
 	if w.Autoscaler == nil {
 		w.Declared = declaredReplicas(s.target, ro.Status.Target.DeclaredReplicas)
 	} else {
 		w.Autoscaler.Settled = settled(s.autoscaler, *w.Autoscaler, replicasOf(s.target))
 	}
-	var err error
 	target := workloadOf(s.target, false)
 	target.Revision, target.Configured = revisionOf(*podTemplate(s.target), s.configs), len(s.configs) > 0
 	if w.Target, err = r.servingReady(ctx, ro, names.Canary, target); err != nil {

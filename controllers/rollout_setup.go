@@ -69,6 +69,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		},
 		indexTemplates: func(o client.Object) []string { return keyStrings(templateRefs(o.(*trancheapi.Rollout))) },
 		indexProviders: func(o client.Object) []string { return keyStrings(providerRefs(o.(*trancheapi.Rollout))) },
+		indexGroup:     groupIndexKey,
 	}
 	for field, extract := range indexes {
 		if err := indexer.IndexField(ctx, &trancheapi.Rollout{}, field, extract); err != nil {
@@ -90,7 +91,9 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	b := ctrl.NewControllerManagedBy(mgr).
 		// Spec changes, and requests from people (annotations); not our own status writes.
 		For(&trancheapi.Rollout{}, builder.WithPredicates(
-						predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// The members of a group read each other's status.
+		Watches(&trancheapi.Rollout{}, handler.EnqueueRequestsFromMapFunc(r.groupMembers), builder.WithPredicates(memberChanged)).
 		Owns(&appsv1.Deployment{}). // the primary, of the target's kind
 		Owns(&appsv1.DaemonSet{}).
 		Owns(&corev1.Service{}).

@@ -19,6 +19,7 @@ import (
 // +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`,priority=1
 // +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.group) || !has(self.spec.group.after) || self.spec.group.after.all(a, a.rollout != self.metadata.name)",message="spec.group.after names this Rollout itself: a member cannot come after itself"
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="a Rollout's name must be at most 63 characters: Tranche labels the objects it makes with it (tranche.dev/rollout), and a label value is at most 63"
 type Rollout struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -111,6 +112,50 @@ type RolloutSpec struct {
 	// Default: all of it at once.
 	// +optional
 	Rollback *Rollback `json:"rollback,omitempty"`
+
+	// group releases this Rollout as one with the other Rollouts of its namespace that name
+	// the same group (a frontend and its backend, each in its own file in Git): each member's
+	// canary takes traffic only after the members it comes after, every member waits at the
+	// end of its steps until the others under way have passed theirs and then all promote, and
+	// a failure of any member rolls back every member whose rollout had started.
+	// +optional
+	Group *Group `json:"group,omitempty"`
+}
+
+// Group makes this Rollout a member of a release of several services.
+type Group struct {
+	// name is the group's name: the Rollouts of the namespace that give the same name are its
+	// members.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// after lists the members whose rollout goes first: this member's canary takes no traffic
+	// while one of them has a release not yet started, or under way and short of the steps
+	// given. A member with no release under way is no reason to wait.
+	// +optional
+	// +listType=map
+	// +listMapKey=rollout
+	// +kubebuilder:validation:MaxItems=8
+	After []GroupOrder `json:"after,omitempty"`
+}
+
+// GroupOrder is a member this one comes after.
+type GroupOrder struct {
+	// rollout is the name of a Rollout of the same group and namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Rollout string `json:"rollout"`
+
+	// steps is how many of that member's steps must have passed before this member's canary
+	// takes traffic. Default: all of them (that member then waits to promote with the group).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	Steps *int32 `json:"steps,omitempty"`
 }
 
 // RollbackPace is how fast a failed or aborted rollout hands traffic back to the primary.
@@ -291,6 +336,11 @@ type RolloutStatus struct {
 	// least the primary's copy of the target's autoscaler keeps; 0 otherwise.
 	// +optional
 	PrimaryMinReplicas int32 `json:"primaryMinReplicas,omitempty"`
+
+	// stepsPassed is true once every step of the rollout under way has passed: it promotes
+	// when the ConfirmPromotion webhooks and its group let it.
+	// +optional
+	StepsPassed bool `json:"stepsPassed,omitempty"`
 
 	// failedChecks counts the failed analysis runs of the current rollout.
 	// +optional

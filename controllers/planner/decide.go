@@ -170,6 +170,7 @@ func (d *decider) start() {
 	d.st.LastAnalysisAt = nil
 	d.st.WaitingSince = now
 	d.st.ScaleDownAt = nil
+	d.st.StepsPassed = false
 	d.st.StableReplicas = d.w.Primary.Replicas
 	d.st.PrimaryMinReplicas = 0
 	d.recordStart()
@@ -279,6 +280,7 @@ func (d *decider) say(message string) { d.st.Message = message }
 
 // end records that the rollout ended in phase, for the duration metric and in the history.
 func (d *decider) end(phase trancheapi.Phase) {
+	d.st.StepsPassed = false
 	d.recordEnd(trancheapi.RolloutOutcome(phase))
 	d.p.Ended = phase
 	if d.st.RolloutStartedAt != nil {

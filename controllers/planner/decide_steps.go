@@ -16,6 +16,9 @@ func (d *decider) progress() {
 		d.restart()
 		return
 	}
+	if d.groupFailed() {
+		return
+	}
 	for {
 		if !d.canaryServes() {
 			return
@@ -28,6 +31,10 @@ func (d *decider) progress() {
 		}
 		d.st.RoutesSetAt = nil // the data plane says the step's routes
 		if !d.hold(step) {
+			return
+		}
+		if d.st.StepsPassed {
+			d.finishSteps() // passed before, and waiting for a gate or the group since
 			return
 		}
 		if d.st.StepStartedAt != nil {
@@ -93,7 +100,7 @@ func canaryWaitMessage(revision string) string {
 // changeRoutes moves to the current step's routes; more traffic for the canary waits for the
 // ConfirmTrafficIncrease gate, and the very first traffic for the PreRollout webhooks.
 func (d *decider) changeRoutes(want traffic.Routes) {
-	if d.firstTraffic() && !d.preRolloutPassed() {
+	if d.firstTraffic() && (!d.groupLetsTrafficIn() || !d.preRolloutPassed()) {
 		return
 	}
 	if sendsMoreToCanary(d.w.Routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
@@ -257,9 +264,11 @@ func (d *decider) waitForApproval(message string) {
 	d.st.Phase = trancheapi.PhaseWaitingApproval
 }
 
-// finishSteps starts the promotion once the ConfirmPromotion gate is open.
+// finishSteps starts the promotion once the group promotes and the ConfirmPromotion gate is
+// open.
 func (d *decider) finishSteps() {
-	if !d.gateOpen(trancheapi.WebhookConfirmPromotion) {
+	d.st.StepsPassed = true
+	if !d.groupPromotes() || !d.gateOpen(trancheapi.WebhookConfirmPromotion) {
 		return
 	}
 	d.st.Phase = trancheapi.PhasePromoting

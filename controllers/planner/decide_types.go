@@ -23,6 +23,8 @@ type World struct {
 	// that scales the target, and then Declared is not used.
 	Declared   int32
 	Autoscaler *Autoscaling
+	// Group are the other members of the Rollout's group (spec.group), in name order.
+	Group []Member
 	// RoutesUnknown is true when the routing objects could not be read as a split (a person
 	// edited them by hand, a rule was deleted): decide then sets the routes it wants.
 	RoutesUnknown bool

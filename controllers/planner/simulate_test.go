@@ -27,6 +27,8 @@ type simWorld struct {
 	primary *simWorkload
 	routes  traffic.Routes
 
+	// peers, when set, are the other members of the Rollout's group as their status says.
+	peers func() []Member
 	// autoscaler, when set, scales the target and (a copy of it) the primary: it keeps the
 	// primary at the floor a paced rollback asks for, the replicas ready after readyDelay.
 	autoscaler *Autoscaling
@@ -81,6 +83,9 @@ func (w *simWorld) observe() World {
 		w.routes, w.pending = *w.pending, nil
 	}
 	obs := World{Now: simStart.Add(w.t), Rollout: w.ro, Target: w.target.view(w.t), Routes: w.routes, Autoscaler: w.autoscaler}
+	if w.peers != nil {
+		obs.Group = w.peers()
+	}
 	if w.primary != nil {
 		p := w.primary.view(w.t)
 		obs.Primary = &p
@@ -228,51 +233,58 @@ func (w *simWorld) run(t *testing.T, limit time.Duration) string {
 	t.Helper()
 	var out strings.Builder
 	for i := 0; i < 500 && w.t <= limit; i++ {
-		for len(w.script) > 0 && w.script[0].at <= w.t {
-			w.script[0].do(w)
-			w.script = w.script[1:]
-		}
-		obs := w.observe()
-		lagging, stepBefore := w.pending != nil, w.ro.Status.CurrentStep
-		p := Decide(obs)
-		var asked []string
-		for p.Need.Any() {
-			require.False(t, lagging && p.Need.Analysis, "at %s: analysis before the data plane said the routes", w.t)
-			require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.Need)
-			obs = w.fulfil(obs, p.Need)
-			asked = append(asked, describeAnswer(obs, p.Need))
-			p = Decide(obs)
-		}
-		if p.Stalled != nil {
-			fmt.Fprintf(&out, "%8s  stalled %s: %s\n", w.t, p.Stalled.Reason, p.Stalled.Message)
-			break
-		}
-		require.False(t, lagging && p.Status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
-		w.ro.Status = roundTrip(t, p.Status)
-		if w.onDecide != nil {
-			w.onDecide(w)
-		}
-		w.checkInvariants(t, p)
-		done := w.apply(p.Action)
-		w.followFloor()
-		fmt.Fprintf(&out, "%8s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n",
-			w.t, w.ro.Status.Phase, w.ro.Status.CurrentStep, w.ro.Status.CanaryWeight, w.ro.Status.FailedChecks, done, w.ro.Status.Message)
-		for _, a := range asked {
-			fmt.Fprintf(&out, "%8s    asked %s\n", "", a)
-		}
-		for _, e := range p.Events {
-			fmt.Fprintf(&out, "%8s    event %s: %s\n", "", e.Reason, e.Message)
-		}
-		for _, h := range p.Hooks {
-			fmt.Fprintf(&out, "%8s    webhook %s\n", "", h)
-		}
-		next, ok := w.next(p)
+		next, ok := w.reconcile(t, &out, "")
 		if !ok {
 			break
 		}
 		w.t = next
 	}
 	return out.String()
+}
+
+// reconcile runs one reconcile at w.t, writes its lines to out (each after prefix), and
+// returns when the next is due; false when none is.
+func (w *simWorld) reconcile(t *testing.T, out *strings.Builder, prefix string) (time.Duration, bool) {
+	t.Helper()
+	for len(w.script) > 0 && w.script[0].at <= w.t {
+		w.script[0].do(w)
+		w.script = w.script[1:]
+	}
+	obs := w.observe()
+	lagging, stepBefore := w.pending != nil, w.ro.Status.CurrentStep
+	p := Decide(obs)
+	var asked []string
+	for p.Need.Any() {
+		require.False(t, lagging && p.Need.Analysis, "at %s: analysis before the data plane said the routes", w.t)
+		require.Less(t, len(asked), 4, "decide keeps asking: %+v", p.Need)
+		obs = w.fulfil(obs, p.Need)
+		asked = append(asked, describeAnswer(obs, p.Need))
+		p = Decide(obs)
+	}
+	if p.Stalled != nil {
+		fmt.Fprintf(out, "%s%8s  stalled %s: %s\n", prefix, w.t, p.Stalled.Reason, p.Stalled.Message)
+		return 0, false
+	}
+	require.False(t, lagging && p.Status.CurrentStep > stepBefore, "at %s: a new step before the data plane said the routes", w.t)
+	w.ro.Status = roundTrip(t, p.Status)
+	if w.onDecide != nil {
+		w.onDecide(w)
+	}
+	w.checkInvariants(t, p)
+	done := w.apply(p.Action)
+	w.followFloor()
+	fmt.Fprintf(out, "%s%8s  %-15s step=%d weight=%-3d failed=%d  %-38s %s\n", prefix,
+		w.t, w.ro.Status.Phase, w.ro.Status.CurrentStep, w.ro.Status.CanaryWeight, w.ro.Status.FailedChecks, done, w.ro.Status.Message)
+	for _, a := range asked {
+		fmt.Fprintf(out, "%s%8s    asked %s\n", prefix, "", a)
+	}
+	for _, e := range p.Events {
+		fmt.Fprintf(out, "%s%8s    event %s: %s\n", prefix, "", e.Reason, e.Message)
+	}
+	for _, h := range p.Hooks {
+		fmt.Fprintf(out, "%s%8s    webhook %s\n", prefix, "", h)
+	}
+	return w.next(p)
 }
 
 // roundTrip stores a status as the API server does: through JSON, where times keep only

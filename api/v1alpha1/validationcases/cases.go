@@ -173,6 +173,12 @@ var Invalid = []Case{
 		[]string{"spec.rollback.hold", "rollback.hold must be at least 1s"}},
 	{"rollback pace unknown", ValidRollout, `{spec: {rollback: {pace: Gradual}}}`,
 		[]string{"spec.rollback.pace", "Unsupported value"}},
+	{"group after itself", ValidRollout, `{spec: {group: {name: checkout, after: [{rollout: app}]}}}`,
+		[]string{"a member cannot come after itself"}},
+	{"group name not a DNS label", ValidRollout, `{spec: {group: {name: Check_Out}}}`,
+		[]string{"spec.group.name", "should match"}},
+	{"group after a member twice", ValidRollout, `{spec: {group: {name: checkout, after: [{rollout: db}, {rollout: db}]}}}`,
+		[]string{"spec.group.after[1]", "Duplicate value"}},
 
 	// Analysis.
 	{"interval of zero", ValidRollout, `{spec: {analysis: {interval: 0s}}}`,

@@ -1,0 +1,107 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/test/stack"
+)
+
+// A backend and its frontend, each a Rollout of its own (as each lives in its own file in
+// Git), released as one group: both change in one commit. Healthy, the frontend's canary
+// takes its first traffic only after the backend's first step passed, and both promote. With
+// a bad backend, the backend fails at 5% and the frontend, waiting for it, is rolled back
+// having never taken a request, as the data plane counted them.
+func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
+	const backend, frontend = "pay", "shopfront"
+	ctx := context.Background()
+	c := s.ControlPlane.Client
+	member := func(app string, after ...trancheapi.GroupOrder) *trancheapi.Rollout {
+		ro := stack.CanaryRollout(namespace, app, app+".e2e.test", 6*time.Second, 3*time.Second)
+		ro.Spec.Group = &trancheapi.Group{Name: "checkout", After: after}
+		return ro
+	}
+	one := int32(1)
+	backLoad := deploy(t, member(backend), backend+".e2e.test")
+	frontLoad := deploy(t, member(frontend, trancheapi.GroupOrder{Rollout: backend, Steps: &one}), frontend+".e2e.test")
+
+	// record samples both members until both ended a rollout of a new revision.
+	record := func(release func() error) (back, front []stack.Sample, backRo, frontRo *trancheapi.Rollout) {
+		t.Helper()
+		recording, stop := context.WithCancel(ctx)
+		defer stop()
+		recorders := map[string]*stack.Recorder{}
+		for app, load := range map[string]*stack.Load{backend: backLoad, frontend: frontLoad} {
+			rec := &stack.Recorder{Client: c, Namespace: namespace, Rollout: app, Target: app, MetricsURL: s.Traefik.MetricsURL(), Load: load, Period: 250 * time.Millisecond}
+			recorders[app] = rec
+			go rec.Run(recording, nil)
+		}
+		time.Sleep(300 * time.Millisecond)
+		before := map[string]string{}
+		for _, app := range []string{backend, frontend} {
+			ro, err := waitFor(app, time.Second, func(*trancheapi.Rollout) bool { return true })
+			require.NoError(t, err)
+			before[app] = ro.Status.CanaryRevision
+		}
+		require.NoError(t, release())
+		backRo = waitForEnd(t, backend, before[backend], 3*time.Minute)
+		frontRo = waitForEnd(t, frontend, before[frontend], 3*time.Minute)
+		time.Sleep(2 * time.Second)
+		stop()
+		return recorders[backend].Samples(), recorders[frontend].Samples(), backRo, frontRo
+	}
+	// firstCanaryTraffic is when the data plane first counted a request to the canary.
+	firstCanaryTraffic := func(samples []stack.Sample) time.Time {
+		for i := 1; i < len(samples); i++ {
+			if stack.Between(samples[i-1], samples[i]).Canary > 0 {
+				return samples[i].At
+			}
+		}
+		return time.Time{}
+	}
+
+	back, front, backRo, frontRo := record(func() error {
+		if err := stack.Release(ctx, c, namespace, backend, "v2"); err != nil {
+			return err
+		}
+		return stack.Release(ctx, c, namespace, frontend, "v2")
+	})
+	require.Equal(t, trancheapi.PhaseSucceeded, backRo.Status.Phase, backRo.Status.Message)
+	require.Equal(t, trancheapi.PhaseSucceeded, frontRo.Status.Phase, frontRo.Status.Message)
+	backFirst, frontFirst := firstCanaryTraffic(back), firstCanaryTraffic(front)
+	require.False(t, backFirst.IsZero() || frontFirst.IsZero(), "both canaries took traffic")
+	var backStepTwo time.Time
+	for _, smp := range back {
+		if smp.Step >= 1 {
+			backStepTwo = smp.At
+			break
+		}
+	}
+	assert.True(t, frontFirst.After(backStepTwo), "the frontend's canary took its first request (%s) after the backend passed its first step (%s)",
+		frontFirst.Format("15:04:05.000"), backStepTwo.Format("15:04:05.000"))
+	t.Logf("backend's first canary request %s, its second step %s, the frontend's first canary request %s",
+		backFirst.Format("15:04:05.000"), backStepTwo.Format("15:04:05.000"), frontFirst.Format("15:04:05.000"))
+
+	back, front, backRo, frontRo = record(func() error {
+		if err := stack.Release(ctx, c, namespace, backend, "v3", "--error-rate=0.3"); err != nil {
+			return err
+		}
+		return stack.Release(ctx, c, namespace, frontend, "v3")
+	})
+	require.Equal(t, trancheapi.PhaseFailed, backRo.Status.Phase, backRo.Status.Message)
+	require.Equal(t, trancheapi.PhaseFailed, frontRo.Status.Phase, frontRo.Status.Message)
+	assert.Contains(t, frontRo.Status.Message, "member "+backend+" of group checkout ended Failed")
+	assert.NotContains(t, weightsOf(back), int32(50), "the backend failed at its first step")
+	assert.Equal(t, []int32{0}, weightsOf(front), "the frontend's canary was never given a weight")
+	whole := stack.Between(front[0], front[len(front)-1])
+	assert.Zero(t, whole.Canary, "the data plane sent the frontend's canary no request")
+	assert.Zero(t, whole.Clients.Failed, "no frontend client saw a failure")
+	assert.Equal(t, whole.Clients.Sent, whole.Clients.ByVersion["v2"], "v2 answered every frontend client: %+v", whole.Clients)
+}
