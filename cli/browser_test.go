@@ -145,7 +145,10 @@ func TestDashboardFollowsARolloutAndPromotesIt(t *testing.T) {
 			Webhooks: []trancheapi.Webhook{{Name: "smoke-test", Type: trancheapi.WebhookRollout, URL: hook}},
 		}
 	})
-	other := deployIn(t, cp.Namespace(t), step(50, 0, true))
+	other := deployWith(t, cp.Namespace(t), func(spec *trancheapi.RolloutSpec) {
+		spec.Steps = []trancheapi.Step{step(50, 0, true)}
+		spec.Group = &trancheapi.Group{Name: "nightly"}
+	})
 	url := startDashboard(t, cli.DashboardOptions{})
 	tab := browser(t)
 
@@ -157,6 +160,10 @@ func TestDashboardFollowsARolloutAndPromotesIt(t *testing.T) {
 	run(t, tab, "filtering", chromedp.SendKeys(css("#filter"), other.Namespace), chromedp.WaitNotPresent(css(row(key))), chromedp.WaitVisible(css(row(other))))
 	waitText(t, tab, "the count", "#count", contains("1 of "))
 	run(t, tab, "clearing the filter", chromedp.SendKeys(css("#filter"), strings.Repeat("\b", len(other.Namespace))), chromedp.WaitVisible(css(row(key))))
+	// A group is one view: its name filters its members in.
+	waitText(t, tab, "the group in the list", row(other)+" td:nth-child(3)", contains("nightly"))
+	run(t, tab, "filtering by group", chromedp.SendKeys(css("#filter"), "nightly"), chromedp.WaitNotPresent(css(row(key))), chromedp.WaitVisible(css(row(other))))
+	run(t, tab, "clearing the filter", chromedp.SendKeys(css("#filter"), strings.Repeat("\b", len("nightly"))), chromedp.WaitVisible(css(row(key))))
 
 	// The list is drawn again at every update, so a node found for a click may be gone when the
 	// click lands: the click is made in the page, in one go.

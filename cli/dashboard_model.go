@@ -16,12 +16,14 @@ import (
 type Row struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	Provider  string `json:"provider"`
-	Phase     string `json:"phase"`
-	Step      string `json:"step"`
-	Weight    int32  `json:"weight"`
-	Stable    string `json:"stable"`
-	Canary    string `json:"canary"`
+	// Group is the group the Rollout is released with (spec.group), "-" for none.
+	Group    string `json:"group"`
+	Provider string `json:"provider"`
+	Phase    string `json:"phase"`
+	Step     string `json:"step"`
+	Weight   int32  `json:"weight"`
+	Stable   string `json:"stable"`
+	Canary   string `json:"canary"`
 	// Checks sums up the latest analysis as the list does: "Pass", or "Fail (latency)".
 	Checks  string    `json:"checks"`
 	Verdict string    `json:"verdict"`
@@ -31,8 +33,12 @@ type Row struct {
 // RowOf is the list's row of a Rollout.
 func RowOf(ro *trancheapi.Rollout) Row {
 	st := ro.Status
+	group := "-"
+	if g := ro.Spec.Group; g != nil {
+		group = g.Name
+	}
 	return Row{
-		Namespace: ro.Namespace, Name: ro.Name, Provider: providers.Name(ro),
+		Namespace: ro.Namespace, Name: ro.Name, Group: group, Provider: providers.Name(ro),
 		Phase: orDash(string(st.Phase)), Step: stepOf(ro), Weight: st.CanaryWeight,
 		Stable: orDash(st.StableRevision), Canary: orDash(canaryOf(ro)),
 		Checks: style(false).checks(st.LastChecks), Verdict: string(worstVerdict(st.LastChecks)),

@@ -67,7 +67,7 @@ function follow() {
 // The list's filter box stays in the page across draws, so as not to lose focus and caret.
 const count = el("span", { class: "faint", id: "count" });
 const listBar = el("div", { class: "bar" }, el("input", {
-  id: "filter", type: "search", placeholder: "Filter: name, namespace, phase, provider…",
+  id: "filter", type: "search", placeholder: "Filter: name, namespace, group, phase, provider…",
   oninput: (e) => { state.filter = e.target.value; draw(); },
 }), count);
 
@@ -86,7 +86,7 @@ function draw() {
 // The list.
 
 const columns = [
-  ["namespace", "Namespace"], ["name", "Name"], ["provider", "Provider"], ["phase", "Phase"], ["step", "Step"],
+  ["namespace", "Namespace"], ["name", "Name"], ["group", "Group"], ["provider", "Provider"], ["phase", "Phase"], ["step", "Step"],
   ["weight", "Weight"], ["stable", "Stable"], ["canary", "Canary"], ["checks", "Checks"], ["created", "Age"],
 ];
 
@@ -98,7 +98,7 @@ function drawList() {
   }
   const words = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
   const rows = state.list.filter((row) => {
-    const text = [row.namespace, row.name, row.provider, row.phase, row.checks].join(" ").toLowerCase();
+    const text = [row.namespace, row.name, row.group, row.provider, row.phase, row.checks].join(" ").toLowerCase();
     return words.every((w) => text.includes(w));
   });
   const { key, down } = state.sort;
@@ -114,7 +114,7 @@ function drawList() {
   const body = rows.map((row) => el("tr", { "data-rollout": row.namespace + "/" + row.name },
     el("td", {}, row.namespace),
     el("td", {}, el("a", { href: `#/${encodeURIComponent(row.namespace)}/${encodeURIComponent(row.name)}` }, row.name)),
-    el("td", {}, row.provider), el("td", { class: "phase" }, badge(row.phase)), el("td", {}, row.step),
+    el("td", {}, row.group), el("td", {}, row.provider), el("td", { class: "phase" }, badge(row.phase)), el("td", {}, row.step),
     el("td", { class: "weight" }, row.weight + "%"), el("td", { class: "mono" }, row.stable), el("td", { class: "mono" }, row.canary),
     el("td", {}, badge(row.checks, (row.verdict || "none").toLowerCase())), el("td", {}, ago(row.created)),
   ));

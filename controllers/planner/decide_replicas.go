@@ -1,5 +1,7 @@
 package planner
 
+import "fmt"
+
 // Who sets which replica count: the target's owner declares one (World.Declared), or an
 // autoscaler holds it within its bounds (World.Autoscaler); never both.
 
@@ -38,4 +40,33 @@ func (d *decider) primaryOutOfStep() bool {
 	}
 	d.p.Action = Action{Kind: ScalePrimary, Replicas: d.w.Declared}
 	return true
+}
+
+// replicasFor is the ready replicas a version needs for share percent of the traffic: that
+// share of the replicas that carried all of it when the rollout began, at least one, and no
+// more than it can have (its autoscaler's maximum; without one, the count it runs at).
+func (d *decider) replicasFor(share, runsAt int32) int32 {
+	need := max(1, (share*d.st.StableReplicas+99)/100)
+	if a := d.w.Autoscaler; a != nil {
+		return min(need, a.Max)
+	}
+	return min(need, max(1, runsAt))
+}
+
+// canaryHasRoomFor reports whether the canary has the ready replicas for weight percent of
+// the traffic. An autoscaler that shrank it while it had a smaller share (or a person) leaves
+// it short: it is scaled up to the count, within its autoscaler's bounds, and the step waits
+// for them, rolling back at the progress deadline.
+func (d *decider) canaryHasRoomFor(weight int32) bool {
+	need := d.replicasFor(weight, d.w.Target.Replicas)
+	if d.w.Target.readyReplicas() >= need {
+		return true
+	}
+	if d.w.Target.Replicas < need {
+		d.p.Action = Action{Kind: ScaleTarget, Replicas: need}
+	}
+	d.wait(fmt.Sprintf("Step %d/%d waits for the canary's replicas: %d%% of traffic needs %d ready, it has %d",
+		d.st.CurrentStep+1, len(d.w.Rollout.Spec.EffectiveSteps()), weight, need, d.w.Target.readyReplicas()),
+		d.w.Rollout.Spec.EffectiveProgressDeadline())
+	return false
 }

@@ -90,32 +90,26 @@ func (d *decider) nextWeightBack(weight int32) int32 {
 }
 
 // primaryHasRoomFor reports whether the primary has the ready replicas for share percent of
-// the traffic: that share of the replicas that carried all of it when the rollout began, at
-// least one, and no more than the primary is meant to run (without an autoscaler, the count
-// its owner declares). When it has not, the primary is given them (an autoscaler's floor is
+// the traffic (see replicasFor; without an autoscaler the primary runs at the count its owner
+// declares). When it has not, the primary is given them (an autoscaler's floor is
 // raised, as the autoscaler scales the primary) and the rollback waits, for at most the
 // progress deadline from the end of the hold: after that, everything goes back at once,
 // with a warning.
 func (d *decider) primaryHasRoomFor(share int32, waited time.Duration) bool {
-	need := max(1, (share*d.st.StableReplicas+99)/100)
-	if a := d.w.Autoscaler; a != nil {
-		need = min(need, a.Max)
-	} else {
-		need = min(need, max(1, d.w.Primary.Replicas))
-	}
-	if d.w.Primary.ReadyReplicas >= need {
+	need := d.replicasFor(share, d.w.Primary.Replicas)
+	if d.w.Primary.readyReplicas() >= need {
 		return true
 	}
 	if waited > d.w.Rollout.Spec.EffectiveProgressDeadline() {
 		d.emit(true, "RollbackHurried", fmt.Sprintf(
 			"The primary did not have %d ready replicas for %d%% of traffic within the progress deadline (it has %d): all traffic goes back to it now",
-			need, share, d.w.Primary.ReadyReplicas))
+			need, share, d.w.Primary.readyReplicas()))
 		d.st.PrimaryMinReplicas = 0
 		d.setRoutes(traffic.Routes{})
 		return false
 	}
 	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary until the primary has %d ready replicas for %d%% (it has %d)",
-		d.st.CanaryWeight, need, share, d.w.Primary.ReadyReplicas))
+		d.st.CanaryWeight, need, share, d.w.Primary.readyReplicas()))
 	d.requeueIn(d.w.Rollout.Spec.EffectiveProgressDeadline() - waited + time.Millisecond)
 	if d.w.Autoscaler != nil && d.st.PrimaryMinReplicas < need {
 		// The reconciler gives the primary's autoscaler the floor from the status it reads

@@ -79,7 +79,7 @@ func (d *decider) canaryServes() bool {
 		d.say("Scaling the canary up")
 		d.p.Action = Action{Kind: ScaleTarget, Replicas: d.canaryReplicas()}
 		return false
-	case !d.w.Target.Ready:
+	case !d.w.Target.Ready && !d.canaryCarriesItsShare():
 		if !d.routesAre(traffic.Routes{}) {
 			d.setRoutes(traffic.Routes{})
 			d.say("The canary is not ready: routing all traffic to the primary")
@@ -89,6 +89,13 @@ func (d *decider) canaryServes() bool {
 		return false
 	}
 	return true
+}
+
+// canaryCarriesItsShare reports whether a canary that is not all ready has the ready replicas
+// for the share it has now: one being scaled up for its next step is not pulled out.
+func (d *decider) canaryCarriesItsShare() bool {
+	weight := d.w.Routes.CanaryWeight
+	return weight > 0 && d.w.Target.ReadyReplicas >= d.replicasFor(weight, d.w.Target.Replicas)
 }
 
 // canaryWaitMessage is said from the start of a rollout until its canary is ready: the same
@@ -104,6 +111,9 @@ func (d *decider) changeRoutes(want traffic.Routes) {
 		return
 	}
 	if sendsMoreToCanary(d.w.Routes, want) && !d.gateOpen(trancheapi.WebhookConfirmTrafficIncrease) {
+		return
+	}
+	if want.CanaryWeight > d.w.Routes.CanaryWeight && !d.canaryHasRoomFor(want.CanaryWeight) {
 		return
 	}
 	if !d.setRoutes(want) {

@@ -49,6 +49,14 @@ type Workload struct {
 	Annotations map[string]string
 }
 
+// readyReplicas counts the workload's ready replicas: all it wants when it is Ready.
+func (w Workload) readyReplicas() int32 {
+	if w.Ready {
+		return max(w.ReadyReplicas, w.Replicas)
+	}
+	return w.ReadyReplicas
+}
+
 // AnalysisRun is the result of one analysis run: a check per metric and per Rollout webhook.
 type AnalysisRun struct {
 	Checks []trancheapi.CheckResult

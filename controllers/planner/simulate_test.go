@@ -204,6 +204,7 @@ func (w *simWorld) apply(a Action) string {
 		return "restore-primary(" + a.Revision + ")"
 	case ScaleTarget:
 		if a.Replicas > w.target.replicas {
+			w.target.readyBefore = w.target.view(w.t).ReadyReplicas // those stay ready
 			w.target.readyAt = w.t + w.readyDelay
 		}
 		w.target.replicas = a.Replicas
@@ -306,6 +307,15 @@ func (w *simWorld) checkInvariants(t *testing.T, p Plan) {
 	}
 	if p.Action.Kind == SetRoutes {
 		require.NoError(t, p.Action.Routes.Validate(), "at %s: routes no provider takes", w.t)
+	}
+	if p.Action.Kind == SetRoutes && p.Status.Phase.UnderWay() && p.Action.Routes.CanaryWeight > w.routes.CanaryWeight {
+		weight := p.Action.Routes.CanaryWeight
+		need := max(1, (weight*p.Status.StableReplicas+99)/100)
+		if w.autoscaler != nil {
+			need = min(need, w.autoscaler.Max)
+		}
+		require.GreaterOrEqual(t, w.target.view(w.t).readyReplicas(), need,
+			"at %s: the canary gets %d%% of traffic with fewer ready replicas than the %d it needs", w.t, weight, need)
 	}
 	if p.Action.Kind == SetRoutes && w.ro.Spec.PacedRollback() && !p.Status.Phase.UnderWay() && w.primary != nil {
 		share := 100 - p.Action.Routes.CanaryWeight

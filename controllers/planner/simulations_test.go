@@ -368,6 +368,17 @@ func TestSimulations(t *testing.T) {
 			}
 			return w
 		},
+		"canary-shrunk-by-its-autoscaler": func() *simWorld {
+			// The canary's autoscaler shrank it to 1 replica while it had 5%: before it gets
+			// 50% it is scaled up to the 2 that share needs, and the step waits for them.
+			w := newSim(canary())
+			w.autoscaler = &Autoscaling{Name: "podinfo", Min: 1, Max: 4, Settled: true}
+			w.script = []scripted{
+				at(time.Minute, release("rev2")),
+				at(90*time.Second, func(w *simWorld) { w.target.replicas = 1 }),
+			}
+			return w
+		},
 		"paced-rollback-at-50": func() *simWorld {
 			// A canary that fails at 50% hands its traffic back through 5%, each weight held
 			// 30s; the primary has every replica ready throughout.
