@@ -26,8 +26,10 @@ type Vars struct {
 	Service   string // the apex Service's name
 	Interval  string // the analysis interval as a PromQL range, such as 1m or 30s
 
-	// For the queries of a Compare metric, which run once for each workload:
+	// The workload measured: the canary, but for the queries of a Compare metric (which run
+	// once for each workload) and a paced rollback's measures of the primary.
 	Workload        string // the Deployment measured: the canary's or the primary's
 	WorkloadService string // its Service: <target>-canary or <target>-primary
-	Window          string // the time since the step's split began, as a PromQL range
+	// For the queries of a Compare metric:
+	Window string // the time since the step's split began, as a PromQL range
 }

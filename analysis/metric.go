@@ -40,6 +40,20 @@ func EvaluateMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollou
 	return c
 }
 
+// EvaluatePrimary runs a Threshold metric's query with the primary in the canary's place
+// (see VarsOfPrimary) and judges the value against its bounds: a paced rollback watches the
+// primary with it while it hands the primary its traffic back.
+func EvaluatePrimary(ctx context.Context, q Querier, ro *trancheapi.Rollout, m trancheapi.Metric, src Source, now time.Time) Check {
+	var c Check
+	if query, err := Render(src.Query, VarsOfPrimary(ro)); err != nil {
+		c = Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
+	} else {
+		c = Evaluate(ctx, q, query, now, m.Min, m.Max)
+	}
+	c.Metric = m.Name
+	return c
+}
+
 func compareMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollout, m trancheapi.Metric, src Source, step StepWindow, now time.Time) Check {
 	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold, Part: PartLength(max(step.Interval, time.Second))}
 	if !step.Start.IsZero() {

@@ -157,6 +157,18 @@ func (v Vars) ForWorkload(ro *trancheapi.Rollout, canary bool, window time.Durat
 	return v
 }
 
+// VarsOfPrimary are VarsFor with the primary as the workload measured ({{ .Workload }} and
+// {{ .WorkloadService }}) and in the canary's place ({{ .Canary }} is the primary Deployment,
+// {{ .Primary }} the target), so that a query about the workload measured, or naming the
+// canary's Deployment, measures the primary.
+func VarsOfPrimary(ro *trancheapi.Rollout) Vars {
+	v := VarsFor(ro)
+	names := ro.ServiceNames()
+	v.Workload, v.WorkloadService = names.Primary, names.Primary
+	v.Canary, v.Primary = v.Primary, v.Canary
+	return v
+}
+
 // VarsFor are the values a Rollout's query templates get: its names, those of the workloads
 // and Services Tranche makes for it, and its analysis interval.
 func VarsFor(ro *trancheapi.Rollout) Vars {
@@ -169,5 +181,8 @@ func VarsFor(ro *trancheapi.Rollout) Vars {
 		Canary:    ro.Spec.TargetRef.Name,
 		Service:   names.Apex,
 		Interval:  PromDuration(ro.Spec.EffectiveInterval()),
+		// The workload a threshold query measures: the canary (the primary in VarsOfPrimary).
+		Workload:        ro.Spec.TargetRef.Name,
+		WorkloadService: names.Canary,
 	}
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tranche-dev/tranche/analysis"
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 var podinfo = analysis.Vars{
@@ -199,4 +201,18 @@ func cutLiteral(s string) (literal, rest string, ok bool) {
 		}
 	}
 	return "", s, false
+}
+
+// A threshold query measures the canary; with the primary's variables, the same query
+// measures the primary, whether it names the workload or the canary's Deployment.
+func TestVarsOfPrimaryMeasureThePrimary(t *testing.T) {
+	ro := &trancheapi.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "podinfo"},
+		Spec: trancheapi.RolloutSpec{TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "podinfo"}}}
+	const query = `{{ .WorkloadService }} {{ .Workload }} {{ .Canary }} {{ .Primary }}`
+	canary, err := analysis.Render(query, analysis.VarsFor(ro))
+	require.NoError(t, err)
+	assert.Equal(t, "podinfo-canary podinfo podinfo podinfo-primary", canary)
+	primary, err := analysis.Render(query, analysis.VarsOfPrimary(ro))
+	require.NoError(t, err)
+	assert.Equal(t, "podinfo-primary podinfo-primary podinfo-primary podinfo", primary)
 }

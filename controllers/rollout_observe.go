@@ -88,6 +88,13 @@ func (r *RolloutReconciler) answer(ctx context.Context, s *scope, w planner.Worl
 		}
 		w.Gates[n.Gate] = r.askGate(ctx, ro, n.Gate, w.Target.Revision)
 	}
+	if n.PrimaryAnalysis {
+		checks, err := r.runPrimaryAnalysis(ctx, ro, s.router, w.Now)
+		if err != nil {
+			return w, err
+		}
+		w.PrimaryAnalysis = &planner.AnalysisRun{Checks: checks}
+	}
 	if n.Earlier {
 		earlier, err := r.earlier(ctx, s)
 		if err != nil {
@@ -125,6 +132,43 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 			result.Verdict, result.Message = trancheapi.VerdictFail, err.Error()
 		}
 		checks = append(checks, result)
+	}
+	return checks, nil
+}
+
+// runPrimaryAnalysis measures the primary with the Rollout's threshold metrics (a built-in
+// on the primary's series, a MetricTemplate's query with the primary in the canary's place),
+// for a paced rollback handing the primary its traffic back. A built-in the provider cannot
+// tell the primary's series of is left out.
+func (r *RolloutReconciler) runPrimaryAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time) ([]trancheapi.CheckResult, error) {
+	var checks []trancheapi.CheckResult
+	for _, m := range ro.Spec.Analysis.Metrics {
+		if m.Judge == trancheapi.JudgeCompare || m.DryRun {
+			continue
+		}
+		src, err := r.querySource(ctx, ro, router, m)
+		if m.TemplateRef == nil {
+			queries, ok := providers.BuiltinQueriesOfPrimary(router)
+			if !ok {
+				continue
+			}
+			src.Query, err = queries.Query(m.Builtin)
+		}
+		var c analysis.Check
+		switch {
+		case errors.Is(err, errRunNotMade):
+			return nil, err
+		case err != nil:
+			c = analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
+		default:
+			prom, perr := analysis.NewPrometheus(src.cfg)
+			if perr != nil {
+				c = analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: perr}
+			} else {
+				c = analysis.EvaluatePrimary(ctx, prom, ro, m, src.Source, now)
+			}
+		}
+		checks = append(checks, c.Result(false, now))
 	}
 	return checks, nil
 }

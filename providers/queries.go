@@ -98,6 +98,20 @@ func BuiltinQueries(r Router) Queries {
 	return Either(families...)
 }
 
+// BuiltinQueriesOfPrimary are BuiltinQueries with the primary's series in the canary's
+// place; false when a family of the Router's metrics cannot tell the primary's series.
+func BuiltinQueriesOfPrimary(r Router) (Queries, bool) {
+	var families []Queries
+	for _, m := range r.RequestMetrics() {
+		primary, ok := m.OfPrimary()
+		if !ok {
+			return nil, false
+		}
+		families = append(families, primary.Queries())
+	}
+	return Either(families...), len(families) > 0
+}
+
 // OfPrimary are the same metrics with the primary's series in the canary's place, for a
 // dashboard to set the primary beside the canary; false when the metrics cannot tell the
 // primary's series.

@@ -2,10 +2,12 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
@@ -58,7 +60,7 @@ func (d *decider) rampBack() {
 		return
 	}
 	next := d.nextWeightBack(weight)
-	if !d.primaryHasRoomFor(100-next, held-hold) {
+	if !d.primaryHasRoomFor(100-next, held-hold) || !d.primaryPasses(held-hold) {
 		return
 	}
 	d.st.StepStartedAt = nil
@@ -116,6 +118,55 @@ func (d *decider) primaryHasRoomFor(share int32, waited time.Duration) bool {
 		// next, at once.
 		d.st.PrimaryMinReplicas = need
 		d.requeueIn(time.Millisecond)
+	}
+	return false
+}
+
+// primaryPasses reports whether the primary passes the Rollout's threshold metrics, measured
+// on it, before it takes a larger share: a primary that fails them under the share it has
+// (cold, or short of something the canary's share hid) is not given more. The way back holds
+// meanwhile, asking again each analysis interval, for at most the progress deadline from
+// the end of the hold. A metric with no data for the primary holds nothing back.
+func (d *decider) primaryPasses(waited time.Duration) bool {
+	if !d.watchesThePrimary() {
+		return true
+	}
+	if d.w.PrimaryAnalysis == nil {
+		d.p.Need.PrimaryAnalysis = true
+		return false
+	}
+	var failing []string
+	for _, c := range d.w.PrimaryAnalysis.Checks {
+		if c.Verdict == trancheapi.VerdictFail && !c.DryRun {
+			failing = append(failing, describeCheck(c))
+		}
+	}
+	if len(failing) == 0 {
+		return true
+	}
+	if waited > d.w.Rollout.Spec.EffectiveProgressDeadline() {
+		d.emit(true, "RollbackHurried", fmt.Sprintf(
+			"The primary still failed %s when the progress deadline passed: all traffic goes back to it now", strings.Join(failing, ", ")))
+		d.st.PrimaryMinReplicas = 0
+		d.setRoutes(traffic.Routes{})
+		return false
+	}
+	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary while the primary fails %s", d.st.CanaryWeight, strings.Join(failing, ", ")))
+	d.requeueIn(d.w.Rollout.Spec.EffectiveInterval())
+	return false
+}
+
+// watchesThePrimary reports whether the Rollout has threshold metrics to measure the primary
+// with (Compare metrics set the canary beside the primary, and say nothing of it alone).
+func (d *decider) watchesThePrimary() bool {
+	a := d.w.Rollout.Spec.Analysis
+	if a == nil || a.DryRun {
+		return false
+	}
+	for _, m := range a.Metrics {
+		if m.Judge != trancheapi.JudgeCompare && !m.DryRun {
+			return true
+		}
 	}
 	return false
 }

@@ -33,6 +33,8 @@ type World struct {
 	Analysis *AnalysisRun
 	Gates    map[trancheapi.WebhookType]GateAnswer
 	Earlier  *Earlier
+	// PrimaryAnalysis is the threshold metrics measured on the primary (see Need).
+	PrimaryAnalysis *AnalysisRun
 }
 
 // Workload is what Decide needs to know of a Deployment.
@@ -104,9 +106,12 @@ type Need struct {
 	Gate     trancheapi.WebhookType
 	// Earlier asks for the revision the primary ran before its current one (an undo).
 	Earlier bool
+	// PrimaryAnalysis asks for the threshold metrics measured on the primary (a paced
+	// rollback watching the primary as it takes its traffic back).
+	PrimaryAnalysis bool
 }
 
-func (n Need) Any() bool { return n.Analysis || n.Gate != "" || n.Earlier }
+func (n Need) Any() bool { return n.Analysis || n.Gate != "" || n.Earlier || n.PrimaryAnalysis }
 
 // ActionKind is the one change to the world a reconcile makes.
 type ActionKind int

@@ -27,6 +27,9 @@ type simWorld struct {
 	primary *simWorkload
 	routes  traffic.Routes
 
+	// primaryVerdict, when set, is every threshold metric's verdict on the primary at time t
+	// (a paced rollback watches it); nil passes.
+	primaryVerdict func(t time.Duration) trancheapi.Verdict
 	// peers, when set, are the other members of the Rollout's group as their status says.
 	peers func() []Member
 	// autoscaler, when set, scales the target and (a copy of it) the primary: it keeps the
@@ -115,6 +118,19 @@ func (w *simWorld) followFloor() {
 
 // fulfil answers what decide asked for.
 func (w *simWorld) fulfil(obs World, n Need) World {
+	if n.PrimaryAnalysis {
+		v := trancheapi.VerdictPass
+		if w.primaryVerdict != nil {
+			v = w.primaryVerdict(w.t)
+		}
+		run := AnalysisRun{}
+		for _, m := range w.ro.Spec.Analysis.Metrics {
+			if m.Judge != trancheapi.JudgeCompare {
+				run.Checks = append(run.Checks, trancheapi.CheckResult{Metric: m.Name, Value: valueFor(v), Verdict: v, At: metav1.NewMicroTime(obs.Now)})
+			}
+		}
+		obs.PrimaryAnalysis = &run
+	}
 	if n.Earlier {
 		obs.Earlier = &Earlier{Why: "the primary keeps no template before its current one"}
 		if ran := w.primary.ran; len(ran) > 0 {
@@ -165,6 +181,13 @@ func describeAnswer(obs World, n Need) string {
 			parts = append(parts, part)
 		}
 		return "analysis: " + strings.Join(parts, ", ")
+	}
+	if n.PrimaryAnalysis {
+		var parts []string
+		for _, c := range obs.PrimaryAnalysis.Checks {
+			parts = append(parts, fmt.Sprintf("%s=%s %s", c.Metric, c.Value, c.Verdict))
+		}
+		return "the primary's analysis: " + strings.Join(parts, ", ")
 	}
 	if n.Earlier {
 		if e := obs.Earlier; e.Kept {

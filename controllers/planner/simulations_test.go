@@ -401,6 +401,20 @@ func TestSimulations(t *testing.T) {
 			}
 			return w
 		},
+		"paced-rollback-holds-while-the-primary-fails": func() *simWorld {
+			// The primary fails its success rate for a minute after it takes 95% back (cold):
+			// it is given the rest only once it passes again.
+			w := newSim(paced(canary()))
+			w.verdict = failsAt(50)
+			w.primaryVerdict = func(t time.Duration) trancheapi.Verdict {
+				if t > 3*time.Minute+30*time.Second && t < 4*time.Minute+30*time.Second {
+					return trancheapi.VerdictFail
+				}
+				return trancheapi.VerdictPass
+			}
+			w.script = []scripted{at(time.Minute, release("rev2"))}
+			return w
+		},
 		"paced-abort-from-100": func() *simWorld {
 			// Aborted while the canary waits for approval at 100%: back through 50 and 5.
 			ro := paced(simRollout(weightStep(5, time.Minute), weightStep(50, time.Minute),
