@@ -103,11 +103,8 @@ func (d *decider) primaryHasRoomFor(share int32, waited time.Duration) bool {
 		return true
 	}
 	if waited > d.w.Rollout.Spec.EffectiveProgressDeadline() {
-		d.emit(true, "RollbackHurried", fmt.Sprintf(
-			"The primary did not have %d ready replicas for %d%% of traffic within the progress deadline (it has %d): all traffic goes back to it now",
+		d.hurryBack(fmt.Sprintf("The primary did not have %d ready replicas for %d%% of traffic within the progress deadline (it has %d)",
 			need, share, d.w.Primary.readyReplicas()))
-		d.st.PrimaryMinReplicas = 0
-		d.setRoutes(traffic.Routes{})
 		return false
 	}
 	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary until the primary has %d ready replicas for %d%% (it has %d)",
@@ -145,10 +142,7 @@ func (d *decider) primaryPasses(waited time.Duration) bool {
 		return true
 	}
 	if waited > d.w.Rollout.Spec.EffectiveProgressDeadline() {
-		d.emit(true, "RollbackHurried", fmt.Sprintf(
-			"The primary still failed %s when the progress deadline passed: all traffic goes back to it now", strings.Join(failing, ", ")))
-		d.st.PrimaryMinReplicas = 0
-		d.setRoutes(traffic.Routes{})
+		d.hurryBack(fmt.Sprintf("The primary still failed %s when the progress deadline passed", strings.Join(failing, ", ")))
 		return false
 	}
 	d.sayBack(fmt.Sprintf("%d%% of traffic on the canary while the primary fails %s", d.st.CanaryWeight, strings.Join(failing, ", ")))
@@ -169,6 +163,14 @@ func (d *decider) watchesThePrimary() bool {
 		}
 	}
 	return false
+}
+
+// hurryBack ends a way back that waited for the primary longer than the progress deadline:
+// all traffic goes to the primary now, with a warning saying why.
+func (d *decider) hurryBack(why string) {
+	d.emit(true, "RollbackHurried", why+": all traffic goes back to it now")
+	d.st.PrimaryMinReplicas = 0
+	d.setRoutes(traffic.Routes{})
 }
 
 // sayBack says how far the traffic is on its way back, after why the rollout was rolled back

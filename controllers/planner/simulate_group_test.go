@@ -2,13 +2,9 @@ package planner
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
@@ -144,16 +140,7 @@ func TestGroupSimulations(t *testing.T) {
 		},
 	}
 	for name, setup := range scenarios {
-		t.Run(name, func(t *testing.T) {
-			got := setup().run(t, 30*time.Minute)
-			path := filepath.Join("testdata", "simulations", name+".golden")
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "run with -update to create the golden file")
-			require.Equal(t, string(want), got)
-		})
+		t.Run(name, func(t *testing.T) { matchGolden(t, name, setup().run(t, 30*time.Minute)) })
 	}
 }
 
