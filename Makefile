@@ -31,6 +31,9 @@ TRAEFIK ?= $(BIN)/traefik/$(TRAEFIK_VERSION)/traefik
 # istiod's source is the istio.io/istio that hack/istio/go.mod pins (a pseudo-version).
 ISTIO_VERSION := $(shell sed -n 's|^[[:space:]]*istio.io/istio \(v[^[:space:]]*\).*|\1|p' hack/istio/go.mod | head -n 1)
 ISTIO_DIR ?= $(BIN)/istio/$(ISTIO_VERSION)
+# Argo CD's source is the github.com/argoproj/argo-cd/v3 that hack/argocd/go.mod pins.
+ARGOCD_VERSION := $(shell sed -n 's|^[[:space:]]*github.com/argoproj/argo-cd/v3 \(v[^[:space:]]*\).*|\1|p' hack/argocd/go.mod | head -n 1)
+ARGOCD_DIR ?= $(BIN)/argocd/$(ARGOCD_VERSION)
 export ETCD_VERSION TRAEFIK_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
@@ -209,6 +212,14 @@ chromium: ## Install the headless browser of the dashboard's tests (Debian's pac
 .PHONY: peers
 peers: ## Build Flagger and Argo Rollouts from their released source on the Go module proxy, with their CRDs (cached in bin/peers).
 	@$(TIMED) peers hack/build-peers.sh "$(PEERS)" >/dev/null
+
+.PHONY: argocd
+argocd: ## Build Argo CD (one argocd binary: application controller, repo server, API server) with its CRDs from the Go module proxy (cached in bin/argocd).
+	@$(TIMED) argocd hack/build-argocd.sh "$(ARGOCD_DIR)" >/dev/null
+
+.PHONY: redis
+redis: ## Install Redis, Argo CD's cache in the tests (Debian's package, as root) unless one is on PATH.
+	hack/install-debian-package.sh redis-server redis-server
 
 .PHONY: istio
 istio: ## Build istiod (pilot-discovery) and Istio's validation, with Istio's CRDs, from the Go module proxy (cached in bin/istio).

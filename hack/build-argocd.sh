@@ -29,7 +29,7 @@ fi
 command -v go >/dev/null || fail "go is not on PATH; install Go 1.26 or newer"
 case "${GOTOOLCHAIN:-local}" in local) export GOTOOLCHAIN=auto ;; esac
 
-version="$(sed -n 's|^require github.com/argoproj/argo-cd/v3 \(v[^[:space:]]*\).*|\1|p' "$module/go.mod" | head -n 1)"
+version="$(sed -n 's|^[[:space:]]*github.com/argoproj/argo-cd/v3 \(v[^[:space:]]*\).*|\1|p' "$module/go.mod" | head -n 1)"
 [[ -n "$version" ]] || fail "$module/go.mod does not require github.com/argoproj/argo-cd/v3"
 step "downloading github.com/argoproj/argo-cd/v3@$version"
 src="$(cd "$module" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)" && [[ -d "$src/manifests/crds" ]] \

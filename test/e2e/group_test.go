@@ -24,7 +24,7 @@ func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
 	ctx := context.Background()
 	c := s.ControlPlane.Client
 	member := func(app string, after ...trancheapi.GroupOrder) *trancheapi.Rollout {
-		ro := stack.CanaryRollout(namespace, app, app+".e2e.test", 6*time.Second, 3*time.Second)
+		ro := stack.CanaryRollout(namespace, app, app+".e2e.test", 4*time.Second, 3*time.Second)
 		ro.Spec.Group = &trancheapi.Group{Name: "checkout", After: after}
 		return ro
 	}

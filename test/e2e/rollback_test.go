@@ -43,7 +43,8 @@ func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
 	writes, err := harness.WatchReplicaWrites(ctx, watcher, namespace)
 	require.NoError(t, err)
 
-	ro := stack.CanaryRollout(namespace, app, host, 30*time.Second, 3*time.Second)
+	ro := stack.CanaryRollout(namespace, app, host, 30*time.Second, 3*time.Second) // the abort lands at 50%
+	ro.Spec.Steps[0].Hold = &metav1.Duration{Duration: 3 * time.Second}
 	ro.Spec.Rollback = &trancheapi.Rollback{Pace: trancheapi.RollbackSteps, Hold: &metav1.Duration{Duration: 3 * time.Second}}
 	ro.Spec.ScaleDownDelay = &metav1.Duration{Duration: 2 * time.Second}
 	load := deploy(t, ro, host)
@@ -187,7 +188,7 @@ func TestAnUndoAfterAPromotionPutsTheEarlierVersionBack(t *testing.T) {
 	const app, host = "invoice", "invoice.e2e.test"
 	ctx := context.Background()
 	c := s.ControlPlane.Client
-	load := deploy(t, stack.CanaryRollout(namespace, app, host, 6*time.Second, 3*time.Second), host)
+	load := deploy(t, stack.CanaryRollout(namespace, app, host, 3*time.Second, 3*time.Second), host)
 	_, ro := release(t, app, load, "v2")
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
 	requireAllAnsweredBy(t, load, "v2", "after the promotion")
