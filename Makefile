@@ -83,7 +83,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 	cd hack/istio && go vet ./...
 
 .PHONY: test
-test: verify vet tools prometheus chromium ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
+test: verify vet tools prometheus chromium redis ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop those left
 	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
@@ -92,7 +92,7 @@ test: verify vet tools prometheus chromium ## Run all tests against a real contr
 	trap 'pkill -P 1 -f "^$(ENVTEST_ASSETS)/" || true' EXIT; \
 	(cd test/chart && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" ISTIO_DIR="$(ISTIO_DIR)" $(CURDIR)/$(TIMED) chart-test go test $(GO_TEST_FLAGS) ./...) & chart=$$!; \
 	status=0; \
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(ENVTEST_ASSETS)/kubectl" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" ARGOCD_DIR="$(ARGOCD_DIR)" \
 		$(TIMED) go-test go test $(GO_TEST_FLAGS) ./... || status=$$?; \
 	wait $$chart || status=1; \
 	exit $$status
@@ -193,9 +193,9 @@ deploy: manifests ## Install Tranche (CRDs, RBAC, manager) into the cluster of t
 ##@ Dependencies
 
 .PHONY: tools
-tools: ## Build the control plane, kubectl, kwok, Traefik and istiod (envtest-assets, traefik and istio), two builds at a time.
+tools: ## Build the control plane, kubectl, kwok, Traefik, istiod and Argo CD (envtest-assets, traefik, istio and argocd), two builds at a time.
 	@# Two at once: a single go build leaves a core idle while it links or downloads.
-	@$(MAKE) --no-print-directory -j2 envtest-assets traefik istio
+	@$(MAKE) --no-print-directory -j2 envtest-assets traefik istio argocd
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver, etcd, kube-controller-manager, kubectl and kwok from the Go module proxy (cached in bin/).

@@ -3,7 +3,10 @@
 # server and the API server by the name it is called by) from the Go module proxy, and caches
 # it with Argo CD's CRDs of the same source under OUT_DIR:
 #
-#   OUT_DIR/argocd, OUT_DIR/crds/{application,appproject}-crd.yaml
+#   OUT_DIR/argocd, OUT_DIR/git-verify-wrapper.sh, OUT_DIR/crds/{application,appproject}-crd.yaml
+#
+# The repo server runs git-verify-wrapper.sh (a script of Argo CD's source, in its image) for
+# every commit it reads, so it goes beside the binary, for the PATH of the repo server.
 #
 # A second run finds them and does nothing. It is built in hack/argocd, a module of its own
 # that pins github.com/argoproj/argo-cd/v3 with the replaces Argo CD's go.mod needs (Argo CD's
@@ -21,7 +24,7 @@ module="$root/hack/argocd"
 step() { printf '==> %s\n' "$*" >&2; }
 fail() { printf 'build-argocd: %s\n' "$*" >&2; exit 1; }
 
-if [[ -x "$out/argocd" && -f "$out/crds/application-crd.yaml" && -f "$out/crds/appproject-crd.yaml" ]]; then
+if [[ -x "$out/argocd" && -x "$out/git-verify-wrapper.sh" && -f "$out/crds/application-crd.yaml" && -f "$out/crds/appproject-crd.yaml" ]]; then
   step "Argo CD already built in $out"
   echo "$out"
   exit 0
@@ -44,6 +47,7 @@ for crd in application appproject; do
   cp "$src/manifests/crds/$crd-crd.yaml" "$out/crds/"
   chmod u+w "$out/crds/$crd-crd.yaml"
 done
+install -m 0755 "$src/hack/git-verify-wrapper.sh" "$out/git-verify-wrapper.sh"
 mv "$out/.tmp/argocd" "$out/argocd" # only a complete binary counts as built
 rmdir "$out/.tmp"
 ARGOCD_BINARY_NAME=argocd "$out/argocd" version --client --short >&2 || fail "the built argocd does not run"
