@@ -28,7 +28,8 @@ func TestDeletingARolloutLeavesTheGatewayServing(t *testing.T) {
 	ctx := context.Background()
 	c := s.ControlPlane.Client
 	newRollout := func() *trancheapi.Rollout {
-		ro := stack.CanaryRollout(namespace, app, host, 30*time.Second, 5*time.Second)
+		ro := stack.CanaryRollout(namespace, app, host, 30*time.Second, 5*time.Second) // deleted at 50%
+		ro.Spec.Steps[0].Hold = &metav1.Duration{Duration: 3 * time.Second}
 		// How long the primary outlives the data plane's word on the released route.
 		ro.Spec.ScaleDownDelay = &metav1.Duration{Duration: 2 * time.Second}
 		return ro
