@@ -98,9 +98,9 @@ test: verify vet tools prometheus chromium redis ## Run all tests against a real
 	exit $$status
 
 .PHONY: e2e
-e2e: build demoapp tools prometheus ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
+e2e: build demoapp tools prometheus redis ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
 	@# One package at a time: the traffic tests measure shares and must not share two cores.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" ARGOCD_DIR="$(ARGOCD_DIR)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		$(TIMED) e2e go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
 
 # The fuzz targets, as package:target; make fuzz fuzzes each for FUZZTIME. make test runs
