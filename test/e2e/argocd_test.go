@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -118,17 +121,101 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	}()
 	ro := waitForEnd(t, app, "", 3*time.Minute)
 	waitServing(t, app, 0)      // Tranche scaled the promoted target down: its replicas differ from Git's
-	time.Sleep(5 * time.Second) // Argo CD's word on that, at its resync
+	time.Sleep(3 * time.Second) // Argo CD watches the target: its word on that comes at once
 	stop()
 	<-done
 	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, ro.Status.Message)
 	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("Argo CD's health of the Rollout through the release: %v", healths)
 	assert.Contains(t, healths, "Progressing", "Argo CD saw the rollout under way")
 	assert.Equal(t, "Healthy", healths[len(healths)-1], "and promoted")
 	assert.Empty(t, outOfSync, "the Application went OutOfSync after Argo CD synced the commit")
 	assert.Zero(t, load.Counts().Failed, "clients saw failures")
+	mu.Unlock()
+
+	// The actions, through Argo CD's API as the UI's buttons send them: pause and resume,
+	// abort and retry, and promote-full, each offered only when it applies.
+	deployment.Spec.Template.Spec.Containers[0].Image = stack.Image("v3")
+	_, err = git.Commit(ctx, "shop", "catalog v3", files())
+	require.NoError(t, err)
+	inPhase := func(phase trancheapi.Phase, health string) {
+		t.Helper()
+		_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == phase })
+		require.NoError(t, err, "the Rollout %s", phase)
+		require.Eventually(t, func() bool { return rolloutHealth(ctx, t, argo, app) == health }, 30*time.Second, 100*time.Millisecond,
+			"Argo CD's health of the %s Rollout, %s; it says %q", phase, health, rolloutHealth(ctx, t, argo, app))
+	}
+	inPhase(trancheapi.PhaseProgressing, "Progressing")
+	for _, step := range []struct {
+		action string
+		phase  trancheapi.Phase
+		health string
+	}{
+		{"pause", trancheapi.PhasePaused, "Suspended"},
+		{"resume", trancheapi.PhaseProgressing, "Progressing"},
+		{"abort", trancheapi.PhaseAborted, "Degraded"},
+		{"retry", trancheapi.PhaseProgressing, "Progressing"},
+		{"promote-full", trancheapi.PhaseSucceeded, "Healthy"},
+	} {
+		require.Contains(t, enabledActions(ctx, t, argo, app), step.action, "Argo CD offers %s", step.action)
+		runAction(ctx, t, argo, app, step.action)
+		inPhase(step.phase, step.health)
+	}
+	assert.NotContains(t, enabledActions(ctx, t, argo, app), "abort", "no abort once promoted")
+	sync, _ := applicationStatus(ctx, t, application)
+	assert.Equal(t, "Synced", sync.Status, "the requests, annotations, leave the Application Synced")
+}
+
+// argoResource names the Rollout for Argo CD's resource API.
+func argoResource(app string) url.Values {
+	return url.Values{"namespace": {namespace}, "resourceName": {app}, "group": {trancheapi.GroupVersion.Group},
+		"version": {trancheapi.GroupVersion.Version}, "kind": {"Rollout"}}
+}
+
+// enabledActions are the actions Argo CD offers on the Rollout now, as the UI lists them.
+func enabledActions(ctx context.Context, t *testing.T, argo *harness.ArgoCD, app string) []string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		fmt.Sprintf("http://%s/api/v1/applications/%s/resource/actions?%s", argo.APIAddress(), app, argoResource(app).Encode()), nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var list struct {
+		Actions []struct {
+			Name     string
+			Disabled bool
+		}
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	var enabled []string
+	for _, a := range list.Actions {
+		if !a.Disabled {
+			enabled = append(enabled, a.Name)
+		}
+	}
+	return enabled
+}
+
+// runAction runs one of the Rollout's actions through Argo CD's API, as the UI's button does.
+func runAction(ctx context.Context, t *testing.T, argo *harness.ArgoCD, app, action string) {
+	t.Helper()
+	r := argoResource(app)
+	body, err := json.Marshal(map[string]string{
+		"name": app, "action": action, "namespace": namespace, "resourceName": app,
+		"group": r.Get("group"), "version": r.Get("version"), "kind": "Rollout",
+	})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		fmt.Sprintf("http://%s/api/v1/applications/%s/resource/actions/v2", argo.APIAddress(), app), bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "Argo CD ran %s: %s", action, answer)
 }
 
 // documentedSettings is argocd-cm's data as docs/argocd.md tells users to merge it:
