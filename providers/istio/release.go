@@ -36,6 +36,7 @@ func sendSplitTo(vs *unstructured.Unstructured, host string, port int64) error {
 	if err != nil {
 		return err
 	}
+	http = placeRoute(http, clustersRoute, nil, "") // the versions go with the Rollout
 	out := make([]any, len(http))
 	found := false
 	for i, r := range http {

@@ -17,6 +17,9 @@ const (
 	splitRoute  = "tranche"
 	matchRoute  = "tranche-match"
 	stickyRoute = "tranche-sticky" // requests from clients the canary marked with the affinity cookie
+	// clustersRoute names both versions while the split gives one of them nothing (see
+	// clustersOf).
+	clustersRoute = "tranche-clusters"
 )
 
 // ownedPolicies are the parts of a DestinationRule's traffic policy the Rollout's spec says;
@@ -116,6 +119,7 @@ func setVirtualService(vs *unstructured.Unstructured, ro *trancheapi.Rollout, ro
 			setRouteOptions(route, p)
 		}
 	}
+	http = placeRoute(http, clustersRoute, clustersOf(ro, routes), splitRoute)
 	http = placeRoute(http, matchRoute, match, splitRoute)
 	http = placeRoute(http, stickyRoute, sticky, splitRoute)
 	http = placeRoute(http, splitRoute, split, "")
@@ -182,6 +186,27 @@ func trancheRoutes(ro *trancheapi.Rollout, routes traffic.Routes) (split, match,
 		}
 	}
 	return split, match, sticky, nil
+}
+
+// clustersOf is a route that no request takes (no path is empty) naming the primary and the
+// canary, while the split gives one of them no weight; nil otherwise. istiod leaves a
+// destination of weight 0 out of the routes it sends, and a proxyless gRPC client then drops
+// that version's cluster: the split that gives it traffic again (a promotion from 100% canary,
+// a rollback from it) would reach the client before the cluster it names, and a call in between
+// fails ("unknown cluster selected for RPC"). Named in a route of their own, both clusters stay.
+func clustersOf(ro *trancheapi.Rollout, routes traffic.Routes) map[string]any {
+	if routes.CanaryWeight != 0 && routes.CanaryWeight != 100 {
+		return nil
+	}
+	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
+	destination := func(host string) map[string]any {
+		return map[string]any{"destination": map[string]any{"host": host, "port": map[string]any{"number": port}}, "weight": int64(50)}
+	}
+	return map[string]any{
+		"name":  clustersRoute,
+		"match": []any{map[string]any{"uri": map[string]any{"regex": "^$"}}},
+		"route": []any{destination(names.Primary), destination(names.Canary)},
+	}
 }
 
 // setRouteOptions gives one of Tranche's routes the retries and the timeout of the spec.
