@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,36 @@ func (e *engineEnv) waitForReplicas(name string, n int32) {
 		}
 	}
 	require.Failf(e.t, "replicas not reached", "%s at %d replicas within 20s; last %d", name, n, last)
+}
+
+// Before a step gives the canary a larger share, it has the ready replicas for it. Its
+// autoscaler (played here: with no metrics the real one keeps any count within its bounds)
+// shrank it to 1 of 4 at 5%: the 50% step scales it back to the 2 that share needs, within the
+// autoscaler's bounds, and gives it the share only once they are ready.
+func TestAStepWaitsForTheCanarysReplicas(t *testing.T) {
+	t.Parallel()
+	ns := cp.Namespace(t)
+	require.NoError(t, cp.Client.Create(context.Background(), autoscaler(ns, "podinfo", 4, 4)))
+	ro := canaryRollout(ns)
+	ro.Spec.Steps[0].Hold = &metav1.Duration{Duration: 10 * time.Second} // the shrink lands here
+	e := startScenario(t, prom, exporter, ro)
+	e.waitForReplicas("podinfo-primary", 4)
+	e.setMinReplicas("podinfo", 1) // the primary keeps its 4; the autoscaler may now go to 1
+
+	e.release(goodImage2)
+	e.waitForWeight(5, time.Minute)
+	e.declareReplicas(1) // the autoscaler's scale-down, at 5% of the load
+	e.waitForReplicas("podinfo", 1)
+
+	var sawWait bool
+	require.Eventually(t, func() bool {
+		ro := e.get()
+		sawWait = sawWait || strings.Contains(ro.Status.Message, "waits for the canary's replicas: 50% of traffic needs 2 ready")
+		w, ok := harness.RoutedCanaryWeight(context.Background(), cp.Client, ns, ro.Name)
+		return ok && w == 50
+	}, time.Minute, 20*time.Millisecond, "the 50% step never came")
+	target := e.deployment("podinfo")
+	assert.GreaterOrEqual(t, target.Status.ReadyReplicas, int32(2), "the canary had the replicas for 50% when it got it")
+	assert.Equal(t, int32(2), ptr.Deref(target.Spec.Replicas, 0), "scaled to what 50% needs, within the autoscaler's bounds")
+	assert.True(t, sawWait, "the step said what it waited for")
 }

@@ -116,7 +116,10 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 		metrics = append(slices.Clip(metrics), m)
 	}
 	for _, m := range metrics {
-		c := r.evaluate(ctx, ro, router, m, now)
+		builtins := func() providers.Queries { return providers.BuiltinQueries(router) }
+		c := r.evaluate(ctx, ro, builtins, m, func(q analysis.CompareQuerier, src analysis.Source) analysis.Check {
+			return analysis.EvaluateMetric(ctx, q, ro, m, src, stepWindowOf(ro), now)
+		})
 		if errors.Is(c.Err, errRunNotMade) {
 			return nil, c.Err
 		}
@@ -141,32 +144,18 @@ func (r *RolloutReconciler) runAnalysis(ctx context.Context, ro *trancheapi.Roll
 // for a paced rollback handing the primary its traffic back. A built-in the provider cannot
 // tell the primary's series of is left out.
 func (r *RolloutReconciler) runPrimaryAnalysis(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, now time.Time) ([]trancheapi.CheckResult, error) {
+	primaryQueries, primarySeries := providers.BuiltinQueriesOfPrimary(router)
+	builtins := func() providers.Queries { return primaryQueries }
 	var checks []trancheapi.CheckResult
 	for _, m := range ro.Spec.Analysis.Metrics {
-		if m.Judge == trancheapi.JudgeCompare || m.DryRun {
+		if m.Judge == trancheapi.JudgeCompare || m.DryRun || (m.TemplateRef == nil && !primarySeries) {
 			continue
 		}
-		src, err := r.querySource(ctx, ro, router, m)
-		if m.TemplateRef == nil {
-			queries, ok := providers.BuiltinQueriesOfPrimary(router)
-			if !ok {
-				continue
-			}
-			src.Query, err = queries.Query(m.Builtin)
-		}
-		var c analysis.Check
-		switch {
-		case errors.Is(err, errRunNotMade):
-			return nil, err
-		case err != nil:
-			c = analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
-		default:
-			prom, perr := analysis.NewPrometheus(src.cfg)
-			if perr != nil {
-				c = analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: perr}
-			} else {
-				c = analysis.EvaluatePrimary(ctx, prom, ro, m, src.Source, now)
-			}
+		c := r.evaluate(ctx, ro, builtins, m, func(q analysis.CompareQuerier, src analysis.Source) analysis.Check {
+			return analysis.EvaluatePrimary(ctx, q, ro, m, src, now)
+		})
+		if errors.Is(c.Err, errRunNotMade) {
+			return nil, c.Err
 		}
 		checks = append(checks, c.Result(false, now))
 	}
@@ -181,9 +170,12 @@ func (r *RolloutReconciler) runPrimaryAnalysis(ctx context.Context, ro *tranchea
 // fix: that run is inconclusive and its check says why.
 var errRunNotMade = errors.New("the analysis run could not be made")
 
-// evaluate runs one metric's query against its Prometheus and judges the value.
-func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric, now time.Time) analysis.Check {
-	src, err := r.querySource(ctx, ro, router, m)
+// evaluate finds one metric's queries (a MetricTemplate's, or one of builtins: the provider's
+// built-in queries of the canary's series, or of the primary's, asked for only by a built-in
+// metric) and its Prometheus, and has judge run and judge them.
+func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout, builtins func() providers.Queries, m trancheapi.Metric,
+	judge func(analysis.CompareQuerier, analysis.Source) analysis.Check) analysis.Check {
+	src, err := r.querySource(ctx, ro, builtins, m)
 	var prom *analysis.Prometheus
 	if err == nil {
 		prom, err = analysis.NewPrometheus(src.cfg)
@@ -191,7 +183,7 @@ func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout
 	if err != nil {
 		return analysis.Check{Metric: m.Name, Verdict: trancheapi.VerdictInconclusive, Err: err}
 	}
-	return analysis.EvaluateMetric(ctx, prom, ro, m, src.Source, stepWindowOf(ro), now)
+	return judge(prom, src.Source)
 }
 
 // stepWindowOf is the current step's window, as status has it.
@@ -214,11 +206,11 @@ type querySource struct {
 
 // querySource finds a metric's queries and the Prometheus to send them to: the
 // MetricTemplate's, or the provider's built-in query on the default Prometheus.
-func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Rollout, router providers.Router, m trancheapi.Metric) (querySource, error) {
+func (r *RolloutReconciler) querySource(ctx context.Context, ro *trancheapi.Rollout, builtins func() providers.Queries, m trancheapi.Metric) (querySource, error) {
 	src := querySource{cfg: analysis.PrometheusConfig{Address: r.PrometheusAddress}}
 	if m.TemplateRef == nil {
 		var err error
-		src.Query, err = providers.BuiltinQueries(router).Query(m.Builtin)
+		src.Query, err = builtins().Query(m.Builtin)
 		return src, err
 	}
 	tmpl := &trancheapi.MetricTemplate{}

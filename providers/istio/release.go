@@ -42,7 +42,7 @@ func sendSplitTo(vs *unstructured.Unstructured, host string, port int64) error {
 	for i, r := range http {
 		out[i] = r.value
 		if route, ok := r.value.(map[string]any); ok && r.name == splitRoute {
-			route["route"] = []any{map[string]any{"destination": map[string]any{"host": host, "port": map[string]any{"number": port}}}}
+			route["route"] = []any{map[string]any{"destination": destinationOf(host, port)}}
 			found = true
 		}
 	}

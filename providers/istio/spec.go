@@ -151,9 +151,7 @@ func setHosts(vs *unstructured.Unstructured, ro *trancheapi.Rollout, p *tranchea
 // mirror), and when asked the A/B match route and the sticky route; nil for those not asked.
 func trancheRoutes(ro *trancheapi.Rollout, routes traffic.Routes) (split, match, sticky map[string]any, err error) {
 	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
-	destination := func(host string) map[string]any {
-		return map[string]any{"host": host, "port": map[string]any{"number": port}}
-	}
+	destination := func(host string) map[string]any { return destinationOf(host, port) }
 	primaryWeight, canaryWeight := providers.Split(routes.CanaryWeight)
 	canary := map[string]any{"destination": destination(names.Canary), "weight": int64(canaryWeight)}
 	split = map[string]any{
@@ -199,14 +197,19 @@ func clustersOf(ro *trancheapi.Rollout, routes traffic.Routes) map[string]any {
 		return nil
 	}
 	names, port := ro.ServiceNames(), int64(ro.Spec.Service.Port)
-	destination := func(host string) map[string]any {
-		return map[string]any{"destination": map[string]any{"host": host, "port": map[string]any{"number": port}}, "weight": int64(50)}
+	half := func(host string) map[string]any {
+		return map[string]any{"destination": destinationOf(host, port), "weight": int64(50)}
 	}
 	return map[string]any{
 		"name":  clustersRoute,
 		"match": []any{map[string]any{"uri": map[string]any{"regex": "^$"}}},
-		"route": []any{destination(names.Primary), destination(names.Canary)},
+		"route": []any{half(names.Primary), half(names.Canary)},
 	}
+}
+
+// destinationOf is a route's destination: a Service (by host) and its port.
+func destinationOf(host string, port int64) map[string]any {
+	return map[string]any{"host": host, "port": map[string]any{"number": port}}
 }
 
 // setRouteOptions gives one of Tranche's routes the retries and the timeout of the spec.
