@@ -12,15 +12,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,10 +48,7 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	c := s.ControlPlane.Client
-	crds, err := harness.ArgoCDCRDs()
-	require.NoError(t, err, "make e2e builds Argo CD first")
-	_, err = envtest.InstallCRDs(s.ControlPlane.Config, envtest.CRDInstallOptions{Paths: []string{crds}})
-	require.NoError(t, err)
+	argo := sharedArgoCD(t)
 
 	// The repository: the app and its Rollout, each in a file of its own.
 	git, err := harness.StartGitServer(ctx)
@@ -74,11 +75,9 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 		_ = c.Delete(context.Background(), deployment)
 	})
 
-	argo, err := harness.StartArgoCD(ctx, c, harness.ArgoCDOptions{Kubeconfig: s.Kubeconfig, Settings: documentedSettings(t), LogDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(argo.Stop)
 	application := documentedApplication(url, app)
 	require.NoError(t, c.Create(ctx, application))
+	t.Cleanup(func() { stopManaging(t, application) })
 
 	_, err = stack.WaitForPhase(ctx, c, namespace, app, 2*time.Minute, trancheapi.PhaseInitialized)
 	require.NoError(t, err, "Argo CD synced the Rollout and Tranche initialized it")
@@ -93,8 +92,7 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	// The release: a commit with v2. Argo CD's word on the Rollout, and on the Application,
 	// every 100 ms until the rollout ends.
 	deployment.Spec.Template.Spec.Containers[0].Image = stack.Image("v2")
-	commit, err := git.Commit(ctx, "shop", "catalog v2", files())
-	require.NoError(t, err)
+	commit := push(ctx, t, git, argo, app, "catalog v2", files())
 	var mu sync.Mutex
 	var healths []string
 	var outOfSync []string
@@ -136,8 +134,7 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	// The actions, through Argo CD's API as the UI's buttons send them: pause and resume,
 	// abort and retry, and promote-full, each offered only when it applies.
 	deployment.Spec.Template.Spec.Containers[0].Image = stack.Image("v3")
-	_, err = git.Commit(ctx, "shop", "catalog v3", files())
-	require.NoError(t, err)
+	push(ctx, t, git, argo, app, "catalog v3", files())
 	inPhase := func(phase trancheapi.Phase, health string) {
 		t.Helper()
 		_, err := waitFor(app, time.Minute, func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == phase })
@@ -145,25 +142,92 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 		require.Eventually(t, func() bool { return rolloutHealth(ctx, t, argo, app) == health }, 30*time.Second, 100*time.Millisecond,
 			"Argo CD's health of the %s Rollout, %s; it says %q", phase, health, rolloutHealth(ctx, t, argo, app))
 	}
+	act := func(action string, phase trancheapi.Phase, health string) {
+		t.Helper()
+		require.Contains(t, enabledActions(ctx, t, argo, app), action, "Argo CD offers %s", action)
+		runAction(ctx, t, argo, app, action)
+		inPhase(phase, health)
+	}
 	inPhase(trancheapi.PhaseProgressing, "Progressing")
+	act("pause", trancheapi.PhasePaused, "Suspended")
+
+	// A commit mid-rollout, synced by Argo CD on its own (self-heal on): it applies the Rollout
+	// and the target again, and undoes neither the pause request nor the rollout under way.
+	paused, err := waitFor(app, time.Second, func(*trancheapi.Rollout) bool { return true })
+	require.NoError(t, err)
+	pausedTarget := &appsv1.Deployment{}
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(deployment), pausedTarget))
+	for _, obj := range []client.Object{rollout, deployment} {
+		obj.SetLabels(labels.Merge(obj.GetLabels(), labels.Set{"team": "shop"}))
+	}
+	replicas := watchReplicas(ctx, client.ObjectKeyFromObject(deployment))
+	commit = push(ctx, t, git, argo, app, "catalog: the team that owns it", files())
+	waitSyncedAt(ctx, t, argo, application, commit)
+	time.Sleep(time.Second) // a write after the sync (a self-heal) would come meanwhile
+	synced, err := waitFor(app, time.Second, func(*trancheapi.Rollout) bool { return true })
+	require.NoError(t, err)
+	syncedTarget := &appsv1.Deployment{}
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(deployment), syncedTarget))
+	assert.Equal(t, "shop", synced.Labels["team"], "Argo CD applied the commit to the Rollout")
+	assert.Equal(t, "shop", syncedTarget.Labels["team"], "and to the target")
+	assert.Equal(t, "true", synced.Annotations[trancheapi.AnnotationPaused], "the pause request stays")
+	assert.Equal(t, trancheapi.PhasePaused, synced.Status.Phase, synced.Status.Message)
+	assert.Equal(t, paused.Status.CanaryRevision, synced.Status.CanaryRevision, "the same revision under way")
+	assert.Equal(t, paused.Status.RolloutStartedAt, synced.Status.RolloutStartedAt, "the rollout was not restarted")
+	assert.Equal(t, paused.Status.CurrentStep, synced.Status.CurrentStep, "at the same step")
+	assert.Equal(t, pausedTarget.Spec.Replicas, syncedTarget.Spec.Replicas, "the target keeps the replicas Tranche gave it")
+	assert.Equal(t, pausedTarget.Spec, syncedTarget.Spec, "the target's spec is as it was")
+	assert.Equal(t, []int32{*pausedTarget.Spec.Replicas}, replicas(), "the target's replicas, looked at every 50 ms through the sync")
+
 	for _, step := range []struct {
 		action string
 		phase  trancheapi.Phase
 		health string
 	}{
-		{"pause", trancheapi.PhasePaused, "Suspended"},
 		{"resume", trancheapi.PhaseProgressing, "Progressing"},
 		{"abort", trancheapi.PhaseAborted, "Degraded"},
 		{"retry", trancheapi.PhaseProgressing, "Progressing"},
 		{"promote-full", trancheapi.PhaseSucceeded, "Healthy"},
 	} {
-		require.Contains(t, enabledActions(ctx, t, argo, app), step.action, "Argo CD offers %s", step.action)
-		runAction(ctx, t, argo, app, step.action)
-		inPhase(step.phase, step.health)
+		act(step.action, step.phase, step.health)
 	}
 	assert.NotContains(t, enabledActions(ctx, t, argo, app), "abort", "no abort once promoted")
 	sync, _ := applicationStatus(ctx, t, application)
 	assert.Equal(t, "Synced", sync.Status, "the requests, annotations, leave the Application Synced")
+}
+
+// argoCD is the Argo CD the Argo CD tests share, configured as docs/argocd.md tells users:
+// started by the first test that asks (its CRDs installed first) and stopped with the stack.
+var argoCD struct {
+	once sync.Once
+	cd   *harness.ArgoCD
+	err  error
+}
+
+func sharedArgoCD(t *testing.T) *harness.ArgoCD {
+	t.Helper()
+	argoCD.once.Do(func() {
+		crds, err := harness.ArgoCDCRDs()
+		if err != nil {
+			argoCD.err = err
+			return
+		}
+		if _, err := envtest.InstallCRDs(s.ControlPlane.Config, envtest.CRDInstallOptions{Paths: []string{crds}}); err != nil {
+			argoCD.err = err
+			return
+		}
+		argoCD.cd, argoCD.err = harness.StartArgoCD(context.Background(), s.ControlPlane.Client,
+			harness.ArgoCDOptions{Kubeconfig: s.Kubeconfig, Settings: documentedSettings(t), LogDir: logDir})
+	})
+	require.NoError(t, argoCD.err, "starting Argo CD (make e2e builds it first)")
+	return argoCD.cd
+}
+
+// stopArgoCD stops the shared Argo CD, if a test started it.
+func stopArgoCD() {
+	if argoCD.cd != nil {
+		argoCD.cd.Stop()
+	}
 }
 
 // argoResource names the Rollout for Argo CD's resource API.
@@ -252,6 +316,91 @@ func documentedApplication(url, app string) *unstructured.Unstructured {
 	}}
 	a.SetGroupVersionKind(schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"})
 	return a
+}
+
+// watchReplicas looks at a Deployment's replicas every 50 ms until the test's context ends;
+// the function it returns lists the counts it saw, each change once.
+func watchReplicas(ctx context.Context, key client.ObjectKey) func() []int32 {
+	var mu sync.Mutex
+	var seen []int32
+	go func() {
+		for ctx.Err() == nil {
+			d := &appsv1.Deployment{}
+			if s.ControlPlane.Client.Get(ctx, key, d) == nil && d.Spec.Replicas != nil {
+				mu.Lock()
+				if len(seen) == 0 || seen[len(seen)-1] != *d.Spec.Replicas {
+					seen = append(seen, *d.Spec.Replicas)
+				}
+				mu.Unlock()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return func() []int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// push commits files to the repository "shop" and tells Argo CD, as a Git webhook would: it
+// compares the Application with Git at once rather than at its next look.
+func push(ctx context.Context, t *testing.T, git *harness.GitServer, argo *harness.ArgoCD, application, message string, files map[string][]byte) string {
+	t.Helper()
+	commit, err := git.Commit(ctx, "shop", message, files)
+	require.NoError(t, err)
+	require.NoError(t, argo.Refresh(ctx, application))
+	return commit
+}
+
+// stopManaging deletes the Application, without its resources, so that the Argo CD the tests
+// share no longer syncs them: the test's own cleanup deletes them after.
+func stopManaging(t *testing.T, a *unstructured.Unstructured) {
+	c := s.ControlPlane.Client
+	if err := c.Delete(context.Background(), a); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting the Application %s: %v", a.GetName(), err)
+		return
+	}
+	assert.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(context.Background(), client.ObjectKeyFromObject(a), a.DeepCopy()))
+	}, 30*time.Second, 100*time.Millisecond, "the Application %s goes", a.GetName())
+}
+
+// waitSyncedAt waits until Argo CD has synced the Application to a commit: its last sync
+// operation, of that revision, succeeded.
+func waitSyncedAt(ctx context.Context, t *testing.T, argo *harness.ArgoCD, a *unstructured.Unstructured, commit string) {
+	t.Helper()
+	waitSyncEnded(ctx, t, argo, a, commit, "Succeeded")
+}
+
+// waitSyncEnded waits until the Application's last sync operation is of the commit and ended
+// in the phase.
+func waitSyncEnded(ctx context.Context, t *testing.T, argo *harness.ArgoCD, a *unstructured.Unstructured, commit, phase string) {
+	t.Helper()
+	var got lastSync
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if got = lastSyncOf(ctx, a); got.Revision == commit && got.Phase == phase {
+			return
+		}
+	}
+	require.Failf(t, "Argo CD's sync did not end as expected", "the sync of commit %s ended %s; the last sync was of %s, %s (%s); the controller said:\n%s",
+		commit, phase, got.Revision, got.Phase, got.Message, argo.LogTail("argocd-application-controller"))
+}
+
+// lastSync is an Application's status.operationState: its last sync operation.
+type lastSync struct{ Phase, Message, Revision string }
+
+func lastSyncOf(ctx context.Context, a *unstructured.Unstructured) lastSync {
+	got := &unstructured.Unstructured{}
+	got.SetGroupVersionKind(a.GroupVersionKind())
+	if s.ControlPlane.Client.Get(ctx, client.ObjectKeyFromObject(a), got) != nil {
+		return lastSync{}
+	}
+	var op lastSync
+	op.Phase, _, _ = unstructured.NestedString(got.Object, "status", "operationState", "phase")
+	op.Message, _, _ = unstructured.NestedString(got.Object, "status", "operationState", "message")
+	op.Revision, _, _ = unstructured.NestedString(got.Object, "status", "operationState", "syncResult", "revision")
+	return op
 }
 
 // appSync is an Application's status.sync.

@@ -34,6 +34,9 @@ const requestsPerSecond = 200
 
 var s *stack.Stack
 
+// logDir is where the stack, and what the tests start beside it, write their logs.
+var logDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -53,7 +56,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: starting the stack:", err)
 		return 1
 	}
+	logDir = dir
 	code := m.Run()
+	stopArgoCD()
 	if err := s.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: stopping the stack:", err)
 	}

@@ -4,11 +4,17 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/test/stack"
@@ -89,6 +95,7 @@ func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
 	t.Logf("backend's first canary request %s, its second step %s, the frontend's first canary request %s",
 		backFirst.Format("15:04:05.000"), backStepTwo.Format("15:04:05.000"), frontFirst.Format("15:04:05.000"))
 
+	routeWeights := watchRouteWeights(ctx, t, frontend)
 	back, front, backRo, frontRo = record(func() error {
 		if err := stack.Release(ctx, c, namespace, backend, "v3", "--error-rate=0.3"); err != nil {
 			return err
@@ -101,7 +108,44 @@ func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
 	assert.NotContains(t, weightsOf(back), int32(50), "the backend failed at its first step")
 	assert.Equal(t, []int32{0}, weightsOf(front), "the frontend's canary was never given a weight")
 	whole := stack.Between(front[0], front[len(front)-1])
-	assert.Zero(t, whole.Canary, "the data plane sent the frontend's canary no request")
+	assert.Zero(t, whole.Canary, "the data plane sent the frontend's canary no request; it sent some in\n%s\nthe HTTPRoute's weights:\n%s",
+		stack.CanaryTraffic(front), routeWeights())
 	assert.Zero(t, whole.Clients.Failed, "no frontend client saw a failure")
 	assert.Equal(t, whole.Clients.Sent, whole.Clients.ByVersion["v2"], "v2 answered every frontend client: %+v", whole.Clients)
+}
+
+// watchRouteWeights looks at the HTTPRoute of a Rollout every 50 ms until the test ends; the
+// function it returns lists each change of the weights it saw, for a failure's message.
+func watchRouteWeights(ctx context.Context, t *testing.T, name string) func() string {
+	watching, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	var mu sync.Mutex
+	var changes []string
+	last := ""
+	go func() {
+		for watching.Err() == nil {
+			route := &gatewayv1.HTTPRoute{}
+			if s.ControlPlane.Client.Get(watching, client.ObjectKey{Namespace: namespace, Name: name}, route) == nil {
+				var weights []string
+				for _, rule := range route.Spec.Rules {
+					for _, ref := range rule.BackendRefs {
+						weights = append(weights, fmt.Sprintf("%s=%d", ref.Name, ptr.Deref(ref.Weight, 1)))
+					}
+				}
+				now := strings.Join(weights, " ")
+				mu.Lock()
+				if now != last {
+					changes = append(changes, time.Now().Format("15:04:05.000")+" "+now)
+					last = now
+				}
+				mu.Unlock()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(changes, "\n")
+	}
 }

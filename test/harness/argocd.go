@@ -131,6 +131,12 @@ func StartArgoCD(ctx context.Context, c client.Client, opts ArgoCDOptions) (*Arg
 // APIAddress is the host:port of Argo CD's API server (HTTP and gRPC, no TLS).
 func (a *ArgoCD) APIAddress() string { return a.api }
 
+// Refresh asks Argo CD to compare the Application with Git now, as the UI's Refresh button
+// does (and a Git webhook would), rather than at its next periodic look.
+func (a *ArgoCD) Refresh(ctx context.Context, application string) error {
+	return GetOK(ctx, "http://"+a.api+"/api/v1/applications/"+application+"?refresh=normal")
+}
+
 // LogTail is the end of a component's log ("argocd-application-controller",
 // "argocd-repo-server", "argocd-server" or "redis"), for a failure's message.
 func (a *ArgoCD) LogTail(component string) string {

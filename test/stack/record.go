@@ -80,6 +80,23 @@ func (w Window) CanaryErrorRate() float64 {
 	return 100 * w.CanaryFail / w.Canary
 }
 
+// CanaryTraffic lists the windows between samples in which the data plane sent the canary
+// requests, each with the Rollout's phase, weight and message at its start and end, to tell
+// when in the rollout they came.
+func CanaryTraffic(samples []Sample) string {
+	var b strings.Builder
+	for i := 1; i < len(samples); i++ {
+		w := Between(samples[i-1], samples[i])
+		if w.Canary == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%s-%s: %.0f to the canary, %.0f to the primary (from %s, weight %d, %q; to %s, weight %d, %q)\n",
+			w.From.At.Format("15:04:05.000"), w.To.At.Format("15:04:05.000"), w.Canary, w.Primary,
+			w.From.Phase, w.From.Weight, w.From.Message, w.To.Phase, w.To.Weight, w.To.Message)
+	}
+	return b.String()
+}
+
 // FailuresDuring lists the failed requests of the samples' time, each with the Rollout's
 // phase and weight as last sampled before it, to tell when in the rollout they came.
 func FailuresDuring(load *Load, samples []Sample) string {

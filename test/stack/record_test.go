@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -36,4 +37,12 @@ func TestBetween(t *testing.T) {
 			assert.InDelta(t, tt.errorRate, w.CanaryErrorRate(), 1e-9)
 		})
 	}
+}
+
+func TestCanaryTrafficNamesTheWindowsTheCanaryTookRequestsIn(t *testing.T) {
+	samples := []Sample{sample(0, 0, 100, 0, 0), sample(1, 0, 200, 0, 0), sample(2, 5, 290, 10, 0), sample(3, 0, 390, 10, 0)}
+	got := CanaryTraffic(samples)
+	assert.Equal(t, 1, strings.Count(got, "\n"), got)
+	assert.Contains(t, got, "10 to the canary, 90 to the primary")
+	assert.Empty(t, CanaryTraffic(samples[:2]))
 }
