@@ -132,9 +132,12 @@ func (d *decider) changeRoutes(want traffic.Routes) {
 const dataPlaneQuiet = 5 * time.Second
 
 // firstTraffic reports whether the routes about to be set are the first of this rollout to
-// send the canary any traffic: no earlier step did, and none does now.
+// send the canary any traffic: no earlier step did, and the routes send it none now. What
+// the routes say counts, whether or not the data plane has said it took them yet: routes to
+// the primary alone that it has not confirmed (just after a rollback, say) are not traffic
+// the canary was let in to.
 func (d *decider) firstTraffic() bool {
-	if !d.routesAre(traffic.Routes{}) {
+	if !d.routesSay(traffic.Routes{}) {
 		return false
 	}
 	for _, step := range d.w.Rollout.Spec.EffectiveSteps()[:d.st.CurrentStep] {
