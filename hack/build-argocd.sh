@@ -35,7 +35,8 @@ case "${GOTOOLCHAIN:-local}" in local) export GOTOOLCHAIN=auto ;; esac
 version="$(sed -n 's|^[[:space:]]*github.com/argoproj/argo-cd/v3 \(v[^[:space:]]*\).*|\1|p' "$module/go.mod" | head -n 1)"
 [[ -n "$version" ]] || fail "$module/go.mod does not require github.com/argoproj/argo-cd/v3"
 step "downloading github.com/argoproj/argo-cd/v3@$version"
-src="$(cd "$module" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)" && [[ -d "$src/manifests/crds" ]] \
+# go list -m names the folder of a module only once it is in the module cache: download first.
+src="$(cd "$module" && go mod download github.com/argoproj/argo-cd/v3 && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)" && [[ -d "$src/manifests/crds" ]] \
   || fail "could not download github.com/argoproj/argo-cd/v3@$version from the Go module proxy"
 
 mkdir -p "$out/crds" "$out/.tmp"

@@ -33,7 +33,7 @@ case "${GOTOOLCHAIN:-local}" in local) export GOTOOLCHAIN=auto ;; esac
 istio_version="$(sed -n 's|^[[:space:]]*istio.io/istio \(v[^[:space:]]*\).*|\1|p' "$module/go.mod" | head -n 1)"
 [[ -n "$istio_version" ]] || fail "$module/go.mod does not require istio.io/istio"
 step "downloading istio.io/istio@$istio_version"
-src="$(cd "$module" && go list -m -f '{{.Dir}}' istio.io/istio)" && [[ -f "$src/VERSION" ]] \
+src="$(cd "$module" && go mod download istio.io/istio && go list -m -f '{{.Dir}}' istio.io/istio)" && [[ -f "$src/VERSION" ]] \
   || fail "could not download istio.io/istio@$istio_version from the Go module proxy"
 
 mkdir -p "$out/crds" "$out/.tmp"
