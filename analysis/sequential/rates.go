@@ -3,6 +3,7 @@ package sequential
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Counts are the requests and errors each version served over the same window, during which
@@ -81,8 +82,9 @@ type RateResult struct {
 	// either side no request.
 	Ratio float64
 	// Dispersion is how many times more the canary's share of the errors varied between the
-	// parts than independent errors let it: LogLR is the parts' evidence divided by it. 1
-	// when it did not vary more, or there were too few parts to tell.
+	// parts, or between blocks of consecutive parts, than independent errors let it: LogLR is
+	// the parts' evidence divided by it. 1 when it did not vary more, or there were too few
+	// parts to tell.
 	Dispersion float64
 }
 
@@ -103,7 +105,9 @@ func (t RateTest) Judge(c Counts) RateResult {
 // and the canary's share of them varies between parts more than the binomial model lets it.
 // The parts say so: with Pearson's statistic of the parts' shares, at the ratio the window
 // shows, over its degrees of freedom, above 1. The evidence is then divided by it, as a
-// quasi-likelihood would: about as if each cluster were one error. No failure is final before
+// quasi-likelihood would: about as if each cluster were one error. Errors in incidents that
+// outlast a part vary between blocks of parts instead, and the largest dispersion of every
+// scale counts (see dispersionAtEveryScale). No failure is final before
 // three parts have errors: until then whether they are independent cannot be told, and one
 // cluster on the canary would look like a regression.
 func (t RateTest) JudgeParts(parts []Counts) RateResult {
@@ -117,7 +121,7 @@ func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
 		c = c.Plus(p)
 		evidence += LogLR(p, t.Tolerated, t.Detect)
 	}
-	res := RateResult{Ratio: ratio(c), Dispersion: Dispersion(parts, fitted(parts))}
+	res := RateResult{Ratio: ratio(c), Dispersion: dispersionAtEveryScale(parts, fitted(parts))}
 	res.LogLR = evidence / res.Dispersion
 	switch {
 	case c.CanaryRequests < t.MinRequests:
@@ -159,8 +163,27 @@ const stretch = 4
 // (E[K²]/E[K] of the number of errors K an event makes) for errors in clusters. It is at
 // least 1, and 1 with fewer than three parts with errors.
 func Dispersion(parts []Counts, r float64) float64 {
-	var statistic, df float64
-	n := 0
+	statistic, n := shareStatistic(parts, r)
+	if n < minDispersionParts {
+		return 1
+	}
+	df := float64(n - 1)
+	for start := 0; start+stretch <= len(parts); start += stretch {
+		for _, version := range []func(Counts) (requests, errors float64){
+			func(c Counts) (float64, float64) { return c.CanaryRequests, c.CanaryErrors },
+			func(c Counts) (float64, float64) { return c.PrimaryRequests, c.PrimaryErrors },
+		} {
+			x, k := poissonStatistic(parts[start:start+stretch], version)
+			statistic += x
+			df += k
+		}
+	}
+	return math.Max(1, statistic/chiSquareMedian(df))
+}
+
+// shareStatistic is Pearson's statistic of the canary's share of the errors in each part,
+// expected at ratio r, and how many parts it has.
+func shareStatistic(parts []Counts, r float64) (statistic float64, n int) {
 	for _, p := range parts {
 		errors := p.CanaryErrors + p.PrimaryErrors
 		if errors <= 0 || p.CanaryRequests <= 0 || p.PrimaryRequests <= 0 {
@@ -174,22 +197,47 @@ func Dispersion(parts []Counts, r float64) float64 {
 		statistic += d * d / (errors * theta * (1 - theta))
 		n++
 	}
-	if n < minDispersionParts {
-		return 1
-	}
-	df += float64(n - 1)
-	for start := 0; start+stretch <= len(parts); start += stretch {
-		for _, version := range []func(Counts) (requests, errors float64){
-			func(c Counts) (float64, float64) { return c.CanaryRequests, c.CanaryErrors },
-			func(c Counts) (float64, float64) { return c.PrimaryRequests, c.PrimaryErrors },
-		} {
-			x, k := poissonStatistic(parts[start:start+stretch], version)
-			statistic += x
-			df += k
+	return statistic, n
+}
+
+// chiSquareMedian is about the median of a chi-square with df degrees of freedom
+// (Wilson-Hilferty).
+func chiSquareMedian(df float64) float64 { return df * math.Pow(1-2/(9*df), 3) }
+
+// scales are the lengths, in parts, of the blocks the dispersion is also measured over: with
+// parts of 15 s, half a minute to four minutes.
+var scales = []int{2, 4, 8, 16}
+
+// dispersionAtEveryScale is the largest of the parts' dispersion and of the canary's share of
+// the errors in blocks of consecutive parts, at every scale that has three blocks with errors.
+// Errors that come in incidents lasting longer than a part (a retry storm, a failing
+// dependency, on one version at a time) fall into consecutive parts, each of which looks
+// ordinary: the blocks as long as the incidents show them. The versions' own rates are not
+// compared over blocks: over minutes, the base error rate moves, which is no dispersion.
+func dispersionAtEveryScale(parts []Counts, r float64) float64 {
+	d := Dispersion(parts, r)
+	for _, scale := range scales {
+		statistic, n := shareStatistic(blocks(parts, scale), r)
+		if n >= minDispersionParts {
+			d = math.Max(d, statistic/chiSquareMedian(float64(n-1)))
 		}
 	}
-	median := df * math.Pow(1-2/(9*df), 3)
-	return math.Max(1, statistic/median)
+	return d
+}
+
+// blocks merges consecutive parts by n, the last block ending with the last part (the first
+// may hold fewer).
+func blocks(parts []Counts, n int) []Counts {
+	var out []Counts
+	for end := len(parts); end > 0; end -= n {
+		var b Counts
+		for _, p := range parts[max(0, end-n):end] {
+			b = b.Plus(p)
+		}
+		out = append(out, b)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // poissonStatistic is Pearson's statistic of one version's errors in each part against the

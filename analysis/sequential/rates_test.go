@@ -260,3 +260,22 @@ func TestJudgePartsWeighsClusteredErrorsLess(t *testing.T) {
 	assert.Equal(t, Undecided, one.Outcome, "one part cannot tell whether the errors are independent")
 	assert.Equal(t, test.Judge(c).LogLR, one.LogLR)
 }
+
+// TestIncidentsThatOutlastAPartAreSeenInBlocks: errors in incidents a minute long, on one
+// version at a time, spread evenly over the parts they span: each part looks ordinary (the
+// parts' dispersion is 1), the minutes do not, and the judge weighs the evidence by theirs.
+func TestIncidentsThatOutlastAPartAreSeenInBlocks(t *testing.T) {
+	var parts []Counts
+	for minute := range 4 {
+		canary, primary := 14.0, 10.0 // an incident on the canary this minute
+		if minute%2 == 1 {
+			canary, primary = primary, canary // and on the primary the next
+		}
+		for range 4 {
+			parts = append(parts, Counts{CanaryRequests: 1000, CanaryErrors: canary, PrimaryRequests: 1000, PrimaryErrors: primary})
+		}
+	}
+	assert.Equal(t, 1.0, Dispersion(parts, 1), "each part looks ordinary")
+	res := RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01}.JudgeParts(parts)
+	assert.Greater(t, res.Dispersion, 3.0, "the minutes vary four times as much as independent errors let them")
+}

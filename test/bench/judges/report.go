@@ -207,6 +207,13 @@ func (f findings) reportGoals(w io.Writer) {
 		t.detect[truthKey{2, 1}] > bestPeer)
 	goal("median time to a rollback at most half the hold", fmt.Sprintf("%d of %d intervals", t.medianToRollback, horizon),
 		2*t.medianToRollback <= horizon)
+	worst, worstShape := 0.0, ""
+	for _, sf := range f.shapes {
+		if fr := summarise(sf.outcomes[trancheName]).falseRollback; fr >= worst {
+			worst, worstShape = fr, sf.shape.name()
+		}
+	}
+	goal("false rollbacks at most 1% on every shape, the worst", fmt.Sprintf("%.2f%% (%s)", 100*worst, worstShape), worst <= 0.01)
 	for _, sf := range f.shapes {
 		assumption, breaks := sf.shape.tries()
 		fr := summarise(sf.outcomes[trancheName]).falseRollback

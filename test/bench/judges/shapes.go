@@ -18,7 +18,9 @@ type shape interface {
 }
 
 // shapes are the traces beyond the steady ones.
-var shapes = []shape{diurnal{}, sharedBursts{}, partlyBad{}, clusteredErrors{}, driftingSplit{}}
+var shapes = []shape{diurnal{}, sharedBursts{}, partlyBad{}, clusteredErrors{}, driftingSplit{},
+	incidents{5, 20, 10}, incidents{20, 60, 10}, incidents{60, 240, 10}, incidents{20, 60, 50},
+	heavyTails{1.2}, heavyTails{1.5}, heavyTails{2}}
 
 // diurnal is the morning's climb: the volume doubles over the hold, and the base error rate
 // climbs with the load.

@@ -56,6 +56,10 @@ func trace(s scenario, intervals int, rng *rand.Rand) []interval {
 // the counts, and drawing the buckets is most of the work.
 func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 	out := make([]interval, intervals)
+	var extra partErrors
+	if ps, ok := s.shape.(partShape); ok {
+		extra = ps.begin()
+	}
 	for i := range out {
 		t := traffic{volume: 1, weight: s.weight, baseRate: s.baseRate, errRatio: s.errRatio, cluster: 1}
 		if s.shape != nil {
@@ -69,6 +73,13 @@ func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 			part := sequential.Counts{
 				CanaryRequests: nc, CanaryErrors: clustered(rng, nc*math.Min(1, t.baseRate*t.errRatio), t.cluster),
 				PrimaryRequests: np, PrimaryErrors: clustered(rng, np*t.baseRate, t.cluster),
+			}
+			if t.tail > 0 {
+				part.CanaryErrors = heavyClustered(rng, nc*math.Min(1, t.baseRate*t.errRatio), t.tail)
+				part.PrimaryErrors = heavyClustered(rng, np*t.baseRate, t.tail)
+			}
+			if extra != nil {
+				extra.add(&part, t, rng)
 			}
 			out[i].parts[p] = part
 			*c = c.Plus(part)
@@ -88,6 +99,7 @@ type traffic struct {
 	baseRate float64 // the primary's error rate
 	errRatio float64 // the canary's error rate over the primary's
 	cluster  float64 // mean number of errors an error event makes (1: independent errors)
+	tail     float64 // when above 0, the index of a heavy tail of errors an event makes
 }
 
 // clustered draws the errors of events that each fail cluster requests on average (a
