@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/prometheus/prometheus/promql/parser"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -121,6 +123,7 @@ func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) 
 			tmpl := &trancheapi.MetricTemplate{}
 			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(defaulted.Object, tmpl); err == nil {
 				templates[tmpl.Namespace+"/"+tmpl.Name] = tmpl
+				findings = append(findings, checkTemplate(doc, name, tmpl)...)
 			}
 		case "NotificationProvider":
 			p := &trancheapi.NotificationProvider{}
@@ -139,6 +142,38 @@ func Lint(ctx context.Context, schemas *Schemas, docs []Document, opts Options) 
 		findings = append(findings, c.check(ctx)...)
 	}
 	return findings
+}
+
+// checkTemplate checks a MetricTemplate on its own, whichever Rollouts use it (they may not be
+// among the files): each of its queries renders for a Rollout of its namespace, and what it
+// renders is PromQL that parses.
+func checkTemplate(doc Document, name string, tmpl *trancheapi.MetricTemplate) []Finding {
+	var findings []Finding
+	vars := analysis.VarsFor(exampleRollout(tmpl.Namespace))
+	for _, q := range []struct{ field, query string }{{"spec.query", tmpl.Spec.Query}, {"spec.totalQuery", tmpl.Spec.TotalQuery}} {
+		if q.query == "" {
+			continue
+		}
+		rendered, err := analysis.Render(q.query, vars)
+		if err != nil {
+			findings = append(findings, Finding{Source: doc.Source, Object: name, Field: q.field, Message: "does not render: " + err.Error()})
+			continue
+		}
+		if _, err := parser.NewParser(parser.Options{}).ParseExpr(rendered); err != nil {
+			findings = append(findings, Finding{Source: doc.Source, Object: name, Field: q.field,
+				Message: fmt.Sprintf("renders to %s, which Prometheus would refuse: %v", rendered, err)})
+		}
+	}
+	return findings
+}
+
+// exampleRollout is a Rollout a MetricTemplate of the namespace could serve, for rendering
+// its queries.
+func exampleRollout(namespace string) *trancheapi.Rollout {
+	return &trancheapi.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "example"},
+		Spec:       trancheapi.RolloutSpec{TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: "example"}},
+	}
 }
 
 // each is the errors errors.Join joined, or err alone.

@@ -82,6 +82,7 @@ func lintFiles(t *testing.T, prometheus string) []string {
 
 // offline is what lint says of files without a Prometheus to ask.
 var offline = []string{
+	`app.yaml: MetricTemplate/broken: error: spec.query: does not render: query template uses {{ .App }}, which is not a variable: use .Rollout, .Namespace, .Target, .Primary, .Canary, .Service, .Interval, .Workload, .WorkloadService, .Window`,
 	`app.yaml: Rollout/mesh: error: spec.provider.osm: Forbidden: unknown field: remove it, or check its spelling and indentation`,
 	`app.yaml: Rollout/mesh: error: spec.provider: Invalid value: set exactly one provider: gatewayAPI, istio, linkerd, smi, nginx, traefik or kubernetes`,
 	`app.yaml: NotificationProvider/slack: error: spec.templates: templates.Aborted.text: at 1: unclosed action (the controller would send Tranche's own words in its place)`,
@@ -102,10 +103,44 @@ func TestLintAsksPrometheus(t *testing.T) {
 	t.Cleanup(func() { _ = prom.Stop() })
 
 	got := lintFiles(t, prom.URL())
-	want := append(offline[:4:4], `app.yaml: Rollout/shop: warning: spec.analysis.metrics[0]: metric success returns no data from `+prom.URL()+
+	want := append(offline[:5:5], `app.yaml: Rollout/shop: warning: spec.analysis.metrics[0]: metric success returns no data from `+prom.URL()+
 		` now (expected before a release sends the canary traffic)`)
-	want = append(want, offline[4:]...)
+	want = append(want, offline[5:]...)
 	assert.Equal(t, want, got)
+}
+
+// A file of MetricTemplates alone, as a team that keeps its queries apart from its Rollouts
+// writes it: each query renders and is PromQL that parses, the total query too.
+func TestLintChecksMetricTemplatesOnTheirOwn(t *testing.T) {
+	const templates = `
+apiVersion: tranche.dev/v1alpha1
+kind: MetricTemplate
+metadata: {name: errors}
+spec:
+  query: 'sum(rate(http_errors_total{service="{{ .WorkloadService }}"}[{{ .Interval }}]))'
+  totalQuery: 'sum(rate(http_requests_total{service="{{ .WorkloadService }}"}[{{ .Interval }}])'
+---
+apiVersion: tranche.dev/v1alpha1
+kind: MetricTemplate
+metadata: {name: latency}
+spec: {query: 'histogram_quantile(0.99, sum by (le) (rate(latency_bucket{app="{{ .Canary }}"}[1m])))'}
+---
+apiVersion: tranche.dev/v1alpha1
+kind: MetricTemplate
+metadata: {name: typo}
+spec: {query: 'sum(rate(errors_total{app="{{ .Canary }}"}[1m])) /'}
+`
+	docs, err := lint.Read("metrics.yaml", strings.NewReader(templates))
+	require.NoError(t, err)
+	schemas, err := lint.LoadSchemas()
+	require.NoError(t, err)
+	var lines []string
+	for _, f := range lint.Lint(context.Background(), schemas, docs, lint.Options{Providers: registry.Default(), Namespace: "shop"}) {
+		lines = append(lines, f.String())
+	}
+	require.Len(t, lines, 2, strings.Join(lines, "\n"))
+	assert.Contains(t, lines[0], `metrics.yaml: MetricTemplate/errors: error: spec.totalQuery: renders to sum(rate(http_requests_total{service="example-canary"}[1m]), which Prometheus would refuse: 1:60: parse error: unclosed left parenthesis`)
+	assert.Contains(t, lines[1], `metrics.yaml: MetricTemplate/typo: error: spec.query: renders to sum(rate(errors_total{app="example"}[1m])) /, which Prometheus would refuse:`)
 }
 
 // Where the API server and the controller would speak up beyond the validation cases.
