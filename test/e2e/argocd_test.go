@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,32 +51,18 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	c := s.ControlPlane.Client
 	argo := sharedArgoCD(t)
 
-	// The repository: the app and its Rollout, each in a file of its own.
-	git, err := harness.StartGitServer(ctx)
-	require.NoError(t, err)
-	url, err := git.Create(ctx, "shop")
-	require.NoError(t, err)
-	deployment := stack.App(namespace, app, "v1")
-	deployment.APIVersion, deployment.Kind = "apps/v1", "Deployment"
-	deployment.Spec.Replicas = ptr.To[int32](2) // Git declares a count, which Tranche changes on the target
-	rollout := stack.CanaryRollout(namespace, app, host, 4*time.Second, 3*time.Second)
-	rollout.APIVersion, rollout.Kind = trancheapi.GroupVersion.String(), "Rollout"
+	a := newArgoApp(ctx, t, app, host, 4*time.Second)
+	git, deployment, rollout := a.git, a.deployment, a.rollout
 	rollout.Spec.ScaleDownDelay = &metav1.Duration{Duration: 2 * time.Second} // the target is scaled to zero while Argo CD watches
-	files := func() map[string][]byte {
-		d, err := yaml.Marshal(deployment)
-		require.NoError(t, err)
-		r, err := yaml.Marshal(rollout)
-		require.NoError(t, err)
-		return map[string][]byte{"catalog/deployment.yaml": d, "catalog/rollout.yaml": r}
-	}
-	_, err = git.Commit(ctx, "shop", "the catalog", files())
+	files := func() map[string][]byte { return a.files(t, nil) }
+	_, err := git.Commit(ctx, "shop", "the catalog", files())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = c.Delete(context.Background(), rollout)
 		_ = c.Delete(context.Background(), deployment)
 	})
 
-	application := documentedApplication(url, app)
+	application := documentedApplication(a.url, app)
 	require.NoError(t, c.Create(ctx, application))
 	t.Cleanup(func() { stopManaging(t, application) })
 
@@ -194,6 +181,46 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	assert.NotContains(t, enabledActions(ctx, t, argo, app), "abort", "no abort once promoted")
 	sync, _ := applicationStatus(ctx, t, application)
 	assert.Equal(t, "Synced", sync.Status, "the requests, annotations, leave the Application Synced")
+}
+
+// argoApp is an app kept in Git for Argo CD: the repository "shop" on a Git server of its own,
+// and the demo app's Deployment at v1 (declaring replicas: 2, which Tranche changes on the
+// target) and its Rollout, with the apiVersion and kind a file in Git has.
+type argoApp struct {
+	name       string
+	git        *harness.GitServer
+	url        string
+	deployment *appsv1.Deployment
+	rollout    *trancheapi.Rollout
+}
+
+func newArgoApp(ctx context.Context, t *testing.T, app, host string, hold time.Duration) *argoApp {
+	t.Helper()
+	git, err := harness.StartGitServer(ctx)
+	require.NoError(t, err)
+	url, err := git.Create(ctx, "shop")
+	require.NoError(t, err)
+	a := &argoApp{name: app, git: git, url: url, deployment: stack.App(namespace, app, "v1"),
+		rollout: stack.CanaryRollout(namespace, app, host, hold, 3*time.Second)}
+	a.deployment.APIVersion, a.deployment.Kind = "apps/v1", "Deployment"
+	a.deployment.Spec.Replicas = ptr.To[int32](2)
+	a.rollout.APIVersion, a.rollout.Kind = trancheapi.GroupVersion.String(), "Rollout"
+	return a
+}
+
+// files are the app's folder in the repository: the Deployment and the Rollout as they are
+// now, and the other objects by file name, each in a file of its own.
+func (a *argoApp) files(t *testing.T, others map[string]any) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	objects := map[string]any{"deployment.yaml": a.deployment, "rollout.yaml": a.rollout}
+	maps.Copy(objects, others)
+	for file, obj := range objects {
+		data, err := yaml.Marshal(obj)
+		require.NoError(t, err)
+		out[a.name+"/"+file] = data
+	}
+	return out
 }
 
 // argoCD is the Argo CD the Argo CD tests share, configured as docs/argocd.md tells users:

@@ -17,10 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/test/harness"
 	"github.com/tranche-dev/tranche/test/stack"
 )
 
@@ -37,29 +35,13 @@ func TestArgoCDRunsTheHookFirstAndHoldsTheLaterWaveBehindTheRollout(t *testing.T
 	c := s.ControlPlane.Client
 	argo := sharedArgoCD(t)
 
-	git, err := harness.StartGitServer(ctx)
-	require.NoError(t, err)
-	url, err := git.Create(ctx, "shop")
-	require.NoError(t, err)
-	deployment := stack.App(namespace, app, "v1")
-	deployment.APIVersion, deployment.Kind = "apps/v1", "Deployment"
-	deployment.Spec.Replicas = ptr.To[int32](2)
-	rollout := stack.CanaryRollout(namespace, app, host, 3*time.Second, 3*time.Second)
-	rollout.APIVersion, rollout.Kind = trancheapi.GroupVersion.String(), "Rollout"
+	a := newArgoApp(ctx, t, app, host, 3*time.Second)
+	git, deployment, rollout := a.git, a.deployment, a.rollout
 	rollout.Spec.Steps[1].Approval = trancheapi.ApprovalManual // 50% waits for a person
 	files := func(version string, args ...string) map[string][]byte {
 		deployment.Spec.Template.Spec.Containers[0].Image = stack.Image(version)
 		deployment.Spec.Template.Spec.Containers[0].Args = args
-		out := map[string][]byte{}
-		for file, obj := range map[string]any{
-			"deployment.yaml": deployment, "rollout.yaml": rollout,
-			"migrate.yaml": migrationHook(app, version), "released.yaml": releasedInLaterWave(app, version),
-		} {
-			data, err := yaml.Marshal(obj)
-			require.NoError(t, err)
-			out[app+"/"+file] = data
-		}
-		return out
+		return a.files(t, map[string]any{"migrate.yaml": migrationHook(app, version), "released.yaml": releasedInLaterWave(app, version)})
 	}
 	commit, err := git.Commit(ctx, "shop", "the basket", files("v1"))
 	require.NoError(t, err)
@@ -68,7 +50,7 @@ func TestArgoCDRunsTheHookFirstAndHoldsTheLaterWaveBehindTheRollout(t *testing.T
 			_ = c.Delete(context.Background(), obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		}
 	})
-	application := documentedApplication(url, app)
+	application := documentedApplication(a.url, app)
 	// Argo CD retries a failed automated sync, by default 5 times over minutes: once, soon, here.
 	require.NoError(t, unstructured.SetNestedMap(application.Object, map[string]any{"limit": int64(1), "backoff": map[string]any{"duration": "1s"}},
 		"spec", "syncPolicy", "retry"))
