@@ -31,9 +31,13 @@ func main() {
 	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
 	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService instead of HTTP, and /metrics for Prometheus on the next port.")
 	tlsDir := flag.String("tls-dir", "", "With --grpc: take only mutual TLS calls, with the mesh identity in this folder (cert-chain.pem, key.pem, root-cert.pem), as a mesh's sidecar in strict mode does.")
+	var bursts bursts
+	flag.DurationVar(&bursts.every, "burst-every", 0, "Every this long by the wall clock, for --burst-length, answer --burst-error-rate of the requests 500 instead of --error-rate: every process bursts at the same time, as when a dependency they share fails.")
+	flag.DurationVar(&bursts.length, "burst-length", 0, "How long each burst lasts.")
+	flag.Float64Var(&bursts.errorRate, "burst-error-rate", 0, "Share of requests answered 500 during a burst, from 0 to 1.")
 	flag.Parse()
-	if *errorRate < 0 || *errorRate > 1 {
-		fmt.Fprintln(os.Stderr, "demoapp: --error-rate must be between 0 and 1")
+	if *errorRate < 0 || *errorRate > 1 || bursts.errorRate < 0 || bursts.errorRate > 1 {
+		fmt.Fprintln(os.Stderr, "demoapp: --error-rate and --burst-error-rate must be between 0 and 1")
 		os.Exit(2)
 	}
 
@@ -46,7 +50,7 @@ func main() {
 		}
 		return
 	}
-	server := &http.Server{Addr: *listen, Handler: handler(*version, *errorRate, *latency)}
+	server := &http.Server{Addr: *listen, Handler: handler(*version, bursts.rate(*errorRate), *latency)}
 	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
@@ -68,9 +72,25 @@ func main() {
 	<-drained // ListenAndServe returns at once; the requests in progress are answered first
 }
 
+// bursts are the times the app fails more often: for length in every period of the wall clock.
+type bursts struct {
+	every, length time.Duration
+	errorRate     float64
+}
+
+// rate is the share of requests to fail now: the burst's during a burst, else usual.
+func (b bursts) rate(usual float64) func(now time.Time) float64 {
+	return func(now time.Time) float64 {
+		if b.every > 0 && time.Duration(now.UnixNano()%int64(b.every)) < b.length {
+			return b.errorRate
+		}
+		return usual
+	}
+}
+
 // handler answers /healthz with 200 at once, and every other path with the version after
-// latency, as a 500 for errorRate of the requests.
-func handler(version string, errorRate float64, latency time.Duration) http.Handler {
+// latency, as a 500 for the share of the requests errorRate gives at the time.
+func handler(version string, errorRate func(time.Time) float64, latency time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, version)
@@ -81,7 +101,7 @@ func handler(version string, errorRate float64, latency time.Duration) http.Hand
 		case <-r.Context().Done():
 			return
 		}
-		if rand.Float64() < errorRate {
+		if rand.Float64() < errorRate(time.Now()) {
 			http.Error(w, version+" failed", http.StatusInternalServerError)
 			return
 		}
