@@ -127,7 +127,7 @@ bench-scale: build envtest-assets prometheus ## Run the manager with 1,000 then 
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/scale -sizes $(SCALE_SIZES) -manager $(BIN)/tranche -profiles "$(SCALE_PROFILES)"
 
 .PHONY: bench-judge
-bench-judge: ## Run the decision-quality bench of the analysis judges beside the bound (seeded, about 15 s); prints tables, the goals and BENCH lines.
+bench-judge: ## Run the decision-quality bench of the analysis judges beside the bound (seeded, about 40 s on 2 cores); prints tables, the goals and BENCH lines.
 	go run ./test/bench/judges -runs 300
 
 PEERS ?= $(BIN)/peers
