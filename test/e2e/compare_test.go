@@ -23,7 +23,7 @@ import (
 // top of 5% of their requests. A canary no worse is promoted; one with twice the errors, in
 // and out of the bursts, is rolled back.
 func TestTheCompareJudgeThroughTraefik(t *testing.T) {
-	const app, host = "ledger", "ledger.e2e.test"
+	const app, host = "tally", "tally.e2e.test"
 	bursts := func(errorRate, burstErrorRate float64) []string {
 		return []string{fmt.Sprintf("--error-rate=%g", errorRate), "--burst-every=12s", "--burst-length=3s",
 			fmt.Sprintf("--burst-error-rate=%g", burstErrorRate)}
@@ -44,13 +44,13 @@ func TestTheCompareJudgeThroughTraefik(t *testing.T) {
 		Name: "errors", TemplateRef: &trancheapi.NamespacedObjectReference{Name: template.Name}, Judge: trancheapi.JudgeCompare,
 		Compare: &trancheapi.CompareSpec{Undecided: trancheapi.UndecidedExtend},
 	}}
-	load := deployApp(t, ro, stack.App(namespace, app, "v1", bursts(0.05, 0.4)...), host)
+	load := deployApp(t, ro, stack.App(namespace, app, "v1", bursts(0.05, 0.15)...), host)
 
-	samples, good := release(t, app, load, "v2", bursts(0.05, 0.4)...)
+	samples, good := release(t, app, load, "v2", bursts(0.05, 0.15)...)
 	require.Equal(t, trancheapi.PhaseSucceeded, good.Status.Phase, "a canary as good as the primary: %s\n%s", good.Status.Message, messagesOf(samples))
 
 	started := time.Now()
-	samples, bad := release(t, app, load, "v3", bursts(0.10, 0.8)...)
+	samples, bad := release(t, app, load, "v3", bursts(0.10, 0.3)...)
 	require.Equal(t, trancheapi.PhaseFailed, bad.Status.Phase, "a canary with twice the errors: %s\n%s", bad.Status.Message, messagesOf(samples))
 	assert.Contains(t, bad.Status.Message, "the canary is worse than the primary")
 	var rolledBackAt time.Time
