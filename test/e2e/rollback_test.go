@@ -32,7 +32,7 @@ import (
 // the data plane gives the primary never runs ahead of the replicas ready to carry it. No
 // client sees a failure, and the autoscaler does not scale the aborted canary up again.
 func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
-	const app, host = "ledger", "ledger.e2e.test"
+	const app, host = "escrow", "escrow.e2e.test"
 	const full = 4 // the primary's replicas when the rollout begins
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
