@@ -78,7 +78,7 @@ func TestArgoCDRunsTheHookFirstAndHoldsTheLaterWaveBehindTheRollout(t *testing.T
 
 	_, err = waitFor(app, 2*time.Minute, func(ro *trancheapi.Rollout) bool { return ro.Status.Phase == trancheapi.PhaseWaitingApproval })
 	require.NoError(t, err, "the Rollout waits for approval at 50%%")
-	require.Eventually(t, func() bool { return rolloutHealth(ctx, t, argo, app) == "Suspended" }, 30*time.Second, 100*time.Millisecond,
+	require.Eventually(t, func() bool { return rolloutHealth(ctx, argo, app) == "Suspended" }, 30*time.Second, 100*time.Millisecond,
 		"Argo CD's health of a Rollout waiting for approval")
 	time.Sleep(4 * time.Second) // Argo CD looks at the wave's health again meanwhile (it waits 2 s between waves)
 	require.Contains(t, enabledActions(ctx, t, argo, app), "promote", "Argo CD offers promote at the approval gate")
@@ -108,7 +108,7 @@ func TestArgoCDRunsTheHookFirstAndHoldsTheLaterWaveBehindTheRollout(t *testing.T
 	released := &corev1.ConfigMap{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: app + "-released"}, released))
 	assert.Equal(t, "v2", released.Data["version"], "the later wave was not applied")
-	assert.Equal(t, "Degraded", rolloutHealth(ctx, t, argo, app))
+	assert.Equal(t, "Degraded", rolloutHealth(ctx, argo, app))
 }
 
 // waveWatch is what the test saw of one release: when the hook of the new version completed,
