@@ -61,13 +61,12 @@ func (s incidents) meanDuration() float64 {
 
 // incidentState is the incident under way, if any, and when the next begins.
 type incidentState struct {
-	shape        incidents
-	started      bool
-	now          float64 // seconds into the trace at the part's start
-	next         float64 // when the next incident begins
-	until        float64 // when the one under way ends
-	onCanary     bool
-	perSecondHit float64
+	shape    incidents
+	started  bool
+	now      float64 // seconds into the trace at the part's start
+	next     float64 // when the next incident begins
+	until    float64 // when the one under way ends
+	onCanary bool
 }
 
 func (st *incidentState) add(part *sequential.Counts, t traffic, rng *rand.Rand) {

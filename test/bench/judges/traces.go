@@ -71,12 +71,8 @@ func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 			nc := poisson(rng, perPart*t.weight)
 			np := poisson(rng, perPart*(1-t.weight))
 			part := sequential.Counts{
-				CanaryRequests: nc, CanaryErrors: clustered(rng, nc*math.Min(1, t.baseRate*t.errRatio), t.cluster),
-				PrimaryRequests: np, PrimaryErrors: clustered(rng, np*t.baseRate, t.cluster),
-			}
-			if t.tail > 0 {
-				part.CanaryErrors = heavyClustered(rng, nc*math.Min(1, t.baseRate*t.errRatio), t.tail)
-				part.PrimaryErrors = heavyClustered(rng, np*t.baseRate, t.tail)
+				CanaryRequests: nc, CanaryErrors: t.errors(rng, nc*math.Min(1, t.baseRate*t.errRatio)),
+				PrimaryRequests: np, PrimaryErrors: t.errors(rng, np*t.baseRate),
 			}
 			if extra != nil {
 				extra.add(&part, t, rng)
@@ -100,6 +96,15 @@ type traffic struct {
 	errRatio float64 // the canary's error rate over the primary's
 	cluster  float64 // mean number of errors an error event makes (1: independent errors)
 	tail     float64 // when above 0, the index of a heavy tail of errors an event makes
+}
+
+// errors draws the errors of requests expected to make mean errors: in events of the
+// traffic's cluster size, or of its heavy tail.
+func (t traffic) errors(rng *rand.Rand, mean float64) float64 {
+	if t.tail > 0 {
+		return heavyClustered(rng, mean, t.tail)
+	}
+	return clustered(rng, mean, t.cluster)
 }
 
 // clustered draws the errors of events that each fail cluster requests on average (a
