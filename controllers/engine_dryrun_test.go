@@ -36,9 +36,12 @@ func TestFailingDryRunMetricDoesNotStopAGoodRelease(t *testing.T) {
 			}
 		case "error-rate":
 			assert.False(t, c.DryRun)
-			assert.Equal(t, trancheapi.VerdictPass, c.Verdict, c.Message)
 		}
 	}
+	// The real metric passed, and never failed. (Its last check may be Inconclusive: on a busy
+	// machine a query can come before Prometheus has two samples in its window.)
+	assert.GreaterOrEqual(t, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Pass", "false")), 1.0)
+	assert.Equal(t, 0.0, testutil.ToFloat64(analysisChecks.WithLabelValues(e.ns, "podinfo", "error-rate", "Fail", "false")))
 	assert.Positive(t, dryFailures, "the dry run's failures are recorded: %+v", ro.Status.LastChecks)
 	assert.Zero(t, ro.Status.FailedChecks, "dry-run failures are not counted")
 	waitForEvent(t, ro, "DryRunFailed")

@@ -53,7 +53,8 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 	assert.True(t, metaCondition(ro, trancheapi.ConditionPromoted, metav1.ConditionTrue))
 	require.NotEmpty(t, ro.Status.LastChecks)
 	for _, c := range ro.Status.LastChecks {
-		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s = %s: %s", c.Metric, c.Value, c.Message)
+		assert.Equal(t, trancheapi.VerdictPass, c.Verdict, "%s = %s at %s: %s; Prometheus now holds:%s",
+			c.Metric, c.Value, c.At.Format(time.RFC3339), c.Message, scrapesSeen(e.ns))
 	}
 	waitForEvent(t, ro, "Promoted")
 
