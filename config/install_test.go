@@ -57,12 +57,15 @@ func TestDefaultInstalls(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "rollouts", Verb: "watch"}, true},
 		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "rollouts", Subresource: "status", Verb: "patch"}, true},
 		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "metrictemplates", Verb: "list"}, true},
-		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "notificationproviders", Verb: "get"}, true},
+		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "notificationproviders", Verb: "watch"}, true},
 		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "watch"}, true},
 		{authorizationv1.ResourceAttributes{Group: "events.k8s.io", Resource: "events", Verb: "create", Namespace: "shop"}, true},
 		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: "tranche-system"}, true},
 		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "metrictemplates", Verb: "delete"}, false},
 		{authorizationv1.ResourceAttributes{Resource: "secrets", Verb: "list"}, false},
+		// Reads go through the manager's caches, and writes are patches (see test/chart).
+		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "get"}, false},
+		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "update"}, false},
 		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: "kube-system"}, false},
 	} {
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tc.attrs}}

@@ -23,7 +23,7 @@ type NotificationProviderReconciler struct {
 	Recorder events.EventRecorder
 }
 
-// +kubebuilder:rbac:groups=tranche.dev,resources=notificationproviders/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tranche.dev,resources=notificationproviders/status,verbs=patch
 
 // Reconcile checks one provider's templates and writes what it found, when that changed.
 func (r *NotificationProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

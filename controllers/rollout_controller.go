@@ -64,16 +64,19 @@ type RolloutReconciler struct {
 	uncached client.Reader
 }
 
-// +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/status,verbs=get;update;patch
+// The manager asks for the verbs its requests use and no more (test/chart finds each in the
+// API server's audit log): it reads through its caches (list and watch; get only what is not
+// cached, such as Secrets), and writes by patch (no update).
+// +kubebuilder:rbac:groups=tranche.dev,resources=rollouts,verbs=list;watch;patch
+// +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/status,verbs=patch
 // +kubebuilder:rbac:groups=tranche.dev,resources=rollouts/finalizers,verbs=update
-// +kubebuilder:rbac:groups=tranche.dev,resources=metrictemplates;notificationproviders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments;daemonsets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tranche.dev,resources=metrictemplates;notificationproviders,verbs=list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;daemonsets,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;patch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Rollout one step towards its spec and records what it saw in status.

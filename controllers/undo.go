@@ -16,7 +16,7 @@ import (
 	"github.com/tranche-dev/tranche/controllers/planner"
 )
 
-// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
 
 // An undo puts back the template the primary ran before its current one. The primary's
 // Deployment keeps it, as it keeps every template it ran (up to its revisionHistoryLimit): in

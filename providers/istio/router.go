@@ -15,7 +15,7 @@ import (
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
-// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;create;patch
 
 // The kinds Istio serves as networking.istio.io/v1.
 var (

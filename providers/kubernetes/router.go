@@ -15,7 +15,7 @@ import (
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`
 // (the controller, which creates the Services, needs the same and more).
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;patch
 
 // Router does blue/green with the apex Service's selector: it is the primary Service's
 // selector while the primary takes all traffic, and the canary Service's once the canary

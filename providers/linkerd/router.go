@@ -14,7 +14,7 @@ import (
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`:
 // the gatewayAPI provider's, whose Router this one is.
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch
 
 // New returns the linkerd Router. It is a providers.Factory.
 func New(c client.Client) providers.Router {

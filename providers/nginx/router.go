@@ -18,7 +18,7 @@ import (
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=list;watch;create;patch
 
 // ingress-nginx's canary annotations.
 const (

@@ -16,7 +16,7 @@ import (
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
-// +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;create;patch
 
 // Kind is the TrafficSplit kind, in no particular version.
 var Kind = schema.GroupKind{Group: "split.smi-spec.io", Kind: "TrafficSplit"}

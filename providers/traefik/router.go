@@ -16,7 +16,7 @@ import (
 )
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`.
-// +kubebuilder:rbac:groups=traefik.io,resources=traefikservices,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=traefik.io,resources=traefikservices,verbs=get;create;patch
 
 // GVK is the TraefikService kind Traefik v3 serves.
 var GVK = schema.GroupVersionKind{Group: "traefik.io", Version: "v1alpha1", Kind: "TraefikService"}

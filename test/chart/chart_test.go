@@ -52,6 +52,7 @@ func run(m *testing.M) int {
 	crds = append(crds, conformance.MustCRDs(harness.SMICRDs(dir))...)
 	return harness.Main(m, &cp, harness.Options{
 		CRDDirectories: crds, WithoutTrancheCRDs: true, AcceptRoutes: true, Workloads: &harness.WorkloadOptions{},
+		Audit: true, AuditPolicy: harness.AuditEveryRequest,
 	}, func(context.Context, *harness.ControlPlane) error { return apiextensionsv1.AddToScheme(cp.Scheme) })
 }
 

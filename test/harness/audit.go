@@ -21,6 +21,16 @@ rules:
 - level: Metadata
 `
 
+// AuditEveryRequest logs the metadata of every request, a watch as soon as it starts (the
+// default policy logs a watch only once it ends, which for a controller's informers may be
+// after the test).
+const AuditEveryRequest = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+`
+
 // AuditWrites is an audit policy for benches: the writes alone, and none of those the
 // cluster's own controllers and kubelets make by the thousand (pods, their ReplicaSets and
 // EndpointSlices, nodes, leases), so that the log of 10,000 Rollouts stays small.
@@ -54,8 +64,14 @@ func AuditBodies(group string, resources ...string) string {
 
 // AuditEvent is one request the API server answered.
 type AuditEvent struct {
-	Verb           string    `json:"verb"`
-	UserAgent      string    `json:"userAgent"`
+	Verb      string `json:"verb"`
+	UserAgent string `json:"userAgent"`
+	User      struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	// RequestURI is the path asked for: the only thing said of a request for no resource
+	// (discovery's /api and /apis, /version), whose ObjectRef is empty.
+	RequestURI     string    `json:"requestURI"`
 	StageTimestamp time.Time `json:"stageTimestamp"`
 	ObjectRef      struct {
 		Resource, Namespace, Name, APIGroup, Subresource string
