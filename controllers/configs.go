@@ -167,9 +167,13 @@ func withPrimaryConfigs(spec *corev1.PodSpec, tracked map[configRef]configData) 
 // trackedConfigs reads the ConfigMaps and Secrets a target's pods name, leaving out those
 // opted out, service account tokens (the API server writes those) and those that do not
 // exist: a pod that needs a missing one does not start, which the canary's readiness
-// catches, and an optional one is simply absent. objects holds what was read, for the copies.
+// catches, and an optional one is simply absent. With NoSecretCopies, Secrets are neither
+// read nor tracked. objects holds what was read, for the copies.
 func (r *RolloutReconciler) trackedConfigs(ctx context.Context, target client.Object) (tracked map[configRef]configData, objects []client.Object, err error) {
 	for _, ref := range configRefs(&podTemplate(target).Spec) {
+		if ref.secret && r.NoSecretCopies {
+			continue
+		}
 		obj, data, err := r.readConfig(ctx, target.GetNamespace(), ref)
 		switch {
 		case apierrors.IsNotFound(err):

@@ -1,10 +1,15 @@
 package controllers
 
 import (
+	"context"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/test/harness"
@@ -76,4 +81,38 @@ func TestRevisionCoversTrackedData(t *testing.T) {
 	secret := map[configRef]configData{{secret: true, name: "settings"}: {"greeting": []byte("hello")}}
 	assert.NotEqual(t, revisionOf(template, with("hello")), revisionOf(template, secret), "a Secret is not the ConfigMap of its name")
 	assert.Len(t, revisionOf(template, with("hello")), 10)
+}
+
+// With NoSecretCopies the Secrets a target's pods use are not part of its revision, and not
+// read: the primary shares them; ConfigMaps are tracked as ever.
+func TestWithoutSecretCopiesOnlyConfigMapsAreTracked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	require.NoError(t, cp.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "from-cm"}, Data: map[string]string{"a": "1"}}))
+	require.NoError(t, cp.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "from-secret"}, StringData: map[string]string{"b": "2"}}))
+	target := harness.Deployment(ns, "podinfo", goodImage)
+	target.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{
+		{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "from-cm"}}},
+		{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "from-secret"}}},
+	}
+
+	for _, tc := range []struct {
+		noSecretCopies bool
+		want           []configRef
+	}{
+		{false, []configRef{{name: "from-cm"}, {secret: true, name: "from-secret"}}},
+		{true, []configRef{{name: "from-cm"}}},
+	} {
+		r := &RolloutReconciler{Client: cp.Client, NoSecretCopies: tc.noSecretCopies}
+		tracked, objects, err := r.trackedConfigs(ctx, target)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, slices.SortedFunc(maps.Keys(tracked), compareConfigRefs), "NoSecretCopies %v", tc.noSecretCopies)
+		assert.Len(t, objects, len(tc.want), "what is copied for the primary")
+		spec := target.Spec.Template.Spec.DeepCopy()
+		withPrimaryConfigs(spec, tracked)
+		assert.Equal(t, "from-cm-primary", spec.Containers[0].EnvFrom[0].ConfigMapRef.Name)
+		assert.Equal(t, map[bool]string{false: "from-secret-primary", true: "from-secret"}[tc.noSecretCopies], spec.Containers[0].EnvFrom[1].SecretRef.Name,
+			"the primary's pods name the Secret itself without copies")
+	}
 }

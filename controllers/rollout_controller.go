@@ -55,6 +55,10 @@ type RolloutReconciler struct {
 	ClusterName string
 	// Isolation is what a Rollout may refer to and have the controller call.
 	Isolation Isolation
+	// NoSecretCopies leaves the Secrets a target's pods use out of its revision: both
+	// versions share them as they are, and the manager needs no right to write Secrets
+	// (--copy-secrets=false). ConfigMaps are still copied.
+	NoSecretCopies bool
 
 	// webhooks delivers the calls of notification webhooks; SetupWithManager makes it.
 	webhooks *notify.Dispatcher

@@ -84,6 +84,7 @@ type options struct {
 	concurrency         int
 	defaultNotification *types.NamespacedName
 	clusterName         string
+	copySecrets         bool
 	isolation           controllers.Isolation
 	// leaderElectionID names the Lease: one per shard, so that shards all work at once.
 	leaderElectionID string
@@ -122,6 +123,8 @@ func parseFlags(args []string) (options, error) {
 		"Name of the leader election Lease. Default: tranche.dev, or with --shard-selector one of its own derived from the selector, so that every shard works at once.")
 	memoryLimit := fs.String("memory-limit", os.Getenv("TRANCHE_MEMORY_LIMIT"),
 		"The container's memory limit (512Mi, or bytes): the manager keeps its heap under 90% of it, collecting garbage sooner as it nears it, rather than be killed for memory. GOMEMLIMIT, when set, wins. Default: $TRANCHE_MEMORY_LIMIT (the Helm chart sets it from the limit), else none.")
+	fs.BoolVar(&o.copySecrets, "copy-secrets", true,
+		"Give the primary copies of the Secrets the target's pods use, as of their ConfigMaps, so that a change to one is released as a canary. false: both versions share them as they are, and the manager needs no right to write Secrets.")
 	fs.StringVar(&o.clusterName, "cluster-name", "", "The cluster's name, for notification templates ({{ .Cluster }}) and webhook bodies. Default: none.")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -274,6 +277,7 @@ func run(ctx context.Context, o options) error {
 		}},
 		DefaultNotificationProvider: o.defaultNotification,
 		ClusterName:                 o.clusterName,
+		NoSecretCopies:              !o.copySecrets,
 		Isolation:                   o.isolation,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {

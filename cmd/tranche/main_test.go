@@ -49,6 +49,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, controllers.Isolation{}, o.isolation, "no isolation unless asked")
 
 	assert.Nil(t, o.defaultNotification)
+	assert.True(t, o.copySecrets, "the primary gets copies of the target's Secrets unless told")
 
 	o, err = parseFlags([]string{"--namespaces=shop, ops,", "--selector=shard=a", "--log-level=debug", "--default-notification-provider=ops/slack"})
 	require.NoError(t, err)
@@ -71,6 +72,10 @@ func TestParseFlags(t *testing.T) {
 	assert.NotEqual(t, o.leaderElectionID, other.leaderElectionID)
 
 	assert.Equal(t, []time.Duration{4 * time.Second, 3 * time.Second, 500 * time.Millisecond}, []time.Duration{o.leaseDuration, o.renewDeadline, o.retryPeriod})
+
+	o, err = parseFlags([]string{"--copy-secrets=false"})
+	require.NoError(t, err)
+	assert.False(t, o.copySecrets)
 
 	o, err = parseFlags([]string{"--namespaces=shop", "--no-cross-namespace-refs", "--allowed-webhook-hosts=hooks.slack.com, *.example.com", "--leader-election-id=ours"})
 	require.NoError(t, err)

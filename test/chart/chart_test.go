@@ -5,8 +5,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,7 @@ var everything = map[string]any{
 	"namespaces":                  []any{"shop", "payments"},
 	"shardSelector":               "tranche.dev/shard=a",
 	"allowedWebhookHosts":         []any{"hooks.slack.com", "*.corp.example"},
+	"copySecrets":                 false,
 	"podDisruptionBudget":         map[string]any{"enabled": true},
 	"metrics":                     map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}},
 	"defaultNotificationProvider": "tranche-system/slack",
@@ -128,7 +131,9 @@ func TestTheChartMatchesConfig(t *testing.T) {
 		assert.Equal(t, string(want), string(got), "the chart's copy of %s differs: make manifests copies it", base)
 	}
 
-	rendered, err := render(everything)
+	copying := maps.Clone(everything)
+	copying["copySecrets"] = true // as config/ does; TestWithoutSecretCopiesSecretsAreOnlyRead has the other
+	rendered, err := render(copying)
 	require.NoError(t, err)
 	roles := map[string][]rbacv1.PolicyRule{}
 	var dashboard string
@@ -157,6 +162,37 @@ func TestTheChartMatchesConfig(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join(configDir, "grafana", "tranche.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, string(want), dashboard, "the chart's dashboard ConfigMap holds another dashboard than config/grafana/tranche.json: make manifests copies it")
+}
+
+// With copySecrets false, the ClusterRole lets the manager read Secrets and no more, and the
+// rest of its rules are config/'s.
+func TestWithoutSecretCopiesSecretsAreOnlyRead(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(configDir, "rbac", "role.yaml"))
+	require.NoError(t, err)
+	var want rbacv1.ClusterRole
+	require.NoError(t, yaml.Unmarshal(data, &want))
+	for i, rule := range want.Rules {
+		if slices.Contains(rule.Resources, "secrets") {
+			want.Rules[i].Verbs = []string{"get"}
+		}
+	}
+	rendered, err := render(map[string]any{"copySecrets": false})
+	require.NoError(t, err)
+	for _, obj := range objects(t, rendered) {
+		if obj.GetKind() == "ClusterRole" {
+			rules, _, err := unstructured.NestedSlice(obj.Object, "rules")
+			require.NoError(t, err)
+			assert.Equal(t, want.Rules, policyRules(t, rules))
+		}
+		if obj.GetKind() == "Deployment" {
+			containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+			require.NoError(t, err)
+			require.NotEmpty(t, containers)
+			args, _, err := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			require.NoError(t, err)
+			assert.Contains(t, args, "--copy-secrets=false")
+		}
+	}
 }
 
 // Values the manager could not run with are refused before anything is written, with a

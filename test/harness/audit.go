@@ -79,6 +79,10 @@ type AuditEvent struct {
 	ResponseStatus struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
+	// Annotations carry the authorizer's word: "authorization.k8s.io/decision" is "allow"
+	// or "forbid" (a request forbidden otherwise, say in a namespace being deleted, has
+	// "allow" and a 403).
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// RequestObject is the request's body, where the policy logs it (see AuditBodies).
 	RequestObject json.RawMessage `json:"requestObject,omitempty"`
 }

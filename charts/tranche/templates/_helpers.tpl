@@ -42,5 +42,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The rules of a Role in files/, which make manifests copies from config/rbac. */}}
 {{- define "tranche.rulesOf" -}}
 {{- $role := .Files.Get .file | fromYaml -}}
-{{- toYaml $role.rules -}}
+{{- $rules := list -}}
+{{- range $role.rules -}}
+{{- if and (not $.copySecrets) (has "secrets" .resources) -}}
+{{- /* Without copies of Secrets, the manager only reads them. */ -}}
+{{- if ne (len .resources) 1 -}}
+{{- fail "files/role.yaml grants Secrets in a rule with other resources: give Secrets a +kubebuilder:rbac marker of their own" -}}
+{{- end -}}
+{{- $rules = append $rules (set (deepCopy .) "verbs" (list "get")) -}}
+{{- else -}}
+{{- $rules = append $rules . -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $rules -}}
 {{- end -}}
