@@ -52,15 +52,17 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs, RBAC roles, Argo CD's argocd-cm snippet and the Grafana dashboard into config/, and copy them into the chart.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs, RBAC roles (the namespaced install's too), Argo CD's argocd-cm snippet and the Grafana dashboard into config/, and copy them into the chart.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=manager paths="./api/...;./controllers/...;./providers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/argocd-cm > config/argocd/argocd-cm.yaml
+	go run ./hack/namespaced-role > config/rbac/namespaced/role.yaml
 	go run ./hack/grafana > config/grafana/tranche.json
 	@# The chart installs the same CRDs, grants the same rules and ships the same dashboard as
 	@# config/ (see charts/tranche).
 	cp config/crd/bases/*.yaml charts/tranche/crds/
 	mkdir -p charts/tranche/files && cp config/rbac/role.yaml config/rbac/leader_election_role.yaml config/grafana/tranche.json charts/tranche/files/
+	cp config/rbac/namespaced/role.yaml charts/tranche/files/namespaced_role.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the deepcopy methods of the API types.

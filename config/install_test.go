@@ -5,12 +5,14 @@ package config
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,5 +73,59 @@ func TestDefaultInstalls(t *testing.T) {
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tc.attrs}}
 		require.NoError(t, cp.Client.Create(ctx, review))
 		assert.Equal(t, tc.allow, review.Status.Allowed, "%s %s/%s %s in %q", tc.attrs.Verb, tc.attrs.Group, tc.attrs.Resource, tc.attrs.Subresource, tc.attrs.Namespace)
+	}
+}
+
+// TestNamespacedInstalls does what `kubectl apply --server-side -k config/namespaced` does,
+// with the namespace set to a team's as the overlay says: the manager gets a Role there and
+// no ClusterRole, and runs with --namespaced in the namespace it is in.
+func TestNamespacedInstalls(t *testing.T) {
+	ctx := context.Background()
+	team := cp.Namespace(t)
+	overlay := t.TempDir()
+	here, err := filepath.Abs(".")
+	require.NoError(t, err)
+	base, err := filepath.Rel(overlay, filepath.Join(here, "namespaced")) // kustomize takes no absolute base
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("namespace: "+team+"\nresources:\n- "+base+"\n"), 0o600))
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), overlay)
+	require.NoError(t, err)
+	kinds := map[string]int{}
+	for _, res := range resources.Resources() {
+		m, err := res.Map()
+		require.NoError(t, err)
+		obj := &unstructured.Unstructured{Object: m}
+		kinds[obj.GetKind()]++
+		if obj.GetKind() == "Namespace" || obj.GetKind() == "CustomResourceDefinition" {
+			continue // the team's namespace exists; the CRDs are the test's already
+		}
+		require.NoError(t, cp.Client.Patch(ctx, obj, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership),
+			"%s %s", obj.GetKind(), obj.GetName())
+	}
+	assert.Equal(t, map[string]int{
+		"CustomResourceDefinition": 3, "Namespace": 1, "ServiceAccount": 1, "Role": 2, "RoleBinding": 2, "Deployment": 1,
+	}, kinds, "a Role for the manager and one for its Lease, and no ClusterRole")
+
+	manager := &appsv1.Deployment{}
+	require.NoError(t, cp.Client.Get(ctx, types.NamespacedName{Namespace: team, Name: "tranche-manager"}, manager))
+	container := manager.Spec.Template.Spec.Containers[0]
+	assert.Subset(t, container.Args, []string{"--namespaces=$(POD_NAMESPACE)", "--namespaced"})
+	assert.Contains(t, container.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}})
+
+	user := "system:serviceaccount:" + team + ":tranche-manager"
+	for _, tc := range []struct {
+		attrs authorizationv1.ResourceAttributes
+		allow bool
+	}{
+		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "rollouts", Verb: "watch", Namespace: team}, true},
+		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "patch", Namespace: team}, true},
+		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: team}, true},
+		{authorizationv1.ResourceAttributes{Group: "tranche.dev", Resource: "rollouts", Verb: "watch"}, false},
+		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "patch", Namespace: "default"}, false},
+		{authorizationv1.ResourceAttributes{Group: "gateway.networking.k8s.io", Resource: "gatewayclasses", Verb: "get"}, false},
+	} {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tc.attrs}}
+		require.NoError(t, cp.Client.Create(ctx, review))
+		assert.Equal(t, tc.allow, review.Status.Allowed, "%s %s/%s in %q", tc.attrs.Verb, tc.attrs.Group, tc.attrs.Resource, tc.attrs.Namespace)
 	}
 }

@@ -85,6 +85,7 @@ type options struct {
 	defaultNotification *types.NamespacedName
 	clusterName         string
 	copySecrets         bool
+	namespaced          bool
 	isolation           controllers.Isolation
 	// leaderElectionID names the Lease: one per shard, so that shards all work at once.
 	leaderElectionID string
@@ -123,6 +124,8 @@ func parseFlags(args []string) (options, error) {
 		"Name of the leader election Lease. Default: tranche.dev, or with --shard-selector one of its own derived from the selector, so that every shard works at once.")
 	memoryLimit := fs.String("memory-limit", os.Getenv("TRANCHE_MEMORY_LIMIT"),
 		"The container's memory limit (512Mi, or bytes): the manager keeps its heap under 90% of it, collecting garbage sooner as it nears it, rather than be killed for memory. GOMEMLIMIT, when set, wins. Default: $TRANCHE_MEMORY_LIMIT (the Helm chart sets it from the limit), else none.")
+	fs.BoolVar(&o.namespaced, "namespaced", false,
+		"Make no cluster-scoped request, as a namespaced install's Roles allow none (needs --namespaces): the features a Gateway's class supports are then not read, and a route a Gateway cannot keep is told of by its status alone.")
 	fs.BoolVar(&o.copySecrets, "copy-secrets", true,
 		"Give the primary copies of the Secrets the target's pods use, as of their ConfigMaps, so that a change to one is released as a canary. false: both versions share them as they are, and the manager needs no right to write Secrets.")
 	fs.StringVar(&o.clusterName, "cluster-name", "", "The cluster's name, for notification templates ({{ .Cluster }}) and webhook bodies. Default: none.")
@@ -140,6 +143,9 @@ func parseFlags(args []string) (options, error) {
 		o.memoryLimit = q.Value()
 	}
 	o.namespaces = commaList(namespaces)
+	if o.namespaced && len(o.namespaces) == 0 {
+		return o, errors.New("--namespaced needs --namespaces: the namespaces whose Roles let the manager work")
+	}
 	o.isolation.Namespaces = o.namespaces
 	o.isolation.AllowedHosts = commaList(allowedHosts)
 	for _, host := range o.isolation.AllowedHosts {
@@ -265,8 +271,12 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 
+	c := mgr.GetClient()
+	if o.namespaced {
+		c = namespacedOnly{c}
+	}
 	reconciler := &controllers.RolloutReconciler{
-		Client:            mgr.GetClient(),
+		Client:            c,
 		Providers:         registry.Default(),
 		Recorder:          mgr.GetEventRecorder("tranche"),
 		Now:               time.Now,
@@ -283,7 +293,7 @@ func run(ctx context.Context, o options) error {
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Rollout controller: %w", err)
 	}
-	providers := &controllers.NotificationProviderReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tranche")}
+	providers := &controllers.NotificationProviderReconciler{Client: c, Recorder: mgr.GetEventRecorder("tranche")}
 	if err := providers.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the NotificationProvider controller: %w", err)
 	}

@@ -76,6 +76,10 @@ func TestParseFlags(t *testing.T) {
 	o, err = parseFlags([]string{"--copy-secrets=false"})
 	require.NoError(t, err)
 	assert.False(t, o.copySecrets)
+	assert.False(t, o.namespaced, "cluster-scoped requests are made unless told")
+	o, err = parseFlags([]string{"--namespaced", "--namespaces=shop"})
+	require.NoError(t, err)
+	assert.True(t, o.namespaced)
 
 	o, err = parseFlags([]string{"--namespaces=shop", "--no-cross-namespace-refs", "--allowed-webhook-hosts=hooks.slack.com, *.example.com", "--leader-election-id=ours"})
 	require.NoError(t, err)
@@ -103,6 +107,7 @@ func TestParseFlags(t *testing.T) {
 		{"--kube-api-qps=0", "--kube-api-qps"},
 		{"--log-level=loud", "--log-level"},
 		{"--log-level=panic", "--log-level"},
+		{"--namespaced", "--namespaced needs --namespaces"},
 		{"--default-notification-provider=slack", "namespace/name"},
 		{"--default-notification-provider=a/b/c", "namespace/name"},
 		{"--allowed-webhook-hosts=https://hooks.slack.com", "is not a host"},

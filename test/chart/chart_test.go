@@ -195,6 +195,49 @@ func TestWithoutSecretCopiesSecretsAreOnlyRead(t *testing.T) {
 	}
 }
 
+// A namespaced install has a Role and its binding in each namespace the manager watches, with
+// config/'s rules but for cluster-scoped resources, the Lease's Role, no ClusterRole, and a
+// manager told to make no cluster-scoped request.
+func TestANamespacedInstallHasRolesAlone(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(configDir, "rbac", "role.yaml"))
+	require.NoError(t, err)
+	var config rbacv1.ClusterRole
+	require.NoError(t, yaml.Unmarshal(data, &config))
+	var want []rbacv1.PolicyRule
+	for _, rule := range config.Rules {
+		rule.Resources = slices.DeleteFunc(slices.Clone(rule.Resources), func(r string) bool { return r == "gatewayclasses" })
+		if len(rule.Resources) > 0 {
+			want = append(want, rule)
+		}
+	}
+	rendered, err := render(map[string]any{"rbac": map[string]any{"namespaced": true}, "namespaces": []any{"shop", "payments"}})
+	require.NoError(t, err)
+	roles := map[string]int{}
+	for _, obj := range objects(t, rendered) {
+		switch obj.GetKind() {
+		case "ClusterRole", "ClusterRoleBinding":
+			t.Errorf("a namespaced install has a %s", obj.GetKind())
+		case "Role":
+			roles[obj.GetNamespace()]++
+			if obj.GetName() == "tranche" {
+				rules, _, err := unstructured.NestedSlice(obj.Object, "rules")
+				require.NoError(t, err)
+				assert.Equal(t, want, policyRules(t, rules), "the Role of %s", obj.GetNamespace())
+			}
+		case "RoleBinding":
+			roles[obj.GetNamespace()+" binding"]++
+		case "Deployment":
+			containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+			require.NoError(t, err)
+			args, _, err := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			require.NoError(t, err)
+			assert.Subset(t, args, []string{"--namespaced", "--namespaces=shop,payments"})
+		}
+	}
+	assert.Equal(t, map[string]int{"shop": 1, "shop binding": 1, "payments": 1, "payments binding": 1, releaseNamespace: 1, releaseNamespace + " binding": 1}, roles,
+		"a Role in each watched namespace, and the Lease's")
+}
+
 // Values the manager could not run with are refused before anything is written, with a
 // message that names the value.
 func TestBadValuesAreRefused(t *testing.T) {
@@ -211,6 +254,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{"a lease that is not a duration", map[string]any{"leaderElection": map[string]any{"leaseDuration": "15"}}, "/leaderElection/leaseDuration"},
 		{"a value of no name the chart knows", map[string]any{"replica": int64(2)}, "replica"},
 		{"two managers without leader election", map[string]any{"replicas": int64(2), "leaderElection": map[string]any{"enabled": false}}, "replicas > 1 needs leaderElection.enabled"},
+		{"namespaced RBAC without namespaces", map[string]any{"rbac": map[string]any{"namespaced": true}}, "rbac.namespaced needs namespaces"},
 		{"a ServiceMonitor without its Service", map[string]any{"metrics": map[string]any{"service": map[string]any{"enabled": false}, "serviceMonitor": map[string]any{"enabled": true}}}, "metrics.serviceMonitor.enabled needs metrics.service.enabled"},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,18 +37,27 @@ import (
 // The manager from the image, run as the chart's ServiceAccount with a token from the
 // TokenRequest API and the chart's RBAC alone, does everything its permissions are for (see
 // exercise), leader election on: the API server refuses it nothing, and it uses every verb the
-// chart grants it. So too without copies of Secrets, where the chart grants less.
+// chart grants it. So too without copies of Secrets, where the chart grants less, and in a
+// namespaced install, where it has Roles alone and makes no cluster-scoped request.
 func TestTheManagerNeedsNoMoreThanTheChartGrants(t *testing.T) {
 	binary := imageManager(t)
-	t.Run("defaults", func(t *testing.T) {
-		managerNeedsNoMoreThanTheChartGrants(t, binary, "perms", map[string]any{})
-	})
-	t.Run("copySecrets false", func(t *testing.T) {
-		managerNeedsNoMoreThanTheChartGrants(t, binary, "perms-shared", map[string]any{"copySecrets": false}, "--copy-secrets=false")
-	})
+	for _, tc := range []struct {
+		name, release string
+		values        map[string]any
+		args          []string
+		namespaced    bool
+	}{
+		{name: "defaults", release: "perms", values: map[string]any{}},
+		{name: "copySecrets false", release: "perms-shared", values: map[string]any{"copySecrets": false}, args: []string{"--copy-secrets=false"}},
+		{name: "namespaced", release: "perms-ns", values: map[string]any{"rbac": map[string]any{"namespaced": true}}, args: []string{"--namespaced"}, namespaced: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			managerNeedsNoMoreThanTheChartGrants(t, binary, tc.release, tc.values, tc.args, tc.namespaced)
+		})
+	}
 }
 
-func managerNeedsNoMoreThanTheChartGrants(t *testing.T, binary, release string, values map[string]any, args ...string) {
+func managerNeedsNoMoreThanTheChartGrants(t *testing.T, binary, release string, values map[string]any, args []string, namespaced bool) {
 	ctx := context.Background()
 	namespace := "tranche-" + release
 	install := action.NewInstall(configuration(t, namespace))
@@ -55,6 +66,11 @@ func managerNeedsNoMoreThanTheChartGrants(t *testing.T, binary, release string, 
 	chrt, err := loader.Load(chartDir)
 	require.NoError(t, err)
 	values["replicas"] = int64(0) // the manager runs here, as the test's
+	apps := cp.Namespace(t)
+	if namespaced {
+		values["namespaces"] = []any{apps}
+		args = append(args, "--namespaces="+apps)
+	}
 	_, err = install.RunWithContext(ctx, chrt, values)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = action.NewUninstall(configuration(t, namespace)).Run(release) })
@@ -75,7 +91,7 @@ func managerNeedsNoMoreThanTheChartGrants(t *testing.T, binary, release string, 
 	require.NoError(t, manager.Start())
 	t.Cleanup(func() { _ = manager.Process.Kill(); _ = manager.Wait() })
 
-	exercise(t, cp.Namespace(t))
+	exercise(t, apps)
 
 	lease := &coordinationv1.Lease{}
 	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "tranche.dev"}, lease), "the manager's Lease")
@@ -90,7 +106,15 @@ func managerNeedsNoMoreThanTheChartGrants(t *testing.T, binary, release string, 
 	for _, r := range requests {
 		assert.NotEqual(t, "forbid", r.Annotations["authorization.k8s.io/decision"], "refused by RBAC: %s", r)
 	}
-	granted := grantedTo(t, namespace, release+"-tranche", release+"-tranche-leader-election")
+	roles := []client.ObjectKey{{Name: release + "-tranche"}, {Namespace: namespace, Name: release + "-tranche-leader-election"}}
+	if namespaced {
+		roles[0].Namespace = apps
+		for _, r := range requests {
+			assert.NotEmpty(t, r.ObjectRef.Namespace, "a cluster-scoped request: %s", r)
+		}
+		assert.True(t, apierrors.IsNotFound(cp.Client.Get(ctx, roles[0], &rbacv1.ClusterRole{})), "a namespaced install has no ClusterRole")
+	}
+	granted := grantedTo(t, roles...)
 	used := map[permission]bool{}
 	for _, r := range requests {
 		used[permissionOf(r)] = true

@@ -56,21 +56,28 @@ func requestsOf(t *testing.T, user string) []harness.AuditEvent {
 	return out
 }
 
-// grantedTo is every permission the ClusterRole clusterRole and the Role role of namespace
-// grant.
-func grantedTo(t *testing.T, namespace, clusterRole, role string) []permission {
+// grantedTo is every permission the roles grant: a ClusterRole for a key without a
+// namespace, else a Role.
+func grantedTo(t *testing.T, roles ...client.ObjectKey) []permission {
 	t.Helper()
-	ctx := context.Background()
-	cr := &rbacv1.ClusterRole{}
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Name: clusterRole}, cr))
-	r := &rbacv1.Role{}
-	require.NoError(t, cp.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: role}, r))
 	var out []permission
-	for _, rule := range append(cr.Rules, r.Rules...) {
-		for _, group := range rule.APIGroups {
-			for _, resource := range rule.Resources {
-				for _, verb := range rule.Verbs {
-					out = append(out, permission{group, resource, verb})
+	for _, key := range roles {
+		var rules []rbacv1.PolicyRule
+		if key.Namespace == "" {
+			cr := &rbacv1.ClusterRole{}
+			require.NoError(t, cp.Client.Get(context.Background(), key, cr))
+			rules = cr.Rules
+		} else {
+			r := &rbacv1.Role{}
+			require.NoError(t, cp.Client.Get(context.Background(), key, r))
+			rules = r.Rules
+		}
+		for _, rule := range rules {
+			for _, group := range rule.APIGroups {
+				for _, resource := range rule.Resources {
+					for _, verb := range rule.Verbs {
+						out = append(out, permission{group, resource, verb})
+					}
 				}
 			}
 		}
