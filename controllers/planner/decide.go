@@ -143,7 +143,13 @@ func (d *decider) idle() {
 	case !d.routesAre(traffic.Routes{}) && failed && d.rampsBack():
 		d.rampBack()
 	case !d.routesAre(traffic.Routes{}):
-		d.say("Routing all traffic back to the primary")
+		// A rolled-back rollout's message keeps why, for a status or a kubectl tranche
+		// abort read meanwhile.
+		if failed {
+			d.say(d.rollbackReason() + ". Routing all traffic back to the primary")
+		} else {
+			d.say("Routing all traffic back to the primary")
+		}
 		d.setRoutes(traffic.Routes{})
 	default:
 		d.st.PrimaryMinReplicas = 0
