@@ -5,6 +5,7 @@ go 1.27.0
 toolchain go1.27.4
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.10.0
 	github.com/argoproj/argo-cd/gitops-engine/v3 v3.6.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/evanphx/json-patch/v5 v5.9.11

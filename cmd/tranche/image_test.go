@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -87,8 +88,67 @@ func TestTheImage(t *testing.T) {
 		assert.NotEqual(t, elf.PT_INTERP, prog.Type, "the manager is static: the image has no dynamic loader")
 	}
 	require.NoError(t, exe.Close())
+	assert.Equal(t, modulesOf(t, binary), sbomModules(t, ref), "the SBOM beside the image lists the modules go version -m reports of its binary")
 
 	runsARollout(t, binary)
+}
+
+// sbomModules finds the CycloneDX SBOM among the referrers of the image and returns the
+// versions of the modules it lists, by path.
+func sbomModules(t *testing.T, image name.Digest) map[string]string {
+	t.Helper()
+	referrers, err := remote.Referrers(image)
+	require.NoError(t, err)
+	index, err := referrers.IndexManifest()
+	require.NoError(t, err)
+	var sboms []name.Digest
+	for _, d := range index.Manifests {
+		if d.ArtifactType == "application/vnd.cyclonedx+json" {
+			sboms = append(sboms, image.Context().Digest(d.Digest.String()))
+		}
+	}
+	require.Len(t, sboms, 1, "one SBOM among the image's referrers: %+v", index.Manifests)
+	artifact, err := remote.Image(sboms[0])
+	require.NoError(t, err)
+	layers, err := artifact.Layers()
+	require.NoError(t, err)
+	require.Len(t, layers, 1)
+	blob, err := layers[0].Compressed() // the document as pushed
+	require.NoError(t, err)
+	defer blob.Close()
+	var bom cyclonedx.BOM
+	require.NoError(t, cyclonedx.NewBOMDecoder(blob, cyclonedx.BOMFileFormatJSON).Decode(&bom))
+	require.NotNil(t, bom.Metadata)
+	require.NotNil(t, bom.Metadata.Component)
+	assert.Equal(t, "github.com/tranche-dev/tranche", bom.Metadata.Component.Name)
+	require.NotNil(t, bom.Components)
+	modules := map[string]string{}
+	for _, c := range *bom.Components {
+		modules[c.Name] = c.Version
+	}
+	return modules
+}
+
+// modulesOf is what `go version -m` says of a binary's dependencies: each module's path and
+// the version built (a replacement's, where one replaces it).
+func modulesOf(t *testing.T, binary string) map[string]string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "version", "-m", binary).Output()
+	require.NoError(t, err)
+	modules := map[string]string{}
+	var last string
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 3 && fields[0] == "dep":
+			last = fields[1]
+			modules[last] = fields[2]
+		case len(fields) >= 3 && fields[0] == "=>":
+			modules[last] = fields[2]
+		}
+	}
+	require.NotEmpty(t, modules, "go version -m %s: %s", binary, out)
+	return modules
 }
 
 // runsARollout runs binary as the manager of a namespace and releases a new version of a

@@ -1,6 +1,7 @@
 // Command image builds the manager's OCI image without a container engine: the manager,
 // built static for linux, alone on an empty base, run as a non-root user, with the OCI labels.
-// It writes the image as an OCI layout, pushes it when asked, and prints its digest. Run it
+// It writes the image as an OCI layout, pushes it when asked, with its SBOM (CycloneDX, the
+// Go modules of the binary) as an OCI referrer beside it, and prints its digest. Run it
 // from the module's root (make image does).
 //
 // Nothing in the image depends on when or where it is built: the binary is built with
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -66,8 +68,12 @@ func run(args []string) error {
 		if err != nil {
 			return fmt.Errorf("-push %q: %w", push, err)
 		}
-		if err := remote.Write(ref, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		auth := remote.WithAuthFromKeychain(authn.DefaultKeychain)
+		if err := remote.Write(ref, img, auth); err != nil {
 			return fmt.Errorf("pushing to %s: %w", ref, err)
+		}
+		if err := pushAttachments(ref.Context(), img, spec, auth); err != nil {
+			return err
 		}
 	}
 	digest, err := img.Digest()
@@ -76,6 +82,20 @@ func run(args []string) error {
 	}
 	fmt.Println(digest)
 	return nil
+}
+
+// pushAttachments pushes, beside the image and about it, the manager's SBOM.
+func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, opts ...remote.Option) error {
+	subject, err := partial.Descriptor(img)
+	if err != nil {
+		return err
+	}
+	bom, err := sbom(spec.Binary, spec.Version, spec.Created)
+	if err != nil {
+		return err
+	}
+	_, err = pushReferrer(repo, *subject, sbomMediaType, bom, opts...)
+	return err
 }
 
 // buildManager builds ./cmd/tranche for linux on arch, static (no cgo: the image has no C
