@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"io"
 	"log"
 	"maps"
@@ -89,35 +90,51 @@ func TestTheImage(t *testing.T) {
 	}
 	require.NoError(t, exe.Close())
 	assert.Equal(t, modulesOf(t, binary), sbomModules(t, ref), "the SBOM beside the image lists the modules go version -m reports of its binary")
+	built := provenanceOf(t, ref)
+	assert.Equal(t, "https://slsa.dev/provenance/v1", built["predicateType"])
+	assert.Equal(t, []any{map[string]any{"name": repo, "digest": map[string]any{"sha256": strings.TrimPrefix(digest, "sha256:")}}}, built["subject"],
+		"the provenance is about the image pushed")
+	definition := built["predicate"].(map[string]any)["buildDefinition"].(map[string]any)
+	assert.Equal(t, []any{map[string]any{"uri": "git+https://github.com/tranche-dev/tranche@0123abcd", "digest": map[string]any{"gitCommit": "0123abcd"}}},
+		definition["resolvedDependencies"], "it names the source and its commit")
+	assert.Equal(t, "v0.1.0-test", definition["externalParameters"].(map[string]any)["version"])
 
 	runsARollout(t, binary)
 }
 
-// sbomModules finds the CycloneDX SBOM among the referrers of the image and returns the
-// versions of the modules it lists, by path.
-func sbomModules(t *testing.T, image name.Digest) map[string]string {
+// referrer is the one artifact of artifactType among the image's OCI referrers: its content.
+func referrer(t *testing.T, image name.Digest, artifactType string) io.Reader {
 	t.Helper()
 	referrers, err := remote.Referrers(image)
 	require.NoError(t, err)
 	index, err := referrers.IndexManifest()
 	require.NoError(t, err)
-	var sboms []name.Digest
+	var found []name.Digest
 	for _, d := range index.Manifests {
-		if d.ArtifactType == "application/vnd.cyclonedx+json" {
-			sboms = append(sboms, image.Context().Digest(d.Digest.String()))
+		if d.ArtifactType == artifactType {
+			found = append(found, image.Context().Digest(d.Digest.String()))
 		}
 	}
-	require.Len(t, sboms, 1, "one SBOM among the image's referrers: %+v", index.Manifests)
-	artifact, err := remote.Image(sboms[0])
+	require.Len(t, found, 1, "one %s among the image's referrers: %+v", artifactType, index.Manifests)
+	artifact, err := remote.Image(found[0])
 	require.NoError(t, err)
 	layers, err := artifact.Layers()
 	require.NoError(t, err)
 	require.Len(t, layers, 1)
-	blob, err := layers[0].Compressed() // the document as pushed
+	blob, err := layers[0].Compressed() // the content as pushed
 	require.NoError(t, err)
-	defer blob.Close()
+	data, err := io.ReadAll(blob)
+	require.NoError(t, err)
+	require.NoError(t, blob.Close())
+	return bytes.NewReader(data)
+}
+
+// sbomModules reads the CycloneDX SBOM beside the image: the versions of the modules it
+// lists, by path.
+func sbomModules(t *testing.T, image name.Digest) map[string]string {
+	t.Helper()
 	var bom cyclonedx.BOM
-	require.NoError(t, cyclonedx.NewBOMDecoder(blob, cyclonedx.BOMFileFormatJSON).Decode(&bom))
+	require.NoError(t, cyclonedx.NewBOMDecoder(referrer(t, image, "application/vnd.cyclonedx+json"), cyclonedx.BOMFileFormatJSON).Decode(&bom))
 	require.NotNil(t, bom.Metadata)
 	require.NotNil(t, bom.Metadata.Component)
 	assert.Equal(t, "github.com/tranche-dev/tranche", bom.Metadata.Component.Name)
@@ -127,6 +144,14 @@ func sbomModules(t *testing.T, image name.Digest) map[string]string {
 		modules[c.Name] = c.Version
 	}
 	return modules
+}
+
+// provenanceOf reads the SLSA provenance beside the image: an in-toto statement.
+func provenanceOf(t *testing.T, image name.Digest) map[string]any {
+	t.Helper()
+	var statement map[string]any
+	require.NoError(t, json.NewDecoder(referrer(t, image, "application/vnd.in-toto+json")).Decode(&statement))
+	return statement
 }
 
 // modulesOf is what `go version -m` says of a binary's dependencies: each module's path and

@@ -1,7 +1,8 @@
 // Command image builds the manager's OCI image without a container engine: the manager,
 // built static for linux, alone on an empty base, run as a non-root user, with the OCI labels.
 // It writes the image as an OCI layout, pushes it when asked, with its SBOM (CycloneDX, the
-// Go modules of the binary) as an OCI referrer beside it, and prints its digest. Run it
+// Go modules of the binary) and its build provenance (SLSA v1, an in-toto statement) as OCI
+// referrers beside it, and prints its digest. Run it
 // from the module's root (make image does).
 //
 // Nothing in the image depends on when or where it is built: the binary is built with
@@ -84,7 +85,8 @@ func run(args []string) error {
 	return nil
 }
 
-// pushAttachments pushes, beside the image and about it, the manager's SBOM.
+// pushAttachments pushes, beside the image and about it, the manager's SBOM and the image's
+// build provenance.
 func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, opts ...remote.Option) error {
 	subject, err := partial.Descriptor(img)
 	if err != nil {
@@ -94,8 +96,16 @@ func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, opts ..
 	if err != nil {
 		return err
 	}
-	_, err = pushReferrer(repo, *subject, sbomMediaType, bom, opts...)
-	return err
+	built, err := provenance(repo.Name(), subject.Digest, spec)
+	if err != nil {
+		return err
+	}
+	for artifactType, blob := range map[string][]byte{sbomMediaType: bom, provenanceMediaType: built} {
+		if _, err := pushReferrer(repo, *subject, artifactType, blob, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // buildManager builds ./cmd/tranche for linux on arch, static (no cgo: the image has no C
