@@ -161,9 +161,9 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_ARCH ?= $(shell go env GOARCH)
 
 .PHONY: image
-image: ## Build the manager's OCI image, without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it too. Prints its digest.
+image: ## Build the manager's OCI image, without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it with its SBOM and provenance, SIGN_KEY=key.pem signed. Prints its digest.
 	go run ./hack/image -layout $(BIN)/image/oci -arch $(IMAGE_ARCH) -version $(VERSION) -revision "$(REVISION)" \
-		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE))
+		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE)) $(if $(SIGN_KEY),-sign-key $(SIGN_KEY))
 
 .PHONY: release
 release: ## Cross-build the kubectl plugin for linux, darwin and windows on amd64 and arm64 into bin/release: an archive each, checksums.txt and the krew manifest tranche.yaml (VERSION=v1.2.3).

@@ -3,8 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"debug/elf"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log"
 	"maps"
@@ -23,6 +31,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -42,7 +54,8 @@ func TestTheImage(t *testing.T) {
 	repo := strings.TrimPrefix(reg.URL, "http://") + "/tranche"
 	labels := []string{"-version", "v0.1.0-test", "-revision", "0123abcd", "-created", "1700000000"}
 	pushedLayout := t.TempDir()
-	digest := makeImage(t, append(labels, "-layout", pushedLayout, "-push", repo+":v0.1.0-test")...)
+	key, keyFile := signingKey(t)
+	digest := makeImage(t, append(labels, "-layout", pushedLayout, "-push", repo+":v0.1.0-test", "-sign-key", keyFile)...)
 	assert.Equal(t, digest, makeImage(t, append(labels, "-layout", t.TempDir())...), "two builds of one source, two digests")
 	index, err := layout.ImageIndexFromPath(pushedLayout)
 	require.NoError(t, err)
@@ -99,6 +112,15 @@ func TestTheImage(t *testing.T) {
 		definition["resolvedDependencies"], "it names the source and its commit")
 	assert.Equal(t, "v0.1.0-test", definition["externalParameters"].(map[string]any)["version"])
 
+	// Its signature verifies with Sigstore's verifier and the public key, for this image alone.
+	pushed, err := remote.Get(ref)
+	require.NoError(t, err)
+	require.NoError(t, verifySignature(t, ref, pushed.Manifest, &key.PublicKey), "the image's signature")
+	tampered := append(bytes.Clone(pushed.Manifest), ' ')
+	assert.Error(t, verifySignature(t, ref, tampered, &key.PublicKey), "a signature that verifies another image")
+	other, _ := signingKey(t)
+	assert.Error(t, verifySignature(t, ref, pushed.Manifest, &other.PublicKey), "a signature that verifies with another key")
+
 	runsARollout(t, binary)
 }
 
@@ -144,6 +166,41 @@ func sbomModules(t *testing.T, image name.Digest) map[string]string {
 		modules[c.Name] = c.Version
 	}
 	return modules
+}
+
+// signingKey is a new ECDSA P-256 key, and a PEM file (PKCS #8) holding it.
+func signingKey(t *testing.T) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "signing-key.pem")
+	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	return key, file
+}
+
+// verifySignature verifies the Sigstore bundle beside the image with Sigstore's verifier,
+// trusting public alone (no certificate authority, no transparency log), as the signature of
+// manifest.
+func verifySignature(t *testing.T, image name.Digest, manifest []byte, public *ecdsa.PublicKey) error {
+	t.Helper()
+	data, err := io.ReadAll(referrer(t, image, "application/vnd.dev.sigstore.bundle.v0.3+json"))
+	require.NoError(t, err)
+	var signed bundle.Bundle
+	require.NoError(t, signed.UnmarshalJSON(data))
+	verifier, err := signature.LoadECDSAVerifier(public, crypto.SHA256)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(public)
+	require.NoError(t, err)
+	hint := sha256.Sum256(der)
+	trusted := root.NewTrustedPublicKeyMaterialFromMapping(map[string]*root.ExpiringKey{
+		hex.EncodeToString(hint[:]): root.NewExpiringKey(verifier, time.Time{}, time.Time{}),
+	})
+	v, err := verify.NewVerifier(trusted, verify.WithNoObserverTimestamps())
+	require.NoError(t, err)
+	_, err = v.Verify(&signed, verify.NewPolicy(verify.WithArtifact(bytes.NewReader(manifest)), verify.WithKey()))
+	return err
 }
 
 // provenanceOf reads the SLSA provenance beside the image: an in-toto statement.

@@ -1,8 +1,8 @@
 // Command image builds the manager's OCI image without a container engine: the manager,
 // built static for linux, alone on an empty base, run as a non-root user, with the OCI labels.
 // It writes the image as an OCI layout, pushes it when asked, with its SBOM (CycloneDX, the
-// Go modules of the binary) and its build provenance (SLSA v1, an in-toto statement) as OCI
-// referrers beside it, and prints its digest. Run it
+// Go modules of the binary), its build provenance (SLSA v1, an in-toto statement) and, given
+// a key, its signature (a Sigstore bundle) as OCI referrers beside it, and prints its digest. Run it
 // from the module's root (make image does).
 //
 // Nothing in the image depends on when or where it is built: the binary is built with
@@ -35,7 +35,7 @@ func main() {
 
 func run(args []string) error {
 	var spec imageSpec
-	var layoutDir, push, arch string
+	var layoutDir, push, arch, signKey string
 	var created int64
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	fs.StringVar(&arch, "arch", runtime.GOARCH, "The architecture to build the image for.")
@@ -45,6 +45,7 @@ func run(args []string) error {
 	fs.StringVar(&spec.Revision, "revision", "", "The source revision (commit) the image's labels give.")
 	fs.StringVar(&spec.Source, "source", "https://github.com/tranche-dev/tranche", "The source repository the image's labels give.")
 	fs.Int64Var(&created, "created", 0, "Creation time of the image and its file, in seconds since the epoch.")
+	fs.StringVar(&signKey, "sign-key", "", "A PEM file with an ECDSA P-256 private key: the image pushed is signed with it, a Sigstore bundle beside it. None by default.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,7 +74,13 @@ func run(args []string) error {
 		if err := remote.Write(ref, img, auth); err != nil {
 			return fmt.Errorf("pushing to %s: %w", ref, err)
 		}
-		if err := pushAttachments(ref.Context(), img, spec, auth); err != nil {
+		var key *signingKey
+		if signKey != "" {
+			if key, err = loadSigningKey(signKey); err != nil {
+				return fmt.Errorf("-sign-key: %w", err)
+			}
+		}
+		if err := pushAttachments(ref.Context(), img, spec, key, auth); err != nil {
 			return err
 		}
 	}
@@ -85,9 +92,9 @@ func run(args []string) error {
 	return nil
 }
 
-// pushAttachments pushes, beside the image and about it, the manager's SBOM and the image's
-// build provenance.
-func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, opts ...remote.Option) error {
+// pushAttachments pushes, beside the image and about it, the manager's SBOM, the image's
+// build provenance, and with a key, the image's signature.
+func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, key *signingKey, opts ...remote.Option) error {
 	subject, err := partial.Descriptor(img)
 	if err != nil {
 		return err
@@ -100,7 +107,17 @@ func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, opts ..
 	if err != nil {
 		return err
 	}
-	for artifactType, blob := range map[string][]byte{sbomMediaType: bom, provenanceMediaType: built} {
+	attachments := map[string][]byte{sbomMediaType: bom, provenanceMediaType: built}
+	if key != nil {
+		manifest, err := img.RawManifest()
+		if err != nil {
+			return err
+		}
+		if attachments[signatureMediaType], err = signManifest(manifest, key); err != nil {
+			return err
+		}
+	}
+	for artifactType, blob := range attachments {
 		if _, err := pushReferrer(repo, *subject, artifactType, blob, opts...); err != nil {
 			return err
 		}
