@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -118,15 +119,31 @@ scrape_configs:
 }
 
 // FreeAddress is a 127.0.0.1 address with a port nothing listens on at the moment, for a
-// server to be started on. Another process may take it first: callers retry.
+// server to be started on, and one this process has not handed out before: the kernel may give
+// a port just closed to the next listener, and two servers of one test would then share it.
+// Another process may take it first: callers retry.
 func FreeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		if !handedOut.ports[addr] {
+			handedOut.ports[addr] = true
+			return addr, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
+
+// handedOut are the addresses FreeAddress has returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[string]bool
+}{ports: map[string]bool{}}
 
 // URL is the server's base URL, such as http://127.0.0.1:41234. It stays the same across
 // Kill and Restart.
