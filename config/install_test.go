@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,17 +30,7 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m, &cp, harness.Options{})) }
 // TestDefaultInstalls does what `kubectl apply --server-side -k config/default` does.
 func TestDefaultInstalls(t *testing.T) {
 	ctx := context.Background()
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), "default")
-	require.NoError(t, err)
-	kinds := map[string]int{}
-	for _, res := range resources.Resources() {
-		m, err := res.Map()
-		require.NoError(t, err)
-		obj := &unstructured.Unstructured{Object: m}
-		kinds[obj.GetKind()]++
-		require.NoError(t, cp.Client.Patch(ctx, obj, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership),
-			"%s %s", obj.GetKind(), obj.GetName())
-	}
+	kinds := apply(t, "default")
 	assert.Equal(t, map[string]int{
 		"CustomResourceDefinition": 3, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1,
 		"ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 1, "Deployment": 1,
@@ -88,20 +79,7 @@ func TestNamespacedInstalls(t *testing.T) {
 	base, err := filepath.Rel(overlay, filepath.Join(here, "namespaced")) // kustomize takes no absolute base
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("namespace: "+team+"\nresources:\n- "+base+"\n"), 0o600))
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), overlay)
-	require.NoError(t, err)
-	kinds := map[string]int{}
-	for _, res := range resources.Resources() {
-		m, err := res.Map()
-		require.NoError(t, err)
-		obj := &unstructured.Unstructured{Object: m}
-		kinds[obj.GetKind()]++
-		if obj.GetKind() == "Namespace" || obj.GetKind() == "CustomResourceDefinition" {
-			continue // the team's namespace exists; the CRDs are the test's already
-		}
-		require.NoError(t, cp.Client.Patch(ctx, obj, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership),
-			"%s %s", obj.GetKind(), obj.GetName())
-	}
+	kinds := apply(t, overlay, "Namespace", "CustomResourceDefinition") // the team's namespace exists; the CRDs are the test's already
 	assert.Equal(t, map[string]int{
 		"CustomResourceDefinition": 3, "Namespace": 1, "ServiceAccount": 1, "Role": 2, "RoleBinding": 2, "Deployment": 1,
 	}, kinds, "a Role for the manager and one for its Lease, and no ClusterRole")
@@ -128,4 +106,25 @@ func TestNamespacedInstalls(t *testing.T) {
 		require.NoError(t, cp.Client.Create(ctx, review))
 		assert.Equal(t, tc.allow, review.Status.Allowed, "%s %s/%s in %q", tc.attrs.Verb, tc.attrs.Group, tc.attrs.Resource, tc.attrs.Namespace)
 	}
+}
+
+// apply builds the kustomization in dir and applies what it makes, server-side, but for the
+// kinds left out, and counts what it made by kind.
+func apply(t *testing.T, dir string, leftOut ...string) map[string]int {
+	t.Helper()
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	require.NoError(t, err)
+	kinds := map[string]int{}
+	for _, res := range resources.Resources() {
+		m, err := res.Map()
+		require.NoError(t, err)
+		obj := &unstructured.Unstructured{Object: m}
+		kinds[obj.GetKind()]++
+		if slices.Contains(leftOut, obj.GetKind()) {
+			continue
+		}
+		require.NoError(t, cp.Client.Patch(context.Background(), obj, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership),
+			"%s %s", obj.GetKind(), obj.GetName())
+	}
+	return kinds
 }
