@@ -164,6 +164,11 @@ func TestDashboardFollowsARolloutAndPromotesIt(t *testing.T) {
 	waitText(t, tab, "the group in the list", row(other)+" td:nth-child(3)", contains("nightly"))
 	run(t, tab, "filtering by group", chromedp.SendKeys(css("#filter"), "nightly"), chromedp.WaitNotPresent(css(row(key))), chromedp.WaitVisible(css(row(other))))
 	run(t, tab, "clearing the filter", chromedp.SendKeys(css("#filter"), strings.Repeat("\b", len("nightly"))), chromedp.WaitVisible(css(row(key))))
+	// And a member's page lists its group's members.
+	run(t, tab, "opening a member's page", chromedp.Navigate(fmt.Sprintf("%s#/%s/%s", url, other.Namespace, other.Name)), chromedp.WaitVisible(css("#group")))
+	waitText(t, tab, "the member in its group", "#group "+row(other), contains(other.Name))
+	waitText(t, tab, "the member's phase in its group", "#group "+row(other)+" .phase", contains("Initialized"))
+	run(t, tab, "back to the list", chromedp.Navigate(url+"#/"), chromedp.WaitVisible(css(row(key))))
 
 	// The list is drawn again at every update, so a node found for a click may be gone when the
 	// click lands: the click is made in the page, in one go.

@@ -73,9 +73,18 @@ type Page struct {
 	Traffic    []TrafficPoint `json:"traffic"`
 	Conditions []Condition    `json:"conditions"`
 	Events     []EventView    `json:"events"`
+	// GroupMembers are the members of the group the Rollout is released with (Row.Group), in
+	// the order they are released; none without a group.
+	GroupMembers []MemberView `json:"groupMembers,omitempty"`
 	// Actions are the requests that make sense for the Rollout as it is (the request
 	// functions check again when one is sent).
 	Actions []string `json:"actions"`
+}
+
+// MemberView is a member of a group, with whom it comes after.
+type MemberView struct {
+	Row
+	After string `json:"after"`
 }
 
 // AnalysisView is the analysis of a Rollout: each metric and webhook with its checks over
@@ -160,6 +169,10 @@ func PageOf(v View, seen History, now time.Time) Page {
 	}
 	if p.Traffic == nil {
 		p.Traffic = []TrafficPoint{{At: now, Weight: st.CanaryWeight}}
+	}
+	for i := range v.Members {
+		m := &v.Members[i]
+		p.GroupMembers = append(p.GroupMembers, MemberView{Row: RowOf(m), After: after(m.Spec.Group)})
 	}
 	if a := ro.Spec.Analysis; a != nil && (len(a.Metrics) > 0 || len(a.Webhooks) > 0) {
 		p.Analysis = &AnalysisView{

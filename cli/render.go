@@ -146,6 +146,8 @@ func age(t, now time.Time) string {
 type View struct {
 	Rollout *trancheapi.Rollout
 	Events  []eventsv1.Event // oldest first
+	// Members are the members of the Rollout's group, it included, in release order (Members).
+	Members []trancheapi.Rollout
 }
 
 // RenderView writes the view of `kubectl tranche get`.
@@ -165,6 +167,9 @@ func RenderView(w io.Writer, v View, now time.Time, color bool) error {
 	fmt.Fprintf(tw, "Traffic:\tprimary %d%%, canary %d%%\n", 100-st.CanaryWeight, st.CanaryWeight)
 	fmt.Fprintf(tw, "Steps:\t%s\n", s.progress(ro, now))
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := renderGroup(w, s, v); err != nil {
 		return err
 	}
 	renderAnalysis(w, s, ro, now)

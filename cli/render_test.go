@@ -134,3 +134,53 @@ func TestListOfAGroup(t *testing.T) {
 	require.NoError(t, cli.RenderList(&out, []trancheapi.Rollout{*backend, *alone, *frontend}, false, now, false))
 	golden(t, "list-group.golden", out.String())
 }
+
+// The view of a member shows its group: every member, in release order, with where it is
+// and whom it comes after.
+func TestGetViewOfAGroupMember(t *testing.T) {
+	backend, frontend, other := midStep(), midStep(), midStep()
+	backend.Name, frontend.Name, other.Name = "pay", "shopfront", "search"
+	backend.Spec.Group = &trancheapi.Group{Name: "checkout"}
+	frontend.Spec.Group = &trancheapi.Group{Name: "checkout", After: []trancheapi.GroupOrder{{Rollout: "pay", Steps: ptr.To[int32](1)}}}
+	frontend.Status = trancheapi.RolloutStatus{Phase: trancheapi.PhaseProgressing, StableRevision: "7f9c2a1b3d", CanaryRevision: "5e6f7a8b9c",
+		Message: "Waiting for pay (group checkout) to pass 1 of its 3 steps before the canary takes traffic; it has passed 0"}
+	var out bytes.Buffer
+	members := cli.Members([]trancheapi.Rollout{*frontend, *other, *backend}, "shop", "checkout")
+	require.NoError(t, cli.RenderView(&out, cli.View{Rollout: frontend, Members: members}, now, false))
+	golden(t, "get-group-member.golden", out.String())
+}
+
+func TestMembersComeInTheOrderTheyAreReleased(t *testing.T) {
+	member := func(name, group string, after ...string) trancheapi.Rollout {
+		ro := trancheapi.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}}
+		if group != "" {
+			ro.Spec.Group = &trancheapi.Group{Name: group}
+			for _, a := range after {
+				ro.Spec.Group.After = append(ro.Spec.Group.After, trancheapi.GroupOrder{Rollout: a})
+			}
+		}
+		return ro
+	}
+	elsewhere := member("db", "checkout")
+	elsewhere.Namespace = "other"
+	for _, tc := range []struct {
+		name     string
+		rollouts []trancheapi.Rollout
+		want     []string
+	}{
+		{"by name without an order", []trancheapi.Rollout{member("b", "checkout"), member("a", "checkout")}, []string{"a", "b"}},
+		{"after those it comes after", []trancheapi.Rollout{member("a", "checkout", "c"), member("c", "checkout", "b"), member("b", "checkout")}, []string{"b", "c", "a"}},
+		{"one after two", []trancheapi.Rollout{member("web", "checkout", "pay", "cart"), member("pay", "checkout"), member("cart", "checkout")}, []string{"cart", "pay", "web"}},
+		{"a member after one that does not exist", []trancheapi.Rollout{member("web", "checkout", "gone"), member("api", "checkout", "web")}, []string{"web", "api"}},
+		{"a circle last, by name", []trancheapi.Rollout{member("y", "checkout", "x"), member("x", "checkout", "y"), member("z", "checkout")}, []string{"z", "x", "y"}},
+		{"only the group's, of the namespace", []trancheapi.Rollout{member("pay", "checkout"), member("search", ""), member("mail", "notify"), elsewhere}, []string{"pay"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, ro := range cli.Members(tc.rollouts, "shop", "checkout") {
+				got = append(got, ro.Name)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

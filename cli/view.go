@@ -38,7 +38,8 @@ func sortRollouts(rollouts []trancheapi.Rollout) {
 	})
 }
 
-// LoadView reads a Rollout and its events.
+// LoadView reads a Rollout, its events and, when it is a member of a group, the group's
+// other members.
 func LoadView(ctx context.Context, c client.Client, key types.NamespacedName) (View, error) {
 	ro, err := getRollout(ctx, c, key)
 	if err != nil {
@@ -48,13 +49,23 @@ func LoadView(ctx context.Context, c client.Client, key types.NamespacedName) (V
 	if err := c.List(ctx, &events, client.InNamespace(key.Namespace)); err != nil {
 		return View{}, fmt.Errorf("listing events: %w", err)
 	}
-	return viewOf(ro, events.Items), nil
+	var others []trancheapi.Rollout
+	if ro.Spec.Group != nil {
+		if others, err = List(ctx, c, key.Namespace); err != nil {
+			return View{}, err
+		}
+	}
+	return viewOf(ro, events.Items, others), nil
 }
 
 // viewOf is the view of a Rollout with those of events that are about it (not about an
-// earlier Rollout of the same name), oldest first.
-func viewOf(ro *trancheapi.Rollout, events []eventsv1.Event) View {
+// earlier Rollout of the same name), oldest first, and the members of its group among
+// rollouts.
+func viewOf(ro *trancheapi.Rollout, events []eventsv1.Event, rollouts []trancheapi.Rollout) View {
 	v := View{Rollout: ro}
+	if g := ro.Spec.Group; g != nil {
+		v.Members = Members(rollouts, ro.Namespace, g.Name)
+	}
 	for _, e := range events {
 		if e.Regarding.Kind == "Rollout" && e.Regarding.Name == ro.Name && e.Regarding.UID == ro.UID {
 			v.Events = append(v.Events, e)
@@ -140,7 +151,7 @@ func printObject(w io.Writer, obj runtime.Object, format string) error {
 
 func newListCommand(o *Options) *cobra.Command {
 	var all, watch bool
-	var output string
+	var output, group string
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -157,7 +168,13 @@ func newListCommand(o *Options) *cobra.Command {
 					return err
 				}
 			}
+			if group != "" && all {
+				return errors.New("--group lists the members of a group of one namespace: drop --all-namespaces")
+			}
 			render := func(w io.Writer, rollouts []trancheapi.Rollout) error {
+				if group != "" {
+					rollouts = Members(rollouts, ns, group)
+				}
 				if output != "" {
 					return printObject(w, &trancheapi.RolloutList{Items: rollouts}, output)
 				}
@@ -183,6 +200,7 @@ func newListCommand(o *Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "List the Rollouts of every namespace.")
+	cmd.Flags().StringVar(&group, "group", "", "List only the members of this group (spec.group.name), in the order they are released.")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "Keep the list up to date until interrupted.")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Print the objects as json or yaml instead of a table.")
 	return cmd

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -99,4 +100,49 @@ func targetRevision(t *testing.T, key types.NamespacedName) string {
 // rowPattern matches a list row of the Rollout name in phase, at step and weight.
 func rowPattern(name string, phase trancheapi.Phase, step, weight string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^` + name + `\s+` + string(phase) + `\s+` + regexp.QuoteMeta(step) + `\s+` + weight + `%\s`)
+}
+
+// TestAGroupIsOneView: list --group lists a group's members alone, in the order they are
+// released, and get shows a member's group.
+func TestAGroupIsOneView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := cp.Namespace(t)
+	for _, m := range []struct {
+		name  string
+		group *trancheapi.Group
+	}{
+		{"shopfront", &trancheapi.Group{Name: "checkout", After: []trancheapi.GroupOrder{{Rollout: "pay"}}}},
+		{"pay", &trancheapi.Group{Name: "checkout"}},
+		{"search", nil},
+	} {
+		ro := &trancheapi.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.name},
+			Spec: trancheapi.RolloutSpec{
+				TargetRef: trancheapi.TargetRef{Kind: "Deployment", Name: m.name},
+				Service:   trancheapi.ServiceSpec{Port: 80},
+				Provider:  trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}},
+				Group:     m.group,
+			},
+		}
+		require.NoError(t, cp.Client.Create(ctx, ro))
+	}
+
+	out, err := kubectl(t, ns, "list", "--group", "checkout")
+	require.NoError(t, err, out)
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		names = append(names, strings.Fields(line)[1])
+	}
+	assert.Equal(t, []string{"pay", "shopfront"}, names, "the members, pay first:\n%s", out)
+
+	out, err = kubectl(t, ns, "get", "shopfront")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "Group:      checkout, released as one\n")
+	assert.Regexp(t, `(?m)^  pay\s.*\s-$`, out)
+	assert.Regexp(t, `(?m)^  shopfront \(this\)\s.*\spay$`, out)
+	assert.NotContains(t, out, "search")
+
+	_, err = kubectl(t, ns, "list", "--group", "checkout", "-A")
+	assert.ErrorContains(t, err, "drop --all-namespaces")
 }

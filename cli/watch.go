@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	eventsv1 "k8s.io/api/events/v1"
@@ -51,25 +52,32 @@ func (w *RolloutWatch) Rollouts() ([]trancheapi.Rollout, error) {
 	if err != nil {
 		return nil, err
 	}
-	rollouts := make([]trancheapi.Rollout, 0, len(objects))
-	for _, obj := range objects {
-		rollouts = append(rollouts, *obj.(*trancheapi.Rollout))
-	}
+	rollouts := rolloutsOf(objects)
 	sortRollouts(rollouts)
 	return rollouts, nil
 }
 
-// ViewWatch follows one Rollout and its events.
-type ViewWatch struct {
-	key             types.NamespacedName
-	rollout, events *follower
-	changed         chan struct{}
+// rolloutsOf is what a follower of Rollouts holds, as Rollouts.
+func rolloutsOf(objects []any) []trancheapi.Rollout {
+	rollouts := make([]trancheapi.Rollout, 0, len(objects))
+	for _, obj := range objects {
+		rollouts = append(rollouts, *obj.(*trancheapi.Rollout))
+	}
+	return rollouts
 }
 
-// WatchView follows the Rollout key names and the events about it until ctx ends.
+// ViewWatch follows one Rollout, its events and the members of its group.
+type ViewWatch struct {
+	key              types.NamespacedName
+	rollouts, events *follower
+	changed          chan struct{}
+}
+
+// WatchView follows the Rollout key names, the events about it and the other Rollouts of its
+// namespace (its group's members are among them, and the group can change) until ctx ends.
 func WatchView(ctx context.Context, c client.WithWatch, key types.NamespacedName) *ViewWatch {
 	w := &ViewWatch{key: key, changed: make(chan struct{}, 1)}
-	w.rollout = follow(ctx, c, &trancheapi.RolloutList{}, &trancheapi.Rollout{}, key.Namespace, fields.OneTermEqualSelector("metadata.name", key.Name), w.changed)
+	w.rollouts = follow(ctx, c, &trancheapi.RolloutList{}, &trancheapi.Rollout{}, key.Namespace, nil, w.changed)
 	w.events = follow(ctx, c, &eventsv1.EventList{}, &eventsv1.Event{}, key.Namespace, fields.AndSelectors(
 		fields.OneTermEqualSelector("regarding.kind", "Rollout"), fields.OneTermEqualSelector("regarding.name", key.Name)), w.changed)
 	return w
@@ -81,11 +89,13 @@ func (w *ViewWatch) Changed() <-chan struct{} { return w.changed }
 // View returns the Rollout and its events as last seen, or why there is nothing to show:
 // as Rollouts says, or the Rollout does not exist (yet, or any more).
 func (w *ViewWatch) View() (View, error) {
-	rollouts, err := w.rollout.objects()
+	objects, err := w.rollouts.objects()
 	if err != nil {
 		return View{}, err
 	}
-	if len(rollouts) == 0 {
+	rollouts := rolloutsOf(objects)
+	i := slices.IndexFunc(rollouts, func(ro trancheapi.Rollout) bool { return ro.Name == w.key.Name })
+	if i < 0 {
 		return View{}, fmt.Errorf("rollout %s not found in namespace %s", w.key.Name, w.key.Namespace)
 	}
 	events, err := w.events.objects()
@@ -96,7 +106,7 @@ func (w *ViewWatch) View() (View, error) {
 	for _, e := range events {
 		list = append(list, *e.(*eventsv1.Event))
 	}
-	return viewOf(rollouts[0].(*trancheapi.Rollout), list), nil
+	return viewOf(&rollouts[i], list, rollouts), nil
 }
 
 // follower keeps a cache of the objects of one list (of items like item), of a namespace

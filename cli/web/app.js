@@ -138,6 +138,7 @@ function drawPage(r) {
       fact("Revisions", `stable ${p.stable}, canary ${p.canary}`)),
     el("ol", { id: "steps", class: "steps" }, p.steps.map((s, i) =>
       el("li", { class: s.state, "data-step": i + 1 }, s.label + (s.left || "")))),
+    drawGroup(p),
     el("h2", {}, "Traffic"),
     chart(
       [{ name: "weight", points: p.traffic.map((t) => [t.at, t.weight]), step: true },
@@ -214,6 +215,16 @@ function drawMetric(m, plotted) {
       last ? `last ${plotted ? last.text : "called"} ${ago(last.at)} ago` : "not checked yet"].filter(Boolean).join(" · ")),
     plotted ? chart([{ name: m.name, points: m.checks.filter((c) => c.value != null).map((c) => [c.at, c.value]), dots: m.checks }], { thresholds }) : null,
     last && last.message ? el("p", { class: "evidence" }, (last.final ? "final: " : "") + last.message) : null);
+}
+
+// The group a Rollout is released with: every member in the order they go, this one marked.
+function drawGroup(p) {
+  if (!p.groupMembers) return null;
+  return el("section", {}, el("h2", {}, `Group ${p.group}, released as one`), el("table", { id: "group" },
+    el("thead", {}, el("tr", {}, ["Member", "Phase", "Step", "Weight", "After"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, p.groupMembers.map((m) => el("tr", { "data-rollout": m.namespace + "/" + m.name, class: m.name === p.name ? "this" : "" },
+      el("td", {}, el("a", { href: `#/${encodeURIComponent(m.namespace)}/${encodeURIComponent(m.name)}` }, m.name)),
+      el("td", { class: "phase" }, badge(m.phase)), el("td", {}, m.step), el("td", { class: "weight" }, m.weight + "%"), el("td", {}, m.after))))));
 }
 
 function drawConditions(conditions) {

@@ -84,3 +84,14 @@ func TestUndoGoesBackOnlyToWhatIsKnown(t *testing.T) {
 		})
 	}
 }
+
+func TestTheUndoSaysWhoAskedAsTheTokenTellsIt(t *testing.T) {
+	for token, said := range map[string]string{
+		"u1 by bob":           " by bob",
+		"argocd-1795521600-2": " through Argo CD",
+		"u1":                  "",
+		"u1 by ":              "",
+	} {
+		assert.Equal(t, said, requester(token), token)
+	}
+}

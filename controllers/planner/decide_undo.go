@@ -78,11 +78,16 @@ func (d *decider) cannotUndo(underWay bool) string {
 	return ""
 }
 
-// requester is who asked, as the token says (" by <name>" at its end), for the status and
-// the event: " by <name>", or "".
+// requester is who asked, as the token says, for the status and the event: " by <name>"
+// for the plugin's tokens (" by <name>" at their end), " through Argo CD" for an Argo CD
+// action's (argocd-<second>-<n>: Argo CD's Lua is not told the user, and Argo CD's own event
+// on the Application names them), or "".
 func requester(token string) string {
 	if _, who, ok := strings.Cut(token, " by "); ok && who != "" {
 		return " by " + who
+	}
+	if strings.HasPrefix(token, "argocd-") {
+		return " through Argo CD"
 	}
 	return ""
 }

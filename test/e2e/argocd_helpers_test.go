@@ -325,3 +325,16 @@ func rolloutHealth(ctx context.Context, argo *harness.ArgoCD, app string) string
 	}
 	return ""
 }
+
+// argoEvents are the messages of the events Argo CD wrote about an Application.
+func argoEvents(ctx context.Context, t *testing.T, app string) []string {
+	t.Helper()
+	var events corev1.EventList
+	require.NoError(t, s.ControlPlane.Client.List(ctx, &events, client.InNamespace(harness.ArgoCDNamespace),
+		client.MatchingFields{"involvedObject.name": app, "involvedObject.kind": "Application"}))
+	messages := make([]string, 0, len(events.Items))
+	for _, e := range events.Items {
+		messages = append(messages, e.Message)
+	}
+	return messages
+}

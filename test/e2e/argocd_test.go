@@ -162,5 +162,17 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 		act(step.action, step.phase, step.health)
 	}
 	assert.NotContains(t, enabledActions(ctx, t, argo, app), "abort", "no abort once promoted")
+
+	// Undo, as in an incident after a promotion: v2, promoted before v3, serves all traffic
+	// again. Tranche's status and event say the request came through Argo CD, and Argo CD's
+	// own event on the Application records who ran the action (with its API's authentication
+	// off here, "Unknown user").
+	act("undo", trancheapi.PhaseAborted, "Degraded")
+	requireAllAnsweredBy(t, load, "v2", "after the undo through Argo CD")
+	undone, err := waitFor(app, time.Second, func(*trancheapi.Rollout) bool { return true })
+	require.NoError(t, err)
+	assert.Contains(t, undone.Status.Message, "on request through Argo CD", "the Rollout says who asked")
+	assert.Contains(t, argoEvents(ctx, t, app), "Unknown user ran action undo on resource tranche.dev/Rollout/"+app)
+	assert.Zero(t, load.Counts().Failed, "clients saw failures")
 	assert.Equal(t, "Synced", applicationState(ctx, application).Sync, "the requests, annotations, leave the Application Synced")
 }
