@@ -3,10 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +17,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,8 +46,24 @@ var webFiles embed.FS
 type DashboardOptions struct {
 	// Namespace is the namespace whose Rollouts it shows; "" for all.
 	Namespace string
+	// Namespaces, when not nil, are the namespaces it shows instead: those a user of a
+	// dashboard served to a team may read.
+	Namespaces []string
 	// ReadOnly hides every action, and refuses it if sent anyway.
 	ReadOnly bool
+	// User is whom the dashboard acts as, for the page to say; "" for the kubeconfig's user.
+	User string
+	// SignOut offers a button that ends the user's session (a dashboard served to a team
+	// whose users sign in with a token).
+	SignOut bool
+}
+
+// shown is the namespaces the dashboard shows, [""] for all.
+func (o DashboardOptions) shown() []string {
+	if o.Namespaces != nil {
+		return o.Namespaces
+	}
+	return []string{o.Namespace}
 }
 
 // Dashboard serves the web page.
@@ -64,16 +81,12 @@ type Dashboard struct {
 
 // NewDashboard makes a dashboard that reads through c.
 func NewDashboard(c client.WithWatch, opts DashboardOptions) (*Dashboard, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
-	}
 	page, err := template.ParseFS(webFiles, "web/index.html")
 	if err != nil {
 		return nil, err
 	}
 	d := &Dashboard{
-		client: c, opts: opts, token: hex.EncodeToString(secret), page: page,
+		client: c, opts: opts, token: randomHex(32), page: page,
 		history: map[types.UID]*History{}, changed: make(chan struct{}),
 	}
 	return d, nil
@@ -132,9 +145,19 @@ func (d *Dashboard) Serve(ctx context.Context, l net.Listener) error {
 	if !ok || !addr.IP.IsLoopback() {
 		return fmt.Errorf("the dashboard listens on the loopback interface only, not on %s", l.Addr())
 	}
-	d.rollouts = WatchRollouts(ctx, d.client, d.opts.Namespace)
+	d.start(ctx)
+	return serveHTTP(ctx, l, sameOrigin(addr.Port, d.routes()), nil)
+}
+
+// start follows the Rollouts the dashboard shows until ctx ends; once only.
+func (d *Dashboard) start(ctx context.Context) {
+	d.rollouts = WatchRolloutsIn(ctx, d.client, d.opts.shown())
 	go d.follow(ctx)
-	srv := &http.Server{Handler: d.handler(addr.Port), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+}
+
+// serveHTTP serves handler on l, with TLS when config is not nil, until ctx ends.
+func serveHTTP(ctx context.Context, l net.Listener, handler http.Handler, config *tls.Config) error {
+	srv := &http.Server{Handler: handler, TLSConfig: config, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -142,23 +165,31 @@ func (d *Dashboard) Serve(ctx context.Context, l net.Listener) error {
 		_ = srv.Shutdown(shutdown)
 		_ = srv.Close() // the event streams do not end by themselves
 	}()
+	if config != nil {
+		l = tls.NewListener(l, config)
+	}
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// handler is the dashboard's HTTP handler when it is served on 127.0.0.1:port.
-func (d *Dashboard) handler(port int) http.Handler {
-	assets, _ := fs.Sub(webFiles, "web")
+// assets are the page's script and style sheet.
+func assets() http.Handler {
+	files, _ := fs.Sub(webFiles, "web")
+	return http.StripPrefix("/assets/", http.FileServerFS(files))
+}
+
+// routes are the dashboard's page, its assets and its API, with no check of who asks.
+func (d *Dashboard) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.servePage)
-	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /api/rollouts", d.serveList)
 	mux.HandleFunc("GET /api/rollouts/{namespace}/{name}", d.serveRollout)
 	mux.HandleFunc("GET /api/stream", d.serveStream)
 	mux.HandleFunc("POST /api/rollouts/{namespace}/{name}/{action}", d.serveAction)
-	return sameOrigin(port, mux)
+	return mux
 }
 
 // sameOrigin refuses every request that does not come from the dashboard's own page: the
@@ -202,7 +233,9 @@ func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
 		Token     string
 		ReadOnly  bool
 		Namespace string
-	}{d.token, d.opts.ReadOnly, d.opts.Namespace})
+		User      string
+		SignOut   bool
+	}{d.token, d.opts.ReadOnly, strings.Join(d.opts.shown(), ","), d.opts.User, d.opts.SignOut})
 }
 
 func (d *Dashboard) rows() ([]Row, error) {
@@ -229,11 +262,15 @@ func (d *Dashboard) serveList(w http.ResponseWriter, _ *http.Request) {
 // key is the Rollout named, if the dashboard shows its namespace; else it answers why not.
 func (d *Dashboard) key(w http.ResponseWriter, namespace, name string) (types.NamespacedName, bool) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	if d.opts.Namespace != "" && key.Namespace != d.opts.Namespace {
+	switch shown := d.opts.shown(); {
+	case slices.Contains(shown, "") || slices.Contains(shown, namespace):
+		return key, true
+	case d.opts.Namespaces != nil:
+		http.Error(w, fmt.Sprintf("this dashboard shows you namespaces %s only: those you may list Rollouts in", strings.Join(shown, ", ")), http.StatusNotFound)
+	default:
 		http.Error(w, fmt.Sprintf("this dashboard shows namespace %s only (start it with --all-namespaces for every one)", d.opts.Namespace), http.StatusNotFound)
-		return key, false
 	}
-	return key, true
+	return key, false
 }
 
 func (d *Dashboard) serveRollout(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +381,15 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	said, err := act(r.Context(), d.client, key)
-	if err != nil {
+	switch {
+	case apierrors.IsForbidden(err):
+		who := "you"
+		if d.opts.User != "" {
+			who = d.opts.User
+		}
+		http.Error(w, fmt.Sprintf("Refused: %s may not %s rollout %s. The API server said: %v", who, r.PathValue("action"), key, err), http.StatusForbidden)
+		return
+	case err != nil:
 		http.Error(w, err.Error(), http.StatusConflict)
 		return
 	}

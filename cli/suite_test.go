@@ -42,7 +42,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true}, writeKubeconfig, startController))
+	os.Exit(harness.Main(m, &cp, harness.Options{
+		CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true,
+		// The dashboard served to a team is held to acting as its users (team_test.go).
+		Audit: true, AuditPolicy: harness.AuditEveryRequest,
+	}, writeKubeconfig, startController))
 }
 
 func writeKubeconfig(_ context.Context, cp *harness.ControlPlane) error {

@@ -28,16 +28,24 @@ import (
 // errNotListed is what a watch has to show before its first list arrived.
 var errNotListed = errors.New("not listed yet")
 
-// RolloutWatch follows the Rollouts of a namespace ("" for all).
+// RolloutWatch follows the Rollouts of some namespaces, or of all.
 type RolloutWatch struct {
-	rollouts *follower
+	rollouts []*follower // one a namespace
 	changed  chan struct{}
 }
 
 // WatchRollouts follows the Rollouts of a namespace ("" for all) until ctx ends.
 func WatchRollouts(ctx context.Context, c client.WithWatch, namespace string) *RolloutWatch {
+	return WatchRolloutsIn(ctx, c, []string{namespace})
+}
+
+// WatchRolloutsIn follows the Rollouts of the namespaces given ("" for all) until ctx ends:
+// a watch each, for a user who may list Rollouts in some namespaces only.
+func WatchRolloutsIn(ctx context.Context, c client.WithWatch, namespaces []string) *RolloutWatch {
 	w := &RolloutWatch{changed: make(chan struct{}, 1)}
-	w.rollouts = follow(ctx, c, &trancheapi.RolloutList{}, &trancheapi.Rollout{}, namespace, nil, w.changed)
+	for _, ns := range namespaces {
+		w.rollouts = append(w.rollouts, follow(ctx, c, &trancheapi.RolloutList{}, &trancheapi.Rollout{}, ns, nil, w.changed))
+	}
 	return w
 }
 
@@ -48,11 +56,14 @@ func (w *RolloutWatch) Changed() <-chan struct{} { return w.changed }
 // none to show: the first list has not arrived, or the last one or the watch failed (the
 // error lasts until the watch is back).
 func (w *RolloutWatch) Rollouts() ([]trancheapi.Rollout, error) {
-	objects, err := w.rollouts.objects()
-	if err != nil {
-		return nil, err
+	var rollouts []trancheapi.Rollout
+	for _, f := range w.rollouts {
+		objects, err := f.objects()
+		if err != nil {
+			return nil, err
+		}
+		rollouts = append(rollouts, rolloutsOf(objects)...)
 	}
-	rollouts := rolloutsOf(objects)
 	sortRollouts(rollouts)
 	return rollouts, nil
 }

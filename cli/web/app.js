@@ -300,8 +300,25 @@ function chart(series, opts) {
   return root;
 }
 
-document.getElementById("scope").textContent = namespace ? "namespace " + namespace : "all namespaces";
+const namespaces = namespace.split(",");
+document.getElementById("scope").textContent = !namespace ? "all namespaces" :
+  (namespaces.length > 1 ? "namespaces " + namespaces.join(", ") : "namespace " + namespace);
 if (readOnly) document.getElementById("scope").textContent += " · read-only";
+// Served to a team, the page says whom it acts as, and a user who signed in can sign out.
+const user = meta("tranche-user");
+if (user) {
+  const who = document.getElementById("user");
+  who.hidden = false;
+  who.textContent = "as " + user;
+}
+if (meta("tranche-sign-out") === "true") {
+  const button = document.getElementById("sign-out");
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await fetch("/signout", { method: "POST", headers: { "X-Tranche-Token": token } });
+    location.assign("/signin");
+  });
+}
 window.addEventListener("hashchange", follow);
 setInterval(draw, 5000); // ages and the time axis move on between pushes
 follow();

@@ -69,6 +69,11 @@ type AuditEvent struct {
 	User      struct {
 		Username string `json:"username"`
 	} `json:"user"`
+	// ImpersonatedUser is whom the request acted as, when its user impersonated another.
+	ImpersonatedUser *struct {
+		Username string   `json:"username"`
+		Groups   []string `json:"groups"`
+	} `json:"impersonatedUser,omitempty"`
 	// RequestURI is the path asked for: the only thing said of a request for no resource
 	// (discovery's /api and /apis, /version), whose ObjectRef is empty.
 	RequestURI     string    `json:"requestURI"`
