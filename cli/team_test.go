@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -296,4 +298,39 @@ func keys(m map[string]int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// kubectl tranche dashboard --serve serves the dashboard to a team: the page asks for a token
+// first; with --auth=proxy it refuses to listen beyond the loopback interface.
+func TestDashboardServeCommand(t *testing.T) {
+	t.Parallel()
+	address, err := harness.FreeAddress()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	cmd := cli.NewCommand(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &out})
+	cmd.SetArgs([]string{"dashboard", "--serve", address, "--namespaces", "a,b", "--kubeconfig=" + kubeconfig})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done, out.String())
+	})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		resp, err = noRedirect.Get("http://" + address + "/")
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the dashboard answers")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "/signin", resp.Header.Get("Location"))
+	resp, err = http.Get("http://" + address + "/signin")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(page), `<form class="signin" method="post" action="/signin">`)
+
+	_, err = kubectl(t, "default", "dashboard", "--serve", "0.0.0.0:0", "--auth", "proxy")
+	assert.ErrorContains(t, err, "listens on the loopback interface only")
 }

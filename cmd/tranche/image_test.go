@@ -92,17 +92,27 @@ func TestTheImage(t *testing.T) {
 	require.Len(t, layers, 1)
 	files, err := harness.LayerFiles(layers[0])
 	require.NoError(t, err)
-	require.Equal(t, []string{"tranche"}, slices.Sorted(maps.Keys(files)), "the manager alone: no shell, no other file")
-	binary := filepath.Join(t.TempDir(), "tranche")
-	require.NoError(t, os.WriteFile(binary, files["tranche"].Data, os.FileMode(files["tranche"].Mode)))
-	assert.Equal(t, int64(0o555), files["tranche"].Mode, "runnable by any user, writable by none")
-	exe, err := elf.Open(binary)
-	require.NoError(t, err)
-	for _, prog := range exe.Progs {
-		assert.NotEqual(t, elf.PT_INTERP, prog.Type, "the manager is static: the image has no dynamic loader")
+	require.Equal(t, []string{"kubectl-tranche", "tranche"}, slices.Sorted(maps.Keys(files)),
+		"the manager and the plugin (whose dashboard the chart serves to a team) alone: no shell, no other file")
+	modules := map[string]string{}
+	dir := t.TempDir()
+	for name, file := range files {
+		binary := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(binary, file.Data, os.FileMode(file.Mode)))
+		assert.Equal(t, int64(0o555), file.Mode, "%s: runnable by any user, writable by none", name)
+		exe, err := elf.Open(binary)
+		require.NoError(t, err)
+		for _, prog := range exe.Progs {
+			assert.NotEqual(t, elf.PT_INTERP, prog.Type, "%s is static: the image has no dynamic loader", name)
+		}
+		require.NoError(t, exe.Close())
+		maps.Copy(modules, modulesOf(t, binary))
 	}
-	require.NoError(t, exe.Close())
-	assert.Equal(t, modulesOf(t, binary), sbomModules(t, ref), "the SBOM beside the image lists the modules go version -m reports of its binary")
+	binary := filepath.Join(dir, "tranche")
+	assert.Equal(t, modules, sbomModules(t, ref), "the SBOM beside the image lists the modules go version -m reports of its binaries")
+	out, err := exec.Command(filepath.Join(dir, "kubectl-tranche"), "dashboard", "--help").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--serve", "the image's plugin serves the dashboard to a team")
 	built := provenanceOf(t, ref)
 	assert.Equal(t, "https://slsa.dev/provenance/v1", built["predicateType"])
 	assert.Equal(t, []any{map[string]any{"name": repo, "digest": map[string]any{"sha256": strings.TrimPrefix(digest, "sha256:")}}}, built["subject"],

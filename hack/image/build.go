@@ -15,19 +15,37 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// The manager's place in the image, and the user it runs as: the one distroless images
-// call nonroot, which the chart's securityContext names too.
+// The manager's place in the image, the plugin's (whose dashboard the chart can serve to a
+// team from the same image), and the user they run as: the one distroless images call
+// nonroot, which the chart's securityContext names too.
 const (
 	entrypoint = "/tranche"
+	pluginPath = "/kubectl-tranche"
 	nonRoot    = "65532:65532"
 )
 
 // imageSpec is what the image is made of.
 type imageSpec struct {
-	Binary                    []byte
+	// Files are the binaries, the manager (the entrypoint) first.
+	Files                     []imageFile
 	Platform                  v1.Platform
 	Version, Revision, Source string
 	Created                   time.Time
+}
+
+// imageFile is a binary of the image and where it goes.
+type imageFile struct {
+	Path string
+	Data []byte
+}
+
+// binaries are the contents of the image's binaries.
+func (s imageSpec) binaries() [][]byte {
+	var out [][]byte
+	for _, f := range s.Files {
+		out = append(out, f.Data)
+	}
+	return out
 }
 
 // labels are the OCI annotations' keys, as image labels.
@@ -44,10 +62,10 @@ func (s imageSpec) labels() map[string]string {
 	return labels
 }
 
-// build makes the image: one layer holding the binary, on nothing. The manager needs no
-// shell, no C library (it is static) and no CA bundle (it carries Go's fallback roots).
+// build makes the image: one layer holding the binaries, on nothing. They need no shell, no
+// C library (they are static) and no CA bundle (the manager carries Go's fallback roots).
 func build(s imageSpec) (v1.Image, error) {
-	layerTar, err := binaryLayer(s.Binary, s.Created)
+	layerTar, err := binaryLayer(s.Files, s.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -73,24 +91,26 @@ func build(s imageSpec) (v1.Image, error) {
 	cfg.Config.User = nonRoot
 	cfg.Config.WorkingDir = "/"
 	cfg.Config.Labels = s.labels()
-	cfg.History = []v1.History{{Created: v1.Time{Time: s.Created}, CreatedBy: "hack/image: the manager binary", Comment: "make image"}}
+	cfg.History = []v1.History{{Created: v1.Time{Time: s.Created}, CreatedBy: "hack/image: the manager and plugin binaries", Comment: "make image"}}
 	return mutate.ConfigFile(img, cfg)
 }
 
-// binaryLayer is a tar of the binary alone, owned by root, readable and runnable by all,
+// binaryLayer is a tar of the binaries alone, owned by root, readable and runnable by all,
 // dated created.
-func binaryLayer(binary []byte, created time.Time) ([]byte, error) {
+func binaryLayer(files []imageFile, created time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	hdr := &tar.Header{
-		Typeflag: tar.TypeReg, Name: entrypoint[1:], Size: int64(len(binary)), Mode: 0o555,
-		ModTime: created, Format: tar.FormatUSTAR,
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(binary); err != nil {
-		return nil, err
+	for _, f := range files {
+		hdr := &tar.Header{
+			Typeflag: tar.TypeReg, Name: f.Path[1:], Size: int64(len(f.Data)), Mode: 0o555,
+			ModTime: created, Format: tar.FormatUSTAR,
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

@@ -1,7 +1,8 @@
-// Command image builds the manager's OCI image without a container engine: the manager,
-// built static for linux, alone on an empty base, run as a non-root user, with the OCI labels.
-// It writes the image as an OCI layout, pushes it when asked, with its SBOM (CycloneDX, the
-// Go modules of the binary), its build provenance (SLSA v1, an in-toto statement) and, given
+// Command image builds the manager's OCI image without a container engine: the manager and
+// the kubectl plugin (whose dashboard the chart can serve to a team), built static for linux,
+// alone on an empty base, run as a non-root user, with the OCI labels. It writes the image
+// as an OCI layout, pushes it when asked, with its SBOM (CycloneDX, the Go modules of the
+// binaries), its build provenance (SLSA v1, an in-toto statement) and, given
 // a key, its signature (a Sigstore bundle) as OCI referrers beside it, and prints its digest. Run it
 // from the module's root (make image does).
 //
@@ -52,9 +53,15 @@ func run(args []string) error {
 	if layoutDir == "" {
 		return fmt.Errorf("-layout is required: make image passes it")
 	}
-	var err error
-	if spec.Binary, err = buildManager(arch); err != nil {
-		return err
+	for _, b := range []struct{ path, pkg, what string }{
+		{entrypoint, "./cmd/tranche", "the manager"},
+		{pluginPath, "./cmd/kubectl-tranche", "the plugin"},
+	} {
+		data, err := buildBinary(arch, b.pkg, b.what)
+		if err != nil {
+			return err
+		}
+		spec.Files = append(spec.Files, imageFile{Path: b.path, Data: data})
 	}
 	spec.Platform = v1.Platform{OS: "linux", Architecture: arch}
 	spec.Created = time.Unix(created, 0).UTC()
@@ -99,7 +106,7 @@ func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, key *si
 	if err != nil {
 		return err
 	}
-	bom, err := sbom(spec.Binary, spec.Version, spec.Created)
+	bom, err := sbom(spec.binaries(), spec.Version, spec.Created)
 	if err != nil {
 		return err
 	}
@@ -125,20 +132,20 @@ func pushAttachments(repo name.Repository, img v1.Image, spec imageSpec, key *si
 	return nil
 }
 
-// buildManager builds ./cmd/tranche for linux on arch, static (no cgo: the image has no C
+// buildBinary builds the command pkg for linux on arch, static (no cgo: the image has no C
 // library) and stripped, and returns the binary.
-func buildManager(arch string) ([]byte, error) {
+func buildBinary(arch, pkg, what string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "tranche-image-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "tranche")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/tranche")
+	out := filepath.Join(dir, "binary")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("building the manager for linux/%s: %w", arch, err)
+		return nil, fmt.Errorf("building %s for linux/%s: %w", what, arch, err)
 	}
 	return os.ReadFile(out)
 }

@@ -52,7 +52,7 @@ type (
 
 // provenance says how the image named name, of digest, was built from spec.
 func provenance(name string, digest v1.Hash, spec imageSpec) ([]byte, error) {
-	info, err := buildinfo.Read(bytes.NewReader(spec.Binary))
+	info, err := buildinfo.Read(bytes.NewReader(spec.Files[0].Data)) // both binaries are built alike
 	if err != nil {
 		return nil, fmt.Errorf("reading the manager's build information: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
@@ -13,27 +14,39 @@ import (
 // image.
 const sbomMediaType = "application/vnd.cyclonedx+json"
 
-// sbom is the manager's software bill of materials, a CycloneDX document: the Go modules its
-// binary was built from, as the Go toolchain recorded them in it (what `go version -m` prints),
-// each the version built (a replaced module's replacement). It depends on nothing but the
-// binary and the creation time, so two builds of one source give the same document.
-func sbom(binary []byte, version string, created time.Time) ([]byte, error) {
-	info, err := buildinfo.Read(bytes.NewReader(binary))
-	if err != nil {
-		return nil, fmt.Errorf("reading the manager's build information: %w", err)
+// sbom is the image's software bill of materials, a CycloneDX document: the Go modules its
+// binaries were built from, as the Go toolchain recorded them in each (what `go version -m`
+// prints), each the version built (a replaced module's replacement), once. It depends on
+// nothing but the binaries and the creation time, so two builds of one source give the same
+// document.
+func sbom(binaries [][]byte, version string, created time.Time) ([]byte, error) {
+	var info *debug.BuildInfo
+	var deps []*debug.Module
+	for _, binary := range binaries {
+		read, err := buildinfo.Read(bytes.NewReader(binary))
+		if err != nil {
+			return nil, fmt.Errorf("reading a binary's build information: %w", err)
+		}
+		info = read
+		deps = append(deps, read.Deps...)
 	}
 	main := cyclonedx.Component{
 		Type: cyclonedx.ComponentTypeApplication, Name: info.Main.Path, Version: version,
 		BOMRef: "pkg:golang/" + info.Main.Path + "@" + version, PackageURL: "pkg:golang/" + info.Main.Path + "@" + version,
 	}
-	components := make([]cyclonedx.Component, 0, len(info.Deps))
-	dependsOn := make([]string, 0, len(info.Deps))
-	for _, dep := range info.Deps {
+	components := make([]cyclonedx.Component, 0, len(deps))
+	dependsOn := make([]string, 0, len(deps))
+	listed := map[string]bool{}
+	for _, dep := range deps {
 		built := dep
 		if dep.Replace != nil {
 			built = dep.Replace
 		}
 		purl := "pkg:golang/" + dep.Path + "@" + built.Version
+		if listed[purl] {
+			continue
+		}
+		listed[purl] = true
 		c := cyclonedx.Component{Type: cyclonedx.ComponentTypeLibrary, Name: dep.Path, Version: built.Version, BOMRef: purl, PackageURL: purl}
 		if built.Sum != "" {
 			// Go's h1: hash of the module's files, which go.sum holds; CycloneDX has no

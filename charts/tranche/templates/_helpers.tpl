@@ -22,6 +22,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* The dashboard's pods' labels, by which its Service selects them. */}}
+{{- define "tranche.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: tranche
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: dashboard
+{{- end -}}
+
+{{- define "tranche.dashboardLabels" -}}
+{{ include "tranche.dashboardSelectorLabels" . }}
+app.kubernetes.io/part-of: tranche
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
 {{- define "tranche.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "tranche.fullname" .) .Values.serviceAccount.name -}}
