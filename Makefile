@@ -161,7 +161,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_ARCH ?= $(shell go env GOARCH)
 
 .PHONY: image
-image: ## Build the manager's OCI image, without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it with its SBOM and provenance, SIGN_KEY=key.pem signed. Prints its digest.
+image: ## Build the manager's OCI image (the manager and the kubectl plugin), without a container engine, into bin/image/oci; IMAGE=registry/repository:tag pushes it with its SBOM and provenance, SIGN_KEY=key.pem signed. Prints its digest.
 	go run ./hack/image -layout $(BIN)/image/oci -arch $(IMAGE_ARCH) -version $(VERSION) -revision "$(REVISION)" \
 		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE)) $(if $(SIGN_KEY),-sign-key $(SIGN_KEY))
 
