@@ -194,30 +194,45 @@ func (d *Dashboard) routes() *http.ServeMux {
 
 // sameOrigin refuses every request that does not come from the dashboard's own page: the
 // Host must be the dashboard's own address, and a request a browser marks as coming from
-// another origin is refused. It also tells the browser to load nothing from elsewhere and to
-// show the page in no other page's frame.
+// another origin is refused.
 func sameOrigin(port int, next http.Handler) http.Handler {
 	hosts := map[string]bool{}
 	for _, h := range []string{"127.0.0.1", "localhost"} {
 		hosts[net.JoinHostPort(h, strconv.Itoa(port))] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		origin := r.Header.Get("Origin")
-		switch {
-		case !hosts[r.Host]:
+		// The page sends no form, and its requests need no referrer.
+		setPageHeaders(w.Header(), "'none'", "no-referrer")
+		if !hosts[r.Host] {
 			http.Error(w, "this dashboard answers on 127.0.0.1:"+strconv.Itoa(port)+" only, not on "+r.Host, http.StatusMisdirectedRequest)
-		case origin != "" && !ownOrigin(origin, hosts):
-			http.Error(w, "requests from "+origin+" are refused: only the dashboard's own page may use it", http.StatusForbidden)
-		case r.Header.Get("Sec-Fetch-Site") == "cross-site":
-			http.Error(w, "requests from other sites are refused: only the dashboard's own page may use it", http.StatusForbidden)
-		default:
-			next.ServeHTTP(w, r)
+			return
 		}
+		if why := fromElsewhere(r, func(origin string) bool { return ownOrigin(origin, hosts) }); why != "" {
+			http.Error(w, why, http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// setPageHeaders tells the browser to load nothing from elsewhere, to show the pages in no
+// other page's frame, and to send forms to formAction only, with referrer as the policy.
+func setPageHeaders(h http.Header, formAction, referrer string) {
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action "+formAction)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", referrer)
+}
+
+// fromElsewhere says why a request is refused as coming from another origin than the
+// dashboard's own pages (own says which Origin headers name them), "" when it is not.
+func fromElsewhere(r *http.Request, own func(origin string) bool) string {
+	if origin := r.Header.Get("Origin"); origin != "" && !own(origin) {
+		return "requests from " + origin + " are refused: only the dashboard's own page may use it"
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return "requests from other sites are refused: only the dashboard's own page may use it"
+	}
+	return ""
 }
 
 // ownOrigin reports whether an Origin header names the dashboard's own page.

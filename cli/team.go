@@ -320,26 +320,18 @@ func (t *Team) serveSignIn(w http.ResponseWriter, problem string, code int) {
 	_ = t.signIn.Execute(w, struct{ Error string }{problem})
 }
 
-// ownSite refuses requests a browser marks as coming from another site, and tells the
-// browser to load nothing from elsewhere and to show the pages in no other page's frame.
-// The session cookie is SameSite=Strict, and an action must carry the page's token too.
+// ownSite refuses requests a browser marks as coming from another site. The session cookie
+// is SameSite=Strict, and an action must carry the page's token too.
 func ownSite(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		// Not no-referrer: under it a browser sends "Origin: null" with a form's POST, the
-		// sign-in's included, and the check below could not tell it from a foreign page.
-		h.Set("Referrer-Policy", "same-origin")
-		origin := r.Header.Get("Origin")
-		switch {
-		case origin != "" && !sameHost(origin, r.Host):
-			http.Error(w, "requests from "+origin+" are refused: only the dashboard's own pages may use it", http.StatusForbidden)
-		case r.Header.Get("Sec-Fetch-Site") == "cross-site":
-			http.Error(w, "requests from other sites are refused: only the dashboard's own pages may use it", http.StatusForbidden)
-		default:
-			next.ServeHTTP(w, r)
+		// The sign-in is a form. Not no-referrer: under it a browser sends "Origin: null"
+		// with a form's POST, and fromElsewhere could not tell it from a foreign page's.
+		setPageHeaders(w.Header(), "'self'", "same-origin")
+		if why := fromElsewhere(r, func(origin string) bool { return sameHost(origin, r.Host) }); why != "" {
+			http.Error(w, why, http.StatusForbidden)
+			return
 		}
+		next.ServeHTTP(w, r)
 	})
 }
 

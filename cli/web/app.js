@@ -312,12 +312,13 @@ if (user) {
   who.textContent = "as " + user;
 }
 if (meta("tranche-sign-out") === "true") {
-  const button = document.getElementById("sign-out");
-  button.hidden = false;
-  button.addEventListener("click", async () => {
-    await fetch("/signout", { method: "POST", headers: { "X-Tranche-Token": token } });
-    location.assign("/signin");
-  });
+  document.querySelector("header").append(el("button", {
+    id: "sign-out",
+    onclick: async () => {
+      await fetch("/signout", { method: "POST", headers: { "X-Tranche-Token": token } });
+      location.assign("/signin");
+    },
+  }, "Sign out"));
 }
 window.addEventListener("hashchange", follow);
 setInterval(draw, 5000); // ages and the time axis move on between pushes

@@ -112,6 +112,9 @@ func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
 		stack.CanaryTraffic(front), routeWeights())
 	assert.Zero(t, whole.Clients.Failed, "no frontend client saw a failure")
 	assert.Equal(t, whole.Clients.Sent, whole.Clients.ByVersion["v2"], "v2 answered every frontend client: %+v", whole.Clients)
+	backEnd, frontEnd := backRo.Status.History[0].EndedAt, frontRo.Status.History[0].EndedAt
+	require.True(t, backEnd != nil && frontEnd != nil, "both rollouts ended")
+	fmt.Printf("BENCH e2e_group_follower_failed_after_seconds=%.2f\n", frontEnd.Sub(backEnd.Time).Seconds())
 }
 
 // watchRouteWeights looks at the HTTPRoute of a Rollout every 50 ms until the test ends; the
