@@ -85,13 +85,23 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("    logs         %s\n", dir)
 
 	c := s.ControlPlane.Client
-	say(fmt.Sprintf("Deploying %s v1 behind a canary Rollout (steps 5%% / 50%% / 100%%, %s each, analysis every %s)", app, o.hold, o.interval))
+	say(fmt.Sprintf("Deploying %s v1 behind a canary Rollout (steps 5%% / 50%% / 100%%, %s each, analysis every %s: thresholds and the Compare judge)", app, o.hold, o.interval))
 	slack, err := stack.StartSlackReceiver()
 	if err != nil {
 		return err
 	}
 	defer slack.Close()
+	// Beside the threshold checks, the Compare judge on Traefik's counters: it compares the
+	// canary's errors with the primary's over the same traffic, and decides when the
+	// evidence allows; the report says what each decided and when.
+	template := stack.TraefikCompareTemplate(namespace, app)
+	if err := c.Create(ctx, template); err != nil {
+		return err
+	}
 	ro := stack.CanaryRollout(namespace, app, hostname, o.hold, o.interval)
+	ro.Spec.Analysis.Metrics = append(ro.Spec.Analysis.Metrics, trancheapi.Metric{
+		Name: "errors-compared", TemplateRef: &trancheapi.NamespacedObjectReference{Name: template.Name}, Judge: trancheapi.JudgeCompare,
+	})
 	if err := slack.Subscribe(ctx, c, ro); err != nil {
 		return err
 	}
@@ -192,6 +202,10 @@ func release(ctx context.Context, s *stack.Stack, load *stack.Load, title string
 			<-recorded
 			result := fmt.Sprintf("%s: %s", last.Phase, last.Message)
 			fmt.Println("    " + result)
+			fmt.Println("    What each check decided, in seconds since the release:")
+			for _, m := range stack.DecisionsOf(rec.Samples()) {
+				fmt.Println("      " + m.Summary())
+			}
 			if err := printView(ctx, c); err != nil {
 				return outcome{}, err
 			}

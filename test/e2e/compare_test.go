@@ -28,7 +28,7 @@ func TestTheCompareJudgeThroughTraefik(t *testing.T) {
 		return []string{fmt.Sprintf("--error-rate=%g", errorRate), "--burst-every=12s", "--burst-length=3s",
 			fmt.Sprintf("--burst-error-rate=%g", burstErrorRate)}
 	}
-	template := traefikCompareTemplate(app)
+	template := stack.TraefikCompareTemplate(namespace, app)
 	require.NoError(t, s.ControlPlane.Client.Create(context.Background(), template))
 	t.Cleanup(func() { _ = s.ControlPlane.Client.Delete(context.Background(), template) })
 	ro := stack.CanaryRollout(namespace, app, host, 20*time.Second, 3*time.Second)
@@ -60,24 +60,6 @@ func TestTheCompareJudgeThroughTraefik(t *testing.T) {
 	t.Logf("rolled back: %s", bad.Status.Message)
 	if !rolledBackAt.IsZero() {
 		fmt.Printf("BENCH e2e_compare_bursts_rollback_seconds=%.1f\n", rolledBackAt.Sub(started).Seconds())
-	}
-}
-
-// traefikCompareTemplate counts a workload's requests and errors as Traefik counts them for
-// the backendRefs of the Rollout's route, since the step began (the counter now less the
-// counter then, as docs/analysis.md says to write a Compare template).
-func traefikCompareTemplate(app string) *trancheapi.MetricTemplate {
-	series := `service=~"httproute-{{ .Namespace }}-{{ .Rollout }}-gw-.+-svc-{{ .Namespace }}-{{ .WorkloadService }}-[0-9]+@kubernetesgateway"`
-	count := func(selector string) string {
-		return strings.NewReplacer("SEL", selector).Replace(
-			`sum(traefik_service_requests_total{SEL}) - (sum(traefik_service_requests_total{SEL} offset {{ .Window }}) or vector(0))`)
-	}
-	return &trancheapi.MetricTemplate{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: app + "-errors"},
-		Spec: trancheapi.MetricTemplateSpec{
-			Query:      count(series + `, code=~"5.."`),
-			TotalQuery: count(series),
-		},
 	}
 }
 

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -149,4 +150,23 @@ func IngressRoute(ns, name, hostname, traefikService string) *unstructured.Unstr
 			}},
 		},
 	}}
+}
+
+// TraefikCompareTemplate is a MetricTemplate for a Compare metric of app's Rollout: it counts
+// a workload's requests and errors as Traefik counts them for the backendRefs of the
+// Rollout's route, since the step began (the counter now less the counter then, as
+// docs/analysis.md says to write a Compare template). It is named <app>-errors.
+func TraefikCompareTemplate(ns, app string) *trancheapi.MetricTemplate {
+	series := `service=~"httproute-{{ .Namespace }}-{{ .Rollout }}-gw-.+-svc-{{ .Namespace }}-{{ .WorkloadService }}-[0-9]+@kubernetesgateway"`
+	count := func(selector string) string {
+		return strings.NewReplacer("SEL", selector).Replace(
+			`sum(traefik_service_requests_total{SEL}) - (sum(traefik_service_requests_total{SEL} offset {{ .Window }}) or vector(0))`)
+	}
+	return &trancheapi.MetricTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-errors"},
+		Spec: trancheapi.MetricTemplateSpec{
+			Query:      count(series + `, code=~"5.."`),
+			TotalQuery: count(series),
+		},
+	}
 }

@@ -25,6 +25,8 @@ type Sample struct {
 	Steps   int
 	Message string
 	Canary  string // the canary revision
+	// Checks are the analysis's latest checks, as the Rollout's status listed them.
+	Checks  []trancheapi.CheckResult
 	Plane   PlaneCounts
 	Clients LoadCounts
 }
@@ -179,6 +181,7 @@ func (r *Recorder) sample(ctx context.Context) Sample {
 	if r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Rollout}, ro) == nil {
 		s.Phase, s.Weight, s.Step = ro.Status.Phase, ro.Status.CanaryWeight, ro.Status.CurrentStep
 		s.Steps, s.Message, s.Canary = len(ro.Spec.Steps), ro.Status.Message, ro.Status.CanaryRevision
+		s.Checks = ro.Status.LastChecks
 	}
 	if r.MetricsURL != "" {
 		s.Plane = ReadPlaneCounts(ctx, r.MetricsURL, r.Namespace, r.Rollout, r.Target)

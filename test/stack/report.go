@@ -118,6 +118,13 @@ func reportPage(traces []Trace, svg string) string {
 				percent(w.CanaryShare()), w.Canary, w.CanaryFail)
 		}
 		b.WriteString("</table>\n")
+		if decisions := DecisionsOf(tr.Samples); len(decisions) > 0 {
+			b.WriteString("<p>What each check decided, in seconds since the release:</p>\n<ul>\n")
+			for _, m := range decisions {
+				fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(m.Summary()))
+			}
+			b.WriteString("</ul>\n")
+		}
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()

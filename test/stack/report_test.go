@@ -14,6 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/plot/plotter"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 func TestStepsOfSplitsWhereTheWeightChanges(t *testing.T) {
@@ -97,6 +100,10 @@ func TestReportHasTheStepsAndTheOutcome(t *testing.T) {
 	trace := Trace{Title: "v3 (30% errors)", Outcome: "Failed: <rolled back>", Samples: []Sample{
 		sample(0, 0, 0, 0, 0), sample(1, 5, 95, 5, 0), sample(2, 5, 190, 10, 3), sample(3, 0, 290, 10, 3),
 	}}
+	failed := trancheapi.CheckResult{Metric: "errors-compared", Verdict: trancheapi.VerdictFail, Message: "the canary is worse than the primary",
+		At: metav1.NewMicroTime(trace.Samples[2].At)}
+	trace.Samples[2].Checks = []trancheapi.CheckResult{failed}
+	trace.Samples[3].Checks = []trancheapi.CheckResult{failed}
 	htmlPath, _, err := WriteReport(t.TempDir(), []Trace{steadyTrace(), trace})
 	require.NoError(t, err)
 	page, err := os.ReadFile(htmlPath)
@@ -106,6 +113,7 @@ func TestReportHasTheStepsAndTheOutcome(t *testing.T) {
 	assert.Contains(t, html, "<tr><td>0.0</td><td>2.0</td><td></td><td>5%</td><td>5.0%</td><td>10</td><td>3</td></tr>",
 		"the 5% step: from the sample before it to its last")
 	assert.Equal(t, 2, strings.Count(html, "<table"))
+	assert.Contains(t, html, "<li>errors-compared: Fail at 2.0 s (last: the canary is worse than the primary)</li>", "what each check decided")
 }
 
 func TestReportNeedsATrace(t *testing.T) {
