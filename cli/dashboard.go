@@ -73,6 +73,8 @@ type Dashboard struct {
 	token    string
 	rollouts *RolloutWatch
 	page     *template.Template
+	// ctx ends the dashboard: its watches, and the event streams open on it.
+	ctx context.Context
 
 	mu      sync.Mutex
 	history map[types.UID]*History
@@ -151,6 +153,7 @@ func (d *Dashboard) Serve(ctx context.Context, l net.Listener) error {
 
 // start follows the Rollouts the dashboard shows until ctx ends; once only.
 func (d *Dashboard) start(ctx context.Context) {
+	d.ctx = ctx
 	d.rollouts = WatchRolloutsIn(ctx, d.client, d.opts.shown())
 	go d.follow(ctx)
 }
@@ -313,7 +316,11 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming is not supported", http.StatusInternalServerError)
 		return
 	}
-	ctx := r.Context()
+	// A stream ends with its request, or with the dashboard: a team's session that ends
+	// (signed out, expired) closes its pages' streams and their watches.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(d.ctx, cancel)()
 	var view *ViewWatch
 	var viewChanged <-chan struct{}
 	if r.URL.Query().Get("name") != "" {

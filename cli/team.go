@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +21,8 @@ import (
 )
 
 // A dashboard served to a team shows each person what their own Kubernetes rights allow.
-// It holds no rights of its own to lend: with tokens, every request it makes for a person
-// carries that person's token (who they are is asked with it too); behind an authenticating
+// With tokens it holds no rights of its own to lend: every request it makes for a person
+// carries that person's token (who they are is asked with it too). Behind an authenticating
 // proxy, every request impersonates the user the proxy names. Each person's session has a
 // dashboard of its own, following only the namespaces they may list Rollouts in.
 
@@ -51,17 +49,20 @@ type TeamOptions struct {
 	// dashboard's own credentials, which may only impersonate. With AuthToken its
 	// credentials are never used. Its UserAgent, if any, replaces DashboardUserAgent.
 	Config *rest.Config
-	Auth   Auth
+	// Auth is how people are known: AuthToken or AuthProxy.
+	Auth Auth
 	// UserHeader and GroupsHeader are the headers the proxy names the user and their groups
 	// (comma-separated) in, with AuthProxy.
 	UserHeader, GroupsHeader string
 	// Namespaces are the namespaces the dashboard shows, of those each person may list
-	// Rollouts in; none for every namespace.
+	// Rollouts in; none for every namespace. Which of them a person may read is asked when
+	// their session opens.
 	Namespaces []string
 	// ReadOnly hides every action, whatever a person may do.
 	ReadOnly bool
 	// SessionTTL is how long a session lasts from its sign-in (AuthToken) or its first
-	// request (AuthProxy); a session unused for SessionIdle ends sooner.
+	// request (AuthProxy); a session with no request for SessionIdle ends sooner (an open
+	// page's event stream is a request as long as it is open).
 	SessionTTL, SessionIdle time.Duration
 }
 
@@ -79,13 +80,21 @@ type session struct {
 	user      string
 	dashboard *Dashboard
 	handler   http.Handler
-	cancel    context.CancelFunc
+	cancel    context.CancelFunc // ends the dashboard's watches and its open event streams
 	expires   time.Time
 	lastSeen  time.Time
+	inUse     int // requests being served, open event streams included
 }
 
 // sessionCookie carries a session's key with AuthToken.
 const sessionCookie = "tranche-session"
+
+// maxSessionsPerUser is how many sessions one person may have at once: a sign-in past it
+// ends their oldest.
+const maxSessionsPerUser = 8
+
+// askTimeout bounds what opening a session asks of the API server as the person.
+const askTimeout = 30 * time.Second
 
 // NewTeam makes a dashboard to serve to a team.
 func NewTeam(opts TeamOptions) (*Team, error) {
@@ -98,12 +107,8 @@ func NewTeam(opts TeamOptions) (*Team, error) {
 	default:
 		return nil, fmt.Errorf("unknown --auth %q: token (each person signs in with a bearer token) or proxy (an authenticating proxy in front names the user)", opts.Auth)
 	}
-	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = 8 * time.Hour
-	}
-	if opts.SessionIdle <= 0 {
-		opts.SessionIdle = time.Hour
-	}
+	opts.SessionTTL = cmp.Or(opts.SessionTTL, 8*time.Hour)
+	opts.SessionIdle = cmp.Or(opts.SessionIdle, time.Hour)
 	page, err := template.ParseFS(webFiles, "web/signin.html")
 	if err != nil {
 		return nil, err
@@ -132,15 +137,25 @@ func (t *Team) Handler(ctx context.Context) http.Handler {
 		mux.HandleFunc("POST /signout", t.signOut)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s, err := t.session(ctx, r)
+		var s *session
+		var err error
+		if t.opts.Auth == AuthToken {
+			s, err = t.cookieSession(r)
+		} else {
+			s, err = t.proxySession(ctx, r)
+		}
+		var refused refusal
 		switch {
 		case errors.Is(err, errSignIn) && r.Method == http.MethodGet && r.URL.Path == "/":
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		case errors.Is(err, errSignIn):
 			http.Error(w, "sign in first: your session ended or never began", http.StatusUnauthorized)
-		case err != nil:
+		case errors.As(err, &refused):
 			http.Error(w, err.Error(), http.StatusForbidden)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadGateway)
 		default:
+			defer t.release(s)
 			s.handler.ServeHTTP(w, r)
 		}
 	})
@@ -150,146 +165,72 @@ func (t *Team) Handler(ctx context.Context) http.Handler {
 // errSignIn is the answer to a request without a session, with AuthToken.
 var errSignIn = errors.New("no session")
 
-// session is the session of the person asking, opened for them with AuthProxy.
-func (t *Team) session(ctx context.Context, r *http.Request) (*session, error) {
-	now := time.Now()
-	if t.opts.Auth == AuthToken {
-		cookie, err := r.Cookie(sessionCookie)
-		if err != nil {
-			return nil, errSignIn
-		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		s := t.sessions[cookie.Value]
-		if s == nil || now.After(s.expires) {
-			return nil, errSignIn
-		}
-		s.lastSeen = now
-		return s, nil
-	}
-	user := r.Header.Get(t.opts.UserHeader)
-	if user == "" {
-		return nil, fmt.Errorf("the request names no user in %s: the dashboard is reached through the authenticating proxy, which sets it", t.opts.UserHeader)
-	}
-	var groups []string
-	if t.opts.GroupsHeader != "" {
-		for _, g := range strings.Split(r.Header.Get(t.opts.GroupsHeader), ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				groups = append(groups, g)
-			}
-		}
-	}
-	key := user + "\x00" + strings.Join(groups, "\x00")
-	t.mu.Lock()
-	s := t.sessions[key]
-	if s != nil && now.Before(s.expires) {
-		s.lastSeen = now
-		t.mu.Unlock()
-		return s, nil
-	}
-	t.mu.Unlock()
-	cfg := rest.CopyConfig(t.opts.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
-	s, err := t.open(ctx, cfg, user, false)
+// refusal is an error that says what a person may not do, rather than what went wrong.
+type refusal struct{ why string }
+
+func (r refusal) Error() string { return r.why }
+
+// cookieSession is the session the request's cookie names, marked in use.
+func (t *Team) cookieSession(r *http.Request) (*session, error) {
+	cookie, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil, err
+		return nil, errSignIn
 	}
-	t.keep(key, s)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sessions[cookie.Value]
+	if s == nil || time.Now().After(s.expires) {
+		return nil, errSignIn
+	}
+	s.inUse++
 	return s, nil
 }
 
-// signInWithToken opens a session with the token the person pasted, once the API server
-// says whom it belongs to.
-func (t *Team) signInWithToken(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	token := strings.TrimSpace(r.PostFormValue("token"))
-	if token == "" {
-		t.serveSignIn(w, "Paste a token.", http.StatusBadRequest)
-		return
-	}
-	cfg := rest.AnonymousClientConfig(t.opts.Config) // the address and CA; none of the dashboard's credentials
-	cfg.BearerToken = token
-	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
-	if err != nil {
-		t.serveSignIn(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	user := whoAmI(r.Context(), c)
-	if user == "" {
-		t.serveSignIn(w, "The API server does not accept this token (or does not say whom it belongs to).", http.StatusUnauthorized)
-		return
-	}
-	s, err := t.open(ctx, cfg, user, true)
-	if err != nil {
-		t.serveSignIn(w, err.Error(), http.StatusForbidden)
-		return
-	}
-	key := randomHex(32)
-	t.keep(key, s)
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: key, Path: "/", Expires: s.expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
-	})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-// signOut ends the session of the page that asks (it carries the page's token).
-func (t *Team) signOut(w http.ResponseWriter, r *http.Request) {
-	cookie, err := r.Cookie(sessionCookie)
-	if err != nil {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
+// release marks a request of s served.
+func (t *Team) release(s *session) {
 	t.mu.Lock()
-	s := t.sessions[cookie.Value]
-	if s == nil || subtle.ConstantTimeCompare([]byte(r.Header.Get(tokenHeader)), []byte(s.dashboard.token)) != 1 {
-		t.mu.Unlock()
-		http.Error(w, "the request does not carry the dashboard page's token", http.StatusForbidden)
-		return
-	}
-	delete(t.sessions, cookie.Value)
-	t.mu.Unlock()
-	s.cancel()
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	w.WriteHeader(http.StatusNoContent)
+	defer t.mu.Unlock()
+	s.inUse--
+	s.lastSeen = time.Now()
 }
 
-// open starts a dashboard that acts as the user cfg authenticates as, over the namespaces
-// the user may list Rollouts in.
-func (t *Team) open(ctx context.Context, cfg *rest.Config, user string, signOut bool) (*session, error) {
+// open starts a dashboard that acts as the user cfg authenticates as (opts.User), over the
+// namespaces the user may list Rollouts in, asked of the API server within ask; the
+// dashboard lasts as long as ctx, or its session.
+func (t *Team) open(ctx, ask context.Context, cfg *rest.Config, opts DashboardOptions) (*session, error) {
 	cfg.UserAgent = cmp.Or(t.opts.Config.UserAgent, DashboardUserAgent)
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: Scheme()})
 	if err != nil {
 		return nil, err
 	}
-	namespaces, err := readableNamespaces(ctx, c, user, t.opts.Namespaces)
-	if err != nil {
+	ask, cancelAsk := context.WithTimeout(ask, askTimeout)
+	defer cancelAsk()
+	if opts.Namespaces, err = readableNamespaces(ask, c, opts.User, t.opts.Namespaces); err != nil {
 		return nil, err
 	}
-	d, err := NewDashboard(c, DashboardOptions{Namespaces: namespaces, ReadOnly: t.opts.ReadOnly, User: user, SignOut: signOut})
+	opts.ReadOnly = t.opts.ReadOnly
+	d, err := NewDashboard(c, opts)
 	if err != nil {
 		return nil, err
 	}
 	sessionCtx, cancel := context.WithCancel(ctx)
 	d.start(sessionCtx)
 	now := time.Now()
-	return &session{user: user, dashboard: d, handler: d.routes(), cancel: cancel, expires: now.Add(t.opts.SessionTTL), lastSeen: now}, nil
+	return &session{user: opts.User, dashboard: d, handler: d.routes(), cancel: cancel, expires: now.Add(t.opts.SessionTTL), lastSeen: now}, nil
 }
 
-// keep records a session under key, ending one it replaces.
-func (t *Team) keep(key string, s *session) {
-	t.mu.Lock()
-	old := t.sessions[key]
-	t.sessions[key] = s
-	t.mu.Unlock()
-	if old != nil {
-		old.cancel()
+// end ends a session; the caller holds t.mu.
+func (t *Team) end(key string) {
+	if s := t.sessions[key]; s != nil {
+		delete(t.sessions, key)
+		s.cancel()
 	}
 }
 
-// expire ends the sessions past their time or unused for SessionIdle, every minute, and all
-// of them when ctx ends.
+// expire ends the sessions past their time, and those unused for SessionIdle, until ctx
+// ends.
 func (t *Team) expire(ctx context.Context) {
-	tick := time.NewTicker(time.Minute)
+	tick := time.NewTicker(min(time.Minute, t.opts.SessionIdle/2))
 	defer tick.Stop()
 	for {
 		select {
@@ -298,21 +239,13 @@ func (t *Team) expire(ctx context.Context) {
 		case now := <-tick.C:
 			t.mu.Lock()
 			for key, s := range t.sessions {
-				if now.After(s.expires) || now.Sub(s.lastSeen) > t.opts.SessionIdle {
-					delete(t.sessions, key)
-					s.cancel()
+				if now.After(s.expires) || s.inUse == 0 && now.Sub(s.lastSeen) > t.opts.SessionIdle {
+					t.end(key)
 				}
 			}
 			t.mu.Unlock()
 		}
 	}
-}
-
-func (t *Team) serveSignIn(w http.ResponseWriter, problem string, code int) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = t.signIn.Execute(w, struct{ Error string }{problem})
 }
 
 // ownSite refuses requests a browser marks as coming from another site. The session cookie

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,10 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,6 +259,21 @@ func TestATeamsDashboardBehindAProxyImpersonatesItsUser(t *testing.T) {
 	assert.Contains(t, string(said), "Refused: "+u.bob+" may not promote rollout "+u.ours.String())
 	assert.Equal(t, trancheapi.PhaseWaitingApproval, getRollout(t, u.ours).Status.Phase)
 
+	// Kubernetes' own users and groups are not the dashboard's to act as, whatever the proxy
+	// says: its right to impersonate would make anyone who reaches it cluster-admin.
+	for header, value := range map[string]string{"X-Forwarded-Groups": "system:masters", "X-Forwarded-User": "system:kube-controller-manager"} {
+		req, err := http.NewRequest(http.MethodGet, dashboard+"api/rollouts", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-User", u.bob)
+		req.Header.Set(header, value)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		said, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s: %s", value, said)
+		assert.Contains(t, string(said), "does not act as", value)
+	}
+
 	// Without the proxy, nobody.
 	resp, err = http.Get(dashboard + "api/rollouts")
 	require.NoError(t, err)
@@ -333,4 +351,93 @@ func TestDashboardServeCommand(t *testing.T) {
 
 	_, err = kubectl(t, "default", "dashboard", "--serve", "0.0.0.0:0", "--auth", "proxy")
 	assert.ErrorContains(t, err, "listens on the loopback interface only")
+}
+
+// signedIn is an HTTP client signed in to a team's dashboard at base with token, and the
+// page's token its actions carry.
+func signedIn(t *testing.T, base, token string) (*http.Client, string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(base+"signin", url.Values{"token": {token}})
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "signed in and sent to the page: %s", page)
+	pageToken := regexp.MustCompile(`<meta name="tranche-token" content="([0-9a-f]+)">`).FindStringSubmatch(string(page))
+	require.Len(t, pageToken, 2, "the page: %s", page)
+	return c, pageToken[1]
+}
+
+// A session lasts while a page's event stream is open, however long no other request comes,
+// and its streams end with it: signed out, no request goes out with the person's token.
+func TestATeamsSessionLastsWhileItsPageIsOpenAndEndsItsStreams(t *testing.T) {
+	t.Parallel()
+	u := setUpTeam(t)
+	base := startTeam(t, cli.TeamOptions{Config: cp.Config, Auth: cli.AuthToken, Namespaces: []string{u.ours.Namespace}, SessionIdle: time.Second})
+	c, pageToken := signedIn(t, base, u.tokens["alice"])
+	status := func(client *http.Client) int {
+		t.Helper()
+		resp, err := client.Get(base + "api/rollouts")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	openStream := func() (*http.Response, *bufio.Reader) {
+		t.Helper()
+		resp, err := c.Get(base + "api/stream")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		lines := bufio.NewReader(resp.Body)
+		line, err := lines.ReadString('\n')
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(line, "event: "), "the stream's first line: %q", line)
+		return resp, lines
+	}
+
+	stream, _ := openStream()
+	time.Sleep(3 * time.Second) // three times the idle limit, with only the stream open
+	assert.Equal(t, http.StatusOK, status(c), "an open page keeps its session")
+	stream.Body.Close()
+	time.Sleep(3 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, status(c), "a session unused for its idle limit ends")
+
+	c, pageToken = signedIn(t, base, u.tokens["alice"])
+	stream, lines := openStream()
+	defer stream.Body.Close()
+	signOut, err := http.NewRequest(http.MethodPost, base+"signout", nil)
+	require.NoError(t, err)
+	signOut.Header.Set("X-Tranche-Token", pageToken)
+	resp, err := c.Do(signOut)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, lines)
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		assert.NoError(t, err, "the stream ended as a stream ends")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page's event stream outlived its session")
+	}
+}
+
+// An API server the dashboard cannot reach is not taken for one that refused the token.
+func TestATeamsDashboardTellsAnUnreachableAPIServerFromARefusal(t *testing.T) {
+	t.Parallel()
+	address, err := harness.FreeAddress()
+	require.NoError(t, err)
+	nowhere := rest.CopyConfig(cp.Config)
+	nowhere.Host = "https://" + address
+	base := startTeam(t, cli.TeamOptions{Config: nowhere, Auth: cli.AuthToken})
+	resp, err := http.PostForm(base+"signin", url.Values{"token": {"some-token"}})
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Contains(t, string(page), "could not ask the API server whom the token belongs to")
 }

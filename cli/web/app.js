@@ -52,7 +52,13 @@ function follow() {
   stream = new EventSource("/api/stream" + query);
   const live = document.getElementById("live");
   stream.onopen = () => { live.textContent = "live"; live.className = "on"; };
-  stream.onerror = () => { live.textContent = "reconnecting…"; live.className = "off"; };
+  stream.onerror = async () => {
+    live.textContent = "reconnecting…";
+    live.className = "off";
+    // A browser gives up a stream the server refused; a team's dashboard refuses it once the
+    // session has ended: sign in again.
+    if (stream.readyState === EventSource.CLOSED && (await fetch("/api/rollouts")).status === 401) location.assign("/signin");
+  };
   stream.addEventListener("list", (e) => { state.list = JSON.parse(e.data); state.pushes++; draw(); });
   stream.addEventListener("page", (e) => { state.page = JSON.parse(e.data); state.pushes++; draw(); });
   stream.addEventListener("problem", (e) => {
@@ -315,7 +321,8 @@ if (meta("tranche-sign-out") === "true") {
   document.querySelector("header").append(el("button", {
     id: "sign-out",
     onclick: async () => {
-      await fetch("/signout", { method: "POST", headers: { "X-Tranche-Token": token } });
+      const res = await fetch("/signout", { method: "POST", headers: { "X-Tranche-Token": token } });
+      if (!res.ok) return notice("Signing out failed: " + (await res.text()).trim(), "error");
       location.assign("/signin");
     },
   }, "Sign out"));

@@ -87,6 +87,7 @@ func TestTheDashboardServedToATeam(t *testing.T) {
 		"a proxy without its port":  {map[string]any{"auth": "proxy", "sidecars": []any{map[string]any{"name": "p"}}}, "needs dashboard.service.targetPort"},
 		"TLS behind a proxy":        {map[string]any{"auth": "proxy", "tlsSecret": "x", "service": map[string]any{"targetPort": "proxy"}, "sidecars": []any{map[string]any{"name": "p"}}}, "dashboard.tlsSecret is for auth token"},
 		"an unknown way to sign in": {map[string]any{"auth": "basic"}, "/dashboard/auth"},
+		"a header that is none":     {map[string]any{"auth": "proxy", "userHeader": "X-User: admin"}, "/dashboard/userHeader"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.dashboard["enabled"] = true
