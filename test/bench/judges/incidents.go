@@ -22,7 +22,7 @@ import (
 // A partShape adds errors part by part, from a state that runs across the parts and the
 // intervals of one trace (an incident outlasts a part).
 type partShape interface {
-	shape
+	trafficShape
 	// begin is a fresh state for one trace.
 	begin() partErrors
 }
@@ -36,14 +36,21 @@ type partErrors interface {
 const partSeconds = 60.0 / partsPerInterval
 
 // incidents are error storms that hit one version at a time, each version as often (so that
-// a good canary's error rate per request is the primary's): they start as a Poisson process,
-// last between shortest and longest seconds (log-uniform), and multiply the hit version's
-// error rate by boost while they last. Between them errors come at half the base rate, and
-// incidents make the other half.
-type incidents struct{ shortest, longest, boost float64 }
+// a good canary's error rate per request is the primary's), or both at once (a dependency
+// they share): they start as a Poisson process, last between shortest and longest seconds
+// (log-uniform), and multiply the hit versions' error rate by boost while they last. Between
+// them errors come at half the base rate, and incidents make the other half.
+type incidents struct {
+	shortest, longest, boost float64
+	both                     bool
+}
 
 func (s incidents) name() string {
-	return fmt.Sprintf("incidents of %g-%g s, errors x%g", s.shortest, s.longest, s.boost)
+	hit := ""
+	if s.both {
+		hit = ", both versions"
+	}
+	return fmt.Sprintf("incidents of %g-%g s, errors x%g%s", s.shortest, s.longest, s.boost, hit)
 }
 
 func (incidents) tries() (string, bool) {
@@ -72,8 +79,12 @@ type incidentState struct {
 func (st *incidentState) add(part *sequential.Counts, t traffic, rng *rand.Rand) {
 	s := st.shape
 	// Incidents make half the errors: rate × mean duration × (boost-1) × ½ (one version of
-	// two) = ½ of the base rate, with t.baseRate already halved.
+	// two) = ½ of the base rate, with t.baseRate already halved; half as many when each hits
+	// both versions.
 	perSecond := 1 / (s.meanDuration() * (s.boost - 1))
+	if s.both {
+		perSecond /= 2
+	}
 	if !st.started {
 		st.started, st.next = true, rng.ExpFloat64()/perSecond
 	}
@@ -91,15 +102,14 @@ func (st *incidentState) add(part *sequential.Counts, t traffic, rng *rand.Rand)
 			break
 		}
 		overlap := math.Min(end, st.until) - cursor
-		requests, rate := part.PrimaryRequests, t.baseRate
-		if st.onCanary {
-			requests, rate = part.CanaryRequests, math.Min(1, t.baseRate*t.errRatio)
+		extra := func(requests, rate float64) float64 {
+			return poisson(rng, requests*overlap/partSeconds*rate*(s.boost-1))
 		}
-		extra := poisson(rng, requests*overlap/partSeconds*rate*(s.boost-1))
-		if st.onCanary {
-			part.CanaryErrors += extra
-		} else {
-			part.PrimaryErrors += extra
+		if st.onCanary || s.both {
+			part.CanaryErrors += extra(part.CanaryRequests, math.Min(1, t.baseRate*t.errRatio))
+		}
+		if !st.onCanary || s.both {
+			part.PrimaryErrors += extra(part.PrimaryRequests, t.baseRate)
 		}
 		cursor += overlap
 	}

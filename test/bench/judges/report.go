@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 )
@@ -203,6 +204,18 @@ func (f findings) reportGoals(w io.Writer) {
 	goal("false rollbacks at most 1%", fmt.Sprintf("%.2f%%", 100*t.falseRollback), t.falseRollback <= 0.01)
 	share := t.detect[truthKey{2, 1}] / bound2x
 	goal("2x detection at least 90% of the bound", fmt.Sprintf("%.3f of %.3f: %.0f%%", t.detect[truthKey{2, 1}], bound2x, 100*share), share >= 0.9)
+	half := func(s scenario) bool { return s.weight == 0.5 && s.errRatio == 2 }
+	at50, bound50 := detectionWhere(f.steady[trancheName], half), meanBound(f.bound, half)
+	goal("2x detection at 50% weight at least 90% of the bound", fmt.Sprintf("%.3f of %.3f: %.0f%%", at50, bound50, 100*at50/bound50), at50 >= 0.9*bound50)
+	worstShare, worstShareShape := math.Inf(1), ""
+	for _, sf := range f.shapes {
+		if b := meanBound(sf.bound, half); b > 0 {
+			if r := detectionWhere(sf.outcomes[trancheName], half) / b; r < worstShare {
+				worstShare, worstShareShape = r, sf.shape.name()
+			}
+		}
+	}
+	goal("2x detection at 50% weight at least 90% of the bound on every shape, the worst", fmt.Sprintf("%.0f%% (%s)", 100*worstShare, worstShareShape), worstShare >= 0.9)
 	goal("2x detection above every recalibrated peer", fmt.Sprintf("%.3f against %.3f (%s)", t.detect[truthKey{2, 1}], bestPeer, bestPeerName),
 		t.detect[truthKey{2, 1}] > bestPeer)
 	goal("median time to a rollback at most half the hold", fmt.Sprintf("%d of %d intervals", t.medianToRollback, horizon),
@@ -224,6 +237,23 @@ func (f findings) reportGoals(w io.Writer) {
 		goal(what, fmt.Sprintf("%.2f%%", 100*fr), fr <= 0.01)
 	}
 	tw.Flush()
+}
+
+// detectionWhere is the share of the outcomes of the scenarios keep selects that rolled back.
+func detectionWhere(outcomes []outcome, keep func(scenario) bool) float64 {
+	rolledBack, n := 0, 0
+	for _, o := range outcomes {
+		if keep(o.scenario) {
+			n++
+			if o.rolledBack {
+				rolledBack++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(rolledBack) / float64(n)
 }
 
 // meanBound is the bound's mean power over the scenarios keep selects.

@@ -14,13 +14,21 @@ type shape interface {
 	name() string
 	// tries is the assumption the shape tries, and breaks whether the traffic breaks it.
 	tries() (assumption string, breaks bool)
+}
+
+// A trafficShape changes the traffic of each interval of a trace.
+type trafficShape interface {
+	shape
 	apply(t *traffic, i, intervals int, rng *rand.Rand)
 }
 
-// shapes are the traces beyond the steady ones.
+// shapes are the traces beyond the steady ones: shapes of their own, and families whose
+// settings each trace draws (families.go).
 var shapes = []shape{diurnal{}, sharedBursts{}, partlyBad{}, clusteredErrors{}, driftingSplit{},
-	incidents{5, 20, 10}, incidents{20, 60, 10}, incidents{60, 240, 10}, incidents{20, 60, 50},
-	heavyTails{1.2}, heavyTails{1.5}, heavyTails{2}}
+	clusterFamily{}, driftFamily{},
+	incidentFamily{3, 30, false}, incidentFamily{30, 120, false}, incidentFamily{120, 480, false},
+	incidentFamily{3, 30, true}, incidentFamily{30, 120, true}, incidentFamily{120, 480, true},
+	tailFamily{1.1, 1.5}, tailFamily{1.5, 2.5}}
 
 // diurnal is the morning's climb: the volume doubles over the hold, and the base error rate
 // climbs with the load.

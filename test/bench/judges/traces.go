@@ -56,14 +56,18 @@ func trace(s scenario, intervals int, rng *rand.Rand) []interval {
 // the counts, and drawing the buckets is most of the work.
 func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 	out := make([]interval, intervals)
+	sh := s.shape
+	if f, ok := sh.(family); ok {
+		sh = f.pick(rng)
+	}
 	var extra partErrors
-	if ps, ok := s.shape.(partShape); ok {
+	if ps, ok := sh.(partShape); ok {
 		extra = ps.begin()
 	}
 	for i := range out {
 		t := traffic{volume: 1, weight: s.weight, baseRate: s.baseRate, errRatio: s.errRatio, cluster: 1}
-		if s.shape != nil {
-			s.shape.apply(&t, i, intervals, rng)
+		if ts, ok := sh.(trafficShape); ok {
+			ts.apply(&t, i, intervals, rng)
 		}
 		perPart := s.rps * 60 * t.volume / partsPerInterval
 		c := &out[i].counts
