@@ -28,22 +28,13 @@ func (t *Team) signInWithToken(ctx context.Context, w http.ResponseWriter, r *ht
 	cfg := rest.AnonymousClientConfig(t.opts.Config) // the address and CA; none of the dashboard's credentials
 	cfg.BearerToken = token
 	user, err := whoIs(r.Context(), cfg)
-	var refused refusal
-	switch {
-	case errors.As(err, &refused):
-		t.serveSignIn(w, err.Error(), http.StatusUnauthorized)
-		return
-	case err != nil:
-		t.serveSignIn(w, err.Error(), http.StatusBadGateway)
+	if err != nil {
+		t.signInFailed(w, err, http.StatusUnauthorized)
 		return
 	}
 	s, err := t.open(ctx, r.Context(), cfg, DashboardOptions{User: user, SignOut: true})
-	switch {
-	case errors.As(err, &refused):
-		t.serveSignIn(w, err.Error(), http.StatusForbidden)
-		return
-	case err != nil:
-		t.serveSignIn(w, err.Error(), http.StatusBadGateway)
+	if err != nil {
+		t.signInFailed(w, err, http.StatusForbidden)
 		return
 	}
 	key := randomHex(32)
@@ -59,6 +50,17 @@ func (t *Team) signInWithToken(ctx context.Context, w http.ResponseWriter, r *ht
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signInFailed answers a sign-in with why it failed: with refusedCode when the API server
+// refused the person, with 502 when it could not be asked.
+func (t *Team) signInFailed(w http.ResponseWriter, err error, refusedCode int) {
+	var refused refusal
+	if errors.As(err, &refused) {
+		t.serveSignIn(w, err.Error(), refusedCode)
+		return
+	}
+	t.serveSignIn(w, err.Error(), http.StatusBadGateway)
 }
 
 // endOldestOf ends the user's oldest session when they have maxSessionsPerUser already; the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -101,6 +102,9 @@ func run(ctx context.Context, o options) error {
 	ro := stack.CanaryRollout(namespace, app, hostname, o.hold, o.interval)
 	ro.Spec.Analysis.Metrics = append(ro.Spec.Analysis.Metrics, trancheapi.Metric{
 		Name: "errors-compared", TemplateRef: &trancheapi.NamespacedObjectReference{Name: template.Name}, Judge: trancheapi.JudgeCompare,
+		// The demo's canary serves 10 requests a second at 5%: half the default's 100 lets
+		// the judge speak within the demo's short holds.
+		Compare: &trancheapi.CompareSpec{MinRequests: ptr.To[int32](50)},
 	})
 	if err := slack.Subscribe(ctx, c, ro); err != nil {
 		return err
