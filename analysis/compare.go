@@ -150,6 +150,9 @@ func estimate(test sequential.RateTest, c sequential.Counts, run CompareRun, nee
 	if c.PrimaryErrors == 0 && c.CanaryErrors == 0 {
 		return fmt.Sprintf("; with no errors in either version, no error rate can be told apart within the step's hold of %s", run.Hold)
 	}
+	if c.PrimaryErrors == 0 { // the estimate scales with the primary's error rate: none, no estimate
+		return fmt.Sprintf("; the primary has made no error yet, so how long telling a %s error rate apart takes cannot be estimated", times(test.Detect))
+	}
 	total := c.CanaryRequests + c.PrimaryRequests
 	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
 	return fmt.Sprintf("; at %.3g%% of %.3g rps with %.3g%% errors, telling a %s error rate apart takes about %s, longer than the step's hold of %s",

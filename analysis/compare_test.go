@@ -65,6 +65,8 @@ func TestCompareErrorRates(t *testing.T) {
 		{"the same errors, plenty of them", nil, counts(30000, 600, 30000, 600), trancheapi.VerdictPass, true, "not 100% worse", true},
 		{"too early to tell", nil, counts(1000, 12, 19000, 190), trancheapi.VerdictUndecided, false, "no verdict yet", true},
 		{"no errors at all", nil, counts(1000, 0, 19000, 0), trancheapi.VerdictUndecided, false, "no errors in either version, no error rate can be told apart", false},
+		{"errors in the canary alone, too few to tell", nil, counts(1000, 2, 19000, 0), trancheapi.VerdictUndecided, false,
+			"the primary has made no error yet, so how long telling a 2× error rate apart takes cannot be estimated", false},
 		{"too few canary requests: wait", nil, counts(50, 1, 950, 10), trancheapi.VerdictWaiting, false, "50 of the 100 requests", true},
 		{"too few canary requests: fail", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientFail}, counts(50, 1, 950, 10),
 			trancheapi.VerdictFail, false, "not enough data", true},
