@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -337,36 +338,10 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	tick := time.NewTicker(streamTick)
 	defer tick.Stop()
-	sent := map[string][]byte{}
-	send := func(event string, v any) bool {
-		data, err := json.Marshal(v)
-		if err != nil || bytes.Equal(sent[event], data) {
-			return err == nil
-		}
-		sent[event] = data
-		_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
-		return err == nil
-	}
+	out := &events{w: w, sent: map[string][]byte{}}
 	for {
 		next := d.next()
-		var problem string
-		if rows, err := d.rows(); err == nil {
-			if !send("list", rows) {
-				return
-			}
-		} else if !errors.Is(err, errNotListed) {
-			problem = err.Error()
-		}
-		if view != nil {
-			if v, err := view.View(); err == nil {
-				if !send("page", PageOf(v, d.historyOf(v.Rollout), time.Now())) {
-					return
-				}
-			} else if !errors.Is(err, errNotListed) {
-				problem = err.Error()
-			}
-		}
-		if !send("problem", problem) {
+		if !d.push(out, view) {
 			return
 		}
 		flusher.Flush()
@@ -378,6 +353,47 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// push sends the list, the page the stream follows (view, when not nil) and why either is
+// missing ("" when nothing is); false once the stream is gone.
+func (d *Dashboard) push(out *events, view *ViewWatch) bool {
+	var problem string
+	if rows, err := d.rows(); err == nil {
+		if !out.send("list", rows) {
+			return false
+		}
+	} else if !errors.Is(err, errNotListed) {
+		problem = err.Error()
+	}
+	if view != nil {
+		if v, err := view.View(); err == nil {
+			if !out.send("page", PageOf(v, d.historyOf(v.Rollout), time.Now())) {
+				return false
+			}
+		} else if !errors.Is(err, errNotListed) {
+			problem = err.Error()
+		}
+	}
+	return out.send("problem", problem)
+}
+
+// events writes server-sent events, each only when it differs from the last of its name.
+type events struct {
+	w    io.Writer
+	sent map[string][]byte
+}
+
+// send writes an event unless it is the last one of its name again; false once the stream
+// cannot be written.
+func (e *events) send(event string, v any) bool {
+	data, err := json.Marshal(v)
+	if err != nil || bytes.Equal(e.sent[event], data) {
+		return err == nil
+	}
+	e.sent[event] = data
+	_, err = fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, data)
+	return err == nil
 }
 
 // tokenHeader carries the token of the page in every action it sends.
