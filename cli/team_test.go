@@ -180,50 +180,12 @@ func TestATeamsDashboardActsAsWhoeverSignedIn(t *testing.T) {
 // nothing but impersonate.
 func TestATeamsDashboardBehindAProxyImpersonatesItsUser(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	u := setUpTeam(t)
-	// The dashboard's own ServiceAccount: it may impersonate users, groups and (bob is one)
-	// ServiceAccounts, nothing else.
 	ns := u.ours.Namespace
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dashboard"}}
-	require.NoError(t, cp.Client.Create(ctx, sa))
-	name := "tranche-dashboard-" + ns
-	require.NoError(t, cp.Client.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-	}}))
-	require.NoError(t, cp.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "dashboard"}},
-	}))
-	t.Cleanup(func() {
-		_ = cp.Client.Delete(context.Background(), &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}})
-		_ = cp.Client.Delete(context.Background(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}})
-	})
-	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
-	require.NoError(t, cp.Client.SubResource("token").Create(ctx, sa, request))
-	own := withAgent(t, rest.AnonymousClientConfig(cp.Config))
-	own.BearerToken = request.Status.Token
-
+	own := impersonator(t, ns)
 	dashboard := startTeam(t, cli.TeamOptions{Config: own, Auth: cli.AuthProxy, UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups",
 		Namespaces: []string{u.ours.Namespace, u.theirs.Namespace}})
-	// The proxy, as oauth2-proxy would be once bob signed in with the company's identity
-	// provider: it names him (a ServiceAccount here, for his rights) and his groups.
-	target, err := url.Parse(dashboard)
-	require.NoError(t, err)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		direct(r)
-		r.Header.Set("X-Forwarded-User", u.bob)
-		r.Header.Set("X-Forwarded-Groups", "system:serviceaccounts,system:serviceaccounts:"+ns+",system:authenticated")
-	}
-	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = front.Serve(l) }()
-	t.Cleanup(func() { _ = front.Close() })
-	base := "http://" + l.Addr().String() + "/"
+	base := startProxy(t, dashboard, u.bob, "system:serviceaccounts,system:serviceaccounts:"+ns+",system:authenticated")
 
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -290,6 +252,56 @@ func TestATeamsDashboardBehindAProxyImpersonatesItsUser(t *testing.T) {
 		}
 		assert.Equal(t, "system:serviceaccount:"+ns+":dashboard", e.User.Username, "%s", e)
 	}
+}
+
+// impersonator is the credentials of a dashboard ServiceAccount of namespace ns that may
+// impersonate users, groups and ServiceAccounts, and nothing else, with a user agent of the
+// test's own.
+func impersonator(t *testing.T, ns string) *rest.Config {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dashboard"}}
+	require.NoError(t, cp.Client.Create(ctx, sa))
+	name := "tranche-dashboard-" + ns
+	require.NoError(t, cp.Client.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
+	}}))
+	require.NoError(t, cp.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "dashboard"}},
+	}))
+	t.Cleanup(func() {
+		_ = cp.Client.Delete(context.Background(), &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		_ = cp.Client.Delete(context.Background(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	})
+	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
+	require.NoError(t, cp.Client.SubResource("token").Create(ctx, sa, request))
+	own := withAgent(t, rest.AnonymousClientConfig(cp.Config))
+	own.BearerToken = request.Status.Token
+	return own
+}
+
+// startProxy serves, until the test ends, a proxy in front of the dashboard at target that
+// names user and groups as oauth2-proxy would once the person signed in with the company's
+// identity provider; it returns the proxy's address.
+func startProxy(t *testing.T, target, user, groups string) string {
+	t.Helper()
+	to, err := url.Parse(target)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(to)
+	direct := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		direct(r)
+		r.Header.Set("X-Forwarded-User", user)
+		r.Header.Set("X-Forwarded-Groups", groups)
+	}
+	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = front.Serve(l) }()
+	t.Cleanup(func() { _ = front.Close() })
+	return "http://" + l.Addr().String() + "/"
 }
 
 // With an authenticating proxy in front, whoever reaches the dashboard names the user: it
