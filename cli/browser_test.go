@@ -209,7 +209,7 @@ func TestDashboardReadOnlyRefusesEveryAction(t *testing.T) {
 	key := deploy(t, step(30, 0, true), step(100, 0, false))
 	release(t, key, "app:2")
 	waitFor(t, key, "the gate", inPhase(trancheapi.PhaseWaitingApproval))
-	url := startDashboard(t, cli.DashboardOptions{Namespace: key.Namespace, ReadOnly: true})
+	url := startDashboard(t, cli.DashboardOptions{Namespaces: []string{key.Namespace}, ReadOnly: true})
 	tab := browser(t)
 
 	run(t, tab, "opening the page", chromedp.Navigate(url+"#/"+key.Namespace+"/"+key.Name), chromedp.WaitVisible(css("#rollout")))

@@ -41,10 +41,8 @@ var webFiles embed.FS
 
 // DashboardOptions say what a dashboard shows and allows.
 type DashboardOptions struct {
-	// Namespace is the namespace whose Rollouts it shows; "" for all.
-	Namespace string
-	// Namespaces, when not nil, are the namespaces it shows instead: those a user of a
-	// dashboard served to a team may read.
+	// Namespaces are the namespaces whose Rollouts it shows; none (or "") for all. Served to a
+	// team, those the person may read.
 	Namespaces []string
 	// ReadOnly hides every action, and refuses it if sent anyway.
 	ReadOnly bool
@@ -57,10 +55,10 @@ type DashboardOptions struct {
 
 // shown is the namespaces the dashboard shows, [""] for all.
 func (o DashboardOptions) shown() []string {
-	if o.Namespaces != nil {
-		return o.Namespaces
+	if len(o.Namespaces) == 0 {
+		return []string{""}
 	}
-	return []string{o.Namespace}
+	return o.Namespaces
 }
 
 // Dashboard serves the web page.
@@ -203,15 +201,11 @@ func (d *Dashboard) serveList(w http.ResponseWriter, _ *http.Request) {
 // key is the Rollout named, if the dashboard shows its namespace; else it answers why not.
 func (d *Dashboard) key(w http.ResponseWriter, namespace, name string) (types.NamespacedName, bool) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	switch shown := d.opts.shown(); {
-	case slices.Contains(shown, "") || slices.Contains(shown, namespace):
-		return key, true
-	case d.opts.Namespaces != nil:
-		http.Error(w, fmt.Sprintf("this dashboard shows you namespaces %s only: those you may list Rollouts in", strings.Join(shown, ", ")), http.StatusNotFound)
-	default:
-		http.Error(w, fmt.Sprintf("this dashboard shows namespace %s only (start it with --all-namespaces for every one)", d.opts.Namespace), http.StatusNotFound)
+	if shown := d.opts.shown(); !slices.Contains(shown, "") && !slices.Contains(shown, namespace) {
+		http.Error(w, fmt.Sprintf("this dashboard shows the Rollouts of %s only", strings.Join(shown, ", ")), http.StatusNotFound)
+		return key, false
 	}
-	return key, false
+	return key, true
 }
 
 func (d *Dashboard) serveRollout(w http.ResponseWriter, r *http.Request) {

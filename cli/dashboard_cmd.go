@@ -36,10 +36,13 @@ func newDashboardCommand(o *Options) *cobra.Command {
 				return err
 			}
 			opts := DashboardOptions{ReadOnly: readOnly}
+			what := "all namespaces"
 			if !all {
-				if opts.Namespace, err = o.namespace(); err != nil {
+				ns, err := o.namespace()
+				if err != nil {
 					return err
 				}
+				opts.Namespaces, what = []string{ns}, "namespace "+ns
 			}
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 			if err != nil {
@@ -48,10 +51,6 @@ func newDashboardCommand(o *Options) *cobra.Command {
 			d, err := NewDashboard(c, opts)
 			if err != nil {
 				return err
-			}
-			what := "namespace " + opts.Namespace
-			if all {
-				what = "all namespaces"
 			}
 			if readOnly {
 				what += ", read-only"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,14 +83,26 @@ func Undo(ctx context.Context, c client.Client, key types.NamespacedName) (strin
 	}, func(h trancheapi.HandledRequests) string { return h.Undo })
 }
 
-// whoAmI is the user the API server takes this client for (a SelfSubjectReview), "" when it
-// does not say.
+// whoAmI is the user the API server takes this client for, "" when it does not say.
 func whoAmI(ctx context.Context, c client.Client) string {
+	user, _ := whoIs(ctx, c)
+	return user
+}
+
+// whoIs asks the API server whom the credentials of c belong to (a SelfSubjectReview): a
+// refusal when it does not accept them, another error when it could not be asked. Its words
+// are for a person signing in to the dashboard with a token.
+func whoIs(ctx context.Context, c client.Client) (string, error) {
 	review := &authenticationv1.SelfSubjectReview{}
-	if err := c.Create(ctx, review); err != nil {
-		return ""
+	switch err := c.Create(ctx, review); {
+	case apierrors.IsUnauthorized(err):
+		return "", refusal{"The API server does not accept this token."}
+	case err != nil:
+		return "", fmt.Errorf("could not ask the API server whom the token belongs to: %w", err)
+	case review.Status.UserInfo.Username == "":
+		return "", refusal{"The API server does not say whom this token belongs to."}
 	}
-	return review.Status.UserInfo.Username
+	return review.Status.UserInfo.Username, nil
 }
 
 // answerWait is how long a request waits for the controller to act on it.

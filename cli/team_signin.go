@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -27,7 +24,12 @@ func (t *Team) signInWithToken(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	cfg := rest.AnonymousClientConfig(t.opts.Config) // the address and CA; none of the dashboard's credentials
 	cfg.BearerToken = token
-	user, err := whoIs(r.Context(), cfg)
+	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
+	if err != nil {
+		t.signInFailed(w, err, http.StatusUnauthorized)
+		return
+	}
+	user, err := whoIs(r.Context(), c)
 	if err != nil {
 		t.signInFailed(w, err, http.StatusUnauthorized)
 		return
@@ -82,28 +84,6 @@ func (t *Team) endOldestOf(user string) {
 		}
 	}
 	t.end(oldest)
-}
-
-// whoIs asks the API server whom the credentials of cfg belong to: a refusal when it does not
-// accept them, another error when it could not be asked.
-func whoIs(ctx context.Context, cfg *rest.Config) (string, error) {
-	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
-	if apierrors.IsUnauthorized(err) {
-		return "", refusal{"The API server does not accept this token."}
-	}
-	if err != nil {
-		return "", fmt.Errorf("could not ask the API server whom the token belongs to: %w", err)
-	}
-	review := &authenticationv1.SelfSubjectReview{}
-	switch err := c.Create(ctx, review); {
-	case apierrors.IsUnauthorized(err):
-		return "", refusal{"The API server does not accept this token."}
-	case err != nil:
-		return "", fmt.Errorf("could not ask the API server whom the token belongs to: %w", err)
-	case review.Status.UserInfo.Username == "":
-		return "", refusal{"The API server does not say whom this token belongs to."}
-	}
-	return review.Status.UserInfo.Username, nil
 }
 
 // signOut ends the session of the page that asks (it carries the page's token).

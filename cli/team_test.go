@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -171,7 +172,7 @@ func TestATeamsDashboardActsAsWhoeverSignedIn(t *testing.T) {
 		}
 		users[e.User.Username]++
 	}
-	assert.Equal(t, []string{u.alice, u.bob}, keys(users), "the users the dashboard's requests were made as: %v", users)
+	assert.Equal(t, []string{u.alice, u.bob}, slices.Sorted(maps.Keys(users)), "the users the dashboard's requests were made as: %v", users)
 }
 
 // TestATeamsDashboardBehindAProxyImpersonatesItsUser: behind an authenticating proxy that
@@ -319,15 +320,6 @@ func TestATeamsDashboardBehindAProxyListensOnLoopbackOnly(t *testing.T) {
 	assert.ErrorContains(t, err, "--user-header")
 	_, err = cli.NewTeam(cli.TeamOptions{Config: cp.Config, Auth: "basic"})
 	assert.ErrorContains(t, err, `unknown --auth "basic"`)
-}
-
-func keys(m map[string]int) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // kubectl tranche dashboard --serve serves the dashboard to a team: the page asks for a token

@@ -1,6 +1,8 @@
 package chart
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,7 +43,7 @@ func TestTheDashboardServedToATeam(t *testing.T) {
 	assert.Empty(t, dashboardObjects(t, nil), "no dashboard unless enabled")
 
 	objs := dashboardObjects(t, map[string]any{"namespaces": []any{"shop"}, "dashboard": map[string]any{"enabled": true}})
-	assert.ElementsMatch(t, []string{"ServiceAccount", "Deployment", "Service"}, keysOf(objs), "with tokens, no RBAC of its own")
+	assert.ElementsMatch(t, []string{"ServiceAccount", "Deployment", "Service"}, slices.Collect(maps.Keys(objs)), "with tokens, no RBAC of its own")
 	d := dashboardDeployment(t, objs)
 	c := d.Spec.Template.Spec.Containers[0]
 	assert.Equal(t, []string{"/kubectl-tranche"}, c.Command)
@@ -57,7 +59,7 @@ func TestTheDashboardServedToATeam(t *testing.T) {
 		"service":  map[string]any{"targetPort": "proxy"},
 		"sidecars": []any{map[string]any{"name": "oauth2-proxy", "image": "oauth2-proxy:v7", "ports": []any{map[string]any{"name": "proxy", "containerPort": int64(4180)}}}},
 	}})
-	assert.ElementsMatch(t, []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}, keysOf(objs))
+	assert.ElementsMatch(t, []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}, slices.Collect(maps.Keys(objs)))
 	rules := policyRules(t, objs["ClusterRole"]["rules"].([]any))
 	require.Len(t, rules, 1)
 	assert.Equal(t, []string{""}, rules[0].APIGroups)
@@ -96,12 +98,4 @@ func TestTheDashboardServedToATeam(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
-}
-
-func keysOf(m map[string]map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
