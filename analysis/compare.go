@@ -98,7 +98,7 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 		return insufficient(c, run.Spec, fmt.Sprintf("%.0f of the %.0f requests the canary must serve before a verdict", counts.CanaryRequests, test.MinRequests))
 	}
 	c.Verdict = trancheapi.VerdictUndecided
-	c.Needs = timeNeeded(test, counts, run)
+	c.Needs = timeNeeded(test, counts, run, result.Dispersion)
 	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way%s)%s", result.LogLR, needed, dispersed(result),
 		estimate(test, counts, run, c.Needs))
 	return c
@@ -114,14 +114,17 @@ func dispersed(r sequential.RateResult) string {
 }
 
 // timeNeeded is about how long into the step the rate test takes to catch the regression it
-// is built for, in the traffic seen so far; 0 when the traffic does not tell.
-func timeNeeded(test sequential.RateTest, c sequential.Counts, run CompareRun) time.Duration {
+// is built for, in the traffic seen so far; 0 when the traffic does not tell. Errors that
+// vary dispersion times as much as independent ones weigh that much less each, so a verdict
+// takes that much longer: an Extend policy that held only as long as independent errors need
+// would let bursty ones pass undecided.
+func timeNeeded(test sequential.RateTest, c sequential.Counts, run CompareRun, dispersion float64) time.Duration {
 	total := c.CanaryRequests + c.PrimaryRequests
 	if total <= 0 || run.Window <= 0 || c.PrimaryRequests <= 0 {
 		return 0
 	}
 	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
-	seconds := test.TimeNeeded(weight, rps, base)
+	seconds := test.TimeNeeded(weight, rps, base) * max(1, dispersion)
 	if math.IsInf(seconds, 0) || math.IsNaN(seconds) || seconds > maxNeeded.Seconds() {
 		return maxNeeded
 	}

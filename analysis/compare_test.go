@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -144,4 +145,32 @@ func TestCompareReadsTheCountsInParts(t *testing.T) {
 	c = analysis.Compare(context.Background(), inParts, run, time.Now())
 	assert.Equal(t, trancheapi.VerdictPass, c.Verdict, c.Message)
 	assert.True(t, c.Final, c.Message)
+}
+
+// Errors that vary between parts more than independent ones weigh less each, and a verdict
+// takes that much longer: the estimate an Extend policy holds to says so. Seen through
+// Traefik: bursts made the evidence weigh 7 times less, the estimate assumed independent
+// errors, and the step's extension was over before it began.
+func TestCompareEstimatesLongerForBurstyErrors(t *testing.T) {
+	run := errorRun(nil)
+	run.Window, run.Part, run.Hold = 2*time.Minute, 15*time.Second, 2*time.Minute
+	run.Canary.PartQuery, run.Canary.PartTotal = "canary errors/part", "canary requests/part"
+	run.Primary.PartQuery, run.Primary.PartTotal = "primary errors/part", "primary requests/part"
+	parts := map[string][]float64{
+		"canary requests/part": {500, 500, 500, 500, 500, 500, 500, 500}, "canary errors/part": {1, 20, 2, 1, 24, 0, 2, 2},
+		"primary requests/part": {500, 500, 500, 500, 500, 500, 500, 500}, "primary errors/part": {5, 6, 4, 5, 5, 6, 4, 5},
+	}
+	totals := counts(4000, 52, 4000, 40)
+
+	independent := analysis.Compare(context.Background(), totals, run, time.Now())
+	bursty := analysis.Compare(context.Background(), partAnswers{answers: totals, parts: parts}, run, time.Now())
+	require.Equal(t, trancheapi.VerdictUndecided, independent.Verdict, independent.Message)
+	require.Equal(t, trancheapi.VerdictUndecided, bursty.Verdict, bursty.Message)
+	var dispersion float64
+	_, err := fmt.Sscanf(bursty.Message[strings.Index(bursty.Message, "the errors vary "):], "the errors vary %g times", &dispersion)
+	require.NoError(t, err, "the message says how much the errors vary: %s", bursty.Message)
+	require.Greater(t, dispersion, 3.0, bursty.Message)
+	assert.InDelta(t, dispersion, bursty.Needs.Seconds()/independent.Needs.Seconds(), 0.1,
+		"the estimate grows with the dispersion: %s, %s", independent.Needs, bursty.Needs)
+	assert.Contains(t, bursty.Message, "longer than the step's hold of 2m0s")
 }

@@ -57,7 +57,7 @@ func TestTheCompareJudgeThroughTraefik(t *testing.T) {
 	if h := bad.Status.History; len(h) > 0 && h[0].EndedAt != nil {
 		rolledBackAt = h[0].EndedAt.Time
 	}
-	t.Logf("rolled back: %s", bad.Status.Message)
+	t.Logf("rolled back: %s\n%s", bad.Status.Message, messagesOf(samples))
 	if !rolledBackAt.IsZero() {
 		fmt.Printf("BENCH e2e_compare_bursts_rollback_seconds=%.1f\n", rolledBackAt.Sub(started).Seconds())
 	}
