@@ -89,6 +89,24 @@ type tranche struct {
 	rates      sequential.RateTest
 	ranks      sequential.RankTest
 	totalsOnly bool
+	// past is what the primary's errors before the step say (sequential.LearnPast); the
+	// zero Past says nothing.
+	past sequential.Past
+	// noPast leaves the primary's past unread, as the judge did before it read it.
+	noPast bool
+}
+
+// A learner is a judge that reads the primary's past before the step.
+type learner interface {
+	judge
+	after(past []sequential.Tally) judge
+}
+
+func (j tranche) after(past []sequential.Tally) judge {
+	if !j.totalsOnly && !j.noPast {
+		j.past = sequential.LearnPast(past)
+	}
+	return j
 }
 
 func newTranche() tranche {
@@ -111,7 +129,7 @@ func (j tranche) rollback(k int, seen []interval) bool {
 			primary.Count[i] += iv.primaryLatency.Count[i]
 		}
 	}
-	rates := j.rates.JudgeParts(parts)
+	rates := j.rates.JudgePartsAfter(parts, j.past)
 	if j.totalsOnly {
 		rates = j.rates.Judge(counts)
 	}

@@ -95,8 +95,11 @@ func bench(list []scenario, runs int, lineup []entry) map[string][]outcome {
 			judges[i] = e.build(s)
 		}
 		for run := range runs {
-			tr := trace(s, horizon, rand.New(rand.NewPCG(uint64(si), uint64(run))))
+			tr, past := traceAndPast(s, horizon, rand.New(rand.NewPCG(uint64(si), uint64(run))))
 			for i, j := range judges {
+				if l, ok := j.(learner); ok {
+					j = l.after(past)
+				}
 				o := decide(j, tr)
 				o.scenario = s
 				results[lineup[i].name] = append(results[lineup[i].name], o)

@@ -55,6 +55,19 @@ func trace(s scenario, intervals int, rng *rand.Rand) []interval {
 // draw is trace, with the latency histograms left empty unless latency: the bound reads only
 // the counts, and drawing the buckets is most of the work.
 func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
+	out, _ := drawRun(s, intervals, rng, latency, 0)
+	return out
+}
+
+// traceAndPast is trace, and then the primary's past before the step (past.go): the same
+// traces as trace's, from the same seed, with the past drawn after them.
+func traceAndPast(s scenario, intervals int, rng *rand.Rand) ([]interval, []sequential.Tally) {
+	return drawRun(s, intervals, rng, true, pastIntervals)
+}
+
+// drawRun draws a trace of intervals, and then pastIntervals of the primary's past in the
+// same shape, with the settings of the trace's family.
+func drawRun(s scenario, intervals int, rng *rand.Rand, latency bool, pastIntervals int) ([]interval, []sequential.Tally) {
 	out := make([]interval, intervals)
 	sh := s.shape
 	if f, ok := sh.(family); ok {
@@ -89,7 +102,10 @@ func draw(s scenario, intervals int, rng *rand.Rand, latency bool) []interval {
 			out[i].primaryLatency = latencies(rng, c.PrimaryRequests, medianLatency)
 		}
 	}
-	return out
+	if pastIntervals == 0 {
+		return out, nil
+	}
+	return out, past(s, sh, pastIntervals, rng)
 }
 
 // traffic is what one interval of a trace is drawn from.
