@@ -116,7 +116,7 @@ func Together(parts []Counts) float64 {
 		return 0
 	}
 	canaryRate, primaryRate := c.CanaryErrors/c.CanaryRequests, c.PrimaryErrors/c.PrimaryRequests
-	var cp, cc, pp float64
+	var cp, cc, pp, n float64
 	for _, p := range parts {
 		ec, ep := p.CanaryRequests*canaryRate, p.PrimaryRequests*primaryRate
 		if ec <= 0 || ep <= 0 {
@@ -126,12 +126,23 @@ func Together(parts []Counts) float64 {
 		cp += zc * zp
 		cc += zc * zc
 		pp += zp * zp
+		n++
 	}
 	if cc <= 0 || pp <= 0 {
 		return 0
 	}
+	// Each excess is a burst and Poisson noise of variance 1: where both versions are clearly
+	// bursty, the bursts' own correlation is the covariance over their variances without
+	// the noise's.
+	if cc/n > burstyVariance && pp/n > burstyVariance {
+		return math.Min(1, cp/n/math.Sqrt((cc/n-1)*(pp/n-1)))
+	}
 	return cp / math.Sqrt(cc*pp)
 }
+
+// burstyVariance is the variance of a version's standardised excesses above which its bursts
+// are told apart from the noise.
+const burstyVariance = 2
 
 // JudgePartsAfter is JudgeParts with the primary's past: the evidence is divided by the
 // larger of the step's dispersion and the one the past foretells.
