@@ -59,3 +59,19 @@ func TestIncidentsHitTheVersionsTheySay(t *testing.T) {
 	assert.Less(t, together, (canary+primary)/20, "one version at a time: two versions in one part only where one incident ends and another begins")
 	assert.InDelta(t, 1, float64(canary)/float64(primary), 0.5, "each version as often: %d and %d parts", canary, primary)
 }
+
+// The primary's past is the primary alone at the step's volume, in the trace's own shape: an
+// hour of parts, steady without dispersion, incidents on one version dispersed.
+func TestThePastIsThePrimaryAloneInTheTracesShape(t *testing.T) {
+	s := scenario{weight: 0.5, rps: 100, baseRate: 0.01, errRatio: 1, latency: 1}
+	steady := past(s, nil, pastIntervals, newRNG(13))
+	assert.Len(t, steady, pastIntervals*partsPerInterval)
+	requests := 0.0
+	for _, p := range steady {
+		requests += p.Requests
+	}
+	assert.InDelta(t, 100*15, requests/float64(len(steady)), 15, "all the traffic, a part of 15 s")
+	assert.Less(t, sequential.LearnPast(steady).Dispersion, 2.5)
+	bursty := past(s, incidents{shortest: 60, longest: 120, boost: 20}, pastIntervals, newRNG(13))
+	assert.Greater(t, sequential.LearnPast(bursty).Dispersion, 10.0)
+}
