@@ -144,8 +144,18 @@ func Together(parts []Counts) float64 {
 // are told apart from the noise.
 const burstyVariance = 2
 
-// JudgePartsAfter is JudgeParts with the primary's past: the evidence is divided by the
-// larger of the step's dispersion and the one the past foretells.
+// JudgePartsAfter is JudgeParts with the primary's past: once the step's own parts show the
+// canary's share dispersed (pastGate), the evidence is divided by the larger of the step's
+// dispersion and the one the past foretells. A step without a burst yet keeps its own: the
+// past says how big a burst runs, the step whether one came.
 func (t RateTest) JudgePartsAfter(parts []Counts, past Past) RateResult {
-	return t.judgeWith(parts, true, past.ShareDispersion(parts))
+	return t.judgeWith(parts, true, func(step float64) float64 {
+		if step < pastGate {
+			return step
+		}
+		return math.Max(step, past.ShareDispersion(parts))
+	})
 }
+
+// pastGate is the step's own dispersion from which the past's counts.
+var pastGate = 2.0

@@ -115,19 +115,19 @@ func (t RateTest) JudgeParts(parts []Counts) RateResult {
 }
 
 func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
-	return t.judgeWith(parts, partsTell, 1)
+	return t.judgeWith(parts, partsTell, func(step float64) float64 { return step })
 }
 
-// judgeWith weighs the parts, dividing their evidence by the larger of their dispersion and
-// at least, the dispersion known beforehand.
-func (t RateTest) judgeWith(parts []Counts, partsTell bool, atLeast float64) RateResult {
+// judgeWith weighs the parts, dividing their evidence by the dispersion dispersed makes of
+// the parts' own.
+func (t RateTest) judgeWith(parts []Counts, partsTell bool, dispersed func(step float64) float64) RateResult {
 	var c Counts
 	evidence := 0.0
 	for _, p := range parts {
 		c = c.Plus(p)
 		evidence += LogLR(p, t.Tolerated, t.Detect)
 	}
-	res := RateResult{Ratio: ratio(c), Dispersion: math.Max(atLeast, dispersionAtEveryScale(parts, fitted(parts)))}
+	res := RateResult{Ratio: ratio(c), Dispersion: dispersed(dispersionAtEveryScale(parts, fitted(parts)))}
 	res.LogLR = evidence / res.Dispersion
 	switch {
 	case c.CanaryRequests < t.MinRequests:
