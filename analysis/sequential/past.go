@@ -158,4 +158,4 @@ func (t RateTest) JudgePartsAfter(parts []Counts, past Past) RateResult {
 }
 
 // pastGate is the step's own dispersion from which the past's counts.
-var pastGate = 2.0
+var pastGate = 1.3
