@@ -14,7 +14,7 @@ import (
 // not do before it.
 
 // pastIntervals is how much of the primary's past the judge reads: an hour.
-const pastIntervals = 60
+const pastIntervals = 240
 
 // past draws the primary's requests and errors, part by part, over intervals of one minute
 // before the step, serving all the traffic. An incident on one version at a time hits the
