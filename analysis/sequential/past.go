@@ -6,7 +6,7 @@ import "math"
 // one version at a time), too few for the dispersion of its own parts to learn how big they
 // run before one of them, on the canary, looks like a regression. The primary has served all
 // the traffic before the step, and its incidents then are like the ones either version has
-// during it: the dispersion of its errors over the hour before tells how bursty they are.
+// during it: the dispersion of its errors over the hours before tells how bursty they are.
 
 // Tally is one version's requests and errors in one part of a window.
 type Tally struct {
@@ -28,11 +28,11 @@ type Past struct {
 var pastScales = []int{1, 2, 4, 8, 16, 32}
 
 // LearnPast measures the dispersion of the primary's errors in consecutive parts before the
-// step (the hour before, say): at each scale, Pearson's statistic of the errors of each block
+// step (the four hours before, say): at each scale, Pearson's statistic of the errors of each block
 // of parts against the rate of the whole past (each block expected to have its share of the
 // requests' errors), over the median of its chi-square, as Dispersion does for the step; and
 // the largest over the scales with three blocks that have errors. A base rate that moves over
-// the hour counts as dispersion too, which costs power, not false rollbacks.
+// the hours counts as dispersion too, which costs power, not false rollbacks.
 func LearnPast(parts []Tally) Past {
 	var requests, errors float64
 	for _, p := range parts {
@@ -157,5 +157,7 @@ func (t RateTest) JudgePartsAfter(parts []Counts, past Past) RateResult {
 	})
 }
 
-// pastGate is the step's own dispersion from which the past's counts.
-var pastGate = 1.3
+// pastGate is the step's own dispersion from which the past's counts: below it, the step
+// shows no burst (on the bench, 2 let through incidents of minutes on the canary, 0 cost
+// two thirds of the 2x detection under bursts on both versions).
+const pastGate = 1.3

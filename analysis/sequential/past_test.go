@@ -149,3 +149,18 @@ func TestJudgePartsAfterTakesTheLargerDispersion(t *testing.T) {
 	assert.InDelta(t, alone.LogLR*alone.Dispersion/after.Dispersion, after.LogLR, 1e-9)
 	assert.NotEqual(t, Worse, after.Outcome, "a past of incidents weighs the evidence down")
 }
+
+// A step whose parts show no dispersion keeps its own: the past says how big a burst runs,
+// the step whether one came.
+func TestJudgePartsAfterIgnoresThePastWithoutABurstInTheStep(t *testing.T) {
+	step := make([]Counts, 20)
+	for i := range step {
+		step[i] = Counts{CanaryRequests: 750, CanaryErrors: 15, PrimaryRequests: 750, PrimaryErrors: 8}
+	}
+	test := RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: 100}
+	past := Past{Dispersion: 100, Requests: 1500}
+	got := test.JudgePartsAfter(step, past)
+	assert.Equal(t, test.JudgeParts(step), got)
+	assert.Equal(t, 1.0, got.Dispersion)
+	assert.Equal(t, Worse, got.Outcome)
+}

@@ -13,7 +13,8 @@ import (
 // start: what a shape does over the step (a drifting base rate, the morning's climb) it does
 // not do before it.
 
-// pastIntervals is how much of the primary's past the judge reads: an hour.
+// pastIntervals is how much of the primary's past the judge reads: four hours (one hour
+// holds no incident of minutes on the primary often enough to let 1.6% of good canaries fail).
 const pastIntervals = 240
 
 // past draws the primary's requests and errors, part by part, over intervals of one minute
