@@ -77,7 +77,7 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 	test := rateTest(run.Spec)
 	var result sequential.RateResult
 	if parts, ok := partCounts(ctx, q, run, at, counts); ok {
-		result = test.JudgeParts(parts)
+		result = test.JudgePartsAfter(parts, primaryPast(ctx, q, run, at))
 	} else {
 		result = test.Judge(counts)
 	}
@@ -109,6 +109,10 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 func dispersed(r sequential.RateResult) string {
 	if r.Dispersion < 1.5 { // below that, the noise of the estimate
 		return ""
+	}
+	if r.FromPast {
+		return fmt.Sprintf("; the primary's errors in the %g hours before the step came in bursts: the canary's share of the errors can vary %.1f times as much as independent ones would, and the evidence weighs that much less",
+			pastLength.Hours(), r.Dispersion)
 	}
 	return fmt.Sprintf("; the errors vary %.1f times as much between parts of the step as independent ones would, and weigh that much less", r.Dispersion)
 }

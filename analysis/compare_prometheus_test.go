@@ -161,3 +161,47 @@ func TestCompareThroughPrometheus(t *testing.T) {
 		assert.Equal(t, bad, failed, "%s: failed at look %d", r.ns, failedAt[r.ns])
 	}
 }
+
+// Through the real Prometheus: the primary's past is read in parts with range queries over
+// the four hours before the step, most of them before Prometheus had any sample (left out),
+// and tells a primary whose errors came in bursts from one whose errors were independent.
+func TestThePrimarysPastThroughPrometheus(t *testing.T) {
+	_, prom := realPrometheus(t)
+	q := newPrometheus(t, analysis.PrometheusConfig{Address: prom.URL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// 200 requests a second at 2% errors; the bursty primary fails half of them for one
+	// second in every five.
+	serve := func(ns string, bursts bool) {
+		rng := rand.New(rand.NewPCG(7, 7))
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			rate := 0.02
+			if bursts && i%50 < 10 {
+				rate = 0.5
+			}
+			failed := int(poissonDraw(rng, 20*rate))
+			stack.exporter.Serve(ns, "app-primary", 20-failed, http.StatusOK, 0)
+			stack.exporter.Serve(ns, "app-primary", failed, http.StatusInternalServerError, 0)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+	go serve("past-steady", false)
+	go serve("past-bursty", true)
+	require.NoError(t, prom.WaitForSeries(ctx, `count(tranche_test_requests_total{service="app-primary", namespace=~"past-.*"} > 0) >= 2`))
+	time.Sleep(20 * time.Second)
+
+	// The step began two seconds ago: what came before it is the past.
+	steady := analysis.PrimaryPast(ctx, q, compareRunFor(t, "past-steady", trancheapi.CompareErrorRate, 2*time.Second, 2), time.Now())
+	bursty := analysis.PrimaryPast(ctx, q, compareRunFor(t, "past-bursty", trancheapi.CompareErrorRate, 2*time.Second, 2), time.Now())
+	t.Logf("steady: %+v; bursty: %+v", steady, bursty)
+	assert.InDelta(t, 200, steady.Requests, 30, "the mean requests of a part of a second, over the parts with samples")
+	assert.InDelta(t, 200, bursty.Requests, 30)
+	assert.Less(t, steady.Dispersion, 3.0, "independent errors")
+	assert.Greater(t, bursty.Dispersion, 10.0, "bursts of 50% errors a second in five")
+}

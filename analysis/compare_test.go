@@ -174,3 +174,91 @@ func TestCompareEstimatesLongerForBurstyErrors(t *testing.T) {
 		"the estimate grows with the dispersion: %s, %s", independent.Needs, bursty.Needs)
 	assert.Contains(t, bursty.Message, "longer than the step's hold of 2m0s")
 }
+
+// timedAnswers plays a Prometheus whose range queries answer by time: each query's values
+// at the times they were laid out (series), the instant queries as answers does.
+type timedAnswers struct {
+	answers
+	series map[string]map[int64]float64
+}
+
+func (a timedAnswers) QueryRange(_ context.Context, query string, start, end time.Time, step time.Duration) (analysis.Values, error) {
+	values := analysis.Values{}
+	for at := start; !at.After(end); at = at.Add(step) {
+		if v, ok := a.series[query][at.UnixMilli()]; ok {
+			values[at.UnixMilli()] = analysis.Answer{Value: v}
+		}
+	}
+	return values, nil
+}
+
+// lay sets query's values, one a step from start.
+func (a timedAnswers) lay(query string, start time.Time, step time.Duration, values ...float64) {
+	if a.series[query] == nil {
+		a.series[query] = map[int64]float64{}
+	}
+	for i, v := range values {
+		a.series[query][start.Add(time.Duration(i)*step).UnixMilli()] = v
+	}
+}
+
+// An incident on the canary alone, from its second part on at three times its rate, looks
+// like a regression to the step's own parts. The primary's four hours before the step tell
+// whether such incidents are its usual: with a past of independent errors the canary is
+// failed; with a past that had incidents like it (two minutes at 12 times the rate, once an
+// hour), the evidence weighs less and the run stays undecided, and says why.
+func TestCompareReadsThePrimarysPast(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	run := errorRun(nil)
+	run.Window, run.Part = 3*time.Minute, 15*time.Second
+	run.Canary.PartQuery, run.Canary.PartTotal = "canary errors/part", "canary requests/part"
+	run.Primary.PartQuery, run.Primary.PartTotal = "primary errors/part", "primary requests/part"
+	const parts = 12
+	first := now.Add(-(parts - 1) * run.Part)
+
+	withPast := func(incidents bool) timedAnswers {
+		a := timedAnswers{answers: answers{}, series: map[string]map[int64]float64{}}
+		var canaryErrors, primaryErrors, requests []float64
+		for i := range parts {
+			wiggle := float64(i%3) - 1 // the Poisson noise, without chance in the test
+			canaryErrors = append(canaryErrors, 5+wiggle)
+			if i >= 2 {
+				canaryErrors[i] = 15 + wiggle
+			}
+			primaryErrors = append(primaryErrors, 5+float64((i+1)%3)-1)
+			requests = append(requests, 500)
+		}
+		a.lay("canary errors/part", first, run.Part, canaryErrors...)
+		a.lay("canary requests/part", first, run.Part, requests...)
+		a.lay("primary errors/part", first, run.Part, primaryErrors...)
+		a.lay("primary requests/part", first, run.Part, requests...)
+		a.answers["canary errors"], a.answers["canary requests"] = sum(canaryErrors), sum(requests)
+		a.answers["primary errors"], a.answers["primary requests"] = sum(primaryErrors), sum(requests)
+		// The past: 960 parts of 1000 requests at 1%.
+		pastRequests, pastErrors := make([]float64, 960), make([]float64, 960)
+		for i := range pastRequests {
+			pastRequests[i], pastErrors[i] = 1000, 10
+			if incidents && i%240 >= 100 && i%240 < 108 {
+				pastErrors[i] = 120
+			}
+		}
+		pastFirst := now.Add(-run.Window).Add(-959 * run.Part)
+		a.lay("primary errors/part", pastFirst, run.Part, pastErrors...)
+		a.lay("primary requests/part", pastFirst, run.Part, pastRequests...)
+		return a
+	}
+
+	steady := analysis.Compare(context.Background(), withPast(false), run, now)
+	assert.Equal(t, trancheapi.VerdictFail, steady.Verdict, "a past of independent errors: %s", steady.Message)
+	bursty := analysis.Compare(context.Background(), withPast(true), run, now)
+	assert.Equal(t, trancheapi.VerdictUndecided, bursty.Verdict, "a past of incidents: %s", bursty.Message)
+	assert.Contains(t, bursty.Message, "the primary's errors in the 4 hours before the step came in bursts")
+}
+
+func sum(values []float64) float64 {
+	total := 0.0
+	for _, v := range values {
+		total += v
+	}
+	return total
+}

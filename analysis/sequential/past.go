@@ -34,15 +34,20 @@ var pastScales = []int{1, 2, 4, 8, 16, 32}
 // the largest over the scales with three blocks that have errors. A base rate that moves over
 // the hours counts as dispersion too, which costs power, not false rollbacks.
 func LearnPast(parts []Tally) Past {
-	var requests, errors float64
+	var requests, errors, served float64
 	for _, p := range parts {
 		requests += p.Requests
 		errors += p.Errors
+		if p.Requests > 0 {
+			served++
+		}
 	}
-	if len(parts) == 0 || requests <= 0 || errors <= 0 {
+	if requests <= 0 || errors <= 0 {
 		return Past{}
 	}
-	past := Past{Dispersion: 1, Requests: requests / float64(len(parts))}
+	// The mean over the parts that served requests: parts before the primary was there,
+	// or that Prometheus did not give, are no part of its traffic.
+	past := Past{Dispersion: 1, Requests: requests / served}
 	for _, scale := range pastScales {
 		statistic, n := 0.0, 0
 		for _, b := range tallyBlocks(parts, scale) {
@@ -149,12 +154,7 @@ const burstyVariance = 2
 // dispersion and the one the past foretells. A step without a burst yet keeps its own: the
 // past says how big a burst runs, the step whether one came.
 func (t RateTest) JudgePartsAfter(parts []Counts, past Past) RateResult {
-	return t.judgeWith(parts, true, func(step float64) float64 {
-		if step < pastGate {
-			return step
-		}
-		return math.Max(step, past.ShareDispersion(parts))
-	})
+	return t.judgeWith(parts, true, past)
 }
 
 // pastGate is the step's own dispersion from which the past's counts: below it, the step

@@ -146,6 +146,8 @@ func TestJudgePartsAfterTakesTheLargerDispersion(t *testing.T) {
 	past := LearnPast(pastParts(rng, true))
 	after := test.JudgePartsAfter(step, past)
 	assert.InDelta(t, past.ShareDispersion(step), after.Dispersion, 1e-9)
+	assert.True(t, after.FromPast, "the result says the dispersion is the past's")
+	assert.False(t, alone.FromPast)
 	assert.InDelta(t, alone.LogLR*alone.Dispersion/after.Dispersion, after.LogLR, 1e-9)
 	assert.NotEqual(t, Worse, after.Outcome, "a past of incidents weighs the evidence down")
 }
@@ -162,5 +164,6 @@ func TestJudgePartsAfterIgnoresThePastWithoutABurstInTheStep(t *testing.T) {
 	got := test.JudgePartsAfter(step, past)
 	assert.Equal(t, test.JudgeParts(step), got)
 	assert.Equal(t, 1.0, got.Dispersion)
+	assert.False(t, got.FromPast)
 	assert.Equal(t, Worse, got.Outcome)
 }

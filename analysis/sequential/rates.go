@@ -86,6 +86,9 @@ type RateResult struct {
 	// the parts' evidence divided by it. 1 when it did not vary more, or there were too few
 	// parts to tell.
 	Dispersion float64
+	// FromPast is true when the dispersion is the one the primary's past foretells
+	// (JudgePartsAfter), larger than the step's own.
+	FromPast bool
 }
 
 // Judge weighs counts gathered since the split last changed.
@@ -115,19 +118,24 @@ func (t RateTest) JudgeParts(parts []Counts) RateResult {
 }
 
 func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
-	return t.judgeWith(parts, partsTell, func(step float64) float64 { return step })
+	return t.judgeWith(parts, partsTell, Past{})
 }
 
-// judgeWith weighs the parts, dividing their evidence by the dispersion dispersed makes of
-// the parts' own.
-func (t RateTest) judgeWith(parts []Counts, partsTell bool, dispersed func(step float64) float64) RateResult {
+// judgeWith weighs the parts, dividing their evidence by their dispersion, or by the one the
+// primary's past foretells where that is larger (see JudgePartsAfter).
+func (t RateTest) judgeWith(parts []Counts, partsTell bool, past Past) RateResult {
 	var c Counts
 	evidence := 0.0
 	for _, p := range parts {
 		c = c.Plus(p)
 		evidence += LogLR(p, t.Tolerated, t.Detect)
 	}
-	res := RateResult{Ratio: ratio(c), Dispersion: dispersed(dispersionAtEveryScale(parts, fitted(parts)))}
+	res := RateResult{Ratio: ratio(c), Dispersion: dispersionAtEveryScale(parts, fitted(parts))}
+	if res.Dispersion >= pastGate {
+		if foretold := past.ShareDispersion(parts); foretold > res.Dispersion {
+			res.Dispersion, res.FromPast = foretold, true
+		}
+	}
 	res.LogLR = evidence / res.Dispersion
 	switch {
 	case c.CanaryRequests < t.MinRequests:
