@@ -262,3 +262,28 @@ func sum(values []float64) float64 {
 	}
 	return total
 }
+
+// A step that sends every request to the canary leaves the primary none to compare it
+// with: the Compare metric passes at once and asks Prometheus nothing, rather than stay
+// undecided (an Extend policy held such a step to its deadline, waiting for nothing). Any
+// other step compares.
+func TestCompareHasNothingToCompareWhenTheCanaryTakesAll(t *testing.T) {
+	ro := &trancheapi.Rollout{}
+	ro.Namespace, ro.Name, ro.Spec.TargetRef.Name = "shop", "app", "app"
+	m := trancheapi.Metric{Name: "errors", Judge: trancheapi.JudgeCompare, Compare: &trancheapi.CompareSpec{Undecided: trancheapi.UndecidedExtend}}
+	src := analysis.Source{Query: "errors", Total: "requests"}
+	now := time.Now()
+	step := analysis.StepWindow{Start: now.Add(-time.Minute), Hold: time.Minute, Interval: 10 * time.Second}
+
+	asked := answers{}
+	step.AllOnCanary = true
+	c := analysis.EvaluateMetric(context.Background(), asked, ro, m, src, step, now)
+	assert.Equal(t, trancheapi.VerdictPass, c.Verdict, c.Message)
+	assert.False(t, c.Final, "the pass is the step's, not the test's")
+	assert.Contains(t, c.Message, "no primary traffic to compare it with")
+	assert.Equal(t, "errors", c.Metric)
+
+	step.AllOnCanary = false
+	c = analysis.EvaluateMetric(context.Background(), asked, ro, m, src, step, now)
+	assert.NotEqual(t, trancheapi.VerdictPass, c.Verdict, "with no counts at all, no pass: %s", c.Message)
+}

@@ -21,6 +21,9 @@ type StepWindow struct {
 	Start    time.Time     // when the data plane took the step's split
 	Hold     time.Duration // the step's hold
 	Interval time.Duration // the analysis interval
+	// AllOnCanary is true in a step that sends every request to the canary: a Compare
+	// metric has no primary traffic to compare it with then.
+	AllOnCanary bool
 }
 
 // EvaluateMetric runs one metric at time now: a Threshold metric's query judged against
@@ -55,6 +58,11 @@ func EvaluatePrimary(ctx context.Context, q Querier, ro *trancheapi.Rollout, m t
 }
 
 func compareMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollout, m trancheapi.Metric, src Source, step StepWindow, now time.Time) Check {
+	if step.AllOnCanary {
+		// Waiting would only wait (an Extend policy held such a step to its deadline): the
+		// steps before judged the canary against the primary, the thresholds judge it here.
+		return Check{Verdict: trancheapi.VerdictPass, Message: "this step sends every request to the canary: no primary traffic to compare it with, so the comparison of the steps before stands"}
+	}
 	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold, Part: PartLength(max(step.Interval, time.Second))}
 	if !step.Start.IsZero() {
 		run.Window = now.Sub(step.Start)

@@ -194,6 +194,7 @@ func stepWindowOf(ro *trancheapi.Rollout) analysis.StepWindow {
 	}
 	if steps := ro.Spec.EffectiveSteps(); int(ro.Status.CurrentStep) < len(steps) {
 		w.Hold = ro.Spec.EffectiveHold(steps[ro.Status.CurrentStep])
+		w.AllOnCanary = steps[ro.Status.CurrentStep].SendsAllToCanary()
 	}
 	return w
 }

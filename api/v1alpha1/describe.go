@@ -31,6 +31,12 @@ func (s Step) Label() string {
 	return "?"
 }
 
+// SendsAllToCanary reports whether the step sends every request to the canary (weight 100),
+// leaving the primary none to be compared with.
+func (s Step) SendsAllToCanary() bool {
+	return s.Match == nil && s.Mirror == nil && s.Weight != nil && *s.Weight >= 100
+}
+
 // Bounds is the range a metric must stay in, such as ">= 99" or ">= 0, <= 500"; "-"
 // without one.
 func (m Metric) Bounds() string {

@@ -83,6 +83,7 @@ func judgeStep(ctx context.Context, ro *trancheapi.Rollout, metrics []Metric, st
 	window := analysis.StepWindow{Start: step.StartedAt.Time, Interval: ro.Spec.EffectiveInterval(), Hold: step.EndedAt.Sub(step.StartedAt.Time)}
 	if steps := ro.Spec.EffectiveSteps(); int(step.Step) < len(steps) {
 		window.Hold = ro.Spec.EffectiveHold(steps[step.Step])
+		window.AllOnCanary = steps[step.Step].SendsAllToCanary()
 	}
 	end := step.EndedAt.Time
 	last := window.Start

@@ -48,6 +48,12 @@ func TestTheCompareJudgeThroughTraefik(t *testing.T) {
 
 	samples, good := release(t, app, load, "v2", bursts(0.05, 0.15)...)
 	require.Equal(t, trancheapi.PhaseSucceeded, good.Status.Phase, "a canary as good as the primary: %s\n%s", good.Status.Message, messagesOf(samples))
+	// At 100% the primary serves nothing to compare with: the step is not extended.
+	for _, smp := range samples {
+		if strings.HasPrefix(smp.Message, "Step 2/2") {
+			assert.NotContains(t, smp.Message, "the hold is extended", "at 100%%, waiting for a comparison is waiting for nothing")
+		}
+	}
 
 	started := time.Now()
 	samples, bad := release(t, app, load, "v3", bursts(0.10, 0.3)...)
