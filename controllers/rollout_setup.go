@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -111,13 +112,16 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsUsing), builder.OnlyMetadata).
 		Watches(&trancheapi.MetricTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexTemplates, namespacedKey))).
 		Watches(&trancheapi.NotificationProvider{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsFor(indexProviders, namespacedKey)))
-	if servesKind(mgr, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
-		// A split counts once the route's parents say so in its status: watched, the step's
-		// hold starts when they write it, not at the next look (which setRoutes still
-		// schedules, for a cluster whose Gateway API arrives after the manager starts).
-		b = b.Watches(&gatewayv1.HTTPRoute{},
-			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &trancheapi.Rollout{}, handler.OnlyControllerOwner()),
-			builder.WithPredicates(routeStatusChanged))
+	// A split counts once the route's parents say so in its status: watched, the step's hold
+	// starts when they write it, not at the next look (which setRoutes still schedules, for a
+	// cluster whose Gateway API arrives after the manager starts).
+	for _, route := range []client.Object{&gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}} {
+		gvk, err := apiutil.GVKForObject(route, mgr.GetScheme())
+		if err == nil && servesKind(mgr, gvk) {
+			b = b.Watches(route,
+				handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &trancheapi.Rollout{}, handler.OnlyControllerOwner()),
+				builder.WithPredicates(routeStatusChanged))
+		}
 	}
 	return b.Named("rollout").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).
@@ -136,10 +140,21 @@ var routeStatusChanged = predicate.Funcs{
 	CreateFunc:  func(ctrlevent.CreateEvent) bool { return false },
 	GenericFunc: func(ctrlevent.GenericEvent) bool { return false },
 	UpdateFunc: func(e ctrlevent.UpdateEvent) bool {
-		old, ok1 := e.ObjectOld.(*gatewayv1.HTTPRoute)
-		route, ok2 := e.ObjectNew.(*gatewayv1.HTTPRoute)
-		return !ok1 || !ok2 || !equality.Semantic.DeepEqual(old.Status, route.Status)
+		old, ok1 := routeStatus(e.ObjectOld)
+		route, ok2 := routeStatus(e.ObjectNew)
+		return !ok1 || !ok2 || !equality.Semantic.DeepEqual(old, route)
 	},
+}
+
+// routeStatus is what the parents of an HTTPRoute or a GRPCRoute say of it.
+func routeStatus(obj client.Object) (gatewayv1.RouteStatus, bool) {
+	switch route := obj.(type) {
+	case *gatewayv1.HTTPRoute:
+		return route.Status.RouteStatus, true
+	case *gatewayv1.GRPCRoute:
+		return route.Status.RouteStatus, true
+	}
+	return gatewayv1.RouteStatus{}, false
 }
 
 // readyEndpointsChanged lets through the slice updates that change how many ready endpoints

@@ -54,6 +54,9 @@ type Features struct {
 	Sticky bool
 	// Metrics names the data plane the built-in metrics come from ("" for none).
 	Metrics string
+	// GRPC says how a gRPC service (spec.service.protocol GRPC) is routed ("" when it
+	// cannot be).
+	GRPC string
 	// Status names where the data plane says it took a split ("" when it does not: the
 	// split counts once the routing objects read back). See Router.Acceptance.
 	Status string

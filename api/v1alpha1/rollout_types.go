@@ -45,6 +45,11 @@ type Rollout struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.match)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx)",fieldPath=".steps",message="steps with match (A/B testing) need the gatewayAPI, istio, linkerd or nginx provider"
 // +kubebuilder:validation:XValidation:rule="!has(self.provider.nginx) || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.queryParams)))",fieldPath=".steps",message="the nginx provider cannot match on queryParams: match on headers or cookies"
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !(has(self.provider.traefik) || has(self.provider.nginx))",fieldPath=".service.protocol",message="service.protocol GRPC needs the gatewayAPI (a GRPCRoute), istio, linkerd, smi or kubernetes provider: the traefik and nginx providers route HTTP only"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.cookies) || has(m.queryParams)))",fieldPath=".steps",message="a gRPC service's A/B steps match on headers (gRPC metadata) only: gRPC clients send no cookies and no query parameters"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.sessionAffinity)",fieldPath=".sessionAffinity",message="sessionAffinity keeps a client on the canary with a cookie, which gRPC clients do not carry: leave it out for a GRPC service"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.provider.gatewayAPI) || !has(self.provider.gatewayAPI.timeouts)",fieldPath=".provider.gatewayAPI.timeouts",message="a GRPCRoute has no timeouts: leave out spec.provider.gatewayAPI.timeouts for a GRPC service"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.provider.gatewayAPI) || !has(self.steps) || !self.steps.exists(s, has(s.mirror))",fieldPath=".steps",message="a GRPCRoute's RequestMirror filter is a feature no Gateway can say it has (Traefik fails every request of such a rule): leave out mirror steps for a GRPC service with the gatewayAPI provider"
 // +kubebuilder:validation:XValidation:rule="!has(self.sessionAffinity) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.linkerd) || has(self.provider.nginx) || has(self.provider.traefik)",fieldPath=".sessionAffinity",message="sessionAffinity needs the gatewayAPI, istio, linkerd, nginx or traefik provider: smi and kubernetes cannot keep a client on the canary"
 type RolloutSpec struct {
 	// targetRef is the workload whose new versions are rolled out. Its pod template is the
@@ -194,7 +199,28 @@ type ServiceSpec struct {
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	PortName string `json:"portName,omitempty"`
+
+	// protocol is what the port speaks: HTTP (HTTP/1.1 or HTTP/2), or GRPC. With the
+	// gatewayAPI provider (and linkerd's routes), a GRPC service is routed by a GRPCRoute,
+	// whose A/B steps match on gRPC metadata (headers); a gRPC client carries no cookies and
+	// sends no query parameters, and a GRPCRoute has no timeouts. Default: HTTP.
+	// +optional
+	// +kubebuilder:default=HTTP
+	Protocol ServiceProtocol `json:"protocol,omitempty"`
 }
+
+// ServiceProtocol is what a Service's port speaks.
+// +kubebuilder:validation:Enum=HTTP;GRPC
+type ServiceProtocol string
+
+// The protocols a Rollout's Services can speak.
+const (
+	ProtocolHTTP ServiceProtocol = "HTTP"
+	ProtocolGRPC ServiceProtocol = "GRPC"
+)
+
+// GRPC reports whether the Services speak gRPC.
+func (s ServiceSpec) GRPC() bool { return s.Protocol == ProtocolGRPC }
 
 // NotificationRef subscribes a Rollout to a NotificationProvider.
 type NotificationRef struct {

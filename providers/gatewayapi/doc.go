@@ -1,6 +1,8 @@
 // Package gatewayapi splits traffic with a Gateway API HTTPRoute (gateway.networking.k8s.io/v1),
 // for any implementation that reads backendRefs weights: Traefik, Envoy Gateway, Istio,
-// Contour, Linkerd (GAMMA) and others.
+// Contour, Linkerd (GAMMA) and others. A gRPC service's route is a GRPCRoute, which the
+// package reads and writes through an HTTPRoute view of it (grpc.go): what follows holds for
+// both kinds.
 //
 // The route is named after the Rollout, lives in its namespace and is controlled by it. Users
 // may edit it: Tranche owns only these parts of it, and keeps everything else as it finds it:

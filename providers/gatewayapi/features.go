@@ -22,6 +22,7 @@ const (
 	featureRequestMirror  gatewayv1.FeatureName = "HTTPRouteRequestMirror"
 	featureRequestTimeout gatewayv1.FeatureName = "HTTPRouteRequestTimeout"
 	featureBackendTimeout gatewayv1.FeatureName = "HTTPRouteBackendTimeout"
+	featureGRPCRoute      gatewayv1.FeatureName = "GRPCRoute"
 )
 
 // featureUse says what each feature is for, in the message of a refusal.
@@ -29,11 +30,16 @@ var featureUse = map[gatewayv1.FeatureName]string{
 	featureRequestMirror:  "a mirror step's RequestMirror filter would fail the requests of Tranche's rule there: leave out the step's mirror, or use a data plane that mirrors",
 	featureRequestTimeout: "spec.provider.gatewayAPI.timeouts.request would not be kept: leave it out, or use a data plane that supports it",
 	featureBackendTimeout: "spec.provider.gatewayAPI.timeouts.backendRequest would not be kept: leave it out, or use a data plane that supports it",
+	featureGRPCRoute:      "a GRPC service's GRPCRoute would not be served: use a data plane that implements GRPCRoute",
 }
 
-// timeoutFeatures lists the features the spec's timeouts need.
-func timeoutFeatures(t target) []gatewayv1.FeatureName {
+// routeFeatures lists the features the route needs whatever the split: a GRPCRoute for a
+// gRPC service, and the spec's timeouts.
+func routeFeatures(t target) []gatewayv1.FeatureName {
 	var needed []gatewayv1.FeatureName
+	if t.kind.grpc {
+		needed = append(needed, featureGRPCRoute)
+	}
 	if t.timeouts != nil && t.timeouts.Request != nil {
 		needed = append(needed, featureRequestTimeout)
 	}
@@ -48,6 +54,27 @@ func timeoutFeatures(t target) []gatewayv1.FeatureName {
 func splitFeatures(routes traffic.Routes) []gatewayv1.FeatureName {
 	if routes.MirrorPercent > 0 {
 		return []gatewayv1.FeatureName{featureRequestMirror}
+	}
+	return nil
+}
+
+// grpcCannot says what of routes a GRPCRoute cannot do, wrapping providers.ErrUnsupported;
+// nil when it can do it all, or the route is an HTTPRoute. The API refuses a GRPC service
+// such steps; a Rollout stored before that refusal gets this.
+func grpcCannot(t target, routes traffic.Routes) error {
+	if !t.kind.grpc {
+		return nil
+	}
+	if routes.MirrorPercent > 0 {
+		return fmt.Errorf("a GRPCRoute's RequestMirror filter is a feature no Gateway can say it has: leave out mirror steps for a GRPC service: %w", providers.ErrUnsupported)
+	}
+	if routes.Sticky != nil {
+		return fmt.Errorf("gRPC clients carry no cookie to keep them on the canary: leave out sessionAffinity for a GRPC service: %w", providers.ErrUnsupported)
+	}
+	for _, m := range routes.Match {
+		if len(m.Cookies) > 0 || len(m.QueryParams) > 0 {
+			return fmt.Errorf("a GRPCRoute matches on headers (gRPC metadata) only: leave out the step's cookies and queryParams: %w", providers.ErrUnsupported)
+		}
 	}
 	return nil
 }

@@ -68,3 +68,31 @@ func TestWhatTheGatewayClassDoesNotSupportIsNotWritten(t *testing.T) {
 	ro.Spec.Provider.GatewayAPI.Timeouts.BackendRequest = &metav1.Duration{Duration: time.Second}
 	require.NoError(t, router.Reconcile(ctx, ro), "a class that lists no features says nothing either way")
 }
+
+// A gRPC service's GRPCRoute is made only behind a Gateway whose class says it serves
+// GRPCRoutes, or says nothing of what it serves.
+func TestAGRPCRouteNeedsAGatewayThatServesThem(t *testing.T) {
+	ctx := t.Context()
+	ro := newGRPCRollout(t)
+	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "http-only-" + ro.Namespace},
+		Spec: gatewayv1.GatewayClassSpec{ControllerName: "example.com/http-only"}}
+	require.NoError(t, cp.Client.Create(ctx, class))
+	t.Cleanup(func() { _ = cp.Client.Delete(ctx, class) })
+	class.Status.SupportedFeatures = []gatewayv1.SupportedFeature{{Name: "HTTPRoute"}}
+	require.NoError(t, cp.Client.Status().Update(ctx, class))
+	require.NoError(t, cp.Client.Create(ctx, &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: "edge"},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: gatewayv1.ObjectName(class.Name),
+			Listeners: []gatewayv1.Listener{{Name: "web", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}},
+	}))
+	ro.Spec.Provider.GatewayAPI.ParentRefs = []trancheapi.ParentReference{{Name: "edge"}}
+	conformance.Create(t, cp.Client, ro)
+
+	err := gatewayapi.New(cp.Client).Reconcile(ctx, ro)
+	require.ErrorIs(t, err, providers.ErrUnsupported)
+	assert.ErrorContains(t, err, "which does not list GRPCRoute among its supportedFeatures: a GRPC service's GRPCRoute would not be served")
+
+	class.Status.SupportedFeatures = append(class.Status.SupportedFeatures, gatewayv1.SupportedFeature{Name: "GRPCRoute"})
+	require.NoError(t, cp.Client.Status().Update(ctx, class))
+	require.NoError(t, gatewayapi.New(cp.Client).Reconcile(ctx, ro))
+}

@@ -14,11 +14,13 @@ import (
 // answer, were they selected.
 func TestBuiltinQueriesOnPrometheus(t *testing.T) {
 	const (
-		ab         = "httproute-shop-frontend-gw-gateways-public-ep-web-0-9d1c55e2b4d3a7f01bc2-svc-shop-podinfo-canary-0@kubernetesgateway"
-		traefikReq = "traefik_service_requests_total"
-		traefikDur = "traefik_service_request_duration_seconds_bucket"
-		envoyReq   = "envoy_cluster_upstream_rq"
-		envoyDur   = "envoy_cluster_upstream_rq_time_bucket"
+		grpcCanary  = "grpcroute-shop-frontend-gw-gateways-public-ep-web-1-0a1c55e2b4d3a7f01bc2-svc-shop-podinfo-canary-0@kubernetesgateway"
+		grpcPrimary = "grpcroute-shop-frontend-gw-gateways-public-ep-web-1-0a1c55e2b4d3a7f01bc2-svc-shop-podinfo-primary-0@kubernetesgateway"
+		ab          = "httproute-shop-frontend-gw-gateways-public-ep-web-0-9d1c55e2b4d3a7f01bc2-svc-shop-podinfo-canary-0@kubernetesgateway"
+		traefikReq  = "traefik_service_requests_total"
+		traefikDur  = "traefik_service_request_duration_seconds_bucket"
+		envoyReq    = "envoy_cluster_upstream_rq"
+		envoyDur    = "envoy_cluster_upstream_rq_time_bucket"
 	)
 	traefik := func(metric, service, label string) string {
 		return metric + `{service="` + service + `",` + label + `}`
@@ -64,6 +66,19 @@ func TestBuiltinQueriesOnPrometheus(t *testing.T) {
 					conformance.Expect(success, conformance.Value(75)), conformance.Expect(duration, conformance.Value(49.2)),
 					conformance.Expect(conformance.RenderBuiltin(t, gatewayapi.New(nil), trancheapi.BuiltinTrafficShare), conformance.Value(50)),
 				},
+			}, {
+				// A GRPCRoute's series, whose code is the call's gRPC status: UNAVAILABLE is
+				// the server's failure, NOT_FOUND the client's, as a 404 is, and UNKNOWN what
+				// Traefik 3.7 counts of every call that answered.
+				Name: "traefik (a GRPCRoute's calls)", Interval: "1m",
+				InputSeries: []conformance.PromSeries{
+					conformance.PerMinute(traefik(traefikReq, grpcCanary, `code="2",protocol="grpc"`), 3600),
+					conformance.PerMinute(traefik(traefikReq, grpcCanary, `code="0",protocol="grpc"`), 600),
+					conformance.PerMinute(traefik(traefikReq, grpcCanary, `code="14",protocol="grpc"`), 1200),
+					conformance.PerMinute(traefik(traefikReq, grpcCanary, `code="5",protocol="grpc"`), 600),
+					conformance.PerMinute(traefik(traefikReq, grpcPrimary, `code="14",protocol="grpc"`), 6000),
+				},
+				PromQLExprTest: []conformance.PromExprTest{conformance.Expect(success, conformance.Value(80))},
 			}}
 		},
 	})

@@ -24,12 +24,12 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 		return traffic.Acceptance{}, err
 	}
 	var released *gatewayv1.HTTPRoute
-	_, err = providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+	err = t.kind.update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
 		released = route
 		if providers.HandedOver(route) {
 			return nil
 		}
-		if err := controlled(route, ro); err != nil {
+		if err := controlled(route, ro, t.kind); err != nil {
 			return err
 		}
 		if err := applyRoutes(route, ro, t, traffic.Routes{}); err != nil {
@@ -44,7 +44,7 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 		return nil
 	})
 	if err != nil {
-		return traffic.Acceptance{}, fmt.Errorf("releasing HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+		return traffic.Acceptance{}, fmt.Errorf("releasing %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
 	}
 	return acceptance(released), nil
 }
@@ -64,6 +64,11 @@ func takeBack(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target) {
 			break
 		}
 	}
+}
+
+// GRPCServicesRouted is ServicesRouted for a gRPC service's GRPCRoute.
+func GRPCServicesRouted(route *gatewayv1.GRPCRoute, ro *trancheapi.Rollout) []string {
+	return ServicesRouted(httpView(route), ro)
 }
 
 // ServicesRouted lists the Rollout's Services (the apex, the primary, the canary) that some

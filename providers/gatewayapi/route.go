@@ -22,6 +22,7 @@ type target struct {
 	apex, primary, canary string // Service names
 	port                  gatewayv1.PortNumber
 	attachment            Attachment
+	kind                  routeKind
 	timeouts              *gatewayv1.HTTPRouteTimeouts // the spec's; nil leaves the rule's alone
 }
 
@@ -54,7 +55,10 @@ func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
 		return target{}, err
 	}
 	names := ro.ServiceNames()
-	t := target{namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a}
+	t := target{namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a, kind: httpRoutes}
+	if ro.Spec.Service.GRPC() {
+		t.kind = grpcRoutes
+	}
 	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
 		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}
 		if d := p.Timeouts.Request; d != nil {

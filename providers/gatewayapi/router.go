@@ -50,7 +50,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err != nil {
 		return err
 	}
-	if err := r.requireFeatures(ctx, ro, t, timeoutFeatures(t)); err != nil {
+	if err := r.requireFeatures(ctx, ro, t, routeFeatures(t)); err != nil {
 		return err
 	}
 	err = r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
@@ -64,11 +64,12 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 }
 
 func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) error {
-	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name, Annotations: providers.Annotations()}}
-	ensureRoute(route, ro, t)
+	view := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name, Annotations: providers.Annotations()}}
+	ensureRoute(view, ro, t)
+	route := t.kind.object(view)
 	// Controlled by the Rollout, the route is deleted with it by the garbage collector.
 	if err := controllerutil.SetControllerReference(ro, route, r.c.Scheme()); err != nil {
-		return fmt.Errorf("making the Rollout own its HTTPRoute: %w", err)
+		return fmt.Errorf("making the Rollout own its %s: %w", t.kind.name, err)
 	}
 	err := r.c.Create(ctx, route)
 	if apierrors.IsAlreadyExists(err) {
@@ -79,7 +80,7 @@ func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) e
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("creating HTTPRoute %s/%s: %w", route.Namespace, route.Name, err)
+		return fmt.Errorf("creating %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
 	}
 	return nil
 }
@@ -94,6 +95,9 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes t
 	}
 	t, err := r.targetOf(ro)
 	if err != nil {
+		return err
+	}
+	if err := grpcCannot(t, routes); err != nil {
 		return err
 	}
 	if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {
@@ -125,25 +129,25 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Ro
 	if err != nil {
 		return traffic.Routes{}, err
 	}
-	route := &gatewayv1.HTTPRoute{}
-	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
-		return traffic.Routes{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	route, err := t.kind.get(ctx, r.c, routeKey(ro))
+	if err != nil {
+		return traffic.Routes{}, fmt.Errorf("reading %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
 	}
 	if providers.HandedOver(route) && ro.DeletionTimestamp.IsZero() {
 		// Released by a deleted Rollout of this name: setting the routes takes it back.
-		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s was handed over by a deleted Rollout of this name: %w", ro.Namespace, ro.Name, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s %s/%s was handed over by a deleted Rollout of this name: %w", t.kind.name, ro.Namespace, ro.Name, providers.ErrUnreadable)
 	}
-	if err := controlled(route, ro); err != nil {
+	if err := controlled(route, ro, t.kind); err != nil {
 		return traffic.Routes{}, err
 	}
 	main := tranchesRule(route, t)
 	if main < 0 {
-		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s has no rule with a backendRef to the Service %s: %w", ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s %s/%s has no rule with a backendRef to the Service %s: %w", t.kind.name, ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
 	}
 	rule := route.Spec.Rules[main]
 	weight, err := canaryWeight(rule, t)
 	if err != nil {
-		return traffic.Routes{}, fmt.Errorf("HTTPRoute %s/%s: %w: %w", ro.Namespace, ro.Name, err, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s %s/%s: %w: %w", t.kind.name, ro.Namespace, ro.Name, err, providers.ErrUnreadable)
 	}
 	return traffic.Routes{
 		CanaryWeight:  weight,
@@ -156,23 +160,23 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Ro
 // update changes the Rollout's route through providers.Update, after checking that the
 // Rollout controls it, or taking it back when a Rollout of the same name released it.
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, t target, mutate func(*gatewayv1.HTTPRoute) error) error {
-	_, err := providers.Update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+	err := t.kind.update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
 		takeBack(route, ro, t)
-		if err := controlled(route, ro); err != nil {
+		if err := controlled(route, ro, t.kind); err != nil {
 			return err
 		}
 		return mutate(route)
 	})
 	if err != nil {
-		return fmt.Errorf("updating HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+		return fmt.Errorf("updating %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
 	}
 	return nil
 }
 
-func controlled(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout) error {
+func controlled(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, kind routeKind) error {
 	if metav1.IsControlledBy(route, ro) {
 		return nil
 	}
-	return fmt.Errorf("HTTPRoute %s/%s is %w %s: Tranche does not take over a route it did not create: delete it, or give the Rollout another name",
-		route.Namespace, route.Name, providers.ErrNotControlled, ro.Name)
+	return fmt.Errorf("%s %s/%s is %w %s: Tranche does not take over a route it did not create: delete it, or give the Rollout another name",
+		kind.name, route.Namespace, route.Name, providers.ErrNotControlled, ro.Name)
 }

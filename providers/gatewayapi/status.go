@@ -15,11 +15,15 @@ import (
 // Acceptance reads the route's status: the split is the data plane's once every parentRef's
 // entry in status.parents says Accepted and ResolvedRefs of the route's current generation.
 func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
-	route := &gatewayv1.HTTPRoute{}
-	if err := r.c.Get(ctx, routeKey(ro), route); err != nil {
-		return traffic.Acceptance{}, fmt.Errorf("reading HTTPRoute %s/%s: %w", ro.Namespace, ro.Name, err)
+	t, err := r.targetOf(ro)
+	if err != nil {
+		return traffic.Acceptance{}, err
 	}
-	if err := controlled(route, ro); err != nil {
+	route, err := t.kind.get(ctx, r.c, routeKey(ro))
+	if err != nil {
+		return traffic.Acceptance{}, fmt.Errorf("reading %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+	}
+	if err := controlled(route, ro, t.kind); err != nil {
 		return traffic.Acceptance{}, err
 	}
 	return acceptance(route), nil

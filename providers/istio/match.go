@@ -145,5 +145,6 @@ func (r *Router) RequestMetrics() []providers.RequestMetrics {
 
 // Features says what Istio's VirtualService does.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Istio's standard metrics", Status: statusWord}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Istio's standard metrics", Status: statusWord,
+		GRPC: "the VirtualService's HTTP routes (HTTP/2)"}
 }

@@ -112,4 +112,6 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Ro
 func (r *Router) RequestMetrics() []providers.RequestMetrics { return nil }
 
 // Features: the kubernetes provider switches all traffic at once, with nothing to measure it by.
-func (r *Router) Features() providers.Features { return providers.Features{} }
+func (r *Router) Features() providers.Features {
+	return providers.Features{GRPC: "the Service's selector"}
+}

@@ -14,7 +14,7 @@ import (
 
 // The permissions this provider needs, merged into the manager's ClusterRole by `make manifests`:
 // the gatewayAPI provider's, whose Router this one is.
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=list;watch;create;patch
 
 // New returns the linkerd Router. It is a providers.Factory.
 func New(c client.Client) providers.Router {
@@ -35,5 +35,6 @@ func (r *router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes t
 
 // Features says what Linkerd does with an HTTPRoute: no mirroring.
 func (r *router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Sticky: true, Metrics: "linkerd-proxy", Status: r.Router.Features().Status}
+	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Sticky: true, Metrics: "linkerd-proxy", Status: r.Router.Features().Status,
+		GRPC: r.Router.Features().GRPC}
 }

@@ -79,3 +79,33 @@ func TestObjectsWritten(t *testing.T) {
 		Object: route(ro), Show: func(r *gatewayv1.HTTPRoute) any { return r.Spec }, Update: *update,
 	})
 }
+
+// A gRPC service's route is a GRPCRoute on the Service, which Linkerd's mesh mode follows
+// as it does HTTPRoutes: weights and A/B steps on metadata.
+func TestConformanceGRPC(t *testing.T) {
+	newGRPC := func(t *testing.T) *trancheapi.Rollout {
+		ro := newRollout(t)
+		ro.Spec.Service.Protocol = trancheapi.ProtocolGRPC
+		return ro
+	}
+	grpcRoute := func(ro *trancheapi.Rollout) *gatewayv1.GRPCRoute {
+		return &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
+	}
+	conformance.Run(t, cp.Client, newGRPC, linkerd.New, conformance.Capabilities{
+		Weights:        []int32{0, 5, 50, 100},
+		AnyWeight:      true,
+		Match:          true,
+		SupportedMatch: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{conformance.Exact("x-canary", "always")}}},
+		BuiltinMetrics: true,
+		Unconfirmed:    traffic.Pending,
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{grpcRoute(ro)} },
+		Release: &conformance.ReleaseCheck{
+			Objects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{grpcRoute(ro)} },
+			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
+				r := grpcRoute(ro)
+				conformance.Get(t, c, r)
+				return gatewayapi.GRPCServicesRouted(r, ro)
+			},
+		},
+	})
+}

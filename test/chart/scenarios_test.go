@@ -44,6 +44,10 @@ func exercise(t *testing.T, ns string) {
 	rollouts["shop"].Spec.Provider.GatewayAPI.Timeouts = &trancheapi.GatewayAPITimeouts{Request: &metav1.Duration{Duration: 10 * time.Second}}
 	rollouts["shop"].Spec.Notify = []trancheapi.NotificationRef{{ProviderRef: trancheapi.NamespacedObjectReference{Name: "team"}}}
 	rollouts["orders"].Spec.Steps[0].Approval = trancheapi.ApprovalManual // aborted at its gate
+	// A gRPC service, through a GRPCRoute.
+	require.NoError(t, c.Create(ctx, harness.Deployment(ns, "rpc", "app:1")))
+	rollouts["rpc"] = rollout(ns, "rpc", "Deployment", trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}})
+	rollouts["rpc"].Spec.Service.Protocol = trancheapi.ProtocolGRPC
 
 	require.NoError(t, c.Create(ctx, configured(t, ns, "catalog")))
 	rollouts["catalog"] = rollout(ns, "catalog", "Deployment", trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}})
@@ -180,7 +184,7 @@ func gatewayForTimeouts(t *testing.T, ns string) {
 	}
 	require.NoError(t, cp.Client.Create(ctx, class))
 	t.Cleanup(func() { _ = cp.Client.Delete(context.Background(), class) })
-	class.Status.SupportedFeatures = []gatewayv1.SupportedFeature{{Name: "HTTPRouteRequestTimeout"}}
+	class.Status.SupportedFeatures = []gatewayv1.SupportedFeature{{Name: "HTTPRouteRequestTimeout"}, {Name: "GRPCRoute"}}
 	require.NoError(t, cp.Client.Status().Update(ctx, class))
 	require.NoError(t, cp.Client.Create(ctx, &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "public"},

@@ -3,9 +3,11 @@ package stack
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 
@@ -54,4 +56,64 @@ func (s *Stack) StartGRPCLoad(ctx context.Context, target string, perSecond int,
 		}
 		return resp.GetServerId(), nil
 	}), nil
+}
+
+// StartGRPCLoadThroughGateway calls the gRPC demo app's UnaryCall through a gateway's
+// plaintext HTTP entrypoint at baseURL (http://host:port: HTTP/2 with prior knowledge, as
+// gRPC speaks it without TLS), perSecond times a second until ctx is done, with host as
+// each call's authority, the name a GRPCRoute's hostnames match. The version that answered
+// is the answer's server_id.
+func StartGRPCLoadThroughGateway(ctx context.Context, baseURL, host string, perSecond int, md metadata.MD) (*Load, error) {
+	call, err := gatewayCall(ctx, baseURL, host, md)
+	if err != nil {
+		return nil, err
+	}
+	return startLoad(ctx, perSecond, call), nil
+}
+
+// WaitGRPCServed waits up to limit until the gateway at baseURL answers a call for host:
+// the route is in place and the app serves.
+func WaitGRPCServed(ctx context.Context, baseURL, host string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	call, err := gatewayCall(ctx, baseURL, host, nil)
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stack: no answer to a gRPC call for %s at %s within %s: %w", host, baseURL, limit, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// gatewayCall is one UnaryCall through the gateway at baseURL, on a connection that lasts
+// as long as ctx.
+func gatewayCall(ctx context.Context, baseURL, host string, md metadata.MD) (func(context.Context) (string, error), error) {
+	address, ok := strings.CutPrefix(baseURL, "http://")
+	if !ok {
+		return nil, fmt.Errorf("stack: %s is not a plaintext HTTP entrypoint", baseURL)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority(host))
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() { _ = conn.Close() })
+	client := testgrpc.NewTestServiceClient(conn)
+	return func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, md), 2*time.Second)
+		defer cancel()
+		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true})
+		if err != nil {
+			return "", err
+		}
+		return resp.GetServerId(), nil
+	}, nil
 }

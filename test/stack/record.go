@@ -193,13 +193,14 @@ func (r *Recorder) sample(ctx context.Context) Sample {
 }
 
 // ReadPlaneCounts reads Traefik's request counters of the Rollout's route. Traefik names a
-// backendRef's service httproute-<ns>-<route>-gw-…-svc-<ns>-<service>-<index>@kubernetesgateway.
+// backendRef's service httproute-<ns>-<route>-gw-…-svc-<ns>-<service>-<index>@kubernetesgateway,
+// or grpcroute-… for a GRPCRoute's.
 func ReadPlaneCounts(ctx context.Context, metricsURL, ns, route, target string) PlaneCounts {
-	routePrefix := `service="httproute-` + ns + "-" + route + "-gw-"
+	routeInfix := "route-" + ns + "-" + route + "-gw-"
 	primary, canary := "-svc-"+ns+"-"+target+"-primary-", "-svc-"+ns+"-"+target+"-canary-"
 	return readCounts(ctx, metricsURL, func(line string) backend {
 		switch {
-		case !strings.Contains(line, routePrefix):
+		case !strings.Contains(line, `service="httproute-`+routeInfix) && !strings.Contains(line, `service="grpcroute-`+routeInfix):
 			return neither
 		case strings.Contains(line, primary):
 			return primaryBackend
@@ -227,6 +228,22 @@ func ReadServiceCounts(ctx context.Context, metricsURL, ns, target string, port 
 		}
 		return neither
 	})
+}
+
+// serverFailure reports whether a line of Traefik's counters counts requests the server
+// failed: a 5xx, or for a gRPC call (whose code Traefik sets to its gRPC status)
+// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE or DATA_LOSS (Traefik counts every
+// call that answered as UNKNOWN: see the gatewayapi provider's built-in queries).
+func serverFailure(line string) bool {
+	if strings.Contains(line, `protocol="grpc"`) {
+		for _, code := range []string{"4", "12", "13", "14", "15"} {
+			if strings.Contains(line, `code="`+code+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.Contains(line, `code="5`)
 }
 
 // backend is which of the Rollout's workloads a line of Traefik's metrics counts for.
@@ -271,7 +288,7 @@ func readCounts(ctx context.Context, metricsURL string, backendOf func(line stri
 			counts.Primary += value
 		case canaryBackend:
 			counts.Canary += value
-			if strings.Contains(line, `code="5`) {
+			if serverFailure(line) {
 				counts.CanaryFailed += value
 			}
 		}

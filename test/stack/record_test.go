@@ -46,3 +46,18 @@ func TestCanaryTrafficNamesTheWindowsTheCanaryTookRequestsIn(t *testing.T) {
 	assert.Contains(t, got, "10 to the canary, 90 to the primary")
 	assert.Empty(t, CanaryTraffic(samples[:2]))
 }
+
+func TestServerFailure(t *testing.T) {
+	for line, failed := range map[string]bool{
+		`traefik_service_requests_total{code="200",method="GET",protocol="http",service="s"} 9`: false,
+		`traefik_service_requests_total{code="502",method="GET",protocol="http",service="s"} 9`: true,
+		`traefik_service_requests_total{code="404",method="GET",protocol="http",service="s"} 9`: false,
+		`traefik_service_requests_total{code="13",method="POST",protocol="grpc",service="s"} 9`: true,
+		`traefik_service_requests_total{code="14",method="POST",protocol="grpc",service="s"} 9`: true,
+		`traefik_service_requests_total{code="5",method="POST",protocol="grpc",service="s"} 9`:  false, // NOT_FOUND: the client's
+		`traefik_service_requests_total{code="2",method="POST",protocol="grpc",service="s"} 9`:  false, // every answered call, to Traefik 3.7
+		`traefik_service_requests_total{code="0",method="POST",protocol="grpc",service="s"} 9`:  false,
+	} {
+		assert.Equal(t, failed, serverFailure(line), line)
+	}
+}

@@ -1,0 +1,179 @@
+package gatewayapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/tranche-dev/tranche/providers"
+)
+
+// A gRPC service (spec.service.protocol GRPC) is routed by a GRPCRoute. A GRPCRoute is an
+// HTTPRoute with fewer parts: its rules have names, matches, filters, backendRefs and session
+// persistence, its matches a method instead of a path and no query parameters, its filters
+// the same types, and it has no timeouts or retries. So the package reads and writes a
+// GRPCRoute through an HTTPRoute view of it, and what it does to Tranche's rule, its
+// backendRefs and its canary rules it does the same way to both kinds; a GRPCRoute's
+// method matches travel through the view in the path, where nothing of the package reads
+// them. The view is never written as an HTTPRoute.
+
+// routeKind is the kind of route a Rollout has, and how the package reads and writes it.
+type routeKind struct {
+	name string // HTTPRoute or GRPCRoute, for messages
+	grpc bool
+}
+
+var (
+	httpRoutes = routeKind{name: "HTTPRoute"}
+	grpcRoutes = routeKind{name: "GRPCRoute", grpc: true}
+)
+
+// get reads the route, as its HTTPRoute view.
+func (k routeKind) get(ctx context.Context, c client.Client, key client.ObjectKey) (*gatewayv1.HTTPRoute, error) {
+	if !k.grpc {
+		route := &gatewayv1.HTTPRoute{}
+		return route, c.Get(ctx, key, route)
+	}
+	route := &gatewayv1.GRPCRoute{}
+	if err := c.Get(ctx, key, route); err != nil {
+		return nil, err
+	}
+	return httpView(route), nil
+}
+
+// update changes the route through its HTTPRoute view with providers.Update, which writes
+// only a changed route.
+func (k routeKind) update(ctx context.Context, c client.Client, key client.ObjectKey, mutate func(*gatewayv1.HTTPRoute) error) error {
+	if !k.grpc {
+		_, err := providers.Update(ctx, c, key, mutate)
+		return err
+	}
+	_, err := providers.Update(ctx, c, key, func(route *gatewayv1.GRPCRoute) error {
+		view := httpView(route)
+		if err := mutate(view); err != nil {
+			return err
+		}
+		typeMeta := route.TypeMeta
+		*route = *grpcRoute(view)
+		route.TypeMeta = typeMeta
+		return nil
+	})
+	return err
+}
+
+// object is the route the view stands for, to create.
+func (k routeKind) object(view *gatewayv1.HTTPRoute) client.Object {
+	if k.grpc {
+		return grpcRoute(view)
+	}
+	return view
+}
+
+// httpView is route seen as an HTTPRoute; grpcRoute gives it back exactly.
+func httpView(route *gatewayv1.GRPCRoute) *gatewayv1.HTTPRoute {
+	view := &gatewayv1.HTTPRoute{ObjectMeta: *route.ObjectMeta.DeepCopy()}
+	view.Spec.CommonRouteSpec = *route.Spec.CommonRouteSpec.DeepCopy()
+	view.Spec.Hostnames = route.Spec.DeepCopy().Hostnames
+	view.Status.RouteStatus = *route.Status.RouteStatus.DeepCopy()
+	for _, rule := range route.Spec.DeepCopy().Rules {
+		r := gatewayv1.HTTPRouteRule{Name: rule.Name, Filters: httpFilters(rule.Filters), SessionPersistence: rule.SessionPersistence}
+		for _, m := range rule.Matches {
+			r.Matches = append(r.Matches, httpMatch(m))
+		}
+		for _, ref := range rule.BackendRefs {
+			r.BackendRefs = append(r.BackendRefs, gatewayv1.HTTPBackendRef{BackendRef: ref.BackendRef, Filters: httpFilters(ref.Filters)})
+		}
+		view.Spec.Rules = append(view.Spec.Rules, r)
+	}
+	return view
+}
+
+// grpcRoute is the GRPCRoute an HTTPRoute view stands for. What a GRPCRoute cannot hold
+// (query parameter matches, timeouts, retries, HTTP-only filters) the package never puts in
+// the view of one: the API refuses what would need them for a GRPC service.
+func grpcRoute(view *gatewayv1.HTTPRoute) *gatewayv1.GRPCRoute {
+	view = view.DeepCopy()
+	route := &gatewayv1.GRPCRoute{ObjectMeta: view.ObjectMeta}
+	route.Spec.CommonRouteSpec = view.Spec.CommonRouteSpec
+	route.Spec.Hostnames = view.Spec.Hostnames
+	route.Status.RouteStatus = view.Status.RouteStatus
+	for _, rule := range view.Spec.Rules {
+		r := gatewayv1.GRPCRouteRule{Name: rule.Name, Filters: grpcFilters(rule.Filters), SessionPersistence: rule.SessionPersistence}
+		for _, m := range rule.Matches {
+			r.Matches = append(r.Matches, grpcMatch(m))
+		}
+		for _, ref := range rule.BackendRefs {
+			r.BackendRefs = append(r.BackendRefs, gatewayv1.GRPCBackendRef{BackendRef: ref.BackendRef, Filters: grpcFilters(ref.Filters)})
+		}
+		route.Spec.Rules = append(route.Spec.Rules, r)
+	}
+	return route
+}
+
+// grpcMethodPath is the path type a GRPCRoute match's method is carried in, through the
+// view: no HTTPRoute has it.
+const grpcMethodPath gatewayv1.PathMatchType = "tranche.dev/grpc-method"
+
+func httpMatch(m gatewayv1.GRPCRouteMatch) gatewayv1.HTTPRouteMatch {
+	var out gatewayv1.HTTPRouteMatch
+	if m.Method != nil {
+		method, _ := json.Marshal(m.Method) // a struct of strings: never fails
+		value := string(method)
+		out.Path = &gatewayv1.HTTPPathMatch{Type: ptr.To(grpcMethodPath), Value: &value}
+	}
+	for _, h := range m.Headers {
+		out.Headers = append(out.Headers, gatewayv1.HTTPHeaderMatch{
+			Type: (*gatewayv1.HeaderMatchType)(h.Type), Name: gatewayv1.HTTPHeaderName(h.Name), Value: h.Value,
+		})
+	}
+	return out
+}
+
+// grpcMatch inverts httpMatch. A path other than a method's is the one a new rule of the
+// view matches every request with (defaultMatch): a GRPCRoute match without a method.
+func grpcMatch(m gatewayv1.HTTPRouteMatch) gatewayv1.GRPCRouteMatch {
+	var out gatewayv1.GRPCRouteMatch
+	if p := m.Path; p != nil && p.Type != nil && *p.Type == grpcMethodPath && p.Value != nil {
+		method := &gatewayv1.GRPCMethodMatch{}
+		if json.Unmarshal([]byte(*p.Value), method) == nil {
+			out.Method = method
+		}
+	}
+	for _, h := range m.Headers {
+		out.Headers = append(out.Headers, gatewayv1.GRPCHeaderMatch{
+			Type: (*gatewayv1.GRPCHeaderMatchType)(h.Type), Name: gatewayv1.GRPCHeaderName(h.Name), Value: h.Value,
+		})
+	}
+	return out
+}
+
+func httpFilters(filters []gatewayv1.GRPCRouteFilter) []gatewayv1.HTTPRouteFilter {
+	var out []gatewayv1.HTTPRouteFilter
+	for _, f := range filters {
+		out = append(out, gatewayv1.HTTPRouteFilter{
+			Type:                   gatewayv1.HTTPRouteFilterType(f.Type),
+			RequestHeaderModifier:  f.RequestHeaderModifier,
+			ResponseHeaderModifier: f.ResponseHeaderModifier,
+			RequestMirror:          f.RequestMirror,
+			ExtensionRef:           f.ExtensionRef,
+		})
+	}
+	return out
+}
+
+func grpcFilters(filters []gatewayv1.HTTPRouteFilter) []gatewayv1.GRPCRouteFilter {
+	var out []gatewayv1.GRPCRouteFilter
+	for _, f := range filters {
+		out = append(out, gatewayv1.GRPCRouteFilter{
+			Type:                   gatewayv1.GRPCRouteFilterType(f.Type),
+			RequestHeaderModifier:  f.RequestHeaderModifier,
+			ResponseHeaderModifier: f.ResponseHeaderModifier,
+			RequestMirror:          f.RequestMirror,
+			ExtensionRef:           f.ExtensionRef,
+		})
+	}
+	return out
+}
