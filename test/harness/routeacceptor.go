@@ -17,26 +17,35 @@ import (
 const acceptorName = "tranche.dev/test-gateway"
 
 // acceptRoutes plays, for tests that run no data plane, the part of a Gateway API
-// implementation Tranche waits for: every HTTPRoute is accepted, with its references
-// resolved, by each of its parents, at each generation, as Traefik writes it (see package
-// doc). It runs until ctx is done, watching again whenever a watch ends.
+// implementation Tranche waits for: every HTTPRoute and GRPCRoute is accepted, with its
+// references resolved, by each of its parents, at each generation, as Traefik writes it (see
+// package doc). It runs until ctx is done, watching again whenever a watch ends.
 func acceptRoutes(ctx context.Context, c client.WithWatch) {
+	go acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1.GRPCRouteList{} })
+	acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1.HTTPRouteList{} })
+}
+
+// acceptKind accepts the routes of one kind, listed as newList makes them.
+func acceptKind(ctx context.Context, c client.WithWatch, newList func() client.ObjectList) {
 	for ctx.Err() == nil {
-		routes := &gatewayv1.HTTPRouteList{}
+		routes := newList()
 		if err := c.List(ctx, routes); err != nil {
 			pause(ctx, 100*time.Millisecond)
 			continue
 		}
-		for i := range routes.Items {
-			accept(ctx, c, &routes.Items[i])
+		items, _ := apimeta.ExtractList(routes)
+		for _, item := range items {
+			if route, ok := item.(client.Object); ok {
+				accept(ctx, c, route)
+			}
 		}
-		w, err := c.Watch(ctx, &gatewayv1.HTTPRouteList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: routes.ResourceVersion}})
+		w, err := c.Watch(ctx, newList(), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: routes.GetResourceVersion()}})
 		if err != nil {
 			pause(ctx, 100*time.Millisecond)
 			continue
 		}
 		for event := range w.ResultChan() {
-			if route, ok := event.Object.(*gatewayv1.HTTPRoute); ok && (event.Type == watch.Added || event.Type == watch.Modified) {
+			if route, ok := event.Object.(client.Object); ok && (event.Type == watch.Added || event.Type == watch.Modified) {
 				accept(ctx, c, route)
 			}
 		}
@@ -44,41 +53,55 @@ func acceptRoutes(ctx context.Context, c client.WithWatch) {
 	}
 }
 
+// routeParts is what the acceptor reads and writes of a route of either kind: its parents
+// and its status.
+func routeParts(route client.Object) ([]gatewayv1.ParentReference, *gatewayv1.RouteStatus) {
+	switch r := route.(type) {
+	case *gatewayv1.HTTPRoute:
+		return r.Spec.ParentRefs, &r.Status.RouteStatus
+	case *gatewayv1.GRPCRoute:
+		return r.Spec.ParentRefs, &r.Status.RouteStatus
+	}
+	return nil, &gatewayv1.RouteStatus{}
+}
+
 // accept writes the route's status when it does not say its generation yet.
-func accept(ctx context.Context, c client.Client, route *gatewayv1.HTTPRoute) {
+func accept(ctx context.Context, c client.Client, route client.Object) {
 	if accepted(route) {
 		return
 	}
 	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		fresh := &gatewayv1.HTTPRoute{}
+		fresh := route.DeepCopyObject().(client.Object)
 		if err := c.Get(ctx, client.ObjectKeyFromObject(route), fresh); err != nil {
 			return err
 		}
 		if accepted(fresh) {
 			return nil
 		}
-		fresh.Status.Parents = nil
-		for _, ref := range fresh.Spec.ParentRefs {
+		parents, status := routeParts(fresh)
+		status.Parents = nil
+		for _, ref := range parents {
 			st := gatewayv1.RouteParentStatus{ParentRef: ref, ControllerName: acceptorName}
 			for _, kind := range []gatewayv1.RouteConditionType{gatewayv1.RouteConditionAccepted, gatewayv1.RouteConditionResolvedRefs} {
 				apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{
-					Type: string(kind), Status: metav1.ConditionTrue, Reason: string(kind), ObservedGeneration: fresh.Generation,
+					Type: string(kind), Status: metav1.ConditionTrue, Reason: string(kind), ObservedGeneration: fresh.GetGeneration(),
 				})
 			}
-			fresh.Status.Parents = append(fresh.Status.Parents, st)
+			status.Parents = append(status.Parents, st)
 		}
 		return c.Status().Update(ctx, fresh)
 	})
 }
 
 // accepted reports whether the acceptor's status says the route's generation for each parent.
-func accepted(route *gatewayv1.HTTPRoute) bool {
-	if len(route.Status.Parents) != len(route.Spec.ParentRefs) {
+func accepted(route client.Object) bool {
+	parents, status := routeParts(route)
+	if len(status.Parents) != len(parents) {
 		return false
 	}
-	for _, st := range route.Status.Parents {
+	for _, st := range status.Parents {
 		c := apimeta.FindStatusCondition(st.Conditions, string(gatewayv1.RouteConditionAccepted))
-		if st.ControllerName != acceptorName || c == nil || c.ObservedGeneration != route.Generation {
+		if st.ControllerName != acceptorName || c == nil || c.ObservedGeneration != route.GetGeneration() {
 			return false
 		}
 	}
