@@ -200,7 +200,7 @@ func ReadPlaneCounts(ctx context.Context, metricsURL, ns, route, target string) 
 	primary, canary := "-svc-"+ns+"-"+target+"-primary-", "-svc-"+ns+"-"+target+"-canary-"
 	return readCounts(ctx, metricsURL, func(line string) backend {
 		switch {
-		case !strings.Contains(line, `service="httproute-`+routeInfix) && !strings.Contains(line, `service="grpcroute-`+routeInfix):
+		case !strings.Contains(line, `service="http`+routeInfix) && !strings.Contains(line, `service="grpc`+routeInfix):
 			return neither
 		case strings.Contains(line, primary):
 			return primaryBackend

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +62,17 @@ func TestServerFailure(t *testing.T) {
 	} {
 		assert.Equal(t, failed, serverFailure(line), line)
 	}
+}
+
+func TestReadPlaneCountsReadsTheRoutesOfBothKinds(t *testing.T) {
+	metrics := `traefik_service_requests_total{code="200",method="GET",protocol="http",service="httproute-e2e-shop-gw-e2e-public-ep-web-0-1a2b-svc-e2e-shop-primary-0@kubernetesgateway"} 90
+traefik_service_requests_total{code="502",method="GET",protocol="http",service="httproute-e2e-shop-gw-e2e-public-ep-web-0-1a2b-svc-e2e-shop-canary-0@kubernetesgateway"} 10
+traefik_service_requests_total{code="13",method="POST",protocol="grpc",service="grpcroute-e2e-rpc-gw-e2e-public-ep-web-0-3c4d-svc-e2e-rpc-canary-0@kubernetesgateway"} 4
+traefik_service_requests_total{code="2",method="POST",protocol="grpc",service="grpcroute-e2e-rpc-gw-e2e-public-ep-web-0-3c4d-svc-e2e-rpc-primary-0@kubernetesgateway"} 36
+traefik_service_requests_total{code="200",method="GET",protocol="http",service="httproute-e2e-other-gw-e2e-public-ep-web-0-5e6f-svc-e2e-other-canary-0@kubernetesgateway"} 1000
+`
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(metrics)) }))
+	defer server.Close()
+	assert.Equal(t, PlaneCounts{Seen: true, Primary: 90, Canary: 10, CanaryFailed: 10}, ReadPlaneCounts(t.Context(), server.URL, "e2e", "shop", "shop"))
+	assert.Equal(t, PlaneCounts{Seen: true, Primary: 36, Canary: 4, CanaryFailed: 4}, ReadPlaneCounts(t.Context(), server.URL, "e2e", "rpc", "rpc"))
 }
