@@ -30,7 +30,10 @@ func TestAGroupReleasesItsBackendFirstAndRollsBackAsOne(t *testing.T) {
 	ctx := context.Background()
 	c := s.ControlPlane.Client
 	member := func(app string, after ...trancheapi.GroupOrder) *trancheapi.Rollout {
-		ro := stack.CanaryRollout(namespace, app, app+".e2e.test", 4*time.Second, 3*time.Second)
+		// A hold of two intervals and more: the first run of a step may see a second of the
+		// canary's traffic, a few requests that can all succeed at 30% errors; with one run
+		// a step, a bad backend then passed its first step (seen once in make e2e).
+		ro := stack.CanaryRollout(namespace, app, app+".e2e.test", 7*time.Second, 3*time.Second)
 		ro.Spec.Group = &trancheapi.Group{Name: "checkout", After: after}
 		return ro
 	}
