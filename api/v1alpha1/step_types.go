@@ -60,7 +60,7 @@ const (
 )
 
 // HTTPMatch selects requests; all of its conditions must hold.
-// +kubebuilder:validation:XValidation:rule="has(self.headers) || has(self.cookies) || has(self.queryParams)",message="a match needs at least one of headers, cookies or queryParams"
+// +kubebuilder:validation:XValidation:rule="has(self.headers) || has(self.cookies) || has(self.queryParams) || has(self.grpcMethod)",message="a match needs at least one of headers, cookies, queryParams or grpcMethod"
 type HTTPMatch struct {
 	// headers the request must carry.
 	// +optional
@@ -76,6 +76,28 @@ type HTTPMatch struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=8
 	QueryParams []StringMatch `json:"queryParams,omitempty"`
+
+	// grpcMethod matches the gRPC calls of a service, or of one method, for a GRPC service
+	// (spec.service.protocol GRPC) routed by a GRPCRoute.
+	// +optional
+	GRPCMethod *GRPCMethodMatch `json:"grpcMethod,omitempty"`
+}
+
+// GRPCMethodMatch names gRPC calls by their service and method, compared exactly: leave out
+// method to match every method of the service, or service to match the method of any.
+// +kubebuilder:validation:XValidation:rule="has(self.service) || has(self.method)",message="a grpcMethod match needs a service, a method or both"
+type GRPCMethodMatch struct {
+	// service is the gRPC service's full name, such as grpc.health.v1.Health.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$`
+	Service string `json:"service,omitempty"`
+
+	// method is the method's name, such as Check.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z_0-9]*$`
+	Method string `json:"method,omitempty"`
 }
 
 // StringMatch matches one named value of a request. A regular expression must compile: the

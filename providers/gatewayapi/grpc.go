@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
 )
 
@@ -17,8 +18,8 @@ import (
 // the same types, and it has no timeouts or retries. So the package reads and writes a
 // GRPCRoute through an HTTPRoute view of it, and what it does to Tranche's rule, its
 // backendRefs and its canary rules it does the same way to both kinds; a GRPCRoute's
-// method matches travel through the view in the path, where nothing of the package reads
-// them. The view is never written as an HTTPRoute.
+// method matches travel through the view in the path (methodPath), which only an A/B step's
+// method match reads or writes. The view is never written as an HTTPRoute.
 
 // routeKind is the kind of route a Rollout has, and how the package reads and writes it.
 type routeKind struct {
@@ -120,9 +121,7 @@ const grpcMethodPath gatewayv1.PathMatchType = "tranche.dev/grpc-method"
 func httpMatch(m gatewayv1.GRPCRouteMatch) gatewayv1.HTTPRouteMatch {
 	var out gatewayv1.HTTPRouteMatch
 	if m.Method != nil {
-		method, _ := json.Marshal(m.Method) // a struct of strings: never fails
-		value := string(method)
-		out.Path = &gatewayv1.HTTPPathMatch{Type: ptr.To(grpcMethodPath), Value: &value}
+		out.Path = methodPath(*m.Method)
 	}
 	for _, h := range m.Headers {
 		out.Headers = append(out.Headers, gatewayv1.HTTPHeaderMatch{
@@ -135,19 +134,54 @@ func httpMatch(m gatewayv1.GRPCRouteMatch) gatewayv1.HTTPRouteMatch {
 // grpcMatch inverts httpMatch. A path other than a method's is the one a new rule of the
 // view matches every request with (defaultMatch): a GRPCRoute match without a method.
 func grpcMatch(m gatewayv1.HTTPRouteMatch) gatewayv1.GRPCRouteMatch {
-	var out gatewayv1.GRPCRouteMatch
-	if p := m.Path; p != nil && p.Type != nil && *p.Type == grpcMethodPath && p.Value != nil {
-		method := &gatewayv1.GRPCMethodMatch{}
-		if json.Unmarshal([]byte(*p.Value), method) == nil {
-			out.Method = method
-		}
-	}
+	out := gatewayv1.GRPCRouteMatch{Method: methodOfPath(m.Path)}
 	for _, h := range m.Headers {
 		out.Headers = append(out.Headers, gatewayv1.GRPCHeaderMatch{
 			Type: (*gatewayv1.GRPCHeaderMatchType)(h.Type), Name: gatewayv1.GRPCHeaderName(h.Name), Value: h.Value,
 		})
 	}
 	return out
+}
+
+// methodPath carries a GRPCRoute match's method in the view's path.
+func methodPath(m gatewayv1.GRPCMethodMatch) *gatewayv1.HTTPPathMatch {
+	method, _ := json.Marshal(m) // a struct of strings: never fails
+	return &gatewayv1.HTTPPathMatch{Type: ptr.To(grpcMethodPath), Value: ptr.To(string(method))}
+}
+
+// methodOfPath is the method a view's path carries; nil for any other path.
+func methodOfPath(p *gatewayv1.HTTPPathMatch) *gatewayv1.GRPCMethodMatch {
+	if p == nil || p.Type == nil || *p.Type != grpcMethodPath || p.Value == nil {
+		return nil
+	}
+	method := &gatewayv1.GRPCMethodMatch{}
+	if json.Unmarshal([]byte(*p.Value), method) != nil {
+		return nil
+	}
+	return method
+}
+
+// An A/B step's grpcMethod is a GRPCRoute method match of type Exact, written out as the
+// API server defaults it so that the route reads back as written.
+
+func gatewayMethod(m trancheapi.GRPCMethodMatch) gatewayv1.GRPCMethodMatch {
+	out := gatewayv1.GRPCMethodMatch{Type: ptr.To(gatewayv1.GRPCMethodMatchExact)}
+	if m.Service != "" {
+		out.Service = ptr.To(m.Service)
+	}
+	if m.Method != "" {
+		out.Method = ptr.To(m.Method)
+	}
+	return out
+}
+
+// apiMethod inverts gatewayMethod; nil for a method match Tranche does not write (a regular
+// expression).
+func apiMethod(m *gatewayv1.GRPCMethodMatch) *trancheapi.GRPCMethodMatch {
+	if m == nil || ptr.Deref(m.Type, gatewayv1.GRPCMethodMatchExact) != gatewayv1.GRPCMethodMatchExact {
+		return nil
+	}
+	return &trancheapi.GRPCMethodMatch{Service: ptr.Deref(m.Service, ""), Method: ptr.Deref(m.Method, "")}
 }
 
 func httpFilters(filters []gatewayv1.GRPCRouteFilter) []gatewayv1.HTTPRouteFilter {

@@ -37,6 +37,8 @@ func TestConformanceGRPC(t *testing.T) {
 	headersOnly := []trancheapi.HTTPMatch{
 		{Headers: []trancheapi.StringMatch{{Name: "X-Canary", Value: "always", Type: trancheapi.MatchExact}}},
 		{Headers: []trancheapi.StringMatch{{Name: "tenant", Value: "team-a.", Type: trancheapi.MatchPrefix}}},
+		{GRPCMethod: &trancheapi.GRPCMethodMatch{Service: "grpc.testing.TestService", Method: "EmptyCall"}},
+		{Headers: []trancheapi.StringMatch{{Name: "tenant", Value: "b", Type: trancheapi.MatchExact}}, GRPCMethod: &trancheapi.GRPCMethodMatch{Method: "UnaryCall"}},
 	}
 	conformance.Run(t, cp.Client, newGRPCRollout, gatewayapi.New, conformance.Capabilities{
 		Weights:        []int32{0, 5, 50, 100},
@@ -105,13 +107,16 @@ func tranchesGRPCRule(t *testing.T, route *gatewayv1.GRPCRoute) *gatewayv1.GRPCR
 }
 
 // The GRPCRoute at an A/B step, as the API server keeps it: Tranche's rule split by weight,
-// and the match rule sending the requests with the header to the canary, each a
-// GRPCRoute match on metadata; no HTTPRoute is made.
+// and the match rule sending the calls with the header, and those of one method, to the
+// canary, as GRPCRoute matches on metadata and on the method; no HTTPRoute is made.
 func TestAGRPCServiceGetsAGRPCRoute(t *testing.T) {
 	ro := newGRPCRollout(t)
 	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
 	ctx := t.Context()
-	match := []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "always", Type: trancheapi.MatchExact}}}}
+	match := []trancheapi.HTTPMatch{
+		{Headers: []trancheapi.StringMatch{{Name: "x-canary", Value: "always", Type: trancheapi.MatchExact}}},
+		{GRPCMethod: &trancheapi.GRPCMethodMatch{Service: "grpc.testing.TestService", Method: "EmptyCall"}},
+	}
 	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 5, Match: match}))
 
 	route := grpcRouteOf(ro)
@@ -119,9 +124,12 @@ func TestAGRPCServiceGetsAGRPCRoute(t *testing.T) {
 	require.Len(t, route.Spec.Rules, 2)
 	canary, main := route.Spec.Rules[0], route.Spec.Rules[1]
 	assert.Equal(t, ptr.To(gatewayv1.SectionName("tranche-canary-match")), canary.Name)
-	require.Len(t, canary.Matches, 1)
+	require.Len(t, canary.Matches, 2)
 	assert.Nil(t, canary.Matches[0].Method)
 	assert.Equal(t, []gatewayv1.GRPCHeaderMatch{{Type: ptr.To(gatewayv1.GRPCHeaderMatchExact), Name: "x-canary", Value: "always"}}, canary.Matches[0].Headers)
+	assert.Equal(t, &gatewayv1.GRPCMethodMatch{Type: ptr.To(gatewayv1.GRPCMethodMatchExact), Service: ptr.To("grpc.testing.TestService"), Method: ptr.To("EmptyCall")},
+		canary.Matches[1].Method)
+	assert.Empty(t, canary.Matches[1].Headers)
 	require.Len(t, canary.BackendRefs, 1)
 	assert.Equal(t, gatewayv1.ObjectName("podinfo-canary"), canary.BackendRefs[0].Name)
 	var weights []int32

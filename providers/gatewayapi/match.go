@@ -82,7 +82,8 @@ func canaryMatch(route *gatewayv1.HTTPRoute, name gatewayv1.SectionName, main in
 
 // canaryRule derives a canary rule, without its name, from Tranche's rule. Each of the rule's matches (its path
 // and method) is combined with each requested match, so the canary rule serves the same
-// requests as Tranche's rule, narrowed by the request's headers and query parameters; having
+// requests as Tranche's rule, narrowed by the request's headers and query parameters (and,
+// in a GRPCRoute whose rule matches every method, by the call's method); having
 // more header or query conditions on the same path, it takes precedence. Matching requests
 // get the same treatment as the others (the rule's filters, timeouts, retries, the canary
 // backendRef's own filters) so that the canary is judged on the traffic it will serve.
@@ -98,6 +99,12 @@ func canaryRule(main gatewayv1.HTTPRouteRule, t target, match []trancheapi.HTTPM
 			combined := *base.DeepCopy()
 			combined.Headers = append(combined.Headers, headers...)
 			combined.QueryParams = append(combined.QueryParams, queryParams...)
+			if m.GRPCMethod != nil {
+				if !t.kind.grpc || methodOfPath(base.Path) != nil {
+					return gatewayv1.HTTPRouteRule{}, fmt.Errorf("a grpcMethod match narrows a GRPCRoute's rule that matches no method itself: %w", providers.ErrUnsupported)
+				}
+				combined.Path = methodPath(gatewayMethod(*m.GRPCMethod))
+			}
 			matches = append(matches, combined)
 		}
 	}
@@ -189,7 +196,11 @@ func decodeMatches(rule gatewayv1.HTTPRouteRule, bases []gatewayv1.HTTPRouteMatc
 	var out []trancheapi.HTTPMatch
 	for k := 0; k < len(rule.Matches); k += step {
 		m := rule.Matches[k]
-		out = append(out, decodeMatch(trimPrefix(m.Headers, base.Headers), trimPrefix(m.QueryParams, base.QueryParams)))
+		match := decodeMatch(trimPrefix(m.Headers, base.Headers), trimPrefix(m.QueryParams, base.QueryParams))
+		if methodOfPath(base.Path) == nil {
+			match.GRPCMethod = apiMethod(methodOfPath(m.Path))
+		}
+		out = append(out, match)
 	}
 	return out
 }

@@ -34,6 +34,9 @@ func stringMatch(s trancheapi.StringMatch) map[string]any {
 func matchRequests(matches []trancheapi.HTTPMatch) ([]any, error) {
 	var out []any
 	for _, m := range matches {
+		if m.GRPCMethod != nil {
+			return nil, fmt.Errorf("the istio provider matches gRPC calls on their metadata (headers), not on their method: %w", providers.ErrUnsupported)
+		}
 		headers, params := map[string]any{}, map[string]any{}
 		for _, h := range m.Headers {
 			name := strings.ToLower(h.Name)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +18,7 @@ import (
 	"github.com/tranche-dev/tranche/providers"
 	"github.com/tranche-dev/tranche/providers/conformance"
 	"github.com/tranche-dev/tranche/providers/istio"
+	"github.com/tranche-dev/tranche/providers/traffic"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -151,4 +153,14 @@ func TestObjectsWritten(t *testing.T) {
 		Show:   func(vs *unstructured.Unstructured) any { return vs.Object["spec"] },
 		Update: *update,
 	})
+}
+
+// The istio provider matches gRPC calls on their metadata only: a method match is refused,
+// not written as a match of every call.
+func TestAGRPCMethodMatchIsRefused(t *testing.T) {
+	ro := newRollout(t)
+	router := conformance.Start(t, cp.Client, ro, istio.New)
+	err := router.SetRoutes(t.Context(), ro, traffic.Routes{Match: []trancheapi.HTTPMatch{{GRPCMethod: &trancheapi.GRPCMethodMatch{Method: "Check"}}}})
+	assert.ErrorIs(t, err, providers.ErrUnsupported)
+	assert.ErrorContains(t, err, "not on their method")
 }

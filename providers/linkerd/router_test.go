@@ -92,10 +92,13 @@ func TestConformanceGRPC(t *testing.T) {
 		return &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
 	}
 	conformance.Run(t, cp.Client, newGRPC, linkerd.New, conformance.Capabilities{
-		Weights:        []int32{0, 5, 50, 100},
-		AnyWeight:      true,
-		Match:          true,
-		SupportedMatch: []trancheapi.HTTPMatch{{Headers: []trancheapi.StringMatch{conformance.Exact("x-canary", "always")}}},
+		Weights:   []int32{0, 5, 50, 100},
+		AnyWeight: true,
+		Match:     true,
+		SupportedMatch: []trancheapi.HTTPMatch{
+			{Headers: []trancheapi.StringMatch{conformance.Exact("x-canary", "always")}},
+			{GRPCMethod: &trancheapi.GRPCMethodMatch{Service: "shop.Orders"}},
+		},
 		BuiltinMetrics: true,
 		Unconfirmed:    traffic.Pending,
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{grpcRoute(ro)} },

@@ -32,6 +32,8 @@ func conditionsOf(matches []trancheapi.HTTPMatch) (header, cookie *trancheapi.St
 	}
 	for _, m := range matches {
 		switch {
+		case m.GRPCMethod != nil:
+			return nil, nil, unsupported("it cannot match a gRPC method")
 		case len(m.QueryParams) > 0:
 			return nil, nil, unsupported("it cannot match query parameters")
 		case len(m.Headers)+len(m.Cookies) != 1:

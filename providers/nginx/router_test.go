@@ -118,6 +118,7 @@ func TestUnsupportedMatchesAreRefused(t *testing.T) {
 		"a query parameter":          {{QueryParams: []trancheapi.StringMatch{header("v")}}},
 		"a header prefix":            {{Headers: []trancheapi.StringMatch{{Name: "a", Value: "x", Type: trancheapi.MatchPrefix}}}},
 		"a cookie other than always": {{Cookies: []trancheapi.StringMatch{{Name: "beta", Value: "yes"}}}},
+		"a gRPC method":              {{GRPCMethod: &trancheapi.GRPCMethodMatch{Method: "Check"}}},
 	} {
 		err := router.SetRoutes(ctx, ro, traffic.Routes{Match: match})
 		assert.ErrorIs(t, err, providers.ErrUnsupported, name)

@@ -44,6 +44,10 @@ func (r Routes) Equal(o Routes) bool {
 		(r.Sticky == nil) == (o.Sticky == nil) && (r.Sticky == nil || *r.Sticky == *o.Sticky)
 }
 
+func equalMethods(a, b *trancheapi.GRPCMethodMatch) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
 func equalMatches(a, b []trancheapi.HTTPMatch) bool {
 	if len(a) != len(b) {
 		return false
@@ -51,7 +55,8 @@ func equalMatches(a, b []trancheapi.HTTPMatch) bool {
 	for i := range a {
 		if !equalStringMatches(a[i].Headers, b[i].Headers, http.CanonicalHeaderKey) ||
 			!equalStringMatches(a[i].QueryParams, b[i].QueryParams, nil) ||
-			!equalStringMatches(a[i].Cookies, b[i].Cookies, nil) {
+			!equalStringMatches(a[i].Cookies, b[i].Cookies, nil) ||
+			!equalMethods(a[i].GRPCMethod, b[i].GRPCMethod) {
 			return false
 		}
 	}

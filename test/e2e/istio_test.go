@@ -81,25 +81,7 @@ func deployGRPC(t *testing.T, ro *trancheapi.Rollout) *stack.Load {
 func TestIstioCanaryThroughIstiodAndProxylessGRPC(t *testing.T) {
 	const app = "inventory"
 	load := deployGRPC(t, istioRollout(t, app, 10*time.Second, 3*time.Second))
-	release := func(version string, args ...string) ([]stack.Sample, *trancheapi.Rollout) {
-		return recordRelease(t, app, load, "", func(ctx context.Context) error {
-			return stack.Release(ctx, s.ControlPlane.Client, namespace, app, version, append([]string{"--grpc"}, args...)...)
-		})
-	}
-
-	good, ro := release("v2")
-	require.Equal(t, trancheapi.PhaseSucceeded, ro.Status.Phase, "%s; the last checks: %+v", ro.Status.Message, ro.Status.LastChecks)
-	requireCheckPassed(t, ro, "grpc-success-rate")
-	shares := clientShares(good, "v2")
-	t.Logf("canary share the clients measured, by weight: %v", shares)
-	assertSharesNear(t, shares, 3, "istiod's split, as the clients saw it")
-	whole := stack.Between(good[0], good[len(good)-1]).Clients
-	assert.Zero(t, whole.Failed, "calls failed during a healthy release:\n%s", stack.FailuresDuring(load, good))
-	fmt.Printf("BENCH e2e_istio_share_5=%.1f e2e_istio_share_50=%.1f e2e_istio_share_100=%.1f\n", shares[5], shares[50], shares[100])
-
-	bad, ro := release("v3", "--error-rate=0.3")
-	during := requireRolledBackAtFirstStep(t, bad, ro, "v2")
-	fmt.Printf("BENCH e2e_istio_bad_calls=%d e2e_istio_rollback_seconds=%.1f\n", during.Clients.Failed, during.To.At.Sub(during.From.At).Seconds())
+	walkThenRollBackGRPC(t, app, load, grpcRelease{metric: "grpc-success-rate", bench: "e2e_istio", whose: "istiod's split"})
 }
 
 // clientShares is the share of the calls the canary version answered in each step of a

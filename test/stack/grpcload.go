@@ -58,13 +58,22 @@ func (s *Stack) StartGRPCLoad(ctx context.Context, target string, perSecond int,
 	}), nil
 }
 
-// StartGRPCLoadThroughGateway calls the gRPC demo app's UnaryCall through a gateway's
-// plaintext HTTP entrypoint at baseURL (http://host:port: HTTP/2 with prior knowledge, as
-// gRPC speaks it without TLS), perSecond times a second until ctx is done, with host as
-// each call's authority, the name a GRPCRoute's hostnames match. The version that answered
-// is the answer's server_id.
-func StartGRPCLoadThroughGateway(ctx context.Context, baseURL, host string, perSecond int, md metadata.MD) (*Load, error) {
-	call, err := gatewayCall(ctx, baseURL, host, md)
+// GatewayCalls are the calls of a gRPC load through a gateway.
+type GatewayCalls struct {
+	// Metadata goes with every call (the headers an A/B step may match).
+	Metadata metadata.MD
+	// Empty calls EmptyCall, whose answer says its version in its header metadata, rather
+	// than UnaryCall, whose answer's server_id does.
+	Empty bool
+}
+
+// StartGRPCLoadThroughGateway calls the gRPC demo app through a gateway's plaintext HTTP
+// entrypoint at baseURL (http://host:port: HTTP/2 with prior knowledge, as gRPC speaks it
+// without TLS), perSecond times a second until ctx is done, with host as each call's
+// authority, the name a GRPCRoute's hostnames match; the load counts the versions that
+// answered.
+func StartGRPCLoadThroughGateway(ctx context.Context, baseURL, host string, perSecond int, calls GatewayCalls) (*Load, error) {
+	call, err := gatewayCall(ctx, baseURL, host, calls)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +85,7 @@ func StartGRPCLoadThroughGateway(ctx context.Context, baseURL, host string, perS
 func WaitGRPCServed(ctx context.Context, baseURL, host string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	call, err := gatewayCall(ctx, baseURL, host, nil)
+	call, err := gatewayCall(ctx, baseURL, host, GatewayCalls{})
 	if err != nil {
 		return err
 	}
@@ -93,9 +102,9 @@ func WaitGRPCServed(ctx context.Context, baseURL, host string, limit time.Durati
 	}
 }
 
-// gatewayCall is one UnaryCall through the gateway at baseURL, on a connection that lasts
-// as long as ctx.
-func gatewayCall(ctx context.Context, baseURL, host string, md metadata.MD) (func(context.Context) (string, error), error) {
+// gatewayCall is one call through the gateway at baseURL, on a connection that lasts as long
+// as ctx.
+func gatewayCall(ctx context.Context, baseURL, host string, calls GatewayCalls) (func(context.Context) (string, error), error) {
 	address, ok := strings.CutPrefix(baseURL, "http://")
 	if !ok {
 		return nil, fmt.Errorf("stack: %s is not a plaintext HTTP entrypoint", baseURL)
@@ -108,8 +117,18 @@ func gatewayCall(ctx context.Context, baseURL, host string, md metadata.MD) (fun
 	context.AfterFunc(ctx, func() { _ = conn.Close() })
 	client := testgrpc.NewTestServiceClient(conn)
 	return func(ctx context.Context) (string, error) {
-		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, md), 2*time.Second)
+		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, calls.Metadata), 2*time.Second)
 		defer cancel()
+		if calls.Empty {
+			var header metadata.MD
+			if _, err := client.EmptyCall(ctx, &testgrpc.Empty{}, grpc.Header(&header)); err != nil {
+				return "", err
+			}
+			if v := header.Get("x-version"); len(v) == 1 { // the demo app's versionHeader
+				return v[0], nil
+			}
+			return "", fmt.Errorf("stack: an EmptyCall answered without its version")
+		}
 		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true})
 		if err != nil {
 			return "", err

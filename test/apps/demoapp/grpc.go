@@ -21,13 +21,15 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // The gRPC flavour serves grpc.testing.TestService, the service grpc-go's own xDS interop
 // tests call: UnaryCall answers with the version as server_id (and the host's name as
 // hostname), after latency, failing errorRate of the calls with INTERNAL (as the HTTP flavour
-// answers 500). EmptyCall answers at once; the other methods are unimplemented.
+// answers 500). EmptyCall answers at once, with the version in its header metadata; the
+// other methods are unimplemented.
 //
 // gRPC is served in plaintext (as proxyless clients in a mesh without mutual TLS speak it)
 // by grpc-go's own server: its failures go out as trailers only, which a client's retry
@@ -160,6 +162,12 @@ func (s *testService) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) 
 	return &testgrpc.SimpleResponse{ServerId: s.version, Hostname: s.hostname}, nil
 }
 
-func (s *testService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
+// EmptyCall answers at once, with the version in the answer's header metadata (its answer
+// has no field for it), so that clients calling it count the versions too.
+func (s *testService) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrpc.Empty, error) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs(versionHeader, s.version))
 	return &testgrpc.Empty{}, nil
 }
+
+// versionHeader is the header metadata EmptyCall answers with the version in.
+const versionHeader = "x-version"
