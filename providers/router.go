@@ -57,6 +57,9 @@ type Features struct {
 	// GRPC says how a gRPC service (spec.service.protocol GRPC) is routed ("" when it
 	// cannot be).
 	GRPC string
+	// TCP says how a TCP service (spec.service.protocol TCP) is routed ("" when it cannot
+	// be).
+	TCP string
 	// Status names where the data plane says it took a split ("" when it does not: the
 	// split counts once the routing objects read back). See Router.Acceptance.
 	Status string

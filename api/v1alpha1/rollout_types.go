@@ -47,6 +47,11 @@ type Rollout struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.mirror)) || has(self.provider.gatewayAPI) || has(self.provider.istio) || has(self.provider.traefik)",fieldPath=".steps",message="steps with mirror need the gatewayAPI, istio or traefik provider"
 // +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !(has(self.provider.traefik) || has(self.provider.nginx))",fieldPath=".service.protocol",message="service.protocol GRPC needs the gatewayAPI (a GRPCRoute), istio, linkerd, smi or kubernetes provider: the traefik and nginx providers route HTTP only"
 // +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.cookies) || has(m.queryParams)))",fieldPath=".steps",message="a gRPC service's A/B steps match on headers (gRPC metadata) only: gRPC clients send no cookies and no query parameters"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'TCP' || has(self.provider.gatewayAPI) || has(self.provider.smi) || has(self.provider.kubernetes)",fieldPath=".service.protocol",message="service.protocol TCP needs the gatewayAPI (a TCPRoute), smi or kubernetes provider"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'TCP' || !has(self.steps) || !self.steps.exists(s, has(s.match) || has(s.mirror))",fieldPath=".steps",message="a TCP service's steps split by weight alone: its connections carry nothing to match, and no Gateway mirrors them"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'TCP' || !has(self.sessionAffinity)",fieldPath=".sessionAffinity",message="sessionAffinity keeps a client on the canary with a cookie, which a TCP connection does not carry: leave it out for a TCP service"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'TCP' || !has(self.provider.gatewayAPI) || (!has(self.provider.gatewayAPI.timeouts) && !has(self.provider.gatewayAPI.hostnames))",fieldPath=".provider.gatewayAPI",message="a TCPRoute has no hostnames and no timeouts: leave them out of spec.provider.gatewayAPI for a TCP service"
+// +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'TCP' || !has(self.analysis) || ((!has(self.analysis.metrics) || self.analysis.metrics.all(m, !has(m.builtin))) && !has(self.analysis.verifyTraffic))",fieldPath=".analysis",message="a TCP service has no request metrics built in (a data plane counts its connections, not requests): use templateRef with a MetricTemplate, and leave out verifyTraffic"
 // +kubebuilder:validation:XValidation:rule="!has(self.steps) || !self.steps.exists(s, has(s.match) && s.match.exists(m, has(m.grpcMethod))) || (has(self.service.protocol) && self.service.protocol == 'GRPC' && (has(self.provider.gatewayAPI) || has(self.provider.linkerd)))",fieldPath=".steps",message="a grpcMethod match needs service.protocol GRPC and the gatewayAPI or linkerd provider (a GRPCRoute)"
 // +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.sessionAffinity)",fieldPath=".sessionAffinity",message="sessionAffinity keeps a client on the canary with a cookie, which gRPC clients do not carry: leave it out for a GRPC service"
 // +kubebuilder:validation:XValidation:rule="!has(self.service.protocol) || self.service.protocol != 'GRPC' || !has(self.provider.gatewayAPI) || !has(self.provider.gatewayAPI.timeouts)",fieldPath=".provider.gatewayAPI.timeouts",message="a GRPCRoute has no timeouts: leave out spec.provider.gatewayAPI.timeouts for a GRPC service"
@@ -201,27 +206,33 @@ type ServiceSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	PortName string `json:"portName,omitempty"`
 
-	// protocol is what the port speaks: HTTP (HTTP/1.1 or HTTP/2), or GRPC. With the
+	// protocol is what the port speaks: HTTP (HTTP/1.1 or HTTP/2), GRPC, or TCP. With the
 	// gatewayAPI provider (and linkerd's routes), a GRPC service is routed by a GRPCRoute,
 	// whose A/B steps match on gRPC metadata (headers); a gRPC client carries no cookies and
-	// sends no query parameters, and a GRPCRoute has no timeouts. Default: HTTP.
+	// sends no query parameters, and a GRPCRoute has no timeouts. A TCP service is routed by
+	// a TCPRoute (Gateway API's experimental channel), by weight alone: its connections carry
+	// nothing to match, and it has no request metrics built in. Default: HTTP.
 	// +optional
 	// +kubebuilder:default=HTTP
 	Protocol ServiceProtocol `json:"protocol,omitempty"`
 }
 
 // ServiceProtocol is what a Service's port speaks.
-// +kubebuilder:validation:Enum=HTTP;GRPC
+// +kubebuilder:validation:Enum=HTTP;GRPC;TCP
 type ServiceProtocol string
 
 // The protocols a Rollout's Services can speak.
 const (
 	ProtocolHTTP ServiceProtocol = "HTTP"
 	ProtocolGRPC ServiceProtocol = "GRPC"
+	ProtocolTCP  ServiceProtocol = "TCP"
 )
 
 // GRPC reports whether the Services speak gRPC.
 func (s ServiceSpec) GRPC() bool { return s.Protocol == ProtocolGRPC }
+
+// TCP reports whether the Services carry bare TCP.
+func (s ServiceSpec) TCP() bool { return s.Protocol == ProtocolTCP }
 
 // NotificationRef subscribes a Rollout to a NotificationProvider.
 type NotificationRef struct {

@@ -108,12 +108,16 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 }
 
 // features holds the provider's stated Features to what the suite found it does. Features
-// describe an HTTP service; for a gRPC one, the suite holds the provider to saying it routes
-// gRPC, and what it found to no more than Features say.
+// describe an HTTP service; for a gRPC or TCP one, the suite holds the provider to saying it
+// routes that protocol, and what it found to no more than Features say.
 func (s *suite) features(t *testing.T) {
 	f := s.factory(s.c).Features()
-	if s.newRollout(t).Spec.Service.GRPC() {
-		require.NotEmpty(t, f.GRPC, "Features().GRPC: how a gRPC service is routed")
+	if service := s.newRollout(t).Spec.Service; service.GRPC() || service.TCP() {
+		if service.TCP() {
+			require.NotEmpty(t, f.TCP, "Features().TCP: how a TCP service is routed")
+		} else {
+			require.NotEmpty(t, f.GRPC, "Features().GRPC: how a gRPC service is routed")
+		}
 		require.True(t, !s.caps.Match || f.Match != "", "Features().Match")
 		require.True(t, !s.caps.Mirror || f.Mirror, "Features().Mirror")
 		require.True(t, !s.caps.Sticky || f.Sticky, "Features().Sticky")

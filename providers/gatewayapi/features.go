@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -58,10 +59,13 @@ func splitFeatures(routes traffic.Routes) []gatewayv1.FeatureName {
 	return nil
 }
 
-// grpcCannot says what of routes a GRPCRoute cannot do, wrapping providers.ErrUnsupported;
-// nil when it can do it all, or the route is an HTTPRoute. The API refuses a GRPC service
+// kindCannot says what of routes the route's kind cannot do, wrapping
+// providers.ErrUnsupported; nil when it can do it all. The API refuses a GRPC or TCP service
 // such steps; a Rollout stored before that refusal gets this.
-func grpcCannot(t target, routes traffic.Routes) error {
+func kindCannot(t target, routes traffic.Routes) error {
+	if t.kind.tcp && (routes.MirrorPercent > 0 || routes.Sticky != nil || len(routes.Match) > 0) {
+		return fmt.Errorf("a TCPRoute splits connections by weight alone: leave out match, mirror and sessionAffinity for a TCP service: %w", providers.ErrUnsupported)
+	}
 	if !t.kind.grpc {
 		return nil
 	}
@@ -75,6 +79,42 @@ func grpcCannot(t target, routes traffic.Routes) error {
 		if len(m.Cookies) > 0 || len(m.QueryParams) > 0 {
 			return fmt.Errorf("a GRPCRoute matches on headers (gRPC metadata) only: leave out the step's cookies and queryParams: %w", providers.ErrUnsupported)
 		}
+	}
+	return nil
+}
+
+// requireListeners fails, wrapping providers.ErrUnsupported, when a parent Gateway's
+// listeners say which kinds of route they take (status.listeners[].supportedKinds) and none
+// takes the route's kind: a TCPRoute, for which Gateway API names no feature (Traefik takes
+// one only with its experimental channel on, on a TCP listener). A Gateway whose listeners
+// have not said, or that cannot be read, says nothing: the route's status tells of those.
+func (r *Router) requireListeners(ctx context.Context, ro *trancheapi.Rollout, t target) error {
+	if !t.kind.tcp {
+		return nil
+	}
+	for _, ref := range t.attachment.ParentRefs {
+		if ref.Kind != nil && *ref.Kind != "Gateway" {
+			continue
+		}
+		key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
+		if ref.Namespace != nil {
+			key.Namespace = *ref.Namespace
+		}
+		gateway := &gatewayv1.Gateway{}
+		if err := r.c.Get(ctx, key, gateway); err != nil || len(gateway.Status.Listeners) == 0 {
+			continue
+		}
+		var kinds []string
+		for _, l := range gateway.Status.Listeners {
+			for _, k := range l.SupportedKinds {
+				if k.Kind == gatewayv1.Kind(t.kind.name) {
+					return nil
+				}
+				kinds = append(kinds, string(k.Kind))
+			}
+		}
+		return fmt.Errorf("no listener of Gateway %s takes a %s (they take %s): give it a TCP listener, on an implementation that serves TCPRoutes: %w",
+			key, t.kind.name, strings.Join(slices.Compact(slices.Sorted(slices.Values(kinds))), ", "), providers.ErrUnsupported)
 	}
 	return nil
 }

@@ -1,15 +1,12 @@
 package gatewayapi
 
 import (
-	"context"
 	"encoding/json"
 
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
-	"github.com/tranche-dev/tranche/providers"
 )
 
 // A gRPC service (spec.service.protocol GRPC) is routed by a GRPCRoute. A GRPCRoute is an
@@ -20,58 +17,6 @@ import (
 // backendRefs and its canary rules it does the same way to both kinds; a GRPCRoute's
 // method matches travel through the view in the path (methodPath), which only an A/B step's
 // method match reads or writes. The view is never written as an HTTPRoute.
-
-// routeKind is the kind of route a Rollout has, and how the package reads and writes it.
-type routeKind struct {
-	name string // HTTPRoute or GRPCRoute, for messages
-	grpc bool
-}
-
-var (
-	httpRoutes = routeKind{name: "HTTPRoute"}
-	grpcRoutes = routeKind{name: "GRPCRoute", grpc: true}
-)
-
-// get reads the route, as its HTTPRoute view.
-func (k routeKind) get(ctx context.Context, c client.Client, key client.ObjectKey) (*gatewayv1.HTTPRoute, error) {
-	if !k.grpc {
-		route := &gatewayv1.HTTPRoute{}
-		return route, c.Get(ctx, key, route)
-	}
-	route := &gatewayv1.GRPCRoute{}
-	if err := c.Get(ctx, key, route); err != nil {
-		return nil, err
-	}
-	return httpView(route), nil
-}
-
-// update changes the route through its HTTPRoute view with providers.Update, which writes
-// only a changed route.
-func (k routeKind) update(ctx context.Context, c client.Client, key client.ObjectKey, mutate func(*gatewayv1.HTTPRoute) error) error {
-	if !k.grpc {
-		_, err := providers.Update(ctx, c, key, mutate)
-		return err
-	}
-	_, err := providers.Update(ctx, c, key, func(route *gatewayv1.GRPCRoute) error {
-		view := httpView(route)
-		if err := mutate(view); err != nil {
-			return err
-		}
-		typeMeta := route.TypeMeta
-		*route = *grpcRoute(view)
-		route.TypeMeta = typeMeta
-		return nil
-	})
-	return err
-}
-
-// object is the route the view stands for, to create.
-func (k routeKind) object(view *gatewayv1.HTTPRoute) client.Object {
-	if k.grpc {
-		return grpcRoute(view)
-	}
-	return view
-}
 
 // httpView is route seen as an HTTPRoute; grpcRoute gives it back exactly.
 func httpView(route *gatewayv1.GRPCRoute) *gatewayv1.HTTPRoute {

@@ -62,7 +62,7 @@ func (r *Router) RequestMetrics() []providers.RequestMetrics { return r.metrics 
 // says the same but for what that mesh lacks (see package linkerd).
 func (r *Router) Features() providers.Features {
 	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Traefik, Envoy (Istio, Contour)", Status: routeStatus,
-		GRPC: "a GRPCRoute (weights; A/B on metadata, methods)"}
+		GRPC: "a GRPCRoute (weights; A/B on metadata, methods)", TCP: "a TCPRoute (weights)"}
 }
 
 // routeStatus is where a Gateway API implementation says it took a route.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -69,6 +70,11 @@ func takeBack(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target) {
 // GRPCServicesRouted is ServicesRouted for a gRPC service's GRPCRoute.
 func GRPCServicesRouted(route *gatewayv1.GRPCRoute, ro *trancheapi.Rollout) []string {
 	return ServicesRouted(httpView(route), ro)
+}
+
+// TCPServicesRouted is ServicesRouted for a TCP service's TCPRoute.
+func TCPServicesRouted(route *gatewayv1alpha2.TCPRoute, ro *trancheapi.Rollout) []string {
+	return ServicesRouted(tcpView(route), ro)
 }
 
 // ServicesRouted lists the Rollout's Services (the apex, the primary, the canary) that some

@@ -56,8 +56,11 @@ func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
 	}
 	names := ro.ServiceNames()
 	t := target{namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a, kind: httpRoutes}
-	if ro.Spec.Service.GRPC() {
+	switch {
+	case ro.Spec.Service.GRPC():
 		t.kind = grpcRoutes
+	case ro.Spec.Service.TCP():
+		t.kind = tcpRoutes
 	}
 	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
 		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}

@@ -53,6 +53,9 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	if err := r.requireFeatures(ctx, ro, t, routeFeatures(t)); err != nil {
 		return err
 	}
+	if err := r.requireListeners(ctx, ro, t); err != nil {
+		return err
+	}
 	err = r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
 		ensureRoute(route, ro, t)
 		return refreshCanaryRules(route, t)
@@ -97,7 +100,7 @@ func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes t
 	if err != nil {
 		return err
 	}
-	if err := grpcCannot(t, routes); err != nil {
+	if err := kindCannot(t, routes); err != nil {
 		return err
 	}
 	if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {

@@ -29,7 +29,8 @@ var cp *harness.ControlPlane
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.GatewayAPICRDs())}))
+	crds := append(conformance.MustCRDs(harness.GatewayAPICRDs()), conformance.MustCRDs(harness.TCPRouteCRD())...)
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: crds}))
 }
 
 // newRollout names the Rollout differently from its target, so that a mix-up of the route's

@@ -41,13 +41,14 @@ func TestTheAPIRefusesWhatAProviderCannotDo(t *testing.T) {
 		"a built-in metric": `steps: [{weight: 0}, {weight: 100}], analysis: {metrics: [{name: success, builtin: request-success-rate, min: 99}]}`,
 		"verified traffic":  `steps: [{weight: 0}, {weight: 100}], analysis: {verifyTraffic: {}}`,
 		"a gRPC service":    `steps: [{weight: 0}, {weight: 100}], analysis: null, service: {port: 80, protocol: GRPC}`,
+		"a TCP service":     `steps: [{weight: 0}, {weight: 100}], analysis: null, service: {port: 80, protocol: TCP}`,
 	}
 	for _, name := range apiProviders {
 		features := registry.Default()[name](nil).Features()
 		can := map[string]bool{
 			"a 5% step": features.AnyWeight, "an A/B step": features.Match != "", "a mirror step": features.Mirror,
 			"session affinity": features.Sticky, "a built-in metric": features.Metrics != "",
-			"a gRPC service":   features.GRPC != "",
+			"a gRPC service": features.GRPC != "", "a TCP service": features.TCP != "",
 			"verified traffic": hasQuery(providers.BuiltinQueries(registry.Default()[name](nil)), trancheapi.BuiltinTrafficShare),
 		}
 		for askName, ask := range asks {

@@ -48,6 +48,10 @@ func exercise(t *testing.T, ns string) {
 	require.NoError(t, c.Create(ctx, harness.Deployment(ns, "rpc", "app:1")))
 	rollouts["rpc"] = rollout(ns, "rpc", "Deployment", trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}})
 	rollouts["rpc"].Spec.Service.Protocol = trancheapi.ProtocolGRPC
+	// A TCP service, through a TCPRoute.
+	require.NoError(t, c.Create(ctx, harness.Deployment(ns, "pipe", "app:1")))
+	rollouts["pipe"] = rollout(ns, "pipe", "Deployment", trancheapi.Provider{GatewayAPI: &trancheapi.GatewayAPIProvider{ParentRefs: []trancheapi.ParentReference{{Name: "public"}}}})
+	rollouts["pipe"].Spec.Service.Protocol = trancheapi.ProtocolTCP
 
 	require.NoError(t, c.Create(ctx, configured(t, ns, "catalog")))
 	rollouts["catalog"] = rollout(ns, "catalog", "Deployment", trancheapi.Provider{Kubernetes: &trancheapi.KubernetesProvider{}})

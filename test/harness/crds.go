@@ -32,6 +32,21 @@ func GatewayAPICRDs() (string, error) {
 	return crds, nil
 }
 
+// TCPRouteCRD is the file of Gateway API's TCPRoute CRD, of its experimental channel (the
+// standard channel has none), to install beside GatewayAPICRDs: the experimental channel's
+// other CRDs would replace the standard ones.
+func TCPRouteCRD() (string, error) {
+	dir, err := moduleDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		return "", err
+	}
+	crd := filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.k8s.io_tcproutes.yaml")
+	if _, err := os.Stat(crd); err != nil {
+		return "", fmt.Errorf("harness: the Gateway API TCPRoute CRD: %w", err)
+	}
+	return crd, nil
+}
+
 // moduleDir is the module cache folder of a module Tranche requires. It asks the go command,
 // which `go test` puts first on the PATH of the test binary.
 func moduleDir(module string) (string, error) {
