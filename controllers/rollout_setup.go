@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/notify"
@@ -116,7 +115,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	// A split counts once the route's parents say so in its status: watched, the step's hold
 	// starts when they write it, not at the next look (which setRoutes still schedules, for a
 	// cluster whose Gateway API arrives after the manager starts).
-	for _, route := range []client.Object{&gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1alpha2.TCPRoute{}} {
+	for _, route := range []client.Object{&gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1.TCPRoute{}} {
 		gvk, err := apiutil.GVKForObject(route, mgr.GetScheme())
 		if err == nil && servesKind(mgr, gvk) {
 			b = b.Watches(route,
@@ -154,7 +153,7 @@ func routeStatus(obj client.Object) (gatewayv1.RouteStatus, bool) {
 		return route.Status.RouteStatus, true
 	case *gatewayv1.GRPCRoute:
 		return route.Status.RouteStatus, true
-	case *gatewayv1alpha2.TCPRoute:
+	case *gatewayv1.TCPRoute:
 		return route.Status.RouteStatus, true
 	}
 	return gatewayv1.RouteStatus{}, false

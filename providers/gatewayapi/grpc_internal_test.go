@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 )
 
 // Whatever a GRPCRoute holds goes through its HTTPRoute view and back unchanged: a user's
@@ -61,11 +60,11 @@ func TestANewRuleOfTheViewMatchesEveryCall(t *testing.T) {
 
 // Whatever a TCPRoute holds goes through its HTTPRoute view and back unchanged.
 func TestATCPRouteGoesThroughItsViewUnchanged(t *testing.T) {
-	route := &gatewayv1alpha2.TCPRoute{
+	route := &gatewayv1.TCPRoute{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg", Annotations: map[string]string{"team": "data"}},
-		Spec: gatewayv1alpha2.TCPRouteSpec{
+		Spec: gatewayv1.TCPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "edge", SectionName: ptr.To(gatewayv1.SectionName("pg"))}}},
-			Rules: []gatewayv1alpha2.TCPRouteRule{
+			Rules: []gatewayv1.TCPRouteRule{
 				{Name: ptr.To(gatewayv1.SectionName("main")), BackendRefs: []gatewayv1.BackendRef{
 					{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "pg-primary", Port: ptr.To[gatewayv1.PortNumber](5432)}, Weight: ptr.To[int32](90)},
 					{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "pg-canary", Port: ptr.To[gatewayv1.PortNumber](5432)}, Weight: ptr.To[int32](10)},
@@ -73,7 +72,7 @@ func TestATCPRouteGoesThroughItsViewUnchanged(t *testing.T) {
 				{},
 			},
 		},
-		Status: gatewayv1alpha2.TCPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{ParentRef: gatewayv1.ParentReference{Name: "edge"}}}}},
+		Status: gatewayv1.TCPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{ParentRef: gatewayv1.ParentReference{Name: "edge"}}}}},
 	}
 	assert.Equal(t, route, tcpRoute(tcpView(route)))
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -50,21 +49,33 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 	return acceptance(released), nil
 }
 
-// takeBack makes a route that a Rollout of the same name released the Rollout's again: its
-// rule that sends everything to the apex Service (the one Release left) goes back to the
-// primary, and the Rollout controls it. Any other route is left as it is, and so is every
-// route for a Rollout being deleted (which released it).
+// takeBack makes a route that a Rollout of the same name released the Rollout's again: the
+// rule Release left sending to the apex Service goes back to the primary, and the Rollout
+// controls it. That rule is the one whose only backendRef is the apex Service, or, when a
+// user has since added backendRefs of their own to it (in a TCPRoute, whose one rule is
+// Tranche's, that is where theirs go), the first other than the canary rules that sends to
+// the apex: its apex backendRef becomes the primary's and the canary's, the user's stay. Any
+// other route is left as it is, and so is every route for a Rollout being deleted (which
+// released it).
 func takeBack(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target) {
 	if !providers.TakeBack(route, ro) {
 		return
 	}
-	for i := range route.Spec.Rules {
-		rule := &route.Spec.Rules[i]
-		if len(rule.BackendRefs) == 1 && isService(rule.BackendRefs[0].BackendObjectReference, t.namespace, t.apex) && !isCanaryRule(*rule) {
-			rule.BackendRefs = []gatewayv1.HTTPBackendRef{weighted(serviceRef(t.primary, t.port), 100), weighted(serviceRef(t.canary, t.port), 0)}
-			break
-		}
+	released := slices.IndexFunc(route.Spec.Rules, func(rule gatewayv1.HTTPRouteRule) bool {
+		return len(rule.BackendRefs) == 1 && isService(rule.BackendRefs[0].BackendObjectReference, t.namespace, t.apex) && !isCanaryRule(rule)
+	})
+	if released < 0 {
+		released = slices.IndexFunc(route.Spec.Rules, func(rule gatewayv1.HTTPRouteRule) bool {
+			return refIndex(rule.BackendRefs, t.namespace, t.apex) >= 0 && !isCanaryRule(rule)
+		})
 	}
+	if released < 0 {
+		return
+	}
+	rule := &route.Spec.Rules[released]
+	apex := refIndex(rule.BackendRefs, t.namespace, t.apex)
+	rule.BackendRefs = slices.Replace(rule.BackendRefs, apex, apex+1,
+		weighted(serviceRef(t.primary, t.port), 100), weighted(serviceRef(t.canary, t.port), 0))
 }
 
 // GRPCServicesRouted is ServicesRouted for a gRPC service's GRPCRoute.
@@ -73,7 +84,7 @@ func GRPCServicesRouted(route *gatewayv1.GRPCRoute, ro *trancheapi.Rollout) []st
 }
 
 // TCPServicesRouted is ServicesRouted for a TCP service's TCPRoute.
-func TCPServicesRouted(route *gatewayv1alpha2.TCPRoute, ro *trancheapi.Rollout) []string {
+func TCPServicesRouted(route *gatewayv1.TCPRoute, ro *trancheapi.Rollout) []string {
 	return ServicesRouted(tcpView(route), ro)
 }
 

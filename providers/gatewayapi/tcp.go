@@ -2,17 +2,17 @@ package gatewayapi
 
 import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 )
 
 // A TCP service (spec.service.protocol TCP) is routed by a TCPRoute, of Gateway API's
-// experimental channel: rules of backendRefs alone, no hostnames, no matches, no filters. Its
+// experimental channel (its v1, which holds one rule; v1alpha2 is deprecated): rules of
+// backendRefs alone, no hostnames, no matches, no filters. Its
 // HTTPRoute view has the rules' names and backendRefs; Tranche's rule is found and split as
 // in an HTTPRoute, and the rest of an HTTPRoute (the match a new rule of the view gets,
 // hostnames) a TCPRoute cannot hold, and the API refuses a TCP service what would need it.
 
 // tcpView is route seen as an HTTPRoute; tcpRoute gives it back exactly.
-func tcpView(route *gatewayv1alpha2.TCPRoute) *gatewayv1.HTTPRoute {
+func tcpView(route *gatewayv1.TCPRoute) *gatewayv1.HTTPRoute {
 	route = route.DeepCopy()
 	view := &gatewayv1.HTTPRoute{ObjectMeta: route.ObjectMeta}
 	view.Spec.CommonRouteSpec = route.Spec.CommonRouteSpec
@@ -27,13 +27,13 @@ func tcpView(route *gatewayv1alpha2.TCPRoute) *gatewayv1.HTTPRoute {
 	return view
 }
 
-func tcpRoute(view *gatewayv1.HTTPRoute) *gatewayv1alpha2.TCPRoute {
+func tcpRoute(view *gatewayv1.HTTPRoute) *gatewayv1.TCPRoute {
 	view = view.DeepCopy()
-	route := &gatewayv1alpha2.TCPRoute{ObjectMeta: view.ObjectMeta}
+	route := &gatewayv1.TCPRoute{ObjectMeta: view.ObjectMeta}
 	route.Spec.CommonRouteSpec = view.Spec.CommonRouteSpec
 	route.Status.RouteStatus = view.Status.RouteStatus
 	for _, rule := range view.Spec.Rules {
-		r := gatewayv1alpha2.TCPRouteRule{Name: rule.Name}
+		r := gatewayv1.TCPRouteRule{Name: rule.Name}
 		for _, ref := range rule.BackendRefs {
 			r.BackendRefs = append(r.BackendRefs, ref.BackendRef)
 		}

@@ -12,7 +12,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 	"github.com/tranche-dev/tranche/providers"
@@ -30,13 +29,13 @@ func newTCPRollout(t *testing.T) *trancheapi.Rollout {
 	return ro
 }
 
-func tcpRouteOf(ro *trancheapi.Rollout) *gatewayv1alpha2.TCPRoute {
-	return &gatewayv1alpha2.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
+func tcpRouteOf(ro *trancheapi.Rollout) *gatewayv1.TCPRoute {
+	return &gatewayv1.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
 }
 
 // A TCP service's TCPRoute passes the suite every provider passes, by weight alone: no A/B
-// step, no mirror, no session affinity; a user's own rule kept, and the route handed over
-// when the Rollout goes.
+// step, no mirror, no session affinity; a user's own backendRef kept, and the route handed
+// over when the Rollout goes.
 func TestConformanceTCP(t *testing.T) {
 	conformance.Run(t, cp.Client, newTCPRollout, gatewayapi.New, conformance.Capabilities{
 		Weights:        []int32{0, 5, 50, 100},
@@ -56,13 +55,15 @@ func TestConformanceTCP(t *testing.T) {
 	})
 }
 
-// addUserTCPRule adds a rule of the user's own, to a database's replica, say.
+// addUserTCPRule adds a backendRef of the user's own to Tranche's rule (a TCPRoute has one
+// rule): a replica that takes no connections yet, say.
 func addUserTCPRule(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 	route := tcpRouteOf(ro)
 	conformance.Get(t, c, route)
-	route.Spec.Rules = append(route.Spec.Rules, gatewayv1alpha2.TCPRouteRule{
-		Name:        ptr.To(gatewayv1.SectionName("replica")),
-		BackendRefs: []gatewayv1.BackendRef{{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "replica", Port: ptr.To[gatewayv1.PortNumber](5432)}}},
+	require.Len(t, route.Spec.Rules, 1)
+	route.Spec.Rules[0].BackendRefs = append(route.Spec.Rules[0].BackendRefs, gatewayv1.BackendRef{
+		BackendObjectReference: gatewayv1.BackendObjectReference{Name: "replica", Port: ptr.To[gatewayv1.PortNumber](5432)},
+		Weight:                 ptr.To[int32](0),
 	})
 	require.NoError(t, c.Update(ctx, route))
 }
@@ -71,9 +72,10 @@ func checkUserTCPRule(ctx context.Context, t *testing.T, c client.Client, ro *tr
 	t.Helper()
 	route := tcpRouteOf(ro)
 	conformance.Get(t, c, route)
-	assert.True(t, slices.ContainsFunc(route.Spec.Rules, func(r gatewayv1alpha2.TCPRouteRule) bool {
-		return len(r.BackendRefs) == 1 && r.BackendRefs[0].Name == "replica" && ptr.Deref(r.Name, "") == "replica"
-	}), "the user's rule is gone or changed: %+v", route.Spec.Rules)
+	require.Len(t, route.Spec.Rules, 1)
+	assert.True(t, slices.ContainsFunc(route.Spec.Rules[0].BackendRefs, func(ref gatewayv1.BackendRef) bool {
+		return ref.Name == "replica" && ptr.Deref(ref.Weight, 1) == 0
+	}), "the user's backendRef is gone or changed: %+v", route.Spec.Rules[0].BackendRefs)
 }
 
 // The TCPRoute as the API server keeps it, at 5%: one rule of two weighted backendRefs, no

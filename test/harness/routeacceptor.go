@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 )
 
 // acceptorName is the controllerName the route acceptor writes in a route's status.
@@ -23,7 +22,7 @@ const acceptorName = "tranche.dev/test-gateway"
 // package doc). It runs until ctx is done, watching again whenever a watch ends.
 func acceptRoutes(ctx context.Context, c client.WithWatch) {
 	go acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1.GRPCRouteList{} })
-	go acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1alpha2.TCPRouteList{} })
+	go acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1.TCPRouteList{} })
 	acceptKind(ctx, c, func() client.ObjectList { return &gatewayv1.HTTPRouteList{} })
 }
 
@@ -63,7 +62,7 @@ func routeParts(route client.Object) ([]gatewayv1.ParentReference, *gatewayv1.Ro
 		return r.Spec.ParentRefs, &r.Status.RouteStatus
 	case *gatewayv1.GRPCRoute:
 		return r.Spec.ParentRefs, &r.Status.RouteStatus
-	case *gatewayv1alpha2.TCPRoute:
+	case *gatewayv1.TCPRoute:
 		return r.Spec.ParentRefs, &r.Status.RouteStatus
 	}
 	return nil, &gatewayv1.RouteStatus{}
