@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -83,6 +84,30 @@ func kindCannot(t target, routes traffic.Routes) error {
 	return nil
 }
 
+// parentGateways yields the route's parent Gateways that can be read, by name: a parent
+// that is not a Gateway (a mesh's Service) or cannot be read says nothing of what the route
+// may hold.
+func (r *Router) parentGateways(ctx context.Context, ro *trancheapi.Rollout, t target) iter.Seq2[client.ObjectKey, *gatewayv1.Gateway] {
+	return func(yield func(client.ObjectKey, *gatewayv1.Gateway) bool) {
+		for _, ref := range t.attachment.ParentRefs {
+			if ref.Kind != nil && *ref.Kind != "Gateway" {
+				continue
+			}
+			key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
+			if ref.Namespace != nil {
+				key.Namespace = *ref.Namespace
+			}
+			gateway := &gatewayv1.Gateway{}
+			if r.c.Get(ctx, key, gateway) != nil {
+				continue
+			}
+			if !yield(key, gateway) {
+				return
+			}
+		}
+	}
+}
+
 // requireListeners fails, wrapping providers.ErrUnsupported, when a parent Gateway's
 // listeners say which kinds of route they take (status.listeners[].supportedKinds) and none
 // takes the route's kind: a TCPRoute, for which Gateway API names no feature (Traefik takes
@@ -92,16 +117,8 @@ func (r *Router) requireListeners(ctx context.Context, ro *trancheapi.Rollout, t
 	if !t.kind.tcp {
 		return nil
 	}
-	for _, ref := range t.attachment.ParentRefs {
-		if ref.Kind != nil && *ref.Kind != "Gateway" {
-			continue
-		}
-		key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
-		if ref.Namespace != nil {
-			key.Namespace = *ref.Namespace
-		}
-		gateway := &gatewayv1.Gateway{}
-		if err := r.c.Get(ctx, key, gateway); err != nil || len(gateway.Status.Listeners) == 0 {
+	for key, gateway := range r.parentGateways(ctx, ro, t) {
+		if len(gateway.Status.Listeners) == 0 {
 			continue
 		}
 		var kinds []string
@@ -128,18 +145,7 @@ func (r *Router) requireFeatures(ctx context.Context, ro *trancheapi.Rollout, t 
 	if len(needed) == 0 {
 		return nil
 	}
-	for _, ref := range t.attachment.ParentRefs {
-		if ref.Kind != nil && *ref.Kind != "Gateway" {
-			continue
-		}
-		key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
-		if ref.Namespace != nil {
-			key.Namespace = *ref.Namespace
-		}
-		gateway := &gatewayv1.Gateway{}
-		if err := r.c.Get(ctx, key, gateway); err != nil {
-			continue
-		}
+	for key, gateway := range r.parentGateways(ctx, ro, t) {
 		class := &gatewayv1.GatewayClass{}
 		if err := r.c.Get(ctx, client.ObjectKey{Name: string(gateway.Spec.GatewayClassName)}, class); err != nil || len(class.Status.SupportedFeatures) == 0 {
 			continue
