@@ -68,7 +68,7 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 		case errors.Is(err, ErrNoData): // no series yet: nothing counted
 		case err != nil:
 			return Check{Verdict: trancheapi.VerdictInconclusive, Err: err}
-		case math.IsNaN(value) || math.IsInf(value, 0) || value < 0:
+		case !countable(value):
 			return Check{Verdict: trancheapi.VerdictInconclusive, Err: fmt.Errorf("a count is %g: a Compare metric's queries must count requests (docs/analysis.md)", value)}
 		default:
 			*v.into = value
@@ -102,6 +102,12 @@ func compareErrors(ctx context.Context, q Querier, run CompareRun, at time.Time)
 	c.Message = fmt.Sprintf("no verdict yet (evidence %.1f, %.1f needed either way%s)%s", result.LogLR, needed, dispersed(result),
 		estimate(test, counts, run, c.Needs))
 	return c
+}
+
+// countable is a count Prometheus may give for a Compare query: not NaN, not infinite, not
+// negative (a counter reset within the window gives a negative one).
+func countable(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0
 }
 
 // dispersed says, when the errors vary more than independent events do, by how much the

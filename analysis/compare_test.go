@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tranche-dev/tranche/analysis"
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -287,3 +288,25 @@ func TestCompareHasNothingToCompareWhenTheCanaryTakesAll(t *testing.T) {
 	c = analysis.EvaluateMetric(context.Background(), asked, ro, m, src, step, now)
 	assert.NotEqual(t, trancheapi.VerdictPass, c.Verdict, "with no counts at all, no pass: %s", c.Message)
 }
+
+// A step's window is the spec's: its hold and interval, and whether it sends every request
+// to the canary; a step the spec does not have has the interval alone.
+func TestStepWindowOf(t *testing.T) {
+	spec := &trancheapi.RolloutSpec{Steps: []trancheapi.Step{
+		{Weight: ptrTo[int32](5), Hold: &metav1.Duration{Duration: time.Minute}},
+		{Weight: ptrTo[int32](100)},
+	}, Analysis: &trancheapi.Analysis{Interval: &metav1.Duration{Duration: 10 * time.Second}}}
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+
+	w, ok := analysis.StepWindowOf(spec, 0, start)
+	assert.True(t, ok)
+	assert.Equal(t, analysis.StepWindow{Start: start, Hold: time.Minute, Interval: 10 * time.Second}, w)
+	w, ok = analysis.StepWindowOf(spec, 1, start)
+	assert.True(t, ok)
+	assert.True(t, w.AllOnCanary, "a step of weight 100")
+	w, ok = analysis.StepWindowOf(spec, 2, start)
+	assert.False(t, ok)
+	assert.Equal(t, analysis.StepWindow{Start: start, Interval: 10 * time.Second}, w)
+}
+
+func ptrTo[T any](v T) *T { return &v }

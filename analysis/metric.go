@@ -26,6 +26,20 @@ type StepWindow struct {
 	AllOnCanary bool
 }
 
+// StepWindowOf is the window of step (an index into the spec's steps) that began at start:
+// its hold and interval as the spec says, and whether it sends every request to the canary.
+// ok is false for a step the spec does not have, whose window then has the interval alone.
+func StepWindowOf(spec *trancheapi.RolloutSpec, step int32, start time.Time) (w StepWindow, ok bool) {
+	w = StepWindow{Start: start, Interval: spec.EffectiveInterval()}
+	steps := spec.EffectiveSteps()
+	if step < 0 || int(step) >= len(steps) {
+		return w, false
+	}
+	w.Hold = spec.EffectiveHold(steps[step])
+	w.AllOnCanary = steps[step].SendsAllToCanary()
+	return w, true
+}
+
 // EvaluateMetric runs one metric at time now: a Threshold metric's query judged against
 // its bounds, or a Compare metric's queries for the canary and for the primary over the
 // time since the step began. The controller runs it at every analysis run, and replay runs

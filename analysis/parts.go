@@ -3,7 +3,6 @@ package analysis
 import (
 	"context"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/tranche-dev/tranche/analysis/sequential"
@@ -47,7 +46,7 @@ func partCounts(ctx context.Context, q Querier, run CompareRun, at time.Time, to
 			value, err := values.At(first.Add(time.Duration(i) * run.Part))
 			switch {
 			case errors.Is(err, ErrNoData):
-			case err != nil || math.IsNaN(value) || math.IsInf(value, 0) || value < 0:
+			case err != nil || !countable(value):
 				return nil, false // a counter reset, say: the totals still count
 			default:
 				*v.field(&parts[i]) = value

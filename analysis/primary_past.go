@@ -3,7 +3,6 @@ package analysis
 import (
 	"context"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/tranche-dev/tranche/analysis/sequential"
@@ -55,9 +54,4 @@ func primaryPast(ctx context.Context, q Querier, run CompareRun, at time.Time) s
 		parts[i] = sequential.Tally{Requests: r, Errors: e}
 	}
 	return sequential.LearnPast(parts)
-}
-
-// countable is a count a part can hold: not NaN, not infinite, not negative.
-func countable(v float64) bool {
-	return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0
 }

@@ -188,14 +188,11 @@ func (r *RolloutReconciler) evaluate(ctx context.Context, ro *trancheapi.Rollout
 
 // stepWindowOf is the current step's window, as status has it.
 func stepWindowOf(ro *trancheapi.Rollout) analysis.StepWindow {
-	w := analysis.StepWindow{Interval: ro.Spec.EffectiveInterval()}
+	var start time.Time
 	if started := ro.Status.StepStartedAt; started != nil {
-		w.Start = started.Time
+		start = started.Time
 	}
-	if steps := ro.Spec.EffectiveSteps(); int(ro.Status.CurrentStep) < len(steps) {
-		w.Hold = ro.Spec.EffectiveHold(steps[ro.Status.CurrentStep])
-		w.AllOnCanary = steps[ro.Status.CurrentStep].SendsAllToCanary()
-	}
+	w, _ := analysis.StepWindowOf(&ro.Spec, ro.Status.CurrentStep, start)
 	return w
 }
 

@@ -80,10 +80,9 @@ func Judge(ctx context.Context, ro *trancheapi.Rollout, metrics []Metric, rec tr
 
 // judgeStep makes the runs of one step window and returns the rollback they lead to, if any.
 func judgeStep(ctx context.Context, ro *trancheapi.Rollout, metrics []Metric, step trancheapi.StepRecord, tally *analysis.Tally, j *Judgement) *Decision {
-	window := analysis.StepWindow{Start: step.StartedAt.Time, Interval: ro.Spec.EffectiveInterval(), Hold: step.EndedAt.Sub(step.StartedAt.Time)}
-	if steps := ro.Spec.EffectiveSteps(); int(step.Step) < len(steps) {
-		window.Hold = ro.Spec.EffectiveHold(steps[step.Step])
-		window.AllOnCanary = steps[step.Step].SendsAllToCanary()
+	window, ok := analysis.StepWindowOf(&ro.Spec, step.Step, step.StartedAt.Time)
+	if !ok { // a step the spec no longer has: it held as long as it lasted
+		window.Hold = step.EndedAt.Sub(step.StartedAt.Time)
 	}
 	end := step.EndedAt.Time
 	last := window.Start

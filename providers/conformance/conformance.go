@@ -112,25 +112,25 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 // routes that protocol, and what it found to no more than Features say.
 func (s *suite) features(t *testing.T) {
 	f := s.factory(s.c).Features()
-	if service := s.newRollout(t).Spec.Service; service.GRPC() || service.TCP() {
-		if service.TCP() {
-			require.NotEmpty(t, f.TCP, "Features().TCP: how a TCP service is routed")
-		} else {
-			require.NotEmpty(t, f.GRPC, "Features().GRPC: how a gRPC service is routed")
+	switch service := s.newRollout(t).Spec.Service; {
+	case service.TCP():
+		require.NotEmpty(t, f.TCP, "Features().TCP: how a TCP service is routed")
+	case service.GRPC():
+		require.NotEmpty(t, f.GRPC, "Features().GRPC: how a gRPC service is routed")
+	default:
+		require.Equal(t, s.caps.AnyWeight, f.AnyWeight, "Features().AnyWeight")
+		require.Equal(t, s.caps.Match, f.Match != "", "Features().Match")
+		require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
+		require.Equal(t, s.caps.Sticky, f.Sticky, "Features().Sticky")
+		require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
+		if s.caps.Unconfirmed == traffic.Pending {
+			require.NotEmpty(t, f.Status, "Features().Status: where the data plane reports")
 		}
-		require.True(t, !s.caps.Match || f.Match != "", "Features().Match")
-		require.True(t, !s.caps.Mirror || f.Mirror, "Features().Mirror")
-		require.True(t, !s.caps.Sticky || f.Sticky, "Features().Sticky")
 		return
 	}
-	require.Equal(t, s.caps.AnyWeight, f.AnyWeight, "Features().AnyWeight")
-	require.Equal(t, s.caps.Match, f.Match != "", "Features().Match")
-	require.Equal(t, s.caps.Mirror, f.Mirror, "Features().Mirror")
-	require.Equal(t, s.caps.Sticky, f.Sticky, "Features().Sticky")
-	require.Equal(t, s.caps.BuiltinMetrics, f.Metrics != "", "Features().Metrics")
-	if s.caps.Unconfirmed == traffic.Pending {
-		require.NotEmpty(t, f.Status, "Features().Status: where the data plane reports")
-	}
+	require.True(t, !s.caps.Match || f.Match != "", "Features().Match")
+	require.True(t, !s.caps.Mirror || f.Mirror, "Features().Mirror")
+	require.True(t, !s.caps.Sticky || f.Sticky, "Features().Sticky")
 }
 
 // dataPlaneWord holds Acceptance to Capabilities.Unconfirmed: with no data plane to take a
