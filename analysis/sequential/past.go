@@ -154,7 +154,7 @@ const burstyVariance = 2
 // dispersion and the one the past foretells. A step without a burst yet keeps its own: the
 // past says how big a burst runs, the step whether one came.
 func (t RateTest) JudgePartsAfter(parts []Counts, past Past) RateResult {
-	return t.judgeWith(parts, true, past)
+	return t.judge(parts, true, past)
 }
 
 // pastGate is the step's own dispersion from which the past's counts: below it, the step

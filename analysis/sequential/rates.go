@@ -93,7 +93,7 @@ type RateResult struct {
 
 // Judge weighs counts gathered since the split last changed.
 func (t RateTest) Judge(c Counts) RateResult {
-	return t.judge([]Counts{c}, false)
+	return t.judge([]Counts{c}, false, Past{})
 }
 
 // JudgeParts weighs counts gathered in consecutive parts of one window (a minute each, say).
@@ -114,16 +114,13 @@ func (t RateTest) Judge(c Counts) RateResult {
 // three parts have errors: until then whether they are independent cannot be told, and one
 // cluster on the canary would look like a regression.
 func (t RateTest) JudgeParts(parts []Counts) RateResult {
-	return t.judge(parts, true)
+	return t.judge(parts, true, Past{})
 }
 
-func (t RateTest) judge(parts []Counts, partsTell bool) RateResult {
-	return t.judgeWith(parts, partsTell, Past{})
-}
-
-// judgeWith weighs the parts, dividing their evidence by their dispersion, or by the one the
-// primary's past foretells where that is larger (see JudgePartsAfter).
-func (t RateTest) judgeWith(parts []Counts, partsTell bool, past Past) RateResult {
+// judge weighs the parts, dividing their evidence by their dispersion, or by the one the
+// primary's past foretells where that is larger (see JudgePartsAfter; the zero Past
+// foretells nothing).
+func (t RateTest) judge(parts []Counts, partsTell bool, past Past) RateResult {
 	var c Counts
 	evidence := 0.0
 	for _, p := range parts {
