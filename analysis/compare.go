@@ -124,21 +124,28 @@ func dispersed(r sequential.RateResult) string {
 }
 
 // timeNeeded is about how long into the step the rate test takes to catch the regression it
-// is built for, in the traffic seen so far; 0 when the traffic does not tell. Errors that
-// vary dispersion times as much as independent ones weigh that much less each, so a verdict
-// takes that much longer: an Extend policy that held only as long as independent errors need
-// would let bursty ones pass undecided.
+// is built for, all but missedRegression of the time, in the traffic seen so far; 0 when the
+// traffic does not tell. Not the mean time: by then, half the regressions are still
+// undecided, and an Extend policy that held that long would pass them. Errors that vary
+// dispersion times as much as independent ones weigh that much less each, so a verdict takes
+// that much longer: an Extend policy that held only as long as independent errors need would
+// let bursty ones pass undecided.
 func timeNeeded(test sequential.RateTest, c sequential.Counts, run CompareRun, dispersion float64) time.Duration {
 	total := c.CanaryRequests + c.PrimaryRequests
 	if total <= 0 || run.Window <= 0 || c.PrimaryRequests <= 0 {
 		return 0
 	}
 	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
-	seconds := test.TimeNeeded(weight, rps, base) * max(1, dispersion)
+	seconds := test.TimeToCatch(weight, rps, base) * max(1, dispersion)
 	if math.IsInf(seconds, 0) || math.IsNaN(seconds) || seconds > maxNeeded.Seconds() {
 		return maxNeeded
 	}
 	return time.Duration(seconds * float64(time.Second))
+}
+
+// timesIn100 says a chance the way the estimate's message does: "99 times in 100".
+func timesIn100(chance float64) string {
+	return fmt.Sprintf("%.3g times in 100", 100*chance)
 }
 
 // maxNeeded caps the estimate: a primary without errors makes it endless.
@@ -168,8 +175,8 @@ func estimate(test sequential.RateTest, c sequential.Counts, run CompareRun, nee
 	}
 	total := c.CanaryRequests + c.PrimaryRequests
 	weight, rps, base := c.CanaryRequests/total, total/run.Window.Seconds(), c.PrimaryErrors/c.PrimaryRequests
-	return fmt.Sprintf("; at %.3g%% of %.3g rps with %.3g%% errors, telling a %s error rate apart takes about %s, longer than the step's hold of %s",
-		100*weight, rps, 100*base, times(test.Detect), roughly(needs), run.Hold)
+	return fmt.Sprintf("; at %.3g%% of %.3g rps with %.3g%% errors, telling a %s error rate apart %s takes about %s, longer than the step's hold of %s",
+		100*weight, rps, 100*base, times(test.Detect), timesIn100(1-test.Beta), roughly(needs), run.Hold)
 }
 
 func compareLatency(ctx context.Context, q CompareQuerier, run CompareRun, at time.Time) Check {

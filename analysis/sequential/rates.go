@@ -340,9 +340,43 @@ func (t RateTest) ErrorsNeeded(weight float64) float64 {
 // TimeNeeded is about how long the test needs to fail a canary whose ratio is Detect, at a
 // weight, a rate of requests (both versions, per second) and the primary's error rate.
 func (t RateTest) TimeNeeded(weight, requestsPerSecond, errorRate float64) float64 {
+	return t.timeFor(t.ErrorsNeeded(weight), weight, requestsPerSecond, errorRate)
+}
+
+// ErrorsToCatch is about how many errors (both versions together) the test needs to fail a
+// canary whose ratio is Detect with chance 1-Beta. ErrorsNeeded is the mean, by which the
+// test has failed such a canary only about half the time; waiting that long for a verdict
+// misses half the regressions the test would have caught.
+//
+// Each error moves the evidence by a step of mean m and deviation s, so after n errors it
+// is about normal with mean n*m and deviation s*sqrt(n). It has reached log(1/Alpha) with
+// chance 1-Beta once n*m - z*s*sqrt(n) = log(1/Alpha), z the normal quantile of 1-Beta: a
+// quadratic in sqrt(n). Having crossed the bound before n counts too, so the chance is at
+// least 1-Beta.
+func (t RateTest) ErrorsToCatch(weight float64) float64 {
+	c := Counts{CanaryRequests: weight, PrimaryRequests: 1 - weight}
+	theta0, theta1 := share(c, t.Tolerated), share(c, t.Detect)
+	up, down := math.Log(theta1/theta0), math.Log((1-theta1)/(1-theta0))
+	mean := theta1*up + (1-theta1)*down
+	deviation := math.Sqrt(theta1*(1-theta1)) * (up - down)
+	z := math.Sqrt2 * math.Erfinv(1-2*t.Beta)
+	root := (z*deviation + math.Sqrt(z*z*deviation*deviation+4*mean*math.Log(1/t.Alpha))) / (2 * mean)
+	return root * root
+}
+
+// TimeToCatch is about how long the test needs to fail a canary whose ratio is Detect with
+// chance 1-Beta, at a weight, a rate of requests and the primary's error rate: how long to
+// wait for a verdict before taking its absence as the absence of such a regression.
+func (t RateTest) TimeToCatch(weight, requestsPerSecond, errorRate float64) float64 {
+	return t.timeFor(t.ErrorsToCatch(weight), weight, requestsPerSecond, errorRate)
+}
+
+// timeFor is how long the versions take to make errors, under a canary whose ratio is
+// Detect.
+func (t RateTest) timeFor(errors, weight, requestsPerSecond, errorRate float64) float64 {
 	errorsPerSecond := requestsPerSecond * errorRate * (weight*t.Detect + (1 - weight))
 	if errorsPerSecond <= 0 {
 		return math.Inf(1)
 	}
-	return t.ErrorsNeeded(weight) / errorsPerSecond
+	return errors / errorsPerSecond
 }

@@ -155,6 +155,50 @@ func TestTimeNeeded(t *testing.T) {
 	assert.True(t, math.IsInf(test.TimeNeeded(0.05, 0, 0.01), 1))
 }
 
+// The time an Extend policy waits for: by ErrorsToCatch errors, walks of the evidence under a
+// canary of ratio Detect have reached the bound at least 1-Beta of the time, where by the
+// mean, ErrorsNeeded, only about half have.
+func TestErrorsToCatchCatchesAllButBeta(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, tc := range []struct {
+		test   RateTest
+		weight float64
+	}{
+		{RateTest{Tolerated: 1.1, Detect: 2, Alpha: 0.01, Beta: 0.01}, 0.5},
+		{RateTest{Tolerated: 1.1, Detect: 2, Alpha: 0.01, Beta: 0.01}, 0.05},
+		{RateTest{Tolerated: 1.2, Detect: 1.5, Alpha: 0.05, Beta: 0.1}, 0.2},
+	} {
+		toCatch, mean := tc.test.ErrorsToCatch(tc.weight), tc.test.ErrorsNeeded(tc.weight)
+		require.Greater(t, toCatch, mean)
+		theta := share(Counts{CanaryRequests: tc.weight, PrimaryRequests: 1 - tc.weight}, tc.test.Detect)
+		const walks = 4000
+		caughtBy := func(errors float64) float64 {
+			caught := 0
+			for range walks {
+				var c Counts
+				c.CanaryRequests, c.PrimaryRequests = tc.weight, 1-tc.weight
+				for n := 1.0; n <= errors; n++ {
+					if rng.Float64() < theta {
+						c.CanaryErrors++
+					} else {
+						c.PrimaryErrors++
+					}
+					if LogLR(c, tc.test.Tolerated, tc.test.Detect) >= math.Log(1/tc.test.Alpha) {
+						caught++
+						break
+					}
+				}
+			}
+			return float64(caught) / walks
+		}
+		byMean, byToCatch := caughtBy(mean), caughtBy(toCatch)
+		t.Logf("weight %g: %.0f errors catch %.3f, the mean %.0f catches %.3f", tc.weight, toCatch, byToCatch, mean, byMean)
+		assert.GreaterOrEqual(t, byToCatch, 1-tc.test.Beta-0.005, "within the sampling noise of %d walks", walks)
+		assert.Less(t, byMean, 0.75)
+		assert.InDelta(t, toCatch/mean, tc.test.TimeToCatch(tc.weight, 100, 0.01)/tc.test.TimeNeeded(tc.weight, 100, 0.01), 1e-9)
+	}
+}
+
 // parts draws n parts of a window at a weight: Poisson requests, and errors at a base rate
 // (the canary's ratio times it) in events of cluster errors each on average.
 func parts(rng *rand.Rand, n int, weight, rps, base, ratio, cluster float64) []Counts {

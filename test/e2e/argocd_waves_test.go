@@ -88,6 +88,9 @@ func TestArgoCDRunsTheHookFirstAndHoldsTheLaterWaveBehindTheRollout(t *testing.T
 	waitSyncedAt(ctx, t, argo, application, commit)
 	stop()
 	<-done
+	// Argo CD ends the sync right after it applies the later wave, sooner than the watch's
+	// next look: one more, now that the sync is over.
+	watch.look(ctx, app)
 
 	watch.mu.Lock()
 	defer watch.mu.Unlock()
