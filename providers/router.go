@@ -60,6 +60,9 @@ type Features struct {
 	// TCP says how a TCP service (spec.service.protocol TCP) is routed ("" when it cannot
 	// be).
 	TCP string
+	// Ports says how the several ports of a Rollout with spec.service.ports are split
+	// together ("" when they cannot be).
+	Ports string
 	// Status names where the data plane says it took a split ("" when it does not: the
 	// split counts once the routing objects read back). See Router.Acceptance.
 	Status string

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -21,10 +20,6 @@ const (
 	LabelRollout   = "tranche.dev/rollout"
 	managedByValue = "tranche"
 )
-
-// defaultPortName is the Services' port name when spec.service.portName is empty. The API
-// defaults it too; the builder does not rely on that, so it works on an undefaulted object.
-const defaultPortName = "http"
 
 // Labels returns the labels of the objects Tranche creates for the Rollout. The map is new
 // on every call, so a caller may change it.
@@ -57,26 +52,16 @@ func DesiredServices(ro *trancheapi.Rollout, primarySelector, canarySelector map
 }
 
 func service(ro *trancheapi.Rollout, name string, selector map[string]string) *corev1.Service {
-	spec := ro.Spec.Service
-	portName := spec.PortName
-	if portName == "" {
-		portName = defaultPortName
-	}
-	targetPort := intstr.FromInt32(spec.Port)
-	if spec.TargetPort != nil {
-		targetPort = *spec.TargetPort
+	var ports []corev1.ServicePort
+	for _, p := range ro.Spec.Service.AllPorts() {
+		ports = append(ports, corev1.ServicePort{Name: p.Name, Protocol: corev1.ProtocolTCP, Port: p.Port, TargetPort: *p.TargetPort})
 	}
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name, Labels: Labels(ro), Annotations: Annotations()},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: maps.Clone(selector),
-			Ports: []corev1.ServicePort{{
-				Name:       portName,
-				Protocol:   corev1.ProtocolTCP,
-				Port:       spec.Port,
-				TargetPort: targetPort,
-			}},
+			Ports:    ports,
 		},
 	}
 }

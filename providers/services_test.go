@@ -19,14 +19,21 @@ func TestDesiredServices(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		service trancheapi.ServiceSpec
-		want    corev1.ServicePort
+		want    []corev1.ServicePort
 	}{
 		{"defaults: port name http, target port = port", trancheapi.ServiceSpec{Port: 80},
-			corev1.ServicePort{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(80)}},
+			[]corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(80)}}},
 		{"named target port", trancheapi.ServiceSpec{Port: 80, TargetPort: &named},
-			corev1.ServicePort{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: named}},
+			[]corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: named}}},
 		{"numbered target port and port name", trancheapi.ServiceSpec{Port: 443, TargetPort: ptrTo(intstr.FromInt32(8443)), PortName: "https"},
-			corev1.ServicePort{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(8443)}},
+			[]corev1.ServicePort{{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(8443)}}},
+		{"several ports, in the order given", trancheapi.ServiceSpec{Port: 80, Ports: []trancheapi.ServicePort{
+			{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP}, {Name: "rpc", Port: 9090, TargetPort: ptrTo(intstr.FromString("grpc"))}}},
+			[]corev1.ServicePort{
+				{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(80)},
+				{Name: "pipe", Protocol: corev1.ProtocolTCP, Port: 9000, TargetPort: intstr.FromInt32(9000)},
+				{Name: "rpc", Protocol: corev1.ProtocolTCP, Port: 9090, TargetPort: intstr.FromString("grpc")},
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ro := &trancheapi.Rollout{
@@ -49,7 +56,7 @@ func TestDesiredServices(t *testing.T) {
 				assert.Empty(t, c.svc.OwnerReferences)
 				assert.Equal(t, corev1.ServiceTypeClusterIP, c.svc.Spec.Type)
 				assert.Equal(t, c.wantedSelector, c.svc.Spec.Selector)
-				assert.Equal(t, []corev1.ServicePort{tc.want}, c.svc.Spec.Ports)
+				assert.Equal(t, tc.want, c.svc.Spec.Ports)
 			}
 			// The selectors are copies: the Router changes the apex Service's later.
 			apex.Spec.Selector["app"] = "changed"

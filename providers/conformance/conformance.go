@@ -108,11 +108,14 @@ func Run(t *testing.T, c client.Client, newRollout func(t *testing.T) *trancheap
 }
 
 // features holds the provider's stated Features to what the suite found it does. Features
-// describe an HTTP service; for a gRPC or TCP one, the suite holds the provider to saying it
-// routes that protocol, and what it found to no more than Features say.
+// describe an HTTP service of one port; for a gRPC or TCP one, or one of several ports, the
+// suite holds the provider to saying it routes that, and what it found to no more than
+// Features say.
 func (s *suite) features(t *testing.T) {
 	f := s.factory(s.c).Features()
 	switch service := s.newRollout(t).Spec.Service; {
+	case len(service.Ports) > 0:
+		require.NotEmpty(t, f.Ports, "Features().Ports: how several ports are split together")
 	case service.TCP():
 		require.NotEmpty(t, f.TCP, "Features().TCP: how a TCP service is routed")
 	case service.GRPC():

@@ -62,7 +62,8 @@ func (r *Router) RequestMetrics() []providers.RequestMetrics { return r.metrics 
 // says the same but for what that mesh lacks (see package linkerd).
 func (r *Router) Features() providers.Features {
 	return providers.Features{AnyWeight: true, Match: "headers, cookies, query parameters", Mirror: true, Sticky: true, Metrics: "Traefik, Envoy (Istio, Contour)", Status: routeStatus,
-		GRPC: "a GRPCRoute (weights; A/B on metadata, methods)", TCP: "a TCPRoute (weights)"}
+		GRPC: "a GRPCRoute (weights; A/B on metadata, methods)", TCP: "a TCPRoute (weights)",
+		Ports: "a route for each port, of its protocol's kind"}
 }
 
 // routeStatus is where a Gateway API implementation says it took a route.

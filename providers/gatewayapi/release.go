@@ -19,12 +19,24 @@ var _ providers.Releaser = (*Router)(nil)
 // Rollout), the Rollout's ownership comes off, and the handed-over annotation lets a Rollout
 // of the same name take the route back. The user's rules and filters stay.
 func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
-	t, err := r.targetOf(ro)
+	targets, err := r.targetsOf(ro)
 	if err != nil {
 		return traffic.Acceptance{}, err
 	}
+	var words []traffic.Acceptance
+	for _, t := range targets {
+		word, err := r.release(ctx, ro, t)
+		if err != nil {
+			return traffic.Acceptance{}, err
+		}
+		words = append(words, word)
+	}
+	return weightiest(words), nil
+}
+
+func (r *Router) release(ctx context.Context, ro *trancheapi.Rollout, t target) (traffic.Acceptance, error) {
 	var released *gatewayv1.HTTPRoute
-	err = t.kind.update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+	err := t.kind.update(ctx, r.c, t.key(), func(route *gatewayv1.HTTPRoute) error {
 		released = route
 		if providers.HandedOver(route) {
 			return nil
@@ -44,7 +56,7 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 		return nil
 	})
 	if err != nil {
-		return traffic.Acceptance{}, fmt.Errorf("releasing %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+		return traffic.Acceptance{}, fmt.Errorf("releasing %s: %w", t, err)
 	}
 	return acceptance(released), nil
 }

@@ -18,6 +18,7 @@ import (
 // target is what the functions of this file need to know of a Rollout to recognise and
 // write Tranche's parts of its route.
 type target struct {
+	name                  string // the route's
 	namespace             string
 	apex, primary, canary string // Service names
 	port                  gatewayv1.PortNumber
@@ -49,29 +50,51 @@ func ToService(ro *trancheapi.Rollout) (Attachment, error) {
 	return Attachment{ParentRefs: []trancheapi.ParentReference{{Group: &group, Kind: &kind, Name: ro.ServiceNames().Apex}}}, nil
 }
 
-func (r *Router) targetOf(ro *trancheapi.Rollout) (target, error) {
+// targetsOf lists the Rollout's routes, one for each of its Services' ports: the route of
+// spec.service.port first, named after the Rollout, then one for each of spec.service.ports,
+// named <rollout>-<port name>, each of its port's protocol's kind. Hostnames are for the
+// kinds that have them, and the spec's timeouts for HTTPRoutes.
+func (r *Router) targetsOf(ro *trancheapi.Rollout) ([]target, error) {
 	a, err := r.attach(ro)
 	if err != nil {
-		return target{}, err
+		return nil, err
 	}
 	names := ro.ServiceNames()
-	t := target{namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary, port: ro.Spec.Service.Port, attachment: a, kind: httpRoutes}
-	switch {
-	case ro.Spec.Service.GRPC():
-		t.kind = grpcRoutes
-	case ro.Spec.Service.TCP():
-		t.kind = tcpRoutes
-	}
-	if p := ro.Spec.Provider.GatewayAPI; p != nil && p.Timeouts != nil {
-		t.timeouts = &gatewayv1.HTTPRouteTimeouts{}
-		if d := p.Timeouts.Request; d != nil {
-			t.timeouts.Request = ptr.To(gatewayDuration(d.Duration))
+	var targets []target
+	for i, port := range ro.Spec.Service.AllPorts() {
+		t := target{name: ro.Name, namespace: ro.Namespace, apex: names.Apex, primary: names.Primary, canary: names.Canary,
+			port: port.Port, attachment: a, kind: httpRoutes}
+		if i > 0 {
+			t.name = ro.Name + "-" + port.Name
 		}
-		if d := p.Timeouts.BackendRequest; d != nil {
-			t.timeouts.BackendRequest = ptr.To(gatewayDuration(d.Duration))
+		switch port.Protocol {
+		case trancheapi.ProtocolGRPC:
+			t.kind = grpcRoutes
+		case trancheapi.ProtocolTCP:
+			t.kind = tcpRoutes
+			t.attachment.Hostnames = nil
+		default:
+			t.timeouts = timeouts(ro)
 		}
+		targets = append(targets, t)
 	}
-	return t, nil
+	return targets, nil
+}
+
+// timeouts are the spec's route timeouts; nil leaves the rule's alone.
+func timeouts(ro *trancheapi.Rollout) *gatewayv1.HTTPRouteTimeouts {
+	p := ro.Spec.Provider.GatewayAPI
+	if p == nil || p.Timeouts == nil {
+		return nil
+	}
+	t := &gatewayv1.HTTPRouteTimeouts{}
+	if d := p.Timeouts.Request; d != nil {
+		t.Request = ptr.To(gatewayDuration(d.Duration))
+	}
+	if d := p.Timeouts.BackendRequest; d != nil {
+		t.BackendRequest = ptr.To(gatewayDuration(d.Duration))
+	}
+	return t
 }
 
 // gatewayDuration writes d in Gateway API's duration format (GEP-2257): whole hours,
@@ -94,8 +117,13 @@ func gatewayDuration(d time.Duration) gatewayv1.Duration {
 	return gatewayv1.Duration(b.String())
 }
 
-func routeKey(ro *trancheapi.Rollout) client.ObjectKey {
-	return client.ObjectKey{Namespace: ro.Namespace, Name: ro.Name}
+func (t target) key() client.ObjectKey {
+	return client.ObjectKey{Namespace: t.namespace, Name: t.name}
+}
+
+// String names the route, for messages.
+func (t target) String() string {
+	return fmt.Sprintf("%s %s/%s", t.kind.name, t.namespace, t.name)
 }
 
 // ensureRoute brings the parts of route that Tranche owns in line with the Rollout's spec

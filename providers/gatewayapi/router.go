@@ -39,24 +39,33 @@ func NewWith(c client.Client, attach func(*trancheapi.Rollout) (Attachment, erro
 	return &Router{c: c, attach: attach, metrics: metrics}
 }
 
-// Reconcile creates the route, sending everything to the primary, or brings an existing
+// Reconcile creates the routes, sending everything to the primary, or brings an existing
 // one's parentRefs, hostnames and Tranche's rule in line with the spec. It keeps the split:
 // the weights, the filters and what the canary rules match; the canary rules are rewritten
 // from Tranche's rule, so that a user's edit of that rule reaches the requests they send to
-// the canary too. A route of the same name that the Rollout does not control is an error: Tranche does
-// not take over a route it did not create.
+// the canary too. A route of the same name that the Rollout does not control is an error:
+// Tranche does not take over a route it did not create.
 func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
-	t, err := r.targetOf(ro)
+	targets, err := r.targetsOf(ro)
 	if err != nil {
 		return err
 	}
+	for _, t := range targets {
+		if err := r.reconcileRoute(ctx, ro, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Router) reconcileRoute(ctx context.Context, ro *trancheapi.Rollout, t target) error {
 	if err := r.requireFeatures(ctx, ro, t, routeFeatures(t)); err != nil {
 		return err
 	}
 	if err := r.requireListeners(ctx, ro, t); err != nil {
 		return err
 	}
-	err = r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
+	err := r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
 		ensureRoute(route, ro, t)
 		return refreshCanaryRules(route, t)
 	})
@@ -67,7 +76,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 }
 
 func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) error {
-	view := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name, Annotations: providers.Annotations()}}
+	view := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: t.namespace, Name: t.name, Annotations: providers.Annotations()}}
 	ensureRoute(view, ro, t)
 	route := t.kind.object(view)
 	// Controlled by the Rollout, the route is deleted with it by the garbage collector.
@@ -83,32 +92,45 @@ func (r *Router) create(ctx context.Context, ro *trancheapi.Rollout, t target) e
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("creating %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+		return fmt.Errorf("creating %s: %w", t, err)
 	}
 	return nil
 }
 
 // SetRoutes writes the weights of Tranche's backendRefs, its mirror filter, its canary rules
-// and the canary's cookie filter, and also brings the parts Reconcile owns in line, since it holds the route anyway. A
-// missing route is an error (Reconcile creates it). Nothing is written when the route already
-// says what routes says.
+// and the canary's cookie filter, and also brings the parts Reconcile owns in line, since it
+// holds the route anyway; every port's route gets the same weight. A missing route is an
+// error (Reconcile creates it). Nothing is written when the route already says what routes
+// says.
 func (r *Router) SetRoutes(ctx context.Context, ro *trancheapi.Rollout, routes traffic.Routes) error {
 	if err := routes.Validate(); err != nil {
 		return err
 	}
-	t, err := r.targetOf(ro)
+	targets, err := r.targetsOf(ro)
 	if err != nil {
 		return err
 	}
-	if err := kindCannot(t, routes); err != nil {
-		return err
+	if len(targets) > 1 && (routes.MirrorPercent > 0 || routes.Sticky != nil || len(routes.Match) > 0) {
+		// The API refuses such steps; a Rollout stored before that refusal gets this.
+		return fmt.Errorf("a Rollout with service.ports splits every port by weight alone: leave out match, mirror and sessionAffinity: %w", providers.ErrUnsupported)
 	}
-	if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {
-		return err
+	for _, t := range targets {
+		if err := kindCannot(t, routes); err != nil {
+			return err
+		}
+		if err := r.requireFeatures(ctx, ro, t, splitFeatures(routes)); err != nil {
+			return err
+		}
 	}
-	return r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
-		return applyRoutes(route, ro, t, routes)
-	})
+	for _, t := range targets {
+		err := r.update(ctx, ro, t, func(route *gatewayv1.HTTPRoute) error {
+			return applyRoutes(route, ro, t, routes)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyRoutes writes the split into the route.
@@ -124,33 +146,55 @@ func applyRoutes(route *gatewayv1.HTTPRoute, ro *trancheapi.Rollout, t target, r
 	return setCanaryRule(route, stickyRuleName, tranchesRule(route, t), t, stickyMatch(routes.Sticky, value))
 }
 
-// Routes reads the split back from the route: the canary's share of Tranche's two
-// backendRefs' weights, its mirror filter, its canary rules and the canary's cookie filter. A missing route is an error
-// satisfying apierrors.IsNotFound.
+// Routes reads the split back from the routes: the canary's share of Tranche's two
+// backendRefs' weights, its mirror filter, its canary rules and the canary's cookie filter.
+// Ports whose routes give the canary different shares (a SetRoutes cut short) are
+// ErrUnreadable: SetRoutes evens them out. A missing route is an error satisfying
+// apierrors.IsNotFound.
 func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Routes, error) {
-	t, err := r.targetOf(ro)
+	targets, err := r.targetsOf(ro)
 	if err != nil {
 		return traffic.Routes{}, err
 	}
-	route, err := t.kind.get(ctx, r.c, routeKey(ro))
+	var split traffic.Routes
+	for i, t := range targets {
+		routes, err := r.routesOf(ctx, ro, t)
+		if err != nil {
+			return traffic.Routes{}, err
+		}
+		if i == 0 {
+			split = routes
+			continue
+		}
+		if routes.CanaryWeight != split.CanaryWeight {
+			return traffic.Routes{}, fmt.Errorf("%s gives the canary %d%% where %s gives it %d%%: %w",
+				t, routes.CanaryWeight, targets[0], split.CanaryWeight, providers.ErrUnreadable)
+		}
+	}
+	return split, nil
+}
+
+// routesOf reads the split back from one route.
+func (r *Router) routesOf(ctx context.Context, ro *trancheapi.Rollout, t target) (traffic.Routes, error) {
+	route, err := t.kind.get(ctx, r.c, t.key())
 	if err != nil {
-		return traffic.Routes{}, fmt.Errorf("reading %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+		return traffic.Routes{}, fmt.Errorf("reading %s: %w", t, err)
 	}
 	if providers.HandedOver(route) && ro.DeletionTimestamp.IsZero() {
 		// Released by a deleted Rollout of this name: setting the routes takes it back.
-		return traffic.Routes{}, fmt.Errorf("%s %s/%s was handed over by a deleted Rollout of this name: %w", t.kind.name, ro.Namespace, ro.Name, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s was handed over by a deleted Rollout of this name: %w", t, providers.ErrUnreadable)
 	}
 	if err := controlled(route, ro, t.kind); err != nil {
 		return traffic.Routes{}, err
 	}
 	main := tranchesRule(route, t)
 	if main < 0 {
-		return traffic.Routes{}, fmt.Errorf("%s %s/%s has no rule with a backendRef to the Service %s: %w", t.kind.name, ro.Namespace, ro.Name, t.primary, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s has no rule with a backendRef to the Service %s: %w", t, t.primary, providers.ErrUnreadable)
 	}
 	rule := route.Spec.Rules[main]
 	weight, err := canaryWeight(rule, t)
 	if err != nil {
-		return traffic.Routes{}, fmt.Errorf("%s %s/%s: %w: %w", t.kind.name, ro.Namespace, ro.Name, err, providers.ErrUnreadable)
+		return traffic.Routes{}, fmt.Errorf("%s: %w: %w", t, err, providers.ErrUnreadable)
 	}
 	return traffic.Routes{
 		CanaryWeight:  weight,
@@ -160,10 +204,10 @@ func (r *Router) Routes(ctx context.Context, ro *trancheapi.Rollout) (traffic.Ro
 	}, nil
 }
 
-// update changes the Rollout's route through providers.Update, after checking that the
-// Rollout controls it, or taking it back when a Rollout of the same name released it.
+// update changes one of the Rollout's routes through providers.Update, after checking that
+// the Rollout controls it, or taking it back when a Rollout of the same name released it.
 func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, t target, mutate func(*gatewayv1.HTTPRoute) error) error {
-	err := t.kind.update(ctx, r.c, routeKey(ro), func(route *gatewayv1.HTTPRoute) error {
+	err := t.kind.update(ctx, r.c, t.key(), func(route *gatewayv1.HTTPRoute) error {
 		takeBack(route, ro, t)
 		if err := controlled(route, ro, t.kind); err != nil {
 			return err
@@ -171,7 +215,7 @@ func (r *Router) update(ctx context.Context, ro *trancheapi.Rollout, t target, m
 		return mutate(route)
 	})
 	if err != nil {
-		return fmt.Errorf("updating %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+		return fmt.Errorf("updating %s: %w", t, err)
 	}
 	return nil
 }

@@ -12,29 +12,46 @@ import (
 	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
-// Acceptance reads the route's status: the split is the data plane's once every parentRef's
-// entry in status.parents says Accepted and ResolvedRefs of the route's current generation.
+// Acceptance reads the routes' status: the split is the data plane's once every parentRef's
+// entry in status.parents of every port's route says Accepted and ResolvedRefs of the route's
+// current generation. A refusal of any route outweighs a route not yet spoken of.
 func (r *Router) Acceptance(ctx context.Context, ro *trancheapi.Rollout) (traffic.Acceptance, error) {
-	t, err := r.targetOf(ro)
+	targets, err := r.targetsOf(ro)
 	if err != nil {
 		return traffic.Acceptance{}, err
 	}
-	route, err := t.kind.get(ctx, r.c, routeKey(ro))
-	if err != nil {
-		return traffic.Acceptance{}, fmt.Errorf("reading %s %s/%s: %w", t.kind.name, ro.Namespace, ro.Name, err)
+	var words []traffic.Acceptance
+	for _, t := range targets {
+		route, err := t.kind.get(ctx, r.c, t.key())
+		if err != nil {
+			return traffic.Acceptance{}, fmt.Errorf("reading %s: %w", t, err)
+		}
+		if err := controlled(route, ro, t.kind); err != nil {
+			return traffic.Acceptance{}, err
+		}
+		word := acceptance(route)
+		if len(targets) > 1 && word.State != traffic.Accepted {
+			word.Parent += " (of " + t.String() + ")" // which port's route
+		}
+		words = append(words, word)
 	}
-	if err := controlled(route, ro, t.kind); err != nil {
-		return traffic.Acceptance{}, err
-	}
-	return acceptance(route), nil
+	return weightiest(words), nil
 }
 
-// acceptance is what the route's parents say of it as it is now. A refusal outweighs a
-// parent that has not spoken yet: it is news only the user can act on.
+// acceptance is what the route's parents say of it as it is now.
 func acceptance(route *gatewayv1.HTTPRoute) traffic.Acceptance {
-	var pending *traffic.Acceptance
+	var words []traffic.Acceptance
 	for _, ref := range route.Spec.ParentRefs {
-		word := parentWord(route, ref)
+		words = append(words, parentWord(route, ref))
+	}
+	return weightiest(words)
+}
+
+// weightiest is the word that counts of several: the first refusal, as it is news only the
+// user can act on, else the first that is pending, else Accepted.
+func weightiest(words []traffic.Acceptance) traffic.Acceptance {
+	var pending *traffic.Acceptance
+	for _, word := range words {
 		switch word.State {
 		case traffic.Refused:
 			return word

@@ -113,5 +113,5 @@ func (r *Router) RequestMetrics() []providers.RequestMetrics { return nil }
 
 // Features: the kubernetes provider switches all traffic at once, with nothing to measure it by.
 func (r *Router) Features() providers.Features {
-	return providers.Features{GRPC: "the Service's selector", TCP: "the Service's selector"}
+	return providers.Features{GRPC: "the Service's selector", TCP: "the Service's selector", Ports: "the Service's selector (all ports)"}
 }

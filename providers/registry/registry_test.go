@@ -60,7 +60,7 @@ var apiProviders = []string{"gatewayAPI", "istio", "linkerd", "smi", "nginx", "t
 // Features (which their conformance suites hold them to).
 func providersTable(t *testing.T) string {
 	var b strings.Builder
-	b.WriteString("| provider | traffic split | A/B match on | mirroring | session affinity | gRPC | TCP | built-in metrics from | a split counts when |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| provider | traffic split | A/B match on | mirroring | session affinity | gRPC | TCP | several ports | built-in metrics from | a split counts when |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	yes := func(v bool) string {
 		if v {
 			return "yes"
@@ -88,7 +88,7 @@ func providersTable(t *testing.T) string {
 		if f.Status != "" {
 			counts = "the data plane says so, in its " + f.Status
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, split, orNo(f.Match), yes(f.Mirror), yes(f.Sticky), orNo(f.GRPC), orNo(f.TCP), orNo(f.Metrics), counts)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, split, orNo(f.Match), yes(f.Mirror), yes(f.Sticky), orNo(f.GRPC), orNo(f.TCP), orNo(f.Ports), orNo(f.Metrics), counts)
 	}
 	for name := range registry.Default() {
 		require.Contains(t, apiProviders, name, "a registered provider the table would leave out")

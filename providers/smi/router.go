@@ -167,5 +167,6 @@ func (r *Router) RequestMetrics() []providers.RequestMetrics {
 
 // Features says what a TrafficSplit can do.
 func (r *Router) Features() providers.Features {
-	return providers.Features{AnyWeight: true, Metrics: "linkerd-proxy (linkerd-smi)", GRPC: "the TrafficSplit (weights)", TCP: "the TrafficSplit (weights)"}
+	return providers.Features{AnyWeight: true, Metrics: "linkerd-proxy (linkerd-smi)", GRPC: "the TrafficSplit (weights)", TCP: "the TrafficSplit (weights)",
+		Ports: "the TrafficSplit (all ports)"}
 }

@@ -45,6 +45,22 @@ func split(ro *trancheapi.Rollout) *unstructured.Unstructured {
 	return providers.NewUnstructured(gvk, ro.Namespace, ro.Name)
 }
 
+// A TrafficSplit splits the apex Service, every port of it: a Rollout of several ports
+// passes the suite's checks of weights.
+func TestConformanceSeveralPorts(t *testing.T) {
+	withPorts := func(t *testing.T) *trancheapi.Rollout {
+		ro := newRollout(t)
+		ro.Spec.Service.Ports = []trancheapi.ServicePort{{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP}}
+		return ro
+	}
+	conformance.Run(t, cp.Client, withPorts, smi.New, conformance.Capabilities{
+		Weights:        []int32{0, 5, 50, 100},
+		AnyWeight:      true,
+		BuiltinMetrics: true,
+		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{split(ro)} },
+	})
+}
+
 func TestConformance(t *testing.T) {
 	conformance.Run(t, cp.Client, newRollout, smi.New, conformance.Capabilities{
 		Weights:        []int32{0, 1, 5, 50, 99, 100},
