@@ -95,7 +95,9 @@ func checkUserPortFields(ctx context.Context, t *testing.T, c client.Client, ro 
 }
 
 // backendWeights lists a rule's backendRefs as name:port=weight.
-func backendWeights[R interface{ gatewayv1.BackendRef | gatewayv1.HTTPBackendRef | gatewayv1.GRPCBackendRef }](refs []R) []string {
+func backendWeights[R interface {
+	gatewayv1.BackendRef | gatewayv1.HTTPBackendRef | gatewayv1.GRPCBackendRef
+}](refs []R) []string {
 	var out []string
 	for _, r := range refs {
 		var ref gatewayv1.BackendRef
