@@ -116,28 +116,27 @@ func release(t *testing.T, app string, load *stack.Load, version string, args ..
 // makes one.
 func releaseBy(t *testing.T, app string, load *stack.Load, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
-	return recordRelease(t, app, load, s.Traefik.MetricsURL(), change)
+	return recordRelease(t, app, &stack.Recorder{Load: load, MetricsURL: s.Traefik.MetricsURL()}, change)
 }
 
-// recordRelease is releaseBy with the data plane's counters read from metricsURL, or none
-// when it is "" (a mesh whose clients are the data plane).
-func recordRelease(t *testing.T, app string, load *stack.Load, metricsURL string, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
+// recordRelease is releaseBy with what rec says to sample: the loads, and the data plane's
+// counters from its MetricsURL, or none when it is "" (a mesh whose clients are the data
+// plane).
+func recordRelease(t *testing.T, app string, rec *stack.Recorder, change func(context.Context) error) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
-	return recordUntil(t, app, load, metricsURL, change, func(before *trancheapi.Rollout) *trancheapi.Rollout {
+	return recordUntil(t, app, rec, change, func(before *trancheapi.Rollout) *trancheapi.Rollout {
 		return waitForEnd(t, app, before.Status.CanaryRevision, 3*time.Minute)
 	})
 }
 
-// recordUntil records from before change until ended, given the Rollout as it was before
-// the change, returns the Rollout as it ended, and then until the routes read back.
-func recordUntil(t *testing.T, app string, load *stack.Load, metricsURL string, change func(context.Context) error,
+// recordUntil records, with rec's loads and metrics, from before change until ended, given
+// the Rollout as it was before the change, returns the Rollout as it ended, and then until
+// the routes read back.
+func recordUntil(t *testing.T, app string, rec *stack.Recorder, change func(context.Context) error,
 	ended func(before *trancheapi.Rollout) *trancheapi.Rollout) ([]stack.Sample, *trancheapi.Rollout) {
 	t.Helper()
 	ctx := context.Background()
-	rec := &stack.Recorder{
-		Client: s.ControlPlane.Client, Namespace: namespace, Rollout: app, Target: app,
-		MetricsURL: metricsURL, Load: load, Period: 250 * time.Millisecond,
-	}
+	rec.Client, rec.Namespace, rec.Rollout, rec.Target, rec.Period = s.ControlPlane.Client, namespace, app, app, 250*time.Millisecond
 	recording, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { rec.Run(recording, nil); close(done) }()

@@ -65,7 +65,7 @@ type grpcRelease struct {
 func walkThenRollBackGRPC(t *testing.T, app string, load *stack.Load, r grpcRelease) {
 	t.Helper()
 	release := func(version string, args ...string) ([]stack.Sample, *trancheapi.Rollout) {
-		return recordRelease(t, app, load, r.metricsURL, func(ctx context.Context) error {
+		return recordRelease(t, app, &stack.Recorder{Load: load, MetricsURL: r.metricsURL}, func(ctx context.Context) error {
 			return stack.Release(ctx, s.ControlPlane.Client, namespace, app, version, append([]string{"--grpc"}, args...)...)
 		})
 	}

@@ -304,7 +304,7 @@ func TestIstioMutualTLSReachesTheClients(t *testing.T) {
 	// release's only.
 	load, err = s.StartGRPCLoad(ctx, s.GRPCTarget(app), grpcCallsPerSecond, stack.GRPCClient{Identity: &clients})
 	require.NoError(t, err)
-	samples, ended := recordRelease(t, app, load, "", func(ctx context.Context) error {
+	samples, ended := recordRelease(t, app, &stack.Recorder{Load: load}, func(ctx context.Context) error {
 		return stack.Release(ctx, c, namespace, app, "v2", "--grpc", "--tls-dir="+server.Dir)
 	})
 	require.Equal(t, trancheapi.PhaseSucceeded, ended.Status.Phase, ended.Status.Message)

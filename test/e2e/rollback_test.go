@@ -83,7 +83,7 @@ func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
 		_, err := cli.Abort(ctx, c, types.NamespacedName{Namespace: namespace, Name: app}) // kubectl tranche abort
 		return err
 	}
-	samples, ro := recordUntil(t, app, load, s.Traefik.MetricsURL(), abort, func(*trancheapi.Rollout) *trancheapi.Rollout {
+	samples, ro := recordUntil(t, app, &stack.Recorder{Load: load, MetricsURL: s.Traefik.MetricsURL()}, abort, func(*trancheapi.Rollout) *trancheapi.Rollout {
 		ro, err := waitFor(app, 2*time.Minute, func(ro *trancheapi.Rollout) bool {
 			return ro.Status.Phase == trancheapi.PhaseAborted && ro.Status.CanaryWeight == 0
 		})

@@ -26,6 +26,10 @@ type TraefikOptions struct {
 	Args []string
 	// LogDir, when set, keeps Traefik's log (traefik.log) there after it stops.
 	LogDir string
+	// TCP opens an entrypoint for TCP (TCPPort) and turns on the experimental channel of the
+	// kubernetesGateway provider, which serves TCPRoutes on a Gateway's TCP listeners: the
+	// TCPRoute CRD (TCPRouteCRD) must be installed, as Traefik waits for its informer.
+	TCP bool
 }
 
 // Traefik is a real Traefik, the Gateway API data plane, running as a plain process on
@@ -37,6 +41,7 @@ type Traefik struct {
 	opts TraefikOptions
 	web  string // the "web" entrypoint: the traffic
 	api  string // the "traefik" entrypoint: /ping, /api, /metrics
+	tcp  string // the "pipe" entrypoint, for TCPRoutes; "" without TraefikOptions.TCP
 	proc *Process
 }
 
@@ -99,6 +104,11 @@ func StartTraefik(opts TraefikOptions) (*Traefik, error) {
 		if t.api, err = FreeAddress(); err != nil {
 			break
 		}
+		if opts.TCP {
+			if t.tcp, err = FreeAddress(); err != nil {
+				break
+			}
+		}
 		if err = t.Restart(); err == nil {
 			return t, nil
 		}
@@ -118,6 +128,17 @@ func (t *Traefik) WebPort() int32 {
 	return int32(n)
 }
 
+// TCPAddress is the host:port of the TCP entrypoint; "" unless started with
+// TraefikOptions.TCP.
+func (t *Traefik) TCPAddress() string { return t.tcp }
+
+// TCPPort is the port of the TCP entrypoint: a Gateway's TCP listener must use it.
+func (t *Traefik) TCPPort() int32 {
+	_, port, _ := net.SplitHostPort(t.tcp)
+	n, _ := strconv.Atoi(port)
+	return int32(n)
+}
+
 // APIURL is the base URL of Traefik's own entrypoint, for /api/http/services and the like.
 func (t *Traefik) APIURL() string { return "http://" + t.api }
 
@@ -129,7 +150,11 @@ func (t *Traefik) MetricsURL() string { return t.APIURL() + "/metrics" }
 // changes (the default 2 s holds back a second weight change), and Services reached at their
 // ClusterIP:port (nativeLB), since the API server refuses loopback EndpointSlices.
 func (t *Traefik) args() []string {
-	return append([]string{
+	var tcp []string
+	if t.tcp != "" {
+		tcp = []string{"--entryPoints.pipe.address=" + t.tcp, "--providers.kubernetesgateway.experimentalChannel=true"}
+	}
+	return append(append([]string{
 		"--log.level=INFO", "--log.noColor=true",
 		"--entryPoints.web.address=" + t.web,
 		"--entryPoints.traefik.address=" + t.api,
@@ -139,7 +164,7 @@ func (t *Traefik) args() []string {
 		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.nativeLBByDefault=true",
 		"--providers.providersThrottleDuration=0s",
 		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
-	}, t.opts.Args...)
+	}, tcp...), t.opts.Args...)
 }
 
 // EnvironFor is this process's environment for a child that must reach the API server of

@@ -29,6 +29,8 @@ type Sample struct {
 	Checks  []trancheapi.CheckResult
 	Plane   PlaneCounts
 	Clients LoadCounts
+	// SecondClients are the counts of the Recorder's SecondLoad.
+	SecondClients LoadCounts
 }
 
 // PlaneCounts are the requests Traefik counted for the Rollout's route, by backend.
@@ -44,6 +46,8 @@ type Window struct {
 	Canary     float64
 	CanaryFail float64
 	Clients    LoadCounts
+	// SecondClients are what the second load's clients saw.
+	SecondClients LoadCounts
 }
 
 // Between is the window from a to b.
@@ -54,6 +58,8 @@ func Between(a, b Sample) Window {
 		Canary:     increase(a.Plane.Canary, b.Plane.Canary),
 		CanaryFail: increase(a.Plane.CanaryFailed, b.Plane.CanaryFailed),
 		Clients:    b.Clients.Minus(a.Clients),
+		// The second load's clients.
+		SecondClients: b.SecondClients.Minus(a.SecondClients),
 	}
 }
 
@@ -127,6 +133,8 @@ type Recorder struct {
 	Target     string
 	MetricsURL string
 	Load       *Load
+	// SecondLoad, when set, is sampled too: the clients of a Rollout's second port.
+	SecondLoad *Load
 	Period     time.Duration
 
 	mu      sync.Mutex
@@ -185,6 +193,9 @@ func (r *Recorder) sample(ctx context.Context) Sample {
 	}
 	if r.MetricsURL != "" {
 		s.Plane = ReadPlaneCounts(ctx, r.MetricsURL, r.Namespace, r.Rollout, r.Target)
+	}
+	if r.SecondLoad != nil {
+		s.SecondClients = r.SecondLoad.Counts()
 	}
 	if r.Load != nil {
 		s.Clients = r.Load.Counts()

@@ -107,7 +107,11 @@ func Start(opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	crds := append([]string{gatewayCRDs, traefikCRDs}, opts.CRDDirectories...)
+	tcpRouteCRD, err := harness.TCPRouteCRD()
+	if err != nil {
+		return s, err
+	}
+	crds := append([]string{gatewayCRDs, tcpRouteCRD, traefikCRDs}, opts.CRDDirectories...)
 	if opts.Istio {
 		istioCRDs, err := harness.IstioCRDs()
 		if err != nil {
@@ -132,9 +136,9 @@ func Start(opts Options) (s *Stack, err error) {
 	if err := s.ControlPlane.CreateNamespace(ctx, opts.Namespace); err != nil {
 		return s, err
 	}
-	// Traefik serves both the Gateway API routes and its own IngressRoutes (for the traefik
-	// provider's TraefikServices).
-	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig, LogDir: opts.Dir, Args: []string{
+	// Traefik serves both the Gateway API routes (TCPRoutes too) and its own IngressRoutes
+	// (for the traefik provider's TraefikServices).
+	if s.Traefik, err = harness.StartTraefik(harness.TraefikOptions{Kubeconfig: s.Kubeconfig, LogDir: opts.Dir, TCP: true, Args: []string{
 		"--providers.kubernetescrd=true", "--providers.kubernetescrd.nativeLBByDefault=true",
 	}}); err != nil {
 		return s, err
@@ -206,7 +210,8 @@ func (s *Stack) serveServices(ctx context.Context, ns, prefix string) {
 	}()
 }
 
-// createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint.
+// createGateway makes Traefik's GatewayClass and a Gateway listening on its web entrypoint,
+// for HTTP and gRPC, and on its TCP entrypoint, for TCP.
 func (s *Stack) createGateway(ctx context.Context) error {
 	c := s.ControlPlane.Client
 	class := &gatewayv1.GatewayClass{
@@ -217,7 +222,10 @@ func (s *Stack) createGateway(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: Gateway},
 		Spec: gatewayv1.GatewaySpec{
 			GatewayClassName: GatewayClass,
-			Listeners:        []gatewayv1.Listener{{Name: "web", Port: s.Traefik.WebPort(), Protocol: gatewayv1.HTTPProtocolType}},
+			Listeners: []gatewayv1.Listener{
+				{Name: "web", Port: s.Traefik.WebPort(), Protocol: gatewayv1.HTTPProtocolType},
+				{Name: "pipe", Port: s.Traefik.TCPPort(), Protocol: gatewayv1.TCPProtocolType},
+			},
 		},
 	}
 	for _, obj := range []client.Object{class, gateway} {

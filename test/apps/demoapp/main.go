@@ -1,7 +1,8 @@
 // Command demoapp is the application the demo and the end-to-end tests release: an HTTP
 // server that answers every request with its version, failing a given share of them and
 // taking a given time, so that a release can be made good or bad by its flags alone. With
-// --grpc it is a gRPC server instead, with the same knobs (see grpc.go).
+// --grpc it is a gRPC server instead, with the same knobs (see grpc.go); with --tcp-port it
+// also answers bare TCP connections with its version on a second port (see tcp.go).
 //
 // The harness runs one process per Service that selects a Deployment, with the version taken
 // from the image tag of the Deployment's pod template and the container's args as flags:
@@ -30,6 +31,7 @@ func main() {
 	latency := flag.Duration("latency", 0, "Time taken before answering each request.")
 	drainDelay := flag.Duration("drain-delay", 500*time.Millisecond, "Time it goes on answering after SIGTERM before it stops listening.")
 	grpcFlavour := flag.Bool("grpc", false, "Serve gRPC's TestService instead of HTTP, and /metrics for Prometheus on the next port.")
+	tcpPort := flag.Int("tcp-port", 0, "Also answer every TCP connection on this port, on --listen's host, with the version, a line, and close it.")
 	tlsDir := flag.String("tls-dir", "", "With --grpc: take only mutual TLS calls, with the mesh identity in this folder (cert-chain.pem, key.pem, root-cert.pem), as a mesh's sidecar in strict mode does.")
 	var bursts bursts
 	flag.DurationVar(&bursts.every, "burst-every", 0, "Every this long by the wall clock, for --burst-length, answer --burst-error-rate of the requests 500 instead of --error-rate: every process bursts at the same time, as when a dependency they share fails.")
@@ -43,6 +45,19 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *tcpPort > 0 {
+		address, err := tcpAddress(*listen, *tcpPort)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demoapp:", err)
+			os.Exit(2)
+		}
+		go func() {
+			if err := serveTCP(ctx, address, *version, *drainDelay); err != nil {
+				fmt.Fprintln(os.Stderr, "demoapp:", err)
+				os.Exit(1)
+			}
+		}()
+	}
 	if *grpcFlavour {
 		if err := serveGRPC(ctx, *listen, *tlsDir, *version, *errorRate, *latency, *drainDelay); err != nil {
 			fmt.Fprintln(os.Stderr, "demoapp:", err)
