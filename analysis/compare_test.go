@@ -69,10 +69,13 @@ func TestCompareErrorRates(t *testing.T) {
 		{"no errors at all", nil, counts(1000, 0, 19000, 0), trancheapi.VerdictUndecided, false, "no errors in either version, no error rate can be told apart", false},
 		{"errors in the canary alone, too few to tell", nil, counts(1000, 2, 19000, 0), trancheapi.VerdictUndecided, false,
 			"the primary has made no error yet, so how long telling a 2× error rate apart takes cannot be estimated", false},
-		{"too few canary requests: wait", nil, counts(50, 1, 950, 10), trancheapi.VerdictWaiting, false, "50 of the 100 requests", true},
-		{"too few canary requests: fail", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientFail}, counts(50, 1, 950, 10),
+		// The first 10 s at 5% of 100 rps, a canary failing 30% of its requests: decided at
+		// once, as the test is valid at any number of requests.
+		{"a canary failing 30% at its first run", nil, counts(50, 15, 950, 0), trancheapi.VerdictFail, true, "the canary's error rate is", false},
+		{"too few canary requests: wait", nil, counts(15, 1, 285, 3), trancheapi.VerdictWaiting, false, "15 of the 20 requests", true},
+		{"too few canary requests: fail", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientFail}, counts(15, 1, 285, 3),
 			trancheapi.VerdictFail, false, "not enough data", true},
-		{"too few canary requests: pause", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientPause}, counts(50, 1, 950, 10),
+		{"too few canary requests: pause", &trancheapi.CompareSpec{InsufficientData: trancheapi.InsufficientPause}, counts(15, 1, 285, 3),
 			trancheapi.VerdictWaiting, false, "not enough data", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

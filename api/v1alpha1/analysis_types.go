@@ -166,7 +166,8 @@ type CompareSpec struct {
 	// +kubebuilder:validation:Maximum=0.5
 	MissedRegression *float64 `json:"missedRegression,omitempty"`
 
-	// minRequests the canary must have served in the step before any verdict. Default: 100.
+	// minRequests the canary must have served in the step before any verdict. Default: 20
+	// for an errorRate comparison, 100 for latency.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	MinRequests *int32 `json:"minRequests,omitempty"`

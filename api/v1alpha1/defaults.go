@@ -132,7 +132,11 @@ const (
 	DefaultDetect             = 100
 	DefaultFalseRollback      = 0.01
 	DefaultMissedRegression   = 0.01
-	DefaultMinRequests        = 100
+	// The rate test's promise holds at any number of requests (see analysis/sequential):
+	// its minimum only keeps a verdict from a handful. The rank test of latencies compares
+	// histograms, which a few requests fill too coarsely.
+	DefaultMinRequests        = 20
+	DefaultLatencyMinRequests = 100
 )
 
 // EffectiveCompare is the metric's compare block with every default filled in.
@@ -161,7 +165,11 @@ func (m *Metric) EffectiveCompare() CompareSpec {
 		c.MissedRegression = ptrTo(DefaultMissedRegression)
 	}
 	if c.MinRequests == nil {
-		c.MinRequests = ptrTo[int32](DefaultMinRequests)
+		minimum := int32(DefaultMinRequests)
+		if c.Kind == CompareLatency {
+			minimum = DefaultLatencyMinRequests
+		}
+		c.MinRequests = &minimum
 	}
 	if c.InsufficientData == "" {
 		c.InsufficientData = InsufficientWait

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/tranche-dev/tranche/analysis/sequential"
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // A judge sees one interval at a time and says whether to roll back now.
@@ -111,8 +112,8 @@ func (j tranche) after(past []sequential.Tally) judge {
 
 func newTranche() tranche {
 	return tranche{
-		rates: sequential.RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: 100},
-		ranks: sequential.RankTest{Tolerated: 1.1, Alpha: 0.01, MinRequests: 100},
+		rates: sequential.RateTest{Tolerated: 1, Detect: 2, Alpha: 0.01, Beta: 0.01, MinRequests: trancheapi.DefaultMinRequests},
+		ranks: sequential.RankTest{Tolerated: 1.1, Alpha: 0.01, MinRequests: trancheapi.DefaultLatencyMinRequests},
 	}
 }
 
