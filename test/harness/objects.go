@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -96,6 +97,48 @@ func Deployment(namespace, name, image string) *appsv1.Deployment {
 func DaemonSet(namespace, name, image string) *appsv1.DaemonSet {
 	d := Deployment(namespace, name, image)
 	return &appsv1.DaemonSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+}
+
+// StatefulSet is a StatefulSet of one container and replicas pods labelled app=<name>, as
+// Deployment makes a Deployment, each with a claim "data" of its own from the set's volume
+// claim template (see StatefulSetVolumes), and a governing Service named <name>-pods.
+func StatefulSet(namespace, name, image string, replicas int32) *appsv1.StatefulSet {
+	d := Deployment(namespace, name, image)
+	d.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	return &appsv1.StatefulSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.StatefulSetSpec{
+		Replicas: &replicas, Selector: d.Spec.Selector, Template: d.Spec.Template, ServiceName: name + "-pods",
+		VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+			ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}},
+	}}
+}
+
+// StatefulSetVolumes makes a PersistentVolume for the claim "data" of each of the set's pods,
+// bound in advance to the claim the StatefulSet controller will make (data-<set>-<ordinal>),
+// as a cluster's provisioner would: the persistent volume binder then binds the claim. The
+// volumes are host paths no pod ever mounts (kwok runs no containers).
+func StatefulSetVolumes(ctx context.Context, c client.Client, set *appsv1.StatefulSet) error {
+	for ordinal := range *set.Spec.Replicas {
+		claim := fmt.Sprintf("data-%s-%d", set.Name, ordinal)
+		volume := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: set.Namespace + "-" + claim},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				ClaimRef:                      &corev1.ObjectReference{Namespace: set.Namespace, Name: claim},
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/nonexistent/" + claim}},
+			},
+		}
+		if err := c.Create(ctx, volume); err != nil {
+			return fmt.Errorf("harness: the volume of claim %s/%s: %w", set.Namespace, claim, err)
+		}
+	}
+	return nil
 }
 
 // SetImage releases a new version of a Deployment, as a CI pipeline would: a merge patch of

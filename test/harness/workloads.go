@@ -72,9 +72,13 @@ func SetPodBehaviour(template *corev1.PodTemplateSpec, behaviour string) {
 
 // controllers are the kube-controller-manager controllers Workloads run. The full names:
 // kube-controller-manager exits at once on some of the short ones. node-lifecycle takes the
-// not-ready taint off a node once kwok reports it Ready; without it nothing is scheduled.
+// not-ready taint off a node once kwok reports it Ready; without it nothing is scheduled. The
+// persistent volume binder binds a StatefulSet's claims to the volumes a test made for them
+// (StatefulSetVolumes): nothing provisions volumes here, and the scheduler holds a pod whose
+// claims are unbound.
 var controllers = []string{
 	"deployment-controller", "replicaset-controller", "daemonset-controller", "job-controller",
+	"statefulset-controller", "persistentvolume-binder-controller",
 	"horizontal-pod-autoscaler-controller", "endpointslice-controller", "garbage-collector-controller",
 	"namespace-controller", "node-lifecycle-controller",
 }

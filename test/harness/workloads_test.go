@@ -221,3 +221,103 @@ func readyPods(ctx context.Context, c client.Client, ns, app string) (int, strin
 	}
 	return ready, saw
 }
+
+// The StatefulSet controller as a canary of a StatefulSet relies on it: with its claims bound
+// to the volumes made for them, the set runs; a template edit under a partition of every pod
+// updates none; lowering the partition updates the highest ordinal alone; and an updated pod
+// below the partition, once deleted, comes back on the current revision with the same claim.
+func TestAStatefulSetUpdatesOnlyAtAndAboveItsPartition(t *testing.T) {
+	ctx := t.Context()
+	ns := cp.Namespace(t)
+	c := cp.Client
+	set := harness.StatefulSet(ns, "db", "demo:v1", 3)
+	set.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](3)}}
+	require.NoError(t, harness.StatefulSetVolumes(ctx, c, set))
+	require.NoError(t, c.Create(ctx, set))
+
+	current := func() *appsv1.StatefulSet {
+		got := &appsv1.StatefulSet{}
+		require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(set), got))
+		return got
+	}
+	// revisions are the pods' revisions by ordinal, once every pod is ready.
+	revisions := func() ([]string, bool) {
+		var pods corev1.PodList
+		require.NoError(t, c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": "db"}))
+		out := make([]string, 3)
+		for _, pod := range pods.Items {
+			var ordinal int
+			_, err := fmt.Sscanf(pod.Name, "db-%d", &ordinal)
+			if err != nil || ordinal > 2 || pod.DeletionTimestamp != nil || !podReady(&pod) {
+				return nil, false
+			}
+			out[ordinal] = pod.Labels[appsv1.ControllerRevisionHashLabelKey]
+		}
+		return out, len(pods.Items) == 3
+	}
+	claims := func() map[string]string {
+		var list corev1.PersistentVolumeClaimList
+		require.NoError(t, c.List(ctx, &list, client.InNamespace(ns)))
+		uids := map[string]string{}
+		for _, claim := range list.Items {
+			if claim.Status.Phase == corev1.ClaimBound {
+				uids[claim.Name] = string(claim.UID) + " on " + claim.Spec.VolumeName
+			}
+		}
+		return uids
+	}
+	waitFor := func(what string, want func(st *appsv1.StatefulSet, revs []string) bool) []string {
+		var revs []string
+		eventually(t, 60*time.Second, what, func() (bool, string) {
+			st := current()
+			var ok bool
+			revs, ok = revisions()
+			return ok && st.Status.ObservedGeneration == st.Generation && want(st, revs), fmt.Sprintf("%+v; pods %v", st.Status, revs)
+		})
+		return revs
+	}
+
+	waitFor("three ready pods", func(st *appsv1.StatefulSet, _ []string) bool { return st.Status.ReadyReplicas == 3 })
+	bound := claims()
+	require.Len(t, bound, 3, "each pod's claim bound to its volume")
+	old := current().Status.CurrentRevision
+
+	edited := current()
+	edited.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	require.NoError(t, c.Update(ctx, edited))
+	revs := waitFor("a new revision", func(st *appsv1.StatefulSet, _ []string) bool { return st.Status.UpdateRevision != old })
+	time.Sleep(2 * time.Second) // time enough for the controller to act, were it to
+	revs, _ = revisions()
+	assert.Equal(t, []string{old, old, old}, revs, "under a partition of 3, no pod is updated")
+	updated := current().Status.UpdateRevision
+
+	partition := func(p int32) {
+		st := current()
+		st.Spec.UpdateStrategy.RollingUpdate.Partition = &p
+		require.NoError(t, c.Update(ctx, st))
+	}
+	partition(2)
+	revs = waitFor("the highest ordinal updated", func(_ *appsv1.StatefulSet, revs []string) bool { return revs[2] == updated })
+	assert.Equal(t, []string{old, old, updated}, revs)
+
+	partition(3)
+	time.Sleep(2 * time.Second)
+	revs, _ = revisions()
+	assert.Equal(t, []string{old, old, updated}, revs, "an updated pod below the partition is left as it is")
+	pod := &corev1.Pod{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db-2"}, pod))
+	require.NoError(t, c.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}))
+	revs = waitFor("the deleted pod back", func(_ *appsv1.StatefulSet, revs []string) bool { return revs[2] == old })
+	assert.Equal(t, []string{old, old, old}, revs, "recreated on the current revision")
+	assert.Equal(t, bound, claims(), "the same claims on the same volumes")
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
