@@ -304,13 +304,31 @@ func TestStepWindowOf(t *testing.T) {
 
 	w, ok := analysis.StepWindowOf(spec, 0, start)
 	assert.True(t, ok)
-	assert.Equal(t, analysis.StepWindow{Start: start, Hold: time.Minute, Interval: 10 * time.Second}, w)
+	assert.Equal(t, analysis.StepWindow{Start: start, Hold: time.Minute, Interval: 10 * time.Second, Scrape: 15 * time.Second}, w)
 	w, ok = analysis.StepWindowOf(spec, 1, start)
 	assert.True(t, ok)
 	assert.True(t, w.AllOnCanary, "a step of weight 100")
 	w, ok = analysis.StepWindowOf(spec, 2, start)
 	assert.False(t, ok)
-	assert.Equal(t, analysis.StepWindow{Start: start, Interval: 10 * time.Second}, w)
+	assert.Equal(t, analysis.StepWindow{Start: start, Interval: 10 * time.Second, Scrape: 15 * time.Second}, w)
+	spec.Analysis.ScrapeInterval = &metav1.Duration{Duration: 2 * time.Second}
+	w, _ = analysis.StepWindowOf(spec, 0, start)
+	assert.Equal(t, 2*time.Second, w.Scrape, "the spec's scrape interval")
+}
+
+// The parts are a quarter of the interval, no shorter than a scrape and no longer than the
+// interval.
+func TestPartLength(t *testing.T) {
+	for _, tc := range []struct{ interval, scrape, part time.Duration }{
+		{time.Minute, 0, 15 * time.Second},
+		{4 * time.Minute, 0, time.Minute},
+		{10 * time.Second, 0, 10 * time.Second},
+		{10 * time.Second, time.Second, 2500 * time.Millisecond},
+		{20 * time.Second, 5 * time.Second, 5 * time.Second},
+		{2 * time.Second, 5 * time.Second, 2 * time.Second},
+	} {
+		assert.Equal(t, tc.part, analysis.PartLength(tc.interval, tc.scrape), "interval %s, scrape %s", tc.interval, tc.scrape)
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -21,6 +21,7 @@ type StepWindow struct {
 	Start    time.Time     // when the data plane took the step's split
 	Hold     time.Duration // the step's hold
 	Interval time.Duration // the analysis interval
+	Scrape   time.Duration // how often Prometheus scrapes the counters; 0: the default
 	// AllOnCanary is true in a step that sends every request to the canary: a Compare
 	// metric has no primary traffic to compare it with then.
 	AllOnCanary bool
@@ -30,7 +31,7 @@ type StepWindow struct {
 // its hold and interval as the spec says, and whether it sends every request to the canary.
 // ok is false for a step the spec does not have, whose window then has the interval alone.
 func StepWindowOf(spec *trancheapi.RolloutSpec, step int32, start time.Time) (w StepWindow, ok bool) {
-	w = StepWindow{Start: start, Interval: spec.EffectiveInterval()}
+	w = StepWindow{Start: start, Interval: spec.EffectiveInterval(), Scrape: spec.EffectiveScrapeInterval()}
 	steps := spec.EffectiveSteps()
 	if step < 0 || int(step) >= len(steps) {
 		return w, false
@@ -77,7 +78,7 @@ func compareMetric(ctx context.Context, q CompareQuerier, ro *trancheapi.Rollout
 		// steps before judged the canary against the primary, the thresholds judge it here.
 		return Check{Verdict: trancheapi.VerdictPass, Message: "this step sends every request to the canary: no primary traffic to compare it with, so the comparison of the steps before stands"}
 	}
-	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold, Part: PartLength(max(step.Interval, time.Second))}
+	run := CompareRun{Spec: m.EffectiveCompare(), Hold: step.Hold, Part: PartLength(max(step.Interval, time.Second), step.Scrape)}
 	if !step.Start.IsZero() {
 		run.Window = now.Sub(step.Start)
 	}

@@ -6,13 +6,18 @@ import (
 	"time"
 
 	"github.com/tranche-dev/tranche/analysis/sequential"
+	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
 )
 
 // PartLength is the length of the parts a Compare metric's error counts are read in: a
-// quarter of the analysis interval, no shorter than 15 s (Prometheus's most common scrape
-// interval: a shorter part would hold a scrape or none), and no longer than the interval.
-func PartLength(interval time.Duration) time.Duration {
-	return min(interval, max(interval/4, 15*time.Second))
+// quarter of the analysis interval, no shorter than the scrape interval (a shorter part would
+// hold a scrape or none; 0 is Prometheus's most common, 15 s), and no longer than the
+// analysis interval.
+func PartLength(interval, scrape time.Duration) time.Duration {
+	if scrape <= 0 {
+		scrape = trancheapi.DefaultScrapeInterval
+	}
+	return min(interval, max(interval/4, scrape))
 }
 
 // partCounts reads the error counts of both workloads in consecutive parts of the window,

@@ -13,6 +13,19 @@ type Analysis struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
+	// scrapeInterval is how often Prometheus scrapes the counters the Compare metrics read.
+	// The Compare judge reads the step's counts in parts (a quarter of the interval), and a
+	// part shorter than a scrape would hold one sample or none, so parts are no shorter than
+	// it: with Prometheus scraping every 5s and an interval of 20s, the parts are 5s, and a
+	// verdict, which needs errors in three parts, can come at the first run. Default: 15s,
+	// Prometheus's most common.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="scrapeInterval must be at least 1s"
+	ScrapeInterval *metav1.Duration `json:"scrapeInterval,omitempty"`
+
 	// endHoldEarly lets a step end its hold as soon as every Compare metric has shown, with
 	// the confidence its spec asks, that the canary is not worse (and every other check
 	// passed). Without it a step always holds for its hold. Default: false.

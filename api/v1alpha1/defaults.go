@@ -30,6 +30,7 @@ const (
 	DefaultInconclusiveLimit = 3
 	DefaultScaleDownDelay    = 30 * time.Second
 	DefaultRollbackHold      = 10 * time.Second
+	DefaultScrapeInterval    = 15 * time.Second
 )
 
 // EffectiveInterval is how often the canary is analysed.
@@ -38,6 +39,15 @@ func (s *RolloutSpec) EffectiveInterval() time.Duration {
 		return a.Interval.Duration
 	}
 	return DefaultAnalysisInterval
+}
+
+// EffectiveScrapeInterval is how often Prometheus scrapes the counters the Compare metrics
+// read.
+func (s *RolloutSpec) EffectiveScrapeInterval() time.Duration {
+	if a := s.Analysis; a != nil && a.ScrapeInterval != nil && a.ScrapeInterval.Duration > 0 {
+		return a.ScrapeInterval.Duration
+	}
+	return DefaultScrapeInterval
 }
 
 // EffectiveProgressDeadline is how long the canary may take to become ready.

@@ -18,6 +18,11 @@ func (in *Analysis) DeepCopyInto(out *Analysis) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.ScrapeInterval != nil {
+		in, out := &in.ScrapeInterval, &out.ScrapeInterval
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Metrics != nil {
 		in, out := &in.Metrics, &out.Metrics
 		*out = make([]Metric, len(*in))

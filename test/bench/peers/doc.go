@@ -46,7 +46,8 @@ releases for each controller, in %s. Run it again to check any figure here.
   %d failed runs roll back; a run fails below %.0f%%; steps %v, then promotion.
 - Each controller's settings, the closest equivalent of those in its API:
   - **tranche**: steps of weight %v, each held %s; analysis interval %s, failureLimit %d; the
-    metric's min %.0f. Through a Gateway API HTTPRoute.
+    metric's min %.0f; scrapeInterval 1s, as the stack's Prometheus scrapes Traefik. Through a
+    Gateway API HTTPRoute.
   - **tranche-compare**: the same, with the Compare judge at its defaults on Traefik's counts
     of the canary's and the primary's errors and requests (what a user would pick in Tranche).
   - **flagger**: provider gatewayapi:v1, analysis.interval %s, threshold %d, stepWeights %v
