@@ -1,9 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,41 @@ func TestSecretsAreOnlyGotAndCopied(t *testing.T) {
 			}
 		}
 	}
+}
+
+// SECURITY.md's table of the manager's rules says what the ClusterRole grants, resource by
+// resource, no more and no less: a rule added for a new feature must be said there too.
+func TestSecurityMDListsEveryRule(t *testing.T) {
+	granted := map[string][]string{} // "group resource": sorted verbs
+	for _, r := range rules(t)[filepath.Join("rbac", "role.yaml")] {
+		for _, group := range r.APIGroups {
+			for _, resource := range r.Resources {
+				key := cmp.Or(group, "core") + " " + resource
+				granted[key] = slices.Sorted(slices.Values(append(granted[key], r.Verbs...)))
+			}
+		}
+	}
+	require.NotEmpty(t, granted)
+
+	doc, err := os.ReadFile(filepath.Join("..", "SECURITY.md"))
+	require.NoError(t, err)
+	said := map[string][]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || strings.TrimSpace(cells[1]) == "resources" || strings.HasPrefix(strings.TrimSpace(cells[1]), "---") {
+			continue
+		}
+		group, resources, ok := strings.Cut(strings.TrimSpace(cells[1]), " ")
+		if !ok {
+			continue
+		}
+		var verbs []string
+		for _, v := range strings.Split(cells[2], ",") {
+			verbs = append(verbs, strings.TrimSpace(v))
+		}
+		for _, resource := range strings.Split(resources, ",") {
+			said[group+" "+strings.TrimSpace(resource)] = slices.Sorted(slices.Values(verbs))
+		}
+	}
+	assert.Equal(t, granted, said, "SECURITY.md's table against config/rbac/role.yaml")
 }
