@@ -166,8 +166,9 @@ image: ## Build the manager's OCI image (the manager and the kubectl plugin), wi
 		-created $(SOURCE_DATE_EPOCH) $(if $(IMAGE),-push $(IMAGE)) $(if $(SIGN_KEY),-sign-key $(SIGN_KEY))
 
 .PHONY: release
-release: ## Cross-build the kubectl plugin for linux, darwin and windows on amd64 and arm64 into bin/release: an archive each, checksums.txt and the krew manifest tranche.yaml (VERSION=v1.2.3).
+release: ## Cross-build the kubectl plugin for linux, darwin and windows on amd64 and arm64 into bin/release: an archive each, checksums.txt and the krew manifest tranche.yaml (VERSION=v1.2.3); with IMAGE=registry/repository:tag, also build and push the manager's image as `make image` does (SIGN_KEY=key.pem signed).
 	go run ./hack/release -version $(VERSION) -out $(BIN)/release -created $(SOURCE_DATE_EPOCH)
+	$(if $(IMAGE),$(MAKE) image)
 
 .PHONY: demoapp
 demoapp: ## Build the demo app the demo and the end-to-end tests release into bin/demoapp.
