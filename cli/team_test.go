@@ -306,6 +306,37 @@ func startProxy(t *testing.T, target, user, groups string) string {
 }
 
 // With an authenticating proxy in front, whoever reaches the dashboard names the user: it
+
+// TestATeamsReadOnlyDashboardRefusesEvenTheWriters: read-only stays a switch in a team's
+// dashboard: alice, whose RBAC lets her promote, is shown the page and refused the press.
+func TestATeamsReadOnlyDashboardRefusesEvenTheWriters(t *testing.T) {
+	t.Parallel()
+	u := setUpTeam(t)
+	own := impersonator(t, u.ours.Namespace)
+	dashboard := startTeam(t, cli.TeamOptions{Config: own, Auth: cli.AuthProxy, UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups",
+		Namespaces: []string{u.ours.Namespace}, ReadOnly: true})
+	base := startProxy(t, dashboard, u.alice, "system:serviceaccounts,system:serviceaccounts:"+u.ours.Namespace+",system:authenticated")
+
+	resp, err := http.Get(base)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	token := regexp.MustCompile(`<meta name="tranche-token" content="([0-9a-f]+)">`).FindStringSubmatch(string(page))
+	require.Len(t, token, 2)
+	press, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%sapi/rollouts/%s/%s/promote", base, u.ours.Namespace, u.ours.Name), nil)
+	require.NoError(t, err)
+	press.Header.Set("X-Tranche-Token", token[1])
+	resp, err = http.DefaultClient.Do(press)
+	require.NoError(t, err)
+	said, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, string(said))
+	ro := getRollout(t, u.ours)
+	assert.NotContains(t, ro.Annotations, trancheapi.AnnotationPromote, "no request was written")
+	assert.Equal(t, trancheapi.PhaseWaitingApproval, ro.Status.Phase)
+}
+
 // listens on the loopback interface only, for the proxy beside it.
 func TestATeamsDashboardBehindAProxyListensOnLoopbackOnly(t *testing.T) {
 	team, err := cli.NewTeam(cli.TeamOptions{Config: cp.Config, Auth: cli.AuthProxy, UserHeader: "X-Forwarded-User"})
