@@ -61,7 +61,7 @@ func newNotifyCommand(o *Options) *cobra.Command {
 	test := &cobra.Command{
 		Use:   "test PROVIDER",
 		Short: "Send a sample of each kind of news to a NotificationProvider, shaped by its templates",
-		Long: "Send a sample of each kind of news (Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted,\n" +
+		Long: "Send a sample of each kind of news (Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, Undone,\n" +
 			"AnalysisFailing, DryRunFailing, Stalled) to a NotificationProvider, as the manager would, about a Rollout named " + notifyTestRollout + ".\n" +
 			"It reads the provider and its Secret with your credentials and sends from this machine.",
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -68,14 +68,16 @@ func TestNotifyTestSendsEachKindOfNews(t *testing.T) {
 	out, err := kubectl(t, ns, "notify", "test", "hook", "--cluster", "prod-eu")
 	require.NoError(t, err, out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 9, out)
+	require.Len(t, lines, 10, out)
 	assert.Regexp(t, `^Started\s+sent$`, lines[0])
-	assert.Regexp(t, `^DryRunFailing\s+sent$`, lines[7])
-	assert.Regexp(t, `^Stalled\s+sent$`, lines[8])
+	assert.Regexp(t, `^Undone\s+sent$`, lines[6])
+	assert.Regexp(t, `^DryRunFailing\s+sent$`, lines[8])
+	assert.Regexp(t, `^Stalled\s+sent$`, lines[9])
 	assert.Equal(t, []string{
 		"prod-eu: tranche-notify-test rollout started", "prod-eu: tranche-notify-test step passed",
 		"prod-eu: tranche-notify-test waits for approval", "prod-eu: tranche-notify-test promoted",
 		"prod-eu: tranche-notify-test rolled back", "prod-eu: tranche-notify-test aborted",
+		"prod-eu: tranche-notify-test undone",
 		"prod-eu: tranche-notify-test analysis failing", "prod-eu: tranche-notify-test dry run failing",
 		"prod-eu: tranche-notify-test stalled",
 	}, inbox.titles, "each kind once, in order, shaped by the templates")

@@ -121,6 +121,29 @@ func TestErrorSubscribersHearOnlyOfTheRollback(t *testing.T) {
 	assert.Contains(t, got[1], "(2/2)")
 }
 
+// An undo is news for those who hear of errors: a person put the earlier revision back, in
+// an incident most likely; the message says who asked.
+func TestErrorSubscribersHearOfAnUndo(t *testing.T) {
+	t.Parallel()
+	slack := &slackReceiver{}
+	server := httptest.NewServer(slack)
+	defer server.Close()
+	ro := canaryRollout(cp.Namespace(t))
+	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityError)
+	e := startScenario(t, prom, exporter, ro)
+	e.release(goodImage2)
+	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
+	assert.Empty(t, slack.received(), "a good release is no error")
+
+	e.annotate(trancheapi.AnnotationUndo, "u1 by alice")
+	e.waitForPhase(trancheapi.PhaseAborted, 10*time.Second)
+	require.Eventually(t, func() bool { return len(slack.received()) > 0 }, 20*time.Second, 50*time.Millisecond)
+	got := slack.received()
+	require.Len(t, got, 1, "%q", got)
+	assert.Contains(t, got[0], e.ns+"/podinfo undone: Undone revision")
+	assert.Contains(t, got[0], "on request by alice")
+}
+
 // The endpoint hangs 30 s on every call: the rollout goes at its own pace, and the messages
 // fail after their timeout, counted.
 func TestAHangingSlackDoesNotSlowTheRollout(t *testing.T) {

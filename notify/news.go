@@ -11,8 +11,9 @@ import (
 type Kind string
 
 // The kinds of news. Info: started, step reached, waiting for approval, promoted, a dry-run
-// metric failing (never acted on). Error:
-// rolled back, aborted, analysis failing, stalled on bad configuration.
+// metric failing (never acted on). Error: rolled back, aborted, undone (a person put the
+// earlier revision back, in an incident most likely), analysis failing, stalled on bad
+// configuration.
 const (
 	Started         Kind = "Started"
 	StepReached     Kind = "StepReached"
@@ -20,6 +21,7 @@ const (
 	Promoted        Kind = "Promoted"
 	RolledBack      Kind = "RolledBack"
 	Aborted         Kind = "Aborted"
+	Undone          Kind = "Undone"
 	AnalysisFailing Kind = "AnalysisFailing"
 	DryRunFailing   Kind = "DryRunFailing"
 	Stalled         Kind = "Stalled"
@@ -34,6 +36,7 @@ var kindOfReason = map[string]Kind{
 	"WaitingApproval":      WaitingApproval,
 	"Promoted":             Promoted,
 	"RolledBack":           RolledBack,
+	"Undone":               Undone,
 	"AnalysisFailed":       AnalysisFailing,
 	"AnalysisInconclusive": AnalysisFailing, // counted as a failed run
 	"DryRunFailed":         DryRunFailing,
@@ -43,7 +46,7 @@ var kindOfReason = map[string]Kind{
 // Severity is Error for the kinds that need someone's attention, else Info.
 func (k Kind) Severity() trancheapi.Severity {
 	switch k {
-	case RolledBack, Aborted, AnalysisFailing, Stalled:
+	case RolledBack, Aborted, Undone, AnalysisFailing, Stalled:
 		return trancheapi.SeverityError
 	}
 	return trancheapi.SeverityInfo

@@ -45,6 +45,7 @@ func TestNewsOf(t *testing.T) {
 		{"Promoted", trancheapi.PhaseSucceeded, notify.Promoted, 0},
 		{"RolledBack", trancheapi.PhaseFailed, notify.RolledBack, 2},
 		{"RolledBack", trancheapi.PhaseAborted, notify.Aborted, 2},
+		{"Undone", trancheapi.PhaseAborted, notify.Undone, 0},
 		{"AnalysisFailed", trancheapi.PhaseProgressing, notify.AnalysisFailing, 2},
 		{"AnalysisInconclusive", trancheapi.PhaseProgressing, notify.AnalysisFailing, 2},
 		{"DryRunFailed", trancheapi.PhaseProgressing, notify.DryRunFailing, 2},

@@ -7,7 +7,7 @@ import (
 )
 
 // Kinds are the kinds of news, in the order a rollout tells them.
-var Kinds = []Kind{Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, AnalysisFailing, DryRunFailing, Stalled}
+var Kinds = []Kind{Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, Undone, AnalysisFailing, DryRunFailing, Stalled}
 
 // Sample is a piece of news of the kind, about a Rollout shop/podinfo walking 5%, 50% and
 // 100%: what `kubectl tranche notify test` sends, and what templates are tried on before
@@ -39,6 +39,11 @@ func Sample(kind Kind) News {
 	case Aborted:
 		n.Step, n.Weight, n.Phase = 0, 0, trancheapi.PhaseAborted
 		n.Message = "Rolled back revision 1a2b3c4d5e: aborted on request"
+	case Undone:
+		n.Step, n.Weight, n.Phase, n.Checks = 0, 0, trancheapi.PhaseAborted, nil
+		n.Stable, n.Canary = "0f9e8d7c6b", "1a2b3c4d5e"
+		n.Message = "Undone revision 1a2b3c4d5e on request of alice@example.com: revision 0f9e8d7c6b serves all traffic again. " +
+			"Revision 1a2b3c4d5e is not rolled out again until the target changes or a retry is requested"
 	case AnalysisFailing:
 		n.Checks[1] = Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}
 		n.Message = "Analysis failed (1/2): latency-p99 = 612"

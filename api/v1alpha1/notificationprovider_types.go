@@ -80,15 +80,15 @@ type NotificationProviderSpec struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// templates shape the messages, by kind of news: Started, StepReached, WaitingApproval,
-	// Promoted, RolledBack, Aborted, AnalysisFailing, DryRunFailing, Stalled, and Default for
+	// Promoted, RolledBack, Aborted, Undone, AnalysisFailing, DryRunFailing, Stalled, and Default for
 	// every kind. Each is a title and a text, Go templates (text/template) over the fields that
 	// docs/notifications.md lists ({{ .Rollout }}, {{ .Phase }}, {{ .Weight }}, ...); a part a
 	// kind's template leaves out is Default's, else Tranche's own words. A template that does
 	// not parse or render makes the provider's Ready condition False and is not used:
 	// Tranche's own words are sent in its place.
 	// +optional
-	// +kubebuilder:validation:MaxProperties=10
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['Default', 'Started', 'StepReached', 'WaitingApproval', 'Promoted', 'RolledBack', 'Aborted', 'AnalysisFailing', 'DryRunFailing', 'Stalled'])",message="templates are by kind of news: Default, Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, AnalysisFailing, DryRunFailing or Stalled"
+	// +kubebuilder:validation:MaxProperties=11
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['Default', 'Started', 'StepReached', 'WaitingApproval', 'Promoted', 'RolledBack', 'Aborted', 'Undone', 'AnalysisFailing', 'DryRunFailing', 'Stalled'])",message="templates are by kind of news: Default, Started, StepReached, WaitingApproval, Promoted, RolledBack, Aborted, Undone, AnalysisFailing, DryRunFailing or Stalled"
 	Templates map[string]MessageTemplate `json:"templates,omitempty"`
 }
 
