@@ -85,7 +85,7 @@ vet: ## Run go vet, and fail on unformatted Go files.
 	cd hack/istio && go vet ./...
 
 .PHONY: test
-test: verify vet tools prometheus chromium redis ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
+test: verify vet tools prometheus chromium redis git ## Run all tests against a real control plane, Prometheus and Traefik (built on first use).
 	@# A test binary killed by a timeout leaves its etcd and kube-apiserver running (they are
 	@# in their own process groups): once every test binary has exited, stop those left
 	@# orphaned (adopted by init), and only those: a demo or a bench may be running beside.
@@ -100,7 +100,7 @@ test: verify vet tools prometheus chromium redis ## Run all tests against a real
 	exit $$status
 
 .PHONY: e2e
-e2e: build demoapp tools prometheus redis ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
+e2e: build demoapp tools prometheus redis git ## Run the end-to-end tests on the demo's stack and the chaos tests; prints BENCH lines and writes the report.
 	@# One package at a time: the traffic tests measure shares and must not share two cores.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" TRAEFIK_BINARY="$(TRAEFIK)" ISTIO_DIR="$(ISTIO_DIR)" ARGOCD_DIR="$(ARGOCD_DIR)" TRANCHE_MANAGER="$(BIN)/tranche" DEMOAPP="$(BIN)/demoapp" \
 		$(TIMED) e2e go test $(GO_TEST_FLAGS) -p 1 -tags e2e -v ./test/e2e/ ./test/chaos/
@@ -221,6 +221,10 @@ peers: ## Build Flagger and Argo Rollouts from their released source on the Go m
 .PHONY: argocd
 argocd: ## Build Argo CD (one argocd binary: application controller, repo server, API server) with its CRDs from the Go module proxy (cached in bin/argocd).
 	@$(TIMED) argocd hack/build-argocd.sh "$(ARGOCD_DIR)" >/dev/null
+
+.PHONY: git
+git: ## Install Git, whose smart-HTTP server (git-http-backend) serves the Argo CD tests' repository (Debian's package, as root) unless it is on PATH.
+	hack/install-debian-package.sh git git
 
 .PHONY: redis
 redis: ## Install Redis, Argo CD's cache in the tests (Debian's package, as root) unless one is on PATH.

@@ -66,11 +66,11 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	var mu sync.Mutex
 	var healths []string
 	var outOfSync []string
+	syncedAtCommit := false // from when the watch saw the commit synced, it counts what follows
 	watching, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		syncedAtCommit := false
 		for watching.Err() == nil {
 			sync := applicationState(watching, application)
 			health := rolloutHealth(watching, argo, app)
@@ -97,6 +97,7 @@ func TestArgoCDSyncsTheRolloutAndShowsItsHealth(t *testing.T) {
 	t.Logf("Argo CD's health of the Rollout through the release: %v", healths)
 	assert.Contains(t, healths, "Progressing", "Argo CD saw the rollout under way")
 	assert.Equal(t, "Healthy", healths[len(healths)-1], "and promoted")
+	assert.True(t, syncedAtCommit, "the watch saw Argo CD sync the commit (else it watched nothing)")
 	assert.Empty(t, outOfSync, "the Application went OutOfSync after Argo CD synced the commit")
 	assert.Zero(t, load.Counts().Failed, "clients saw failures")
 	mu.Unlock()

@@ -29,10 +29,10 @@ type GitServer struct {
 // StartGitServer serves the repositories it makes under a temporary folder until ctx ends.
 func StartGitServer(ctx context.Context) (*GitServer, error) {
 	if _, err := exec.LookPath("git"); err != nil {
-		return nil, errors.New("harness: git is not on the PATH: `make tools` installs Debian's git")
+		return nil, errors.New("harness: git is not on the PATH: `make git` installs Debian's git")
 	}
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
-		return nil, fmt.Errorf("harness: no %s: `make tools` installs Debian's git", gitHTTPBackend)
+		return nil, fmt.Errorf("harness: no %s: `make git` installs Debian's git", gitHTTPBackend)
 	}
 	dir, err := os.MkdirTemp("", "tranche-git-")
 	if err != nil {
