@@ -192,7 +192,7 @@ func documentedApplication(url, app string) *unstructured.Unstructured {
 			}},
 			"syncPolicy": map[string]any{
 				"automated":   map[string]any{"selfHeal": true},
-				"syncOptions": []any{"RespectIgnoreDifferences=true"},
+				"syncOptions": []any{"RespectIgnoreDifferences=true", "PrunePropagationPolicy=background"},
 			},
 		},
 	}}
