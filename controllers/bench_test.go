@@ -3,13 +3,17 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
+	"github.com/tranche-dev/tranche/providers/gatewayapi"
 	"github.com/tranche-dev/tranche/test/harness"
 )
 
@@ -70,8 +74,10 @@ func BenchmarkRolloutLatency(b *testing.B) {
 
 // BenchmarkWayBack measures each way back to the stable version on the real API server and
 // workload controllers: from an abort at 50% to all traffic on the primary, at once and paced
-// (through 5%, holding 1 s), and from an undo after a promotion to the primary's replicas all
-// ready on the earlier template. Run it with `make bench`.
+// (through 5%, holding 1 s), from an undo after a promotion to the primary's replicas all
+// ready on the earlier template, and from the deletion of a Rollout at 50% to its route
+// handed over to the app (sending everything to the apex Service, owned by no one) and to the
+// Rollout gone. Run it with `make bench`.
 func BenchmarkWayBack(b *testing.B) {
 	abortAt50 := func(ro *trancheapi.Rollout) float64 {
 		ro.Spec.Steps[1].Hold = &metav1.Duration{Duration: time.Minute} // the abort lands here
@@ -108,11 +114,40 @@ func BenchmarkWayBack(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		undo := time.Since(asked).Seconds()
+		handedOver, gone := deleteAt50(b)
 
 		b.ReportMetric(instant, "abort_instant_s")
 		b.ReportMetric(pacedBack, "abort_paced_s")
 		b.ReportMetric(undo, "undo_s")
-		fmt.Printf("BENCH abort_to_primary_instant_seconds=%.2f abort_to_primary_paced_seconds=%.2f undo_to_primary_ready_seconds=%.2f\n",
-			instant, pacedBack, undo)
+		b.ReportMetric(handedOver, "delete_route_handed_over_s")
+		fmt.Printf("BENCH abort_to_primary_instant_seconds=%.2f abort_to_primary_paced_seconds=%.2f undo_to_primary_ready_seconds=%.2f delete_to_route_handed_over_seconds=%.2f delete_to_rollout_gone_seconds=%.2f\n",
+			instant, pacedBack, undo, handedOver, gone)
 	}
+}
+
+// deleteAt50 deletes a Rollout whose canary has 50% and returns the seconds from the deletion
+// to its route handed over to the app, and to the Rollout gone.
+func deleteAt50(b *testing.B) (handedOver, gone float64) {
+	ctx := context.Background()
+	e := startScenario(b, prom, exporter, canaryRollout(cp.Namespace(b)))
+	e.release(goodImage2)
+	e.waitForWeight(50, time.Minute)
+	asked := time.Now()
+	if err := cp.Client.Delete(ctx, e.ro); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := asked.Add(time.Minute); handedOver == 0 || gone == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the deleted Rollout did not hand its route over and go within a minute")
+		}
+		route := &gatewayv1.HTTPRoute{}
+		if handedOver == 0 && cp.Client.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "podinfo"}, route) == nil &&
+			len(route.OwnerReferences) == 0 && slices.Equal(gatewayapi.ServicesRouted(route, e.ro), []string{"podinfo"}) {
+			handedOver = time.Since(asked).Seconds()
+		}
+		if gone == 0 && apierrors.IsNotFound(cp.Client.Get(ctx, client.ObjectKeyFromObject(e.ro), &trancheapi.Rollout{})) {
+			gone = time.Since(asked).Seconds()
+		}
+	}
+	return handedOver, gone
 }
