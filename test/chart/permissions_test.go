@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,30 +185,67 @@ func tokenKubeconfig(t *testing.T, token string) string {
 	return path
 }
 
-// imageManager builds the manager's image as make image does and returns the binary from its
-// one layer: the manager as a cluster runs it.
-func imageManager(t *testing.T) string {
+// imageManager builds the manager's image as make image does and returns the manager's
+// binary from its layer.
+func imageManager(t *testing.T) string { return imageBinary(t, "tranche") }
+
+// imageBinary returns a program of the manager's image (tranche, kubectl-tranche), from one
+// build of the image as make image does for every test that asks.
+func imageBinary(t *testing.T, name string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "./hack/image", "-layout", filepath.Join(dir, "oci"))
-	cmd.Dir = filepath.Join("..", "..")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the image: %s", out)
-	index, err := layout.ImageIndexFromPath(filepath.Join(dir, "oci"))
-	require.NoError(t, err)
-	manifest, err := index.IndexManifest()
-	require.NoError(t, err)
-	require.Len(t, manifest.Manifests, 1)
-	img, err := index.Image(manifest.Manifests[0].Digest)
-	require.NoError(t, err)
-	layers, err := img.Layers()
-	require.NoError(t, err)
-	require.Len(t, layers, 1)
-	files, err := harness.LayerFiles(layers[0])
-	require.NoError(t, err)
-	manager, ok := files["tranche"]
-	require.True(t, ok, "the image's layer has no tranche")
-	binary := filepath.Join(dir, "tranche")
-	require.NoError(t, os.WriteFile(binary, manager.Data, 0o755))
+	builtImage.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tranche-chart-image-")
+		if err != nil {
+			builtImage.err = err
+			return
+		}
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "./hack/image", "-layout", filepath.Join(dir, "oci"))
+		cmd.Dir = filepath.Join("..", "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			builtImage.err = fmt.Errorf("building the image: %w: %s", err, out)
+			return
+		}
+		builtImage.files, builtImage.err = layerFiles(filepath.Join(dir, "oci"))
+		_ = os.RemoveAll(dir)
+	})
+	require.NoError(t, builtImage.err)
+	file, ok := builtImage.files[name]
+	require.True(t, ok, "the image's layer has no %s", name)
+	binary := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(binary, file.Data, 0o755))
 	return binary
+}
+
+// builtImage is the image's files, built once.
+var builtImage struct {
+	once  sync.Once
+	files map[string]harness.LayerFile
+	err   error
+}
+
+// layerFiles reads the files of the one layer of the one image in an OCI layout.
+func layerFiles(path string) (map[string]harness.LayerFile, error) {
+	index, err := layout.ImageIndexFromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := index.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(manifest.Manifests) != 1 {
+		return nil, fmt.Errorf("%d images in the layout, not one", len(manifest.Manifests))
+	}
+	img, err := index.Image(manifest.Manifests[0].Digest)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if len(layers) != 1 {
+		return nil, fmt.Errorf("%d layers in the image, not one", len(layers))
+	}
+	return harness.LayerFiles(layers[0])
 }
