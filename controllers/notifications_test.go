@@ -75,14 +75,21 @@ func subscribe(t *testing.T, ro *trancheapi.Rollout, url string, timeout time.Du
 	ro.Spec.Notify = []trancheapi.NotificationRef{{ProviderRef: trancheapi.NamespacedObjectReference{Name: "slack"}, Severity: severity}}
 }
 
-func TestSlackHearsOfEachStep(t *testing.T) {
-	t.Parallel()
+// slackScenario starts a canary Rollout subscribed to a Slack receiver for the news of
+// severity and above.
+func slackScenario(t *testing.T, severity trancheapi.Severity) (*slackReceiver, *engineEnv) {
+	t.Helper()
 	slack := &slackReceiver{}
 	server := httptest.NewServer(slack)
-	defer server.Close()
+	t.Cleanup(server.Close)
 	ro := canaryRollout(cp.Namespace(t))
-	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityInfo)
-	e := startScenario(t, prom, exporter, ro)
+	subscribe(t, ro, server.URL, 5*time.Second, severity)
+	return slack, startScenario(t, prom, exporter, ro)
+}
+
+func TestSlackHearsOfEachStep(t *testing.T) {
+	t.Parallel()
+	slack, e := slackScenario(t, trancheapi.SeverityInfo)
 	e.release(goodImage2)
 	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
 
@@ -98,12 +105,7 @@ func TestSlackHearsOfEachStep(t *testing.T) {
 
 func TestErrorSubscribersHearOnlyOfTheRollback(t *testing.T) {
 	t.Parallel()
-	slack := &slackReceiver{}
-	server := httptest.NewServer(slack)
-	defer server.Close()
-	ro := canaryRollout(cp.Namespace(t))
-	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityError)
-	e := startScenario(t, prom, exporter, ro)
+	slack, e := slackScenario(t, trancheapi.SeverityError)
 	e.release(badImage)
 	e.waitForPhase(trancheapi.PhaseFailed, time.Minute)
 
@@ -125,12 +127,7 @@ func TestErrorSubscribersHearOnlyOfTheRollback(t *testing.T) {
 // an incident most likely; the message says who asked.
 func TestErrorSubscribersHearOfAnUndo(t *testing.T) {
 	t.Parallel()
-	slack := &slackReceiver{}
-	server := httptest.NewServer(slack)
-	defer server.Close()
-	ro := canaryRollout(cp.Namespace(t))
-	subscribe(t, ro, server.URL, 5*time.Second, trancheapi.SeverityError)
-	e := startScenario(t, prom, exporter, ro)
+	slack, e := slackScenario(t, trancheapi.SeverityError)
 	e.release(goodImage2)
 	e.waitForPhase(trancheapi.PhaseSucceeded, time.Minute)
 	assert.Empty(t, slack.received(), "a good release is no error")

@@ -58,3 +58,13 @@ func Get(t *testing.T, c client.Client, obj client.Object) {
 	t.Helper()
 	require.NoError(t, c.Get(t.Context(), client.ObjectKeyFromObject(obj), obj), "reading %T %s", obj, client.ObjectKeyFromObject(obj))
 }
+
+// WithPorts is newRollout's Rollout with ports beside its port (spec.service.ports): a
+// provider that splits several ports runs the suite on it.
+func WithPorts(newRollout func(t *testing.T) *trancheapi.Rollout, ports ...trancheapi.ServicePort) func(t *testing.T) *trancheapi.Rollout {
+	return func(t *testing.T) *trancheapi.Rollout {
+		ro := newRollout(t)
+		ro.Spec.Service.Ports = append(ro.Spec.Service.Ports, ports...)
+		return ro
+	}
+}

@@ -23,14 +23,9 @@ import (
 
 // newPortsRollout is newRollout for a workload that serves HTTP on 80, a TCP protocol on
 // 9000 ("pipe") and gRPC on 9090 ("rpc").
-func newPortsRollout(t *testing.T) *trancheapi.Rollout {
-	ro := newRollout(t)
-	ro.Spec.Service.Ports = []trancheapi.ServicePort{
-		{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP},
-		{Name: "rpc", Port: 9090, Protocol: trancheapi.ProtocolGRPC},
-	}
-	return ro
-}
+var newPortsRollout = conformance.WithPorts(newRollout,
+	trancheapi.ServicePort{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP},
+	trancheapi.ServicePort{Name: "rpc", Port: 9090, Protocol: trancheapi.ProtocolGRPC})
 
 // portRoutes are the routes of newPortsRollout, empty, to read: the HTTPRoute of port, then
 // a route of each of ports.

@@ -50,11 +50,7 @@ func TestConformance(t *testing.T) {
 
 // A Rollout of several ports switches them all at once: the apex Service carries them all.
 func TestConformanceSeveralPorts(t *testing.T) {
-	withPorts := func(t *testing.T) *trancheapi.Rollout {
-		ro := newRollout(t)
-		ro.Spec.Service.Ports = []trancheapi.ServicePort{{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP}}
-		return ro
-	}
+	withPorts := conformance.WithPorts(newRollout, trancheapi.ServicePort{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP})
 	conformance.Run(t, cp.Client, withPorts, kubernetes.New, conformance.Capabilities{
 		Weights:        []int32{0, 100},
 		RoutingObjects: func(ro *trancheapi.Rollout) []client.Object { return []client.Object{apexService(ro)} },

@@ -48,11 +48,7 @@ func split(ro *trancheapi.Rollout) *unstructured.Unstructured {
 // A TrafficSplit splits the apex Service, every port of it: a Rollout of several ports
 // passes the suite's checks of weights.
 func TestConformanceSeveralPorts(t *testing.T) {
-	withPorts := func(t *testing.T) *trancheapi.Rollout {
-		ro := newRollout(t)
-		ro.Spec.Service.Ports = []trancheapi.ServicePort{{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP}}
-		return ro
-	}
+	withPorts := conformance.WithPorts(newRollout, trancheapi.ServicePort{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP})
 	conformance.Run(t, cp.Client, withPorts, smi.New, conformance.Capabilities{
 		Weights:        []int32{0, 5, 50, 100},
 		AnyWeight:      true,
