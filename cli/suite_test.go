@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(harness.Main(m, &cp, harness.Options{
-		CRDDirectories: []string{crds}, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true,
+		CRDDirectories: crds, Workloads: &harness.WorkloadOptions{}, AcceptRoutes: true,
 		// The dashboard served to a team is held to acting as its users (team_test.go).
 		Audit: true, AuditPolicy: harness.AuditEveryRequest,
 	}, writeKubeconfig, startController))

@@ -76,7 +76,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return harness.Main(m, &cp, harness.Options{
-		CRDDirectories: []string{crds, istioCRDs},
+		CRDDirectories: append(crds, istioCRDs),
 		Workloads:      &harness.WorkloadOptions{Nodes: suiteNodes, PodReadyDelay: 300 * time.Millisecond},
 		AcceptRoutes:   true,
 	}, startWatcher, startController)

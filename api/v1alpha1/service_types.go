@@ -29,7 +29,7 @@ type ServiceSpec struct {
 	// gatewayAPI provider (and linkerd's routes), a GRPC service is routed by a GRPCRoute,
 	// whose A/B steps match on gRPC metadata (headers); a gRPC client carries no cookies and
 	// sends no query parameters, and a GRPCRoute has no timeouts. A TCP service is routed by
-	// a TCPRoute (Gateway API's experimental channel), by weight alone: its connections carry
+	// a TCPRoute (Gateway API's v1, standard since v1.6), by weight alone: its connections carry
 	// nothing to match, and it has no request metrics built in. Default: HTTP.
 	// +optional
 	// +kubebuilder:default=HTTP

@@ -23,11 +23,16 @@ import (
 // MustCRDs is the CRD file or folder a harness function found, as the list the harness's
 // options take, for a TestMain. When there is none it ends the test binary, saying why.
 func MustCRDs(path string, err error) []string {
+	return MustCRDFiles([]string{path}, err)
+}
+
+// MustCRDFiles is MustCRDs for a list of folders or files.
+func MustCRDFiles(paths []string, err error) []string {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "finding the CRDs of the data plane:", err)
 		os.Exit(1)
 	}
-	return []string{path}
+	return paths
 }
 
 // NewRollout is a Rollout named name in namespace, rolling out the Deployment target behind

@@ -29,7 +29,7 @@ var cp *harness.ControlPlane
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestMain(m *testing.M) {
-	crds := append(conformance.MustCRDs(harness.GatewayAPICRDs()), conformance.MustCRDs(harness.TCPRouteCRD())...)
+	crds := conformance.MustCRDFiles(harness.GatewayAPICRDs())
 	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: crds}))
 }
 

@@ -4,8 +4,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// A TCP service (spec.service.protocol TCP) is routed by a TCPRoute, of Gateway API's
-// experimental channel (its v1, which holds one rule; v1alpha2 is deprecated): rules of
+// A TCP service (spec.service.protocol TCP) is routed by a TCPRoute (its v1, of Gateway
+// API's standard channel since v1.6, which holds one rule; v1alpha2 is deprecated): rules of
 // backendRefs alone, no hostnames, no matches, no filters. Its
 // HTTPRoute view has the rules' names and backendRefs; Tranche's rule is found and split as
 // in an HTTPRoute, and the rest of an HTTPRoute (the match a new rule of the view gets,

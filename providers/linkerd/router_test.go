@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestMain installs the Gateway API CRDs: Linkerd follows HTTPRoutes attached to Services.
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDs(harness.GatewayAPICRDs())}))
+	os.Exit(harness.Main(m, &cp, harness.Options{CRDDirectories: conformance.MustCRDFiles(harness.GatewayAPICRDs())}))
 }
 
 func newRollout(t *testing.T) *trancheapi.Rollout {

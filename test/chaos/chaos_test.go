@@ -53,7 +53,7 @@ func run(m *testing.M) int {
 	// Three Services a Rollout: envtest's /24 holds 85 Rollouts. Up to three pods a Rollout
 	// (the primary's, the canary's and a surge's), 254 a node.
 	if cp, err = harness.Start(harness.Options{
-		CRDDirectories: []string{crds},
+		CRDDirectories: crds,
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/16"},
 		Workloads:      &harness.WorkloadOptions{Nodes: 4, PodReadyDelay: 300 * time.Millisecond},
 		AcceptRoutes:   true,

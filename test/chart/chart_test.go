@@ -48,8 +48,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	// Every provider's kinds, for the manager to route through; no Tranche CRDs: the chart
 	// installs them.
-	crds := conformance.MustCRDs(harness.GatewayAPICRDs())
-	crds = append(crds, conformance.MustCRDs(harness.TCPRouteCRD())...)
+	crds := conformance.MustCRDFiles(harness.GatewayAPICRDs())
 	crds = append(crds, conformance.MustCRDs(harness.TraefikCRDs())...)
 	crds = append(crds, conformance.MustCRDs(harness.IstioCRDs())...)
 	crds = append(crds, conformance.MustCRDs(harness.SMICRDs(dir))...)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -15,36 +16,40 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// GatewayAPICRDs returns the folder of the standard-channel Gateway API CRDs of the
-// sigs.k8s.io/gateway-api version in go.mod, for Options.CRDDirectories. The CRDs come from
-// the module cache, where building Tranche put the module already, so tests install exactly
-// the API the code is compiled against. The folder also holds a ValidatingAdmissionPolicy
-// (the vap_safeupgrades file): envtest installs only the CustomResourceDefinitions it finds.
-func GatewayAPICRDs() (string, error) {
+// GatewayAPICRDs returns the files of the standard-channel Gateway API CRDs of the
+// sigs.k8s.io/gateway-api version in go.mod, for Options.CRDDirectories, but for TCPRoute's,
+// which comes from the experimental channel. The CRDs come from the module cache, where
+// building Tranche put the module already, so tests install exactly the API the code is
+// compiled against.
+//
+// Both channels define TCPRoute: the standard one serves v1 alone, the experimental one v1
+// and v1alpha2, the version Traefik 3.7 lists TCPRoutes at (its experimental channel on).
+// With both files given, which one envtest installed last was a matter of chance, and when it
+// was the standard one, Traefik found no TCPRoutes to list and never synced. The standard
+// folder also holds a ValidatingAdmissionPolicy (the vap_safeupgrades file), which is no CRD
+// and is left out.
+func GatewayAPICRDs() ([]string, error) {
 	dir, err := moduleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	crds := filepath.Join(dir, "config", "crd", "standard")
-	if _, err := os.Stat(crds); err != nil {
-		return "", fmt.Errorf("harness: the Gateway API CRDs: %w", err)
+	const tcpRoutes = "gateway.networking.k8s.io_tcproutes.yaml"
+	standard, err := filepath.Glob(filepath.Join(dir, "config", "crd", "standard", "gateway.networking.k8s.io_*.yaml"))
+	if err != nil || len(standard) == 0 {
+		return nil, fmt.Errorf("harness: the Gateway API CRDs in %s: none found", dir)
 	}
-	return crds, nil
-}
-
-// TCPRouteCRD is the file of Gateway API's TCPRoute CRD, of its experimental channel (the
-// standard channel has none), to install beside GatewayAPICRDs: the experimental channel's
-// other CRDs would replace the standard ones.
-func TCPRouteCRD() (string, error) {
-	dir, err := moduleDir("sigs.k8s.io/gateway-api")
-	if err != nil {
-		return "", err
+	files := []string{filepath.Join(dir, "config", "crd", "experimental", tcpRoutes)}
+	for _, f := range standard {
+		if name := filepath.Base(f); name != tcpRoutes && !strings.Contains(name, "_vap_") {
+			files = append(files, f)
+		}
 	}
-	crd := filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.k8s.io_tcproutes.yaml")
-	if _, err := os.Stat(crd); err != nil {
-		return "", fmt.Errorf("harness: the Gateway API TCPRoute CRD: %w", err)
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("harness: the Gateway API CRDs: %w", err)
+		}
 	}
-	return crd, nil
+	return files, nil
 }
 
 // moduleDir is the module cache folder of a module Tranche requires. It asks the go command,

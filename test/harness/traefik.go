@@ -28,7 +28,8 @@ type TraefikOptions struct {
 	LogDir string
 	// TCP opens an entrypoint for TCP (TCPPort) and turns on the experimental channel of the
 	// kubernetesGateway provider, which serves TCPRoutes on a Gateway's TCP listeners: the
-	// TCPRoute CRD (TCPRouteCRD) must be installed, as Traefik waits for its informer.
+	// TCPRoute CRD of the experimental channel (GatewayAPICRDs installs it) must be installed,
+	// as Traefik waits for its informer of v1alpha2 TCPRoutes.
 	TCP bool
 }
 

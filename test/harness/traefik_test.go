@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(harness.Main(m, &cp, harness.Options{
-		CRDDirectories: []string{crds},
+		CRDDirectories: crds,
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "127.0.0.0/28"},
 		Workloads:      &harness.WorkloadOptions{},
 	}))

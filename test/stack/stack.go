@@ -107,11 +107,7 @@ func Start(opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	tcpRouteCRD, err := harness.TCPRouteCRD()
-	if err != nil {
-		return s, err
-	}
-	crds := append([]string{gatewayCRDs, tcpRouteCRD, traefikCRDs}, opts.CRDDirectories...)
+	crds := append(append(gatewayCRDs, traefikCRDs), opts.CRDDirectories...)
 	if opts.Istio {
 		istioCRDs, err := harness.IstioCRDs()
 		if err != nil {

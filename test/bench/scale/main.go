@@ -65,7 +65,7 @@ func runSize(managerBinary string, n int, limit time.Duration, profiles string) 
 	// runs up to three pods at once (the primary's, the canary's, a surge), 254 to a kwok
 	// node: a node for every 80 Rollouts.
 	cp, err := harness.Start(harness.Options{
-		CRDDirectories: []string{crds},
+		CRDDirectories: crds,
 		APIServerArgs:  map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
 		Workloads:      &harness.WorkloadOptions{Nodes: n/80 + 1, PodReadyDelay: 100 * time.Millisecond, LogDir: dir},
 		AcceptRoutes:   true,
