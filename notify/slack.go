@@ -145,7 +145,7 @@ func revisionChange(n News) string {
 	switch {
 	case n.Canary == "" || n.Canary == n.Stable:
 		return "`" + cmp.Or(n.Stable, "-") + "`"
-	case n.Kind == RolledBack || n.Kind == Aborted:
+	case n.Kind == RolledBack || n.Kind == Aborted || n.Kind == Undone:
 		return "`" + n.Canary + "` → back to `" + cmp.Or(n.Stable, "-") + "`"
 	}
 	return "`" + cmp.Or(n.Stable, "-") + "` → `" + n.Canary + "`"

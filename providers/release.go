@@ -32,9 +32,11 @@ func MarkReleased(obj metav1.Object, ro *trancheapi.Rollout) {
 
 // TakeBack makes a handed-over obj ro's again, for a Rollout of the same name that is not
 // being deleted (the one being deleted released it), and reports whether it did. The caller
-// writes its routes into it again.
+// writes its routes into it again. The name is the one the object's rollout label gives, not
+// the object's own: the route of a port of Rollout "shop" is named shop-pipe, which a Rollout
+// named shop-pipe must not take.
 func TakeBack(obj metav1.Object, ro *trancheapi.Rollout) bool {
-	if !HandedOver(obj) || !ro.DeletionTimestamp.IsZero() {
+	if !HandedOver(obj) || !ro.DeletionTimestamp.IsZero() || obj.GetLabels()[LabelRollout] != ro.Name {
 		return false
 	}
 	annotations := obj.GetAnnotations()

@@ -38,9 +38,12 @@ type ServiceSpec struct {
 	// ports are the Services' other ports, beside port: an HTTP port and a TCP port of one
 	// workload, say. Every port is split by the same weight at every step, and the primary
 	// and canary Services carry them all. With the gatewayAPI provider each has a route of
-	// its own, named <rollout>-<name>, of its protocol's kind. The analysis and A/B, mirror
-	// and sticky steps are port's: a Rollout with ports splits by weight alone. The
-	// gatewayAPI, smi and kubernetes providers route several ports.
+	// its own, named <rollout>-<name>, of its protocol's kind, attached to the same parents:
+	// there, ports holds one TCP port beside an HTTP or GRPC one (or the other way round), as
+	// routes of one kind would attach to the same listeners and clash. A Rollout with ports
+	// splits by weight alone (no A/B, mirror or sticky steps); built-in metrics read port's
+	// route where the data plane counts by route. The gatewayAPI, smi and kubernetes
+	// providers route several ports.
 	// +optional
 	// +listType=map
 	// +listMapKey=name

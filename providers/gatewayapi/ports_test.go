@@ -3,7 +3,6 @@ package gatewayapi_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,24 +20,23 @@ import (
 	"github.com/tranche-dev/tranche/providers/traffic"
 )
 
-// newPortsRollout is newRollout for a workload that serves HTTP on 80, a TCP protocol on
-// 9000 ("pipe") and gRPC on 9090 ("rpc").
+// newPortsRollout is newRollout for a workload that serves HTTP on 80 and a TCP protocol on
+// 9000 ("pipe"): through a Gateway, an HTTP listener's route and a TCP listener's.
 var newPortsRollout = conformance.WithPorts(newRollout,
-	trancheapi.ServicePort{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP},
-	trancheapi.ServicePort{Name: "rpc", Port: 9090, Protocol: trancheapi.ProtocolGRPC})
+	trancheapi.ServicePort{Name: "pipe", Port: 9000, Protocol: trancheapi.ProtocolTCP})
 
 // portRoutes are the routes of newPortsRollout, empty, to read: the HTTPRoute of port, then
-// a route of each of ports.
-func portRoutes(ro *trancheapi.Rollout) (*gatewayv1.HTTPRoute, *gatewayv1.TCPRoute, *gatewayv1.GRPCRoute) {
+// the TCPRoute of its port "pipe".
+func portRoutes(ro *trancheapi.Rollout) (*gatewayv1.HTTPRoute, *gatewayv1.TCPRoute) {
 	meta := func(suffix string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name + suffix}
 	}
-	return &gatewayv1.HTTPRoute{ObjectMeta: meta("")}, &gatewayv1.TCPRoute{ObjectMeta: meta("-pipe")}, &gatewayv1.GRPCRoute{ObjectMeta: meta("-rpc")}
+	return &gatewayv1.HTTPRoute{ObjectMeta: meta("")}, &gatewayv1.TCPRoute{ObjectMeta: meta("-pipe")}
 }
 
 func portRouteObjects(ro *trancheapi.Rollout) []client.Object {
-	http, tcp, grpc := portRoutes(ro)
-	return []client.Object{http, tcp, grpc}
+	http, tcp := portRoutes(ro)
+	return []client.Object{http, tcp}
 }
 
 // Every port's route passes the suite every provider passes, by weight alone (a Rollout of
@@ -54,15 +52,13 @@ func TestConformanceSeveralPorts(t *testing.T) {
 		Release: &conformance.ReleaseCheck{
 			Objects: portRouteObjects,
 			SendsTo: func(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) []string {
-				http, tcp, grpc := portRoutes(ro)
-				for _, route := range []client.Object{http, tcp, grpc} {
+				http, tcp := portRoutes(ro)
+				for _, route := range []client.Object{http, tcp} {
 					conformance.Get(t, c, route)
 				}
-				each := [][]string{gatewayapi.ServicesRouted(http, ro), gatewayapi.TCPServicesRouted(tcp, ro), gatewayapi.GRPCServicesRouted(grpc, ro)}
-				for _, routed := range each[1:] {
-					require.Equal(t, each[0], routed, "every port's route sends to the same Services")
-				}
-				return each[0]
+				routed := gatewayapi.ServicesRouted(http, ro)
+				require.Equal(t, routed, gatewayapi.TCPServicesRouted(tcp, ro), "every port's route sends to the same Services")
+				return routed
 			},
 		},
 	})
@@ -72,7 +68,7 @@ func TestConformanceSeveralPorts(t *testing.T) {
 // backendRef of their own to the TCPRoute's one rule.
 func addUserPortFields(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 	addUserFields(ctx, t, c, ro)
-	_, tcp, _ := portRoutes(ro)
+	_, tcp := portRoutes(ro)
 	conformance.Get(t, c, tcp)
 	tcp.Spec.Rules[0].BackendRefs = append(tcp.Spec.Rules[0].BackendRefs, gatewayv1.BackendRef{
 		BackendObjectReference: gatewayv1.BackendObjectReference{Name: "replica", Port: ptr.To[gatewayv1.PortNumber](9000)},
@@ -84,14 +80,14 @@ func addUserPortFields(ctx context.Context, t *testing.T, c client.Client, ro *t
 func checkUserPortFields(ctx context.Context, t *testing.T, c client.Client, ro *trancheapi.Rollout) {
 	t.Helper()
 	checkUserFields(ctx, t, c, ro)
-	_, tcp, _ := portRoutes(ro)
+	_, tcp := portRoutes(ro)
 	conformance.Get(t, c, tcp)
 	assert.Contains(t, backendWeights(tcp.Spec.Rules[0].BackendRefs), "replica:9000=0", "the user's backendRef in the TCPRoute")
 }
 
 // backendWeights lists a rule's backendRefs as name:port=weight.
 func backendWeights[R interface {
-	gatewayv1.BackendRef | gatewayv1.HTTPBackendRef | gatewayv1.GRPCBackendRef
+	gatewayv1.BackendRef | gatewayv1.HTTPBackendRef
 }](refs []R) []string {
 	var out []string
 	for _, r := range refs {
@@ -100,8 +96,6 @@ func backendWeights[R interface {
 		case gatewayv1.BackendRef:
 			ref = r
 		case gatewayv1.HTTPBackendRef:
-			ref = r.BackendRef
-		case gatewayv1.GRPCBackendRef:
 			ref = r.BackendRef
 		}
 		out = append(out, fmt.Sprintf("%s:%d=%d", ref.Name, ptr.Deref(ref.Port, 0), ptr.Deref(ref.Weight, 1)))
@@ -118,15 +112,14 @@ func TestEveryPortIsSplitByTheSameWeight(t *testing.T) {
 	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
 	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 30}))
 
-	http, tcp, grpc := portRoutes(ro)
-	for _, route := range []client.Object{http, tcp, grpc} {
+	http, tcp := portRoutes(ro)
+	for _, route := range []client.Object{http, tcp} {
 		conformance.Get(t, cp.Client, route)
 	}
 	assert.Equal(t, []string{"podinfo-primary:80=70", "podinfo-canary:80=30"}, backendWeights(http.Spec.Rules[0].BackendRefs))
 	require.Len(t, tcp.Spec.Rules, 1)
 	assert.Equal(t, []string{"podinfo-primary:9000=70", "podinfo-canary:9000=30"}, backendWeights(tcp.Spec.Rules[0].BackendRefs))
-	assert.Equal(t, []string{"podinfo-primary:9090=70", "podinfo-canary:9090=30"}, backendWeights(grpc.Spec.Rules[0].BackendRefs))
-	assert.Equal(t, []gatewayv1.Hostname{"podinfo.example.com"}, grpc.Spec.Hostnames, "a GRPCRoute answers for the hostnames")
+	assert.Equal(t, []gatewayv1.Hostname{"podinfo.example.com"}, http.Spec.Hostnames, "the HTTPRoute answers for the hostnames")
 	assert.Equal(t, http.Spec.ParentRefs, tcp.Spec.ParentRefs, "every port's route attaches to the same parents")
 
 	tcp.Spec.Rules[0].BackendRefs[0].Weight = ptr.To[int32](100)
@@ -147,7 +140,7 @@ func TestEveryPortsRouteMustBeTaken(t *testing.T) {
 	ctx := t.Context()
 	ro := newPortsRollout(t)
 	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
-	http, tcp, grpc := portRoutes(ro)
+	http, tcp := portRoutes(ro)
 	say := func(route client.Object, status *gatewayv1.RouteStatus, accepted metav1.ConditionStatus) {
 		t.Helper()
 		conformance.Get(t, cp.Client, route)
@@ -165,7 +158,6 @@ func TestEveryPortsRouteMustBeTaken(t *testing.T) {
 	}
 
 	say(http, &http.Status.RouteStatus, metav1.ConditionTrue)
-	say(grpc, &grpc.Status.RouteStatus, metav1.ConditionTrue)
 	word, err := router.Acceptance(ctx, ro)
 	require.NoError(t, err)
 	assert.Equal(t, traffic.Pending, word.State, "the TCPRoute has not been spoken of: %s", word)
@@ -182,5 +174,35 @@ func TestEveryPortsRouteMustBeTaken(t *testing.T) {
 	word, err = router.Acceptance(ctx, ro)
 	require.NoError(t, err)
 	assert.Equal(t, traffic.Accepted, word.State, word.String())
-	assert.True(t, slices.ContainsFunc(portRouteObjects(ro), func(o client.Object) bool { return o.GetName() == "frontend-rpc" }))
+}
+
+// When the Rollout goes, each port's route is handed over to the app, one already gone
+// notwithstanding; and a Rollout named as a port's route (shop-pipe beside shop's port pipe)
+// does not take that route back: a released route is taken back only by the Rollout whose
+// label it carries.
+func TestPortsRoutesAreReleasedAndTakenBackByTheirRolloutAlone(t *testing.T) {
+	ctx := t.Context()
+	ro := newPortsRollout(t)
+	router := conformance.Start(t, cp.Client, ro, gatewayapi.New)
+	require.NoError(t, router.SetRoutes(ctx, ro, traffic.Routes{CanaryWeight: 30}))
+	http, tcp := portRoutes(ro)
+	conformance.Get(t, cp.Client, http)
+	require.NoError(t, cp.Client.Delete(ctx, http))
+
+	_, err := router.(providers.Releaser).Release(ctx, ro)
+	require.NoError(t, err, "the HTTPRoute is gone; the TCPRoute is released all the same")
+	conformance.Get(t, cp.Client, tcp)
+	assert.True(t, providers.HandedOver(tcp), "the TCPRoute is handed over")
+	assert.Equal(t, []string{ro.ServiceNames().Apex}, gatewayapi.TCPServicesRouted(tcp, ro))
+
+	namesake := newRollout(t)
+	namesake.Namespace, namesake.Name = ro.Namespace, ro.Name+"-pipe"
+	namesake.Spec.TargetRef.Name = "broker" // Services of its own
+	namesake.Spec.Service.Protocol = trancheapi.ProtocolTCP
+	namesake.Spec.Provider.GatewayAPI.Hostnames = nil
+	conformance.Create(t, cp.Client, namesake)
+	err = gatewayapi.New(cp.Client).Reconcile(ctx, namesake)
+	require.ErrorIs(t, err, providers.ErrNotControlled, "a Rollout named as another's port's route does not take it")
+	conformance.Get(t, cp.Client, tcp)
+	assert.True(t, providers.HandedOver(tcp), "still handed over")
 }

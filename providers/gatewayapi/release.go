@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	trancheapi "github.com/tranche-dev/tranche/api/v1alpha1"
@@ -23,13 +24,22 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 	if err != nil {
 		return traffic.Acceptance{}, err
 	}
+	// A port's route that is gone does not keep the others from being released.
 	var words []traffic.Acceptance
+	var gone error
 	for _, t := range targets {
 		word, err := r.release(ctx, ro, t)
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			gone = err
+		case err != nil:
 			return traffic.Acceptance{}, err
+		default:
+			words = append(words, word)
 		}
-		words = append(words, word)
+	}
+	if len(words) == 0 {
+		return traffic.Acceptance{}, gone
 	}
 	return weightiest(words), nil
 }
