@@ -125,7 +125,7 @@ func dispersed(r sequential.RateResult) string {
 
 // timeNeeded is about how long into the step the rate test takes to catch the regression it
 // is built for, all but missedRegression of the time, in the traffic seen so far; 0 when the
-// traffic does not tell. Not the mean time: by then, half the regressions are still
+// traffic does not tell. Not the mean time: by then, 4 regressions in 10 are still
 // undecided, and an Extend policy that held that long would pass them. Errors that vary
 // dispersion times as much as independent ones weigh that much less each, so a verdict takes
 // that much longer: an Extend policy that held only as long as independent errors need would

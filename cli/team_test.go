@@ -305,8 +305,6 @@ func startProxy(t *testing.T, target, user, groups string) string {
 	return "http://" + l.Addr().String() + "/"
 }
 
-// With an authenticating proxy in front, whoever reaches the dashboard names the user: it
-
 // TestATeamsReadOnlyDashboardRefusesEvenTheWriters: read-only stays a switch in a team's
 // dashboard: alice, whose RBAC lets her promote, is shown the page and refused the press.
 func TestATeamsReadOnlyDashboardRefusesEvenTheWriters(t *testing.T) {
@@ -337,6 +335,7 @@ func TestATeamsReadOnlyDashboardRefusesEvenTheWriters(t *testing.T) {
 	assert.Equal(t, trancheapi.PhaseWaitingApproval, ro.Status.Phase)
 }
 
+// With an authenticating proxy in front, whoever reaches the dashboard names the user: it
 // listens on the loopback interface only, for the proxy beside it.
 func TestATeamsDashboardBehindAProxyListensOnLoopbackOnly(t *testing.T) {
 	team, err := cli.NewTeam(cli.TeamOptions{Config: cp.Config, Auth: cli.AuthProxy, UserHeader: "X-Forwarded-User"})

@@ -135,6 +135,7 @@ func TestErrorSubscribersHearOfAnUndo(t *testing.T) {
 	e.annotate(trancheapi.AnnotationUndo, "u1 by alice")
 	e.waitForPhase(trancheapi.PhaseAborted, 10*time.Second)
 	require.Eventually(t, func() bool { return len(slack.received()) > 0 }, 20*time.Second, 50*time.Millisecond)
+	time.Sleep(time.Second) // nothing more comes
 	got := slack.received()
 	require.Len(t, got, 1, "%q", got)
 	assert.Contains(t, got[0], e.ns+"/podinfo undone: Undone revision")

@@ -42,7 +42,7 @@ func Sample(kind Kind) News {
 	case Undone:
 		n.Step, n.Weight, n.Phase, n.Checks = 0, 0, trancheapi.PhaseAborted, nil
 		n.Stable, n.Canary = "0f9e8d7c6b", "1a2b3c4d5e"
-		n.Message = "Undone revision 1a2b3c4d5e on request of alice@example.com: revision 0f9e8d7c6b serves all traffic again. " +
+		n.Message = "Undone revision 1a2b3c4d5e on request by alice@example.com: revision 0f9e8d7c6b serves all traffic again. " +
 			"Revision 1a2b3c4d5e is not rolled out again until the target changes or a retry is requested"
 	case AnalysisFailing:
 		n.Checks[1] = Check{Metric: "latency-p99", Value: "612", Threshold: "<= 500", Verdict: trancheapi.VerdictFail}

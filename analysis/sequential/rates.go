@@ -345,8 +345,8 @@ func (t RateTest) TimeNeeded(weight, requestsPerSecond, errorRate float64) float
 
 // ErrorsToCatch is about how many errors (both versions together) the test needs to fail a
 // canary whose ratio is Detect with chance 1-Beta. ErrorsNeeded is the mean, by which the
-// test has failed such a canary only about half the time; waiting that long for a verdict
-// misses half the regressions the test would have caught.
+// test has failed such a canary only about 6 times in 10; waiting that long for a verdict
+// misses 4 in 10 of the regressions the test would have caught.
 //
 // Each error moves the evidence by a step of mean m and deviation s, so after n errors it
 // is about normal with mean n*m and deviation s*sqrt(n). It has reached log(1/Alpha) with

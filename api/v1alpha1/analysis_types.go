@@ -3,6 +3,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // Analysis says what is measured while a step holds and when the canary has failed.
+// +kubebuilder:validation:XValidation:rule="!has(self.scrapeInterval) || !has(self.interval) || duration(self.scrapeInterval) <= duration(self.interval)",fieldPath=".scrapeInterval",message="scrapeInterval must be no longer than interval: a run would read less than a scrape"
 type Analysis struct {
 	// interval between two analysis runs. Default: 1m.
 	// +optional

@@ -58,6 +58,7 @@ type ServicePort struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('--')",message="a Service's port name has no two hyphens in a row"
 	Name string `json:"name"`
 
 	// port the Services expose.

@@ -44,6 +44,7 @@ func (r *Router) Release(ctx context.Context, ro *trancheapi.Rollout) (traffic.A
 	return weightiest(words), nil
 }
 
+// release is Release for one port's route.
 func (r *Router) release(ctx context.Context, ro *trancheapi.Rollout, t target) (traffic.Acceptance, error) {
 	var released *gatewayv1.HTTPRoute
 	err := t.kind.update(ctx, r.c, t.key(), func(route *gatewayv1.HTTPRoute) error {

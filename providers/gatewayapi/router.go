@@ -58,6 +58,7 @@ func (r *Router) Reconcile(ctx context.Context, ro *trancheapi.Rollout) error {
 	return nil
 }
 
+// reconcileRoute is Reconcile for one port's route.
 func (r *Router) reconcileRoute(ctx context.Context, ro *trancheapi.Rollout, t target) error {
 	if err := r.requireFeatures(ctx, ro, t, routeFeatures(t)); err != nil {
 		return err

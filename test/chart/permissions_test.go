@@ -199,6 +199,7 @@ func imageBinary(t *testing.T, name string) string {
 			builtImage.err = err
 			return
 		}
+		defer os.RemoveAll(dir)
 		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "./hack/image", "-layout", filepath.Join(dir, "oci"))
 		cmd.Dir = filepath.Join("..", "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -206,7 +207,6 @@ func imageBinary(t *testing.T, name string) string {
 			return
 		}
 		builtImage.files, builtImage.err = layerFiles(filepath.Join(dir, "oci"))
-		_ = os.RemoveAll(dir)
 	})
 	require.NoError(t, builtImage.err)
 	file, ok := builtImage.files[name]

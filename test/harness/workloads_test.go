@@ -286,9 +286,10 @@ func TestAStatefulSetUpdatesOnlyAtAndAboveItsPartition(t *testing.T) {
 	edited := current()
 	edited.Spec.Template.Spec.Containers[0].Image = "demo:v2"
 	require.NoError(t, c.Update(ctx, edited))
-	revs := waitFor("a new revision", func(st *appsv1.StatefulSet, _ []string) bool { return st.Status.UpdateRevision != old })
+	waitFor("a new revision", func(st *appsv1.StatefulSet, _ []string) bool { return st.Status.UpdateRevision != old })
 	time.Sleep(2 * time.Second) // time enough for the controller to act, were it to
-	revs, _ = revisions()
+	revs, ok := revisions()
+	require.True(t, ok, "every pod ready")
 	assert.Equal(t, []string{old, old, old}, revs, "under a partition of 3, no pod is updated")
 	updated := current().Status.UpdateRevision
 
@@ -303,7 +304,8 @@ func TestAStatefulSetUpdatesOnlyAtAndAboveItsPartition(t *testing.T) {
 
 	partition(3)
 	time.Sleep(2 * time.Second)
-	revs, _ = revisions()
+	revs, ok = revisions()
+	require.True(t, ok, "every pod ready")
 	assert.Equal(t, []string{old, old, updated}, revs, "an updated pod below the partition is left as it is")
 	pod := &corev1.Pod{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db-2"}, pod))

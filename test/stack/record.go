@@ -54,11 +54,10 @@ type Window struct {
 func Between(a, b Sample) Window {
 	return Window{
 		From: a, To: b,
-		Primary:    increase(a.Plane.Primary, b.Plane.Primary),
-		Canary:     increase(a.Plane.Canary, b.Plane.Canary),
-		CanaryFail: increase(a.Plane.CanaryFailed, b.Plane.CanaryFailed),
-		Clients:    b.Clients.Minus(a.Clients),
-		// The second load's clients.
+		Primary:       increase(a.Plane.Primary, b.Plane.Primary),
+		Canary:        increase(a.Plane.Canary, b.Plane.Canary),
+		CanaryFail:    increase(a.Plane.CanaryFailed, b.Plane.CanaryFailed),
+		Clients:       b.Clients.Minus(a.Clients),
 		SecondClients: b.SecondClients.Minus(a.SecondClients),
 	}
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"time"
-
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
