@@ -195,11 +195,9 @@ func TestPortsRoutesAreReleasedAndTakenBackByTheirRolloutAlone(t *testing.T) {
 	assert.True(t, providers.HandedOver(tcp), "the TCPRoute is handed over")
 	assert.Equal(t, []string{ro.ServiceNames().Apex}, gatewayapi.TCPServicesRouted(tcp, ro))
 
-	namesake := newRollout(t)
+	namesake := newTCPRollout(t)
 	namesake.Namespace, namesake.Name = ro.Namespace, ro.Name+"-pipe"
 	namesake.Spec.TargetRef.Name = "broker" // Services of its own
-	namesake.Spec.Service.Protocol = trancheapi.ProtocolTCP
-	namesake.Spec.Provider.GatewayAPI.Hostnames = nil
 	conformance.Create(t, cp.Client, namesake)
 	err = gatewayapi.New(cp.Client).Reconcile(ctx, namesake)
 	require.ErrorIs(t, err, providers.ErrNotControlled, "a Rollout named as another's port's route does not take it")
