@@ -78,8 +78,9 @@ func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
 	waitServing(t, primaryName, 2)
 
 	ready := watchReadyReplicas(ctx, t, primaryName)
-	aborted := time.Now()
+	var aborted time.Time // when the abort is asked for: the recording begins a moment before
 	abort := func(ctx context.Context) error {
+		aborted = time.Now()
 		_, err := cli.Abort(ctx, c, types.NamespacedName{Namespace: namespace, Name: app}) // kubectl tranche abort
 		return err
 	}
@@ -98,8 +99,8 @@ func TestAPacedAbortWaitsForThePrimarysReplicas(t *testing.T) {
 	checked := 0
 	for i := 1; i < len(samples); i++ {
 		w := stack.Between(samples[i-1], samples[i])
-		if w.Primary+w.Canary < 20 {
-			continue
+		if w.Primary+w.Canary < 20 || w.From.At.Before(aborted) {
+			continue // too few requests to judge, or before the way back began
 		}
 		carried := 100 * float64(ready.at(w.To.At)) / full
 		share := 100 - w.CanaryShare()
